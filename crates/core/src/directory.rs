@@ -1,0 +1,313 @@
+//! What the directory already knows, as the engine sees it: a read-only view.
+//!
+//! The engine never performs I/O; whoever calls it (the store, the dry-run command, a
+//! test) answers these lookups, typically from rows fetched before the call.
+
+use crate::domain::{
+    ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An account that exists already, with everything the engine may look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExistingUser {
+    /// Opaque id in the directory; defaults to the username in files.
+    #[serde(default)]
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether this account's own email was verified (an attacker must not be able to
+    /// pre-register a victim's address locally and have it linked).
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar: Option<String>,
+    #[serde(default)]
+    pub quota: Option<String>,
+    #[serde(default)]
+    pub status: UserStatus,
+    #[serde(default)]
+    pub source: UserSource,
+    #[serde(default)]
+    pub has_password: bool,
+    #[serde(default)]
+    pub identities: Vec<ExternalIdentity>,
+    /// BookStack's "External Authentication ID", per provider slug.
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+    /// Every grant with its source; admin is a grant of kind `admin`.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+impl ExistingUser {
+    pub fn is_admin(&self) -> bool {
+        self.grants.iter().any(|g| g.kind == GrantKind::Admin)
+    }
+
+    /// The identity this account has at `provider`, if any.
+    pub fn identity_at(&self, provider: &str) -> Option<&ExternalIdentity> {
+        self.identities.iter().find(|i| i.provider == provider)
+    }
+}
+
+/// Read-only lookups the engine needs. Email and username comparisons are
+/// case-insensitive.
+pub trait DirectoryView {
+    fn find_by_identity(&self, provider: &str, subject: &str) -> Option<&ExistingUser>;
+    /// For issuer aliases: an identity recorded under an older issuer.
+    fn find_by_issuer_subject(&self, issuer: &str, subject: &str) -> Option<&ExistingUser>;
+    fn find_by_external_id(&self, provider: &str, external_id: &str) -> Option<&ExistingUser>;
+    /// Every account with this email, verified or not.
+    fn find_by_email(&self, email: &str) -> Vec<&ExistingUser>;
+    fn find_by_username(&self, username: &str) -> Option<&ExistingUser>;
+    fn username_taken(&self, username: &str) -> bool {
+        self.find_by_username(username).is_some()
+    }
+    /// Groups that exist in the directory.
+    fn groups(&self) -> &[Group];
+    /// Libraries that exist in the directory.
+    fn libraries(&self) -> &[Library];
+    /// Active administrators, to refuse removing the last one.
+    fn active_admin_count(&self) -> usize;
+}
+
+/// A whole directory in memory: used by dry runs, tests and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InMemoryDirectory {
+    users: Vec<ExistingUser>,
+    groups: Vec<Group>,
+    libraries: Vec<Library>,
+    by_username: BTreeMap<String, usize>,
+    by_identity: BTreeMap<(String, String), usize>,
+}
+
+/// The `DIRECTORY.json` file of `ssogate provision --dry-run --existing`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryFile {
+    #[serde(default)]
+    pub users: Vec<UserRecord>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    #[serde(default)]
+    pub libraries: Vec<Library>,
+}
+
+/// A grant in a file: a bare name (granted by an admin) or `{name, source}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GrantRecord {
+    Name(String),
+    Sourced { name: String, source: GrantSource },
+}
+
+/// A user in `DIRECTORY.json`: grants as name lists, admin as a flag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub avatar: Option<String>,
+    #[serde(default)]
+    pub quota: Option<String>,
+    #[serde(default)]
+    pub status: UserStatus,
+    #[serde(default)]
+    pub source: UserSource,
+    #[serde(default)]
+    pub has_password: bool,
+    #[serde(default)]
+    pub is_admin: bool,
+    #[serde(default = "admin_source")]
+    pub admin_source: GrantSource,
+    #[serde(default)]
+    pub identities: Vec<ExternalIdentity>,
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, String>,
+    #[serde(default)]
+    pub permissions: Vec<GrantRecord>,
+    #[serde(default)]
+    pub libraries: Vec<GrantRecord>,
+    #[serde(default)]
+    pub groups: Vec<GrantRecord>,
+}
+
+fn admin_source() -> GrantSource {
+    GrantSource::Admin
+}
+
+impl From<UserRecord> for ExistingUser {
+    fn from(r: UserRecord) -> Self {
+        let mut grants = Vec::new();
+        for (kind, list) in [
+            (GrantKind::Permission, r.permissions),
+            (GrantKind::Library, r.libraries),
+            (GrantKind::Group, r.groups),
+        ] {
+            grants.extend(list.into_iter().map(|g| match g {
+                GrantRecord::Name(name) => Grant::new(kind, name, GrantSource::Admin),
+                GrantRecord::Sourced { name, source } => Grant::new(kind, name, source),
+            }));
+        }
+        if r.is_admin {
+            grants.push(Grant::new(GrantKind::Admin, "admin", r.admin_source));
+        }
+        ExistingUser {
+            id: r.id.unwrap_or_else(|| r.username.clone()),
+            username: r.username,
+            email: r.email,
+            email_verified: r.email_verified,
+            display_name: r.display_name,
+            avatar: r.avatar,
+            quota: r.quota,
+            status: r.status,
+            source: r.source,
+            has_password: r.has_password,
+            identities: r.identities,
+            external_ids: r.external_ids,
+            grants,
+        }
+    }
+}
+
+impl InMemoryDirectory {
+    pub fn new(users: Vec<ExistingUser>, groups: Vec<Group>, libraries: Vec<Library>) -> Self {
+        let mut dir = InMemoryDirectory {
+            groups,
+            libraries,
+            ..Default::default()
+        };
+        for user in users {
+            dir.insert(user);
+        }
+        dir
+    }
+
+    /// Adds (or replaces, by username) an account.
+    pub fn insert(&mut self, user: ExistingUser) {
+        let key = user.username.to_lowercase();
+        let index = match self.by_username.get(&key) {
+            Some(&i) => {
+                if let Some(slot) = self.users.get_mut(i) {
+                    *slot = user;
+                }
+                i
+            }
+            None => {
+                self.users.push(user);
+                self.users.len() - 1
+            }
+        };
+        self.by_username.insert(key, index);
+        if let Some(u) = self.users.get(index) {
+            for id in &u.identities {
+                self.by_identity
+                    .insert((id.provider.clone(), id.subject.clone()), index);
+            }
+        }
+    }
+
+    /// Adds groups (by name) that are not there yet, e.g. from the configured catalogue.
+    pub fn add_groups(&mut self, groups: impl IntoIterator<Item = Group>) {
+        for g in groups {
+            if !self
+                .groups
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&g.name))
+            {
+                self.groups.push(g);
+            }
+        }
+    }
+
+    /// Adds libraries (by name) that are not there yet.
+    pub fn add_libraries(&mut self, libraries: impl IntoIterator<Item = Library>) {
+        for l in libraries {
+            if !self.libraries.iter().any(|x| x.name == l.name) {
+                self.libraries.push(l);
+            }
+        }
+    }
+
+    pub fn users(&self) -> &[ExistingUser] {
+        &self.users
+    }
+}
+
+impl From<DirectoryFile> for InMemoryDirectory {
+    fn from(f: DirectoryFile) -> Self {
+        InMemoryDirectory::new(
+            f.users.into_iter().map(ExistingUser::from).collect(),
+            f.groups,
+            f.libraries,
+        )
+    }
+}
+
+impl DirectoryView for InMemoryDirectory {
+    fn find_by_identity(&self, provider: &str, subject: &str) -> Option<&ExistingUser> {
+        self.by_identity
+            .get(&(provider.to_owned(), subject.to_owned()))
+            .and_then(|&i| self.users.get(i))
+    }
+
+    fn find_by_issuer_subject(&self, issuer: &str, subject: &str) -> Option<&ExistingUser> {
+        self.users.iter().find(|u| {
+            u.identities
+                .iter()
+                .any(|i| i.subject == subject && i.issuer.as_deref() == Some(issuer))
+        })
+    }
+
+    fn find_by_external_id(&self, provider: &str, external_id: &str) -> Option<&ExistingUser> {
+        self.users
+            .iter()
+            .find(|u| u.external_ids.get(provider).map(String::as_str) == Some(external_id))
+    }
+
+    fn find_by_email(&self, email: &str) -> Vec<&ExistingUser> {
+        self.users
+            .iter()
+            .filter(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .collect()
+    }
+
+    fn find_by_username(&self, username: &str) -> Option<&ExistingUser> {
+        self.by_username
+            .get(&username.to_lowercase())
+            .and_then(|&i| self.users.get(i))
+    }
+
+    fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    fn libraries(&self) -> &[Library] {
+        &self.libraries
+    }
+
+    fn active_admin_count(&self) -> usize {
+        self.users
+            .iter()
+            .filter(|u| u.status == UserStatus::Active && u.is_admin())
+            .count()
+    }
+}

@@ -1,0 +1,1434 @@
+//! The provisioning engine: `decide(claims, directory) -> Outcome`, pure and explained.
+
+use crate::claims::{ClaimSources, MapError, Profile};
+use crate::directory::{DirectoryView, ExistingUser};
+use crate::domain::{
+    ExternalIdentity, Grant, GrantKind, GrantSource, Permission, UserSource, UserStatus,
+};
+use crate::grants::{GrantDiff, GrantPlan};
+use crate::groups::{self, GroupResolution};
+use crate::policy::{EmailConflict, MatchBy, ProviderPolicy, ProvisioningPolicy, UsernameFallback};
+use crate::rules::{self, CompiledRule, RuleError, RuleInput, RuleResult};
+use crate::spi::{
+    AssignContext, AssignmentError, AssignmentProvider, CreateContext, IdentityCreator, NewAccount,
+};
+use crate::trace::{Step, Trace};
+use crate::username::{self, CollisionError};
+use regex::Regex;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Why a login is refused. Each has a stable code and a message a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    #[error(
+        "The provider's claims could not be used: {0}. Ask the administrator to check the provider's configuration."
+    )]
+    InvalidClaims(MapError),
+    #[error("{message}")]
+    DeniedByRule { rule: String, message: String },
+    #[error(
+        "Sign-in is restricted to members of allowed groups, and you are in none of them. Ask an administrator for access."
+    )]
+    NotInAllowedGroup,
+    #[error("This account is disabled. Contact an administrator if you think this is a mistake.")]
+    AccountDisabled,
+    #[error(
+        "This account is awaiting approval by an administrator. Try again once it has been approved."
+    )]
+    AwaitingApproval,
+    #[error(
+        "Automatic account creation is disabled, and no account matches you. Ask an administrator to create your account first."
+    )]
+    AutoProvisioningDisabled,
+    #[error(
+        "New accounts cannot be created here; only existing accounts may sign in. Ask an administrator to create your account."
+    )]
+    AccountCreationDisabled,
+    #[error(
+        "An account matching your {matched_by} already exists and may not be taken over by this provider. Sign in to that account another way, or ask an administrator to link it."
+    )]
+    ExistingAccountNotAdoptable { matched_by: String },
+    #[error(
+        "An account with the email {email} already exists. Sign in to it and link this provider from your account page, or ask an administrator."
+    )]
+    EmailInUse { email: String },
+    #[error(
+        "The username \"{username}\" is already taken. Ask an administrator to resolve the conflict."
+    )]
+    UsernameConflict { username: String },
+    #[error(
+        "No username could be derived from your claims. Ask the administrator to check the username claim mapping."
+    )]
+    NoUsername,
+    #[error("Your account could not be set up ({provider}: {message}). Ask an administrator.")]
+    AssignmentFailed { provider: String, message: String },
+    #[error("No identity creator accepted this login. Ask an administrator.")]
+    NoIdentityCreator,
+}
+
+impl RejectReason {
+    /// Stable machine code (JSON `reason`, audit events, metrics labels).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::InvalidClaims(_) => "invalid_claims",
+            RejectReason::DeniedByRule { .. } => "denied_by_rule",
+            RejectReason::NotInAllowedGroup => "not_in_allowed_group",
+            RejectReason::AccountDisabled => "account_disabled",
+            RejectReason::AwaitingApproval => "awaiting_approval",
+            RejectReason::AutoProvisioningDisabled => "auto_provisioning_disabled",
+            RejectReason::AccountCreationDisabled => "account_creation_disabled",
+            RejectReason::ExistingAccountNotAdoptable { .. } => "existing_account_not_adoptable",
+            RejectReason::EmailInUse { .. } => "email_in_use",
+            RejectReason::UsernameConflict { .. } => "username_conflict",
+            RejectReason::NoUsername => "no_username",
+            RejectReason::AssignmentFailed { .. } => "assignment_failed",
+            RejectReason::NoIdentityCreator => "no_identity_creator",
+        }
+    }
+}
+
+/// What happens to the login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A known identity signs in to its account.
+    SignIn {
+        user_id: String,
+    },
+    /// An existing account is adopted: this identity is linked to it.
+    Link {
+        user_id: String,
+        matched_by: MatchBy,
+    },
+    /// A new account is created.
+    Provision {
+        account: NewAccount,
+    },
+    Reject(RejectReason),
+}
+
+impl Decision {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Decision::SignIn { .. } => "sign_in",
+            Decision::Link { .. } => "link",
+            Decision::Provision { .. } => "provision",
+            Decision::Reject(_) => "reject",
+        }
+    }
+}
+
+/// A change to the identity record the directory must make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum IdentityChange {
+    /// Record (provider, issuer, subject) for the account.
+    Create(ExternalIdentity),
+    /// Re-key the account's identity at this provider (issuer alias, or the external id
+    /// claim matched while the subject changed).
+    Rebind {
+        previous: ExternalIdentity,
+        current: ExternalIdentity,
+    },
+}
+
+/// One attribute refreshed from the claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttributeChange {
+    pub field: &'static str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// Everything the directory must write, beyond the decision itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    pub identity: Option<IdentityChange>,
+    pub attributes: Vec<AttributeChange>,
+    pub create_groups: Vec<String>,
+    #[serde(flatten)]
+    pub grants: GrantDiff,
+}
+
+/// The account as it stands after the decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    pub quota: Option<String>,
+    pub is_admin: bool,
+    pub status: Option<UserStatus>,
+    pub source: Option<UserSource>,
+}
+
+/// A decision, what it implies, and why.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// Whether a session may be opened now (false for rejections and pending accounts).
+    pub allow_session: bool,
+    pub user: UserView,
+    pub changes: Changes,
+    pub trace: Trace,
+}
+
+/// The `provision --dry-run --json` contract.
+#[derive(Serialize)]
+struct OutcomeJson<'a> {
+    decision: &'static str,
+    reason: Option<&'static str>,
+    message: Option<String>,
+    allow_session: bool,
+    matched_by: Option<MatchBy>,
+    user: &'a UserView,
+    permissions: Vec<&'a str>,
+    libraries: Vec<&'a str>,
+    groups: Vec<&'a str>,
+    changes: &'a Changes,
+    trace: Vec<String>,
+}
+
+impl Outcome {
+    pub fn reason(&self) -> Option<&RejectReason> {
+        match &self.decision {
+            Decision::Reject(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Final grant names of one kind, sorted.
+    pub fn names(&self, kind: GrantKind) -> Vec<&str> {
+        self.changes
+            .grants
+            .grants
+            .iter()
+            .filter(|g| g.kind == kind)
+            .map(|g| g.name.as_str())
+            .collect()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let pending = self.user.status == Some(UserStatus::Pending)
+            && !matches!(self.decision, Decision::Reject(_));
+        let view = OutcomeJson {
+            decision: self.decision.code(),
+            reason: self
+                .reason()
+                .map(RejectReason::code)
+                .or(pending.then_some("awaiting_approval")),
+            message: self
+                .reason()
+                .map(ToString::to_string)
+                .or_else(|| pending.then(|| RejectReason::AwaitingApproval.to_string())),
+            allow_session: self.allow_session,
+            matched_by: match &self.decision {
+                Decision::SignIn { .. } => Some(MatchBy::Subject),
+                Decision::Link { matched_by, .. } => Some(*matched_by),
+                _ => None,
+            },
+            user: &self.user,
+            permissions: self.names(GrantKind::Permission),
+            libraries: self.names(GrantKind::Library),
+            groups: self.names(GrantKind::Group),
+            changes: &self.changes,
+            trace: self.trace.to_strings(),
+        };
+        serde_json::to_value(view).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A configuration the engine cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("groups.allow_regex `{regex}` is not a valid regular expression: {message}")]
+    AllowRegex { regex: String, message: String },
+    #[error(
+        "permission \"{name}\" in {setting} is not in the permission catalogue (known: {known})"
+    )]
+    UnknownPermission {
+        name: String,
+        setting: String,
+        known: String,
+    },
+    #[error(
+        "match_by must start with \"subject\" (a known identity always signs in to its own account)"
+    )]
+    SubjectNotFirst,
+    #[error("unique_user_ids needs username.max_length of at least 64 (the id is 64 hex digits)")]
+    UniqueIdsTooLong,
+    #[error("username.max_length must be at least 1")]
+    ZeroLength,
+    #[error("admin_email_domains entry \"{0}\" is not a domain")]
+    BadDomain(String),
+}
+
+/// The engine for one provider: its policy compiled, plus the SPI chains.
+pub struct Engine {
+    provider: ProviderPolicy,
+    policy: ProvisioningPolicy,
+    permissions: Vec<Permission>,
+    rules: Vec<CompiledRule>,
+    allow_regex: Option<Regex>,
+    admin_domains: Vec<String>,
+    creators: Vec<Arc<dyn IdentityCreator>>,
+    assigners: Vec<Arc<dyn AssignmentProvider>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("provider", &self.provider.slug)
+            .field(
+                "creators",
+                &self
+                    .creators
+                    .iter()
+                    .map(|c| c.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "assigners",
+                &self
+                    .assigners
+                    .iter()
+                    .map(|a| a.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+struct Found<'d> {
+    user: &'d ExistingUser,
+    by: MatchBy,
+    rebind: Option<ExternalIdentity>,
+}
+
+impl Engine {
+    /// Compiles rules and regexes and checks the policy against the permission catalogue.
+    pub fn new(
+        provider: ProviderPolicy,
+        policy: ProvisioningPolicy,
+        permissions: Vec<Permission>,
+    ) -> Result<Self, PolicyError> {
+        if policy
+            .match_by
+            .first()
+            .is_some_and(|m| *m != MatchBy::Subject)
+        {
+            return Err(PolicyError::SubjectNotFirst);
+        }
+        if policy.username.max_length == 0 {
+            return Err(PolicyError::ZeroLength);
+        }
+        if policy.unique_user_ids && policy.username.max_length < 64 {
+            return Err(PolicyError::UniqueIdsTooLong);
+        }
+        let known = || {
+            permissions
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let check = |name: &String, setting: &str| {
+            if permissions.iter().any(|p| &p.name == name) {
+                Ok(())
+            } else {
+                Err(PolicyError::UnknownPermission {
+                    name: name.clone(),
+                    setting: setting.to_owned(),
+                    known: known(),
+                })
+            }
+        };
+        for p in &policy.default_permissions {
+            check(p, "default_permissions")?;
+        }
+        for r in &policy.rules {
+            for p in &r.grant_permissions {
+                check(p, &format!("rule \"{}\"", r.name))?;
+            }
+        }
+        let allow_regex = match &policy.groups.allow_regex {
+            Some(re) => Some(Regex::new(re).map_err(|e| {
+                PolicyError::AllowRegex {
+                    regex: re.clone(),
+                    message: e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned(),
+                }
+            })?),
+            None => None,
+        };
+        let mut admin_domains = Vec::new();
+        for d in &policy.admin_email_domains {
+            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+            if d.is_empty() || d.contains(['@', ' ', '/']) || !d.contains('.') && d != "localhost" {
+                return Err(PolicyError::BadDomain(d));
+            }
+            admin_domains.push(d);
+        }
+        let rules = policy
+            .rules
+            .iter()
+            .cloned()
+            .map(CompiledRule::compile)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Engine {
+            provider,
+            policy,
+            permissions,
+            rules,
+            allow_regex,
+            admin_domains,
+            creators: Vec::new(),
+            assigners: Vec::new(),
+        })
+    }
+
+    /// Adds an identity creator, consulted (in the order added) before the policy's own.
+    pub fn with_identity_creator(mut self, creator: Arc<dyn IdentityCreator>) -> Self {
+        self.creators.push(creator);
+        self
+    }
+
+    /// Adds an assignment provider, run (in the order added) after the policy's own.
+    pub fn with_assignment_provider(mut self, provider: Arc<dyn AssignmentProvider>) -> Self {
+        self.assigners.push(provider);
+        self
+    }
+
+    pub fn provider(&self) -> &ProviderPolicy {
+        &self.provider
+    }
+
+    pub fn policy(&self) -> &ProvisioningPolicy {
+        &self.policy
+    }
+
+    /// Maps the claims and decides. Pure: the same inputs give the same outcome.
+    pub fn decide(&self, sources: &ClaimSources, dir: &dyn DirectoryView) -> Outcome {
+        let mut trace = Trace::default();
+        let profile = match self.provider.claims.map(
+            sources,
+            self.provider.trust_email,
+            self.policy.groups.separator.as_deref(),
+            &mut trace,
+        ) {
+            Ok(p) => p,
+            Err(e) => return reject(RejectReason::InvalidClaims(e), UserView::default(), trace),
+        };
+        self.decide_profile(&profile, dir, trace)
+    }
+
+    fn decide_profile(
+        &self,
+        profile: &Profile,
+        dir: &dyn DirectoryView,
+        mut trace: Trace,
+    ) -> Outcome {
+        let mapped = UserView {
+            username: profile.username.clone(),
+            email: profile.email.clone(),
+            email_verified: profile.email_verified,
+            display_name: profile.display_name.clone(),
+            ..UserView::default()
+        };
+
+        // Rules: a deny stops everything; grants are kept for the assignment step.
+        let mut rule_grants = Vec::new();
+        if !self.rules.is_empty() {
+            let input = RuleInput::new(profile, &self.provider.slug);
+            for (rule, result) in rules::evaluate(&self.rules, &input) {
+                let name = &rule.spec.name;
+                match (&result, rule.spec.deny) {
+                    (RuleResult::Matched, true) | (RuleResult::Error(_), true) => {
+                        let why = match &result {
+                            RuleResult::Error(e) => {
+                                format!("could not be evaluated ({e}); deny rules fail closed")
+                            }
+                            _ => "matched".into(),
+                        };
+                        trace.note(Step::Rules, format!("deny rule \"{name}\" {why}"));
+                        let message = rule.spec.message.clone().unwrap_or_else(|| {
+                            "Sign-in was refused by a policy rule. Ask an administrator.".into()
+                        });
+                        return reject(
+                            RejectReason::DeniedByRule {
+                                rule: name.clone(),
+                                message,
+                            },
+                            mapped,
+                            trace,
+                        );
+                    }
+                    (RuleResult::Matched, false) => {
+                        trace.note(Step::Rules, format!("rule \"{name}\" matched"));
+                        let s = &rule.spec;
+                        for (kind, list) in [
+                            (GrantKind::Permission, &s.grant_permissions),
+                            (GrantKind::Library, &s.grant_libraries),
+                            (GrantKind::Group, &s.grant_groups),
+                        ] {
+                            rule_grants.extend(
+                                list.iter()
+                                    .map(|n| Grant::new(kind, n.clone(), GrantSource::Rule)),
+                            );
+                        }
+                        if s.grant_admin {
+                            rule_grants.push(Grant::new(
+                                GrantKind::Admin,
+                                "admin",
+                                GrantSource::Rule,
+                            ));
+                        }
+                    }
+                    (RuleResult::NotMatched, _) => {
+                        trace.note(Step::Rules, format!("rule \"{name}\" did not match"))
+                    }
+                    (RuleResult::Error(e), false) => trace.note(
+                        Step::Rules,
+                        format!("rule \"{name}\" could not be evaluated ({e}); it grants nothing"),
+                    ),
+                }
+            }
+        }
+
+        // Groups.
+        let gp = &self.policy.groups;
+        let resolution = if gp.enabled {
+            let r = groups::resolve(
+                profile.groups.as_deref(),
+                dir.groups(),
+                gp,
+                self.allow_regex.as_ref(),
+                &mut trace,
+            );
+            if gp.restrict_login_to_allowed && r.allowed == 0 {
+                trace.note(
+                    Step::Groups,
+                    "no group of the claim is allowed; restrict_login_to_allowed refuses the login",
+                );
+                return reject(RejectReason::NotInAllowedGroup, mapped, trace);
+            }
+            r
+        } else {
+            trace.note(Step::Groups, "group sync is off");
+            GroupResolution::default()
+        };
+
+        match self.find_account(profile, dir, &mut trace) {
+            Some(found) => self.existing(profile, dir, found, &rule_grants, &resolution, trace),
+            None => self.provision(profile, dir, &rule_grants, &resolution, mapped, trace),
+        }
+    }
+
+    fn find_account<'d>(
+        &self,
+        profile: &Profile,
+        dir: &'d dyn DirectoryView,
+        trace: &mut Trace,
+    ) -> Option<Found<'d>> {
+        let slug = &self.provider.slug;
+        let sub = &profile.subject;
+        let current = ExternalIdentity {
+            provider: slug.clone(),
+            issuer: Some(self.provider.issuer.clone()),
+            subject: sub.clone(),
+        };
+        if let Some(user) = dir.find_by_identity(slug, sub) {
+            trace.note(
+                Step::Match,
+                format!("identity ({slug}, {sub}) belongs to \"{}\"", user.username),
+            );
+            return Some(Found {
+                user,
+                by: MatchBy::Subject,
+                rebind: None,
+            });
+        }
+        let issuers = std::iter::once(&self.provider.issuer).chain(&self.provider.issuer_aliases);
+        for issuer in issuers {
+            if let Some(user) = dir.find_by_issuer_subject(issuer, sub) {
+                let previous = user
+                    .identities
+                    .iter()
+                    .find(|i| i.subject == *sub && i.issuer.as_deref() == Some(issuer))
+                    .cloned();
+                trace.note(
+                    Step::Match,
+                    format!("identity ({issuer}, {sub}) belongs to \"{}\"; it is re-keyed to this provider", user.username),
+                );
+                return Some(Found {
+                    user,
+                    by: MatchBy::Subject,
+                    rebind: previous,
+                });
+            }
+        }
+        trace.note(Step::Match, format!("no identity ({slug}, {sub}) yet"));
+        if self.policy.unique_user_ids {
+            trace.note(
+                Step::Match,
+                "unique_user_ids: accounts are only ever matched by (provider, subject)",
+            );
+            return None;
+        }
+        for m in self.policy.match_by.iter().skip(1) {
+            let found = match m {
+                MatchBy::Subject => None,
+                MatchBy::ExternalIdClaim => self.match_external_id(profile, dir, &current, trace),
+                MatchBy::VerifiedEmail => self.match_email(profile, dir, trace),
+                MatchBy::Username => self.match_username(profile, dir, trace),
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    fn match_external_id<'d>(
+        &self,
+        profile: &Profile,
+        dir: &'d dyn DirectoryView,
+        current: &ExternalIdentity,
+        trace: &mut Trace,
+    ) -> Option<Found<'d>> {
+        let slug = &self.provider.slug;
+        let Some(value) = &profile.external_id else {
+            if self.provider.claims.external_id.is_some() {
+                trace.note(Step::Match, "external id claim absent; not matched by it");
+            }
+            return None;
+        };
+        let Some(user) = dir.find_by_external_id(slug, value) else {
+            trace.note(
+                Step::Match,
+                format!("no account has external authentication id \"{value}\" for {slug}"),
+            );
+            return None;
+        };
+        let rebind = user
+            .identity_at(slug)
+            .filter(|i| i.subject != current.subject)
+            .cloned();
+        match &rebind {
+            Some(old) => trace.note(
+                Step::Match,
+                format!(
+                    "external authentication id \"{value}\" belongs to \"{}\", whose subject at {slug} was \"{}\"; the identity is updated to \"{}\"",
+                    user.username, old.subject, current.subject
+                ),
+            ),
+            None => trace.note(Step::Match, format!("external authentication id \"{value}\" belongs to \"{}\"", user.username)),
+        }
+        Some(Found {
+            user,
+            by: MatchBy::ExternalIdClaim,
+            rebind,
+        })
+    }
+
+    fn match_email<'d>(
+        &self,
+        profile: &Profile,
+        dir: &'d dyn DirectoryView,
+        trace: &mut Trace,
+    ) -> Option<Found<'d>> {
+        let slug = &self.provider.slug;
+        let email = profile.email.as_ref()?;
+        if !self.policy.link_by_email {
+            trace.note(Step::Match, "link_by_email is off; not matched by email");
+            return None;
+        }
+        if !profile.email_verified {
+            trace.note(
+                Step::Match,
+                format!(
+                    "email {email} is not verified by the provider; an unverified email never links"
+                ),
+            );
+            return None;
+        }
+        let all = dir.find_by_email(email);
+        let linkable: Vec<&ExistingUser> = all
+            .iter()
+            .copied()
+            .filter(|u| u.email_verified && u.identity_at(slug).is_none())
+            .collect();
+        match linkable.as_slice() {
+            [user] => {
+                trace.note(
+                    Step::Match,
+                    format!(
+                        "verified email {email} matches \"{}\", whose own email is verified",
+                        user.username
+                    ),
+                );
+                Some(Found {
+                    user,
+                    by: MatchBy::VerifiedEmail,
+                    rebind: None,
+                })
+            }
+            [] => {
+                if let Some(u) = all.iter().find(|u| !u.email_verified) {
+                    trace.note(
+                        Step::Match,
+                        format!(
+                            "\"{}\" has email {email} but never verified it; not linked",
+                            u.username
+                        ),
+                    );
+                } else if let Some(u) = all.first() {
+                    trace.note(Step::Match, format!("\"{}\" has email {email} but is already linked to another {slug} identity; not linked", u.username));
+                }
+                None
+            }
+            many => {
+                trace.note(
+                    Step::Match,
+                    format!(
+                        "{} accounts have verified email {email}; ambiguous, not linked",
+                        many.len()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn match_username<'d>(
+        &self,
+        profile: &Profile,
+        dir: &'d dyn DirectoryView,
+        trace: &mut Trace,
+    ) -> Option<Found<'d>> {
+        let raw = profile.username.as_ref()?;
+        let name = username::sanitize(raw, &self.policy.username)?;
+        let user = dir.find_by_username(&name)?;
+        if user.identities.is_empty() {
+            trace.note(
+                Step::Match,
+                format!(
+                    "username \"{name}\" matches \"{}\", which has no linked identity",
+                    user.username
+                ),
+            );
+            Some(Found {
+                user,
+                by: MatchBy::Username,
+                rebind: None,
+            })
+        } else {
+            trace.note(
+                Step::Match,
+                format!("username \"{name}\" exists but is linked to a provider already; a username never takes over a linked account"),
+            );
+            None
+        }
+    }
+
+    fn existing(
+        &self,
+        profile: &Profile,
+        dir: &dyn DirectoryView,
+        found: Found<'_>,
+        rule_grants: &[Grant],
+        resolution: &GroupResolution,
+        mut trace: Trace,
+    ) -> Outcome {
+        let user = found.user;
+        let mut view = UserView {
+            id: Some(user.id.clone()),
+            username: Some(user.username.clone()),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            display_name: user.display_name.clone(),
+            avatar: user.avatar.clone(),
+            quota: user.quota.clone(),
+            is_admin: user.is_admin(),
+            status: Some(user.status),
+            source: Some(user.source),
+        };
+        match user.status {
+            UserStatus::Disabled => return reject(RejectReason::AccountDisabled, view, trace),
+            UserStatus::Pending => return reject(RejectReason::AwaitingApproval, view, trace),
+            UserStatus::Active => {}
+        }
+        let p = &self.policy;
+        let adopting = matches!(found.by, MatchBy::VerifiedEmail | MatchBy::Username);
+        if adopting && p.auto_provision && !p.soft_auto_provision {
+            trace.note(
+                Step::Policy,
+                "soft_auto_provision is off: accounts that exist outside this provider are not taken over",
+            );
+            let matched_by = match found.by {
+                MatchBy::VerifiedEmail => "email",
+                _ => "username",
+            };
+            return reject(
+                RejectReason::ExistingAccountNotAdoptable {
+                    matched_by: matched_by.into(),
+                },
+                view,
+                trace,
+            );
+        }
+        let current = ExternalIdentity {
+            provider: self.provider.slug.clone(),
+            issuer: Some(self.provider.issuer.clone()),
+            subject: profile.subject.clone(),
+        };
+        let (decision, identity) = match (found.by, found.rebind) {
+            (MatchBy::Subject, None) => (
+                Decision::SignIn {
+                    user_id: user.id.clone(),
+                },
+                None,
+            ),
+            (MatchBy::Subject, Some(previous)) => (
+                Decision::SignIn {
+                    user_id: user.id.clone(),
+                },
+                Some(IdentityChange::Rebind { previous, current }),
+            ),
+            (by, Some(previous)) => (
+                Decision::Link {
+                    user_id: user.id.clone(),
+                    matched_by: by,
+                },
+                Some(IdentityChange::Rebind { previous, current }),
+            ),
+            (by, None) => (
+                Decision::Link {
+                    user_id: user.id.clone(),
+                    matched_by: by,
+                },
+                Some(IdentityChange::Create(current)),
+            ),
+        };
+
+        let mut changes = Changes {
+            identity,
+            ..Changes::default()
+        };
+        if p.auto_provision {
+            changes.attributes = self.sync_attributes(profile, user, dir, &mut trace);
+            for c in &changes.attributes {
+                match c.field {
+                    "email" => view.email = c.to.clone(),
+                    "email_verified" => view.email_verified = c.to.as_deref() == Some("true"),
+                    "display_name" => view.display_name = c.to.clone(),
+                    "avatar" => view.avatar = c.to.clone(),
+                    "quota" => view.quota = c.to.clone(),
+                    _ => {}
+                }
+            }
+        } else {
+            trace.note(
+                Step::Attributes,
+                "auto_provision is off: attributes are not updated from claims",
+            );
+        }
+
+        let last_admin = user.is_admin() && dir.active_admin_count() <= 1;
+        let plan = GrantPlan::from_existing(&user.grants, last_admin);
+        let ctx = AssignContext {
+            provider: &self.provider.slug,
+            profile,
+            existing: Some(user),
+            username: &user.username,
+            first_login: false,
+            directory: dir,
+            rule_grants,
+            groups: resolution,
+        };
+        let diff = match self.run_assigners(&ctx, plan, &mut trace) {
+            Ok(d) => d,
+            Err(r) => return reject(r, view, trace),
+        };
+        view.is_admin = diff.grants.iter().any(|g| g.kind == GrantKind::Admin);
+        changes.grants = diff;
+        changes.create_groups = resolution.create.clone();
+        trace.note(
+            Step::Decision,
+            match &decision {
+                Decision::SignIn { .. } => format!("sign in as \"{}\"", user.username),
+                _ => format!("link this identity to \"{}\" and sign in", user.username),
+            },
+        );
+        Outcome {
+            decision,
+            allow_session: true,
+            user: view,
+            changes,
+            trace,
+        }
+    }
+
+    fn sync_attributes(
+        &self,
+        profile: &Profile,
+        user: &ExistingUser,
+        dir: &dyn DirectoryView,
+        trace: &mut Trace,
+    ) -> Vec<AttributeChange> {
+        let s = self.policy.sync_attributes;
+        let mut out = Vec::new();
+        let mut set = |field: &'static str,
+                       on: bool,
+                       from: &Option<String>,
+                       to: &Option<String>,
+                       trace: &mut Trace| {
+            if !on {
+                return;
+            }
+            if let Some(to) = to
+                && from.as_ref() != Some(to)
+            {
+                trace.note(
+                    Step::Attributes,
+                    format!(
+                        "{field}: {} → \"{to}\"",
+                        from.as_deref()
+                            .map_or("none".into(), |f| format!("\"{f}\""))
+                    ),
+                );
+                out.push(AttributeChange {
+                    field,
+                    from: from.clone(),
+                    to: Some(to.clone()),
+                });
+            }
+        };
+        if s.email
+            && let Some(email) = &profile.email
+            && !user
+                .email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        {
+            let taken = dir
+                .find_by_email(email)
+                .into_iter()
+                .any(|u| u.id != user.id);
+            if taken && self.policy.email_conflict == EmailConflict::Reject {
+                trace.note(
+                    Step::Attributes,
+                    format!("email not changed to {email}: another account uses it"),
+                );
+            } else {
+                set("email", true, &user.email, &profile.email, trace);
+                if user.email_verified != profile.email_verified {
+                    set(
+                        "email_verified",
+                        true,
+                        &Some(user.email_verified.to_string()),
+                        &Some(profile.email_verified.to_string()),
+                        trace,
+                    );
+                }
+            }
+        }
+        set(
+            "display_name",
+            s.display_name,
+            &user.display_name,
+            &profile.display_name,
+            trace,
+        );
+        set("avatar", s.avatar, &user.avatar, &profile.avatar, trace);
+        set("quota", s.quota, &user.quota, &profile.quota, trace);
+        out
+    }
+
+    fn provision(
+        &self,
+        profile: &Profile,
+        dir: &dyn DirectoryView,
+        rule_grants: &[Grant],
+        resolution: &GroupResolution,
+        mapped: UserView,
+        mut trace: Trace,
+    ) -> Outcome {
+        let p = &self.policy;
+        if !p.auto_provision {
+            trace.note(Step::Policy, "no account matches and auto_provision is off");
+            return reject(RejectReason::AutoProvisioningDisabled, mapped, trace);
+        }
+        if p.disable_account_creation {
+            trace.note(
+                Step::Policy,
+                "no account matches and disable_account_creation is on",
+            );
+            return reject(RejectReason::AccountCreationDisabled, mapped, trace);
+        }
+        if let Some(email) = &profile.email
+            && p.email_conflict == EmailConflict::Reject
+            && !dir.find_by_email(email).is_empty()
+        {
+            trace.note(
+                Step::Policy,
+                format!("another account already uses {email} and email_conflict = reject"),
+            );
+            return reject(
+                RejectReason::EmailInUse {
+                    email: email.clone(),
+                },
+                mapped,
+                trace,
+            );
+        }
+
+        let ctx = CreateContext {
+            provider: &self.provider.slug,
+            profile,
+            directory: dir,
+        };
+        let builtin = PolicyCreator { engine: self };
+        let creators = self
+            .creators
+            .iter()
+            .map(|c| c.as_ref())
+            .chain(std::iter::once(&builtin as &dyn IdentityCreator));
+        let mut account = None;
+        for creator in creators {
+            match creator.create(&ctx, &mut trace) {
+                Ok(Some(a)) => {
+                    trace.note(
+                        Step::Username,
+                        format!(
+                            "identity creator \"{}\" creates \"{}\"",
+                            creator.name(),
+                            a.username
+                        ),
+                    );
+                    account = Some(a);
+                    break;
+                }
+                Ok(None) => trace.note(
+                    Step::Username,
+                    format!("identity creator \"{}\" passed", creator.name()),
+                ),
+                Err(r) => return reject(r, mapped, trace),
+            }
+        }
+        let Some(account) = account else {
+            return reject(RejectReason::NoIdentityCreator, mapped, trace);
+        };
+
+        let ctx = AssignContext {
+            provider: &self.provider.slug,
+            profile,
+            existing: None,
+            username: &account.username,
+            first_login: true,
+            directory: dir,
+            rule_grants,
+            groups: resolution,
+        };
+        let mut view = UserView {
+            id: None,
+            username: Some(account.username.clone()),
+            email: account.email.clone(),
+            email_verified: account.email_verified,
+            display_name: account.display_name.clone(),
+            avatar: account.avatar.clone(),
+            quota: account.quota.clone(),
+            is_admin: false,
+            status: Some(account.status),
+            source: Some(account.source),
+        };
+        let diff = match self.run_assigners(&ctx, GrantPlan::default(), &mut trace) {
+            Ok(d) => d,
+            Err(r) => return reject(r, view, trace),
+        };
+        view.is_admin = diff.grants.iter().any(|g| g.kind == GrantKind::Admin);
+        let pending = account.status == UserStatus::Pending;
+        trace.note(
+            Step::Decision,
+            if pending {
+                format!("provision \"{}\" as pending: an administrator must approve it before it can sign in", account.username)
+            } else {
+                format!("provision \"{}\" and sign in", account.username)
+            },
+        );
+        let changes = Changes {
+            identity: Some(IdentityChange::Create(ExternalIdentity {
+                provider: self.provider.slug.clone(),
+                issuer: Some(self.provider.issuer.clone()),
+                subject: profile.subject.clone(),
+            })),
+            attributes: Vec::new(),
+            create_groups: resolution.create.clone(),
+            grants: diff,
+        };
+        Outcome {
+            decision: Decision::Provision { account },
+            allow_session: !pending,
+            user: view,
+            changes,
+            trace,
+        }
+    }
+
+    fn run_assigners(
+        &self,
+        ctx: &AssignContext<'_>,
+        mut plan: GrantPlan,
+        trace: &mut Trace,
+    ) -> Result<GrantDiff, RejectReason> {
+        let builtin = PolicyAssignments { engine: self };
+        let chain = std::iter::once(&builtin as &dyn AssignmentProvider)
+            .chain(self.assigners.iter().map(|a| a.as_ref()));
+        for a in chain {
+            a.assign(ctx, &mut plan, trace)
+                .map_err(|AssignmentError(message)| {
+                    trace.note(
+                        Step::Assign,
+                        format!("assignment provider \"{}\" failed: {message}", a.name()),
+                    );
+                    RejectReason::AssignmentFailed {
+                        provider: a.name().to_owned(),
+                        message,
+                    }
+                })?;
+        }
+        Ok(plan.finish())
+    }
+
+    fn admin_by_domain(&self, profile: &Profile, trace: &mut Trace) -> bool {
+        if self.admin_domains.is_empty() {
+            return false;
+        }
+        let Some(email) = &profile.email else {
+            return false;
+        };
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        let domain = domain.to_ascii_lowercase();
+        let hit = self.admin_domains.iter().find(|d| {
+            domain == **d
+                || (self.policy.admin_email_subdomains && domain.ends_with(&format!(".{d}")))
+        });
+        match (hit, profile.email_verified) {
+            (Some(d), true) => {
+                trace.note(
+                    Step::Grants,
+                    format!("email domain {domain} is in admin_email_domains ({d}): admin"),
+                );
+                true
+            }
+            (Some(_), false) => {
+                trace.note(Step::Grants, format!("email domain {domain} is an admin domain, but the email is not verified: not admin"));
+                false
+            }
+            (None, _) => {
+                trace.note(
+                    Step::Grants,
+                    format!("email domain {domain} is not an admin domain"),
+                );
+                false
+            }
+        }
+    }
+}
+
+fn reject(reason: RejectReason, user: UserView, mut trace: Trace) -> Outcome {
+    trace.note(
+        Step::Decision,
+        format!("reject ({}): {reason}", reason.code()),
+    );
+    Outcome {
+        decision: Decision::Reject(reason),
+        allow_session: false,
+        user,
+        changes: Changes::default(),
+        trace,
+    }
+}
+
+/// The policy's identity creator: username derivation, sanitising, collisions.
+struct PolicyCreator<'e> {
+    engine: &'e Engine,
+}
+
+impl IdentityCreator for PolicyCreator<'_> {
+    fn name(&self) -> &str {
+        "policy"
+    }
+
+    fn create(
+        &self,
+        ctx: &CreateContext<'_>,
+        trace: &mut Trace,
+    ) -> Result<Option<NewAccount>, RejectReason> {
+        let p = &self.engine.policy;
+        let profile = ctx.profile;
+        let username = if p.unique_user_ids {
+            let id = username::subject_hash(ctx.provider, &profile.subject);
+            trace.note(
+                Step::Username,
+                format!("unique_user_ids: username is SHA-256(provider, subject) = {id}"),
+            );
+            if ctx.directory.username_taken(&id) {
+                return Err(RejectReason::UsernameConflict { username: id });
+            }
+            id
+        } else {
+            let base = self
+                .base_username(profile, trace)
+                .ok_or(RejectReason::NoUsername)?;
+            let taken = |n: &str| ctx.directory.username_taken(n);
+            match username::resolve_collision(
+                &base,
+                &p.username,
+                ctx.provider,
+                &profile.subject,
+                &taken,
+            ) {
+                Ok(name) => {
+                    if name != base {
+                        trace.note(
+                            Step::Username,
+                            format!(
+                                "\"{base}\" is taken; {:?} strategy gives \"{name}\"",
+                                p.username.collision
+                            ),
+                        );
+                    }
+                    name
+                }
+                Err(CollisionError::Taken(u) | CollisionError::Exhausted(u)) => {
+                    trace.note(
+                        Step::Username,
+                        format!(
+                            "\"{u}\" is taken and cannot be resolved ({:?})",
+                            p.username.collision
+                        ),
+                    );
+                    return Err(RejectReason::UsernameConflict { username: u });
+                }
+            }
+        };
+        Ok(Some(NewAccount {
+            username,
+            email: profile.email.clone(),
+            email_verified: profile.email_verified,
+            display_name: profile.display_name.clone(),
+            avatar: profile.avatar.clone(),
+            quota: profile.quota.clone(),
+            status: if p.require_approval {
+                UserStatus::Pending
+            } else {
+                UserStatus::Active
+            },
+            source: UserSource::Provider,
+        }))
+    }
+}
+
+impl PolicyCreator<'_> {
+    fn base_username(&self, profile: &Profile, trace: &mut Trace) -> Option<String> {
+        let up = &self.engine.policy.username;
+        if let Some(raw) = &profile.username {
+            if let Some(name) = username::sanitize(raw, up) {
+                trace.note(
+                    Step::Username,
+                    format!("username \"{raw}\" sanitised to \"{name}\""),
+                );
+                return Some(name);
+            }
+            trace.note(
+                Step::Username,
+                format!("username \"{raw}\" has no usable characters"),
+            );
+        }
+        let (what, raw) = match up.fallback {
+            UsernameFallback::EmailPrefix => (
+                "email prefix",
+                profile
+                    .email
+                    .as_ref()
+                    .and_then(|e| e.rsplit_once('@'))
+                    .map(|(l, _)| l.to_owned()),
+            ),
+            UsernameFallback::Subject => ("subject", Some(profile.subject.clone())),
+            UsernameFallback::None => {
+                trace.note(
+                    Step::Username,
+                    "no username claim and no fallback configured",
+                );
+                return None;
+            }
+        };
+        let name = raw.as_deref().and_then(|r| username::sanitize(r, up));
+        match &name {
+            Some(n) => trace.note(Step::Username, format!("fallback to the {what}: \"{n}\"")),
+            None => trace.note(
+                Step::Username,
+                format!("fallback to the {what} gives nothing usable"),
+            ),
+        }
+        name
+    }
+}
+
+/// The policy's assignment provider: defaults, required permissions, rules, group sync.
+struct PolicyAssignments<'e> {
+    engine: &'e Engine,
+}
+
+impl AssignmentProvider for PolicyAssignments<'_> {
+    fn name(&self) -> &str {
+        "policy"
+    }
+
+    fn assign(
+        &self,
+        ctx: &AssignContext<'_>,
+        plan: &mut GrantPlan,
+        trace: &mut Trace,
+    ) -> Result<(), AssignmentError> {
+        let e = self.engine;
+        let p = &e.policy;
+        let dir = ctx.directory;
+        let library_exists = |n: &str| dir.libraries().iter().any(|l| l.name == n);
+        let group_exists = |n: &str| {
+            dir.groups().iter().any(|g| g.name == n) || ctx.groups.create.iter().any(|c| c == n)
+        };
+
+        for required in e.permissions.iter().filter(|x| x.required) {
+            if !plan.has(GrantKind::Permission, &required.name) {
+                trace.note(
+                    Step::Grants,
+                    format!(
+                        "required permission \"{}\" is always granted",
+                        required.name
+                    ),
+                );
+                plan.grant(
+                    GrantKind::Permission,
+                    &required.name,
+                    GrantSource::Default,
+                    trace,
+                );
+            }
+        }
+        if ctx.first_login {
+            for name in &p.default_permissions {
+                plan.grant(GrantKind::Permission, name, GrantSource::Default, trace);
+            }
+            for name in &p.default_libraries {
+                if library_exists(name) {
+                    plan.grant(GrantKind::Library, name, GrantSource::Default, trace);
+                } else {
+                    trace.note(Step::Grants, format!("default library \"{name}\" does not exist; skipped (check the provisioning defaults)"));
+                }
+            }
+            for name in &p.default_groups {
+                if group_exists(name) {
+                    plan.grant(GrantKind::Group, name, GrantSource::Default, trace);
+                } else {
+                    trace.note(Step::Grants, format!("default group \"{name}\" does not exist; skipped (check the provisioning defaults)"));
+                }
+            }
+            if e.admin_by_domain(ctx.profile, trace) {
+                plan.grant(GrantKind::Admin, "admin", GrantSource::Default, trace);
+            }
+        } else {
+            trace.note(
+                Step::Grants,
+                "not a first login: defaults are not re-applied, per-user changes stand",
+            );
+        }
+
+        // Rules are re-evaluated at every login: they add what holds now and remove the
+        // rule-given grants that no longer hold.
+        for g in ctx.rule_grants {
+            let exists = match g.kind {
+                GrantKind::Library => library_exists(&g.name),
+                GrantKind::Group => group_exists(&g.name),
+                GrantKind::Permission | GrantKind::Admin => true,
+            };
+            if exists {
+                plan.grant(g.kind, &g.name, GrantSource::Rule, trace);
+            } else {
+                trace.note(
+                    Step::Grants,
+                    format!(
+                        "rule grants {} \"{}\", which does not exist; skipped",
+                        g.kind, g.name
+                    ),
+                );
+            }
+        }
+        for kind in [
+            GrantKind::Permission,
+            GrantKind::Library,
+            GrantKind::Group,
+            GrantKind::Admin,
+        ] {
+            for (name, source) in plan.of_kind(kind) {
+                if source == GrantSource::Rule
+                    && !ctx
+                        .rule_grants
+                        .iter()
+                        .any(|g| g.kind == kind && g.name == name)
+                {
+                    plan.revoke(kind, &name, "no rule grants it any more", trace);
+                }
+            }
+        }
+
+        // Group sync.
+        let r = ctx.groups;
+        if r.sync {
+            for name in r.matched.iter().chain(&r.create) {
+                plan.grant(GrantKind::Group, name, GrantSource::Provider, trace);
+            }
+            if p.groups.remove_unmatched && !ctx.first_login {
+                for (name, source) in plan.of_kind(GrantKind::Group) {
+                    let matched = r.matched.contains(&name)
+                        || r.create.contains(&name)
+                        || p.default_groups.contains(&name);
+                    let removable = match source {
+                        GrantSource::Provider => true,
+                        GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
+                        GrantSource::Rule | GrantSource::Admin => false,
+                    };
+                    if matched || !removable {
+                        continue;
+                    }
+                    if let Some(re) = &e.allow_regex
+                        && !re.is_match(&name)
+                    {
+                        trace.note(Step::Groups, format!("membership of \"{name}\" kept: outside allow_regex, so not managed by sync"));
+                        continue;
+                    }
+                    plan.revoke(
+                        GrantKind::Group,
+                        &name,
+                        "not in the groups claim (remove_unmatched)",
+                        trace,
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}

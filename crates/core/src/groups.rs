@@ -1,0 +1,193 @@
+//! Group sync: from the groups claim to the directory's groups.
+
+use crate::domain::Group;
+use crate::policy::GroupSyncPolicy;
+use crate::trace::{Step, Trace};
+use regex::Regex;
+
+/// BookStack's normalisation: trimmed, lower-cased, spaces become hyphens.
+pub fn normalise(name: &str) -> String {
+    name.trim().to_lowercase().replace(' ', "-")
+}
+
+/// Whether a provider group (already normalised) names this directory group: by its
+/// external ids when it has any, otherwise by its name; both normalised.
+pub fn matches(group: &Group, normalised: &str) -> bool {
+    if group.external_ids.is_empty() {
+        normalise(&group.name) == normalised
+    } else {
+        group
+            .external_ids
+            .iter()
+            .any(|id| normalise(id) == normalised)
+    }
+}
+
+/// What the groups claim means for this login.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupResolution {
+    /// Existing directory groups the claim names.
+    pub matched: Vec<String>,
+    /// Groups to create (`create_missing`).
+    pub create: Vec<String>,
+    /// How many claim groups passed `allow_regex`.
+    pub allowed: usize,
+    /// `false` when sync must not touch memberships (claim absent, oversized, sync off).
+    pub sync: bool,
+}
+
+/// Resolves the claim's groups against the directory's groups.
+pub fn resolve(
+    claim: Option<&[String]>,
+    directory_groups: &[Group],
+    policy: &GroupSyncPolicy,
+    allow: Option<&Regex>,
+    trace: &mut Trace,
+) -> GroupResolution {
+    let mut out = GroupResolution::default();
+    let Some(claim) = claim else {
+        return out;
+    };
+    if claim.len() > policy.max_groups {
+        trace.note(
+            Step::Groups,
+            format!(
+                "the groups claim lists {} groups, more than max_groups = {}; memberships are left as they are. Narrow the claim at the provider or raise max_groups.",
+                claim.len(),
+                policy.max_groups
+            ),
+        );
+        return out;
+    }
+    out.sync = true;
+    for raw in claim {
+        if let Some(re) = allow
+            && !re.is_match(raw)
+        {
+            trace.note(
+                Step::Groups,
+                format!("\"{raw}\" does not match allow_regex; ignored"),
+            );
+            continue;
+        }
+        out.allowed += 1;
+        let n = normalise(raw);
+        let found: Vec<&Group> = directory_groups.iter().filter(|g| matches(g, &n)).collect();
+        if found.is_empty() {
+            if policy.create_missing {
+                if !out.create.iter().any(|c| normalise(c) == n) {
+                    trace.note(
+                        Step::Groups,
+                        format!("\"{raw}\" matches no group; it will be created (create_missing)"),
+                    );
+                    out.create.push(raw.trim().to_owned());
+                }
+            } else {
+                trace.note(
+                    Step::Groups,
+                    format!(
+                        "\"{raw}\" (as \"{n}\") matches no group; ignored (create_missing is off)"
+                    ),
+                );
+            }
+        }
+        for g in found {
+            if !out.matched.contains(&g.name) {
+                let how = if g.external_ids.is_empty() {
+                    "name"
+                } else {
+                    "external id"
+                };
+                trace.note(
+                    Step::Groups,
+                    format!(
+                        "\"{raw}\" (as \"{n}\") matches group \"{}\" by {how}",
+                        g.name
+                    ),
+                );
+                out.matched.push(g.name.clone());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::parse_external_ids;
+
+    fn groups() -> Vec<Group> {
+        vec![
+            Group {
+                name: "Editors".into(),
+                external_ids: vec![],
+            },
+            Group {
+                name: "United Kingdom".into(),
+                external_ids: vec![],
+            },
+            Group {
+                name: "Admins".into(),
+                external_ids: parse_external_ids(r"idp-admins, Ops\, Inc"),
+            },
+        ]
+    }
+
+    fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> GroupResolution {
+        let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
+        let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
+        resolve(
+            Some(&claim),
+            &groups(),
+            policy,
+            re.as_ref(),
+            &mut Trace::default(),
+        )
+    }
+
+    #[test]
+    fn bookstack_matching() {
+        let p = GroupSyncPolicy {
+            enabled: true,
+            ..Default::default()
+        };
+        let r = run(
+            &["EDITORS", "United Kingdom", "Ops, Inc", "admins", "nobody"],
+            &p,
+            None,
+        );
+        // "admins" does not match Admins: its external ids replace its name.
+        assert_eq!(r.matched, vec!["Editors", "United Kingdom", "Admins"]);
+        assert!(r.create.is_empty());
+        assert_eq!(normalise(" United Kingdom "), "united-kingdom");
+    }
+
+    #[test]
+    fn create_missing_and_allow_regex() {
+        let p = GroupSyncPolicy {
+            enabled: true,
+            create_missing: true,
+            ..Default::default()
+        };
+        let r = run(
+            &["lib-new", "other", "Lib New", "editors"],
+            &p,
+            Some("^(?i)lib-|^editors$"),
+        );
+        assert_eq!(r.matched, vec!["Editors"]);
+        assert_eq!(r.create, vec!["lib-new"]);
+        assert_eq!(r.allowed, 2);
+    }
+
+    #[test]
+    fn oversized_claims_are_not_synced() {
+        let p = GroupSyncPolicy {
+            enabled: true,
+            max_groups: 2,
+            ..Default::default()
+        };
+        let r = run(&["a", "b", "c"], &p, None);
+        assert!(!r.sync);
+    }
+}

@@ -1,0 +1,27 @@
+//! ssogate-core: the pure heart of ssogate.
+//!
+//! Owns the domain (users, identities, permissions, libraries, groups, grants with
+//! provenance), claim expressions and claim mapping, the provisioning policy, the
+//! engine that turns a provider's claims into a [`engine::Decision`] with a trace, and
+//! the LiveCycle-style extension traits ([`spi`]).
+//!
+//! It must not know about HTTP, SQL, files, clocks or async runtimes: everything it
+//! needs from the outside arrives as arguments (claims as JSON values, the directory as
+//! a [`directory::DirectoryView`]), and everything it decides leaves as values.
+
+pub mod claims;
+pub mod directory;
+pub mod domain;
+pub mod engine;
+pub mod grants;
+pub mod groups;
+pub mod policy;
+pub mod rules;
+pub mod spi;
+pub mod trace;
+pub mod username;
+
+pub use claims::{ClaimExpr, ClaimSources, Profile};
+pub use directory::{DirectoryView, ExistingUser, InMemoryDirectory};
+pub use engine::{Decision, Engine, Outcome, PolicyError, RejectReason};
+pub use policy::{ClaimMap, MatchBy, ProviderPolicy, ProvisioningPolicy, TrustEmail};

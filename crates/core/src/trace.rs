@@ -1,0 +1,70 @@
+//! The human-readable explanation of a decision, step by step.
+
+use serde::Serialize;
+use std::fmt;
+
+/// The pipeline stage a trace line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Map,
+    Rules,
+    Groups,
+    Match,
+    Policy,
+    Username,
+    Grants,
+    Attributes,
+    Assign,
+    Decision,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Map => "map",
+            Step::Rules => "rules",
+            Step::Groups => "groups",
+            Step::Match => "match",
+            Step::Policy => "policy",
+            Step::Username => "username",
+            Step::Grants => "grants",
+            Step::Attributes => "attributes",
+            Step::Assign => "assign",
+            Step::Decision => "decision",
+        })
+    }
+}
+
+/// One line of explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceLine {
+    pub step: Step,
+    pub message: String,
+}
+
+/// Every step the engine took, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Trace(Vec<TraceLine>);
+
+impl Trace {
+    pub fn note(&mut self, step: Step, message: impl Into<String>) {
+        self.0.push(TraceLine {
+            step,
+            message: message.into(),
+        });
+    }
+
+    pub fn lines(&self) -> &[TraceLine] {
+        &self.0
+    }
+
+    /// `step: message` per line, as printed for people.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|l| format!("{}: {}", l.step, l.message))
+            .collect()
+    }
+}
