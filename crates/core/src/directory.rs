@@ -6,6 +6,7 @@
 use crate::domain::{
     ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
 };
+use crate::engine::{Decision, IdentityChange, Outcome};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -243,8 +244,69 @@ impl InMemoryDirectory {
         }
     }
 
+    /// The account with this username (case-insensitive).
+    pub fn find(&self, username: &str) -> Option<&ExistingUser> {
+        self.find_by_username(username)
+    }
+
     pub fn users(&self) -> &[ExistingUser] {
         &self.users
+    }
+
+    /// Applies an outcome the way the store does, in memory: for tests, simulations and
+    /// dry runs of several logins in a row. Returns the account's id, if any.
+    pub fn apply(&mut self, outcome: &Outcome) -> Option<String> {
+        let id = match &outcome.decision {
+            Decision::Reject(_) => return None,
+            Decision::SignIn { user_id } | Decision::Link { user_id, .. } => user_id.clone(),
+            Decision::Provision { account } => account.username.clone(),
+        };
+        let mut user = match &outcome.decision {
+            Decision::Provision { account } => ExistingUser {
+                id: id.clone(),
+                username: account.username.clone(),
+                email: account.email.clone(),
+                email_verified: account.email_verified,
+                display_name: account.display_name.clone(),
+                avatar: account.avatar.clone(),
+                quota: account.quota.clone(),
+                status: account.status,
+                source: account.source,
+                has_password: false,
+                identities: Vec::new(),
+                external_ids: BTreeMap::new(),
+                grants: Vec::new(),
+            },
+            _ => self.users.iter().find(|u| u.id == id)?.clone(),
+        };
+        let c = &outcome.changes;
+        for a in &c.attributes {
+            match a.field {
+                "email" => user.email = a.to.clone(),
+                "email_verified" => user.email_verified = a.to.as_deref() == Some("true"),
+                "display_name" => user.display_name = a.to.clone(),
+                "avatar" => user.avatar = a.to.clone(),
+                "quota" => user.quota = a.to.clone(),
+                _ => {}
+            }
+        }
+        match &c.identity {
+            Some(IdentityChange::Create(i)) => user.identities.push(i.clone()),
+            Some(IdentityChange::Rebind { previous, current }) => {
+                user.identities.retain(|i| i != previous);
+                self.by_identity
+                    .remove(&(previous.provider.clone(), previous.subject.clone()));
+                user.identities.push(current.clone());
+            }
+            None => {}
+        }
+        user.grants = c.grants.grants.clone();
+        self.add_groups(c.create_groups.iter().map(|name| Group {
+            name: name.clone(),
+            external_ids: Vec::new(),
+        }));
+        self.insert(user);
+        Some(id)
     }
 }
 

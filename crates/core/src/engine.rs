@@ -976,8 +976,11 @@ impl Engine {
             );
             return reject(RejectReason::AccountCreationDisabled, mapped, trace);
         }
+        // Under unique_user_ids one person has one account per provider by design, so a
+        // shared email is expected there and not a conflict.
         if let Some(email) = &profile.email
             && p.email_conflict == EmailConflict::Reject
+            && !p.unique_user_ids
             && !dir.find_by_email(email).is_empty()
         {
             trace.note(

@@ -1,0 +1,1173 @@
+//! Scenario tests for the provisioning engine: one per policy row of DESIGN.md and per
+//! seed behaviour. Everything here runs in memory against `InMemoryDirectory`.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
+use ssogate_core::domain::{Grant, GrantKind, GrantSource, Permission, UserStatus};
+use ssogate_core::engine::{Decision, IdentityChange, RejectReason};
+use ssogate_core::grants::GrantPlan;
+use ssogate_core::policy::{ClaimMap, Collision, EmailConflict, MatchBy, RuleSpec, TrustEmail};
+use ssogate_core::spi::{
+    AssignContext, AssignmentError, AssignmentProvider, CreateContext, IdentityCreator, NewAccount,
+};
+use ssogate_core::trace::Trace;
+use ssogate_core::{ClaimExpr, Engine, Outcome, ProviderPolicy, ProvisioningPolicy};
+use std::sync::Arc;
+
+fn catalogue() -> Vec<Permission> {
+    let p = |name: &str, required| Permission {
+        name: name.into(),
+        label: None,
+        required,
+    };
+    vec![
+        p("read_books", true),
+        p("download_books", false),
+        p("upload_books", false),
+        p("manage_library", false),
+    ]
+}
+
+fn provider() -> ProviderPolicy {
+    ProviderPolicy::new("corp", "https://idp.example.com")
+}
+
+fn engine(policy: ProvisioningPolicy) -> Engine {
+    Engine::new(provider(), policy, catalogue()).unwrap()
+}
+
+fn engine_with(provider: ProviderPolicy, policy: ProvisioningPolicy) -> Engine {
+    Engine::new(provider, policy, catalogue()).unwrap()
+}
+
+fn dir(v: Value) -> InMemoryDirectory {
+    let file: DirectoryFile = serde_json::from_value(v).unwrap();
+    InMemoryDirectory::from(file)
+}
+
+fn base_dir() -> InMemoryDirectory {
+    dir(json!({
+        "libraries": [{"name": "main"}, {"name": "kids"}, {"name": "archive"}],
+        "groups": [
+            {"name": "Editors"},
+            {"name": "Readers"},
+            {"name": "Admins", "external_ids": ["idp-admins"]}
+        ],
+        "users": [
+            {"username": "root", "email": "root@example.com", "email_verified": true, "is_admin": true,
+             "identities": [{"provider": "other", "subject": "root-sub"}]}
+        ]
+    }))
+}
+
+fn claims(v: Value) -> ClaimSources {
+    ClaimSources::id_token(v)
+}
+
+fn ada() -> Value {
+    json!({
+        "sub": "ada-sub", "preferred_username": "Ada", "email": "ada@example.com",
+        "email_verified": true, "name": "Ada Lovelace", "groups": ["Editors"]
+    })
+}
+
+fn reason(o: &Outcome) -> Option<&'static str> {
+    o.reason().map(RejectReason::code)
+}
+
+fn names(o: &Outcome, kind: GrantKind) -> Vec<String> {
+    o.names(kind).into_iter().map(String::from).collect()
+}
+
+fn trace_has(o: &Outcome, needle: &str) -> bool {
+    o.trace.to_strings().iter().any(|l| l.contains(needle))
+}
+
+/// A directory with one local account "ada" (no identity) — someone Booklore's admin made.
+fn with_local_ada() -> InMemoryDirectory {
+    let mut d = base_dir();
+    let extra = dir(json!({"users": [{
+        "username": "ada", "email": "ada@example.com", "email_verified": true,
+        "display_name": "Old Name", "has_password": true, "permissions": ["download_books"]
+    }]}));
+    for u in extra.users() {
+        d.insert(u.clone());
+    }
+    d
+}
+
+// ---------------------------------------------------------------- Nextcloud's four scenarios
+
+#[test]
+fn nextcloud_scenario_create_users_and_adopt_existing_ones() {
+    let e = engine(ProvisioningPolicy::default());
+    let new = e.decide(
+        &claims(json!({"sub": "n1", "preferred_username": "newbie", "email": "n@x.io"})),
+        &with_local_ada(),
+    );
+    assert!(
+        matches!(new.decision, Decision::Provision { .. }),
+        "{:?}",
+        new.trace
+    );
+
+    let existing = e.decide(&claims(ada()), &with_local_ada());
+    assert!(
+        matches!(
+            existing.decision,
+            Decision::Link {
+                matched_by: MatchBy::Username,
+                ..
+            }
+        ),
+        "{:?}",
+        existing.trace
+    );
+    assert_eq!(
+        existing.user.display_name.as_deref(),
+        Some("Ada Lovelace"),
+        "attributes updated"
+    );
+    assert!(
+        existing
+            .changes
+            .attributes
+            .iter()
+            .any(|a| a.field == "display_name")
+    );
+}
+
+#[test]
+fn nextcloud_scenario_create_users_but_refuse_existing_ones() {
+    let e = engine(ProvisioningPolicy {
+        soft_auto_provision: false,
+        ..Default::default()
+    });
+    let new = e.decide(
+        &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
+        &with_local_ada(),
+    );
+    assert!(matches!(new.decision, Decision::Provision { .. }));
+
+    let existing = e.decide(&claims(ada()), &with_local_ada());
+    assert_eq!(reason(&existing), Some("existing_account_not_adoptable"));
+    assert!(existing.changes.identity.is_none());
+}
+
+#[test]
+fn nextcloud_scenario_update_existing_users_without_creating_any() {
+    let e = engine(ProvisioningPolicy {
+        disable_account_creation: true,
+        ..Default::default()
+    });
+    let new = e.decide(
+        &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
+        &with_local_ada(),
+    );
+    assert_eq!(reason(&new), Some("account_creation_disabled"));
+
+    let existing = e.decide(&claims(ada()), &with_local_ada());
+    assert!(matches!(existing.decision, Decision::Link { .. }));
+    assert_eq!(existing.user.display_name.as_deref(), Some("Ada Lovelace"));
+}
+
+#[test]
+fn nextcloud_scenario_no_provisioning_and_no_attribute_updates() {
+    let e = engine(ProvisioningPolicy {
+        auto_provision: false,
+        ..Default::default()
+    });
+    let new = e.decide(
+        &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
+        &with_local_ada(),
+    );
+    assert_eq!(reason(&new), Some("auto_provisioning_disabled"));
+    assert!(
+        new.to_json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("disabled"))
+    );
+
+    // Booklore: "must be manually created first; username must match exactly".
+    let existing = e.decide(&claims(ada()), &with_local_ada());
+    assert!(matches!(
+        existing.decision,
+        Decision::Link {
+            matched_by: MatchBy::Username,
+            ..
+        }
+    ));
+    assert!(existing.changes.attributes.is_empty());
+    assert_eq!(existing.user.display_name.as_deref(), Some("Old Name"));
+}
+
+#[test]
+fn tududi_invite_only_means_pre_linked_identities_only() {
+    let e = engine(ProvisioningPolicy {
+        auto_provision: false,
+        match_by: vec![MatchBy::Subject],
+        ..Default::default()
+    });
+    assert_eq!(
+        reason(&e.decide(&claims(ada()), &with_local_ada())),
+        Some("auto_provisioning_disabled")
+    );
+}
+
+// ---------------------------------------------------------------- matching order
+
+#[test]
+fn subject_wins_over_every_other_match() {
+    let mut d = with_local_ada();
+    let other = dir(
+        json!({"users": [{"username": "someone", "identities": [{"provider": "corp", "subject": "ada-sub"}]}]}),
+    );
+    d.insert(other.users()[0].clone());
+    let o = engine(ProvisioningPolicy {
+        link_by_email: true,
+        ..Default::default()
+    })
+    .decide(&claims(ada()), &d);
+    assert_eq!(
+        o.decision,
+        Decision::SignIn {
+            user_id: "someone".into()
+        }
+    );
+}
+
+#[test]
+fn bookstack_external_id_claim_links_and_rebinds() {
+    let p = ProviderPolicy {
+        claims: ClaimMap {
+            external_id: Some(ClaimExpr::claim("upn")),
+            ..Default::default()
+        },
+        ..provider()
+    };
+    let mut d = base_dir();
+    let u = dir(
+        json!({"users": [{"username": "grace", "external_ids": {"corp": "G-1"},
+        "identities": [{"provider": "corp", "subject": "old-sub"}]}]}),
+    );
+    d.insert(u.users()[0].clone());
+    let o = engine_with(p, ProvisioningPolicy::default()).decide(
+        &claims(json!({"sub": "new-sub", "upn": "G-1", "preferred_username": "gh"})),
+        &d,
+    );
+    assert!(
+        matches!(
+            o.decision,
+            Decision::Link {
+                matched_by: MatchBy::ExternalIdClaim,
+                ..
+            }
+        ),
+        "{:?}",
+        o.trace
+    );
+    match &o.changes.identity {
+        Some(IdentityChange::Rebind { previous, current }) => {
+            assert_eq!(
+                (previous.subject.as_str(), current.subject.as_str()),
+                ("old-sub", "new-sub")
+            );
+        }
+        other => panic!("expected a rebind, got {other:?}"),
+    }
+}
+
+#[test]
+fn verified_email_links_only_when_everything_is_verified() {
+    let e = engine(ProvisioningPolicy {
+        link_by_email: true,
+        match_by: vec![MatchBy::Subject, MatchBy::VerifiedEmail],
+        ..Default::default()
+    });
+    let d = with_local_ada();
+    let o = e.decide(&claims(ada()), &d);
+    assert!(matches!(
+        o.decision,
+        Decision::Link {
+            matched_by: MatchBy::VerifiedEmail,
+            ..
+        }
+    ));
+
+    // The provider did not verify it: never links, and the account is not taken over.
+    let mut unverified = ada();
+    unverified["email_verified"] = json!(false);
+    let o = e.decide(&claims(unverified.clone()), &d);
+    assert_eq!(reason(&o), Some("email_in_use"));
+    assert!(trace_has(&o, "never links"));
+
+    // With email_conflict = allow, it gets an account of its own, never Ada's.
+    let allow = engine(ProvisioningPolicy {
+        link_by_email: true,
+        email_conflict: EmailConflict::Allow,
+        match_by: vec![MatchBy::Subject, MatchBy::VerifiedEmail],
+        ..Default::default()
+    });
+    let o = allow.decide(&claims(unverified), &d);
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.username == "ada-2"),
+        "{:?}",
+        o.trace
+    );
+
+    // The local account never verified its own address: not linked either.
+    let mut d2 = base_dir();
+    let squatter = dir(
+        json!({"users": [{"username": "squat", "email": "ada@example.com", "email_verified": false}]}),
+    );
+    d2.insert(squatter.users()[0].clone());
+    let o = e.decide(&claims(ada()), &d2);
+    assert!(!matches!(o.decision, Decision::Link { .. }));
+    assert!(trace_has(&o, "never verified it"));
+
+    // link_by_email off (the default): not linked.
+    let off = engine(ProvisioningPolicy {
+        match_by: vec![MatchBy::Subject, MatchBy::VerifiedEmail],
+        ..Default::default()
+    });
+    assert_eq!(
+        reason(&off.decide(&claims(ada()), &d)),
+        Some("email_in_use")
+    );
+}
+
+#[test]
+fn trust_email_per_provider() {
+    let policy = ProvisioningPolicy {
+        link_by_email: true,
+        match_by: vec![MatchBy::Subject, MatchBy::VerifiedEmail],
+        ..Default::default()
+    };
+    let mut unverified = ada();
+    unverified["email_verified"] = json!(false);
+    let always = ProviderPolicy {
+        trust_email: TrustEmail::Always,
+        ..provider()
+    };
+    let o = engine_with(always, policy.clone()).decide(&claims(unverified), &with_local_ada());
+    assert!(matches!(o.decision, Decision::Link { .. }));
+    let never = ProviderPolicy {
+        trust_email: TrustEmail::Never,
+        ..provider()
+    };
+    let o = engine_with(never, policy).decide(&claims(ada()), &with_local_ada());
+    assert!(!matches!(o.decision, Decision::Link { .. }));
+}
+
+#[test]
+fn userinfo_email_is_verified_only_by_userinfo() {
+    let e = engine(ProvisioningPolicy {
+        link_by_email: true,
+        match_by: vec![MatchBy::Subject, MatchBy::VerifiedEmail],
+        ..Default::default()
+    });
+    let sources = ClaimSources {
+        id_token: json!({"sub": "ada-sub", "email_verified": true}),
+        userinfo: Some(json!({"sub": "ada-sub", "email": "ada@example.com"})),
+    };
+    let o = e.decide(&sources, &with_local_ada());
+    assert!(
+        !matches!(o.decision, Decision::Link { .. }),
+        "{:?}",
+        o.trace
+    );
+}
+
+#[test]
+fn username_never_takes_over_a_linked_account() {
+    let mut d = base_dir();
+    let linked = dir(
+        json!({"users": [{"username": "ada", "identities": [{"provider": "google", "subject": "g1"}]}]}),
+    );
+    d.insert(linked.users()[0].clone());
+    let o = engine(ProvisioningPolicy::default()).decide(
+        &claims(json!({"sub": "x", "preferred_username": "ada"})),
+        &d,
+    );
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.username == "ada-2"),
+        "{:?}",
+        o.trace
+    );
+}
+
+#[test]
+fn issuer_alias_keeps_accounts_across_an_idp_move() {
+    let p = ProviderPolicy {
+        issuer_aliases: vec!["https://old-idp.example.com".into()],
+        ..provider()
+    };
+    let mut d = base_dir();
+    let u = dir(
+        json!({"users": [{"username": "moved", "identities": [{"provider": "legacy", "issuer": "https://old-idp.example.com", "subject": "s1"}]}]}),
+    );
+    d.insert(u.users()[0].clone());
+    let o = engine_with(p, ProvisioningPolicy::default()).decide(&claims(json!({"sub": "s1"})), &d);
+    assert_eq!(
+        o.decision,
+        Decision::SignIn {
+            user_id: "moved".into()
+        }
+    );
+    assert!(matches!(
+        o.changes.identity,
+        Some(IdentityChange::Rebind { .. })
+    ));
+    // Without the alias, the same subject is a stranger.
+    let o = engine(ProvisioningPolicy::default()).decide(
+        &claims(json!({"sub": "s1", "preferred_username": "moved"})),
+        &d,
+    );
+    assert!(matches!(o.decision, Decision::Provision { .. }));
+}
+
+#[test]
+fn unique_user_ids_never_share_an_account() {
+    let e = engine(ProvisioningPolicy {
+        unique_user_ids: true,
+        link_by_email: true,
+        ..Default::default()
+    });
+    let o = e.decide(&claims(ada()), &with_local_ada());
+    match &o.decision {
+        Decision::Provision { account } => {
+            assert_eq!(
+                account.username,
+                ssogate_core::username::subject_hash("corp", "ada-sub")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(trace_has(&o, "only ever matched by (provider, subject)"));
+}
+
+// ---------------------------------------------------------------- usernames
+
+#[test]
+fn username_derivation_and_collisions() {
+    let d = with_local_ada();
+    let cases: &[(Value, Collision, Result<&str, &str>)] = &[
+        (
+            json!({"sub": "1", "preferred_username": "José Núñez"}),
+            Collision::Suffix,
+            Ok("jose_nunez"),
+        ),
+        (
+            json!({"sub": "2", "email": "grace.hopper@navy.mil"}),
+            Collision::Suffix,
+            Ok("grace.hopper"),
+        ),
+        (
+            json!({"sub": "3", "preferred_username": "ROOT"}),
+            Collision::Suffix,
+            Ok("root-2"),
+        ),
+        (
+            json!({"sub": "4", "preferred_username": "root"}),
+            Collision::Reject,
+            Err("username_conflict"),
+        ),
+        (
+            json!({"sub": "5", "preferred_username": "張三"}),
+            Collision::Suffix,
+            Err("no_username"),
+        ),
+    ];
+    for (c, collision, want) in cases {
+        let mut policy = ProvisioningPolicy::default();
+        policy.username.collision = *collision;
+        let o = engine(policy).decide(&claims(c.clone()), &d);
+        let got = match &o.decision {
+            Decision::Provision { account } => Ok(account.username.as_str()),
+            Decision::Reject(r) => Err(r.code()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got, *want, "{c}");
+    }
+    let mut policy = ProvisioningPolicy::default();
+    policy.username.collision = Collision::Hash;
+    let o = engine(policy).decide(
+        &claims(json!({"sub": "6", "preferred_username": "root"})),
+        &d,
+    );
+    let hash = ssogate_core::username::subject_hash("corp", "6");
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.username == format!("root-{}", &hash[..8]))
+    );
+}
+
+// ---------------------------------------------------------------- defaults and provenance
+
+fn booklore_policy() -> ProvisioningPolicy {
+    ProvisioningPolicy {
+        default_permissions: vec!["download_books".into()],
+        default_libraries: vec!["main".into(), "gone".into()],
+        default_groups: vec!["Readers".into()],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn defaults_apply_on_first_provisioning_only() {
+    let e = engine(booklore_policy());
+    let mut d = base_dir();
+    let first = e.decide(&claims(ada()), &d);
+    assert!(matches!(first.decision, Decision::Provision { .. }));
+    assert_eq!(
+        names(&first, GrantKind::Permission),
+        ["download_books", "read_books"]
+    );
+    assert_eq!(names(&first, GrantKind::Library), ["main"]);
+    assert_eq!(names(&first, GrantKind::Group), ["Readers"]);
+    assert!(trace_has(&first, "default library \"gone\" does not exist"));
+    assert!(
+        first
+            .changes
+            .grants
+            .grants
+            .iter()
+            .all(|g| g.source == GrantSource::Default)
+    );
+    d.apply(&first);
+
+    // An admin removes "download_books" and "main", and grants "kids".
+    let mut user = d.find("ada").unwrap().clone();
+    user.grants
+        .retain(|g| g.name != "download_books" && g.name != "main" && g.name != "read_books");
+    user.grants
+        .push(Grant::new(GrantKind::Library, "kids", GrantSource::Admin));
+    d.insert(user);
+
+    let second = e.decide(&claims(ada()), &d);
+    assert_eq!(
+        second.decision,
+        Decision::SignIn {
+            user_id: "ada".into()
+        }
+    );
+    assert_eq!(
+        names(&second, GrantKind::Permission),
+        ["read_books"],
+        "required restored, default not re-added"
+    );
+    assert_eq!(names(&second, GrantKind::Library), ["kids"]);
+    assert_eq!(
+        second.changes.grants.added,
+        vec![Grant::new(
+            GrantKind::Permission,
+            "read_books",
+            GrantSource::Default
+        )]
+    );
+}
+
+#[test]
+fn admin_by_email_domain() {
+    let cases = [
+        ("ada@Example.COM", true, false, true),
+        ("ada@example.com", false, false, false),
+        ("ada@sub.example.com", true, false, false),
+        ("ada@sub.example.com", true, true, true),
+        ("ada@notexample.com", true, true, false),
+    ];
+    for (email, verified, subdomains, admin) in cases {
+        let e = engine(ProvisioningPolicy {
+            admin_email_domains: vec!["EXAMPLE.com".into()],
+            admin_email_subdomains: subdomains,
+            email_conflict: EmailConflict::Allow,
+            ..Default::default()
+        });
+        let o = e.decide(
+            &claims(json!({"sub": email, "email": email, "email_verified": verified})),
+            &base_dir(),
+        );
+        assert_eq!(
+            o.user.is_admin, admin,
+            "{email} verified={verified} subdomains={subdomains}: {:?}",
+            o.trace
+        );
+    }
+    // Existing non-admins are not promoted.
+    let e = engine(ProvisioningPolicy {
+        admin_email_domains: vec!["example.com".into()],
+        ..Default::default()
+    });
+    let o = e.decide(&claims(ada()), &with_local_ada());
+    assert!(matches!(o.decision, Decision::Link { .. }));
+    assert!(!o.user.is_admin);
+}
+
+#[test]
+fn disabled_and_pending_accounts_never_sign_in() {
+    for (status, code) in [
+        ("disabled", "account_disabled"),
+        ("pending", "awaiting_approval"),
+    ] {
+        let d = dir(json!({"users": [{"username": "ada", "status": status,
+            "identities": [{"provider": "corp", "subject": "ada-sub"}]}]}));
+        let o = engine(ProvisioningPolicy::default()).decide(&claims(ada()), &d);
+        assert_eq!(reason(&o), Some(code));
+        assert!(!o.allow_session);
+    }
+}
+
+#[test]
+fn require_approval_creates_pending_accounts() {
+    let e = engine(ProvisioningPolicy {
+        require_approval: true,
+        ..Default::default()
+    });
+    let o = e.decide(&claims(ada()), &base_dir());
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.status == UserStatus::Pending)
+    );
+    assert!(!o.allow_session);
+    assert_eq!(o.to_json()["reason"], "awaiting_approval");
+}
+
+// ---------------------------------------------------------------- group sync
+
+fn sync_policy() -> ProvisioningPolicy {
+    let mut p = ProvisioningPolicy {
+        default_groups: vec!["Readers".into()],
+        ..Default::default()
+    };
+    p.groups.enabled = true;
+    p.groups.remove_unmatched = true;
+    p
+}
+
+fn member(groups: Value) -> InMemoryDirectory {
+    let mut d = base_dir();
+    let u = dir(
+        json!({"users": [{"username": "ada", "identities": [{"provider": "corp", "subject": "ada-sub"}],
+        "groups": groups}]}),
+    );
+    d.insert(u.users()[0].clone());
+    d
+}
+
+#[test]
+fn group_sync_removes_only_what_the_provider_gave() {
+    let d = member(json!([
+        {"name": "Editors", "source": "provider"},
+        {"name": "Admins", "source": "provider"},
+        {"name": "Readers", "source": "default"},
+        {"name": "Ops", "source": "admin"},
+        {"name": "Imported", "source": "import"}
+    ]));
+    let o = engine(sync_policy()).decide(
+        &claims(json!({"sub": "ada-sub", "groups": ["editors"]})),
+        &d,
+    );
+    assert_eq!(
+        names(&o, GrantKind::Group),
+        ["Editors", "Imported", "Ops", "Readers"]
+    );
+    assert_eq!(
+        o.changes.grants.removed,
+        vec![Grant::new(
+            GrantKind::Group,
+            "Admins",
+            GrantSource::Provider
+        )]
+    );
+
+    // preserve_manual = false also drops default/import memberships, but never the
+    // default role (it counts as matched) nor what an admin gave.
+    let mut p = sync_policy();
+    p.groups.preserve_manual = false;
+    let o = engine(p).decide(
+        &claims(json!({"sub": "ada-sub", "groups": ["editors"]})),
+        &d,
+    );
+    assert_eq!(names(&o, GrantKind::Group), ["Editors", "Ops", "Readers"]);
+
+    // remove_unmatched off (BookStack's default): nothing is removed.
+    let mut p = sync_policy();
+    p.groups.remove_unmatched = false;
+    let o = engine(p).decide(&claims(json!({"sub": "ada-sub", "groups": []})), &d);
+    assert!(o.changes.grants.removed.is_empty());
+
+    // An absent claim is not an empty one: memberships stay.
+    let o = engine(sync_policy()).decide(&claims(json!({"sub": "ada-sub"})), &d);
+    assert!(o.changes.grants.removed.is_empty());
+    // An empty one is.
+    let o = engine(sync_policy()).decide(&claims(json!({"sub": "ada-sub", "groups": []})), &d);
+    assert_eq!(o.changes.grants.removed.len(), 2);
+}
+
+#[test]
+fn group_sync_by_external_ids_and_create_missing() {
+    let mut p = sync_policy();
+    p.groups.create_missing = true;
+    let o = engine(p).decide(
+        &claims(
+            json!({"sub": "new", "preferred_username": "n", "groups": ["IDP-Admins", "Brand New"]}),
+        ),
+        &base_dir(),
+    );
+    assert_eq!(
+        names(&o, GrantKind::Group),
+        ["Admins", "Brand New", "Readers"]
+    );
+    assert_eq!(o.changes.create_groups, ["Brand New"]);
+    assert!(
+        o.changes
+            .grants
+            .grants
+            .iter()
+            .any(|g| g.name == "Admins" && g.source == GrantSource::Provider)
+    );
+}
+
+#[test]
+fn nextcloud_allow_regex_and_login_restriction() {
+    let mut p = sync_policy();
+    p.groups.allow_regex = Some("^app-".into());
+    p.groups.restrict_login_to_allowed = true;
+    let e = engine(p);
+    let o = e.decide(
+        &claims(json!({"sub": "x", "groups": ["Editors", "staff"]})),
+        &base_dir(),
+    );
+    assert_eq!(reason(&o), Some("not_in_allowed_group"));
+    let o = e.decide(&claims(json!({"sub": "x"})), &base_dir());
+    assert_eq!(
+        reason(&o),
+        Some("not_in_allowed_group"),
+        "no claim, no allowed group"
+    );
+
+    // Memberships outside the regex are left untouched by sync.
+    let d = member(json!([{"name": "Editors", "source": "provider"}]));
+    let mut p = sync_policy();
+    p.groups.allow_regex = Some("^app-".into());
+    let o = engine(p).decide(&claims(json!({"sub": "ada-sub", "groups": ["app-x"]})), &d);
+    assert!(o.changes.grants.removed.is_empty(), "{:?}", o.trace);
+}
+
+// ---------------------------------------------------------------- attributes
+
+#[test]
+fn attribute_sync_per_attribute() {
+    let d = dir(
+        json!({"users": [{"username": "ada", "email": "old@example.com", "display_name": "Old",
+        "quota": "1 GB", "identities": [{"provider": "corp", "subject": "ada-sub"}]}]}),
+    );
+    let c = json!({"sub": "ada-sub", "email": "new@example.com", "email_verified": true, "name": "New",
+        "quota": "5GB", "picture": "https://cdn.example.com/ada.png"});
+    let o = engine(ProvisioningPolicy::default()).decide(&claims(c.clone()), &d);
+    let fields: Vec<_> = o.changes.attributes.iter().map(|a| a.field).collect();
+    assert_eq!(
+        fields,
+        ["email", "email_verified", "display_name", "avatar", "quota"]
+    );
+
+    let mut p = ProvisioningPolicy::default();
+    p.sync_attributes.email = false;
+    p.sync_attributes.quota = false;
+    let o = engine(p).decide(&claims(c), &d);
+    let fields: Vec<_> = o.changes.attributes.iter().map(|a| a.field).collect();
+    assert_eq!(fields, ["display_name", "avatar"]);
+}
+
+// ---------------------------------------------------------------- rules
+
+fn rule(name: &str, when: &str) -> RuleSpec {
+    RuleSpec {
+        name: name.into(),
+        when: when.into(),
+        grant_permissions: vec![],
+        grant_libraries: vec![],
+        grant_groups: vec![],
+        grant_admin: false,
+        deny: false,
+        message: None,
+    }
+}
+
+#[test]
+fn rules_grant_deny_and_are_re_evaluated() {
+    let p = ProvisioningPolicy {
+        rules: vec![
+            RuleSpec {
+                grant_permissions: vec!["upload_books".into()],
+                grant_libraries: vec!["kids".into()],
+                ..rule("editors upload", "\"Editors\" in groups")
+            },
+            RuleSpec {
+                grant_admin: true,
+                ..rule("ops are admins", "\"ops\" in groups")
+            },
+            RuleSpec {
+                deny: true,
+                message: Some("Contractors use the other portal.".into()),
+                ..rule(
+                    "no contractors",
+                    "has(claims.contractor) && claims.contractor",
+                )
+            },
+        ],
+        ..Default::default()
+    };
+    let e = engine(p);
+    let mut d = base_dir();
+    let first = e.decide(
+        &claims(json!({"sub": "s", "preferred_username": "r", "groups": ["Editors", "ops"]})),
+        &d,
+    );
+    assert_eq!(
+        names(&first, GrantKind::Permission),
+        ["read_books", "upload_books"]
+    );
+    assert_eq!(names(&first, GrantKind::Library), ["kids"]);
+    assert!(first.user.is_admin);
+    d.apply(&first);
+
+    // Next login: no longer an editor; the rule's grants go, the last-admin guard holds.
+    let next = e.decide(&claims(json!({"sub": "s", "groups": []})), &d);
+    assert_eq!(names(&next, GrantKind::Permission), ["read_books"]);
+    assert!(
+        next.changes
+            .grants
+            .removed
+            .iter()
+            .any(|g| g.name == "upload_books")
+    );
+    assert!(
+        !next.user.is_admin,
+        "rule-given admin removed: root is still an admin"
+    );
+    assert!(next.changes.grants.refused.is_empty());
+
+    let denied = e.decide(&claims(json!({"sub": "c", "contractor": true})), &d);
+    assert_eq!(reason(&denied), Some("denied_by_rule"));
+    assert_eq!(
+        denied.to_json()["message"],
+        "Contractors use the other portal."
+    );
+}
+
+#[test]
+fn removing_the_last_admin_is_refused() {
+    let p = ProvisioningPolicy {
+        rules: vec![RuleSpec {
+            grant_admin: true,
+            ..rule("ops", "\"ops\" in groups")
+        }],
+        ..Default::default()
+    };
+    let d = dir(
+        json!({"users": [{"username": "solo", "is_admin": true, "admin_source": "rule",
+        "identities": [{"provider": "corp", "subject": "solo"}]}]}),
+    );
+    let o = engine(p).decide(&claims(json!({"sub": "solo", "groups": []})), &d);
+    assert!(o.user.is_admin);
+    assert_eq!(o.changes.grants.refused.len(), 1);
+    assert!(
+        o.changes.grants.refused[0]
+            .reason
+            .contains("last active administrator")
+    );
+}
+
+#[test]
+fn deny_rules_fail_closed() {
+    let p = ProvisioningPolicy {
+        rules: vec![RuleSpec {
+            deny: true,
+            ..rule("typo", "claims.no_such_claim == 1")
+        }],
+        ..Default::default()
+    };
+    let o = engine(p).decide(&claims(ada()), &base_dir());
+    assert_eq!(reason(&o), Some("denied_by_rule"));
+    assert!(trace_has(&o, "fail closed"));
+}
+
+// ---------------------------------------------------------------- invalid claims
+
+#[test]
+fn invalid_claims_are_rejected_with_a_reason() {
+    let e = engine(ProvisioningPolicy::default());
+    for c in [json!({"email": "a@b.c"}), json!({"sub": ""}), json!("nope")] {
+        assert_eq!(
+            reason(&e.decide(&claims(c), &base_dir())),
+            Some("invalid_claims")
+        );
+    }
+    let mismatch = ClaimSources {
+        id_token: json!({"sub": "a"}),
+        userinfo: Some(json!({"sub": "b"})),
+    };
+    assert_eq!(
+        reason(&e.decide(&mismatch, &base_dir())),
+        Some("invalid_claims")
+    );
+}
+
+#[test]
+fn policy_errors_are_typed() {
+    let bad = |p: ProvisioningPolicy| {
+        Engine::new(provider(), p, catalogue())
+            .err()
+            .map(|e| e.to_string())
+    };
+    assert!(
+        bad(ProvisioningPolicy {
+            default_permissions: vec!["fly".into()],
+            ..Default::default()
+        })
+        .is_some_and(|e| e.contains("\"fly\"") && e.contains("read_books"))
+    );
+    assert!(
+        bad(ProvisioningPolicy {
+            match_by: vec![MatchBy::Username, MatchBy::Subject],
+            ..Default::default()
+        })
+        .is_some()
+    );
+    assert!(
+        bad(ProvisioningPolicy {
+            rules: vec![rule("x", "(((")],
+            ..Default::default()
+        })
+        .is_some_and(|e| e.contains("rule \"x\""))
+    );
+    let mut p = ProvisioningPolicy::default();
+    p.groups.allow_regex = Some("(".into());
+    assert!(bad(p).is_some_and(|e| e.contains("allow_regex")));
+    assert!(
+        bad(ProvisioningPolicy {
+            admin_email_domains: vec!["not a domain".into()],
+            ..Default::default()
+        })
+        .is_some()
+    );
+}
+
+// ---------------------------------------------------------------- LiveCycle SPI
+
+struct TeamLibraries;
+
+impl AssignmentProvider for TeamLibraries {
+    fn name(&self) -> &str {
+        "team-libraries"
+    }
+    fn assign(
+        &self,
+        ctx: &AssignContext<'_>,
+        plan: &mut GrantPlan,
+        trace: &mut Trace,
+    ) -> Result<(), AssignmentError> {
+        match ctx.profile.claims.get("team").and_then(Value::as_str) {
+            Some("kids") => {
+                plan.grant(GrantKind::Library, "kids", GrantSource::Rule, trace);
+                Ok(())
+            }
+            Some("banned") => Err(AssignmentError("team is banned".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Contractors;
+
+impl IdentityCreator for Contractors {
+    fn name(&self) -> &str {
+        "contractors"
+    }
+    fn create(
+        &self,
+        ctx: &CreateContext<'_>,
+        _trace: &mut Trace,
+    ) -> Result<Option<NewAccount>, RejectReason> {
+        if ctx.profile.claims.get("contractor") != Some(&json!(true)) {
+            return Ok(None);
+        }
+        Ok(Some(NewAccount {
+            username: format!("ext-{}", ctx.profile.subject),
+            email: None,
+            email_verified: false,
+            display_name: ctx.profile.display_name.clone(),
+            avatar: None,
+            quota: None,
+            status: UserStatus::Pending,
+            source: ssogate_core::domain::UserSource::Provider,
+        }))
+    }
+}
+
+#[test]
+fn livecycle_spi_custom_assignment_provider_and_identity_creator() {
+    let e = engine(booklore_policy())
+        .with_assignment_provider(Arc::new(TeamLibraries))
+        .with_identity_creator(Arc::new(Contractors));
+    let o = e.decide(
+        &claims(json!({"sub": "k", "preferred_username": "kid", "team": "kids"})),
+        &base_dir(),
+    );
+    assert_eq!(
+        names(&o, GrantKind::Library),
+        ["kids", "main"],
+        "built-in defaults, then the custom provider"
+    );
+
+    let o = e.decide(
+        &claims(json!({"sub": "b", "preferred_username": "b", "team": "banned"})),
+        &base_dir(),
+    );
+    assert_eq!(reason(&o), Some("assignment_failed"));
+
+    let o = e.decide(
+        &claims(json!({"sub": "c9", "contractor": true})),
+        &base_dir(),
+    );
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.username == "ext-c9" && account.status == UserStatus::Pending)
+    );
+    assert!(trace_has(&o, "identity creator \"contractors\" creates"));
+    assert!(format!("{e:?}").contains("team-libraries"));
+}
+
+// ---------------------------------------------------------------- properties
+
+fn arb_claims() -> impl Strategy<Value = Value> {
+    (
+        "[a-z0-9]{1,6}",
+        proptest::option::of("[A-Za-z .]{0,12}"),
+        proptest::option::of("[a-c]{1,2}@(example\\.com|other\\.org)"),
+        any::<bool>(),
+        proptest::collection::vec(
+            prop_oneof![
+                Just("Editors"),
+                Just("Readers"),
+                Just("idp-admins"),
+                Just("x y")
+            ],
+            0..4,
+        ),
+    )
+        .prop_map(|(sub, user, email, verified, groups)| {
+            let mut c = json!({"sub": sub, "email_verified": verified, "groups": groups});
+            if let Some(u) = user {
+                c["preferred_username"] = json!(u);
+            }
+            if let Some(e) = email {
+                c["email"] = json!(e);
+            }
+            c
+        })
+}
+
+fn arb_directory() -> impl Strategy<Value = InMemoryDirectory> {
+    proptest::collection::vec(("[a-c]{1,3}", proptest::option::of("[a-c]{1,2}@example\\.com"), any::<bool>(), any::<bool>()), 0..8).prop_map(
+        |users| {
+            let mut d = base_dir();
+            for (i, (name, email, verified, linked)) in users.into_iter().enumerate() {
+                let identities = if linked { json!([{"provider": "corp", "subject": format!("u{i}")}]) } else { json!([]) };
+                let u = dir(json!({"users": [{"username": name, "email": email, "email_verified": verified, "identities": identities}]}));
+                d.insert(u.users()[0].clone());
+            }
+            d
+        },
+    )
+}
+
+fn arb_policy() -> impl Strategy<Value = ProvisioningPolicy> {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(auto, soft, link, groups, remove)| {
+            let mut p = booklore_policy();
+            p.auto_provision = auto;
+            p.soft_auto_provision = soft;
+            p.link_by_email = link;
+            p.groups.enabled = groups;
+            p.groups.remove_unmatched = remove;
+            p.groups.create_missing = true;
+            p.email_conflict = EmailConflict::Allow;
+            p
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_second_login_with_the_same_claims_changes_nothing(c in arb_claims(), mut d in arb_directory(), p in arb_policy()) {
+        let e = engine(p);
+        let first = e.decide(&claims(c.clone()), &d);
+        if let Some(id) = d.apply(&first) {
+            let second = e.decide(&claims(c), &d);
+            prop_assert_eq!(&second.decision, &Decision::SignIn { user_id: id });
+            prop_assert!(second.changes.attributes.is_empty(), "{:?}", second.changes.attributes);
+            prop_assert!(second.changes.grants.added.is_empty() && second.changes.grants.removed.is_empty(), "{:?}", second.trace);
+            prop_assert!(second.changes.identity.is_none());
+        }
+    }
+
+    #[test]
+    fn an_unverified_email_never_links(mut c in arb_claims(), d in arb_directory(), p in arb_policy()) {
+        c["email_verified"] = json!(false);
+        let o = engine(p).decide(&claims(c), &d);
+        let linked_by_email = matches!(o.decision, Decision::Link { matched_by: MatchBy::VerifiedEmail, .. });
+        prop_assert!(!linked_by_email);
+    }
+
+    #[test]
+    fn every_new_username_is_valid_and_free(c in arb_claims(), d in arb_directory(), p in arb_policy()) {
+        let e = engine(p.clone());
+        if let Decision::Provision { account } = e.decide(&claims(c), &d).decision {
+            prop_assert!(ssogate_core::username::is_valid(&account.username, &p.username));
+            prop_assert!(d.find(&account.username).is_none());
+        }
+    }
+
+    #[test]
+    fn a_decision_is_deterministic(c in arb_claims(), d in arb_directory(), p in arb_policy()) {
+        let e = engine(p);
+        let (a, b) = (e.decide(&claims(c.clone()), &d), e.decide(&claims(c), &d));
+        prop_assert_eq!(a.to_json(), b.to_json());
+    }
+}
+
+#[test]
+fn json_contract_shape() {
+    let o = engine(booklore_policy()).decide(&claims(ada()), &base_dir());
+    let j = o.to_json();
+    for key in [
+        "decision",
+        "reason",
+        "user",
+        "permissions",
+        "libraries",
+        "groups",
+        "trace",
+    ] {
+        assert!(j.get(key).is_some(), "missing {key}: {j}");
+    }
+    for key in ["username", "email", "display_name", "is_admin", "status"] {
+        assert!(j["user"].get(key).is_some(), "missing user.{key}");
+    }
+    assert_eq!(j["decision"], "provision");
+    assert_eq!(j["reason"], Value::Null);
+    assert_eq!(j["user"]["status"], "active");
+    assert!(
+        j["trace"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t.iter().all(Value::is_string))
+    );
+}
