@@ -1,1 +1,521 @@
+//! ssogate-config: reads the TOML configuration file and environment overrides, and turns
+//! them into core types (providers' claim maps and provisioning policies, the catalogue),
+//! with errors that name the file or variable, the key, and what to do.
+//!
+//! Layers, later wins: built-in defaults < the TOML file < the seeds' variable names
+//! (`OIDC_*`, see [`seed_env`]) < `SSOGATE_*` variables (`__` separates key parts, e.g.
+//! `SSOGATE_PROVISIONING__AUTO_PROVISION=false`). A provider's `claims` and
+//! `provisioning` tables are deep-merged over the global `[claims]` and
+//! `[provisioning]` tables. Unknown keys are errors.
+//!
+//! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
+pub mod seed_env;
+
+use figment::providers::{Env, Format, Toml};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use ssogate_core::domain::{Catalogue, Group, Library, Permission};
+use ssogate_core::engine::{Engine, PolicyError};
+use ssogate_core::policy::{ClaimMap, ProviderPolicy, ProvisioningPolicy, TrustEmail};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, said in one paragraph: where, which key, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {origin}, key `{key}`: {message}. {hint}")]
+pub struct ConfigError {
+    /// The file or environment variable the value came from.
+    pub origin: String,
+    pub key: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl ConfigError {
+    fn new(
+        origin: impl Into<String>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            origin: origin.into(),
+            key: key.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// A client secret: never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One provider as configured.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub slug: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub issuer_aliases: Vec<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// `openid profile email` unless set, plus `extra_scopes`.
+    pub scopes: Vec<String>,
+    pub trust_email: TrustEmail,
+    pub claims: ClaimMap,
+    pub provisioning: ProvisioningPolicy,
+}
+
+impl ProviderConfig {
+    /// What the engine needs of this provider.
+    pub fn policy(&self) -> ProviderPolicy {
+        ProviderPolicy {
+            slug: self.slug.clone(),
+            issuer: self.issuer.clone(),
+            issuer_aliases: self.issuer_aliases.clone(),
+            trust_email: self.trust_email,
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// The whole configuration, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub path: Option<PathBuf>,
+    pub catalogue: Catalogue,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn provider(&self, slug: &str) -> Result<&ProviderConfig, ConfigError> {
+        self.providers.get(slug).ok_or_else(|| {
+            let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+            ConfigError::new(
+                self.origin_name(),
+                format!("providers.{slug}"),
+                format!("no provider \"{slug}\" is configured"),
+                if known.is_empty() {
+                    "Add a [providers.<slug>] table to the configuration.".to_owned()
+                } else {
+                    format!("Configured providers: {}.", known.join(", "))
+                },
+            )
+        })
+    }
+
+    /// The provisioning engine for one provider.
+    pub fn engine(&self, slug: &str) -> Result<Engine, ConfigError> {
+        let p = self.provider(slug)?;
+        Engine::new(
+            p.policy(),
+            p.provisioning.clone(),
+            self.catalogue.permissions.clone(),
+        )
+        .map_err(|e| policy_error(&self.origin_name(), slug, &e))
+    }
+
+    fn origin_name(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "the environment".to_owned(), |p| p.display().to_string())
+    }
+}
+
+fn policy_error(origin: &str, slug: &str, e: &PolicyError) -> ConfigError {
+    let (key, hint) = match e {
+        PolicyError::Rule(r) => (
+            format!("providers.{slug}.provisioning.rules[\"{}\"].when", r.name),
+            "Fix the CEL expression; see docs/rules.md for the variables and examples.",
+        ),
+        PolicyError::AllowRegex { .. } => (
+            format!("providers.{slug}.provisioning.groups.allow_regex"),
+            "Fix the regular expression (Rust regex syntax, no slashes around it).",
+        ),
+        PolicyError::UnknownPermission { .. } => (
+            format!("providers.{slug}.provisioning"),
+            "Add the permission to [[catalogue.permissions]] or remove it from the policy.",
+        ),
+        PolicyError::SubjectNotFirst => (
+            format!("providers.{slug}.provisioning.match_by"),
+            "Put \"subject\" first, e.g. match_by = [\"subject\", \"verified_email\"].",
+        ),
+        PolicyError::UniqueIdsTooLong | PolicyError::ZeroLength => (
+            format!("providers.{slug}.provisioning.username.max_length"),
+            "Raise username.max_length.",
+        ),
+        PolicyError::BadDomain(_) => (
+            format!("providers.{slug}.provisioning.admin_email_domains"),
+            "List bare domains such as \"example.com\".",
+        ),
+    };
+    ConfigError::new(origin, key, e.to_string(), hint)
+}
+
+/// The `[providers.<slug>]` table, before merging.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    #[serde(default)]
+    display_name: Option<String>,
+    issuer: String,
+    #[serde(default)]
+    issuer_aliases: Vec<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<Secret>,
+    #[serde(default)]
+    client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    extra_scopes: Vec<String>,
+    #[serde(default)]
+    trust_email: TrustEmail,
+    // Deep-merged over the global tables, then typed.
+    #[serde(default)]
+    claims: Option<Value>,
+    #[serde(default)]
+    provisioning: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    catalogue: Catalogue,
+    #[serde(default)]
+    claims: Option<Value>,
+    #[serde(default)]
+    provisioning: Option<Value>,
+    #[serde(default)]
+    providers: BTreeMap<String, Value>,
+}
+
+/// Loads `path` (if given) and the process environment.
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_with_env(path, &env)
+}
+
+/// Loads `path` (if given), the seeds' `OIDC_*` names from `env`, and `SSOGATE_*`
+/// variables from the process environment.
+pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                path.display().to_string(),
+                "-",
+                format!("cannot read the file ({e})"),
+                "Check the path given with --config or SSOGATE_CONFIG.",
+            )
+        })?;
+        // Parse once ourselves for a precise syntax error (figment's names no line).
+        if let Err(e) = text.parse::<toml::Table>() {
+            return Err(ConfigError::new(
+                path.display().to_string(),
+                "-",
+                format!("not valid TOML: {}", e.message()),
+                format!(
+                    "Fix the syntax{}.",
+                    e.span()
+                        .map(|s| format!(" near byte {}", s.start))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let file_providers: Vec<String> = figment
+        .find_value("providers")
+        .ok()
+        .and_then(|v| v.into_dict())
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default();
+    let seeds = seed_env::SeedEnv::from_vars(env, &file_providers)?;
+    let warnings = seeds.warnings.clone();
+    figment = figment.merge(seeds).merge(
+        Env::prefixed("SSOGATE_")
+            .split("__")
+            .ignore(&["config", "database_url"]),
+    );
+
+    let raw_value: Value = figment
+        .extract()
+        .map_err(|e| figment_error(&figment, path, e))?;
+    let raw: RawConfig =
+        typed(&raw_value, "").map_err(|(key, msg)| located(&figment, path, &key, msg))?;
+    let global_claims = raw.claims.unwrap_or(Value::Object(Map::new()));
+    let global_prov = raw.provisioning.unwrap_or(Value::Object(Map::new()));
+    // Check the global tables on their own, so their errors name them.
+    let _: ClaimMap =
+        typed(&global_claims, "claims").map_err(|(k, m)| located(&figment, path, &k, m))?;
+    let _: ProvisioningPolicy =
+        typed(&global_prov, "provisioning").map_err(|(k, m)| located(&figment, path, &k, m))?;
+
+    let mut providers = BTreeMap::new();
+    for (slug, value) in raw.providers {
+        let prefix = format!("providers.{slug}");
+        if !valid_slug(&slug) {
+            return Err(located(&figment, path, &prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
+        }
+        let rp: RawProvider =
+            typed(&value, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
+        let claims: ClaimMap = typed(
+            &merge(&global_claims, rp.claims.as_ref()),
+            &format!("{prefix}.claims"),
+        )
+        .map_err(|(k, m)| located(&figment, path, &k, m))?;
+        let provisioning: ProvisioningPolicy = typed(
+            &merge(&global_prov, rp.provisioning.as_ref()),
+            &format!("{prefix}.provisioning"),
+        )
+        .map_err(|(k, m)| located(&figment, path, &k, m))?;
+        if rp.issuer.trim().is_empty() {
+            return Err(located(
+                &figment,
+                path,
+                &format!("{prefix}.issuer"),
+                "the issuer is empty".into(),
+            ));
+        }
+        let client_secret = match (rp.client_secret, rp.client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(located(
+                    &figment,
+                    path,
+                    &format!("{prefix}.client_secret_file"),
+                    "client_secret and client_secret_file are both set".into(),
+                ));
+            }
+            (s, None) => s,
+            (None, Some(file)) => Some(Secret(
+                std::fs::read_to_string(&file)
+                    .map_err(|e| {
+                        located(
+                            &figment,
+                            path,
+                            &format!("{prefix}.client_secret_file"),
+                            format!("cannot read {} ({e})", file.display()),
+                        )
+                    })?
+                    .trim()
+                    .to_owned(),
+            )),
+        };
+        let mut scopes = rp
+            .scopes
+            .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
+        for s in rp.extra_scopes {
+            if !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(located(
+                &figment,
+                path,
+                &format!("{prefix}.scopes"),
+                "the scopes must include \"openid\"".into(),
+            ));
+        }
+        let config = ProviderConfig {
+            display_name: rp.display_name.unwrap_or_else(|| slug.clone()),
+            slug: slug.clone(),
+            issuer: rp.issuer,
+            issuer_aliases: rp.issuer_aliases,
+            client_id: rp.client_id,
+            client_secret,
+            scopes,
+            trust_email: rp.trust_email,
+            claims,
+            provisioning,
+        };
+        providers.insert(slug, config);
+    }
+
+    let config = Config {
+        path: path.map(Path::to_path_buf),
+        catalogue: raw.catalogue,
+        providers,
+        warnings,
+    };
+    check_catalogue(&config.catalogue).map_err(|(k, m)| located(&figment, path, &k, m))?;
+    // Compile every engine now, so a bad rule fails at start, not at someone's login.
+    for slug in config.providers.keys() {
+        config.engine(slug)?;
+    }
+    Ok(config)
+}
+
+fn valid_slug(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+fn check_catalogue(c: &Catalogue) -> Result<(), (String, String)> {
+    fn dupes<'a>(names: impl Iterator<Item = &'a str>, key: &str) -> Result<(), (String, String)> {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in names {
+            if n.trim().is_empty() {
+                return Err((key.to_owned(), "a name is empty".into()));
+            }
+            if !seen.insert(n.to_lowercase()) {
+                return Err((key.to_owned(), format!("\"{n}\" is listed twice")));
+            }
+        }
+        Ok(())
+    }
+    dupes(
+        c.permissions.iter().map(|p: &Permission| p.name.as_str()),
+        "catalogue.permissions",
+    )?;
+    dupes(
+        c.libraries.iter().map(|l: &Library| l.name.as_str()),
+        "catalogue.libraries",
+    )?;
+    dupes(
+        c.groups.iter().map(|g: &Group| g.name.as_str()),
+        "catalogue.groups",
+    )
+}
+
+/// `over` deep-merged onto `base` (tables merge, everything else replaces).
+fn merge(base: &Value, over: Option<&Value>) -> Value {
+    match (base, over) {
+        (_, None) => base.clone(),
+        (Value::Object(b), Some(Value::Object(o))) => {
+            let mut out = b.clone();
+            for (k, v) in o {
+                let merged = merge(b.get(k).unwrap_or(&Value::Null), Some(v));
+                out.insert(k.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (_, Some(o)) => o.clone(),
+    }
+}
+
+/// Deserializes with the path of the failing key.
+fn typed<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let inner = e.path().to_string();
+        let key = match (prefix.is_empty(), inner == ".") {
+            (true, _) => inner,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{inner}"),
+        };
+        (key, e.into_inner().to_string())
+    })
+}
+
+/// Names the source of a key: the file, or the environment variable.
+fn located(figment: &Figment, path: Option<&Path>, key: &str, message: String) -> ConfigError {
+    let parts: Vec<&str> = key.split('.').filter(|p| !p.is_empty()).collect();
+    let mut origin = None;
+    for n in (1..=parts.len()).rev() {
+        let prefix = parts.iter().take(n).copied().collect::<Vec<_>>().join(".");
+        if let Some(meta) = figment.find_metadata(&prefix) {
+            origin = Some(describe(meta, &parts[..n]));
+            break;
+        }
+    }
+    let origin = origin.unwrap_or_else(|| {
+        path.map_or_else(|| "the defaults".to_owned(), |p| p.display().to_string())
+    });
+    let hint = if message.contains("unknown field") {
+        "Remove or rename the key; docs/configuration.md lists every key."
+    } else {
+        "Fix the value; docs/configuration.md describes every key."
+    };
+    ConfigError::new(origin, key, message, hint)
+}
+
+fn describe(meta: &Metadata, keys: &[&str]) -> String {
+    if let Some(figment::Source::File(p)) = &meta.source {
+        return p.display().to_string();
+    }
+    if meta.name.contains("SSOGATE_") {
+        return format!(
+            "environment variable SSOGATE_{}",
+            keys.join("__").to_ascii_uppercase()
+        );
+    }
+    let name = meta.interpolate(&Profile::Default, keys);
+    if name.is_empty() {
+        meta.name.to_string()
+    } else {
+        name
+    }
+}
+
+fn figment_error(figment: &Figment, path: Option<&Path>, e: figment::Error) -> ConfigError {
+    let key = e.path.join(".");
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| describe(m, &e.path.iter().map(String::as_str).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            path.map_or_else(|| "the environment".into(), |p| p.display().to_string())
+        });
+    let _ = figment;
+    ConfigError::new(
+        origin,
+        if key.is_empty() { "-".into() } else { key },
+        e.kind.to_string(),
+        "Fix the value; docs/configuration.md describes every key.",
+    )
+}
+
+/// Every provider's engine, by slug.
+pub fn engines(config: &Config) -> Result<BTreeMap<String, Engine>, ConfigError> {
+    config
+        .providers
+        .keys()
+        .map(|slug| Ok((slug.clone(), config.engine(slug)?)))
+        .collect()
+}
+
+impl Provider for seed_env::SeedEnv {
+    fn metadata(&self) -> Metadata {
+        let names = self.names.clone();
+        Metadata::named("OIDC_* environment variables").interpolater(
+            move |_: &Profile, keys: &[&str]| {
+                names
+                    .get(&keys.join("."))
+                    .cloned()
+                    .unwrap_or_else(|| "OIDC_* environment variables".to_owned())
+            },
+        )
+    }
+
+    fn data(&self) -> Result<figment::value::Map<Profile, figment::value::Dict>, figment::Error> {
+        figment::providers::Serialized::defaults(&self.value).data()
+    }
+}

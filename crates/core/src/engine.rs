@@ -718,8 +718,17 @@ impl Engine {
     ) -> Option<Found<'d>> {
         let raw = profile.username.as_ref()?;
         let name = username::sanitize(raw, &self.policy.username)?;
-        let user = dir.find_by_username(&name)?;
-        if user.identities.is_empty() {
+        let Some(user) = dir.find_by_username(&name) else {
+            trace.note(Step::Match, format!("no account is named \"{name}\""));
+            return None;
+        };
+        if user.is_admin() {
+            trace.note(
+                Step::Match,
+                format!("username \"{name}\" is an administrator; administrators are never adopted by username (link the provider from the account page)"),
+            );
+            None
+        } else if user.identities.is_empty() {
             trace.note(
                 Step::Match,
                 format!(

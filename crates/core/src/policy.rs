@@ -210,12 +210,10 @@ impl Default for ProvisioningPolicy {
             auto_provision: true,
             soft_auto_provision: true,
             disable_account_creation: false,
-            match_by: vec![
-                MatchBy::Subject,
-                MatchBy::ExternalIdClaim,
-                MatchBy::VerifiedEmail,
-                MatchBy::Username,
-            ],
+            // Adopting accounts by email or username is opt-in: a username is often
+            // chosen by the person at the provider, and a takeover is the cost of a
+            // wrong default.
+            match_by: vec![MatchBy::Subject, MatchBy::ExternalIdClaim],
             link_by_email: false,
             unique_user_ids: false,
             require_approval: false,

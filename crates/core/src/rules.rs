@@ -5,7 +5,7 @@
 //! | variable | type | value |
 //! |---|---|---|
 //! | `claims` | map | the ID token ∪ userinfo (ID token wins) |
-//! | `groups` | list of strings | the groups claim as sent (empty if absent) |
+//! | `groups` | list of strings | the groups claim, normalised like group sync (lower-case, spaces → hyphens; empty if absent) |
 //! | `email` | string | the mapped email, or `""` |
 //! | `email_verified` | bool | whether that email counts as verified |
 //! | `username` | string | the username claim as sent, or `""` |
@@ -76,7 +76,7 @@ impl RuleInput {
                 .groups
                 .iter()
                 .flatten()
-                .map(|g| Value::String(Arc::new(g.clone())))
+                .map(|g| Value::String(Arc::new(crate::groups::normalise(g))))
                 .collect(),
         ));
         let s = |v: Option<&String>| Value::String(Arc::new(v.cloned().unwrap_or_default()));

@@ -34,6 +34,19 @@ fn provider() -> ProviderPolicy {
     ProviderPolicy::new("corp", "https://idp.example.com")
 }
 
+/// Booklore/Nextcloud adoption: match by subject, external id, verified email, username.
+fn adopting(policy: ProvisioningPolicy) -> ProvisioningPolicy {
+    ProvisioningPolicy {
+        match_by: vec![
+            MatchBy::Subject,
+            MatchBy::ExternalIdClaim,
+            MatchBy::VerifiedEmail,
+            MatchBy::Username,
+        ],
+        ..policy
+    }
+}
+
 fn engine(policy: ProvisioningPolicy) -> Engine {
     Engine::new(provider(), policy, catalogue()).unwrap()
 }
@@ -102,7 +115,7 @@ fn with_local_ada() -> InMemoryDirectory {
 
 #[test]
 fn nextcloud_scenario_create_users_and_adopt_existing_ones() {
-    let e = engine(ProvisioningPolicy::default());
+    let e = engine(adopting(ProvisioningPolicy::default()));
     let new = e.decide(
         &claims(json!({"sub": "n1", "preferred_username": "newbie", "email": "n@x.io"})),
         &with_local_ada(),
@@ -141,10 +154,10 @@ fn nextcloud_scenario_create_users_and_adopt_existing_ones() {
 
 #[test]
 fn nextcloud_scenario_create_users_but_refuse_existing_ones() {
-    let e = engine(ProvisioningPolicy {
+    let e = engine(adopting(ProvisioningPolicy {
         soft_auto_provision: false,
         ..Default::default()
-    });
+    }));
     let new = e.decide(
         &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
         &with_local_ada(),
@@ -158,10 +171,10 @@ fn nextcloud_scenario_create_users_but_refuse_existing_ones() {
 
 #[test]
 fn nextcloud_scenario_update_existing_users_without_creating_any() {
-    let e = engine(ProvisioningPolicy {
+    let e = engine(adopting(ProvisioningPolicy {
         disable_account_creation: true,
         ..Default::default()
-    });
+    }));
     let new = e.decide(
         &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
         &with_local_ada(),
@@ -175,10 +188,10 @@ fn nextcloud_scenario_update_existing_users_without_creating_any() {
 
 #[test]
 fn nextcloud_scenario_no_provisioning_and_no_attribute_updates() {
-    let e = engine(ProvisioningPolicy {
+    let e = engine(adopting(ProvisioningPolicy {
         auto_provision: false,
         ..Default::default()
-    });
+    }));
     let new = e.decide(
         &claims(json!({"sub": "n1", "preferred_username": "newbie"})),
         &with_local_ada(),
@@ -381,13 +394,17 @@ fn userinfo_email_is_verified_only_by_userinfo() {
 }
 
 #[test]
-fn username_never_takes_over_a_linked_account() {
+fn username_never_takes_over_a_linked_account_or_an_admin() {
     let mut d = base_dir();
     let linked = dir(
-        json!({"users": [{"username": "ada", "identities": [{"provider": "google", "subject": "g1"}]}]}),
+        json!({"users": [{"username": "ada", "identities": [{"provider": "google", "subject": "g1"}]},
+        {"username": "boss", "is_admin": true}]}),
     );
-    d.insert(linked.users()[0].clone());
-    let o = engine(ProvisioningPolicy::default()).decide(
+    for u in linked.users() {
+        d.insert(u.clone());
+    }
+    let e = engine(adopting(ProvisioningPolicy::default()));
+    let o = e.decide(
         &claims(json!({"sub": "x", "preferred_username": "ada"})),
         &d,
     );
@@ -396,6 +413,26 @@ fn username_never_takes_over_a_linked_account() {
         "{:?}",
         o.trace
     );
+    let o = e.decide(
+        &claims(json!({"sub": "y", "preferred_username": "boss"})),
+        &d,
+    );
+    assert!(
+        matches!(&o.decision, Decision::Provision { account } if account.username == "boss-2"),
+        "{:?}",
+        o.trace
+    );
+}
+
+#[test]
+fn by_default_only_subject_and_external_id_match() {
+    let o = engine(ProvisioningPolicy::default()).decide(&claims(ada()), &with_local_ada());
+    // Not adopted by username; the shared verified email makes it a conflict instead.
+    assert_eq!(reason(&o), Some("email_in_use"));
+    let mut c = ada();
+    c["email"] = json!("other@example.org");
+    let o = engine(ProvisioningPolicy::default()).decide(&claims(c), &with_local_ada());
+    assert!(matches!(&o.decision, Decision::Provision { account } if account.username == "ada-2"));
 }
 
 #[test]
@@ -595,10 +632,10 @@ fn admin_by_email_domain() {
         );
     }
     // Existing non-admins are not promoted.
-    let e = engine(ProvisioningPolicy {
+    let e = engine(adopting(ProvisioningPolicy {
         admin_email_domains: vec!["example.com".into()],
         ..Default::default()
-    });
+    }));
     let o = e.decide(&claims(ada()), &with_local_ada());
     assert!(matches!(o.decision, Decision::Link { .. }));
     assert!(!o.user.is_admin);
@@ -801,7 +838,7 @@ fn rules_grant_deny_and_are_re_evaluated() {
             RuleSpec {
                 grant_permissions: vec!["upload_books".into()],
                 grant_libraries: vec!["kids".into()],
-                ..rule("editors upload", "\"Editors\" in groups")
+                ..rule("editors upload", "\"editors\" in groups")
             },
             RuleSpec {
                 grant_admin: true,
@@ -1091,7 +1128,7 @@ fn arb_policy() -> impl Strategy<Value = ProvisioningPolicy> {
         any::<bool>(),
     )
         .prop_map(|(auto, soft, link, groups, remove)| {
-            let mut p = booklore_policy();
+            let mut p = adopting(booklore_policy());
             p.auto_provision = auto;
             p.soft_auto_provision = soft;
             p.link_by_email = link;

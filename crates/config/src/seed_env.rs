@@ -1,0 +1,335 @@
+//! The environment variable names operators already use with BookStack and Tududi.
+//!
+//! | variable | becomes |
+//! |---|---|
+//! | `OIDC_DISPLAY_NAME_CLAIMS` | `claims.display_name`; `a|b` means *join* here (BookStack) |
+//! | `OIDC_EXTERNAL_ID_CLAIM` | `claims.external_id` |
+//! | `OIDC_GROUPS_CLAIM` | `claims.groups` |
+//! | `OIDC_USER_TO_GROUPS` | `provisioning.groups.enabled` |
+//! | `OIDC_REMOVE_FROM_GROUPS` | `provisioning.groups.remove_unmatched` |
+//! | `OIDC_AUTO_PROVISION` | `provisioning.auto_provision` |
+//! | `OIDC_ADMIN_EMAIL_DOMAINS` | `provisioning.admin_email_domains` (comma-separated) |
+//! | `OIDC_ISSUER` / `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `OIDC_SCOPE`, `OIDC_ADDITIONAL_SCOPES`, `OIDC_NAME` / `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG` | one provider: slug from `OIDC_PROVIDER_SLUG`, else the only provider of the file, else `oidc` |
+//! | `OIDC_PROVIDER_<N>_{SLUG,NAME,ISSUER,ISSUER_URL,CLIENT_ID,CLIENT_SECRET,SCOPE,ADDITIONAL_SCOPES,AUTO_PROVISION,ADMIN_EMAIL_DOMAINS}` | `providers.<slug>`, N from 1 upwards without gaps |
+//!
+//! `OIDC_ENABLED=false` ignores the provider variables. Unknown `OIDC_PROVIDER_<N>_*`
+//! names are errors; other unknown `OIDC_*` names are warnings.
+
+use crate::ConfigError;
+use serde_json::{Map, Value, json};
+use ssogate_core::ClaimExpr;
+use std::collections::BTreeMap;
+
+/// The mapped variables, ready to merge as a configuration layer.
+#[derive(Debug, Clone, Default)]
+pub struct SeedEnv {
+    pub value: Value,
+    /// Key path → the variable it came from, for error messages.
+    pub names: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
+}
+
+const PROVIDER_FIELDS: [&str; 10] = [
+    "SLUG",
+    "NAME",
+    "ISSUER",
+    "ISSUER_URL",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SCOPE",
+    "ADDITIONAL_SCOPES",
+    "AUTO_PROVISION",
+    "ADMIN_EMAIL_DOMAINS",
+];
+
+fn err(var: &str, key: &str, message: impl Into<String>, hint: impl Into<String>) -> ConfigError {
+    ConfigError {
+        origin: format!("environment variable {var}"),
+        key: key.to_owned(),
+        message: message.into(),
+        hint: hint.into(),
+    }
+}
+
+fn parse_bool(var: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(err(
+            var,
+            key,
+            format!("\"{v}\" is not true or false"),
+            "Set it to true or false.",
+        )),
+    }
+}
+
+fn list(v: &str, sep: char) -> Vec<String> {
+    v.split(sep)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+impl SeedEnv {
+    fn set(&mut self, path: &str, var: &str, v: Value) {
+        let mut cur = &mut self.value;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            if !cur.is_object() {
+                *cur = Value::Object(Map::new());
+            }
+            let Value::Object(map) = cur else { return };
+            if i + 1 == parts.len() {
+                map.insert((*part).to_owned(), v);
+                break;
+            }
+            cur = map
+                .entry((*part).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        self.names.insert(path.to_owned(), var.to_owned());
+    }
+
+    fn expr(
+        &mut self,
+        path: &str,
+        var: &str,
+        v: &str,
+        bookstack_join: bool,
+    ) -> Result<(), ConfigError> {
+        let parsed = if bookstack_join {
+            ClaimExpr::parse_bookstack_join(v)
+        } else {
+            ClaimExpr::parse(v)
+        };
+        let e = parsed.map_err(|e| {
+            err(
+                var,
+                path,
+                e.to_string(),
+                "Fix the claim expression (see docs/claims.md).",
+            )
+        })?;
+        self.set(path, var, Value::String(e.to_string()));
+        Ok(())
+    }
+
+    /// Maps the variables; `file_providers` are the slugs the file defines.
+    pub fn from_vars(
+        vars: &[(String, String)],
+        file_providers: &[String],
+    ) -> Result<Self, ConfigError> {
+        let env: BTreeMap<&str, &str> =
+            vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut out = SeedEnv {
+            value: json!({}),
+            ..Default::default()
+        };
+
+        if let Some(v) = env.get("OIDC_DISPLAY_NAME_CLAIMS") {
+            out.expr("claims.display_name", "OIDC_DISPLAY_NAME_CLAIMS", v, true)?;
+        }
+        if let Some(v) = env.get("OIDC_EXTERNAL_ID_CLAIM") {
+            out.expr("claims.external_id", "OIDC_EXTERNAL_ID_CLAIM", v, false)?;
+        }
+        if let Some(v) = env.get("OIDC_GROUPS_CLAIM") {
+            out.expr("claims.groups", "OIDC_GROUPS_CLAIM", v, false)?;
+        }
+        for (var, path) in [
+            ("OIDC_USER_TO_GROUPS", "provisioning.groups.enabled"),
+            (
+                "OIDC_REMOVE_FROM_GROUPS",
+                "provisioning.groups.remove_unmatched",
+            ),
+            ("OIDC_AUTO_PROVISION", "provisioning.auto_provision"),
+        ] {
+            if let Some(v) = env.get(var) {
+                let b = parse_bool(var, path, v)?;
+                out.set(path, var, Value::Bool(b));
+            }
+        }
+        if let Some(v) = env.get("OIDC_ADMIN_EMAIL_DOMAINS") {
+            out.set(
+                "provisioning.admin_email_domains",
+                "OIDC_ADMIN_EMAIL_DOMAINS",
+                json!(list(v, ',')),
+            );
+        }
+
+        let enabled = match env.get("OIDC_ENABLED") {
+            Some(v) => parse_bool("OIDC_ENABLED", "-", v)?,
+            None => true,
+        };
+        if enabled {
+            out.single_provider(&env, file_providers)?;
+            out.numbered_providers(&env)?;
+        }
+
+        let known_single = [
+            "OIDC_ENABLED",
+            "OIDC_DISPLAY_NAME_CLAIMS",
+            "OIDC_EXTERNAL_ID_CLAIM",
+            "OIDC_GROUPS_CLAIM",
+            "OIDC_USER_TO_GROUPS",
+            "OIDC_REMOVE_FROM_GROUPS",
+            "OIDC_AUTO_PROVISION",
+            "OIDC_ADMIN_EMAIL_DOMAINS",
+            "OIDC_ISSUER",
+            "OIDC_ISSUER_URL",
+            "OIDC_CLIENT_ID",
+            "OIDC_CLIENT_SECRET",
+            "OIDC_SCOPE",
+            "OIDC_ADDITIONAL_SCOPES",
+            "OIDC_NAME",
+            "OIDC_PROVIDER_NAME",
+            "OIDC_PROVIDER_SLUG",
+        ];
+        for k in env
+            .keys()
+            .filter(|k| k.starts_with("OIDC_") && !k.starts_with("OIDC_PROVIDER_"))
+        {
+            if !known_single.contains(k) {
+                out.warnings.push(format!(
+                    "environment variable {k} is not one ssogate reads; ignored"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn provider_fields(
+        &mut self,
+        slug: &str,
+        get: &dyn Fn(&str) -> Option<(String, String)>,
+    ) -> Result<(), ConfigError> {
+        let base = format!("providers.{slug}");
+        if let Some((var, v)) = get("NAME") {
+            self.set(&format!("{base}.display_name"), &var, json!(v));
+        }
+        for field in ["ISSUER", "ISSUER_URL"] {
+            if let Some((var, v)) = get(field) {
+                self.set(&format!("{base}.issuer"), &var, json!(v.trim()));
+            }
+        }
+        if let Some((var, v)) = get("CLIENT_ID") {
+            self.set(&format!("{base}.client_id"), &var, json!(v));
+        }
+        if let Some((var, v)) = get("CLIENT_SECRET") {
+            self.set(&format!("{base}.client_secret"), &var, json!(v));
+        }
+        if let Some((var, v)) = get("SCOPE") {
+            self.set(&format!("{base}.scopes"), &var, json!(list(&v, ' ')));
+        }
+        if let Some((var, v)) = get("ADDITIONAL_SCOPES") {
+            self.set(&format!("{base}.extra_scopes"), &var, json!(list(&v, ',')));
+        }
+        if let Some((var, v)) = get("AUTO_PROVISION") {
+            let key = format!("{base}.provisioning.auto_provision");
+            let b = parse_bool(&var, &key, &v)?;
+            self.set(&key, &var, Value::Bool(b));
+        }
+        if let Some((var, v)) = get("ADMIN_EMAIL_DOMAINS") {
+            self.set(
+                &format!("{base}.provisioning.admin_email_domains"),
+                &var,
+                json!(list(&v, ',')),
+            );
+        }
+        Ok(())
+    }
+
+    fn single_provider(
+        &mut self,
+        env: &BTreeMap<&str, &str>,
+        file_providers: &[String],
+    ) -> Result<(), ConfigError> {
+        let defines = [
+            "OIDC_ISSUER",
+            "OIDC_ISSUER_URL",
+            "OIDC_CLIENT_ID",
+            "OIDC_CLIENT_SECRET",
+            "OIDC_PROVIDER_SLUG",
+        ]
+        .iter()
+        .any(|k| env.contains_key(k));
+        if !defines {
+            return Ok(());
+        }
+        let slug = match (env.get("OIDC_PROVIDER_SLUG"), file_providers) {
+            (Some(s), _) => s.trim().to_owned(),
+            (None, [only]) => only.clone(),
+            (None, _) => "oidc".to_owned(),
+        };
+        let get = |field: &str| -> Option<(String, String)> {
+            let names: &[&str] = match field {
+                "NAME" => &["OIDC_NAME", "OIDC_PROVIDER_NAME"],
+                "ISSUER" => &["OIDC_ISSUER"],
+                "ISSUER_URL" => &["OIDC_ISSUER_URL"],
+                "CLIENT_ID" => &["OIDC_CLIENT_ID"],
+                "CLIENT_SECRET" => &["OIDC_CLIENT_SECRET"],
+                "SCOPE" => &["OIDC_SCOPE"],
+                "ADDITIONAL_SCOPES" => &["OIDC_ADDITIONAL_SCOPES"],
+                _ => &[],
+            };
+            names
+                .iter()
+                .find_map(|n| env.get(n).map(|v| ((*n).to_owned(), (*v).to_owned())))
+        };
+        self.provider_fields(&slug, &get)
+    }
+
+    fn numbered_providers(&mut self, env: &BTreeMap<&str, &str>) -> Result<(), ConfigError> {
+        let mut numbers = std::collections::BTreeSet::new();
+        for k in env.keys() {
+            let Some(rest) = k.strip_prefix("OIDC_PROVIDER_") else {
+                continue;
+            };
+            let Some((n, field)) = rest.split_once('_') else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u32>() else { continue };
+            if !PROVIDER_FIELDS.contains(&field) {
+                return Err(err(
+                    k,
+                    "providers",
+                    format!("{field} is not a provider setting"),
+                    format!(
+                        "Use one of OIDC_PROVIDER_{n}_{{{}}}.",
+                        PROVIDER_FIELDS.join(",")
+                    ),
+                ));
+            }
+            numbers.insert(n);
+        }
+        for (expected, n) in (1u32..).zip(numbers.iter().copied()) {
+            if n != expected {
+                return Err(err(
+                    &format!("OIDC_PROVIDER_{n}_*"),
+                    "providers",
+                    format!(
+                        "providers are numbered from 1 without gaps, but OIDC_PROVIDER_{expected}_* is missing"
+                    ),
+                    "Renumber the OIDC_PROVIDER_<N>_* variables 1, 2, 3…",
+                ));
+            }
+            let slug_var = format!("OIDC_PROVIDER_{n}_SLUG");
+            let Some(slug) = env.get(slug_var.as_str()) else {
+                return Err(err(
+                    &slug_var,
+                    "providers",
+                    "the provider has no slug",
+                    format!("Set {slug_var}, e.g. to \"google\"."),
+                ));
+            };
+            let get = |field: &str| {
+                let var = format!("OIDC_PROVIDER_{n}_{field}");
+                env.get(var.as_str())
+                    .map(|v| (var.clone(), (*v).to_owned()))
+            };
+            self.provider_fields(slug.trim(), &get)?;
+        }
+        Ok(())
+    }
+}
