@@ -442,7 +442,7 @@ fn located(figment: &Figment, path: Option<&Path>, key: &str, message: String) -
     for n in (1..=parts.len()).rev() {
         let prefix = parts.iter().take(n).copied().collect::<Vec<_>>().join(".");
         if let Some(meta) = figment.find_metadata(&prefix) {
-            origin = Some(describe(meta, &parts[..n]));
+            origin = Some(describe(meta, parts.get(..n).unwrap_or(&[])));
             break;
         }
     }

@@ -328,7 +328,12 @@ impl SeedEnv {
                 env.get(var.as_str())
                     .map(|v| (var.clone(), (*v).to_owned()))
             };
-            self.provider_fields(slug.trim(), &get)?;
+            let slug = slug.trim();
+            // The table exists even with nothing else set, so a missing issuer is reported.
+            if self.value.pointer(&format!("/providers/{slug}")).is_none() {
+                self.set(&format!("providers.{slug}"), &slug_var, json!({}));
+            }
+            self.provider_fields(slug, &get)?;
         }
         Ok(())
     }

@@ -1,6 +1,13 @@
 //! Scenario tests for the provisioning engine: one per policy row of DESIGN.md and per
 //! seed behaviour. Everything here runs in memory against `InMemoryDirectory`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;

@@ -309,7 +309,7 @@ fn eval_join<'v>(parts: &[Path], doc: &'v Value) -> Option<Cow<'v, Value>> {
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            (!joined.is_empty()).then(|| Cow::Owned(Value::String(joined)))
+            (!joined.is_empty()).then_some(Cow::Owned(Value::String(joined)))
         }
     }
 }

@@ -1,0 +1,374 @@
+//! Configuration loading: file, seed variable names, SSOGATE_* overrides, errors.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::result_large_err
+)]
+
+use figment::Jail;
+use ssogate_config::{ConfigError, load_with_env};
+use ssogate_core::policy::{MatchBy, TrustEmail};
+use std::path::Path;
+
+fn example() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/ssogate.toml")
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load_text(
+    jail: &mut Jail,
+    text: &str,
+    vars: &[(&str, &str)],
+) -> Result<ssogate_config::Config, ConfigError> {
+    jail.create_file("ssogate.toml", text)
+        .map_err(|e| ConfigError {
+            origin: "test".into(),
+            key: "-".into(),
+            message: e.to_string(),
+            hint: String::new(),
+        })?;
+    load_with_env(Some(Path::new("ssogate.toml")), &env(vars))
+}
+
+const MINIMAL: &str = r#"
+[catalogue]
+permissions = [{ name = "read", required = true }, { name = "write" }]
+
+[provisioning]
+default_permissions = ["write"]
+
+[providers.corp]
+issuer = "https://idp.example.com"
+"#;
+
+#[test]
+fn the_example_loads_and_merges_provider_tables_over_global_ones() {
+    let c = load_with_env(Some(&example()), &[]).unwrap();
+    assert_eq!(c.providers.keys().collect::<Vec<_>>(), ["corp", "demo"]);
+    let corp = &c.providers["corp"];
+    assert_eq!(
+        corp.claims
+            .groups
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("\"https://ssogate.example.com/roles\" | groups")
+    );
+    assert_eq!(
+        corp.claims.username.to_string(),
+        "preferred_username",
+        "inherited from [claims]"
+    );
+    assert!(corp.provisioning.link_by_email, "provider override");
+    assert_eq!(
+        corp.provisioning.default_libraries,
+        ["main", "contributions"],
+        "inherited from [provisioning]"
+    );
+    assert_eq!(corp.scopes, ["openid", "profile", "email", "groups"]);
+    assert_eq!(corp.trust_email, TrustEmail::VerifiedClaim);
+    assert_eq!(
+        c.providers["demo"].provisioning.match_by,
+        [
+            MatchBy::Subject,
+            MatchBy::ExternalIdClaim,
+            MatchBy::Username
+        ]
+    );
+    assert!(format!("{:?}", c.providers["demo"].client_secret).contains("[redacted]"));
+    assert!(!format!("{:?}", c.providers["demo"]).contains("demo-secret"));
+    c.engine("corp").unwrap();
+}
+
+#[test]
+fn errors_name_the_file_the_key_and_what_to_do() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "[provisioning]\nauto_provison = true\n",
+            "provisioning.auto_provison",
+            &["unknown field", "Remove or rename"],
+        ),
+        (
+            "[providers.corp]\nissuer = \"https://x\"\nclaims = { username = \"a |\" }\n",
+            "providers.corp.claims.username",
+            &["column 4", "found the end"],
+        ),
+        (
+            "[providers.corp]\nissuer = \"https://x\"\nprovisioning = { rules = [{ name = \"r1\", when = \"(((\" }] }\n",
+            "providers.corp.provisioning.rules[\"r1\"].when",
+            &["not valid CEL"],
+        ),
+        (
+            "[providers.corp]\nissuer = \"https://x\"\nprovisioning = { default_permissions = [\"fly\"] }\n",
+            "providers.corp.provisioning",
+            &["\"fly\"", "catalogue"],
+        ),
+        (
+            "[providers.Corp]\nissuer = \"https://x\"\n",
+            "providers.Corp",
+            &["slug"],
+        ),
+        (
+            "[providers.corp]\n",
+            "providers.corp",
+            &["missing field `issuer`"],
+        ),
+        (
+            "[providers.corp]\nissuer = \"https://x\"\ntrust_email = \"sometimes\"\n",
+            "providers.corp.trust_email",
+            &["unknown variant"],
+        ),
+        (
+            "[catalogue]\npermissions = [{ name = \"a\" }, { name = \"A\" }]\n",
+            "catalogue.permissions",
+            &["twice"],
+        ),
+        (
+            "[providers.corp]\nissuer = \"https://x\"\nscopes = [\"profile\"]\n",
+            "providers.corp.scopes",
+            &["openid"],
+        ),
+    ];
+    for (text, key, needles) in cases {
+        Jail::expect_with(|jail| {
+            let e = load_text(jail, text, &[])
+                .err()
+                .unwrap_or_else(|| panic!("{text} loaded"));
+            assert_eq!(e.key, *key, "{text}: {e}");
+            assert_eq!(e.origin, "ssogate.toml", "{e}");
+            let msg = e.to_string();
+            for n in *needles {
+                assert!(msg.contains(n), "{text}: `{msg}` lacks `{n}`");
+            }
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn bad_toml_and_missing_files() {
+    Jail::expect_with(|jail| {
+        let e = load_text(jail, "[provisioning\n", &[]).err().unwrap();
+        assert!(e.message.contains("not valid TOML"), "{e}");
+        let e = load_with_env(Some(Path::new("nope.toml")), &[])
+            .err()
+            .unwrap();
+        assert!(e.message.contains("cannot read"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+fn seed_variable_names() {
+    Jail::expect_with(|jail| {
+        let c = load_text(
+            jail,
+            MINIMAL,
+            &[
+                ("OIDC_DISPLAY_NAME_CLAIMS", "given_name|family_name"),
+                ("OIDC_EXTERNAL_ID_CLAIM", "upn"),
+                ("OIDC_GROUPS_CLAIM", "resource_access.bookstack.roles"),
+                ("OIDC_USER_TO_GROUPS", "true"),
+                ("OIDC_REMOVE_FROM_GROUPS", "true"),
+                ("OIDC_AUTO_PROVISION", "false"),
+                ("OIDC_ADMIN_EMAIL_DOMAINS", "example.com, Corp.Example"),
+                ("OIDC_CLIENT_ID", "abc"),
+                ("OIDC_CLIENT_SECRET", "s3cret"),
+                ("OIDC_ADDITIONAL_SCOPES", "groups,offline_access"),
+                ("OIDC_PROVIDER_1_SLUG", "google"),
+                ("OIDC_PROVIDER_1_NAME", "Google"),
+                ("OIDC_PROVIDER_1_ISSUER", "https://accounts.google.com"),
+                ("OIDC_PROVIDER_1_AUTO_PROVISION", "true"),
+                ("OIDC_PROVIDER_2_SLUG", "okta"),
+                ("OIDC_PROVIDER_2_ISSUER_URL", "https://company.okta.com"),
+                ("OIDC_PROVIDER_2_SCOPE", "openid email"),
+                ("OIDC_PROVIDER_2_ADMIN_EMAIL_DOMAINS", "company.com"),
+                ("OIDC_TOTALLY_UNKNOWN", "x"),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let corp = &c.providers["corp"];
+        assert_eq!(
+            corp.claims.display_name.to_string(),
+            "given_name + family_name",
+            "BookStack: | joins"
+        );
+        assert_eq!(
+            corp.claims
+                .external_id
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("upn")
+        );
+        assert_eq!(
+            corp.claims
+                .groups
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("resource_access.bookstack.roles")
+        );
+        assert!(corp.provisioning.groups.enabled && corp.provisioning.groups.remove_unmatched);
+        assert!(!corp.provisioning.auto_provision);
+        assert_eq!(
+            corp.provisioning.default_permissions,
+            ["write"],
+            "file values survive"
+        );
+        assert_eq!(
+            corp.client_id.as_deref(),
+            Some("abc"),
+            "single-provider names target the file's only provider"
+        );
+        assert_eq!(
+            corp.client_secret.as_ref().map(|s| s.expose()),
+            Some("s3cret")
+        );
+        assert_eq!(
+            corp.scopes,
+            ["openid", "profile", "email", "groups", "offline_access"]
+        );
+
+        let google = &c.providers["google"];
+        assert_eq!(
+            (google.display_name.as_str(), google.issuer.as_str()),
+            ("Google", "https://accounts.google.com")
+        );
+        assert!(
+            google.provisioning.auto_provision,
+            "per-provider override beats the global one"
+        );
+        assert_eq!(
+            google.provisioning.admin_email_domains,
+            ["example.com", "Corp.Example"]
+        );
+        let okta = &c.providers["okta"];
+        assert_eq!(okta.issuer, "https://company.okta.com");
+        assert_eq!(okta.scopes, ["openid", "email"]);
+        assert_eq!(okta.provisioning.admin_email_domains, ["company.com"]);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("OIDC_TOTALLY_UNKNOWN"))
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn seed_variable_errors() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("OIDC_PROVIDER_2_SLUG", "b"),
+                ("OIDC_PROVIDER_2_ISSUER", "https://b"),
+            ],
+            "OIDC_PROVIDER_1_* is missing",
+        ),
+        (&[("OIDC_PROVIDER_1_ISSUER", "https://a")], "has no slug"),
+        (
+            &[
+                ("OIDC_PROVIDER_1_SLUG", "a"),
+                ("OIDC_PROVIDER_1_COLOUR", "red"),
+            ],
+            "COLOUR is not a provider setting",
+        ),
+        (&[("OIDC_AUTO_PROVISION", "maybe")], "not true or false"),
+        (&[("OIDC_GROUPS_CLAIM", "a..b")], "column 3"),
+        (&[("OIDC_PROVIDER_1_SLUG", "a")], "missing field `issuer`"),
+    ];
+    for (vars, needle) in cases {
+        Jail::expect_with(|jail| {
+            let e = load_text(jail, MINIMAL, vars)
+                .err()
+                .unwrap_or_else(|| panic!("{vars:?} loaded"));
+            assert!(e.to_string().contains(needle), "{vars:?}: {e}");
+            assert!(
+                e.origin.contains("OIDC_") || e.origin.contains("environment"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+    // OIDC_ENABLED=false ignores the provider variables.
+    Jail::expect_with(|jail| {
+        let c = load_text(
+            jail,
+            MINIMAL,
+            &[("OIDC_ENABLED", "false"), ("OIDC_PROVIDER_1_SLUG", "a")],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(c.providers.len(), 1);
+        Ok(())
+    });
+}
+
+#[test]
+fn ssogate_variables_override_everything_and_unknown_ones_fail() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SSOGATE_PROVISIONING__AUTO_PROVISION", "false");
+        jail.set_env("SSOGATE_PROVIDERS__CORP__DISPLAY_NAME", "Corp SSO");
+        let c = load_text(jail, MINIMAL, &[("OIDC_AUTO_PROVISION", "true")])
+            .map_err(|e| e.to_string())?;
+        assert!(!c.providers["corp"].provisioning.auto_provision);
+        assert_eq!(c.providers["corp"].display_name, "Corp SSO");
+
+        jail.set_env("SSOGATE_PROVIDERS__CORP__BOGUS", "1");
+        let e = load_text(jail, MINIMAL, &[]).err().unwrap();
+        assert_eq!(e.key, "providers.corp.bogus");
+        assert_eq!(
+            e.origin, "environment variable SSOGATE_PROVIDERS__CORP__BOGUS",
+            "{e}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn client_secret_from_a_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("secret.txt", "from-file\n")?;
+        let c = load_text(
+            jail,
+            &format!("{MINIMAL}client_secret_file = \"secret.txt\"\n"),
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.providers["corp"]
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose()),
+            Some("from-file")
+        );
+        let e = load_text(
+            jail,
+            &format!("{MINIMAL}client_secret_file = \"secret.txt\"\nclient_secret = \"x\"\n"),
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert!(e.message.contains("both"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+fn unknown_provider_is_a_clear_error() {
+    let c = load_with_env(Some(&example()), &[]).unwrap();
+    let e = c.engine("nope").err().unwrap();
+    assert!(
+        e.to_string().contains("Configured providers: corp, demo"),
+        "{e}"
+    );
+}

@@ -1,0 +1,280 @@
+//! The `ssogate` command as a user runs it.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn ssogate() -> Command {
+    let mut c = Command::cargo_bin("ssogate").unwrap();
+    c.env_clear().current_dir(root());
+    c
+}
+
+fn dry_run(provider: &str, claims: &str, json: bool) -> Command {
+    let mut c = ssogate();
+    c.args([
+        "provision",
+        "--dry-run",
+        "--config",
+        "examples/ssogate.toml",
+        "--provider",
+        provider,
+    ])
+    .args(["--claims", claims, "--existing", "examples/directory.json"]);
+    if json {
+        c.arg("--json");
+    }
+    c
+}
+
+fn json_of(c: &mut Command) -> Value {
+    let out = c.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn dry_run_json_contract() {
+    let j = json_of(&mut dry_run("demo", "examples/claims/ada.json", true));
+    assert_eq!(j["decision"], "provision");
+    assert_eq!(j["reason"], Value::Null);
+    assert_eq!(j["user"]["username"], "ada");
+    assert_eq!(j["user"]["email"], "ada@example.com");
+    assert_eq!(j["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(j["user"]["is_admin"], true);
+    assert_eq!(j["user"]["status"], "active");
+    assert_eq!(
+        j["permissions"],
+        serde_json::json!([
+            "download_books",
+            "edit_metadata",
+            "manage_library",
+            "opds",
+            "read_books",
+            "upload_books"
+        ])
+    );
+    assert_eq!(j["libraries"], serde_json::json!(["contributions", "main"]));
+    assert_eq!(
+        j["groups"],
+        serde_json::json!(["Editors", "Librarians", "Readers"])
+    );
+    assert!(j["trace"].as_array().is_some_and(|t| t.len() > 5));
+
+    let j = json_of(&mut dry_run(
+        "demo",
+        "examples/claims/grace-unverified.json",
+        true,
+    ));
+    assert_eq!(j["decision"], "link");
+    assert_eq!(j["matched_by"], "username");
+
+    let j = json_of(&mut dry_run("corp", "examples/claims/auth0-bob.json", true));
+    assert_eq!(j["decision"], "sign_in");
+    assert_eq!(j["changes"]["removed"][0]["name"], "Moderators");
+}
+
+#[test]
+fn dry_run_for_people_prints_the_trace() {
+    dry_run("demo", "examples/claims/ada.json", false)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("Decision:    create \"ada\"")
+                .and(predicate::str::contains("Trace:")),
+        );
+}
+
+#[test]
+fn userinfo_is_a_separate_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = dir.path().join("id.json");
+    let info = dir.path().join("info.json");
+    std::fs::write(&id, r#"{"sub": "u9", "email_verified": true}"#).unwrap();
+    std::fs::write(
+        &info,
+        r#"{"sub": "u9", "email": "u9@example.org", "preferred_username": "u9"}"#,
+    )
+    .unwrap();
+    let j = json_of(
+        ssogate()
+            .args([
+                "provision",
+                "--dry-run",
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "demo",
+                "--json",
+            ])
+            .arg("--claims")
+            .arg(&id)
+            .arg("--userinfo")
+            .arg(&info),
+    );
+    assert_eq!(j["user"]["email"], "u9@example.org");
+    assert_eq!(j["user"]["email_verified"], false);
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let bad_toml = write("bad.toml", "[provisioning]\nauto_provison = true\n");
+    let bad_expr = write(
+        "expr.toml",
+        "[providers.x]\nissuer = \"https://x\"\n[providers.x.claims]\nemail = \"mail |\"\n",
+    );
+    let bad_json = write("bad.json", "{\"sub\": ");
+    let array = write("array.json", "[1, 2]");
+    let bad_dir = write(
+        "dir.json",
+        r#"{"users": [{"username": "a", "status": "sleeping"}]}"#,
+    );
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec![
+                "--config",
+                &bad_toml,
+                "--provider",
+                "demo",
+                "--claims",
+                "examples/claims/ada.json",
+            ],
+            vec!["bad.toml", "provisioning.auto_provison", "unknown field"],
+        ),
+        (
+            vec![
+                "--config",
+                &bad_expr,
+                "--provider",
+                "x",
+                "--claims",
+                "examples/claims/ada.json",
+            ],
+            vec!["providers.x.claims.email", "column 7"],
+        ),
+        (
+            vec![
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "demo",
+                "--claims",
+                &bad_json,
+            ],
+            vec!["bad.json", "not valid JSON", "line 1"],
+        ),
+        (
+            vec![
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "demo",
+                "--claims",
+                &array,
+            ],
+            vec!["must hold a JSON object, not an array"],
+        ),
+        (
+            vec![
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "demo",
+                "--claims",
+                "nope.json",
+            ],
+            vec!["cannot read the claims file"],
+        ),
+        (
+            vec![
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "demo",
+                "--claims",
+                "examples/claims/ada.json",
+                "--existing",
+                &bad_dir,
+            ],
+            vec!["dir.json", "users[0].status", "unknown variant"],
+        ),
+        (
+            vec![
+                "--config",
+                "examples/ssogate.toml",
+                "--provider",
+                "nope",
+                "--claims",
+                "examples/claims/ada.json",
+            ],
+            vec!["no provider \"nope\"", "corp, demo"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let out = ssogate()
+            .arg("provision")
+            .arg("--dry-run")
+            .args(&args)
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8_lossy(&out);
+        assert!(err.starts_with("error: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one paragraph: {err}");
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: `{err}` lacks `{n}`");
+        }
+    }
+    // --dry-run is required: nothing is ever written by this command.
+    ssogate()
+        .args([
+            "provision",
+            "--config",
+            "examples/ssogate.toml",
+            "--provider",
+            "demo",
+            "--claims",
+            "examples/claims/ada.json",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--dry-run"));
+    // Environment variables are checked like the file.
+    ssogate()
+        .env("OIDC_GROUPS_CLAIM", "a..b")
+        .args(["check-config", "--config", "examples/ssogate.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("OIDC_GROUPS_CLAIM"));
+}
+
+#[test]
+fn check_config_lists_providers() {
+    ssogate()
+        .args(["check-config", "--config", "examples/ssogate.toml"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("2 provider(s)")
+                .and(predicate::str::contains("Corporate SSO")),
+        );
+}
