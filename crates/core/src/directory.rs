@@ -8,7 +8,7 @@ use crate::domain::{
 };
 use crate::engine::{Decision, IdentityChange, Outcome};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// An account that exists already, with everything the engine may look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +72,15 @@ pub trait DirectoryView {
     }
     /// Groups that exist in the directory.
     fn groups(&self) -> &[Group];
+    /// Groups a provider group (already [normalised](crate::groups::normalise)) names:
+    /// by external id when the group has any, otherwise by name. Directories with many
+    /// groups should answer from an index; this default scans.
+    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
+        self.groups()
+            .iter()
+            .filter(|g| crate::groups::matches(g, normalised))
+            .collect()
+    }
     /// Libraries that exist in the directory.
     fn libraries(&self) -> &[Library];
     /// Active administrators, to refuse removing the last one.
@@ -84,8 +93,13 @@ pub struct InMemoryDirectory {
     users: Vec<ExistingUser>,
     groups: Vec<Group>,
     libraries: Vec<Library>,
-    by_username: BTreeMap<String, usize>,
-    by_identity: BTreeMap<(String, String), usize>,
+    by_username: HashMap<String, usize>,
+    by_identity: HashMap<(String, String), usize>,
+    by_issuer_subject: HashMap<(String, String), usize>,
+    by_external_id: HashMap<(String, String), usize>,
+    by_email: HashMap<String, Vec<usize>>,
+    /// Normalised external id (or name) → indexes into `groups`.
+    group_keys: HashMap<String, Vec<usize>>,
 }
 
 /// The `DIRECTORY.json` file of `ssogate provision --dry-run --existing`.
@@ -188,10 +202,10 @@ impl From<UserRecord> for ExistingUser {
 impl InMemoryDirectory {
     pub fn new(users: Vec<ExistingUser>, groups: Vec<Group>, libraries: Vec<Library>) -> Self {
         let mut dir = InMemoryDirectory {
-            groups,
             libraries,
             ..Default::default()
         };
+        dir.add_groups(groups);
         for user in users {
             dir.insert(user);
         }
@@ -201,8 +215,9 @@ impl InMemoryDirectory {
     /// Adds (or replaces, by username) an account.
     pub fn insert(&mut self, user: ExistingUser) {
         let key = user.username.to_lowercase();
-        let index = match self.by_username.get(&key) {
-            Some(&i) => {
+        let index = match self.by_username.get(&key).copied() {
+            Some(i) => {
+                self.index(i, false);
                 if let Some(slot) = self.users.get_mut(i) {
                     *slot = user;
                 }
@@ -213,11 +228,53 @@ impl InMemoryDirectory {
                 self.users.len() - 1
             }
         };
-        self.by_username.insert(key, index);
-        if let Some(u) = self.users.get(index) {
-            for id in &u.identities {
-                self.by_identity
-                    .insert((id.provider.clone(), id.subject.clone()), index);
+        self.index(index, true);
+    }
+
+    /// Adds (`add`) or removes the lookup entries of the user at `i`.
+    fn index(&mut self, i: usize, add: bool) {
+        let Some(u) = self.users.get(i) else { return };
+        let username = u.username.to_lowercase();
+        let identities: Vec<(String, String)> = u
+            .identities
+            .iter()
+            .map(|id| (id.provider.clone(), id.subject.clone()))
+            .collect();
+        let issued: Vec<(String, String)> = u
+            .identities
+            .iter()
+            .filter_map(|id| id.issuer.clone().map(|iss| (iss, id.subject.clone())))
+            .collect();
+        let external: Vec<(String, String)> = u
+            .external_ids
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        let email = u.email.as_ref().map(|e| e.to_lowercase());
+        if add {
+            self.by_username.insert(username, i);
+            self.by_identity
+                .extend(identities.into_iter().map(|k| (k, i)));
+            self.by_issuer_subject
+                .extend(issued.into_iter().map(|k| (k, i)));
+            self.by_external_id
+                .extend(external.into_iter().map(|k| (k, i)));
+            if let Some(e) = email {
+                self.by_email.entry(e).or_default().push(i);
+            }
+        } else {
+            self.by_username.remove(&username);
+            for k in identities {
+                self.by_identity.remove(&k);
+            }
+            for k in issued {
+                self.by_issuer_subject.remove(&k);
+            }
+            for k in external {
+                self.by_external_id.remove(&k);
+            }
+            if let Some(list) = email.and_then(|e| self.by_email.get_mut(&e)) {
+                list.retain(|&j| j != i);
             }
         }
     }
@@ -225,13 +282,28 @@ impl InMemoryDirectory {
     /// Adds groups (by name) that are not there yet, e.g. from the configured catalogue.
     pub fn add_groups(&mut self, groups: impl IntoIterator<Item = Group>) {
         for g in groups {
-            if !self
+            if self
                 .groups
                 .iter()
                 .any(|x| x.name.eq_ignore_ascii_case(&g.name))
             {
-                self.groups.push(g);
+                continue;
             }
+            let keys: Vec<String> = if g.external_ids.is_empty() {
+                vec![crate::groups::normalise(&g.name)]
+            } else {
+                g.external_ids
+                    .iter()
+                    .map(|id| crate::groups::normalise(id))
+                    .collect()
+            };
+            for k in keys {
+                self.group_keys
+                    .entry(k)
+                    .or_default()
+                    .push(self.groups.len());
+            }
+            self.groups.push(g);
         }
     }
 
@@ -294,8 +366,6 @@ impl InMemoryDirectory {
             Some(IdentityChange::Create(i)) => user.identities.push(i.clone()),
             Some(IdentityChange::Rebind { previous, current }) => {
                 user.identities.retain(|i| i != previous);
-                self.by_identity
-                    .remove(&(previous.provider.clone(), previous.subject.clone()));
                 user.identities.push(current.clone());
             }
             None => {}
@@ -328,27 +398,23 @@ impl DirectoryView for InMemoryDirectory {
     }
 
     fn find_by_issuer_subject(&self, issuer: &str, subject: &str) -> Option<&ExistingUser> {
-        self.users.iter().find(|u| {
-            u.identities
-                .iter()
-                .any(|i| i.subject == subject && i.issuer.as_deref() == Some(issuer))
-        })
+        self.by_issuer_subject
+            .get(&(issuer.to_owned(), subject.to_owned()))
+            .and_then(|&i| self.users.get(i))
     }
 
     fn find_by_external_id(&self, provider: &str, external_id: &str) -> Option<&ExistingUser> {
-        self.users
-            .iter()
-            .find(|u| u.external_ids.get(provider).map(String::as_str) == Some(external_id))
+        self.by_external_id
+            .get(&(provider.to_owned(), external_id.to_owned()))
+            .and_then(|&i| self.users.get(i))
     }
 
     fn find_by_email(&self, email: &str) -> Vec<&ExistingUser> {
-        self.users
-            .iter()
-            .filter(|u| {
-                u.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
-            })
+        self.by_email
+            .get(&email.to_lowercase())
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.users.get(i))
             .collect()
     }
 
@@ -360,6 +426,18 @@ impl DirectoryView for InMemoryDirectory {
 
     fn groups(&self) -> &[Group] {
         &self.groups
+    }
+
+    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
+        let mut out: Vec<&Group> = self
+            .group_keys
+            .get(normalised)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.groups.get(i))
+            .collect();
+        out.dedup_by(|a, b| a.name == b.name);
+        out
     }
 
     fn libraries(&self) -> &[Library] {

@@ -16,6 +16,7 @@ use crate::trace::{Step, Trace};
 use crate::username::{self, CollisionError};
 use regex::Regex;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Why a login is refused. Each has a stable code and a message a person can act on.
@@ -449,7 +450,7 @@ impl Engine {
         // Rules: a deny stops everything; grants are kept for the assignment step.
         let mut rule_grants = Vec::new();
         if !self.rules.is_empty() {
-            let input = RuleInput::new(profile, &self.provider.slug);
+            let input = RuleInput::for_rules(&self.rules, profile, &self.provider.slug);
             for (rule, result) in rules::evaluate(&self.rules, &input) {
                 let name = &rule.spec.name;
                 match (&result, rule.spec.deny) {
@@ -510,7 +511,7 @@ impl Engine {
         let resolution = if gp.enabled {
             let r = groups::resolve(
                 profile.groups.as_deref(),
-                dir.groups(),
+                dir,
                 gp,
                 self.allow_regex.as_ref(),
                 &mut trace,
@@ -1395,12 +1396,11 @@ impl AssignmentProvider for PolicyAssignments<'_> {
             GrantKind::Group,
             GrantKind::Admin,
         ] {
-            for (name, source) in plan.of_kind(kind) {
-                if source == GrantSource::Rule
-                    && !ctx
-                        .rule_grants
-                        .iter()
-                        .any(|g| g.kind == kind && g.name == name)
+            for name in plan.names_from(kind, GrantSource::Rule) {
+                if !ctx
+                    .rule_grants
+                    .iter()
+                    .any(|g| g.kind == kind && g.name == name)
                 {
                     plan.revoke(kind, &name, "no rule grants it any more", trace);
                 }
@@ -1414,22 +1414,33 @@ impl AssignmentProvider for PolicyAssignments<'_> {
                 plan.grant(GrantKind::Group, name, GrantSource::Provider, trace);
             }
             if p.groups.remove_unmatched && !ctx.first_login {
-                for (name, source) in plan.of_kind(GrantKind::Group) {
-                    let matched = r.matched.contains(&name)
-                        || r.create.contains(&name)
-                        || p.default_groups.contains(&name);
-                    let removable = match source {
-                        GrantSource::Provider => true,
-                        GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
-                        GrantSource::Rule | GrantSource::Admin => false,
-                    };
-                    if matched || !removable {
-                        continue;
-                    }
+                let kept: HashSet<&str> = r
+                    .matched
+                    .iter()
+                    .chain(&r.create)
+                    .chain(&p.default_groups)
+                    .map(String::as_str)
+                    .collect();
+                let stale: Vec<String> = plan
+                    .of_kind(GrantKind::Group)
+                    .filter(|(name, source)| {
+                        let removable = match source {
+                            GrantSource::Provider => true,
+                            GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
+                            GrantSource::Rule | GrantSource::Admin => false,
+                        };
+                        removable && !kept.contains(name)
+                    })
+                    .map(|(name, _)| name.to_owned())
+                    .collect();
+                for name in stale {
                     if let Some(re) = &e.allow_regex
                         && !re.is_match(&name)
                     {
-                        trace.note(Step::Groups, format!("membership of \"{name}\" kept: outside allow_regex, so not managed by sync"));
+                        trace.note(
+                            Step::Groups,
+                            format!("membership of \"{name}\" kept: outside allow_regex, so not managed by sync"),
+                        );
                         continue;
                     }
                     plan.revoke(

@@ -12,11 +12,35 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Grants being planned for one account.
+/// Whether a planned grant was there before this login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Held,
+    Added,
+}
+
+const KINDS: [GrantKind; 4] = [
+    GrantKind::Permission,
+    GrantKind::Library,
+    GrantKind::Group,
+    GrantKind::Admin,
+];
+
+fn slot(kind: GrantKind) -> usize {
+    match kind {
+        GrantKind::Permission => 0,
+        GrantKind::Library => 1,
+        GrantKind::Group => 2,
+        GrantKind::Admin => 3,
+    }
+}
+
+/// Grants being planned for one account. Lookups by name do not allocate: a login
+/// touches every group of a large groups claim.
 #[derive(Debug, Clone, Default)]
 pub struct GrantPlan {
-    original: BTreeMap<(GrantKind, String), GrantSource>,
-    current: BTreeMap<(GrantKind, String), GrantSource>,
+    current: [BTreeMap<String, (GrantSource, Origin)>; 4],
+    removed: Vec<Grant>,
     refused: Vec<Refusal>,
     /// Removing the admin grant would leave the directory with no active admin.
     last_admin: bool,
@@ -35,33 +59,46 @@ pub struct GrantDiff {
 impl GrantPlan {
     /// Starts from an account's grants. `last_admin`: this account is the only active admin.
     pub fn from_existing(grants: &[Grant], last_admin: bool) -> Self {
-        let original: BTreeMap<_, _> = grants
-            .iter()
-            .map(|g| ((g.kind, g.name.clone()), g.source))
-            .collect();
-        GrantPlan {
-            current: original.clone(),
-            original,
-            refused: Vec::new(),
+        let mut plan = GrantPlan {
             last_admin,
+            ..Default::default()
+        };
+        for g in grants {
+            if let Some(map) = plan.current.get_mut(slot(g.kind)) {
+                map.insert(g.name.clone(), (g.source, Origin::Held));
+            }
         }
+        plan
+    }
+
+    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<String, (GrantSource, Origin)>> {
+        self.current.get(slot(kind))
     }
 
     pub fn has(&self, kind: GrantKind, name: &str) -> bool {
-        self.current.contains_key(&(kind, name.to_owned()))
+        self.map(kind).is_some_and(|m| m.contains_key(name))
     }
 
     pub fn source_of(&self, kind: GrantKind, name: &str) -> Option<GrantSource> {
-        self.current.get(&(kind, name.to_owned())).copied()
+        self.map(kind).and_then(|m| m.get(name)).map(|(s, _)| *s)
+    }
+
+    /// Current grants of one kind from one source.
+    pub fn names_from(&self, kind: GrantKind, source: GrantSource) -> Vec<String> {
+        self.map(kind)
+            .into_iter()
+            .flatten()
+            .filter(|(_, (s, _))| *s == source)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Current grants of one kind, with their sources.
-    pub fn of_kind(&self, kind: GrantKind) -> Vec<(String, GrantSource)> {
-        self.current
-            .iter()
-            .filter(|((k, _), _)| *k == kind)
-            .map(|((_, n), s)| (n.clone(), *s))
-            .collect()
+    pub fn of_kind(&self, kind: GrantKind) -> impl Iterator<Item = (&str, GrantSource)> {
+        self.map(kind)
+            .into_iter()
+            .flatten()
+            .map(|(n, (s, _))| (n.as_str(), *s))
     }
 
     /// Adds a grant unless the account already has it (from any source, which is kept).
@@ -72,8 +109,10 @@ impl GrantPlan {
         source: GrantSource,
         trace: &mut Trace,
     ) -> bool {
-        let key = (kind, name.to_owned());
-        if let Some(existing) = self.current.get(&key) {
+        let Some(map) = self.current.get_mut(slot(kind)) else {
+            return false;
+        };
+        if let Some((existing, _)) = map.get(name) {
             if *existing != source {
                 trace.note(
                     Step::Grants,
@@ -83,24 +122,36 @@ impl GrantPlan {
             return false;
         }
         trace.note(Step::Grants, format!("+ {kind} \"{name}\" ({source})"));
-        self.current.insert(key, source);
+        // Re-granting what this login removed restores it rather than adding it.
+        let origin = match self
+            .removed
+            .iter()
+            .position(|g| g.kind == kind && g.name == name)
+        {
+            Some(i) => {
+                self.removed.remove(i);
+                Origin::Held
+            }
+            None => Origin::Added,
+        };
+        map.insert(name.to_owned(), (source, origin));
         true
     }
 
     /// Removes a grant. Refuses (and records why) to remove what an administrator gave
     /// or the last active admin's admin flag.
     pub fn revoke(&mut self, kind: GrantKind, name: &str, why: &str, trace: &mut Trace) -> bool {
-        let key = (kind, name.to_owned());
-        let Some(&source) = self.current.get(&key) else {
+        let last_admin = self.last_admin;
+        let Some(map) = self.current.get_mut(slot(kind)) else {
+            return false;
+        };
+        let Some(&(source, origin)) = map.get(name) else {
             return false;
         };
         let refusal = if source == GrantSource::Admin {
-            Some("granted by an administrator; a login never removes it".to_owned())
-        } else if kind == GrantKind::Admin && self.last_admin {
-            Some(
-                "this is the last active administrator; removing it would leave no admin"
-                    .to_owned(),
-            )
+            Some("granted by an administrator; a login never removes it")
+        } else if kind == GrantKind::Admin && last_admin {
+            Some("this is the last active administrator; removing it would leave no admin")
         } else {
             None
         };
@@ -110,36 +161,40 @@ impl GrantPlan {
                 Step::Grants,
                 format!("refused to remove {kind} \"{name}\" ({why}): {reason}"),
             );
-            self.refused.push(Refusal { grant, reason });
+            self.refused.push(Refusal {
+                grant,
+                reason: reason.to_owned(),
+            });
             return false;
         }
         trace.note(
             Step::Grants,
             format!("- {kind} \"{name}\" ({source}): {why}"),
         );
-        self.current.remove(&key);
+        map.remove(name);
+        if origin == Origin::Held {
+            self.removed.push(grant);
+        }
         true
     }
 
     pub fn finish(self) -> GrantDiff {
-        let to_grant =
-            |((k, n), s): (&(GrantKind, String), &GrantSource)| Grant::new(*k, n.clone(), *s);
-        GrantDiff {
-            grants: self.current.iter().map(to_grant).collect(),
-            added: self
-                .current
-                .iter()
-                .filter(|(k, _)| !self.original.contains_key(*k))
-                .map(to_grant)
-                .collect(),
-            removed: self
-                .original
-                .iter()
-                .filter(|(k, _)| !self.current.contains_key(*k))
-                .map(to_grant)
-                .collect(),
+        let mut diff = GrantDiff {
+            removed: self.removed,
             refused: self.refused,
+            ..Default::default()
+        };
+        for (kind, map) in KINDS.into_iter().zip(self.current) {
+            for (name, (source, origin)) in map {
+                let g = Grant::new(kind, name, source);
+                if origin == Origin::Added {
+                    diff.added.push(g.clone());
+                }
+                diff.grants.push(g);
+            }
         }
+        diff.removed.sort();
+        diff
     }
 }
 

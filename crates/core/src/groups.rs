@@ -1,9 +1,11 @@
 //! Group sync: from the groups claim to the directory's groups.
 
+use crate::directory::DirectoryView;
 use crate::domain::Group;
 use crate::policy::GroupSyncPolicy;
 use crate::trace::{Step, Trace};
 use regex::Regex;
+use std::collections::HashSet;
 
 /// BookStack's normalisation: trimmed, lower-cased, spaces become hyphens.
 pub fn normalise(name: &str) -> String {
@@ -39,7 +41,7 @@ pub struct GroupResolution {
 /// Resolves the claim's groups against the directory's groups.
 pub fn resolve(
     claim: Option<&[String]>,
-    directory_groups: &[Group],
+    directory: &dyn DirectoryView,
     policy: &GroupSyncPolicy,
     allow: Option<&Regex>,
     trace: &mut Trace,
@@ -60,6 +62,8 @@ pub fn resolve(
         return out;
     }
     out.sync = true;
+    let mut seen: HashSet<&str> = HashSet::with_capacity(claim.len());
+    let mut matched_lines = Vec::new();
     for raw in claim {
         if let Some(re) = allow
             && !re.is_match(raw)
@@ -72,42 +76,40 @@ pub fn resolve(
         }
         out.allowed += 1;
         let n = normalise(raw);
-        let found: Vec<&Group> = directory_groups.iter().filter(|g| matches(g, &n)).collect();
+        let found = directory.groups_matching(&n);
         if found.is_empty() {
-            if policy.create_missing {
-                if !out.create.iter().any(|c| normalise(c) == n) {
-                    trace.note(
-                        Step::Groups,
-                        format!("\"{raw}\" matches no group; it will be created (create_missing)"),
-                    );
-                    out.create.push(raw.trim().to_owned());
-                }
-            } else {
+            if !policy.create_missing {
                 trace.note(
                     Step::Groups,
                     format!(
                         "\"{raw}\" (as \"{n}\") matches no group; ignored (create_missing is off)"
                     ),
                 );
+            } else if !out.create.iter().any(|c| normalise(c) == n) {
+                trace.note(
+                    Step::Groups,
+                    format!("\"{raw}\" matches no group; it will be created (create_missing)"),
+                );
+                out.create.push(raw.trim().to_owned());
             }
         }
         for g in found {
-            if !out.matched.contains(&g.name) {
+            if seen.insert(g.name.as_str()) {
                 let how = if g.external_ids.is_empty() {
-                    "name"
+                    ""
                 } else {
-                    "external id"
+                    " by external id"
                 };
-                trace.note(
-                    Step::Groups,
-                    format!(
-                        "\"{raw}\" (as \"{n}\") matches group \"{}\" by {how}",
-                        g.name
-                    ),
-                );
+                matched_lines.push(format!("\"{raw}\" → \"{}\"{how}", g.name));
                 out.matched.push(g.name.clone());
             }
         }
+    }
+    if !matched_lines.is_empty() {
+        trace.note(
+            Step::Groups,
+            format!("matched {}", matched_lines.join(", ")),
+        );
     }
     out
 }
@@ -137,9 +139,10 @@ mod tests {
     fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> GroupResolution {
         let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
         let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
+        let dir = crate::directory::InMemoryDirectory::new(vec![], groups(), vec![]);
         resolve(
             Some(&claim),
-            &groups(),
+            &dir,
             policy,
             re.as_ref(),
             &mut Trace::default(),

@@ -19,13 +19,74 @@
 
 use crate::claims::Profile;
 use crate::policy::RuleSpec;
-use cel::{Context, Program, Value};
-use std::sync::Arc;
+use cel::{Context, Env, Program, Value};
+use std::sync::{Arc, OnceLock};
+
+/// CEL's standard library, built once: building it per login cost more than the rules.
+fn env() -> Arc<Env> {
+    static ENV: OnceLock<Arc<Env>> = OnceLock::new();
+    ENV.get_or_init(|| Arc::new(Env::stdlib())).clone()
+}
 
 /// A rule with its condition compiled once.
 pub struct CompiledRule {
     pub spec: RuleSpec,
     program: Program,
+    claims: ClaimsNeed,
+    uses_groups: bool,
+}
+
+/// Which claims a rule reads. Converting the whole claims document to CEL values cost
+/// more than evaluating ten rules, so only what is read is converted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ClaimsNeed {
+    None,
+    /// Only `claims.<key>` / `claims["key"]` for these top-level keys.
+    Keys(std::collections::BTreeSet<String>),
+    /// `claims` used some other way (`"k" in claims`, `claims[x]`): all of it.
+    All,
+}
+
+impl ClaimsNeed {
+    /// Conservative: anything but a plain `claims.key` or `claims["key"]` access —
+    /// including the word inside a string literal — asks for everything.
+    fn of(source: &str, referenced: bool) -> Self {
+        if !referenced {
+            return ClaimsNeed::None;
+        }
+        static ACCESS: OnceLock<Option<regex::Regex>> = OnceLock::new();
+        let Some(re) = ACCESS
+            .get_or_init(|| {
+                regex::Regex::new(r#"(?:^|[^A-Za-z0-9_.])claims\b(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)(\s*\()?|\s*\[\s*"([^"\\]*)"\s*\]|\s*\[\s*'([^'\\]*)'\s*\])?"#).ok()
+            })
+            .as_ref()
+        else {
+            return ClaimsNeed::All;
+        };
+        let mut keys = std::collections::BTreeSet::new();
+        for c in re.captures_iter(source) {
+            if c.get(2).is_some() {
+                return ClaimsNeed::All; // a method call such as `claims.size()`
+            }
+            match c.get(1).or_else(|| c.get(3)).or_else(|| c.get(4)) {
+                Some(k) => keys.insert(k.as_str().to_owned()),
+                None => return ClaimsNeed::All,
+            };
+        }
+        ClaimsNeed::Keys(keys)
+    }
+
+    fn merge(self, other: &ClaimsNeed) -> ClaimsNeed {
+        match (self, other) {
+            (ClaimsNeed::All, _) | (_, ClaimsNeed::All) => ClaimsNeed::All,
+            (ClaimsNeed::None, o) => o.clone(),
+            (s, ClaimsNeed::None) => s,
+            (ClaimsNeed::Keys(mut a), ClaimsNeed::Keys(b)) => {
+                a.extend(b.iter().cloned());
+                ClaimsNeed::Keys(a)
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for CompiledRule {
@@ -46,11 +107,19 @@ pub struct RuleError {
 
 impl CompiledRule {
     pub fn compile(spec: RuleSpec) -> Result<Self, RuleError> {
-        let program = Program::compile(&spec.when).map_err(|e| RuleError {
+        let program = env().compile(&spec.when).map_err(|e| RuleError {
             name: spec.name.clone(),
             message: e.to_string().trim().replace('\n', " "),
         })?;
-        Ok(CompiledRule { spec, program })
+        let refs = program.references();
+        let claims = ClaimsNeed::of(&spec.when, refs.has_variable("claims"));
+        let uses_groups = refs.has_variable("groups");
+        Ok(CompiledRule {
+            spec,
+            program,
+            claims,
+            uses_groups,
+        })
     }
 }
 
@@ -69,21 +138,51 @@ pub struct RuleInput {
 }
 
 impl RuleInput {
+    /// All variables, the whole claims document included.
     pub fn new(profile: &Profile, provider: &str) -> Self {
-        let claims = cel::to_value(&profile.claims).unwrap_or(Value::Null);
-        let groups = Value::List(Arc::new(
+        Self::build(profile, provider, &ClaimsNeed::All, true)
+    }
+
+    /// Only what these rules read.
+    pub fn for_rules(rules: &[CompiledRule], profile: &Profile, provider: &str) -> Self {
+        let need = rules
+            .iter()
+            .fold(ClaimsNeed::None, |acc, r| acc.merge(&r.claims));
+        Self::build(
+            profile,
+            provider,
+            &need,
+            rules.iter().any(|r| r.uses_groups),
+        )
+    }
+
+    fn build(profile: &Profile, provider: &str, need: &ClaimsNeed, with_groups: bool) -> Self {
+        let claims = match need {
+            ClaimsNeed::None => Value::Null,
+            ClaimsNeed::All => cel::to_value(&*profile.claims).unwrap_or(Value::Null),
+            ClaimsNeed::Keys(keys) => {
+                let subset: serde_json::Map<String, serde_json::Value> = keys
+                    .iter()
+                    .filter_map(|k| profile.claims.get(k).map(|v| (k.clone(), v.clone())))
+                    .collect();
+                cel::to_value(&subset).unwrap_or(Value::Null)
+            }
+        };
+        let groups = if with_groups {
             profile
                 .groups
                 .iter()
                 .flatten()
                 .map(|g| Value::String(Arc::new(crate::groups::normalise(g))))
-                .collect(),
-        ));
+                .collect()
+        } else {
+            Vec::new()
+        };
         let s = |v: Option<&String>| Value::String(Arc::new(v.cloned().unwrap_or_default()));
         RuleInput {
             vars: vec![
                 ("claims", claims),
-                ("groups", groups),
+                ("groups", Value::List(Arc::new(groups))),
                 ("email", s(profile.email.as_ref())),
                 ("email_verified", Value::Bool(profile.email_verified)),
                 ("username", s(profile.username.as_ref())),
@@ -93,7 +192,7 @@ impl RuleInput {
     }
 
     fn context(&self) -> Context<'_, '_> {
-        let mut ctx = Context::default();
+        let mut ctx = Context::with_env(env());
         for (name, value) in &self.vars {
             ctx.add_variable_from_value(*name, value.clone());
         }
@@ -146,7 +245,7 @@ mod tests {
         .unwrap_or_else(|e| unreachable!("{e}"))
     }
 
-    fn profile() -> Profile {
+    fn profile() -> Profile<'static> {
         ClaimMap::default()
             .map(
                 &ClaimSources::id_token(json!({
@@ -158,6 +257,7 @@ mod tests {
                 None,
                 &mut Trace::default(),
             )
+            .map(Profile::into_owned)
             .unwrap_or_else(|e| unreachable!("{e}"))
     }
 
@@ -204,6 +304,39 @@ mod tests {
                     RuleResult::Error(_)
                 ),
                 "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_claims_a_rule_reads_are_converted() {
+        let keys = |v: &[&str]| ClaimsNeed::Keys(v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(rule("\"a\" in groups").claims, ClaimsNeed::None);
+        assert_eq!(
+            rule("has(claims.dept) && claims . level > 1").claims,
+            keys(&["dept", "level"])
+        );
+        assert_eq!(
+            rule("claims[\"https://x/roles\"].size() > 0").claims,
+            keys(&["https://x/roles"])
+        );
+        assert_eq!(rule("\"dept\" in claims").claims, ClaimsNeed::All);
+        assert_eq!(rule("claims[email] == 1").claims, ClaimsNeed::All);
+        assert_eq!(rule("claims.size() > 3").claims, ClaimsNeed::All);
+        // The subset gives the same answers as the whole document.
+        let p = profile();
+        for when in [
+            "claims.department == \"Library\"",
+            "has(claims.nope)",
+            "claims.level >= 3",
+        ] {
+            let r = rule(when);
+            let subset = RuleInput::for_rules(std::slice::from_ref(&r), &p, "g");
+            let whole = RuleInput::new(&p, "g");
+            assert_eq!(
+                evaluate(std::slice::from_ref(&r), &subset)[0].1,
+                evaluate(std::slice::from_ref(&r), &whole)[0].1,
+                "{when}"
             );
         }
     }

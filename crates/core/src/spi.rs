@@ -35,7 +35,7 @@ pub struct NewAccount {
 /// What an identity creator may look at.
 pub struct CreateContext<'a> {
     pub provider: &'a str,
-    pub profile: &'a Profile,
+    pub profile: &'a Profile<'a>,
     pub directory: &'a dyn DirectoryView,
 }
 
@@ -55,7 +55,7 @@ pub trait IdentityCreator: Send + Sync {
 /// What an assignment provider may look at.
 pub struct AssignContext<'a> {
     pub provider: &'a str,
-    pub profile: &'a Profile,
+    pub profile: &'a Profile<'a>,
     /// The account as it was before this login; `None` on first provisioning.
     pub existing: Option<&'a ExistingUser>,
     /// The username the account has (or will have).

@@ -53,7 +53,7 @@ pub enum Origin {
 
 /// What the engine works from: the provider's claims, mapped and checked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Profile {
+pub struct Profile<'c> {
     pub subject: String,
     /// The username claim as sent (before sanitising).
     pub username: Option<String>,
@@ -67,9 +67,28 @@ pub struct Profile {
     /// `None`: the claim was absent (no sync); `Some(vec![])`: present and empty.
     pub groups: Option<Vec<String>>,
     pub external_id: Option<String>,
-    /// The merged document, for rules.
+    /// The merged document, for rules (borrowed when there is no userinfo).
     #[serde(skip)]
-    pub claims: Value,
+    pub claims: Cow<'c, Value>,
+}
+
+impl Profile<'_> {
+    /// A profile that owns its claims (to keep it beyond the claim sources).
+    pub fn into_owned(self) -> Profile<'static> {
+        Profile {
+            subject: self.subject,
+            username: self.username,
+            email: self.email,
+            email_verified: self.email_verified,
+            email_origin: self.email_origin,
+            display_name: self.display_name,
+            avatar: self.avatar,
+            quota: self.quota,
+            groups: self.groups,
+            external_id: self.external_id,
+            claims: Cow::Owned(self.claims.into_owned()),
+        }
+    }
 }
 
 /// Why claims could not be mapped at all.
@@ -88,13 +107,13 @@ pub const MAX_AVATAR_BYTES: usize = 512 * 1024;
 
 impl ClaimMap {
     /// Maps the documents to a profile, explaining every step in `trace`.
-    pub fn map(
+    pub fn map<'s>(
         &self,
-        sources: &ClaimSources,
+        sources: &'s ClaimSources,
         trust: TrustEmail,
         groups_separator: Option<&str>,
         trace: &mut Trace,
-    ) -> Result<Profile, MapError> {
+    ) -> Result<Profile<'s>, MapError> {
         if !sources.id_token.is_object() {
             return Err(MapError::NotAnObject);
         }
@@ -178,7 +197,7 @@ impl ClaimMap {
             quota,
             groups,
             external_id,
-            claims: merged.into_owned(),
+            claims: merged,
         })
     }
 
@@ -328,9 +347,10 @@ fn map_groups(
         return None;
     };
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut push = |s: &str, out: &mut Vec<String>| {
         let s = s.trim();
-        if !s.is_empty() && !out.iter().any(|x| x == s) {
+        if !s.is_empty() && seen.insert(s.to_owned()) {
             out.push(s.to_owned());
         }
     };
@@ -450,16 +470,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn map(id: Value, info: Option<Value>, trust: TrustEmail) -> Result<Profile, MapError> {
-        ClaimMap::default().map(
-            &ClaimSources {
-                id_token: id,
-                userinfo: info,
-            },
-            trust,
-            None,
-            &mut Trace::default(),
-        )
+    fn map(
+        id: Value,
+        info: Option<Value>,
+        trust: TrustEmail,
+    ) -> Result<Profile<'static>, MapError> {
+        ClaimMap::default()
+            .map(
+                &ClaimSources {
+                    id_token: id,
+                    userinfo: info,
+                },
+                trust,
+                None,
+                &mut Trace::default(),
+            )
+            .map(Profile::into_owned)
     }
 
     #[test]
@@ -592,13 +618,11 @@ mod tests {
     #[test]
     fn distributed_groups_are_explained() {
         let mut trace = Trace::default();
+        let sources = ClaimSources::id_token(
+            json!({"sub": "s", "_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "https://graph"}}}),
+        );
         let p = ClaimMap::default()
-            .map(
-                &ClaimSources::id_token(json!({"sub": "s", "_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {"endpoint": "https://graph"}}})),
-                TrustEmail::VerifiedClaim,
-                None,
-                &mut trace,
-            )
+            .map(&sources, TrustEmail::VerifiedClaim, None, &mut trace)
             .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(p.groups, None);
         assert!(
