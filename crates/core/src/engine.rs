@@ -510,7 +510,7 @@ impl Engine {
         let gp = &self.policy.groups;
         let resolution = if gp.enabled {
             let r = groups::resolve(
-                profile.groups.as_deref(),
+                profile.groups.as_deref().map(|raw| (raw, profile.groups_normalised.as_slice())),
                 dir,
                 gp,
                 self.allow_regex.as_ref(),

@@ -170,10 +170,9 @@ impl RuleInput {
         };
         let groups = if with_groups {
             profile
-                .groups
+                .groups_normalised
                 .iter()
-                .flatten()
-                .map(|g| Value::String(Arc::new(crate::groups::normalise(g))))
+                .map(|g| Value::String(Arc::new(g.clone())))
                 .collect()
         } else {
             Vec::new()

@@ -66,6 +66,10 @@ pub struct Profile<'c> {
     pub quota: Option<String>,
     /// `None`: the claim was absent (no sync); `Some(vec![])`: present and empty.
     pub groups: Option<Vec<String>>,
+    /// `groups` after BookStack normalisation ([`crate::groups::normalise`]), same order;
+    /// computed once for group sync and rules.
+    #[serde(skip)]
+    pub groups_normalised: Vec<String>,
     pub external_id: Option<String>,
     /// The merged document, for rules (borrowed when there is no userinfo).
     #[serde(skip)]
@@ -85,6 +89,7 @@ impl Profile<'_> {
             avatar: self.avatar,
             quota: self.quota,
             groups: self.groups,
+            groups_normalised: self.groups_normalised,
             external_id: self.external_id,
             claims: Cow::Owned(self.claims.into_owned()),
         }
@@ -186,7 +191,13 @@ impl ClaimMap {
             .as_ref()
             .and_then(|e| map_groups(e, &merged, groups_separator, trace));
 
+        let groups_normalised = groups
+            .iter()
+            .flatten()
+            .map(|g| crate::groups::normalise(g))
+            .collect();
         Ok(Profile {
+            groups_normalised,
             subject,
             username,
             email,
@@ -346,26 +357,14 @@ fn map_groups(
         }
         return None;
     };
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut push = |s: &str, out: &mut Vec<String>| {
-        let s = s.trim();
-        if !s.is_empty() && seen.insert(s.to_owned()) {
-            out.push(s.to_owned());
-        }
-    };
-    let split = |s: &str, out: &mut Vec<String>, push: &mut dyn FnMut(&str, &mut Vec<String>)| {
-        match separator {
-            Some(sep) if !sep.is_empty() => s.split(sep).for_each(|part| push(part, out)),
-            _ => push(s, out),
-        }
-    };
+    let mut items: Vec<Cow<'_, str>> = Vec::new();
     match value.as_ref() {
-        Value::Array(items) => {
-            for item in items {
+        Value::Array(list) => {
+            items.reserve(list.len());
+            for item in list {
                 match item {
-                    Value::String(s) => push(s, &mut out),
-                    Value::Number(n) => push(&n.to_string(), &mut out),
+                    Value::String(s) => items.push(Cow::Borrowed(s.as_str())),
+                    Value::Number(n) => items.push(Cow::Owned(n.to_string())),
                     other => trace.note(
                         Step::Map,
                         format!("groups: ignored {other} (only strings and numbers name a group)"),
@@ -373,15 +372,25 @@ fn map_groups(
                 }
             }
         }
-        other => match scalar_text(other) {
-            Some(s) if !matches!(other, Value::Bool(_)) => split(&s, &mut out, &mut push),
-            _ => trace.note(
-                Step::Map,
-                format!("groups: `{expr}` is {other}, not a list or a string; ignored"),
-            ),
+        Value::String(s) => match separator {
+            Some(sep) if !sep.is_empty() => items.extend(s.split(sep).map(Cow::Borrowed)),
+            _ => items.push(Cow::Borrowed(s.as_str())),
         },
+        Value::Number(n) => items.push(Cow::Owned(n.to_string())),
+        other => trace.note(
+            Step::Map,
+            format!("groups: `{expr}` is {other}, not a list or a string; ignored"),
+        ),
     }
-    trace.note(Step::Map, format!("groups from `{expr}`: {out:?}"));
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let t = item.trim();
+        if !t.is_empty() && seen.insert(t) {
+            out.push(t.to_owned());
+        }
+    }
+    trace.note(Step::Map, format!("groups from `{expr}` ({}): {}", out.len(), out.join(", ")));
     Some(out)
 }
 
