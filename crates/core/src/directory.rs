@@ -7,8 +7,9 @@ use crate::domain::{
     ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
 };
 use crate::engine::{Decision, IdentityChange, Outcome};
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// An account that exists already, with everything the engine may look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

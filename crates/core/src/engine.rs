@@ -14,9 +14,9 @@ use crate::spi::{
 };
 use crate::trace::{Step, Trace};
 use crate::username::{self, CollisionError};
+use foldhash::HashSet;
 use regex::Regex;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// Why a login is refused. Each has a stable code and a message a person can act on.
@@ -451,7 +451,7 @@ impl Engine {
         let mut rule_grants = Vec::new();
         if !self.rules.is_empty() {
             let input = RuleInput::for_rules(&self.rules, profile, &self.provider.slug);
-            for (rule, result) in rules::evaluate(&self.rules, &input) {
+            for (rule, result) in rules::evaluate(&self.rules, input) {
                 let name = &rule.spec.name;
                 match (&result, rule.spec.deny) {
                     (RuleResult::Matched, true) | (RuleResult::Error(_), true) => {
@@ -510,7 +510,10 @@ impl Engine {
         let gp = &self.policy.groups;
         let resolution = if gp.enabled {
             let r = groups::resolve(
-                profile.groups.as_deref().map(|raw| (raw, profile.groups_normalised.as_slice())),
+                profile
+                    .groups
+                    .as_deref()
+                    .map(|raw| (raw, profile.groups_normalised.as_slice())),
                 dir,
                 gp,
                 self.allow_regex.as_ref(),
@@ -757,7 +760,7 @@ impl Engine {
         dir: &dyn DirectoryView,
         found: Found<'_>,
         rule_grants: &[Grant],
-        resolution: &GroupResolution,
+        resolution: &GroupResolution<'_>,
         mut trace: Trace,
     ) -> Outcome {
         let user = found.user;
@@ -970,7 +973,7 @@ impl Engine {
         profile: &Profile,
         dir: &dyn DirectoryView,
         rule_grants: &[Grant],
-        resolution: &GroupResolution,
+        resolution: &GroupResolution<'_>,
         mapped: UserView,
         mut trace: Trace,
     ) -> Outcome {
@@ -1410,19 +1413,24 @@ impl AssignmentProvider for PolicyAssignments<'_> {
         // Group sync.
         let r = ctx.groups;
         if r.sync {
-            for name in r.matched.iter().chain(&r.create) {
+            for name in r
+                .matched
+                .iter()
+                .copied()
+                .chain(r.create.iter().map(String::as_str))
+            {
                 plan.grant(GrantKind::Group, name, GrantSource::Provider, trace);
             }
             if p.groups.remove_unmatched && !ctx.first_login {
                 let kept: HashSet<&str> = r
                     .matched
                     .iter()
-                    .chain(&r.create)
-                    .chain(&p.default_groups)
-                    .map(String::as_str)
+                    .copied()
+                    .chain(r.create.iter().chain(&p.default_groups).map(String::as_str))
                     .collect();
                 let stale: Vec<String> = plan
                     .of_kind(GrantKind::Group)
+                    .into_iter()
                     .filter(|(name, source)| {
                         let removable = match source {
                             GrantSource::Provider => true,

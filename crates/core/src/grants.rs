@@ -3,6 +3,7 @@
 use crate::domain::{Grant, GrantKind, GrantSource};
 use crate::trace::{Step, Trace};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A removal the engine would not make, and why.
@@ -38,8 +39,9 @@ fn slot(kind: GrantKind) -> usize {
 /// Grants being planned for one account. Lookups by name do not allocate: a login
 /// touches every group of a large groups claim.
 #[derive(Debug, Clone, Default)]
-pub struct GrantPlan {
-    current: [BTreeMap<String, (GrantSource, Origin)>; 4],
+pub struct GrantPlan<'a> {
+    /// Names borrow from the account's grants until this login adds one.
+    current: [BTreeMap<Cow<'a, str>, (GrantSource, Origin)>; 4],
     removed: Vec<Grant>,
     refused: Vec<Refusal>,
     /// Removing the admin grant would leave the directory with no active admin.
@@ -56,22 +58,22 @@ pub struct GrantDiff {
     pub refused: Vec<Refusal>,
 }
 
-impl GrantPlan {
+impl<'a> GrantPlan<'a> {
     /// Starts from an account's grants. `last_admin`: this account is the only active admin.
-    pub fn from_existing(grants: &[Grant], last_admin: bool) -> Self {
+    pub fn from_existing(grants: &'a [Grant], last_admin: bool) -> Self {
         let mut plan = GrantPlan {
             last_admin,
             ..Default::default()
         };
         for g in grants {
             if let Some(map) = plan.current.get_mut(slot(g.kind)) {
-                map.insert(g.name.clone(), (g.source, Origin::Held));
+                map.insert(Cow::Borrowed(g.name.as_str()), (g.source, Origin::Held));
             }
         }
         plan
     }
 
-    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<String, (GrantSource, Origin)>> {
+    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<Cow<'a, str>, (GrantSource, Origin)>> {
         self.current.get(slot(kind))
     }
 
@@ -89,16 +91,17 @@ impl GrantPlan {
             .into_iter()
             .flatten()
             .filter(|(_, (s, _))| *s == source)
-            .map(|(n, _)| n.clone())
+            .map(|(n, _)| n.to_string())
             .collect()
     }
 
-    /// Current grants of one kind, with their sources.
-    pub fn of_kind(&self, kind: GrantKind) -> impl Iterator<Item = (&str, GrantSource)> {
+    /// Current grants of one kind, with their sources, in name order.
+    pub fn of_kind(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
         self.map(kind)
             .into_iter()
             .flatten()
-            .map(|(n, (s, _))| (n.as_str(), *s))
+            .map(|(n, (s, _))| (n.as_ref(), *s))
+            .collect()
     }
 
     /// Adds a grant unless the account already has it (from any source, which is kept).
@@ -134,7 +137,7 @@ impl GrantPlan {
             }
             None => Origin::Added,
         };
-        map.insert(name.to_owned(), (source, origin));
+        map.insert(Cow::Owned(name.to_owned()), (source, origin));
         true
     }
 
@@ -186,7 +189,7 @@ impl GrantPlan {
         };
         for (kind, map) in KINDS.into_iter().zip(self.current) {
             for (name, (source, origin)) in map {
-                let g = Grant::new(kind, name, source);
+                let g = Grant::new(kind, name.into_owned(), source);
                 if origin == Origin::Added {
                     diff.added.push(g.clone());
                 }
@@ -205,14 +208,12 @@ mod tests {
     #[test]
     fn provenance_is_respected() {
         let mut t = Trace::default();
-        let mut plan = GrantPlan::from_existing(
-            &[
-                Grant::new(GrantKind::Group, "ops", GrantSource::Admin),
-                Grant::new(GrantKind::Group, "dev", GrantSource::Provider),
-                Grant::new(GrantKind::Admin, "admin", GrantSource::Rule),
-            ],
-            true,
-        );
+        let held = [
+            Grant::new(GrantKind::Group, "ops", GrantSource::Admin),
+            Grant::new(GrantKind::Group, "dev", GrantSource::Provider),
+            Grant::new(GrantKind::Admin, "admin", GrantSource::Rule),
+        ];
+        let mut plan = GrantPlan::from_existing(&held, true);
         assert!(!plan.grant(GrantKind::Group, "ops", GrantSource::Provider, &mut t));
         assert_eq!(
             plan.source_of(GrantKind::Group, "ops"),

@@ -4,13 +4,15 @@ use crate::directory::DirectoryView;
 use crate::domain::Group;
 use crate::policy::GroupSyncPolicy;
 use crate::trace::{Step, Trace};
+use foldhash::{HashSet, HashSetExt};
 use regex::Regex;
-use std::collections::HashSet;
 
 /// BookStack's normalisation: trimmed, lower-cased, spaces become hyphens.
 pub fn normalise(name: &str) -> String {
     let t = name.trim();
-    if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b' ') {
+    if t.bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b' ')
+    {
         return t.to_owned();
     }
     t.to_lowercase().replace(' ', "-")
@@ -31,9 +33,9 @@ pub fn matches(group: &Group, normalised: &str) -> bool {
 
 /// What the groups claim means for this login.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupResolution {
+pub struct GroupResolution<'d> {
     /// Existing directory groups the claim names.
-    pub matched: Vec<String>,
+    pub matched: Vec<&'d str>,
     /// Groups to create (`create_missing`).
     pub create: Vec<String>,
     /// How many claim groups passed `allow_regex`.
@@ -42,14 +44,26 @@ pub struct GroupResolution {
     pub sync: bool,
 }
 
+impl GroupResolution<'_> {
+    #[cfg(test)]
+    fn into_owned(self) -> tests::Owned {
+        tests::Owned {
+            matched: self.matched.into_iter().map(String::from).collect(),
+            create: self.create,
+            allowed: self.allowed,
+            sync: self.sync,
+        }
+    }
+}
+
 /// Resolves the claim's groups against the directory's groups.
-pub fn resolve(
+pub fn resolve<'d>(
     claim: Option<(&[String], &[String])>,
-    directory: &dyn DirectoryView,
+    directory: &'d dyn DirectoryView,
     policy: &GroupSyncPolicy,
     allow: Option<&Regex>,
     trace: &mut Trace,
-) -> GroupResolution {
+) -> GroupResolution<'d> {
     let mut out = GroupResolution::default();
     let Some((claim, normalised)) = claim else {
         return out;
@@ -99,7 +113,11 @@ pub fn resolve(
         for g in found {
             if seen.insert(g.name.as_str()) {
                 // Built by hand: one format! per group was a third of a login's cost.
-                matched_line.push_str(if matched_line.is_empty() { "matched \"" } else { ", \"" });
+                matched_line.push_str(if matched_line.is_empty() {
+                    "matched \""
+                } else {
+                    ", \""
+                });
                 matched_line.push_str(raw);
                 matched_line.push_str("\" → \"");
                 matched_line.push_str(&g.name);
@@ -107,7 +125,7 @@ pub fn resolve(
                 if !g.external_ids.is_empty() {
                     matched_line.push_str(" by external id");
                 }
-                out.matched.push(g.name.clone());
+                out.matched.push(g.name.as_str());
             }
         }
     }
@@ -139,7 +157,14 @@ mod tests {
         ]
     }
 
-    fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> GroupResolution {
+    pub(super) struct Owned {
+        pub(super) matched: Vec<String>,
+        pub(super) create: Vec<String>,
+        pub(super) allowed: usize,
+        pub(super) sync: bool,
+    }
+
+    fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> Owned {
         let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
         let normalised: Vec<String> = claim.iter().map(|s| normalise(s)).collect();
         let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
@@ -151,6 +176,7 @@ mod tests {
             re.as_ref(),
             &mut Trace::default(),
         )
+        .into_owned()
     }
 
     #[test]

@@ -133,6 +133,7 @@ pub enum RuleResult {
 }
 
 /// The CEL variables for one login, built once and shared by all rules.
+#[derive(Clone)]
 pub struct RuleInput {
     vars: Vec<(&'static str, Value)>,
 }
@@ -190,10 +191,11 @@ impl RuleInput {
         }
     }
 
-    fn context(&self) -> Context<'_, '_> {
+    /// Moves the values in: a shared `Arc` would make CEL copy every string.
+    fn into_context(self) -> Context<'static, 'static> {
         let mut ctx = Context::with_env(env());
-        for (name, value) in &self.vars {
-            ctx.add_variable_from_value(*name, value.clone());
+        for (name, value) in self.vars {
+            ctx.add_variable_from_value(name, value);
         }
         ctx
     }
@@ -213,12 +215,12 @@ impl CompiledRule {
 /// Evaluates every rule against one login, in order.
 pub fn evaluate<'r>(
     rules: &'r [CompiledRule],
-    input: &RuleInput,
+    input: RuleInput,
 ) -> Vec<(&'r CompiledRule, RuleResult)> {
     if rules.is_empty() {
         return Vec::new();
     }
-    let ctx = input.context();
+    let ctx = input.into_context();
     rules.iter().map(|r| (r, r.eval_in(&ctx))).collect()
 }
 
@@ -290,7 +292,7 @@ mod tests {
         for (when, want) in cases {
             let r = rule(when);
             assert_eq!(
-                evaluate(std::slice::from_ref(&r), &input)[0].1,
+                evaluate(std::slice::from_ref(&r), input.clone())[0].1,
                 want,
                 "{when}"
             );
@@ -299,7 +301,7 @@ mod tests {
             let r = rule(bad);
             assert!(
                 matches!(
-                    evaluate(std::slice::from_ref(&r), &input)[0].1,
+                    evaluate(std::slice::from_ref(&r), input.clone())[0].1,
                     RuleResult::Error(_)
                 ),
                 "{bad}"
@@ -333,8 +335,8 @@ mod tests {
             let subset = RuleInput::for_rules(std::slice::from_ref(&r), &p, "g");
             let whole = RuleInput::new(&p, "g");
             assert_eq!(
-                evaluate(std::slice::from_ref(&r), &subset)[0].1,
-                evaluate(std::slice::from_ref(&r), &whole)[0].1,
+                evaluate(std::slice::from_ref(&r), subset.clone())[0].1,
+                evaluate(std::slice::from_ref(&r), whole.clone())[0].1,
                 "{when}"
             );
         }

@@ -65,7 +65,7 @@ pub struct AssignContext<'a> {
     /// Grants from rules whose condition held for this login.
     pub rule_grants: &'a [Grant],
     /// What the groups claim resolved to.
-    pub groups: &'a GroupResolution,
+    pub groups: &'a GroupResolution<'a>,
 }
 
 /// Why an assignment provider failed; the login is refused with this message.

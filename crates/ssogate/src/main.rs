@@ -12,6 +12,11 @@ use ssogate_core::engine::Decision;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+// A login allocates many small strings (one per group, grant and trace line); mimalloc
+// made map+decide about 40% faster than glibc's allocator here (see benches/decide.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "ssogate",

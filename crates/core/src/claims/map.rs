@@ -5,7 +5,7 @@
 //! Merge rule for everything else: the ID token wins; userinfo fills top-level claims
 //! the ID token lacks.
 
-use super::expr::{ClaimExpr, is_empty, scalar_text};
+use super::expr::{ClaimExpr, is_empty};
 use crate::policy::{ClaimMap, TrustEmail};
 use crate::trace::{Step, Trace};
 use base64::Engine as _;
@@ -382,7 +382,7 @@ fn map_groups(
             format!("groups: `{expr}` is {other}, not a list or a string; ignored"),
         ),
     }
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let mut seen = <foldhash::HashSet<&str> as foldhash::HashSetExt>::with_capacity(items.len());
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
         let t = item.trim();
@@ -390,7 +390,10 @@ fn map_groups(
             out.push(t.to_owned());
         }
     }
-    trace.note(Step::Map, format!("groups from `{expr}` ({}): {}", out.len(), out.join(", ")));
+    trace.note(
+        Step::Map,
+        format!("groups from `{expr}` ({}): {}", out.len(), out.join(", ")),
+    );
     Some(out)
 }
 
