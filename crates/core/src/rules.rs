@@ -213,10 +213,7 @@ impl CompiledRule {
 }
 
 /// Evaluates every rule against one login, in order.
-pub fn evaluate<'r>(
-    rules: &'r [CompiledRule],
-    input: RuleInput,
-) -> Vec<(&'r CompiledRule, RuleResult)> {
+pub fn evaluate(rules: &[CompiledRule], input: RuleInput) -> Vec<(&CompiledRule, RuleResult)> {
     if rules.is_empty() {
         return Vec::new();
     }
