@@ -6,7 +6,7 @@
 use crate::domain::{
     ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
 };
-use crate::engine::{Decision, IdentityChange, Outcome};
+use crate::engine::{AttributesMut, Decision, IdentityChange, Outcome};
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -353,15 +353,15 @@ impl InMemoryDirectory {
             _ => self.users.iter().find(|u| u.id == id)?.clone(),
         };
         let c = &outcome.changes;
+        let mut fields = AttributesMut {
+            email: &mut user.email,
+            email_verified: &mut user.email_verified,
+            display_name: &mut user.display_name,
+            avatar: &mut user.avatar,
+            quota: &mut user.quota,
+        };
         for a in &c.attributes {
-            match a.field {
-                "email" => user.email = a.to.clone(),
-                "email_verified" => user.email_verified = a.to.as_deref() == Some("true"),
-                "display_name" => user.display_name = a.to.clone(),
-                "avatar" => user.avatar = a.to.clone(),
-                "quota" => user.quota = a.to.clone(),
-                _ => {}
-            }
+            a.apply(&mut fields);
         }
         match &c.identity {
             Some(IdentityChange::Create(i)) => user.identities.push(i.clone()),

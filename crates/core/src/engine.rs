@@ -133,12 +133,57 @@ pub enum IdentityChange {
     },
 }
 
-/// One attribute refreshed from the claims.
+/// An account attribute the claims keep in sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribute {
+    Email,
+    EmailVerified,
+    DisplayName,
+    Avatar,
+    Quota,
+}
+
+impl std::fmt::Display for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Attribute::Email => "email",
+            Attribute::EmailVerified => "email_verified",
+            Attribute::DisplayName => "display_name",
+            Attribute::Avatar => "avatar",
+            Attribute::Quota => "quota",
+        })
+    }
+}
+
+/// One attribute refreshed from the claims (`email_verified` as `"true"`/`"false"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AttributeChange {
-    pub field: &'static str,
+    pub field: Attribute,
     pub from: Option<String>,
     pub to: Option<String>,
+}
+
+/// The attributes of an account, borrowed for writing, so every holder of an account
+/// (the engine's view, the in-memory directory) applies changes the same way.
+pub struct AttributesMut<'a> {
+    pub email: &'a mut Option<String>,
+    pub email_verified: &'a mut bool,
+    pub display_name: &'a mut Option<String>,
+    pub avatar: &'a mut Option<String>,
+    pub quota: &'a mut Option<String>,
+}
+
+impl AttributeChange {
+    pub fn apply(&self, to: &mut AttributesMut<'_>) {
+        match self.field {
+            Attribute::Email => *to.email = self.to.clone(),
+            Attribute::EmailVerified => *to.email_verified = self.to.as_deref() == Some("true"),
+            Attribute::DisplayName => *to.display_name = self.to.clone(),
+            Attribute::Avatar => *to.avatar = self.to.clone(),
+            Attribute::Quota => *to.quota = self.to.clone(),
+        }
+    }
 }
 
 /// Everything the directory must write, beyond the decision itself.
@@ -840,15 +885,15 @@ impl Engine {
         };
         if p.auto_provision {
             changes.attributes = self.sync_attributes(profile, user, dir, &mut trace);
+            let mut fields = AttributesMut {
+                email: &mut view.email,
+                email_verified: &mut view.email_verified,
+                display_name: &mut view.display_name,
+                avatar: &mut view.avatar,
+                quota: &mut view.quota,
+            };
             for c in &changes.attributes {
-                match c.field {
-                    "email" => view.email = c.to.clone(),
-                    "email_verified" => view.email_verified = c.to.as_deref() == Some("true"),
-                    "display_name" => view.display_name = c.to.clone(),
-                    "avatar" => view.avatar = c.to.clone(),
-                    "quota" => view.quota = c.to.clone(),
-                    _ => {}
-                }
+                c.apply(&mut fields);
             }
         } else {
             trace.note(
@@ -901,70 +946,92 @@ impl Engine {
     ) -> Vec<AttributeChange> {
         let s = self.policy.sync_attributes;
         let mut out = Vec::new();
-        let mut set = |field: &'static str,
+        let mut set = |field: Attribute,
                        on: bool,
-                       from: &Option<String>,
-                       to: &Option<String>,
+                       from: Option<&String>,
+                       to: Option<&String>,
                        trace: &mut Trace| {
-            if !on {
+            let Some(to) = to else { return };
+            if !on || from == Some(to) {
                 return;
             }
-            if let Some(to) = to
-                && from.as_ref() != Some(to)
-            {
-                trace.note(
-                    Step::Attributes,
-                    format!(
-                        "{field}: {} → \"{to}\"",
-                        from.as_deref()
-                            .map_or("none".into(), |f| format!("\"{f}\""))
-                    ),
-                );
-                out.push(AttributeChange {
-                    field,
-                    from: from.clone(),
-                    to: Some(to.clone()),
-                });
-            }
+            let shown = from.map_or_else(|| "none".to_owned(), |f| format!("\"{f}\""));
+            trace.note(Step::Attributes, format!("{field}: {shown} → \"{to}\""));
+            out.push(AttributeChange {
+                field,
+                from: from.cloned(),
+                to: Some(to.clone()),
+            });
         };
         if s.email
             && let Some(email) = &profile.email
-            && !user
+        {
+            let same = user
                 .email
                 .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(email))
-        {
-            let taken = dir
+                .is_some_and(|e| e.eq_ignore_ascii_case(email));
+            let verified = |v: bool| Some(v.to_string());
+            if same {
+                // The provider now vouches for the address the account already has.
+                if profile.email_verified && !user.email_verified {
+                    set(
+                        Attribute::EmailVerified,
+                        true,
+                        verified(false).as_ref(),
+                        verified(true).as_ref(),
+                        trace,
+                    );
+                }
+            } else if dir
                 .find_by_email(email)
                 .into_iter()
-                .any(|u| u.id != user.id);
-            if taken && self.policy.email_conflict == EmailConflict::Reject {
+                .any(|u| u.id != user.id)
+                && self.policy.email_conflict == EmailConflict::Reject
+            {
                 trace.note(
                     Step::Attributes,
                     format!("email not changed to {email}: another account uses it"),
                 );
             } else {
-                set("email", true, &user.email, &profile.email, trace);
+                set(
+                    Attribute::Email,
+                    true,
+                    user.email.as_ref(),
+                    Some(email),
+                    trace,
+                );
                 if user.email_verified != profile.email_verified {
                     set(
-                        "email_verified",
+                        Attribute::EmailVerified,
                         true,
-                        &Some(user.email_verified.to_string()),
-                        &Some(profile.email_verified.to_string()),
+                        verified(user.email_verified).as_ref(),
+                        verified(profile.email_verified).as_ref(),
                         trace,
                     );
                 }
             }
         }
         set(
-            "display_name",
+            Attribute::DisplayName,
             s.display_name,
-            &user.display_name,
-            &profile.display_name,
+            user.display_name.as_ref(),
+            profile.display_name.as_ref(),
             trace,
         );
-        set("avatar", s.avatar, &user.avatar, &profile.avatar, trace);
-        set("quota", s.quota, &user.quota, &profile.quota, trace);
+        set(
+            Attribute::Avatar,
+            s.avatar,
+            user.avatar.as_ref(),
+            profile.avatar.as_ref(),
+            trace,
+        );
+        set(
+            Attribute::Quota,
+            s.quota,
+            user.quota.as_ref(),
+            profile.quota.as_ref(),
+            trace,
+        );
         out
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
 use ssogate_core::domain::{Grant, GrantKind, GrantSource, Permission, UserStatus};
-use ssogate_core::engine::{Decision, IdentityChange, RejectReason};
+use ssogate_core::engine::{Attribute, Decision, IdentityChange, RejectReason};
 use ssogate_core::grants::GrantPlan;
 use ssogate_core::policy::{ClaimMap, Collision, EmailConflict, MatchBy, RuleSpec, TrustEmail};
 use ssogate_core::spi::{
@@ -155,7 +155,7 @@ fn nextcloud_scenario_create_users_and_adopt_existing_ones() {
             .changes
             .attributes
             .iter()
-            .any(|a| a.field == "display_name")
+            .any(|a| a.field == Attribute::DisplayName)
     );
 }
 
@@ -809,7 +809,12 @@ fn attribute_sync_per_attribute() {
     let c = json!({"sub": "ada-sub", "email": "new@example.com", "email_verified": true, "name": "New",
         "quota": "5GB", "picture": "https://cdn.example.com/ada.png"});
     let o = engine(ProvisioningPolicy::default()).decide(&claims(c.clone()), &d);
-    let fields: Vec<_> = o.changes.attributes.iter().map(|a| a.field).collect();
+    let fields: Vec<String> = o
+        .changes
+        .attributes
+        .iter()
+        .map(|a| a.field.to_string())
+        .collect();
     assert_eq!(
         fields,
         ["email", "email_verified", "display_name", "avatar", "quota"]
@@ -819,7 +824,12 @@ fn attribute_sync_per_attribute() {
     p.sync_attributes.email = false;
     p.sync_attributes.quota = false;
     let o = engine(p).decide(&claims(c), &d);
-    let fields: Vec<_> = o.changes.attributes.iter().map(|a| a.field).collect();
+    let fields: Vec<String> = o
+        .changes
+        .attributes
+        .iter()
+        .map(|a| a.field.to_string())
+        .collect();
     assert_eq!(fields, ["display_name", "avatar"]);
 }
 
@@ -1214,4 +1224,36 @@ fn json_contract_shape() {
             .as_array()
             .is_some_and(|t| !t.is_empty() && t.iter().all(Value::is_string))
     );
+}
+
+#[test]
+fn a_verified_login_verifies_the_same_address_but_never_unverifies_it() {
+    let d = dir(json!({"users": [
+        {"username": "u", "email": "u@example.com", "email_verified": false,
+         "identities": [{"provider": "corp", "subject": "u"}]},
+        {"username": "v", "email": "v@example.com", "email_verified": true,
+         "identities": [{"provider": "corp", "subject": "v"}]}
+    ]}));
+    let e = engine(ProvisioningPolicy::default());
+    let o = e.decide(
+        &claims(json!({"sub": "u", "email": "U@example.com", "email_verified": true})),
+        &d,
+    );
+    assert_eq!(o.changes.attributes.len(), 1);
+    assert_eq!(o.changes.attributes[0].field, Attribute::EmailVerified);
+    assert!(o.user.email_verified);
+    let o = e.decide(
+        &claims(json!({"sub": "v", "email": "v@example.com", "email_verified": false})),
+        &d,
+    );
+    assert!(o.changes.attributes.is_empty());
+    assert!(o.user.email_verified);
+    // Moving to an address another account holds is refused, and the login goes on.
+    let o = e.decide(
+        &claims(json!({"sub": "v", "email": "u@example.com", "email_verified": true})),
+        &d,
+    );
+    assert!(matches!(o.decision, Decision::SignIn { .. }));
+    assert!(o.changes.attributes.is_empty());
+    assert!(trace_has(&o, "another account uses it"));
 }
