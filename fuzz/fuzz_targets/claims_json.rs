@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
+use ssogate_core::memory::{DirectoryFile, InMemoryDirectory};
 use ssogate_core::domain::Permission;
-use ssogate_core::engine::Decision;
+use ssogate_core::decision::Decision;
 use ssogate_core::policy::{MatchBy, RuleSpec};
 use ssogate_core::{ClaimExpr, Engine, ProviderPolicy, ProvisioningPolicy};
 use std::sync::OnceLock;

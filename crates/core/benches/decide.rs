@@ -14,8 +14,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
 use ssogate_core::domain::Permission;
+use ssogate_core::memory::{DirectoryFile, InMemoryDirectory};
 use ssogate_core::policy::{MatchBy, RuleSpec, TrustEmail};
 use ssogate_core::rules::{self, CompiledRule, RuleInput};
 use ssogate_core::trace::Trace;

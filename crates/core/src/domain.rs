@@ -139,6 +139,31 @@ pub struct ExternalIdentity {
     pub subject: String,
 }
 
+/// BookStack's normalisation of a group name: trimmed, lower-cased, spaces become hyphens.
+pub fn normalise_group_name(name: &str) -> String {
+    let t = name.trim();
+    if t.bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b' ')
+    {
+        return t.to_owned();
+    }
+    t.to_lowercase().replace(' ', "-")
+}
+
+impl Group {
+    /// Whether a provider group (already normalised) names this group: by its external
+    /// ids when it has any, otherwise by its name; both normalised.
+    pub fn matches(&self, normalised: &str) -> bool {
+        if self.external_ids.is_empty() {
+            normalise_group_name(&self.name) == normalised
+        } else {
+            self.external_ids
+                .iter()
+                .any(|id| normalise_group_name(id) == normalised)
+        }
+    }
+}
+
 /// The catalogue the engine grants from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

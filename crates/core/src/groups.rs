@@ -1,35 +1,12 @@
 //! Group sync: from the groups claim to the directory's groups.
 
 use crate::directory::DirectoryView;
-use crate::domain::Group;
 use crate::policy::GroupSyncPolicy;
 use crate::trace::{Step, Trace};
 use foldhash::{HashSet, HashSetExt};
 use regex::Regex;
 
-/// BookStack's normalisation: trimmed, lower-cased, spaces become hyphens.
-pub fn normalise(name: &str) -> String {
-    let t = name.trim();
-    if t.bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b' ')
-    {
-        return t.to_owned();
-    }
-    t.to_lowercase().replace(' ', "-")
-}
-
-/// Whether a provider group (already normalised) names this directory group: by its
-/// external ids when it has any, otherwise by its name; both normalised.
-pub fn matches(group: &Group, normalised: &str) -> bool {
-    if group.external_ids.is_empty() {
-        normalise(&group.name) == normalised
-    } else {
-        group
-            .external_ids
-            .iter()
-            .any(|id| normalise(id) == normalised)
-    }
-}
+pub use crate::domain::normalise_group_name as normalise;
 
 /// What the groups claim means for this login.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,6 +115,7 @@ pub fn resolve<'d>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Group;
     use crate::domain::parse_external_ids;
 
     fn groups() -> Vec<Group> {
@@ -168,7 +146,7 @@ mod tests {
         let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
         let normalised: Vec<String> = claim.iter().map(|s| normalise(s)).collect();
         let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
-        let dir = crate::directory::InMemoryDirectory::new(vec![], groups(), vec![]);
+        let dir = crate::memory::InMemoryDirectory::new(vec![], groups(), vec![]);
         resolve(
             Some((&claim, &normalised)),
             &dir,

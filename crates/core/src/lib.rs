@@ -10,11 +10,13 @@
 //! a [`directory::DirectoryView`]), and everything it decides leaves as values.
 
 pub mod claims;
+pub mod decision;
 pub mod directory;
 pub mod domain;
 pub mod engine;
 pub mod grants;
 pub mod groups;
+pub mod memory;
 pub mod policy;
 pub mod rules;
 pub mod spi;
@@ -22,6 +24,8 @@ pub mod trace;
 pub mod username;
 
 pub use claims::{ClaimExpr, ClaimSources, Profile};
-pub use directory::{DirectoryView, ExistingUser, InMemoryDirectory};
-pub use engine::{Decision, Engine, Outcome, PolicyError, RejectReason};
+pub use decision::{Decision, Outcome, RejectReason};
+pub use directory::{DirectoryView, ExistingUser};
+pub use engine::{Engine, PolicyError};
+pub use memory::InMemoryDirectory;
 pub use policy::{ClaimMap, MatchBy, ProviderPolicy, ProvisioningPolicy, TrustEmail};

@@ -11,9 +11,9 @@
 //! trace, so custom logic is explained like the built-in one.
 
 use crate::claims::Profile;
+use crate::decision::RejectReason;
 use crate::directory::{DirectoryView, ExistingUser};
 use crate::domain::{Grant, UserSource, UserStatus};
-use crate::engine::RejectReason;
 use crate::grants::GrantPlan;
 use crate::groups::GroupResolution;
 use crate::trace::Trace;

@@ -11,10 +11,10 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
+use ssogate_core::decision::{Attribute, Decision, IdentityChange, RejectReason};
 use ssogate_core::domain::{Grant, GrantKind, GrantSource, Permission, UserStatus};
-use ssogate_core::engine::{Attribute, Decision, IdentityChange, RejectReason};
 use ssogate_core::grants::GrantPlan;
+use ssogate_core::memory::{DirectoryFile, InMemoryDirectory};
 use ssogate_core::policy::{ClaimMap, Collision, EmailConflict, MatchBy, RuleSpec, TrustEmail};
 use ssogate_core::spi::{
     AssignContext, AssignmentError, AssignmentProvider, CreateContext, IdentityCreator, NewAccount,

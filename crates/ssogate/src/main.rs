@@ -6,9 +6,9 @@
 use clap::{Parser, Subcommand};
 use ssogate_core::Outcome;
 use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::{DirectoryFile, InMemoryDirectory};
+use ssogate_core::decision::Decision;
 use ssogate_core::domain::GrantKind;
-use ssogate_core::engine::Decision;
+use ssogate_core::memory::{DirectoryFile, InMemoryDirectory};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
