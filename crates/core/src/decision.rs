@@ -5,7 +5,6 @@ use crate::claims::MapError;
 use crate::domain::{ExternalIdentity, GrantKind, UserSource, UserStatus};
 use crate::grants::GrantDiff;
 use crate::policy::MatchBy;
-use crate::spi::NewAccount;
 use crate::trace::Trace;
 use serde::Serialize;
 
@@ -77,6 +76,19 @@ impl RejectReason {
             RejectReason::NoIdentityCreator => "no_identity_creator",
         }
     }
+}
+
+/// The account an identity creator wants created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewAccount {
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    pub quota: Option<String>,
+    pub status: UserStatus,
+    pub source: UserSource,
 }
 
 /// What happens to the login.

@@ -11,26 +11,13 @@
 //! trace, so custom logic is explained like the built-in one.
 
 use crate::claims::Profile;
+pub use crate::decision::NewAccount;
 use crate::decision::RejectReason;
 use crate::directory::{DirectoryView, ExistingUser};
-use crate::domain::{Grant, UserSource, UserStatus};
+use crate::domain::Grant;
 use crate::grants::GrantPlan;
 use crate::groups::GroupResolution;
 use crate::trace::Trace;
-use serde::Serialize;
-
-/// The account an identity creator wants created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NewAccount {
-    pub username: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub display_name: Option<String>,
-    pub avatar: Option<String>,
-    pub quota: Option<String>,
-    pub status: UserStatus,
-    pub source: UserSource,
-}
 
 /// What an identity creator may look at.
 pub struct CreateContext<'a> {
