@@ -27,6 +27,25 @@ pub enum UserSource {
     Api,
 }
 
+/// The stable text form of the enums stored in databases and files.
+macro_rules! text_enum {
+    ($t:ty { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$v => $s),+ }
+            }
+            /// The value for its text form, if it is one.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$v),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(UserStatus { Active => "active", Disabled => "disabled", Pending => "pending" });
+text_enum!(UserSource { Local => "local", Provider => "provider", Api => "api" });
+text_enum!(GrantSource { Default => "default", Rule => "rule", Provider => "provider", Admin => "admin", Import => "import" });
+
 /// Where a grant came from. Sync touches only what it owns (see DESIGN.md "Grant provenance").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,13 +64,7 @@ pub enum GrantSource {
 
 impl fmt::Display for GrantSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GrantSource::Default => "default",
-            GrantSource::Rule => "rule",
-            GrantSource::Provider => "provider",
-            GrantSource::Admin => "admin",
-            GrantSource::Import => "import",
-        })
+        f.write_str(self.as_str())
     }
 }
 

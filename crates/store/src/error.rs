@@ -1,0 +1,22 @@
+/// What went wrong with the directory, said so a person can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the SQLite database {path}: {source}. Check that the directory exists and is writable."
+    )]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database schema is version {found}, newer than this ssogate supports ({supported}). Upgrade ssogate, or restore a backup made before the upgrade."
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database holds a value ssogate does not understand ({0}); was it edited by hand?")]
+    Corrupt(String),
+    #[error("the database writer has stopped; restart ssogate")]
+    WriterGone,
+}

@@ -1,0 +1,50 @@
+//! ssogate-store: the directory on disk.
+//!
+//! Owns the schema and its migrations, turns the engine's [`Outcome`]s into rows in one
+//! transaction (account, identity, grants with their source, audit event — all or
+//! nothing), and answers the engine's lookups. SQLite is the embedded default: one
+//! writer thread runs each login's read–decide–write in a single `IMMEDIATE`
+//! transaction, so concurrent first logins cannot create two accounts.
+//!
+//! It must not know HTTP, sessions cookies or the protocol: it receives verified claims
+//! and returns decisions.
+
+mod audit;
+mod error;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use ssogate_core::Outcome;
+
+/// Who asked, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    /// Unix seconds; injected so tests control the clock.
+    pub now: i64,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// A context stamped with the current time.
+    pub fn now() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        RequestContext {
+            now,
+            ..Default::default()
+        }
+    }
+}
+
+/// A login, decided and written.
+#[derive(Debug, Clone)]
+pub struct LoginResult {
+    pub outcome: Outcome,
+    /// The account signed in to or created; `None` for rejections without one.
+    pub user_id: Option<i64>,
+}
