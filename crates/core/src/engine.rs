@@ -913,17 +913,18 @@ impl Engine {
         let chain = std::iter::once(&builtin as &dyn AssignmentProvider)
             .chain(self.assigners.iter().map(|a| a.as_ref()));
         for a in chain {
-            a.assign(ctx, &mut plan, trace)
-                .map_err(|AssignmentError(message)| {
-                    trace.note(
-                        Step::Assign,
-                        format!("assignment provider \"{}\" failed: {message}", a.name()),
-                    );
-                    RejectReason::AssignmentFailed {
-                        provider: a.name().to_owned(),
-                        message,
-                    }
-                })?;
+            let result = a.assign(ctx, &mut plan, trace);
+            plan.flush(trace);
+            result.map_err(|AssignmentError(message)| {
+                trace.note(
+                    Step::Assign,
+                    format!("assignment provider \"{}\" failed: {message}", a.name()),
+                );
+                RejectReason::AssignmentFailed {
+                    provider: a.name().to_owned(),
+                    message,
+                }
+            })?;
         }
         Ok(plan.finish())
     }
@@ -1175,6 +1176,7 @@ impl AssignmentProvider for PolicyAssignments<'_> {
             );
         }
 
+        plan.flush(trace);
         // Rules are re-evaluated at every login: they add what holds now and remove the
         // rule-given grants that no longer hold.
         for g in ctx.rule_grants {
@@ -1212,6 +1214,7 @@ impl AssignmentProvider for PolicyAssignments<'_> {
             }
         }
 
+        plan.flush(trace);
         // Group sync.
         let r = ctx.groups;
         if r.sync {

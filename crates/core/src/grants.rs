@@ -46,6 +46,9 @@ pub struct GrantPlan<'a> {
     refused: Vec<Refusal>,
     /// Removing the admin grant would leave the directory with no active admin.
     last_admin: bool,
+    /// Additions not yet written to the trace, one line per kind and source: a first
+    /// login adds dozens of grants, and a line each cost more than the decision.
+    pending: Vec<(GrantKind, GrantSource, String)>,
 }
 
 /// The plan once every assignment provider has run.
@@ -124,7 +127,18 @@ impl<'a> GrantPlan<'a> {
             }
             return false;
         }
-        trace.note(Step::Grants, format!("+ {kind} \"{name}\" ({source})"));
+        match self
+            .pending
+            .iter_mut()
+            .find(|(k, s, _)| *k == kind && *s == source)
+        {
+            Some((_, _, line)) => {
+                line.push_str(", \"");
+                line.push_str(name);
+                line.push('"');
+            }
+            None => self.pending.push((kind, source, format!("\"{name}\""))),
+        }
         // Re-granting what this login removed restores it rather than adding it.
         let origin = match self
             .removed
@@ -179,6 +193,13 @@ impl<'a> GrantPlan<'a> {
             self.removed.push(grant);
         }
         true
+    }
+
+    /// Writes the additions made since the last flush to the trace.
+    pub fn flush(&mut self, trace: &mut Trace) {
+        for (kind, source, names) in self.pending.drain(..) {
+            trace.note(Step::Grants, format!("+ {kind} ({source}): {names}"));
+        }
     }
 
     pub fn finish(self) -> GrantDiff {
