@@ -67,6 +67,36 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The default directory: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://ssogate.db";
+
+/// Where the directory lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite://PATH` (relative to the working directory, or absolute as `sqlite:///abs`).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl Database {
+    fn parse(url: &str) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("the sqlite:// URL has no file path, e.g. sqlite://ssogate.db".into());
+            }
+            Ok(Database::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(url.to_owned()))
+        } else {
+            Err(format!(
+                "\"{}\" is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB",
+                url.split(['@', ':']).next().unwrap_or("")
+            ))
+        }
+    }
+}
+
 /// One provider as configured.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -101,6 +131,8 @@ impl ProviderConfig {
 pub struct Config {
     /// The file it was read from, if any.
     pub path: Option<PathBuf>,
+    /// Where the directory lives (`database_url`, or `SSOGATE_DATABASE_URL`).
+    pub database: Database,
     pub catalogue: Catalogue,
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
@@ -204,6 +236,8 @@ struct RawProvider {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
+    database_url: Option<String>,
+    #[serde(default)]
     catalogue: Catalogue,
     #[serde(default)]
     claims: Option<Value>,
@@ -256,11 +290,9 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         .unwrap_or_default();
     let seeds = seed_env::SeedEnv::from_vars(env, &file_providers)?;
     let warnings = seeds.warnings.clone();
-    figment = figment.merge(seeds).merge(
-        Env::prefixed("SSOGATE_")
-            .split("__")
-            .ignore(&["config", "database_url"]),
-    );
+    figment = figment
+        .merge(seeds)
+        .merge(Env::prefixed("SSOGATE_").split("__").ignore(&["config"]));
 
     let raw_value: Value = figment
         .extract()
@@ -356,7 +388,10 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         providers.insert(slug, config);
     }
 
+    let database = Database::parse(raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
+        .map_err(|m| located(&figment, path, "database_url", m))?;
     let config = Config {
+        database,
         path: path.map(Path::to_path_buf),
         catalogue: raw.catalogue,
         providers,

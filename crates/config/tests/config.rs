@@ -372,3 +372,31 @@ fn unknown_provider_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn database_url_from_file_and_environment() {
+    Jail::expect_with(|jail| {
+        let c = load_text(jail, MINIMAL, &[]).map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.database,
+            ssogate_config::Database::Sqlite("ssogate.db".into())
+        );
+        jail.set_env(
+            "SSOGATE_DATABASE_URL",
+            "postgres://ssogate@127.0.0.1/ssogate",
+        );
+        let c = load_text(jail, MINIMAL, &[]).map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.database,
+            ssogate_config::Database::Postgres("postgres://ssogate@127.0.0.1/ssogate".into())
+        );
+        jail.set_env("SSOGATE_DATABASE_URL", "mysql://root:hunter2@db/x");
+        let e = load_text(jail, MINIMAL, &[]).err().unwrap();
+        assert_eq!(e.key, "database_url");
+        assert!(
+            e.message.contains("sqlite://PATH") && !e.message.contains("hunter2"),
+            "{e}"
+        );
+        Ok(())
+    });
+}

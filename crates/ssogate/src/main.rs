@@ -37,6 +37,8 @@ enum Command {
     Provision(ProvisionArgs),
     /// Load and check the configuration, then print the providers it defines.
     CheckConfig,
+    /// Create or upgrade the database schema and store the configured catalogue.
+    Migrate,
 }
 
 #[derive(clap::Args)]
@@ -65,6 +67,8 @@ struct ProvisionArgs {
 enum Failure {
     /// Bad input: exit 2.
     Input(String),
+    /// Something failed while running: exit 1.
+    Runtime(String),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +78,10 @@ fn main() -> ExitCode {
         Err(Failure::Input(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
         }
     }
 }
@@ -86,6 +94,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Provision(args) => provision(&config, &args),
+        Command::Migrate => migrate(&config),
         Command::CheckConfig => {
             let origin = config
                 .path
@@ -98,6 +107,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+fn migrate(config: &ssogate_config::Config) -> Result<(), Failure> {
+    let path = match &config.database {
+        ssogate_config::Database::Sqlite(path) => path,
+        ssogate_config::Database::Postgres(_) => {
+            return Err(Failure::Runtime(
+                "PostgreSQL is not supported by this build yet; use a sqlite:// database_url"
+                    .into(),
+            ));
+        }
+    };
+    let store =
+        ssogate_store::SqliteStore::open(path).map_err(|e| Failure::Runtime(e.to_string()))?;
+    store
+        .sync_catalogue(&config.catalogue)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let c = &config.catalogue;
+    println!(
+        "sqlite://{}: schema up to date (version {}); catalogue: {} permissions, {} libraries, {} groups",
+        path.display(),
+        ssogate_store::sqlite::SCHEMA_VERSION,
+        c.permissions.len(),
+        c.libraries.len(),
+        c.groups.len()
+    );
+    Ok(())
 }
 
 fn read_json(path: &Path, what: &str, hint: &str) -> Result<serde_json::Value, Failure> {

@@ -278,3 +278,29 @@ fn check_config_lists_providers() {
                 .and(predicate::str::contains("Corporate SSO")),
         );
 }
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    for _ in 0..2 {
+        ssogate()
+            .env("SSOGATE_DATABASE_URL", &url)
+            .args(["migrate", "--config", "examples/ssogate.toml"])
+            .assert()
+            .success()
+            .stdout(
+                predicate::str::contains("schema up to date (version 1)").and(
+                    predicate::str::contains("10 permissions, 3 libraries, 3 groups"),
+                ),
+            );
+    }
+    ssogate()
+        .env("SSOGATE_DATABASE_URL", "sqlite:///nonexistent/dir/x.db")
+        .args(["migrate", "--config", "examples/ssogate.toml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot open the SQLite database /nonexistent/dir/x.db",
+        ));
+}

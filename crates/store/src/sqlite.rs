@@ -31,6 +31,9 @@ use typed_arena::Arena;
 /// Migrations, in order; `PRAGMA user_version` records how many have run.
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_directory.sql")];
 
+/// The schema version this build creates and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// The SQLite directory. Cheap to share behind an `Arc`; dropping it stops the writer.
