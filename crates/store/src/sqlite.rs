@@ -234,6 +234,24 @@ impl SqliteStore {
         })
     }
 
+    /// The account signed in by (provider, subject), with its grants: one indexed lookup
+    /// plus the account's rows.
+    pub fn user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ExistingUser>, StoreError> {
+        self.read(|conn| {
+            let id: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT user_id FROM identities WHERE provider = ?1 AND subject = ?2",
+                )?
+                .query_row(params![provider, subject], |r| r.get(0))
+                .optional()?;
+            id.map(|id| load_user(conn, id)).transpose()
+        })
+    }
+
     /// How many rows a table has (for checks and tests).
     pub fn count(&self, table: Table) -> Result<i64, StoreError> {
         self.read(|conn| {
