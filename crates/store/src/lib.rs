@@ -10,7 +10,9 @@
 //! and returns decisions.
 
 mod audit;
+pub mod directory;
 mod error;
+pub mod sql;
 pub mod sqlite;
 
 pub use error::StoreError;

@@ -20,6 +20,7 @@ CREATE TABLE users (
     updated_at      INTEGER NOT NULL,
     last_login_at   INTEGER
 );
+CREATE UNIQUE INDEX users_username_lower ON users (lower(username));
 CREATE INDEX users_email ON users (lower(email));
 
 CREATE TABLE identities (
@@ -62,6 +63,8 @@ CREATE TABLE groups (
     id              INTEGER PRIMARY KEY,
     name            TEXT    NOT NULL UNIQUE COLLATE NOCASE
 );
+
+CREATE UNIQUE INDEX groups_name_lower ON groups (lower(name));
 
 CREATE TABLE group_external_ids (
     group_id        INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,

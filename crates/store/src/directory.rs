@@ -1,0 +1,592 @@
+//! The directory's reads and writes, written once for both engines.
+
+use crate::audit::redact;
+use crate::sql::{Db, Row, args};
+use crate::{RequestContext, StoreError};
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::decision::{Attribute, Decision, IdentityChange};
+use ssogate_core::directory::{DirectoryView, ExistingUser};
+use ssogate_core::domain::{
+    Catalogue, ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource,
+    UserStatus,
+};
+use ssogate_core::{Engine, Outcome};
+use std::cell::RefCell;
+use typed_arena::Arena;
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}
+
+/// Makes the configured catalogue exist; nothing is deleted.
+pub fn sync_catalogue(db: &mut dyn Db, catalogue: &Catalogue) -> Result<(), StoreError> {
+    for p in &catalogue.permissions {
+        db.exec(
+            "INSERT INTO permissions (name, label, required) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET label = excluded.label, required = excluded.required",
+            args![&p.name, &p.label, p.required],
+        )?;
+    }
+    for l in &catalogue.libraries {
+        db.exec(
+            "INSERT INTO libraries (name, label) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET label = excluded.label",
+            args![&l.name, &l.label],
+        )?;
+    }
+    for g in &catalogue.groups {
+        let id = ensure_group(db, &g.name)?;
+        db.exec(
+            "DELETE FROM group_external_ids WHERE group_id = $1",
+            args![id],
+        )?;
+        for e in &g.external_ids {
+            db.exec(
+                "INSERT INTO group_external_ids (group_id, external_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                args![id, e],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn ensure_group(db: &mut dyn Db, name: &str) -> Result<i64, StoreError> {
+    if let Some(id) = db.query_int(
+        "SELECT id FROM groups WHERE lower(name) = lower($1)",
+        args![name],
+    )? {
+        return Ok(id);
+    }
+    db.query_int(
+        "INSERT INTO groups (name) VALUES ($1) RETURNING id",
+        args![name],
+    )?
+    .ok_or_else(|| StoreError::Corrupt("INSERT … RETURNING returned nothing".into()))
+}
+
+/// Loads one account with its identities, external ids and grants.
+pub fn load_user(db: &mut dyn Db, id: i64) -> Result<ExistingUser, StoreError> {
+    let rows = db.query(
+        "SELECT username, email, email_verified, display_name, avatar, quota, status, source,
+                password_hash IS NOT NULL, is_admin, admin_source
+         FROM users WHERE id = $1",
+        args![id],
+    )?;
+    let r = rows
+        .first()
+        .ok_or_else(|| StoreError::Corrupt(format!("no account {id}")))?;
+    let status = r.get(6)?.text()?;
+    let source = r.get(7)?.text()?;
+    let identities = db
+        .query(
+            "SELECT provider, issuer, subject FROM identities WHERE user_id = $1 ORDER BY id",
+            args![id],
+        )?
+        .iter()
+        .map(|r: &Row| {
+            Ok(ExternalIdentity {
+                provider: r.get(0)?.text()?,
+                issuer: r.get(1)?.opt_text()?,
+                subject: r.get(2)?.text()?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let external_ids = db
+        .query(
+            "SELECT provider, external_id FROM external_ids WHERE user_id = $1",
+            args![id],
+        )?
+        .iter()
+        .map(|r: &Row| Ok((r.get(0)?.text()?, r.get(1)?.text()?)))
+        .collect::<Result<_, StoreError>>()?;
+    let mut grants = Vec::new();
+    for (kind, sql) in [
+        (
+            GrantKind::Permission,
+            "SELECT permission, source FROM user_permissions WHERE user_id = $1",
+        ),
+        (
+            GrantKind::Library,
+            "SELECT library, source FROM user_libraries WHERE user_id = $1",
+        ),
+        (
+            GrantKind::Group,
+            "SELECT g.name, ug.source FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = $1",
+        ),
+    ] {
+        for row in db.query(sql, args![id])? {
+            let source = row.get(1)?.text()?;
+            let source =
+                GrantSource::parse(&source).ok_or_else(|| corrupt("grant source", &source))?;
+            grants.push(Grant::new(kind, row.get(0)?.text()?, source));
+        }
+    }
+    if r.get(9)?.bool()? {
+        let source = match r.get(10)?.opt_text()? {
+            Some(s) => GrantSource::parse(&s).ok_or_else(|| corrupt("admin source", &s))?,
+            None => GrantSource::Admin,
+        };
+        grants.push(Grant::new(GrantKind::Admin, "admin", source));
+    }
+    Ok(ExistingUser {
+        id: id.to_string(),
+        username: r.get(0)?.text()?,
+        email: r.get(1)?.opt_text()?,
+        email_verified: r.get(2)?.bool()?,
+        display_name: r.get(3)?.opt_text()?,
+        avatar: r.get(4)?.opt_text()?,
+        quota: r.get(5)?.opt_text()?,
+        status: UserStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        source: UserSource::parse(&source).ok_or_else(|| corrupt("source", &source))?,
+        has_password: r.get(8)?.bool()?,
+        identities,
+        external_ids,
+        grants,
+    })
+}
+
+/// The engine's view of the directory inside a login's transaction: lookups run as the
+/// engine asks for them, and the accounts they return live in an arena for the
+/// transaction's length. A failed query is kept and fails the login (never a silent
+/// "no such account").
+pub struct View<'c> {
+    db: RefCell<&'c mut dyn Db>,
+    arena: Arena<ExistingUser>,
+    groups: Vec<Group>,
+    libraries: Vec<Library>,
+    error: RefCell<Option<StoreError>>,
+}
+
+impl<'c> View<'c> {
+    pub fn load(db: &'c mut dyn Db) -> Result<Self, StoreError> {
+        let mut groups: Vec<Group> = Vec::new();
+        for row in db.query(
+            "SELECT g.name, e.external_id FROM groups g LEFT JOIN group_external_ids e ON e.group_id = g.id ORDER BY g.id, e.external_id",
+            &[],
+        )? {
+            let (name, external) = (row.get(0)?.text()?, row.get(1)?.opt_text()?);
+            match groups.last_mut() {
+                Some(g) if g.name == name => g.external_ids.extend(external),
+                _ => groups.push(Group { name, external_ids: external.into_iter().collect() }),
+            }
+        }
+        let libraries = db
+            .query("SELECT name, label FROM libraries ORDER BY name", &[])?
+            .iter()
+            .map(|r| {
+                Ok(Library {
+                    name: r.get(0)?.text()?,
+                    label: r.get(1)?.opt_text()?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(View {
+            db: RefCell::new(db),
+            arena: Arena::new(),
+            groups,
+            libraries,
+            error: RefCell::new(None),
+        })
+    }
+
+    /// The first error a lookup met, if any.
+    pub fn into_error(self) -> Option<StoreError> {
+        self.error.into_inner()
+    }
+
+    fn keep<T>(&self, r: Result<T, StoreError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn ids(&self, sql: &str, a: &[crate::sql::Arg<'_>]) -> Vec<i64> {
+        let r = self.db.borrow_mut().query_ints(sql, a);
+        self.keep(r).unwrap_or_default()
+    }
+
+    fn user(&self, id: i64) -> Option<&ExistingUser> {
+        let r = load_user(&mut **self.db.borrow_mut(), id);
+        let user = self.keep(r)?;
+        Some(self.arena.alloc(user))
+    }
+
+    fn first(&self, sql: &str, a: &[crate::sql::Arg<'_>]) -> Option<&ExistingUser> {
+        self.ids(sql, a).first().and_then(|&id| self.user(id))
+    }
+}
+
+impl DirectoryView for View<'_> {
+    fn find_by_identity(&self, provider: &str, subject: &str) -> Option<&ExistingUser> {
+        self.first(
+            "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
+            args![provider, subject],
+        )
+    }
+
+    fn find_by_issuer_subject(&self, issuer: &str, subject: &str) -> Option<&ExistingUser> {
+        self.first(
+            "SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2 ORDER BY id LIMIT 1",
+            args![issuer, subject],
+        )
+    }
+
+    fn find_by_external_id(&self, provider: &str, external_id: &str) -> Option<&ExistingUser> {
+        self.first(
+            "SELECT user_id FROM external_ids WHERE provider = $1 AND external_id = $2",
+            args![provider, external_id],
+        )
+    }
+
+    fn find_by_email(&self, email: &str) -> Vec<&ExistingUser> {
+        self.ids(
+            "SELECT id FROM users WHERE lower(email) = lower($1) ORDER BY id",
+            args![email],
+        )
+        .into_iter()
+        .filter_map(|id| self.user(id))
+        .collect()
+    }
+
+    fn find_by_username(&self, username: &str) -> Option<&ExistingUser> {
+        self.first(
+            "SELECT id FROM users WHERE lower(username) = lower($1)",
+            args![username],
+        )
+    }
+
+    fn username_taken(&self, username: &str) -> bool {
+        !self
+            .ids(
+                "SELECT id FROM users WHERE lower(username) = lower($1)",
+                args![username],
+            )
+            .is_empty()
+    }
+
+    fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    fn libraries(&self) -> &[Library] {
+        &self.libraries
+    }
+
+    fn active_admin_count(&self) -> usize {
+        let r = self.db.borrow_mut().query_int(
+            "SELECT count(*) FROM users WHERE is_admin AND status = 'active'",
+            &[],
+        );
+        self.keep(r)
+            .flatten()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Decides a login against `db` and writes the outcome, inside the caller's transaction.
+pub fn login(
+    db: &mut dyn Db,
+    engine: &Engine,
+    sources: &ClaimSources,
+    ctx: &RequestContext,
+) -> Result<crate::LoginResult, StoreError> {
+    let outcome = {
+        let view = View::load(&mut *db)?;
+        let outcome = engine.decide(sources, &view);
+        if let Some(e) = view.into_error() {
+            return Err(e);
+        }
+        outcome
+    };
+    let user_id = apply(db, &engine.provider().slug, &outcome, sources, ctx)?;
+    Ok(crate::LoginResult { outcome, user_id })
+}
+
+fn parse_id(id: &str) -> Result<i64, StoreError> {
+    id.parse().map_err(|_| corrupt("user id", id))
+}
+
+/// Writes an outcome; returns the account's id.
+pub fn apply(
+    db: &mut dyn Db,
+    provider: &str,
+    outcome: &Outcome,
+    sources: &ClaimSources,
+    ctx: &RequestContext,
+) -> Result<Option<i64>, StoreError> {
+    let now = ctx.now;
+    let user_id = match &outcome.decision {
+        Decision::Reject(_) => outcome.user.id.as_deref().map(parse_id).transpose()?,
+        Decision::SignIn { user_id } | Decision::Link { user_id, .. } => Some(parse_id(user_id)?),
+        Decision::Provision { account } => db.query_int(
+            "INSERT INTO users (username, email, email_verified, display_name, avatar, quota, status, source, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+            args![
+                &account.username,
+                &account.email,
+                account.email_verified,
+                &account.display_name,
+                &account.avatar,
+                &account.quota,
+                account.status.as_str(),
+                account.source.as_str(),
+                now
+            ],
+        )?,
+    };
+    if let (Some(id), false) = (user_id, matches!(outcome.decision, Decision::Reject(_))) {
+        write_changes(db, id, provider, outcome, sources, now)?;
+    }
+    audit_login(db, provider, sources, outcome, user_id, ctx)?;
+    Ok(user_id)
+}
+
+fn claim_subject(sources: &ClaimSources) -> &str {
+    sources
+        .id_token
+        .get("sub")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
+}
+
+fn write_changes(
+    db: &mut dyn Db,
+    id: i64,
+    provider: &str,
+    outcome: &Outcome,
+    sources: &ClaimSources,
+    now: i64,
+) -> Result<(), StoreError> {
+    let c = &outcome.changes;
+    for a in &c.attributes {
+        let sql = match a.field {
+            Attribute::Email => "UPDATE users SET email = $1, updated_at = $2 WHERE id = $3",
+            Attribute::EmailVerified => {
+                "UPDATE users SET email_verified = $1, updated_at = $2 WHERE id = $3"
+            }
+            Attribute::DisplayName => {
+                "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3"
+            }
+            Attribute::Avatar => "UPDATE users SET avatar = $1, updated_at = $2 WHERE id = $3",
+            Attribute::Quota => "UPDATE users SET quota = $1, updated_at = $2 WHERE id = $3",
+        };
+        if a.field == Attribute::EmailVerified {
+            db.exec(sql, args![a.to.as_deref() == Some("true"), now, id])?;
+        } else {
+            db.exec(sql, args![&a.to, now, id])?;
+        }
+    }
+
+    let claims = serde_json::to_string(&redact(&sources.merged())).unwrap_or_default();
+    let email = outcome.user.email.as_deref();
+    match &c.identity {
+        Some(IdentityChange::Create(i)) => {
+            db.exec(
+                "INSERT INTO identities (user_id, provider, issuer, subject, email, raw_claims, first_login_at, last_login_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                args![id, &i.provider, &i.issuer, &i.subject, email, claims.as_str(), now],
+            )?;
+        }
+        Some(IdentityChange::Rebind { previous, current }) => {
+            db.exec(
+                "UPDATE identities SET provider = $1, issuer = $2, subject = $3, email = $4, raw_claims = $5, last_login_at = $6
+                 WHERE user_id = $7 AND provider = $8 AND subject = $9",
+                args![&current.provider, &current.issuer, &current.subject, email, claims.as_str(), now, id, &previous.provider, &previous.subject],
+            )?;
+        }
+        None => {
+            db.exec(
+                "UPDATE identities SET email = $1, raw_claims = $2, last_login_at = $3
+                 WHERE user_id = $4 AND provider = $5 AND subject = $6",
+                args![
+                    email,
+                    claims.as_str(),
+                    now,
+                    id,
+                    provider,
+                    claim_subject(sources)
+                ],
+            )?;
+        }
+    }
+
+    for name in &c.create_groups {
+        ensure_group(db, name)?;
+    }
+    for g in &c.grants.removed {
+        match g.kind {
+            GrantKind::Permission => db.exec("DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2", args![id, &g.name])?,
+            GrantKind::Library => db.exec("DELETE FROM user_libraries WHERE user_id = $1 AND library = $2", args![id, &g.name])?,
+            GrantKind::Group => db.exec(
+                "DELETE FROM user_groups WHERE user_id = $1 AND group_id = (SELECT id FROM groups WHERE lower(name) = lower($2))",
+                args![id, &g.name],
+            )?,
+            GrantKind::Admin => db.exec("UPDATE users SET is_admin = $1, admin_source = NULL, admin_granted_at = NULL WHERE id = $2", args![false, id])?,
+        };
+    }
+    for g in &c.grants.added {
+        let source = g.source.as_str();
+        match g.kind {
+            GrantKind::Permission => db.exec(
+                "INSERT INTO user_permissions (user_id, permission, source, granted_at) VALUES ($1, $2, $3, $4)",
+                args![id, &g.name, source, now],
+            )?,
+            GrantKind::Library => db.exec(
+                "INSERT INTO user_libraries (user_id, library, source, granted_at) VALUES ($1, $2, $3, $4)",
+                args![id, &g.name, source, now],
+            )?,
+            GrantKind::Group => db.exec(
+                "INSERT INTO user_groups (user_id, group_id, source, granted_at)
+                 VALUES ($1, (SELECT id FROM groups WHERE lower(name) = lower($2)), $3, $4)",
+                args![id, &g.name, source, now],
+            )?,
+            GrantKind::Admin => db.exec(
+                "UPDATE users SET is_admin = $1, admin_source = $2, admin_granted_at = $3 WHERE id = $4",
+                args![true, source, now, id],
+            )?,
+        };
+    }
+    db.exec(
+        "UPDATE users SET last_login_at = $1 WHERE id = $2",
+        args![now, id],
+    )?;
+    Ok(())
+}
+
+fn audit_login(
+    db: &mut dyn Db,
+    provider: &str,
+    sources: &ClaimSources,
+    outcome: &Outcome,
+    user_id: Option<i64>,
+    ctx: &RequestContext,
+) -> Result<(), StoreError> {
+    let event = match &outcome.decision {
+        Decision::Provision { .. } => "user.provisioned",
+        Decision::Link { .. } => "identity.linked",
+        Decision::SignIn { .. } => "login",
+        Decision::Reject(_) => "login.rejected",
+    };
+    let detail = serde_json::json!({
+        "decision": outcome.decision.code(),
+        "changes": &outcome.changes,
+        "trace": outcome.trace.to_strings(),
+    })
+    .to_string();
+    let failed = matches!(outcome.decision, Decision::Reject(_));
+    let user = user_id.map_or(crate::sql::Arg::Text(None), crate::sql::Arg::Int);
+    db.exec(
+        "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            ctx.now.into(),
+            event.into(),
+            (if failed { "failure" } else { "success" }).into(),
+            outcome.reason().map(|r| r.code()).into(),
+            provider.into(),
+            claim_subject(sources).into(),
+            user,
+            (&ctx.address).into(),
+            (&ctx.user_agent).into(),
+            detail.as_str().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// An audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub event: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub user_id: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// The newest audit events first.
+pub fn audit_events(db: &mut dyn Db, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+    db.query(
+        "SELECT at, event, outcome, reason, provider, subject, user_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+        args![limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(AuditEvent {
+            at: r.get(0)?.int()?,
+            event: r.get(1)?.text()?,
+            outcome: r.get(2)?.text()?,
+            reason: r.get(3)?.opt_text()?,
+            provider: r.get(4)?.opt_text()?,
+            subject: r.get(5)?.opt_text()?,
+            user_id: match r.get(6)? {
+                crate::sql::Cell::Null => None,
+                c => Some(c.int()?),
+            },
+            detail: r.get(7)?.opt_text()?,
+        })
+    })
+    .collect()
+}
+
+/// Grants something to an account as an administrator (source `admin`), replacing the
+/// source of a grant it already holds.
+pub fn grant_by_admin(
+    db: &mut dyn Db,
+    user_id: i64,
+    kind: GrantKind,
+    name: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let sql = match kind {
+        GrantKind::Permission => {
+            "INSERT INTO user_permissions (user_id, permission, source, granted_at) VALUES ($1, $2, 'admin', $3)
+             ON CONFLICT (user_id, permission) DO UPDATE SET source = 'admin', granted_at = excluded.granted_at"
+        }
+        GrantKind::Library => {
+            "INSERT INTO user_libraries (user_id, library, source, granted_at) VALUES ($1, $2, 'admin', $3)
+             ON CONFLICT (user_id, library) DO UPDATE SET source = 'admin', granted_at = excluded.granted_at"
+        }
+        GrantKind::Group => {
+            "INSERT INTO user_groups (user_id, group_id, source, granted_at)
+             VALUES ($1, (SELECT id FROM groups WHERE lower(name) = lower($2)), 'admin', $3)
+             ON CONFLICT (user_id, group_id) DO UPDATE SET source = 'admin', granted_at = excluded.granted_at"
+        }
+        GrantKind::Admin => {
+            return db
+                .exec(
+                    "UPDATE users SET is_admin = $1, admin_source = 'admin', admin_granted_at = $2 WHERE id = $3",
+                    args![true, now, user_id],
+                )
+                .map(drop);
+        }
+    };
+    db.exec(sql, args![user_id, name, now]).map(drop)
+}
+
+/// The redacted claims of the last login through (provider, subject).
+pub fn last_claims(
+    db: &mut dyn Db,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let rows = db.query(
+        "SELECT raw_claims FROM identities WHERE provider = $1 AND subject = $2",
+        args![provider, subject],
+    )?;
+    match rows.first() {
+        Some(r) => Ok(r
+            .get(0)?
+            .opt_text()?
+            .and_then(|t| serde_json::from_str(&t).ok())),
+        None => Ok(None),
+    }
+}
