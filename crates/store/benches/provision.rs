@@ -5,7 +5,7 @@
 //!   against `provision/floor_rusqlite`: the same rows inserted with plain rusqlite on
 //!   one thread, one transaction per login, same `synchronous = NORMAL`. Target ≥ 0.5×.
 //! * `lookup/identity_with_grants` — one account by (provider, subject) with its grants,
-//!   in a directory of `SSOGATE_BENCH_USERS` accounts (default 1,000,000; the file is
+//!   in a directory of `BENCH_SSOGATE_USERS` accounts (default 1,000,000; the file is
 //!   built once and kept under the target directory). Prints p50/p99; target p99 < 1 ms.
 //!
 //! Run: `cargo bench -p ssogate-store --bench provision`.
@@ -169,7 +169,7 @@ fn provision(c: &mut Criterion) {
 }
 
 fn lookup(c: &mut Criterion) {
-    let users: u64 = std::env::var("SSOGATE_BENCH_USERS")
+    let users: u64 = std::env::var("BENCH_SSOGATE_USERS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);

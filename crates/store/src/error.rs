@@ -19,4 +19,14 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the database writer has stopped; restart ssogate")]
     WriterGone,
+    #[error(
+        "cannot connect to PostgreSQL: {0}. Check database_url (host, port, user, database) and that the server is running."
+    )]
+    PostgresConnect(String),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
+    #[error(
+        "another writer changed the same account at the same moment, again and again; try again"
+    )]
+    Race,
 }

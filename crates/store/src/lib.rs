@@ -12,13 +12,83 @@
 mod audit;
 pub mod directory;
 mod error;
+pub mod postgres;
 pub mod sql;
 pub mod sqlite;
 
+pub use directory::AuditEvent;
 pub use error::StoreError;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use ssogate_core::Outcome;
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::{Catalogue, GrantKind};
+use ssogate_core::{Engine, Outcome};
+use std::sync::Arc;
+
+/// What both engines offer; the surfaces hold a `dyn Directory`.
+pub trait Directory: Send + Sync {
+    /// Makes the configured catalogue exist: permissions, libraries and groups (with
+    /// their external ids) are inserted or updated; nothing is deleted.
+    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError>;
+    /// Decides a login with `engine` and writes the outcome — account, identity, grants
+    /// and an audit event — in one transaction.
+    fn login(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError>;
+    /// The account with this username (case-insensitive).
+    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError>;
+    /// The account signed in by (provider, subject), with its grants.
+    fn user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ExistingUser>, StoreError>;
+    /// Grants something as an administrator (source `admin`; a login never removes it).
+    fn grant_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// The newest audit events first.
+    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The redacted claims of the last login through (provider, subject).
+    fn last_claims(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
+    /// How many rows a table has.
+    fn count(&self, table: Table) -> Result<i64, StoreError>;
+}
+
+/// Tables [`Directory::count`] can count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Users,
+    Identities,
+    AuditEvents,
+    UserGroups,
+    UserPermissions,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Identities => "identities",
+            Table::AuditEvents => "audit_events",
+            Table::UserGroups => "user_groups",
+            Table::UserPermissions => "user_permissions",
+        }
+    }
+}
 
 /// Who asked, for the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 
 use crate::directory::{self, AuditEvent};
 use crate::sql::Db;
-use crate::{LoginResult, RequestContext, StoreError};
+use crate::{LoginResult, RequestContext, StoreError, Table};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
@@ -240,25 +240,49 @@ impl SqliteStore {
     }
 }
 
-/// Tables [`SqliteStore::count`] can count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    Users,
-    Identities,
-    AuditEvents,
-    UserGroups,
-    UserPermissions,
-}
-
-impl Table {
-    fn name(self) -> &'static str {
-        match self {
-            Table::Users => "users",
-            Table::Identities => "identities",
-            Table::AuditEvents => "audit_events",
-            Table::UserGroups => "user_groups",
-            Table::UserPermissions => "user_permissions",
-        }
+impl crate::Directory for SqliteStore {
+    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
+        SqliteStore::sync_catalogue(self, catalogue)
+    }
+    fn login(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError> {
+        SqliteStore::login(self, engine, sources, ctx)
+    }
+    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
+        SqliteStore::user_by_username(self, username)
+    }
+    fn user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ExistingUser>, StoreError> {
+        SqliteStore::user_by_identity(self, provider, subject)
+    }
+    fn grant_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        SqliteStore::grant_by_admin(self, user_id, kind, name, now)
+    }
+    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        SqliteStore::audit_events(self, limit)
+    }
+    fn last_claims(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        SqliteStore::last_claims(self, provider, subject)
+    }
+    fn count(&self, table: Table) -> Result<i64, StoreError> {
+        SqliteStore::count(self, table)
     }
 }
 

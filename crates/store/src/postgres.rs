@@ -1,0 +1,320 @@
+//! The directory on PostgreSQL, for several ssogate instances sharing one database.
+//!
+//! Each login runs its lookups, decision and writes in one transaction. Two instances
+//! (or threads) deciding the same first login at once both see no account; one commit
+//! wins and the other fails on a unique constraint — (provider, subject) or the
+//! username — and is decided again against the winner's rows, a bounded number of
+//! times. The client is the synchronous `postgres` crate, so the same query code serves
+//! both engines (see `sql.rs`).
+
+use crate::directory::{self, AuditEvent};
+use crate::sql::{Arg, Cell, Db, Row};
+use crate::{LoginResult, RequestContext, StoreError, Table};
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls};
+use ssogate_core::Engine;
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::{Catalogue, GrantKind};
+use std::sync::{Arc, Mutex};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_directory.sql")];
+
+/// How many times a login is decided again after losing a race to another writer.
+const RETRIES: usize = 8;
+
+/// Any fixed number: the advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK: i64 = 0x5550_6174_6521;
+
+/// The PostgreSQL directory: a small pool of connections.
+pub struct PgStore {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl ToSql for Arg<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Arg::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Arg::Int(i) => i.to_sql(ty, out),
+            Arg::Text(t) => t.to_sql(ty, out),
+            Arg::Bool(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [
+            Type::INT8,
+            Type::INT4,
+            Type::TEXT,
+            Type::VARCHAR,
+            Type::BOOL,
+        ]
+        .contains(ty)
+    }
+
+    to_sql_checked!();
+}
+
+fn pg_error(e: postgres::Error) -> StoreError {
+    StoreError::Postgres(e.to_string())
+}
+
+fn rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, StoreError> {
+    rows.into_iter()
+        .map(|r| {
+            (0..r.len())
+                .map(|i| {
+                    let ty = r
+                        .columns()
+                        .get(i)
+                        .map(|c| c.type_().clone())
+                        .unwrap_or(Type::TEXT);
+                    let cell = if ty == Type::INT8 {
+                        r.try_get::<_, Option<i64>>(i)
+                            .map(|v| v.map_or(Cell::Null, Cell::Int))
+                    } else if ty == Type::INT4 {
+                        r.try_get::<_, Option<i32>>(i)
+                            .map(|v| v.map_or(Cell::Null, |v| Cell::Int(i64::from(v))))
+                    } else if ty == Type::BOOL {
+                        r.try_get::<_, Option<bool>>(i)
+                            .map(|v| v.map_or(Cell::Null, Cell::Bool))
+                    } else {
+                        r.try_get::<_, Option<String>>(i)
+                            .map(|v| v.map_or(Cell::Null, Cell::Text))
+                    };
+                    cell.map_err(pg_error)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Row)
+        })
+        .collect()
+}
+
+fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+}
+
+impl Db for postgres::Transaction<'_> {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        self.execute(sql, &params(args)).map_err(classify)
+    }
+    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        rows(postgres::Transaction::query(self, sql, &params(args)).map_err(classify)?)
+    }
+}
+
+impl Db for Client {
+    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        self.execute(sql, &params(args)).map_err(pg_error)
+    }
+    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        rows(Client::query(self, sql, &params(args)).map_err(pg_error)?)
+    }
+}
+
+/// A unique violation, serialization failure or deadlock: another writer won a race.
+fn lost_race(e: &StoreError) -> bool {
+    matches!(e, StoreError::Race)
+}
+
+fn classify(e: postgres::Error) -> StoreError {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c)
+            if *c == SqlState::UNIQUE_VIOLATION
+                || *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreError::Race
+        }
+        _ => pg_error(e),
+    }
+}
+
+impl PgStore {
+    /// Connects, and migrates under an advisory lock (several instances may start at once).
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let store = PgStore {
+            url: url.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = store.connect()?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .map_err(pg_error)?;
+        let result = migrate(&mut client);
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .map_err(pg_error)?;
+        result?;
+        store.put(client);
+        Ok(store)
+    }
+
+    fn connect(&self) -> Result<Client, StoreError> {
+        Client::connect(&self.url, NoTls).map_err(|e| StoreError::PostgresConnect(e.to_string()))
+    }
+
+    fn get(&self) -> Result<Client, StoreError> {
+        let idle = self.idle.lock().map_err(|_| StoreError::WriterGone)?.pop();
+        match idle {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => self.connect(),
+        }
+    }
+
+    fn put(&self, client: Client) {
+        if let Ok(mut idle) = self.idle.lock()
+            && !client.is_closed()
+            && idle.len() < 16
+        {
+            idle.push(client);
+        }
+    }
+
+    /// Runs `f` in a transaction, again (from scratch) when it loses a race.
+    fn transaction<T>(
+        &self,
+        mut f: impl FnMut(&mut postgres::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let mut attempt = 0;
+        let result = loop {
+            attempt += 1;
+            let r = (|| {
+                let mut tx = client.transaction().map_err(pg_error)?;
+                let v = f(&mut tx)?;
+                tx.commit().map_err(classify)?;
+                Ok(v)
+            })();
+            match r {
+                Err(e) if lost_race(&e) && attempt < RETRIES => continue,
+                other => break other,
+            }
+        };
+        self.put(client);
+        result
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let r = f(&mut client);
+        self.put(client);
+        r
+    }
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS ssogate_schema (version BIGINT NOT NULL)")
+        .map_err(pg_error)?;
+    let found: i64 = client
+        .query_opt("SELECT version FROM ssogate_schema", &[])
+        .map_err(pg_error)?
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if found > supported {
+        return Err(StoreError::NewerSchema { found, supported });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        let mut tx = client.transaction().map_err(pg_error)?;
+        tx.batch_execute(sql).map_err(pg_error)?;
+        let v = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        tx.execute("DELETE FROM ssogate_schema", &[])
+            .map_err(pg_error)?;
+        tx.execute("INSERT INTO ssogate_schema (version) VALUES ($1)", &[&v])
+            .map_err(pg_error)?;
+        tx.commit().map_err(pg_error)?;
+    }
+    Ok(())
+}
+
+impl crate::Directory for PgStore {
+    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
+        self.transaction(|tx| directory::sync_catalogue(tx, catalogue))
+    }
+
+    fn login(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError> {
+        self.transaction(|tx| directory::login(tx, &engine, &sources, &ctx))
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
+        self.read(|c| {
+            let id = c.query_int(
+                "SELECT id FROM users WHERE lower(username) = lower($1)",
+                &[username.into()],
+            )?;
+            id.map(|id| directory::load_user(c, id)).transpose()
+        })
+    }
+
+    fn user_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<ExistingUser>, StoreError> {
+        self.read(|c| {
+            let id = c.query_int(
+                "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
+                &[provider.into(), subject.into()],
+            )?;
+            id.map(|id| directory::load_user(c, id)).transpose()
+        })
+    }
+
+    fn grant_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.transaction(|tx| directory::grant_by_admin(tx, user_id, kind, name, now))
+    }
+
+    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(|c| directory::audit_events(c, limit))
+    }
+
+    fn last_claims(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        self.read(|c| directory::last_claims(c, provider, subject))
+    }
+
+    fn count(&self, table: Table) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.query_int(&format!("SELECT count(*) FROM {}", table.name()), &[])?
+                    .unwrap_or(0),
+            )
+        })
+    }
+}
