@@ -13,6 +13,7 @@ mod audit;
 pub mod directory;
 mod error;
 pub mod postgres;
+pub mod sessions;
 pub mod sql;
 pub mod sqlite;
 
@@ -21,9 +22,10 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind};
+use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
 use ssogate_core::{Engine, Outcome};
 use std::sync::Arc;
 
@@ -66,6 +68,58 @@ pub trait Directory: Send + Sync {
     ) -> Result<Option<serde_json::Value>, StoreError>;
     /// How many rows a table has.
     fn count(&self, table: Table) -> Result<i64, StoreError>;
+
+    /// Opens a session; returns the cookie's secret (stored only as a digest).
+    fn create_session(
+        &self,
+        user_id: i64,
+        origin: &SessionOrigin<'_>,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<String, StoreError>;
+    /// The live session for a cookie's secret, its idle deadline pushed back.
+    fn touch_session(
+        &self,
+        secret: &str,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Ends one session; whether it existed.
+    fn end_session(&self, secret: &str) -> Result<bool, StoreError>;
+    /// Ends the sessions a back-channel logout names (by `sid`, else by subject).
+    fn end_sessions_by_provider(
+        &self,
+        provider: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StoreError>;
+    /// Ends every session of an account.
+    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError>;
+    /// Stores a pending login; returns (state, browser-binding secret).
+    fn put_login_state(
+        &self,
+        provider: &str,
+        payload: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(String, String), StoreError>;
+    /// Takes a pending login, once.
+    fn take_login_state(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<Result<LoginState, StateError>, StoreError>;
+    /// Deletes expired sessions and login states.
+    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError>;
+    /// Sets an account's status; anything but active ends its sessions. Whether it exists.
+    fn set_user_status(
+        &self,
+        user_id: i64,
+        status: UserStatus,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Tables [`Directory::count`] can count.
@@ -76,6 +130,8 @@ pub enum Table {
     AuditEvents,
     UserGroups,
     UserPermissions,
+    Sessions,
+    LoginStates,
 }
 
 impl Table {
@@ -86,6 +142,8 @@ impl Table {
             Table::AuditEvents => "audit_events",
             Table::UserGroups => "user_groups",
             Table::UserPermissions => "user_permissions",
+            Table::Sessions => "sessions",
+            Table::LoginStates => "login_states",
         }
     }
 }

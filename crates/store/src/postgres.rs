@@ -8,6 +8,7 @@
 //! both engines (see `sql.rs`).
 
 use crate::directory::{self, AuditEvent};
+use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -15,10 +16,13 @@ use postgres::{Client, NoTls};
 use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind};
+use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
 use std::sync::{Arc, Mutex};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_directory.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_directory.sql"),
+    include_str!("../migrations/postgres/0002_sessions.sql"),
+];
 
 /// How many times a login is decided again after losing a race to another writer.
 const RETRIES: usize = 8;
@@ -316,5 +320,66 @@ impl crate::Directory for PgStore {
                     .unwrap_or(0),
             )
         })
+    }
+
+    fn create_session(
+        &self,
+        user_id: i64,
+        origin: &SessionOrigin<'_>,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<String, StoreError> {
+        self.transaction(|tx| sessions::create(tx, user_id, origin, now, life))
+    }
+    fn touch_session(
+        &self,
+        secret: &str,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Option<Session>, StoreError> {
+        self.read(|c| sessions::touch(c, secret, now, life))
+    }
+    fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+        self.read(|c| sessions::end(c, secret))
+    }
+    fn end_sessions_by_provider(
+        &self,
+        provider: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        self.read(|c| sessions::end_by_provider(c, provider, sid, subject))
+    }
+    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.read(|c| sessions::end_for_user(c, user_id))
+    }
+    fn put_login_state(
+        &self,
+        provider: &str,
+        payload: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(String, String), StoreError> {
+        self.read(|c| sessions::put_state(c, provider, payload, now, ttl))
+    }
+    fn take_login_state(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<Result<LoginState, StateError>, StoreError> {
+        self.read(|c| sessions::take_state(c, state, binding, provider, now))
+    }
+    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
+        self.read(|c| sessions::sweep(c, now))
+    }
+    fn set_user_status(
+        &self,
+        user_id: i64,
+        status: UserStatus,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.transaction(|tx| sessions::set_status(tx, user_id, status, now))
     }
 }

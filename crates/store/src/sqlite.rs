@@ -9,20 +9,24 @@
 //! them run beside the writer).
 
 use crate::directory::{self, AuditEvent};
+use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::sql::Db;
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind};
+use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// Migrations, in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_directory.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_directory.sql"),
+    include_str!("../migrations/sqlite/0002_sessions.sql"),
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -283,6 +287,97 @@ impl crate::Directory for SqliteStore {
     }
     fn count(&self, table: Table) -> Result<i64, StoreError> {
         SqliteStore::count(self, table)
+    }
+
+    fn create_session(
+        &self,
+        user_id: i64,
+        origin: &SessionOrigin<'_>,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<String, StoreError> {
+        let (p, sid, sub) = (
+            origin.provider.map(String::from),
+            origin.sid.map(String::from),
+            origin.subject.map(String::from),
+        );
+        self.write(move |c| {
+            let origin = SessionOrigin {
+                provider: p.as_deref(),
+                sid: sid.as_deref(),
+                subject: sub.as_deref(),
+            };
+            sessions::create(c, user_id, &origin, now, life)
+        })
+    }
+    fn touch_session(
+        &self,
+        secret: &str,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Option<Session>, StoreError> {
+        let secret = secret.to_owned();
+        self.write(move |c| sessions::touch(c, &secret, now, life))
+    }
+    fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+        let secret = secret.to_owned();
+        self.write(move |c| sessions::end(c, &secret))
+    }
+    fn end_sessions_by_provider(
+        &self,
+        provider: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let (p, sid, sub) = (
+            provider.to_owned(),
+            sid.map(String::from),
+            subject.map(String::from),
+        );
+        self.write(move |c| sessions::end_by_provider(c, &p, sid.as_deref(), sub.as_deref()))
+    }
+    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.write(move |c| sessions::end_for_user(c, user_id))
+    }
+    fn put_login_state(
+        &self,
+        provider: &str,
+        payload: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(String, String), StoreError> {
+        let (p, payload) = (provider.to_owned(), payload.to_owned());
+        self.write(move |c| sessions::put_state(c, &p, &payload, now, ttl))
+    }
+    fn take_login_state(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<Result<LoginState, StateError>, StoreError> {
+        let (state, binding, p) = (
+            state.to_owned(),
+            binding.map(String::from),
+            provider.to_owned(),
+        );
+        self.write(move |c| sessions::take_state(c, &state, binding.as_deref(), &p, now))
+    }
+    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
+        self.write(move |c| sessions::sweep(c, now))
+    }
+    fn set_user_status(
+        &self,
+        user_id: i64,
+        status: UserStatus,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = sessions::set_status(&mut tx, user_id, status, now)?;
+            tx.commit()?;
+            Ok(changed)
+        })
     }
 }
 

@@ -13,9 +13,12 @@
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::Decision;
-use ssogate_core::domain::{Catalogue, GrantKind, GrantSource, Group, Library, Permission};
+use ssogate_core::domain::{
+    Catalogue, GrantKind, GrantSource, Group, Library, Permission, UserStatus,
+};
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
+use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{
     Directory, LoginResult, PgStore, RequestContext, SqliteStore, StoreError, Table,
 };
@@ -170,7 +173,218 @@ both!(
     rejections_are_audited_and_create_nothing,
     concurrent_first_logins_make_one_account_per_subject,
     two_subjects_racing_for_one_username_get_two_accounts,
+    sessions_expire_end_and_follow_the_account,
+    back_channel_logout_ends_sessions_by_sid_or_subject,
+    login_states_are_one_time_bound_to_the_browser_and_expire,
 );
+
+const LIFE: SessionLifetimes = SessionLifetimes {
+    idle: 600,
+    absolute: 3600,
+};
+
+fn account(s: &dyn Directory, sub: &str) -> i64 {
+    login(
+        s,
+        &engine(policy()),
+        json!({"sub": sub, "preferred_username": sub}),
+    )
+    .user_id
+    .unwrap()
+}
+
+fn sessions_expire_end_and_follow_the_account(f: Fixture) {
+    let s = &*f.store;
+    let id = account(s, "sess");
+    let t0 = 1_000_000;
+    let origin = SessionOrigin {
+        provider: Some("corp"),
+        sid: Some("sid-1"),
+        subject: Some("sess"),
+    };
+    let secret = s.create_session(id, &origin, t0, LIFE).unwrap();
+    assert_eq!(secret.len(), 43);
+    assert_ne!(
+        s.create_session(id, &origin, t0, LIFE).unwrap(),
+        secret,
+        "every session gets a fresh secret"
+    );
+    let live = s.touch_session(&secret, t0 + 1, LIFE).unwrap().unwrap();
+    assert_eq!(
+        (live.user_id, live.sid.as_deref(), live.expires_at),
+        (id, Some("sid-1"), t0 + 3600)
+    );
+    assert_eq!(
+        s.touch_session("not-a-session", t0 + 1, LIFE).unwrap(),
+        None
+    );
+
+    // Each request pushes the idle deadline back, but never past the absolute one.
+    let mut t = t0;
+    while t + 500 < t0 + 3600 {
+        t += 500;
+        assert!(
+            s.touch_session(&secret, t, LIFE).unwrap().is_some(),
+            "alive at {t}"
+        );
+    }
+    assert_eq!(
+        s.touch_session(&secret, t0 + 3600, LIFE).unwrap(),
+        None,
+        "absolute lifetime"
+    );
+
+    let idle = s.create_session(id, &origin, t0, LIFE).unwrap();
+    assert_eq!(
+        s.touch_session(&idle, t0 + 601, LIFE).unwrap(),
+        None,
+        "idle lifetime"
+    );
+
+    let out = s.create_session(id, &origin, t0, LIFE).unwrap();
+    assert!(s.end_session(&out).unwrap());
+    assert!(!s.end_session(&out).unwrap());
+    assert_eq!(
+        s.touch_session(&out, t0 + 1, LIFE).unwrap(),
+        None,
+        "logged out"
+    );
+
+    // Disabling the account ends its sessions; a pending one cannot use one either.
+    let live = s.create_session(id, &origin, t0, LIFE).unwrap();
+    assert!(s.set_user_status(id, UserStatus::Disabled, t0).unwrap());
+    assert_eq!(s.touch_session(&live, t0 + 1, LIFE).unwrap(), None);
+    assert!(s.set_user_status(id, UserStatus::Active, t0).unwrap());
+    assert!(!s.set_user_status(999_999, UserStatus::Active, t0).unwrap());
+
+    // Only digests are stored.
+    let kept = s.create_session(id, &origin, t0, LIFE).unwrap();
+    let (swept, _) = s.sweep(t0 + 10_000).unwrap();
+    assert!(swept >= 1);
+    assert_eq!(
+        s.count(Table::Sessions).unwrap(),
+        0,
+        "{kept} expired and swept"
+    );
+}
+
+fn back_channel_logout_ends_sessions_by_sid_or_subject(f: Fixture) {
+    let s = &*f.store;
+    let (a, b) = (account(s, "alice"), account(s, "bob"));
+    let t = 1_000_000;
+    let a1 = s
+        .create_session(
+            a,
+            &SessionOrigin {
+                provider: Some("corp"),
+                sid: Some("s1"),
+                subject: Some("alice"),
+            },
+            t,
+            LIFE,
+        )
+        .unwrap();
+    let a2 = s
+        .create_session(
+            a,
+            &SessionOrigin {
+                provider: Some("corp"),
+                sid: Some("s2"),
+                subject: Some("alice"),
+            },
+            t,
+            LIFE,
+        )
+        .unwrap();
+    let b1 = s
+        .create_session(
+            b,
+            &SessionOrigin {
+                provider: Some("corp"),
+                sid: Some("s1"),
+                subject: Some("bob"),
+            },
+            t,
+            LIFE,
+        )
+        .unwrap();
+    // sid and sub together: only that pair.
+    assert_eq!(
+        s.end_sessions_by_provider("corp", Some("s1"), Some("alice"))
+            .unwrap(),
+        1
+    );
+    assert!(s.touch_session(&a1, t, LIFE).unwrap().is_none());
+    assert!(s.touch_session(&b1, t, LIFE).unwrap().is_some());
+    // Another provider's sid never matches.
+    assert_eq!(
+        s.end_sessions_by_provider("other", Some("s2"), None)
+            .unwrap(),
+        0
+    );
+    // sub alone: every session of that subject at that provider.
+    assert_eq!(
+        s.end_sessions_by_provider("corp", None, Some("alice"))
+            .unwrap(),
+        1
+    );
+    assert!(s.touch_session(&a2, t, LIFE).unwrap().is_none());
+    assert_eq!(s.end_sessions_by_provider("corp", None, None).unwrap(), 0);
+    assert_eq!(s.end_sessions_for_user(b).unwrap(), 1);
+}
+
+fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
+    let s = &*f.store;
+    let t = 1_000_000;
+    let (state, binding) = s
+        .put_login_state("corp", "{\"nonce\":\"n\"}", t, 600)
+        .unwrap();
+    assert_ne!(state, binding);
+    let taken = s
+        .take_login_state(&state, Some(&binding), "corp", t + 5)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (taken.provider.as_str(), taken.payload.as_str()),
+        ("corp", "{\"nonce\":\"n\"}")
+    );
+    assert_eq!(
+        s.take_login_state(&state, Some(&binding), "corp", t + 6)
+            .unwrap(),
+        Err(StateError::Unknown),
+        "one-time"
+    );
+
+    let (state, _) = s.put_login_state("corp", "p", t, 600).unwrap();
+    assert_eq!(
+        s.take_login_state(&state, Some("another-browser"), "corp", t)
+            .unwrap(),
+        Err(StateError::OtherBrowser)
+    );
+    assert_eq!(
+        s.take_login_state(&state, None, "corp", t).unwrap(),
+        Err(StateError::Unknown),
+        "consumed by the failed try"
+    );
+
+    let (state, binding) = s.put_login_state("corp", "p", t, 600).unwrap();
+    assert_eq!(
+        s.take_login_state(&state, Some(&binding), "corp", t + 600)
+            .unwrap(),
+        Err(StateError::Expired)
+    );
+    let (state, binding) = s.put_login_state("corp", "p", t, 600).unwrap();
+    assert_eq!(
+        s.take_login_state(&state, Some(&binding), "google", t)
+            .unwrap(),
+        Err(StateError::OtherProvider)
+    );
+
+    s.put_login_state("corp", "p", t, 600).unwrap();
+    assert_eq!(s.sweep(t + 599).unwrap().1, 0);
+    assert_eq!(s.sweep(t + 600).unwrap().1, 1);
+    assert_eq!(s.count(Table::LoginStates).unwrap(), 0);
+}
 
 fn first_login_provisions_and_the_next_signs_in(f: Fixture) {
     let s = &*f.store;
@@ -386,7 +600,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     drop(SqliteStore::open(&path).unwrap());
     let mut c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 1);
+    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 2);
     c.pragma_update(None, "user_version", 99).unwrap();
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
@@ -394,7 +608,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 1
+            supported: 2
         }
     ));
     assert!(err.to_string().contains("Upgrade ssogate"), "{err}");
@@ -414,7 +628,7 @@ fn postgres_migrations_run_once_and_a_newer_schema_is_refused() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"

@@ -1,0 +1,256 @@
+//! Sessions and login states, for both engines.
+//!
+//! Secrets (the session cookie's value, the `state` parameter, the browser-binding
+//! cookie) are 32 random bytes from the operating system, handed out once as base64url
+//! and stored only as SHA-256 digests. A session lookup is one query on the primary key.
+
+use crate::StoreError;
+use crate::sql::{Db, args};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+
+/// A fresh secret: 32 random bytes, base64url without padding (43 characters).
+pub fn new_secret() -> Result<String, StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        StoreError::Corrupt(format!("the operating system gave no randomness: {e}"))
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// Seconds without a request before the session ends.
+    pub idle: i64,
+    /// Seconds after sign-in when the session ends whatever happens.
+    pub absolute: i64,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        SessionLifetimes {
+            idle: 8 * 3600,
+            absolute: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: i64,
+    pub provider: Option<String>,
+    pub sid: Option<String>,
+    pub subject: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What a new session records about the login that opened it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOrigin<'a> {
+    pub provider: Option<&'a str>,
+    pub sid: Option<&'a str>,
+    pub subject: Option<&'a str>,
+}
+
+/// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
+pub fn create(
+    db: &mut dyn Db,
+    user_id: i64,
+    origin: &SessionOrigin<'_>,
+    now: i64,
+    life: SessionLifetimes,
+) -> Result<String, StoreError> {
+    let secret = new_secret()?;
+    db.exec(
+        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
+        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute],
+    )?;
+    Ok(secret)
+}
+
+/// The live session for a cookie's secret, its idle deadline pushed back; `None` when
+/// unknown, idle too long, past its absolute lifetime, or its account is not active.
+pub fn touch(
+    db: &mut dyn Db,
+    secret: &str,
+    now: i64,
+    life: SessionLifetimes,
+) -> Result<Option<Session>, StoreError> {
+    let id = digest(secret);
+    let rows = db.query(
+        "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
+         WHERE id_hash = $1 AND idle_expires_at > $2 AND expires_at > $2
+           AND user_id IN (SELECT id FROM users WHERE status = 'active')
+         RETURNING user_id, provider, sid, subject, created_at, expires_at",
+        args![id.as_str(), now, now + life.idle],
+    )?;
+    match rows.first() {
+        Some(r) => Ok(Some(Session {
+            user_id: r.get(0)?.int()?,
+            provider: r.get(1)?.opt_text()?,
+            sid: r.get(2)?.opt_text()?,
+            subject: r.get(3)?.opt_text()?,
+            created_at: r.get(4)?.int()?,
+            expires_at: r.get(5)?.int()?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Ends one session (logout). Returns whether it existed.
+pub fn end(db: &mut dyn Db, secret: &str) -> Result<bool, StoreError> {
+    Ok(db.exec(
+        "DELETE FROM sessions WHERE id_hash = $1",
+        args![digest(secret).as_str()],
+    )? > 0)
+}
+
+/// Ends every session a provider's back-channel logout names: by `sid`, or by subject
+/// when the token carries no `sid`. Returns how many ended.
+pub fn end_by_provider(
+    db: &mut dyn Db,
+    provider: &str,
+    sid: Option<&str>,
+    subject: Option<&str>,
+) -> Result<u64, StoreError> {
+    match (sid, subject) {
+        (Some(sid), Some(sub)) => db.exec(
+            "DELETE FROM sessions WHERE provider = $1 AND sid = $2 AND subject = $3",
+            args![provider, sid, sub],
+        ),
+        (Some(sid), None) => db.exec(
+            "DELETE FROM sessions WHERE provider = $1 AND sid = $2",
+            args![provider, sid],
+        ),
+        (None, Some(sub)) => db.exec(
+            "DELETE FROM sessions WHERE provider = $1 AND subject = $2",
+            args![provider, sub],
+        ),
+        (None, None) => Ok(0),
+    }
+}
+
+/// Ends every session of an account (disabled, deleted, or "sign out everywhere").
+pub fn end_for_user(db: &mut dyn Db, user_id: i64) -> Result<u64, StoreError> {
+    db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])
+}
+
+/// Sets an account's status; disabling or suspending it ends its sessions at once.
+pub fn set_status(
+    db: &mut dyn Db,
+    user_id: i64,
+    status: ssogate_core::domain::UserStatus,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = db.exec(
+        "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3",
+        args![status.as_str(), now, user_id],
+    )? > 0;
+    if status != ssogate_core::domain::UserStatus::Active {
+        end_for_user(db, user_id)?;
+    }
+    Ok(changed)
+}
+
+/// A pending login: what the callback needs, kept until it comes back (once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginState {
+    pub provider: String,
+    /// Opaque to the store (nonce, PKCE verifier, return-to…), written by the relying party.
+    pub payload: String,
+    pub created_at: i64,
+}
+
+/// Why a login state could not be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("this sign-in link is unknown or was already used; start again")]
+    Unknown,
+    #[error("this sign-in took too long and expired; start again")]
+    Expired,
+    #[error("this sign-in was started in another browser; start again here")]
+    OtherBrowser,
+    #[error("this sign-in was started for another provider; start again")]
+    OtherProvider,
+}
+
+/// Stores a pending login under a fresh `state`; returns (state, binding secret for the
+/// browser cookie).
+pub fn put_state(
+    db: &mut dyn Db,
+    provider: &str,
+    payload: &str,
+    now: i64,
+    ttl: i64,
+) -> Result<(String, String), StoreError> {
+    let state = new_secret()?;
+    let binding = new_secret()?;
+    db.exec(
+        "INSERT INTO login_states (state_hash, provider, binding_hash, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![digest(&state).as_str(), provider, digest(&binding).as_str(), payload, now, now + ttl],
+    )?;
+    Ok((state, binding))
+}
+
+/// Takes a pending login, once: it is deleted whatever the answer, so a state can never
+/// be replayed, not even after a failed attempt from another browser.
+pub fn take_state(
+    db: &mut dyn Db,
+    state: &str,
+    binding: Option<&str>,
+    provider: &str,
+    now: i64,
+) -> Result<Result<LoginState, StateError>, StoreError> {
+    let rows = db.query(
+        "DELETE FROM login_states WHERE state_hash = $1 RETURNING provider, binding_hash, payload, created_at, expires_at",
+        args![digest(state).as_str()],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(Err(StateError::Unknown));
+    };
+    let (stored_provider, binding_hash, payload, created_at, expires_at) = (
+        r.get(0)?.text()?,
+        r.get(1)?.text()?,
+        r.get(2)?.text()?,
+        r.get(3)?.int()?,
+        r.get(4)?.int()?,
+    );
+    if expires_at <= now {
+        return Ok(Err(StateError::Expired));
+    }
+    if binding.map(digest).as_deref() != Some(binding_hash.as_str()) {
+        return Ok(Err(StateError::OtherBrowser));
+    }
+    if stored_provider != provider {
+        return Ok(Err(StateError::OtherProvider));
+    }
+    Ok(Ok(LoginState {
+        provider: stored_provider,
+        payload,
+        created_at,
+    }))
+}
+
+/// Deletes expired sessions and login states; returns how many of each.
+pub fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError> {
+    let sessions = db.exec(
+        "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1",
+        args![now],
+    )?;
+    let states = db.exec(
+        "DELETE FROM login_states WHERE expires_at <= $1",
+        args![now],
+    )?;
+    Ok((sessions, states))
+}
