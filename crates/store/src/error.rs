@@ -17,6 +17,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the database holds a value ssogate does not understand ({0}); was it edited by hand?")]
     Corrupt(String),
+    #[error("{0}")]
+    InvalidInput(String),
     #[error("the database writer has stopped; restart ssogate")]
     WriterGone,
     #[error(

@@ -13,6 +13,7 @@ mod audit;
 pub mod directory;
 mod error;
 pub mod postgres;
+pub mod query;
 pub mod sessions;
 pub mod sql;
 pub mod sqlite;
@@ -22,6 +23,7 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use query::{AuditFilter, UserFilter, UserPage};
 use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
@@ -113,6 +115,12 @@ pub trait Directory: Send + Sync {
     ) -> Result<Result<LoginState, StateError>, StoreError>;
     /// Deletes expired sessions and login states.
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError>;
+    /// Lists accounts with filters, sorting and keyset pagination.
+    fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError>;
+    /// Audit events, newest first, with their ids.
+    fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError>;
+    /// Deletes audit events older than `before` (retention); how many.
+    fn purge_audit(&self, before: i64) -> Result<u64, StoreError>;
     /// Sets an account's status; anything but active ends its sessions. Whether it exists.
     fn set_user_status(
         &self,

@@ -9,6 +9,7 @@
 //! them run beside the writer).
 
 use crate::directory::{self, AuditEvent};
+use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::sql::Db;
 use crate::{LoginResult, RequestContext, StoreError, Table};
@@ -365,6 +366,15 @@ impl crate::Directory for SqliteStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |c| sessions::sweep(c, now))
+    }
+    fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
+        self.read(|c| query::list_users(c, filter))
+    }
+    fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+        self.read(|c| query::query_audit(c, filter))
+    }
+    fn purge_audit(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(move |c| query::purge_audit(c, before))
     }
     fn set_user_status(
         &self,

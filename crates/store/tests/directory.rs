@@ -13,11 +13,13 @@
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::Decision;
+use ssogate_core::domain::UserSource;
 use ssogate_core::domain::{
     Catalogue, GrantKind, GrantSource, Group, Library, Permission, UserStatus,
 };
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
+use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
 use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{
     Directory, LoginResult, PgStore, RequestContext, SqliteStore, StoreError, Table,
@@ -176,7 +178,219 @@ both!(
     sessions_expire_end_and_follow_the_account,
     back_channel_logout_ends_sessions_by_sid_or_subject,
     login_states_are_one_time_bound_to_the_browser_and_expire,
+    users_are_listed_with_filters_sorting_and_keyset_pages,
+    audit_events_are_queried_and_purged,
 );
+
+fn users_are_listed_with_filters_sorting_and_keyset_pages(f: Fixture) {
+    let s = &*f.store;
+    let e = engine(policy());
+    let other = Arc::new(
+        Engine::new(
+            ProviderPolicy::new("gh", "https://gh.example"),
+            ProvisioningPolicy::default(),
+            catalogue().permissions,
+        )
+        .unwrap(),
+    );
+    for i in 0..25 {
+        let groups = if i % 5 == 0 {
+            json!(["editor"])
+        } else {
+            json!([])
+        };
+        let claims = json!({"sub": format!("u{i}"), "preferred_username": format!("user{i:02}"), "name": format!("Person {i}"),
+            "email": format!("p{i}@{}.org", if i % 2 == 0 { "even" } else { "odd" }), "groups": groups});
+        let engine = if i < 20 { &e } else { &other };
+        let ctx = RequestContext {
+            now: 1_000 + i,
+            ..ctx()
+        };
+        s.login(engine.clone(), ClaimSources::id_token(claims), ctx)
+            .unwrap();
+    }
+    let names = |p: &UserPage| {
+        p.users
+            .iter()
+            .map(|u| u.username.clone())
+            .collect::<Vec<_>>()
+    };
+
+    // Keyset pages, ascending and descending, cover everyone exactly once.
+    for (sort, descending) in [
+        (UserSort::Username, false),
+        (UserSort::Username, true),
+        (UserSort::Created, true),
+        (UserSort::LastLogin, false),
+    ] {
+        let mut seen = Vec::new();
+        let mut filter = UserFilter {
+            sort,
+            descending,
+            limit: 10,
+            ..Default::default()
+        };
+        loop {
+            let page = s.list_users(&filter).unwrap();
+            assert!(page.users.len() <= 10);
+            seen.extend(names(&page));
+            match page.next {
+                Some(c) => filter.after = Some(c),
+                None => break,
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        if descending {
+            sorted.reverse();
+        }
+        assert_eq!(seen, sorted, "{sort:?} descending={descending}");
+        assert_eq!(seen.len(), 25);
+    }
+
+    let count = |f: UserFilter| {
+        s.list_users(&UserFilter { limit: 100, ..f })
+            .unwrap()
+            .users
+            .len()
+    };
+    assert_eq!(
+        count(UserFilter {
+            search: Some("PERSON 1".into()),
+            ..Default::default()
+        }),
+        11,
+        "1, 10–19"
+    );
+    assert_eq!(
+        count(UserFilter {
+            search: Some("@even".into()),
+            ..Default::default()
+        }),
+        13
+    );
+    assert_eq!(
+        count(UserFilter {
+            search: Some("%".into()),
+            ..Default::default()
+        }),
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        count(UserFilter {
+            provider: Some("gh".into()),
+            ..Default::default()
+        }),
+        5
+    );
+    assert_eq!(
+        count(UserFilter {
+            group: Some("editors".into()),
+            ..Default::default()
+        }),
+        4
+    );
+    assert_eq!(
+        count(UserFilter {
+            permission: Some("download".into()),
+            ..Default::default()
+        }),
+        20
+    );
+    assert_eq!(
+        count(UserFilter {
+            library: Some("main".into()),
+            provider: Some("corp".into()),
+            ..Default::default()
+        }),
+        20
+    );
+    assert_eq!(
+        count(UserFilter {
+            admin: Some(true),
+            ..Default::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(UserFilter {
+            source: Some(UserSource::Provider),
+            status: Some(UserStatus::Active),
+            ..Default::default()
+        }),
+        25
+    );
+    let err = s
+        .list_users(&UserFilter {
+            after: Some("garbage".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("start from the first page"),
+        "{err}"
+    );
+}
+
+fn audit_events_are_queried_and_purged(f: Fixture) {
+    let s = &*f.store;
+    let e = engine(ProvisioningPolicy {
+        auto_provision: false,
+        ..policy()
+    });
+    for i in 0..6i64 {
+        let ctx = RequestContext {
+            now: 100 * i,
+            ..ctx()
+        };
+        s.login(
+            e.clone(),
+            ClaimSources::id_token(json!({"sub": format!("x{i}")})),
+            ctx,
+        )
+        .unwrap();
+    }
+    let q = |f: AuditFilter| s.query_audit(&AuditFilter { limit: 100, ..f }).unwrap();
+    let all = q(AuditFilter::default());
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|w| w[0].0 > w[1].0), "newest first");
+    assert_eq!(
+        q(AuditFilter {
+            from: Some(200),
+            to: Some(400),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        q(AuditFilter {
+            outcome: Some("failure".into()),
+            event: Some("login.rejected".into()),
+            provider: Some("corp".into()),
+            ..Default::default()
+        })
+        .len(),
+        6
+    );
+    assert_eq!(
+        q(AuditFilter {
+            outcome: Some("success".into()),
+            ..Default::default()
+        })
+        .len(),
+        0
+    );
+    let page2 = q(AuditFilter {
+        before_id: Some(all[2].0),
+        ..Default::default()
+    });
+    assert_eq!(page2.len(), 3);
+    assert_eq!(s.purge_audit(300).unwrap(), 3);
+    assert_eq!(q(AuditFilter::default()).len(), 3);
+}
 
 const LIFE: SessionLifetimes = SessionLifetimes {
     idle: 600,
