@@ -304,3 +304,107 @@ fn migrate_creates_the_database_and_is_idempotent() {
             "cannot open the SQLite database /nonexistent/dir/x.db",
         ));
 }
+
+#[test]
+fn import_pre_provisions_row_by_row_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let csv = dir.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        "username,email,email_verified,display_name,provider,subject,permissions,libraries,groups,admin\n\
+         ada,ada@example.com,true,Ada,corp,auth0|1,download_books;opds,main,Editors,no\n\
+         bob,bob@example.com,,Bob,,,read_books,,,\n\
+         Not Valid,x@example.com,,,,,,,,\n\
+         carol,carol@example.com,,,,,fly,,,\n\
+         dave,dave@example.com,,,corp,auth0|1,,,,\n\
+         erin,erin@example.com,maybe,,,,,,,\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = ssogate()
+            .env("SSOGATE_DATABASE_URL", &url)
+            .args(["import", "--config", "examples/ssogate.toml", "--json"])
+            .arg(&csv)
+            .args(extra)
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice::<Value>(&out).unwrap()
+    };
+    let dry = run(&["--dry-run"]);
+    assert_eq!(
+        (dry["created"].as_u64(), dry["dry_run"].as_bool()),
+        (Some(2), Some(true))
+    );
+    let j = run(&[]);
+    assert_eq!(
+        (
+            j["created"].as_u64(),
+            j["updated"].as_u64(),
+            j["skipped"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0)),
+        "the dry run wrote nothing: {j}"
+    );
+    let reasons: Vec<(u64, String)> = j["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["line"].as_u64().unwrap(),
+                f["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert!(
+        reasons[0].0 == 4 && reasons[0].1.contains("username \"Not Valid\" is not valid"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].0 == 5 && reasons[1].1.contains("permission \"fly\" does not exist"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].0 == 6 && reasons[2].1.contains("already belongs to another account"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[3].0 == 7 && reasons[3].1.contains("\"maybe\" is not true or false"),
+        "{reasons:?}"
+    );
+    // Running it again changes nothing: the good rows are skipped, no partial rows exist.
+    let again = run(&[]);
+    assert_eq!(
+        (again["created"].as_u64(), again["skipped"].as_u64()),
+        (Some(0), Some(2))
+    );
+
+    // JSON Lines, a clean file: exit 0 and a summary for people.
+    let jsonl = dir.path().join("more.jsonl");
+    std::fs::write(&jsonl, "{\"username\": \"frank\", \"groups\": [\"Readers\"]}\n\n{\"username\": \"ada\", \"display_name\": \"Ada L.\"}\n").unwrap();
+    ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args(["import", "--config", "examples/ssogate.toml"])
+        .arg(&jsonl)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "1 created, 1 updated, 0 skipped, 0 failed",
+        ));
+
+    // A file that cannot be understood at all is bad input.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "username,shoe_size\nada,42\n").unwrap();
+    ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args(["import", "--config", "examples/ssogate.toml"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown column \"shoe_size\""));
+}

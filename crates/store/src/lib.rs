@@ -12,6 +12,7 @@
 mod audit;
 pub mod directory;
 mod error;
+pub mod import;
 pub mod postgres;
 pub mod query;
 pub mod sessions;
@@ -23,6 +24,7 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};
 use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use ssogate_core::claims::ClaimSources;
@@ -121,6 +123,15 @@ pub trait Directory: Send + Sync {
     fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError>;
     /// Deletes audit events older than `before` (retention); how many.
     fn purge_audit(&self, before: i64) -> Result<u64, StoreError>;
+    /// Creates or updates pre-provisioned accounts, each row whole or absent; a dry run
+    /// writes nothing. `progress` is called after each row.
+    fn import_users(
+        &self,
+        rows: Vec<ImportRow>,
+        now: i64,
+        dry_run: bool,
+        progress: Box<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Vec<ImportOutcome>, StoreError>;
     /// Sets an account's status; anything but active ends its sessions. Whether it exists.
     fn set_user_status(
         &self,

@@ -8,6 +8,7 @@
 //! both engines (see `sql.rs`).
 
 use crate::directory::{self, AuditEvent};
+use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::sql::{Arg, Cell, Db, Row};
@@ -374,6 +375,15 @@ impl crate::Directory for PgStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.read(|c| sessions::sweep(c, now))
+    }
+    fn import_users(
+        &self,
+        rows: Vec<ImportRow>,
+        now: i64,
+        dry_run: bool,
+        progress: Box<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        self.read(|c| import::import_rows(c, &rows, now, dry_run, &*progress))
     }
     fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
         self.read(|c| query::list_users(c, filter))

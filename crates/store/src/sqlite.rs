@@ -9,6 +9,7 @@
 //! them run beside the writer).
 
 use crate::directory::{self, AuditEvent};
+use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::sql::Db;
@@ -366,6 +367,15 @@ impl crate::Directory for SqliteStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |c| sessions::sweep(c, now))
+    }
+    fn import_users(
+        &self,
+        rows: Vec<ImportRow>,
+        now: i64,
+        dry_run: bool,
+        progress: Box<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        self.write(move |c| import::import_rows(c, &rows, now, dry_run, &*progress))
     }
     fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
         self.read(|c| query::list_users(c, filter))

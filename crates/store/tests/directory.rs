@@ -19,6 +19,7 @@ use ssogate_core::domain::{
 };
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
+use ssogate_store::import::{ImportOutcome, ImportRow};
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
 use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{
@@ -180,7 +181,99 @@ both!(
     login_states_are_one_time_bound_to_the_browser_and_expire,
     users_are_listed_with_filters_sorting_and_keyset_pages,
     audit_events_are_queried_and_purged,
+    imports_are_row_by_row_and_a_dry_run_writes_nothing,
 );
+
+fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
+    let s = &*f.store;
+    let row = |u: &str, sub: Option<&str>| ImportRow {
+        username: u.into(),
+        email: Some(format!("{u}@example.com")),
+        provider: sub.map(|_| "corp".into()),
+        subject: sub.map(String::from),
+        permissions: vec!["download".into()],
+        groups: vec!["editors".into()],
+        ..Default::default()
+    };
+    let rows = vec![
+        row("ann", Some("a1")),
+        row("ben", Some("a1")),
+        row("cyd", None),
+        ImportRow {
+            permissions: vec!["fly".into()],
+            ..row("dee", None)
+        },
+    ];
+    let seen = Arc::new(AtomicU32::new(0));
+    let counter = seen.clone();
+    let dry = s
+        .import_users(
+            rows.clone(),
+            5,
+            true,
+            Box::new(move |n| {
+                counter.fetch_add(u32::try_from(n).unwrap(), Ordering::Relaxed);
+            }),
+        )
+        .unwrap();
+    assert_eq!(seen.load(Ordering::Relaxed), 4);
+    assert_eq!(
+        s.count(Table::Users).unwrap(),
+        0,
+        "a dry run writes nothing"
+    );
+    let real = s.import_users(rows, 5, false, Box::new(|_| {})).unwrap();
+    // (PostgreSQL sequences are not rolled back, so ids may differ.)
+    let kinds = |v: &[ImportOutcome]| {
+        v.iter()
+            .map(|o| match o {
+                ImportOutcome::Created(_) => "created".to_owned(),
+                ImportOutcome::Updated(_) => "updated".to_owned(),
+                ImportOutcome::Skipped(_) => "skipped".to_owned(),
+                ImportOutcome::Failed(r) => r.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        kinds(&dry),
+        kinds(&real),
+        "the dry run predicts the real run"
+    );
+    assert!(matches!(real[0], ImportOutcome::Created(_)));
+    assert!(
+        matches!(&real[1], ImportOutcome::Failed(r) if r.contains("already belongs")),
+        "{real:?}"
+    );
+    assert!(matches!(real[2], ImportOutcome::Created(_)));
+    assert!(
+        matches!(&real[3], ImportOutcome::Failed(r) if r.contains("\"fly\" does not exist")),
+        "{real:?}"
+    );
+    assert_eq!(
+        s.count(Table::Users).unwrap(),
+        2,
+        "failed rows left nothing"
+    );
+    let ann = s.user_by_identity("corp", "a1").unwrap().unwrap();
+    assert_eq!(ann.username, "ann");
+    assert!(
+        ann.grants
+            .iter()
+            .all(|g| g.source == GrantSource::Import && g.kind != GrantKind::Admin)
+    );
+    // A pre-provisioned identity binds on first login.
+    let r = login(
+        s,
+        &engine(policy()),
+        json!({"sub": "a1", "preferred_username": "whatever"}),
+    );
+    assert_eq!(
+        r.outcome.decision,
+        Decision::SignIn {
+            user_id: ann.id.clone()
+        }
+    );
+}
 
 fn users_are_listed_with_filters_sorting_and_keyset_pages(f: Fixture) {
     let s = &*f.store;

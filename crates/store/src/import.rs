@@ -1,0 +1,294 @@
+//! Bulk pre-provisioning (Nextcloud's pre-provisioning API, in bulk): each row creates or
+//! updates one account in its own transaction, so a failing row leaves nothing behind
+//! and does not stop the others.
+
+use crate::StoreError;
+use crate::sql::{Db, args};
+use serde::Deserialize;
+use ssogate_core::domain::{GrantKind, UserStatus};
+use ssogate_core::policy::UsernamePolicy;
+
+/// One account to pre-provision. In CSV, list fields are `;`-separated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportRow {
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Whether the address is known to be the person's (it lets `verified_email` link).
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<UserStatus>,
+    /// With `subject`: the identity this account signs in with (bound on first login).
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// With `provider`: BookStack's External Authentication ID.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub libraries: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub admin: Option<bool>,
+}
+
+/// What happened to a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Created(i64),
+    Updated(i64),
+    /// The account already holds everything the row says.
+    Skipped(i64),
+    Failed(String),
+}
+
+fn fail(msg: impl Into<String>) -> Result<ImportOutcome, StoreError> {
+    Ok(ImportOutcome::Failed(msg.into()))
+}
+
+/// Checks a row without touching the database.
+pub fn validate(row: &ImportRow) -> Result<(), String> {
+    if !ssogate_core::username::is_valid(&row.username, &UsernamePolicy::default()) {
+        return Err(format!(
+            "username \"{}\" is not valid: 1–64 lower-case letters, digits, '.', '_' or '-', not starting or ending with a separator",
+            row.username
+        ));
+    }
+    if let Some(e) = &row.email
+        && !e.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !e.contains(char::is_whitespace)
+        })
+    {
+        return Err(format!("email \"{e}\" is not an address"));
+    }
+    match (&row.provider, &row.subject, &row.external_id) {
+        (None, Some(_), _) => return Err("subject needs provider".into()),
+        (None, None, Some(_)) => return Err("external_id needs provider".into()),
+        (Some(p), None, None) => {
+            return Err(format!("provider \"{p}\" needs subject or external_id"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Creates or updates one account, with grants of source `import`, in the caller's
+/// transaction. With `dry_run` it decides and rolls back (the caller does not commit).
+pub fn import_row(db: &mut dyn Db, row: &ImportRow, now: i64) -> Result<ImportOutcome, StoreError> {
+    if let Err(e) = validate(row) {
+        return fail(e);
+    }
+    let existing = db.query_int(
+        "SELECT id FROM users WHERE lower(username) = lower($1)",
+        args![&row.username],
+    )?;
+    let mut changed = false;
+    let id = match existing {
+        Some(id) => {
+            for (col, value) in [("email", &row.email), ("display_name", &row.display_name)] {
+                if value.is_some() {
+                    let sql = format!(
+                        "UPDATE users SET {col} = $1, updated_at = $2 WHERE id = $3 AND {col} IS DISTINCT FROM $1"
+                    );
+                    changed |= db.exec(&sql, args![value, now, id])? > 0;
+                }
+            }
+            if let Some(v) = row.email_verified {
+                changed |= db.exec(
+                    "UPDATE users SET email_verified = $1 WHERE id = $2 AND email_verified <> $1",
+                    args![v, id],
+                )? > 0;
+            }
+            if let Some(s) = row.status {
+                changed |= db.exec(
+                    "UPDATE users SET status = $1 WHERE id = $2 AND status <> $1",
+                    args![s.as_str(), id],
+                )? > 0;
+            }
+            id
+        }
+        None => {
+            if let Some(e) = &row.email
+                && db
+                    .query_int(
+                        "SELECT id FROM users WHERE lower(email) = lower($1)",
+                        args![e],
+                    )?
+                    .is_some()
+            {
+                return fail(format!("another account already has the email {e}"));
+            }
+            changed = true;
+            db.query_int(
+                "INSERT INTO users (username, email, email_verified, display_name, status, source, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'api', $6, $6) RETURNING id",
+                args![
+                    &row.username,
+                    &row.email,
+                    row.email_verified.unwrap_or(false),
+                    &row.display_name,
+                    row.status.unwrap_or_default().as_str(),
+                    now
+                ],
+            )?
+            .ok_or_else(|| StoreError::Corrupt("INSERT … RETURNING returned nothing".into()))?
+        }
+    };
+
+    if let (Some(provider), Some(subject)) = (&row.provider, &row.subject) {
+        match db.query_int(
+            "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
+            args![provider, subject],
+        )? {
+            Some(owner) if owner != id => {
+                return fail(format!(
+                    "identity ({provider}, {subject}) already belongs to another account"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                db.exec(
+                    "INSERT INTO identities (user_id, provider, subject, first_login_at, last_login_at) VALUES ($1, $2, $3, $4, $4)",
+                    args![id, provider, subject, now],
+                )?;
+                changed = true;
+            }
+        }
+    }
+    if let (Some(provider), Some(ext)) = (&row.provider, &row.external_id) {
+        match db.query_int(
+            "SELECT user_id FROM external_ids WHERE provider = $1 AND external_id = $2",
+            args![provider, ext],
+        )? {
+            Some(owner) if owner != id => {
+                return fail(format!(
+                    "external id \"{ext}\" at {provider} already belongs to another account"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                db.exec(
+                    "DELETE FROM external_ids WHERE user_id = $1 AND provider = $2",
+                    args![id, provider],
+                )?;
+                db.exec(
+                    "INSERT INTO external_ids (user_id, provider, external_id) VALUES ($1, $2, $3)",
+                    args![id, provider, ext],
+                )?;
+                changed = true;
+            }
+        }
+    }
+
+    for (kind, names, table, exists) in [
+        (
+            GrantKind::Permission,
+            &row.permissions,
+            "user_permissions (user_id, permission",
+            "SELECT 1 FROM permissions WHERE name = $1",
+        ),
+        (
+            GrantKind::Library,
+            &row.libraries,
+            "user_libraries (user_id, library",
+            "SELECT 1 FROM libraries WHERE name = $1",
+        ),
+    ] {
+        for name in names {
+            if db.query_int(exists, args![name])?.is_none() {
+                return fail(format!("{kind} \"{name}\" does not exist"));
+            }
+            let sql = format!(
+                "INSERT INTO {table}, source, granted_at) VALUES ($1, $2, 'import', $3) ON CONFLICT DO NOTHING"
+            );
+            changed |= db.exec(&sql, args![id, name, now])? > 0;
+        }
+    }
+    for name in &row.groups {
+        let Some(group) = db.query_int(
+            "SELECT id FROM groups WHERE lower(name) = lower($1)",
+            args![name],
+        )?
+        else {
+            return fail(format!("group \"{name}\" does not exist"));
+        };
+        changed |= db.exec(
+            "INSERT INTO user_groups (user_id, group_id, source, granted_at) VALUES ($1, $2, 'import', $3) ON CONFLICT DO NOTHING",
+            args![id, group, now],
+        )? > 0;
+    }
+    if row.admin == Some(true) {
+        changed |= db.exec(
+            "UPDATE users SET is_admin = $1, admin_source = 'import', admin_granted_at = $2 WHERE id = $3 AND NOT is_admin",
+            args![true, now, id],
+        )? > 0;
+    }
+    Ok(match (existing, changed) {
+        (None, _) => ImportOutcome::Created(id),
+        (Some(_), true) => ImportOutcome::Updated(id),
+        (Some(_), false) => ImportOutcome::Skipped(id),
+    })
+}
+
+/// Rows per transaction in a real import: a failed row is undone alone (a savepoint),
+/// and logins are not held up behind one long transaction.
+pub const CHUNK: usize = 500;
+
+/// Imports rows in order on a connection outside any transaction; each row is whole or
+/// absent (a savepoint). A dry run runs every row in one transaction rolled back at the
+/// end, so rows that conflict with each other are reported as the real run would.
+/// `progress` is called after each row.
+pub fn import_rows(
+    db: &mut dyn Db,
+    rows: &[ImportRow],
+    now: i64,
+    dry_run: bool,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Vec<ImportOutcome>, StoreError> {
+    db.exec("BEGIN", &[])?;
+    let result = import_in_transaction(db, rows, now, dry_run, progress);
+    let end = if dry_run || result.is_err() {
+        "ROLLBACK"
+    } else {
+        "COMMIT"
+    };
+    db.exec(end, &[])?;
+    result
+}
+
+fn import_in_transaction(
+    db: &mut dyn Db,
+    rows: &[ImportRow],
+    now: i64,
+    dry_run: bool,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Vec<ImportOutcome>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        if !dry_run && i > 0 && i % CHUNK == 0 {
+            db.exec("COMMIT", &[])?;
+            db.exec("BEGIN", &[])?;
+        }
+        db.exec("SAVEPOINT import_row", &[])?;
+        let outcome = match import_row(db, row, now) {
+            Ok(o) => o,
+            Err(e @ (StoreError::WriterGone | StoreError::PostgresConnect(_))) => return Err(e),
+            Err(e) => ImportOutcome::Failed(e.to_string()),
+        };
+        if matches!(outcome, ImportOutcome::Failed(_)) {
+            db.exec("ROLLBACK TO SAVEPOINT import_row", &[])?;
+        }
+        db.exec("RELEASE SAVEPOINT import_row", &[])?;
+        out.push(outcome);
+        progress(1);
+    }
+    Ok(out)
+}
