@@ -10,6 +10,7 @@
 //! and returns decisions.
 
 mod audit;
+pub mod credentials;
 pub mod directory;
 mod error;
 pub mod import;
@@ -24,6 +25,7 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use credentials::{ApiKeyInfo, ApiScope, PasswordCheck};
 use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};
 use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
@@ -132,6 +134,23 @@ pub trait Directory: Send + Sync {
         dry_run: bool,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError>;
+    /// Sets (or removes) an account's local password (Argon2id). Whether it exists.
+    fn set_password(
+        &self,
+        user_id: i64,
+        password: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Checks a username and password.
+    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError>;
+    /// Creates an API key; returns it whole, once.
+    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError>;
+    /// The scope of a presented key, if live; records its use.
+    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError>;
+    /// Every key, newest first (never their secrets).
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// Revokes a key; whether it was live.
+    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError>;
     /// Sets an account's status; anything but active ends its sessions. Whether it exists.
     fn set_user_status(
         &self,

@@ -7,6 +7,7 @@
 //! times. The client is the synchronous `postgres` crate, so the same query code serves
 //! both engines (see `sql.rs`).
 
+use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
@@ -24,6 +25,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_directory.sql"),
     include_str!("../migrations/postgres/0002_sessions.sql"),
+    include_str!("../migrations/postgres/0003_api_keys.sql"),
 ];
 
 /// How many times a login is decided again after losing a race to another writer.
@@ -375,6 +377,29 @@ impl crate::Directory for PgStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.read(|c| sessions::sweep(c, now))
+    }
+    fn set_password(
+        &self,
+        user_id: i64,
+        password: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.read(|c| credentials::set_password(c, user_id, password, now))
+    }
+    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
+        self.read(|c| credentials::check_password(c, username, password))
+    }
+    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
+        self.read(|c| credentials::create_api_key(c, name, scope, now))
+    }
+    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
+        self.read(|c| credentials::check_api_key(c, key, now))
+    }
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(|c| credentials::list_api_keys(c))
+    }
+    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.read(|c| credentials::revoke_api_key(c, id, now))
     }
     fn import_users(
         &self,

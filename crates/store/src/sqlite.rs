@@ -8,6 +8,7 @@
 //! the same stale view. Reads for other purposes use a separate connection (WAL lets
 //! them run beside the writer).
 
+use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
@@ -28,6 +29,7 @@ use std::thread::JoinHandle;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_directory.sql"),
     include_str!("../migrations/sqlite/0002_sessions.sql"),
+    include_str!("../migrations/sqlite/0003_api_keys.sql"),
 ];
 
 /// The schema version this build creates and understands.
@@ -367,6 +369,32 @@ impl crate::Directory for SqliteStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |c| sessions::sweep(c, now))
+    }
+    fn set_password(
+        &self,
+        user_id: i64,
+        password: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let password = password.map(String::from);
+        self.write(move |c| credentials::set_password(c, user_id, password.as_deref(), now))
+    }
+    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
+        self.read(|c| credentials::check_password(c, username, password))
+    }
+    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| credentials::create_api_key(c, &name, scope, now))
+    }
+    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| credentials::check_api_key(c, &key, now))
+    }
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(|c| credentials::list_api_keys(c))
+    }
+    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.write(move |c| credentials::revoke_api_key(c, id, now))
     }
     fn import_users(
         &self,

@@ -19,6 +19,7 @@ use ssogate_core::domain::{
 };
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
+use ssogate_store::credentials::{ApiScope, PasswordCheck};
 use ssogate_store::import::{ImportOutcome, ImportRow};
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
 use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
@@ -182,7 +183,80 @@ both!(
     users_are_listed_with_filters_sorting_and_keyset_pages,
     audit_events_are_queried_and_purged,
     imports_are_row_by_row_and_a_dry_run_writes_nothing,
+    passwords_are_argon2id_and_sso_only_accounts_say_so,
+    api_keys_are_shown_once_stored_hashed_and_revocable,
 );
+
+fn passwords_are_argon2id_and_sso_only_accounts_say_so(f: Fixture) {
+    let s = &*f.store;
+    let id = account(s, "pw");
+    assert_eq!(
+        s.check_password("pw", "whatever-password").unwrap(),
+        PasswordCheck::SingleSignOnOnly
+    );
+    assert!(
+        s.set_password(id, Some("too short"), 1).is_err(),
+        "at least 10 characters"
+    );
+    assert!(
+        s.set_password(id, Some("correct horse battery"), 1)
+            .unwrap()
+    );
+    assert!(s.user_by_username("pw").unwrap().unwrap().has_password);
+    assert_eq!(
+        s.check_password("PW", "correct horse battery").unwrap(),
+        PasswordCheck::Ok(id)
+    );
+    assert_eq!(
+        s.check_password("pw", "wrong horse battery").unwrap(),
+        PasswordCheck::Wrong
+    );
+    assert_eq!(
+        s.check_password("nobody", "correct horse battery").unwrap(),
+        PasswordCheck::Wrong
+    );
+    s.set_user_status(id, UserStatus::Disabled, 2).unwrap();
+    assert_eq!(
+        s.check_password("pw", "correct horse battery").unwrap(),
+        PasswordCheck::Disabled
+    );
+    s.set_user_status(id, UserStatus::Pending, 2).unwrap();
+    assert_eq!(
+        s.check_password("pw", "correct horse battery").unwrap(),
+        PasswordCheck::Pending
+    );
+    assert!(s.set_password(id, None, 3).unwrap());
+    assert_eq!(
+        s.check_password("pw", "correct horse battery").unwrap(),
+        PasswordCheck::SingleSignOnOnly
+    );
+}
+
+fn api_keys_are_shown_once_stored_hashed_and_revocable(f: Fixture) {
+    let s = &*f.store;
+    let admin = s
+        .create_api_key("provisioning script", ApiScope::Admin, 10)
+        .unwrap();
+    let read = s.create_api_key("dashboard", ApiScope::Read, 11).unwrap();
+    assert!(admin.starts_with("ssg_") && admin.len() > 50);
+    assert_eq!(s.check_api_key(&admin, 20).unwrap(), Some(ApiScope::Admin));
+    assert_eq!(s.check_api_key(&read, 21).unwrap(), Some(ApiScope::Read));
+    let forged = format!("{}x", &admin[..admin.len() - 1]);
+    assert_eq!(s.check_api_key(&forged, 22).unwrap(), None);
+    assert_eq!(s.check_api_key("ssg_nope_nope", 22).unwrap(), None);
+    assert_eq!(s.check_api_key("Bearer whatever", 22).unwrap(), None);
+    let keys = s.list_api_keys().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        (keys[1].name.as_str(), keys[1].last_used_at),
+        ("provisioning script", Some(20))
+    );
+    assert!(!admin.contains(&keys[0].prefix) || read.contains(&keys[0].prefix));
+    assert!(s.revoke_api_key(keys[1].id, 30).unwrap());
+    assert!(!s.revoke_api_key(keys[1].id, 31).unwrap());
+    assert_eq!(s.check_api_key(&admin, 32).unwrap(), None, "revoked");
+    assert!(s.create_api_key("  ", ApiScope::Read, 1).is_err());
+}
 
 fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
     let s = &*f.store;
@@ -907,7 +981,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     drop(SqliteStore::open(&path).unwrap());
     let mut c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 2);
+    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 3);
     c.pragma_update(None, "user_version", 99).unwrap();
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
@@ -915,7 +989,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 2
+            supported: 3
         }
     ));
     assert!(err.to_string().contains("Upgrade ssogate"), "{err}");
@@ -935,7 +1009,7 @@ fn postgres_migrations_run_once_and_a_newer_schema_is_refused() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 2
+                supported: 3
             }
         ),
         "{err}"

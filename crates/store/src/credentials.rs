@@ -1,0 +1,226 @@
+//! Local passwords (Argon2id) and API keys (a random secret, stored as a SHA-256 digest).
+
+use crate::StoreError;
+use crate::sessions::new_secret;
+use crate::sql::{Cell, Db, args};
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use sha2::{Digest, Sha256};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, StoreError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(StoreError::InvalidInput(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Corrupt(format!("cannot hash the password: {e}")))
+}
+
+/// Sets (or, with `None`, removes) an account's password. Whether the account exists.
+pub fn set_password(
+    db: &mut dyn Db,
+    user_id: i64,
+    password: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let hash = password.map(hash_password).transpose()?;
+    Ok(db.exec(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+        args![&hash, now, user_id],
+    )? > 0)
+}
+
+/// The answer to a username and password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Ok(i64),
+    /// No such account, or the wrong password: the two are not told apart.
+    Wrong,
+    /// The account has no password: it signs in through a provider (Tududi's message).
+    SingleSignOnOnly,
+    Disabled,
+    Pending,
+}
+
+/// A hash of a password nobody has, verified when the account does not exist (or has
+/// no password) so that timing does not reveal which usernames exist.
+fn decoy() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let secret = new_secret().unwrap_or_else(|_| "ssogate decoy password".into());
+        hash_password(&secret).unwrap_or_default()
+    })
+}
+
+fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// Checks a username and password.
+pub fn check_password(
+    db: &mut dyn Db,
+    username: &str,
+    password: &str,
+) -> Result<PasswordCheck, StoreError> {
+    let rows = db.query(
+        "SELECT id, password_hash, status FROM users WHERE lower(username) = lower($1)",
+        args![username],
+    )?;
+    let Some(r) = rows.first() else {
+        let _ = verify(password, decoy());
+        return Ok(PasswordCheck::Wrong);
+    };
+    let (id, hash, status) = (r.get(0)?.int()?, r.get(1)?.opt_text()?, r.get(2)?.text()?);
+    let Some(hash) = hash else {
+        let _ = verify(password, decoy());
+        return Ok(PasswordCheck::SingleSignOnOnly);
+    };
+    if !verify(password, &hash) {
+        return Ok(PasswordCheck::Wrong);
+    }
+    Ok(match status.as_str() {
+        "active" => PasswordCheck::Ok(id),
+        "pending" => PasswordCheck::Pending,
+        _ => PasswordCheck::Disabled,
+    })
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiScope {
+    Read,
+    Admin,
+}
+
+impl ApiScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Read => "read",
+            ApiScope::Admin => "admin",
+        }
+    }
+}
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scope: ApiScope,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a key; returns it whole, once: `ssg_<prefix>_<secret>`.
+pub fn create_api_key(
+    db: &mut dyn Db,
+    name: &str,
+    scope: ApiScope,
+    now: i64,
+) -> Result<String, StoreError> {
+    if name.trim().is_empty() {
+        return Err(StoreError::InvalidInput(
+            "an API key needs a name (what uses it)".into(),
+        ));
+    }
+    let prefix: String = new_secret()?
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(10)
+        .collect();
+    let secret = new_secret()?;
+    db.exec(
+        "INSERT INTO api_keys (name, prefix, secret_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![name.trim(), prefix.as_str(), digest(&secret).as_str(), scope.as_str(), now],
+    )?;
+    Ok(format!("ssg_{prefix}_{secret}"))
+}
+
+/// The scope of a presented key, if it is known and not revoked; records its use.
+pub fn check_api_key(db: &mut dyn Db, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
+    let Some((prefix, secret)) = key.strip_prefix("ssg_").and_then(|k| k.split_once('_')) else {
+        return Ok(None);
+    };
+    let rows = db.query(
+        "SELECT id, secret_hash, scope FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+        args![prefix],
+    )?;
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let (id, stored, scope) = (r.get(0)?.int()?, r.get(1)?.text()?, r.get(2)?.text()?);
+    // Digests of a 256-bit secret: comparing them leaks nothing useful, but compare all
+    // bytes anyway.
+    let presented = digest(secret);
+    let same = presented.len() == stored.len()
+        && presented
+            .bytes()
+            .zip(stored.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return Ok(None);
+    }
+    db.exec(
+        "UPDATE api_keys SET last_used_at = $1 WHERE id = $2",
+        args![now, id],
+    )?;
+    Ok(Some(if scope == "admin" {
+        ApiScope::Admin
+    } else {
+        ApiScope::Read
+    }))
+}
+
+/// Every key, newest first.
+pub fn list_api_keys(db: &mut dyn Db) -> Result<Vec<ApiKeyInfo>, StoreError> {
+    let opt_int = |c: &Cell| -> Result<Option<i64>, StoreError> {
+        match c {
+            Cell::Null => Ok(None),
+            c => c.int().map(Some),
+        }
+    };
+    db.query("SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id DESC", &[])?
+        .iter()
+        .map(|r| {
+            Ok(ApiKeyInfo {
+                id: r.get(0)?.int()?,
+                name: r.get(1)?.text()?,
+                prefix: r.get(2)?.text()?,
+                scope: if r.get(3)?.text()? == "admin" { ApiScope::Admin } else { ApiScope::Read },
+                created_at: r.get(4)?.int()?,
+                last_used_at: opt_int(r.get(5)?)?,
+                revoked_at: opt_int(r.get(6)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Revokes a key; whether it was live.
+pub fn revoke_api_key(db: &mut dyn Db, id: i64, now: i64) -> Result<bool, StoreError> {
+    Ok(db.exec(
+        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        args![now, id],
+    )? > 0)
+}
