@@ -15,11 +15,12 @@ use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin
 use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls, Statement};
 use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 const MIGRATIONS: &[&str] = &[
@@ -37,7 +38,7 @@ const MIGRATION_LOCK: i64 = 0x5550_6174_6521;
 /// The PostgreSQL directory: a small pool of connections.
 pub struct PgStore {
     url: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<Conn>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -114,21 +115,54 @@ fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
-impl Db for postgres::Transaction<'_> {
+/// Prepared statements, per connection: without them every query is parsed again, which
+/// doubled the round trips of a login.
+type Statements = HashMap<String, Statement>;
+
+/// A pooled connection with its prepared statements.
+struct Conn {
+    client: Client,
+    statements: Statements,
+}
+
+fn prepared(
+    client: &mut impl GenericClient,
+    cache: &mut Statements,
+    sql: &str,
+) -> Result<Statement, StoreError> {
+    if let Some(st) = cache.get(sql) {
+        return Ok(st.clone());
+    }
+    let st = client.prepare(sql).map_err(classify)?;
+    cache.insert(sql.to_owned(), st.clone());
+    Ok(st)
+}
+
+impl Db for Conn {
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        self.execute(sql, &params(args)).map_err(classify)
+        let st = prepared(&mut self.client, &mut self.statements, sql)?;
+        self.client.execute(&st, &params(args)).map_err(classify)
     }
     fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        rows(postgres::Transaction::query(self, sql, &params(args)).map_err(classify)?)
+        let st = prepared(&mut self.client, &mut self.statements, sql)?;
+        rows(self.client.query(&st, &params(args)).map_err(classify)?)
     }
 }
 
-impl Db for Client {
+/// A transaction on a pooled connection, sharing its prepared statements.
+pub struct Tx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut Statements,
+}
+
+impl Db for Tx<'_> {
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        self.execute(sql, &params(args)).map_err(pg_error)
+        let st = prepared(&mut self.tx, self.statements, sql)?;
+        self.tx.execute(&st, &params(args)).map_err(classify)
     }
     fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        rows(Client::query(self, sql, &params(args)).map_err(pg_error)?)
+        let st = prepared(&mut self.tx, self.statements, sql)?;
+        rows(self.tx.query(&st, &params(args)).map_err(classify)?)
     }
 }
 
@@ -158,53 +192,61 @@ impl PgStore {
             url: url.to_owned(),
             idle: Mutex::new(Vec::new()),
         };
-        let mut client = store.connect()?;
+        let mut conn = store.connect()?;
+        let client = &mut conn.client;
         client
             .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
             .map_err(pg_error)?;
-        let result = migrate(&mut client);
+        let result = migrate(client);
         client
             .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
             .map_err(pg_error)?;
         result?;
-        store.put(client);
+        store.put(conn);
         Ok(store)
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
-        Client::connect(&self.url, NoTls).map_err(|e| StoreError::PostgresConnect(e.to_string()))
+    fn connect(&self) -> Result<Conn, StoreError> {
+        let client = Client::connect(&self.url, NoTls)
+            .map_err(|e| StoreError::PostgresConnect(e.to_string()))?;
+        Ok(Conn {
+            client,
+            statements: HashMap::new(),
+        })
     }
 
-    fn get(&self) -> Result<Client, StoreError> {
+    fn get(&self) -> Result<Conn, StoreError> {
         let idle = self.idle.lock().map_err(|_| StoreError::WriterGone)?.pop();
         match idle {
-            Some(c) if !c.is_closed() => Ok(c),
+            Some(c) if !c.client.is_closed() => Ok(c),
             _ => self.connect(),
         }
     }
 
-    fn put(&self, client: Client) {
+    fn put(&self, conn: Conn) {
         if let Ok(mut idle) = self.idle.lock()
-            && !client.is_closed()
-            && idle.len() < 16
+            && !conn.client.is_closed()
+            && idle.len() < 64
         {
-            idle.push(client);
+            idle.push(conn);
         }
     }
 
     /// Runs `f` in a transaction, again (from scratch) when it loses a race.
     fn transaction<T>(
         &self,
-        mut f: impl FnMut(&mut postgres::Transaction<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut client = self.get()?;
+        let mut conn = self.get()?;
         let mut attempt = 0;
         let result = loop {
             attempt += 1;
             let r = (|| {
-                let mut tx = client.transaction().map_err(pg_error)?;
+                let Conn { client, statements } = &mut conn;
+                let tx = client.transaction().map_err(pg_error)?;
+                let mut tx = Tx { tx, statements };
                 let v = f(&mut tx)?;
-                tx.commit().map_err(classify)?;
+                tx.tx.commit().map_err(classify)?;
                 Ok(v)
             })();
             match r {
@@ -212,17 +254,14 @@ impl PgStore {
                 other => break other,
             }
         };
-        self.put(client);
+        self.put(conn);
         result
     }
 
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut client = self.get()?;
-        let r = f(&mut client);
-        self.put(client);
+    fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.get()?;
+        let r = f(&mut conn);
+        self.put(conn);
         r
     }
 }
