@@ -17,6 +17,7 @@ pub mod import;
 pub mod postgres;
 pub mod query;
 pub mod sessions;
+pub mod settings;
 pub mod sql;
 pub mod sqlite;
 
@@ -151,6 +152,37 @@ pub trait Directory: Send + Sync {
     fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// Revokes a key; whether it was live.
     fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError>;
+    /// Records a back-channel logout token's `jti`; `false` when it is a replay.
+    fn record_logout_jti(
+        &self,
+        provider: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// The provisioning settings document of a scope (`global` or `provider:<slug>`).
+    fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    /// Saves a scope's provisioning settings document whole.
+    fn put_settings(
+        &self,
+        scope: &str,
+        document: &serde_json::Value,
+        by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Providers managed in the database: (slug, document).
+    fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    /// Adds or replaces a provider managed in the database.
+    fn put_provider(
+        &self,
+        slug: &str,
+        document: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Deletes a provider; how many accounts were linked to it (`None`: no such provider).
+    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError>;
+    /// How many accounts have an identity at a provider.
+    fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError>;
     /// Sets an account's status; anything but active ends its sessions. Whether it exists.
     fn set_user_status(
         &self,

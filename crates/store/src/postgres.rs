@@ -12,6 +12,7 @@ use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
+use crate::settings;
 use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_directory.sql"),
     include_str!("../migrations/postgres/0002_sessions.sql"),
     include_str!("../migrations/postgres/0003_api_keys.sql"),
+    include_str!("../migrations/postgres/0004_settings.sql"),
 ];
 
 /// How many times a login is decided again after losing a race to another writer.
@@ -416,6 +418,44 @@ impl crate::Directory for PgStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.read(|c| sessions::sweep(c, now))
+    }
+    fn record_logout_jti(
+        &self,
+        provider: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.read(|c| settings::record_logout_jti(c, provider, jti, expires_at, now))
+    }
+    fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.read(|c| settings::get_settings(c, scope))
+    }
+    fn put_settings(
+        &self,
+        scope: &str,
+        document: &serde_json::Value,
+        by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.read(|c| settings::put_settings(c, scope, document, by, now))
+    }
+    fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.read(|c| settings::list_providers(c))
+    }
+    fn put_provider(
+        &self,
+        slug: &str,
+        document: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.read(|c| settings::put_provider(c, slug, document, now))
+    }
+    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+        self.transaction(|tx| settings::delete_provider(tx, slug))
+    }
+    fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
+        self.read(|c| settings::accounts_linked_to(c, slug))
     }
     fn set_password(
         &self,

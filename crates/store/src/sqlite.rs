@@ -13,6 +13,7 @@ use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
+use crate::settings;
 use crate::sql::Db;
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_directory.sql"),
     include_str!("../migrations/sqlite/0002_sessions.sql"),
     include_str!("../migrations/sqlite/0003_api_keys.sql"),
+    include_str!("../migrations/sqlite/0004_settings.sql"),
 ];
 
 /// The schema version this build creates and understands.
@@ -369,6 +371,48 @@ impl crate::Directory for SqliteStore {
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |c| sessions::sweep(c, now))
+    }
+    fn record_logout_jti(
+        &self,
+        provider: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (p, j) = (provider.to_owned(), jti.to_owned());
+        self.write(move |c| settings::record_logout_jti(c, &p, &j, expires_at, now))
+    }
+    fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.read(|c| settings::get_settings(c, scope))
+    }
+    fn put_settings(
+        &self,
+        scope: &str,
+        document: &serde_json::Value,
+        by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(String::from));
+        self.write(move |c| settings::put_settings(c, &scope, &document, by.as_deref(), now))
+    }
+    fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.read(|c| settings::list_providers(c))
+    }
+    fn put_provider(
+        &self,
+        slug: &str,
+        document: &serde_json::Value,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (slug, document) = (slug.to_owned(), document.clone());
+        self.write(move |c| settings::put_provider(c, &slug, &document, now))
+    }
+    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+        let slug = slug.to_owned();
+        self.write(move |c| settings::delete_provider(c, &slug))
+    }
+    fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
+        self.read(|c| settings::accounts_linked_to(c, slug))
     }
     fn set_password(
         &self,

@@ -185,7 +185,61 @@ both!(
     imports_are_row_by_row_and_a_dry_run_writes_nothing,
     passwords_are_argon2id_and_sso_only_accounts_say_so,
     api_keys_are_shown_once_stored_hashed_and_revocable,
+    settings_providers_and_logout_replays,
 );
+
+fn settings_providers_and_logout_replays(f: Fixture) {
+    let s = &*f.store;
+    assert!(s.record_logout_jti("corp", "j1", 100, 10).unwrap());
+    assert!(
+        !s.record_logout_jti("corp", "j1", 100, 20).unwrap(),
+        "a replayed jti is refused"
+    );
+    assert!(
+        s.record_logout_jti("other", "j1", 100, 20).unwrap(),
+        "jti is per provider"
+    );
+    assert!(
+        s.record_logout_jti("corp", "j1", 300, 150).unwrap(),
+        "expired records are forgotten"
+    );
+
+    assert_eq!(s.get_settings("global").unwrap(), None);
+    let doc = json!({"auto_provision": true, "default_permissions": ["download"]});
+    s.put_settings("global", &doc, Some("admin"), 1).unwrap();
+    // Switching provisioning off keeps the defaults it holds.
+    let off = json!({"auto_provision": false, "default_permissions": ["download"]});
+    s.put_settings("global", &off, Some("admin"), 2).unwrap();
+    assert_eq!(s.get_settings("global").unwrap(), Some(off));
+
+    s.put_provider("db-idp", &json!({"issuer": "https://db-idp.example"}), 1)
+        .unwrap();
+    s.put_provider("db-idp", &json!({"issuer": "https://db-idp2.example"}), 2)
+        .unwrap();
+    assert_eq!(
+        s.list_providers().unwrap(),
+        [(
+            "db-idp".to_owned(),
+            json!({"issuer": "https://db-idp2.example"})
+        )]
+    );
+    let e = Arc::new(
+        Engine::new(
+            ProviderPolicy::new("db-idp", "https://db-idp2.example"),
+            ProvisioningPolicy::default(),
+            catalogue().permissions,
+        )
+        .unwrap(),
+    );
+    login(s, &e, json!({"sub": "one", "preferred_username": "one"}));
+    assert_eq!(s.accounts_linked_to("db-idp").unwrap(), 1);
+    assert_eq!(s.delete_provider("db-idp").unwrap(), Some(1));
+    assert_eq!(s.delete_provider("db-idp").unwrap(), None);
+    assert!(
+        s.user_by_identity("db-idp", "one").unwrap().is_some(),
+        "accounts stay"
+    );
+}
 
 fn passwords_are_argon2id_and_sso_only_accounts_say_so(f: Fixture) {
     let s = &*f.store;
@@ -981,7 +1035,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     drop(SqliteStore::open(&path).unwrap());
     let mut c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 3);
+    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 4);
     c.pragma_update(None, "user_version", 99).unwrap();
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
@@ -989,7 +1043,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 3
+            supported: 4
         }
     ));
     assert!(err.to_string().contains("Upgrade ssogate"), "{err}");
@@ -1009,7 +1063,7 @@ fn postgres_migrations_run_once_and_a_newer_schema_is_refused() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 3
+                supported: 4
             }
         ),
         "{err}"
