@@ -190,6 +190,7 @@ fn bench(c: &mut Criterion) {
             rules::evaluate(
                 &compiled,
                 RuleInput::for_rules(&compiled, black_box(&profile), "corp"),
+                &profile.groups_normalised,
             )
             .len()
         })

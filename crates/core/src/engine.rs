@@ -231,7 +231,7 @@ impl Engine {
         let mut rule_grants = Vec::new();
         if !self.rules.is_empty() {
             let input = RuleInput::for_rules(&self.rules, profile, &self.provider.slug);
-            for (rule, result) in rules::evaluate(&self.rules, input) {
+            for (rule, result) in rules::evaluate(&self.rules, input, &profile.groups_normalised) {
                 let name = &rule.spec.name;
                 match (&result, rule.spec.deny) {
                     (RuleResult::Matched, true) | (RuleResult::Error(_), true) => {

@@ -34,6 +34,22 @@ pub struct CompiledRule {
     program: Program,
     claims: ClaimsNeed,
     uses_groups: bool,
+    /// The rule is exactly `"name" in groups`, the commonest rule there is: answered by a
+    /// string comparison, without building CEL values for the whole groups list (which
+    /// was most of a decision's cost with 50 groups). Same answer as CEL, by test.
+    member_of: Option<String>,
+}
+
+/// `"name" in groups` (or single quotes), and nothing else.
+fn plain_membership(source: &str) -> Option<String> {
+    static PATTERN: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let re = PATTERN
+        .get_or_init(|| {
+            regex::Regex::new(r#"^\s*(?:"([^"\\]*)"|'([^'\\]*)')\s+in\s+groups\s*$"#).ok()
+        })
+        .as_ref()?;
+    let c = re.captures(source)?;
+    c.get(1).or_else(|| c.get(2)).map(|m| m.as_str().to_owned())
 }
 
 /// Which claims a rule reads. Converting the whole claims document to CEL values cost
@@ -113,12 +129,14 @@ impl CompiledRule {
         })?;
         let refs = program.references();
         let claims = ClaimsNeed::of(&spec.when, refs.has_variable("claims"));
-        let uses_groups = refs.has_variable("groups");
+        let member_of = plain_membership(&spec.when);
+        let uses_groups = refs.has_variable("groups") && member_of.is_none();
         Ok(CompiledRule {
             spec,
             program,
             claims,
             uses_groups,
+            member_of,
         })
     }
 }
@@ -212,13 +230,34 @@ impl CompiledRule {
     }
 }
 
-/// Evaluates every rule against one login, in order.
-pub fn evaluate(rules: &[CompiledRule], input: RuleInput) -> Vec<(&CompiledRule, RuleResult)> {
-    if rules.is_empty() {
-        return Vec::new();
-    }
-    let ctx = input.into_context();
-    rules.iter().map(|r| (r, r.eval_in(&ctx))).collect()
+/// Evaluates every rule against one login, in order. `groups` are the login's normalised
+/// groups (what `groups` holds in CEL).
+pub fn evaluate<'r>(
+    rules: &'r [CompiledRule],
+    input: RuleInput,
+    groups: &[String],
+) -> Vec<(&'r CompiledRule, RuleResult)> {
+    let ctx = rules
+        .iter()
+        .any(|r| r.member_of.is_none())
+        .then(|| input.into_context());
+    rules
+        .iter()
+        .map(|r| {
+            let result = match (&r.member_of, &ctx) {
+                (Some(name), _) => {
+                    if groups.iter().any(|g| g == name) {
+                        RuleResult::Matched
+                    } else {
+                        RuleResult::NotMatched
+                    }
+                }
+                (None, Some(ctx)) => r.eval_in(ctx),
+                (None, None) => RuleResult::Error("no evaluation context".into()),
+            };
+            (r, result)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -289,7 +328,12 @@ mod tests {
         for (when, want) in cases {
             let r = rule(when);
             assert_eq!(
-                evaluate(std::slice::from_ref(&r), input.clone())[0].1,
+                evaluate(
+                    std::slice::from_ref(&r),
+                    input.clone(),
+                    &profile().groups_normalised
+                )[0]
+                .1,
                 want,
                 "{when}"
             );
@@ -298,7 +342,12 @@ mod tests {
             let r = rule(bad);
             assert!(
                 matches!(
-                    evaluate(std::slice::from_ref(&r), input.clone())[0].1,
+                    evaluate(
+                        std::slice::from_ref(&r),
+                        input.clone(),
+                        &profile().groups_normalised
+                    )[0]
+                    .1,
                     RuleResult::Error(_)
                 ),
                 "{bad}"
@@ -332,10 +381,60 @@ mod tests {
             let subset = RuleInput::for_rules(std::slice::from_ref(&r), &p, "g");
             let whole = RuleInput::new(&p, "g");
             assert_eq!(
-                evaluate(std::slice::from_ref(&r), subset.clone())[0].1,
-                evaluate(std::slice::from_ref(&r), whole.clone())[0].1,
+                evaluate(
+                    std::slice::from_ref(&r),
+                    subset.clone(),
+                    &p.groups_normalised
+                )[0]
+                .1,
+                evaluate(
+                    std::slice::from_ref(&r),
+                    whole.clone(),
+                    &p.groups_normalised
+                )[0]
+                .1,
                 "{when}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_membership_rules_answer_like_cel() {
+        assert_eq!(
+            plain_membership(" \"staff\" in groups "),
+            Some("staff".into())
+        );
+        assert_eq!(
+            plain_membership("'lib-main' in groups"),
+            Some("lib-main".into())
+        );
+        assert_eq!(plain_membership("\"a\" in groups || true"), None);
+        assert_eq!(plain_membership("\"a\" in claims.groups"), None);
+        let p = profile();
+        for when in [
+            "\"staff\" in groups",
+            "'lib-main' in groups",
+            "\"Staff\" in groups",
+            "\"nobody\" in groups",
+        ] {
+            let fast = rule(when);
+            assert!(fast.member_of.is_some(), "{when}");
+            let cel = CompiledRule {
+                member_of: None,
+                ..rule(when)
+            };
+            let input = RuleInput::new(&p, "g");
+            let a = evaluate(
+                std::slice::from_ref(&fast),
+                input.clone(),
+                &p.groups_normalised,
+            )[0]
+            .1
+            .clone();
+            let b = evaluate(std::slice::from_ref(&cel), input, &p.groups_normalised)[0]
+                .1
+                .clone();
+            assert_eq!(a, b, "{when}");
         }
     }
 
