@@ -164,6 +164,19 @@ pub fn normalise_group_name(name: &str) -> String {
 }
 
 impl Group {
+    /// The normalised names a provider group must have to name this group: its external
+    /// ids when it has any, otherwise its name (for building lookup indexes).
+    pub fn match_keys(&self) -> Vec<String> {
+        if self.external_ids.is_empty() {
+            vec![normalise_group_name(&self.name)]
+        } else {
+            self.external_ids
+                .iter()
+                .map(|id| normalise_group_name(id))
+                .collect()
+        }
+    }
+
     /// Whether a provider group (already normalised) names this group: by its external
     /// ids when it has any, otherwise by its name; both normalised.
     pub fn matches(&self, normalised: &str) -> bool {

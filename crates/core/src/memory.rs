@@ -5,7 +5,6 @@ use crate::decision::{AttributesMut, Decision, IdentityChange, Outcome};
 use crate::directory::{DirectoryView, ExistingUser};
 use crate::domain::{
     ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
-    normalise_group_name,
 };
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -213,15 +212,7 @@ impl InMemoryDirectory {
             {
                 continue;
             }
-            let keys: Vec<String> = if g.external_ids.is_empty() {
-                vec![normalise_group_name(&g.name)]
-            } else {
-                g.external_ids
-                    .iter()
-                    .map(|id| normalise_group_name(id))
-                    .collect()
-            };
-            for k in keys {
+            for k in g.match_keys() {
                 self.group_keys
                     .entry(k)
                     .or_default()

@@ -12,6 +12,7 @@ use ssogate_core::domain::{
 };
 use ssogate_core::{Engine, Outcome};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use typed_arena::Arena;
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -153,6 +154,9 @@ pub struct View<'c> {
     db: RefCell<&'c mut dyn Db>,
     arena: Arena<ExistingUser>,
     groups: Vec<Group>,
+    /// Normalised external id (or name) → indexes into `groups`, so a 50-group claim
+    /// against a large catalogue is 50 lookups, not 50 scans.
+    group_keys: HashMap<String, Vec<usize>>,
     libraries: Vec<Library>,
     error: RefCell<Option<StoreError>>,
 }
@@ -180,7 +184,14 @@ impl<'c> View<'c> {
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut group_keys: HashMap<String, Vec<usize>> = HashMap::default();
+        for (i, g) in groups.iter().enumerate() {
+            for k in g.match_keys() {
+                group_keys.entry(k).or_default().push(i);
+            }
+        }
         Ok(View {
+            group_keys,
             db: RefCell::new(db),
             arena: Arena::new(),
             groups,
@@ -270,6 +281,18 @@ impl DirectoryView for View<'_> {
 
     fn groups(&self) -> &[Group] {
         &self.groups
+    }
+
+    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
+        let mut out: Vec<&Group> = self
+            .group_keys
+            .get(normalised)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.groups.get(i))
+            .collect();
+        out.dedup_by(|a, b| a.name == b.name);
+        out
     }
 
     fn libraries(&self) -> &[Library] {
