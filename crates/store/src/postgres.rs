@@ -79,7 +79,11 @@ impl ToSql for Arg<'_> {
 }
 
 fn pg_error(e: postgres::Error) -> StoreError {
-    StoreError::Postgres(e.to_string())
+    // `Display` says only "db error"; the server's message is what helps.
+    match e.as_db_error() {
+        Some(d) => StoreError::Postgres(format!("{} ({})", d.message(), d.code().code())),
+        None => StoreError::Postgres(e.to_string()),
+    }
 }
 
 fn rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, StoreError> {
@@ -141,6 +145,9 @@ fn prepared(
 }
 
 impl Db for Conn {
+    fn writable_cte(&self) -> bool {
+        true
+    }
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
         let st = prepared(&mut self.client, &mut self.statements, sql)?;
         self.client.execute(&st, &params(args)).map_err(classify)
@@ -158,6 +165,9 @@ pub struct Tx<'a> {
 }
 
 impl Db for Tx<'_> {
+    fn writable_cte(&self) -> bool {
+        true
+    }
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
         let st = prepared(&mut self.tx, self.statements, sql)?;
         self.tx.execute(&st, &params(args)).map_err(classify)

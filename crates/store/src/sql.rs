@@ -114,6 +114,12 @@ pub trait Db {
     /// Runs a query; returns every row.
     fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
 
+    /// Whether one statement may insert into several tables (`WITH … INSERT`): PostgreSQL
+    /// yes, SQLite no. Only a throughput matter: both paths write the same rows.
+    fn writable_cte(&self) -> bool {
+        false
+    }
+
     /// The first column of the first row, if any.
     fn query_int(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<i64>, StoreError> {
         match self.query(sql, args)?.first() {
