@@ -67,6 +67,20 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `[audit]`: how long audit events are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days to keep audit events; `0` keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { retention_days: 90 }
+    }
+}
+
 /// The default directory: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ssogate.db";
 
@@ -133,6 +147,7 @@ pub struct Config {
     pub path: Option<PathBuf>,
     /// Where the directory lives (`database_url`, or `SSOGATE_DATABASE_URL`).
     pub database: Database,
+    pub audit: AuditConfig,
     pub catalogue: Catalogue,
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
@@ -237,6 +252,8 @@ struct RawProvider {
 struct RawConfig {
     #[serde(default)]
     database_url: Option<String>,
+    #[serde(default)]
+    audit: AuditConfig,
     #[serde(default)]
     catalogue: Catalogue,
     #[serde(default)]
@@ -391,6 +408,7 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     let database = Database::parse(raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
         .map_err(|m| located(&figment, path, "database_url", m))?;
     let config = Config {
+        audit: raw.audit,
         database,
         path: path.map(Path::to_path_buf),
         catalogue: raw.catalogue,

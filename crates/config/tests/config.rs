@@ -400,3 +400,27 @@ fn database_url_from_file_and_environment() {
         Ok(())
     });
 }
+
+#[test]
+fn audit_retention_defaults_to_90_days() {
+    Jail::expect_with(|jail| {
+        let c = load_text(jail, MINIMAL, &[]).map_err(|e| e.to_string())?;
+        assert_eq!(c.audit.retention_days, 90);
+        let c = load_text(
+            jail,
+            &format!("[audit]\nretention_days = 7\n{MINIMAL}"),
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(c.audit.retention_days, 7);
+        let e = load_text(
+            jail,
+            &format!("[audit]\nretention_days = -1\n{MINIMAL}"),
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.key, "audit.retention_days");
+        Ok(())
+    });
+}

@@ -44,6 +44,8 @@ enum Command {
     Migrate,
     /// Pre-provision accounts from a CSV or JSON Lines file (one transaction per row).
     Import(ImportArgs),
+    /// Delete expired sessions and login states, and audit events past `[audit] retention_days`.
+    Sweep,
 }
 
 #[derive(clap::Args)]
@@ -117,6 +119,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Provision(args) => provision(&config, &args),
         Command::Migrate => migrate(&config),
         Command::Import(args) => import(&config, &args),
+        Command::Sweep => sweep(&config),
         Command::CheckConfig => {
             let origin = config
                 .path
@@ -152,6 +155,30 @@ fn open_directory(
     };
     store.sync_catalogue(&config.catalogue).map_err(runtime)?;
     Ok((store, name))
+}
+
+fn sweep(config: &ssogate_config::Config) -> Result<(), Failure> {
+    let (store, name) = open_directory(config)?;
+    let runtime = |e: ssogate_store::StoreError| Failure::Runtime(e.to_string());
+    let now = ssogate_store::RequestContext::now().now;
+    let (sessions, states) = store.sweep(now).map_err(runtime)?;
+    let days = config.audit.retention_days;
+    let audit = if days == 0 {
+        0
+    } else {
+        store
+            .purge_audit(now - i64::from(days) * 86_400)
+            .map_err(runtime)?
+    };
+    println!(
+        "{name}: removed {sessions} expired sessions, {states} expired login states, {audit} audit events older than {}",
+        if days == 0 {
+            "forever (retention_days = 0)".to_owned()
+        } else {
+            format!("{days} days")
+        }
+    );
+    Ok(())
 }
 
 fn migrate(config: &ssogate_config::Config) -> Result<(), Failure> {

@@ -408,3 +408,17 @@ fn import_pre_provisions_row_by_row_with_a_summary() {
         .code(2)
         .stderr(predicate::str::contains("unknown column \"shoe_size\""));
 }
+
+#[test]
+fn sweep_removes_what_has_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args(["sweep", "--config", "examples/ssogate.toml"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "removed 0 expired sessions, 0 expired login states, 0 audit events older than 90 days",
+        ));
+}

@@ -75,6 +75,10 @@ pub trait Directory: Send + Sync {
     ) -> Result<Option<serde_json::Value>, StoreError>;
     /// How many rows a table has.
     fn count(&self, table: Table) -> Result<i64, StoreError>;
+    /// Whether the database answers (for readiness checks).
+    fn ping(&self) -> Result<(), StoreError> {
+        self.count(Table::LoginStates).map(drop)
+    }
 
     /// Opens a session; returns the cookie's secret (stored only as a digest).
     fn create_session(

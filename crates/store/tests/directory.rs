@@ -823,6 +823,7 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
 
 fn first_login_provisions_and_the_next_signs_in(f: Fixture) {
     let s = &*f.store;
+    s.ping().unwrap();
     let e = engine(policy());
     let claims = json!({"sub": "ada", "preferred_username": "Ada", "email": "ada@example.com",
         "email_verified": true, "name": "Ada Lovelace", "groups": ["editor"], "nonce": "n0nce"});
