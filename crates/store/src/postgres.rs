@@ -16,13 +16,14 @@ use crate::settings;
 use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, GenericClient, NoTls, Statement};
+use postgres::{Client, GenericClient, Statement};
 use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_directory.sql"),
@@ -39,8 +40,86 @@ const MIGRATION_LOCK: i64 = 0x5550_6174_6521;
 
 /// The PostgreSQL directory: a small pool of connections.
 pub struct PgStore {
-    url: String,
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
     idle: Mutex<Vec<Conn>>,
+}
+
+/// How to reach the server: the URL parsed, with ssogate's additions applied.
+///
+/// * `sslrootcert=PATH` (as libpq spells it): trust this CA file (PEM) besides the
+///   system's roots.
+/// * Without `sslmode`, connections to anything but loopback or a Unix socket require
+///   TLS (libpq's default, `prefer`, would silently fall back to plain text); loopback
+///   goes without. `sslmode=disable|prefer|require` is honoured when given, and the
+///   server's certificate is always verified (the system's roots and `sslrootcert`).
+fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+    let bad =
+        |why: String| StoreError::PostgresConnect(format!("the database URL is not usable: {why}"));
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let mut root_cert = None;
+    let mut mode_given = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("sslrootcert", path)) => root_cert = Some(path.to_owned()),
+            Some(("sslmode", _)) => {
+                mode_given = true;
+                kept.push(pair);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rebuilt = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    let mut config: postgres::Config = rebuilt
+        .parse()
+        .map_err(|e: postgres::Error| bad(e.to_string()))?;
+    let local = config.get_hosts().iter().all(|h| match h {
+        postgres::config::Host::Tcp(name) => {
+            matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
+        }
+        postgres::config::Host::Unix(_) => true,
+    });
+    if !mode_given {
+        // Certificates are always verified, so libpq's `prefer` would turn a server with
+        // a self-signed certificate into a failure; choose instead: encryption on the
+        // network, none over loopback where it protects nothing.
+        config.ssl_mode(if local {
+            postgres::config::SslMode::Disable
+        } else {
+            postgres::config::SslMode::Require
+        });
+    }
+
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = &root_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| bad(format!("cannot read sslrootcert {path} ({e})")))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| bad(format!("sslrootcert {path} is not PEM ({e})")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(bad(format!("sslrootcert {path} holds no certificate")));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((config, MakeRustlsConnect::new(tls)))
 }
 
 impl std::fmt::Debug for PgStore {
@@ -200,8 +279,10 @@ fn classify(e: postgres::Error) -> StoreError {
 impl PgStore {
     /// Connects, and migrates under an advisory lock (several instances may start at once).
     pub fn open(url: &str) -> Result<Self, StoreError> {
+        let (config, tls) = connection(url)?;
         let store = PgStore {
-            url: url.to_owned(),
+            config,
+            tls,
             idle: Mutex::new(Vec::new()),
         };
         let mut conn = store.connect()?;
@@ -219,8 +300,14 @@ impl PgStore {
     }
 
     fn connect(&self) -> Result<Conn, StoreError> {
-        let client = Client::connect(&self.url, NoTls)
-            .map_err(|e| StoreError::PostgresConnect(e.to_string()))?;
+        let client = self.config.connect(self.tls.clone()).map_err(|e| {
+            // The source says why (refused, certificate, authentication); the URL, with
+            // its password, is never printed.
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            StoreError::PostgresConnect(format!("{e}{cause}"))
+        })?;
         Ok(Conn {
             client,
             statements: HashMap::new(),
@@ -515,5 +602,38 @@ impl crate::Directory for PgStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.transaction(|tx| sessions::set_status(tx, user_id, status, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postgres::config::SslMode;
+
+    #[test]
+    fn tls_is_required_off_loopback_unless_the_url_says_otherwise() {
+        let mode = |url: &str| connection(url).map(|(c, _)| c.get_ssl_mode());
+        assert_eq!(
+            mode("postgres://u:p@db.example.com/x").ok(),
+            Some(SslMode::Require)
+        );
+        assert_eq!(
+            mode("postgres://u@db.example.com/x?sslmode=disable").ok(),
+            Some(SslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@127.0.0.1:5432/x").ok(),
+            Some(SslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@localhost/x").ok(),
+            Some(SslMode::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@127.0.0.1/x?sslmode=require").ok(),
+            Some(SslMode::Require)
+        );
+        assert!(mode("postgres://u@127.0.0.1/x?sslrootcert=/nonexistent.pem").is_err());
+        assert!(mode("postgres://u@127.0.0.1/x?sslmode=sometimes").is_err());
     }
 }
