@@ -89,6 +89,8 @@ struct Found<'d> {
     user: &'d ExistingUser,
     by: MatchBy,
     rebind: Option<ExternalIdentity>,
+    /// Signed in through the issuer of another provider entry: record this one too.
+    also_link: bool,
 }
 
 impl Engine {
@@ -340,15 +342,30 @@ impl Engine {
                 user,
                 by: MatchBy::Subject,
                 rebind: None,
+                also_link: false,
             });
         }
-        let issuers = std::iter::once(&self.provider.issuer).chain(&self.provider.issuer_aliases);
-        for issuer in issuers {
+        // Another provider entry with this issuer (say, a second client of the same IdP)
+        // knows the person: the same account, with an identity for this provider too.
+        if let Some(user) = dir.find_by_issuer_subject(&self.provider.issuer, sub) {
+            trace.note(
+                Step::Match,
+                format!("identity ({}, {sub}) belongs to \"{}\" through another provider entry; this provider is linked too", self.provider.issuer, user.username),
+            );
+            return Some(Found {
+                user,
+                by: MatchBy::Subject,
+                rebind: None,
+                also_link: true,
+            });
+        }
+        // An issuer alias: the IdP moved; the identity is re-keyed to the new issuer.
+        for issuer in &self.provider.issuer_aliases {
             if let Some(user) = dir.find_by_issuer_subject(issuer, sub) {
                 let previous = user
                     .identities
                     .iter()
-                    .find(|i| i.subject == *sub && i.issuer.as_deref() == Some(issuer))
+                    .find(|i| i.subject == *sub && i.issuer.as_deref() == Some(issuer.as_str()))
                     .cloned();
                 trace.note(
                     Step::Match,
@@ -358,6 +375,7 @@ impl Engine {
                     user,
                     by: MatchBy::Subject,
                     rebind: previous,
+                    also_link: false,
                 });
             }
         }
@@ -422,6 +440,7 @@ impl Engine {
             user,
             by: MatchBy::ExternalIdClaim,
             rebind,
+            also_link: false,
         })
     }
 
@@ -465,6 +484,7 @@ impl Engine {
                     user,
                     by: MatchBy::VerifiedEmail,
                     rebind: None,
+                    also_link: false,
                 })
             }
             [] => {
@@ -524,6 +544,7 @@ impl Engine {
                 user,
                 by: MatchBy::Username,
                 rebind: None,
+                also_link: false,
             })
         } else {
             trace.note(
@@ -590,7 +611,9 @@ impl Engine {
                 Decision::SignIn {
                     user_id: user.id.clone(),
                 },
-                None,
+                found
+                    .also_link
+                    .then(|| IdentityChange::Create(current.clone())),
             ),
             (MatchBy::Subject, Some(previous)) => (
                 Decision::SignIn {

@@ -1257,3 +1257,36 @@ fn a_verified_login_verifies_the_same_address_but_never_unverifies_it() {
     assert!(o.changes.attributes.is_empty());
     assert!(trace_has(&o, "another account uses it"));
 }
+
+#[test]
+fn two_provider_entries_of_one_issuer_share_the_account() {
+    // A second client of the same IdP (same issuer): the same person, the same account;
+    // the identity of this entry is recorded beside the first, never moved.
+    let mut d = base_dir();
+    let u = dir(
+        json!({"users": [{"username": "kim", "identities": [{"provider": "corp-web", "issuer": "https://idp.example.com", "subject": "k1"}]}]}),
+    );
+    d.insert(u.users()[0].clone());
+    let o = engine(ProvisioningPolicy::default()).decide(&claims(json!({"sub": "k1"})), &d);
+    assert_eq!(
+        o.decision,
+        Decision::SignIn {
+            user_id: "kim".into()
+        }
+    );
+    assert!(
+        matches!(&o.changes.identity, Some(IdentityChange::Create(i)) if i.provider == "corp" && i.subject == "k1"),
+        "{:?}",
+        o.changes.identity
+    );
+    d.apply(&o);
+    let again = engine(ProvisioningPolicy::default()).decide(&claims(json!({"sub": "k1"})), &d);
+    assert_eq!(
+        again.decision,
+        Decision::SignIn {
+            user_id: "kim".into()
+        }
+    );
+    assert!(again.changes.identity.is_none());
+    assert_eq!(d.find("kim").unwrap().identities.len(), 2);
+}
