@@ -53,8 +53,6 @@ pub enum RejectReason {
     NoUsername,
     #[error("Your account could not be set up ({provider}: {message}). Ask an administrator.")]
     AssignmentFailed { provider: String, message: String },
-    #[error("No identity creator accepted this login. Ask an administrator.")]
-    NoIdentityCreator,
 }
 
 impl RejectReason {
@@ -73,7 +71,6 @@ impl RejectReason {
             RejectReason::UsernameConflict { .. } => "username_conflict",
             RejectReason::NoUsername => "no_username",
             RejectReason::AssignmentFailed { .. } => "assignment_failed",
-            RejectReason::NoIdentityCreator => "no_identity_creator",
         }
     }
 }

@@ -839,14 +839,10 @@ impl Engine {
             profile,
             directory: dir,
         };
-        let builtin = PolicyCreator { engine: self };
-        let creators = self
-            .creators
-            .iter()
-            .map(|c| c.as_ref())
-            .chain(std::iter::once(&builtin as &dyn IdentityCreator));
+        // Custom creators first, in order; the policy's own creator is the fallback, and
+        // it always decides (an account, or a reason to refuse).
         let mut account = None;
-        for creator in creators {
+        for creator in &self.creators {
             match creator.create(&ctx, &mut trace) {
                 Ok(Some(a)) => {
                     trace.note(
@@ -867,8 +863,18 @@ impl Engine {
                 Err(r) => return reject(r, mapped, trace),
             }
         }
-        let Some(account) = account else {
-            return reject(RejectReason::NoIdentityCreator, mapped, trace);
+        let account = match account {
+            Some(a) => a,
+            None => match (PolicyCreator { engine: self }).make(&ctx, &mut trace) {
+                Ok(a) => {
+                    trace.note(
+                        Step::Username,
+                        format!("identity creator \"policy\" creates \"{}\"", a.username),
+                    );
+                    a
+                }
+                Err(r) => return reject(r, mapped, trace),
+            },
         };
 
         let ctx = AssignContext {
@@ -1009,16 +1015,8 @@ struct PolicyCreator<'e> {
     engine: &'e Engine,
 }
 
-impl IdentityCreator for PolicyCreator<'_> {
-    fn name(&self) -> &str {
-        "policy"
-    }
-
-    fn create(
-        &self,
-        ctx: &CreateContext<'_>,
-        trace: &mut Trace,
-    ) -> Result<Option<NewAccount>, RejectReason> {
+impl PolicyCreator<'_> {
+    fn make(&self, ctx: &CreateContext<'_>, trace: &mut Trace) -> Result<NewAccount, RejectReason> {
         let p = &self.engine.policy;
         let profile = ctx.profile;
         let username = if p.unique_user_ids {
@@ -1067,7 +1065,7 @@ impl IdentityCreator for PolicyCreator<'_> {
                 }
             }
         };
-        Ok(Some(NewAccount {
+        Ok(NewAccount {
             username,
             email: profile.email.clone(),
             email_verified: profile.email_verified,
@@ -1080,7 +1078,7 @@ impl IdentityCreator for PolicyCreator<'_> {
                 UserStatus::Active
             },
             source: UserSource::Provider,
-        }))
+        })
     }
 }
 
