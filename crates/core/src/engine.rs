@@ -1,6 +1,6 @@
 //! The provisioning engine: `decide(claims, directory) -> Outcome`, pure and explained.
 
-use crate::claims::{ClaimSources, Profile};
+use crate::claims::{ClaimSources, MapError, Profile};
 use crate::decision::{
     Attribute, AttributeChange, AttributesMut, Changes, Decision, IdentityChange, Outcome,
     RejectReason, UserView,
@@ -47,6 +47,13 @@ pub enum PolicyError {
     ZeroLength,
     #[error("admin_email_domains entry \"{0}\" is not a domain")]
     BadDomain(String),
+}
+
+/// Claims mapped by [`Engine::map`], with the trace so far.
+#[derive(Debug)]
+pub struct Mapped<'s> {
+    pub profile: Result<Profile<'s>, MapError>,
+    trace: Trace,
 }
 
 /// The engine for one provider: its policy compiled, plus the SPI chains.
@@ -202,17 +209,32 @@ impl Engine {
 
     /// Maps the claims and decides. Pure: the same inputs give the same outcome.
     pub fn decide(&self, sources: &ClaimSources, dir: &dyn DirectoryView) -> Outcome {
+        self.decide_mapped(self.map(sources), dir)
+    }
+
+    /// The first half of [`Engine::decide`]: the claims mapped (and traced), so a caller
+    /// can fetch what the decision will look up before asking for it.
+    pub fn map<'s>(&self, sources: &'s ClaimSources) -> Mapped<'s> {
         let mut trace = Trace::default();
-        let profile = match self.provider.claims.map(
+        let profile = self.provider.claims.map(
             sources,
             self.provider.trust_email,
             self.policy.groups.separator.as_deref(),
             &mut trace,
-        ) {
-            Ok(p) => p,
-            Err(e) => return reject(RejectReason::InvalidClaims(e), UserView::default(), trace),
-        };
-        self.decide_profile(&profile, dir, trace)
+        );
+        Mapped { profile, trace }
+    }
+
+    /// The second half of [`Engine::decide`].
+    pub fn decide_mapped(&self, mapped: Mapped<'_>, dir: &dyn DirectoryView) -> Outcome {
+        match mapped.profile {
+            Ok(profile) => self.decide_profile(&profile, dir, mapped.trace),
+            Err(e) => reject(
+                RejectReason::InvalidClaims(e),
+                UserView::default(),
+                mapped.trace,
+            ),
+        }
     }
 
     fn decide_profile(

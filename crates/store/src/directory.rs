@@ -176,17 +176,11 @@ pub struct Hints {
 }
 
 impl Hints {
-    /// The keys the engine will ask for, from the claims mapped the way it maps them.
-    pub fn for_login(engine: &Engine, sources: &ClaimSources) -> Hints {
+    /// The keys the engine will ask for, from the claims as the engine mapped them.
+    pub fn for_login(engine: &Engine, mapped: &ssogate_core::engine::Mapped<'_>) -> Hints {
         let provider = engine.provider();
         let policy = engine.policy();
-        let mut trace = ssogate_core::trace::Trace::default();
-        let Ok(profile) = provider.claims.map(
-            sources,
-            provider.trust_email,
-            policy.groups.separator.as_deref(),
-            &mut trace,
-        ) else {
+        let Ok(profile) = &mapped.profile else {
             return Hints {
                 provider: provider.slug.clone(),
                 ..Hints::default()
@@ -481,8 +475,9 @@ pub fn login(
     ctx: &RequestContext,
 ) -> Result<crate::LoginResult, StoreError> {
     let outcome = {
-        let view = View::load(&mut *db, &Hints::for_login(engine, sources))?;
-        let outcome = engine.decide(sources, &view);
+        let mapped = engine.map(sources);
+        let view = View::load(&mut *db, &Hints::for_login(engine, &mapped))?;
+        let outcome = engine.decide_mapped(mapped, &view);
         if let Some(e) = view.into_error() {
             return Err(e);
         }
