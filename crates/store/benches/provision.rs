@@ -24,7 +24,7 @@ use ssogate_core::claims::ClaimSources;
 use ssogate_core::domain::{Catalogue, Group, Library, Permission};
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
-use ssogate_store::{RequestContext, SqliteStore};
+use ssogate_store::{Directory, RequestContext, SqliteStore};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

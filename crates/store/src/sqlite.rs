@@ -157,9 +157,12 @@ impl SqliteStore {
         let mut conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
         f(&mut conn)
     }
+}
+
+impl crate::Directory for SqliteStore {
     /// Makes the configured catalogue exist: permissions, libraries and groups (with
     /// their external ids) are inserted or updated; nothing is deleted.
-    pub fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
+    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
         let catalogue = catalogue.clone();
         self.write(move |conn| {
             let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -171,7 +174,7 @@ impl SqliteStore {
 
     /// Decides a login with `engine` against the directory and writes the outcome — the
     /// account, its identity, its grants and an audit event — in one transaction.
-    pub fn login(
+    fn login(
         &self,
         engine: Arc<Engine>,
         sources: ClaimSources,
@@ -186,7 +189,7 @@ impl SqliteStore {
     }
 
     /// Grants something to an account as an administrator.
-    pub fn grant_by_admin(
+    fn grant_by_admin(
         &self,
         user_id: i64,
         kind: GrantKind,
@@ -198,12 +201,12 @@ impl SqliteStore {
     }
 
     /// The newest audit events first.
-    pub fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
         self.read(|conn| directory::audit_events(conn, limit))
     }
 
     /// The redacted claims of the last login through (provider, subject).
-    pub fn last_claims(
+    fn last_claims(
         &self,
         provider: &str,
         subject: &str,
@@ -212,7 +215,7 @@ impl SqliteStore {
     }
 
     /// The account with this username (case-insensitive), as the engine sees it.
-    pub fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
+    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
         self.read(|conn| {
             let id = conn.query_int(
                 "SELECT id FROM users WHERE lower(username) = lower($1)",
@@ -224,7 +227,7 @@ impl SqliteStore {
 
     /// The account signed in by (provider, subject), with its grants: one indexed lookup
     /// plus the account's rows.
-    pub fn user_by_identity(
+    fn user_by_identity(
         &self,
         provider: &str,
         subject: &str,
@@ -239,7 +242,7 @@ impl SqliteStore {
     }
 
     /// How many rows a table has (for checks and tests).
-    pub fn count(&self, table: Table) -> Result<i64, StoreError> {
+    fn count(&self, table: Table) -> Result<i64, StoreError> {
         self.read(|conn| {
             Ok(
                 conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
@@ -247,52 +250,6 @@ impl SqliteStore {
                 })?,
             )
         })
-    }
-}
-
-impl crate::Directory for SqliteStore {
-    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
-        SqliteStore::sync_catalogue(self, catalogue)
-    }
-    fn login(
-        &self,
-        engine: Arc<Engine>,
-        sources: ClaimSources,
-        ctx: RequestContext,
-    ) -> Result<LoginResult, StoreError> {
-        SqliteStore::login(self, engine, sources, ctx)
-    }
-    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
-        SqliteStore::user_by_username(self, username)
-    }
-    fn user_by_identity(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<ExistingUser>, StoreError> {
-        SqliteStore::user_by_identity(self, provider, subject)
-    }
-    fn grant_by_admin(
-        &self,
-        user_id: i64,
-        kind: GrantKind,
-        name: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        SqliteStore::grant_by_admin(self, user_id, kind, name, now)
-    }
-    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        SqliteStore::audit_events(self, limit)
-    }
-    fn last_claims(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        SqliteStore::last_claims(self, provider, subject)
-    }
-    fn count(&self, table: Table) -> Result<i64, StoreError> {
-        SqliteStore::count(self, table)
     }
 
     fn create_session(
