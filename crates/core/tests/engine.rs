@@ -1006,6 +1006,33 @@ fn policy_errors_are_typed() {
         })
         .is_some()
     );
+    let mut p = ProvisioningPolicy {
+        unique_user_ids: true,
+        ..Default::default()
+    };
+    p.username.max_length = 32;
+    assert!(bad(p).is_some_and(|e| e.contains("64 hex digits")));
+    let mut p = ProvisioningPolicy::default();
+    p.username.max_length = 0;
+    assert!(bad(p).is_some_and(|e| e.contains("at least 1")));
+}
+
+#[test]
+fn soft_provisioning_off_refuses_adoption_by_email_too() {
+    let e = engine(adopting(ProvisioningPolicy {
+        soft_auto_provision: false,
+        link_by_email: true,
+        ..Default::default()
+    }));
+    let mut c = ada();
+    c["preferred_username"] = json!("someone-else");
+    let o = e.decide(&claims(c), &with_local_ada());
+    assert_eq!(reason(&o), Some("existing_account_not_adoptable"));
+    assert!(
+        o.to_json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("matching your email"))
+    );
 }
 
 // ---------------------------------------------------------------- LiveCycle SPI

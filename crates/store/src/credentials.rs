@@ -1,12 +1,11 @@
 //! Local passwords (Argon2id) and API keys (a random secret, stored as a SHA-256 digest).
 
 use crate::StoreError;
-use crate::sessions::new_secret;
+use crate::sessions::{digest, new_secret};
 use crate::sql::{Cell, Db, args};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use sha2::{Digest, Sha256};
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -123,13 +122,6 @@ pub struct ApiKeyInfo {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
-}
-
-fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Creates a key; returns it whole, once: `ssg_<prefix>_<secret>`.

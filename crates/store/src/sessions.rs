@@ -18,7 +18,8 @@ pub fn new_secret() -> Result<String, StoreError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-fn digest(secret: &str) -> String {
+/// SHA-256 of a secret, as lowercase hex: what is stored in its place.
+pub(crate) fn digest(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -253,4 +254,55 @@ pub fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError> {
         args![now],
     )?;
     Ok((sessions, states))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> rusqlite::Connection {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}"));
+        crate::sqlite::migrate(&mut c).unwrap_or_else(|e| unreachable!("{e}"));
+        c.execute_batch("INSERT INTO users (id, username, source, created_at, updated_at) VALUES (1, 'u', 'local', 0, 0)")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        c
+    }
+
+    fn everything(c: &mut rusqlite::Connection, sql: &str) -> String {
+        c.query(sql, &[])
+            .unwrap_or_else(|e| unreachable!("{e}"))
+            .iter()
+            .flat_map(|r| r.0.iter().map(|cell| format!("{cell:?}")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn only_digests_of_secrets_are_stored() {
+        let mut c = db();
+        let session = create(
+            &mut c,
+            1,
+            &SessionOrigin::default(),
+            0,
+            SessionLifetimes::default(),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let (state, binding) =
+            put_state(&mut c, "corp", "p", 0, 600).unwrap_or_else(|e| unreachable!("{e}"));
+        let key =
+            crate::credentials::create_api_key(&mut c, "k", crate::credentials::ApiScope::Read, 0)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        let key_secret = key.rsplit('_').next().unwrap_or_default().to_owned();
+        let stored = everything(&mut c, "SELECT * FROM sessions")
+            + &everything(&mut c, "SELECT * FROM login_states")
+            + &everything(&mut c, "SELECT * FROM api_keys");
+        for secret in [&session, &state, &binding, &key_secret] {
+            assert!(!stored.contains(secret.as_str()), "{secret} stored as is");
+            assert!(
+                stored.contains(&digest(secret)),
+                "digest of {secret} missing"
+            );
+        }
+    }
 }

@@ -692,7 +692,7 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
     assert!(s.set_user_status(id, UserStatus::Active, t0).unwrap());
     assert!(!s.set_user_status(999_999, UserStatus::Active, t0).unwrap());
 
-    // Only digests are stored.
+    // Sweeping removes every expired session.
     let kept = s.create_session(id, &origin, t0, LIFE).unwrap();
     let (swept, _) = s.sweep(t0 + 10_000).unwrap();
     assert!(swept >= 1);
