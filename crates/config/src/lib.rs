@@ -22,6 +22,7 @@ use ssogate_core::policy::{ClaimMap, ProviderPolicy, ProvisioningPolicy, TrustEm
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A configuration problem, said in one paragraph: where, which key, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +153,7 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
+    engines: BTreeMap<String, Arc<Engine>>,
 }
 
 impl Config {
@@ -172,14 +174,17 @@ impl Config {
     }
 
     /// The provisioning engine for one provider.
-    pub fn engine(&self, slug: &str) -> Result<Engine, ConfigError> {
-        let p = self.provider(slug)?;
-        Engine::new(
-            p.policy(),
-            p.provisioning.clone(),
-            self.catalogue.permissions.clone(),
-        )
-        .map_err(|e| policy_error(&self.origin_name(), slug, &e))
+    /// The provisioning engine of a provider, compiled when the configuration loaded.
+    pub fn engine(&self, slug: &str) -> Result<Arc<Engine>, ConfigError> {
+        self.provider(slug)?;
+        self.engines.get(slug).cloned().ok_or_else(|| {
+            ConfigError::new(
+                self.origin_name(),
+                format!("providers.{slug}"),
+                "the provider has no engine",
+                "Report this as a bug.",
+            )
+        })
     }
 
     fn origin_name(&self) -> String {
@@ -414,11 +419,19 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         catalogue: raw.catalogue,
         providers,
         warnings,
+        engines: BTreeMap::new(),
     };
     check_catalogue(&config.catalogue).map_err(|(k, m)| located(&figment, path, &k, m))?;
     // Compile every engine now, so a bad rule fails at start, not at someone's login.
-    for slug in config.providers.keys() {
-        config.engine(slug)?;
+    let mut config = config;
+    for (slug, p) in &config.providers {
+        let engine = Engine::new(
+            p.policy(),
+            p.provisioning.clone(),
+            config.catalogue.permissions.clone(),
+        )
+        .map_err(|e| policy_error(&config.origin_name(), slug, &e))?;
+        config.engines.insert(slug.clone(), Arc::new(engine));
     }
     Ok(config)
 }
@@ -544,15 +557,6 @@ fn figment_error(figment: &Figment, path: Option<&Path>, e: figment::Error) -> C
         e.kind.to_string(),
         "Fix the value; docs/configuration.md describes every key.",
     )
-}
-
-/// Every provider's engine, by slug.
-pub fn engines(config: &Config) -> Result<BTreeMap<String, Engine>, ConfigError> {
-    config
-        .providers
-        .keys()
-        .map(|slug| Ok((slug.clone(), config.engine(slug)?)))
-        .collect()
 }
 
 impl Provider for seed_env::SeedEnv {

@@ -293,7 +293,12 @@ mod tests {
         let key =
             crate::credentials::create_api_key(&mut c, "k", crate::credentials::ApiScope::Read, 0)
                 .unwrap_or_else(|e| unreachable!("{e}"));
-        let key_secret = key.rsplit('_').next().unwrap_or_default().to_owned();
+        // The secret may itself hold '_': it is everything after the prefix.
+        let key_secret = key
+            .strip_prefix("ssg_")
+            .and_then(|k| k.split_once('_'))
+            .map(|(_, secret)| secret.to_owned())
+            .unwrap_or_default();
         let stored = everything(&mut c, "SELECT * FROM sessions")
             + &everything(&mut c, "SELECT * FROM login_states")
             + &everything(&mut c, "SELECT * FROM api_keys");
