@@ -305,7 +305,14 @@ fn api_keys_are_shown_once_stored_hashed_and_revocable(f: Fixture) {
         (keys[1].name.as_str(), keys[1].last_used_at),
         ("provisioning script", Some(20))
     );
-    assert!(!admin.contains(&keys[0].prefix) || read.contains(&keys[0].prefix));
+    // Listed by name and public prefix, newest first.
+    assert_eq!(keys[0].name, "dashboard");
+    assert!(
+        read.starts_with(&format!("ssg_{}_", keys[0].prefix)),
+        "{read} / {}",
+        keys[0].prefix
+    );
+    assert!(admin.starts_with(&format!("ssg_{}_", keys[1].prefix)));
     assert!(s.revoke_api_key(keys[1].id, 30).unwrap());
     assert!(!s.revoke_api_key(keys[1].id, 31).unwrap());
     assert_eq!(s.check_api_key(&admin, 32).unwrap(), None, "revoked");
