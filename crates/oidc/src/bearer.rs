@@ -1,0 +1,252 @@
+//! API bearer tokens: JWT access tokens (RFC 9068), or opaque tokens checked by the
+//! userinfo endpoint or introspection (RFC 7662). Every accepted token is cached under
+//! the SHA-256 of its value until it expires, in a bounded map.
+
+use crate::error::OidcError;
+use crate::provider::Provider;
+use crate::settings::BearerMode;
+use crate::validate;
+use oauth2::basic::{BasicErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::{
+    AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse as _,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Who a bearer token speaks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BearerIdentity {
+    pub provider: String,
+    pub subject: String,
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+    /// Unix seconds; the cache forgets the token then.
+    pub expires_at: i64,
+    pub claims: Map<String, Value>,
+}
+
+type Digest = [u8; 32];
+
+/// A bounded map from token digest to identity.
+pub struct BearerCache {
+    capacity: usize,
+    map: RwLock<HashMap<Digest, Arc<BearerIdentity>>>,
+}
+
+fn digest(token: &str) -> Digest {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+impl BearerCache {
+    pub fn new(capacity: usize) -> Self {
+        BearerCache {
+            capacity: capacity.max(1),
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, token: &str, now: i64) -> Option<Arc<BearerIdentity>> {
+        let key = digest(token);
+        let map = self.map.read().ok()?;
+        map.get(&key).filter(|id| id.expires_at > now).cloned()
+    }
+
+    fn put(&self, token: &str, id: Arc<BearerIdentity>, now: i64) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if map.len() >= self.capacity {
+            map.retain(|_, v| v.expires_at > now);
+        }
+        if map.len() >= self.capacity {
+            // Still full of live entries: drop the ones closest to expiry.
+            let mut expiries: Vec<i64> = map.values().map(|v| v.expires_at).collect();
+            expiries.sort_unstable();
+            let cut = expiries.get(self.capacity / 4).copied().unwrap_or(i64::MAX);
+            map.retain(|_, v| v.expires_at > cut);
+        }
+        map.insert(digest(token), id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn scopes(claims: &Map<String, Value>) -> Vec<String> {
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Provider {
+    /// Validates an API bearer token as this provider's `bearer` setting says.
+    pub async fn bearer(&self, token: &str) -> Result<Arc<BearerIdentity>, OidcError> {
+        let now = self.now();
+        if let Some(hit) = self.bearer_cache.get(token, now) {
+            return Ok(hit);
+        }
+        let p = &self.settings().protocol;
+        let max_cache = now.saturating_add(i64::from(p.bearer_cache_seconds));
+        let identity = match p.bearer {
+            BearerMode::Off => return Err(OidcError::BearerDisabled),
+            BearerMode::Jwt => {
+                let (jws, _) = self.verify_signature(token).await?;
+                let want = self.expected(Some(self.settings().bearer_audience()));
+                validate::check_access_token(jws.header_str("typ"), &jws.claims, &want)?;
+                let exp = jws.claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+                BearerIdentity {
+                    provider: self.slug().to_owned(),
+                    subject: jws
+                        .claims
+                        .get("sub")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    client_id: jws
+                        .claims
+                        .get("client_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    scopes: scopes(&jws.claims),
+                    expires_at: exp,
+                    claims: jws.claims,
+                }
+            }
+            BearerMode::Userinfo => {
+                let claims = self.userinfo(token, None).await.map_err(|e| match e {
+                    OidcError::HttpStatus {
+                        status: 401 | 403, ..
+                    } => OidcError::TokenInactive,
+                    other => other,
+                })?;
+                let subject = claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .ok_or(OidcError::MissingClaim("sub"))?
+                    .to_owned();
+                BearerIdentity {
+                    provider: self.slug().to_owned(),
+                    subject,
+                    client_id: None,
+                    scopes: Vec::new(),
+                    expires_at: max_cache,
+                    claims,
+                }
+            }
+            BearerMode::Introspection => self.introspect(token, now, max_cache).await?,
+        };
+        let identity = Arc::new(identity);
+        self.bearer_cache.put(token, identity.clone(), now);
+        Ok(identity)
+    }
+
+    async fn introspect(
+        &self,
+        token: &str,
+        now: i64,
+        max_cache: i64,
+    ) -> Result<BearerIdentity, OidcError> {
+        let meta = self.metadata().await?;
+        let url = meta
+            .introspection_endpoint
+            .clone()
+            .ok_or_else(|| OidcError::BadDocument {
+                document: "discovery document",
+                detail: "bearer = \"introspection\" but there is no introspection_endpoint".into(),
+            })?;
+        let s = self.settings();
+        let mut client = oauth2::Client::<
+            BasicErrorResponse,
+            oauth2::basic::BasicTokenResponse,
+            BasicTokenIntrospectionResponse,
+            oauth2::StandardRevocableToken,
+            oauth2::basic::BasicRevocationErrorResponse,
+        >::new(ClientId::new(s.client_id.clone()))
+        .set_introspection_url(IntrospectionUrl::from_url(url.clone()))
+        .set_auth_type(if meta.use_client_secret_post(s) {
+            oauth2::AuthType::RequestBody
+        } else {
+            oauth2::AuthType::BasicAuth
+        });
+        if let Some(secret) = &s.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        let at = AccessToken::new(token.to_owned());
+        let resp = client
+            .introspect(&at)
+            .request_async(self.http())
+            .await
+            .map_err(|e| match e {
+                oauth2::RequestTokenError::Request(e) => OidcError::Unreachable {
+                    url: url.to_string(),
+                    detail: e.to_string(),
+                },
+                other => OidcError::BadDocument {
+                    document: "introspection response",
+                    detail: other.to_string(),
+                },
+            })?;
+        if !resp.active() {
+            return Err(OidcError::TokenInactive);
+        }
+        if let Some(iss) = resp.iss()
+            && iss != s.issuer
+        {
+            return Err(OidcError::WrongIssuer {
+                expected: s.issuer.clone(),
+                found: iss.to_owned(),
+            });
+        }
+        if let Some(aud) = resp.aud()
+            && !aud.is_empty()
+            && s.protocol.check_audience
+            && !aud.iter().any(|a| a == s.bearer_audience())
+        {
+            return Err(OidcError::WrongAudience {
+                found: aud.join(", "),
+            });
+        }
+        let exp = resp.exp().map(|t| t.timestamp());
+        if let Some(exp) = exp
+            && exp <= now
+        {
+            return Err(OidcError::Expired {
+                exp,
+                now,
+                leeway: 0,
+            });
+        }
+        let subject = resp
+            .sub()
+            .filter(|s| !s.is_empty())
+            .ok_or(OidcError::MissingClaim("sub"))?
+            .to_owned();
+        Ok(BearerIdentity {
+            provider: self.slug().to_owned(),
+            subject,
+            client_id: resp.client_id().map(|c| c.to_string()),
+            scopes: resp
+                .scopes()
+                .map(|s| s.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            expires_at: exp.map_or(max_cache, |e| e.min(max_cache)),
+            claims: Map::new(),
+        })
+    }
+}
