@@ -110,7 +110,9 @@ pub struct Provider {
     clock: Arc<dyn Clock>,
     metadata: RwLock<Option<Cached<Metadata>>>,
     keys: RwLock<Option<Cached<KeySet>>>,
-    fetch_gate: tokio::sync::Mutex<()>,
+    // Separate gates: fetching keys may need the metadata first.
+    meta_gate: tokio::sync::Mutex<()>,
+    keys_gate: tokio::sync::Mutex<()>,
     jwks_fetches: AtomicU64,
     pub(crate) bearer_cache: crate::bearer::BearerCache,
 }
@@ -164,7 +166,8 @@ impl Provider {
             clock,
             metadata: RwLock::new(None),
             keys: RwLock::new(None),
-            fetch_gate: tokio::sync::Mutex::new(()),
+            meta_gate: tokio::sync::Mutex::new(()),
+            keys_gate: tokio::sync::Mutex::new(()),
             jwks_fetches: AtomicU64::new(0),
             bearer_cache: cache,
         })
@@ -200,7 +203,7 @@ impl Provider {
         {
             return Ok(m);
         }
-        let _gate = self.fetch_gate.lock().await;
+        let _gate = self.meta_gate.lock().await;
         if let Some((m, at)) = read_lock(&self.metadata)
             && now < at.saturating_add(ttl)
         {
@@ -282,7 +285,7 @@ impl Provider {
         {
             return Ok(k);
         }
-        let _gate = self.fetch_gate.lock().await;
+        let _gate = self.keys_gate.lock().await;
         if let Some((k, at)) = read_lock(&self.keys)
             && now < at.saturating_add(ttl)
         {
@@ -309,7 +312,7 @@ impl Provider {
     /// Refetches the JWKS because a token named an unknown key, at most once per
     /// `jwks_min_refetch_seconds` (forged `kid`s must not make us hammer the provider).
     async fn refetch_for(&self, kid: &str) -> Result<Arc<KeySet>, OidcError> {
-        let _gate = self.fetch_gate.lock().await;
+        let _gate = self.keys_gate.lock().await;
         let now = self.now();
         if let Some((k, at)) = read_lock(&self.keys) {
             if k.has_kid(kid) {

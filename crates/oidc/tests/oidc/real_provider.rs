@@ -1,0 +1,1 @@
+//! Against the real oidc-provider (written next).
