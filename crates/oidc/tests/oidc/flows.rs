@@ -65,6 +65,16 @@ async fn client_secret_post_when_the_provider_lists_only_it() {
     let mut p = ProtocolSettings::default();
     p.token_auth_method = Some(ssogate_oidc::settings::TokenAuthMethod::ClientSecretPost);
     rig_on(fake, p).login().await.unwrap();
+    // Forcing basic against a post-only provider fails at the token endpoint.
+    let fake = FakeProvider::start().await;
+    fake.require_auth_method("client_secret_post");
+    let mut p = ProtocolSettings::default();
+    p.token_auth_method = Some(ssogate_oidc::settings::TokenAuthMethod::ClientSecretBasic);
+    let e = rig_on(fake, p).login().await.unwrap_err();
+    assert!(
+        matches!(e, OidcError::CodeRejected { ref error, .. } if error == "invalid_client"),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]
