@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use ssogate_core::domain::{Catalogue, Group, Library, Permission};
 use ssogate_core::engine::{Engine, PolicyError};
 use ssogate_core::policy::{ClaimMap, ProviderPolicy, ProvisioningPolicy, TrustEmail};
+use ssogate_oidc::{ProtocolSettings, ProviderSettings};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,9 @@ impl Default for AuditConfig {
 /// The default directory: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ssogate.db";
 
+/// Where ssogate is reached unless `base_url` says otherwise.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
+
 /// Where the directory lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -126,9 +130,32 @@ pub struct ProviderConfig {
     pub trust_email: TrustEmail,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
+    /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
+    pub protocol: ProtocolSettings,
 }
 
 impl ProviderConfig {
+    /// What the relying party needs of this provider, with callbacks under `base_url`.
+    pub fn rp_settings(&self, base_url: &str) -> ProviderSettings {
+        ProviderSettings {
+            slug: self.slug.clone(),
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone().unwrap_or_default(),
+            client_secret: self
+                .client_secret
+                .as_ref()
+                .map(|s| ssogate_oidc::ClientSecret::new(s.expose())),
+            scopes: self.scopes.clone(),
+            redirect_uri: format!(
+                "{}/auth/{}/callback",
+                base_url.trim_end_matches('/'),
+                self.slug
+            ),
+            wanted_claims: self.claims.primary_claims(),
+            protocol: self.protocol.clone(),
+        }
+    }
+
     /// What the engine needs of this provider.
     pub fn policy(&self) -> ProviderPolicy {
         ProviderPolicy {
@@ -151,6 +178,8 @@ pub struct Config {
     pub audit: AuditConfig,
     pub catalogue: Catalogue,
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Where ssogate is reached; callbacks are `{base_url}/auth/{slug}/callback`.
+    pub base_url: String,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,
@@ -258,6 +287,8 @@ struct RawConfig {
     #[serde(default)]
     database_url: Option<String>,
     #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
     audit: AuditConfig,
     #[serde(default)]
     catalogue: Catalogue,
@@ -335,8 +366,13 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         if !valid_slug(&slug) {
             return Err(located(&figment, path, &prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
         }
+        // The provider table holds ssogate's own keys and the relying party's protocol
+        // keys; each half is typed strictly, so a misspelt key is still an error.
+        let (own, protocol) = split_provider(value);
         let rp: RawProvider =
-            typed(&value, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
+            typed(&own, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
+        let protocol: ProtocolSettings =
+            typed(&protocol, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
         let claims: ClaimMap = typed(
             &merge(&global_claims, rp.claims.as_ref()),
             &format!("{prefix}.claims"),
@@ -406,13 +442,28 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
             trust_email: rp.trust_email,
             claims,
             provisioning,
+            protocol,
         };
         providers.insert(slug, config);
     }
 
     let database = Database::parse(raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
         .map_err(|m| located(&figment, path, "database_url", m))?;
+    let base_url = raw
+        .base_url
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned();
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(located(
+            &figment,
+            path,
+            "base_url",
+            format!("\"{base_url}\" is not an http(s) URL, e.g. https://sso.example.org"),
+        ));
+    }
     let config = Config {
+        base_url,
         audit: raw.audit,
         database,
         path: path.map(Path::to_path_buf),
@@ -434,6 +485,31 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         config.engines.insert(slug.clone(), Arc::new(engine));
     }
     Ok(config)
+}
+
+/// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
+const OWN_PROVIDER_KEYS: [&str; 11] = [
+    "display_name",
+    "issuer",
+    "issuer_aliases",
+    "client_id",
+    "client_secret",
+    "client_secret_file",
+    "scopes",
+    "extra_scopes",
+    "trust_email",
+    "claims",
+    "provisioning",
+];
+
+fn split_provider(value: Value) -> (Value, Value) {
+    let Value::Object(map) = value else {
+        return (value, Value::Object(Map::new()));
+    };
+    let (own, protocol): (Map<String, Value>, Map<String, Value>) = map
+        .into_iter()
+        .partition(|(k, _)| OWN_PROVIDER_KEYS.contains(&k.as_str()));
+    (Value::Object(own), Value::Object(protocol))
 }
 
 fn valid_slug(s: &str) -> bool {

@@ -10,6 +10,7 @@
 //! | `OIDC_AUTO_PROVISION` | `provisioning.auto_provision` |
 //! | `OIDC_ADMIN_EMAIL_DOMAINS` | `provisioning.admin_email_domains` (comma-separated) |
 //! | `OIDC_ISSUER` / `OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`, `OIDC_CLIENT_SECRET`, `OIDC_SCOPE`, `OIDC_ADDITIONAL_SCOPES`, `OIDC_NAME` / `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_SLUG` | one provider: slug from `OIDC_PROVIDER_SLUG`, else the only provider of the file, else `oidc` |
+//! | `OIDC_AUTH_ENDPOINT`, `OIDC_TOKEN_ENDPOINT`, `OIDC_USERINFO_ENDPOINT`, `OIDC_ISSUER_DISCOVER`, `OIDC_PUBLIC_KEY` (`file://` path), `OIDC_END_SESSION_ENDPOINT` (true/false/URL), `OIDC_DUMP_USER_DETAILS` | that provider's `authorization_endpoint`, `token_endpoint`, `userinfo_endpoint`, `discovery`, `public_key_file`, `end_session`, `dump_claims` (BookStack) |
 //! | `OIDC_PROVIDER_<N>_{SLUG,NAME,ISSUER,ISSUER_URL,CLIENT_ID,CLIENT_SECRET,SCOPE,ADDITIONAL_SCOPES,AUTO_PROVISION,ADMIN_EMAIL_DOMAINS}` | `providers.<slug>`, N from 1 upwards without gaps |
 //!
 //! `OIDC_ENABLED=false` ignores the provider variables. Unknown `OIDC_PROVIDER_<N>_*`
@@ -185,6 +186,13 @@ impl SeedEnv {
             "OIDC_NAME",
             "OIDC_PROVIDER_NAME",
             "OIDC_PROVIDER_SLUG",
+            "OIDC_AUTH_ENDPOINT",
+            "OIDC_TOKEN_ENDPOINT",
+            "OIDC_USERINFO_ENDPOINT",
+            "OIDC_END_SESSION_ENDPOINT",
+            "OIDC_ISSUER_DISCOVER",
+            "OIDC_DUMP_USER_DETAILS",
+            "OIDC_PUBLIC_KEY",
         ];
         for k in env
             .keys()
@@ -230,6 +238,36 @@ impl SeedEnv {
             let b = parse_bool(&var, &key, &v)?;
             self.set(&key, &var, Value::Bool(b));
         }
+        // BookStack's manual endpoints and debugging switches.
+        for (field, key) in [
+            ("AUTH_ENDPOINT", "authorization_endpoint"),
+            ("TOKEN_ENDPOINT", "token_endpoint"),
+            ("USERINFO_ENDPOINT", "userinfo_endpoint"),
+        ] {
+            if let Some((var, v)) = get(field) {
+                self.set(&format!("{base}.{key}"), &var, json!(v.trim()));
+            }
+        }
+        if let Some((var, v)) = get("END_SESSION_ENDPOINT") {
+            // BookStack: "true"/"false", or a URL.
+            self.set(&format!("{base}.end_session"), &var, json!(v.trim()));
+        }
+        if let Some((var, v)) = get("ISSUER_DISCOVER") {
+            let key = format!("{base}.discovery");
+            let b = parse_bool(&var, &key, &v)?;
+            self.set(&key, &var, Value::Bool(b));
+        }
+        if let Some((var, v)) = get("DUMP_USER_DETAILS") {
+            let key = format!("{base}.dump_claims");
+            let b = parse_bool(&var, &key, &v)?;
+            self.set(&key, &var, Value::Bool(b));
+        }
+        if let Some((var, v)) = get("PUBLIC_KEY") {
+            // BookStack accepts `file:///path/key.pem`; a path is taken as it is.
+            let path = v.trim();
+            let path = path.strip_prefix("file://").unwrap_or(path);
+            self.set(&format!("{base}.public_key_file"), &var, json!(path));
+        }
         if let Some((var, v)) = get("ADMIN_EMAIL_DOMAINS") {
             self.set(
                 &format!("{base}.provisioning.admin_email_domains"),
@@ -254,6 +292,7 @@ impl SeedEnv {
         ]
         .iter()
         .any(|k| env.contains_key(k));
+        // (Endpoint variables alone do not define a provider: they need an issuer.)
         if !defines {
             return Ok(());
         }
@@ -271,6 +310,13 @@ impl SeedEnv {
                 "CLIENT_SECRET" => &["OIDC_CLIENT_SECRET"],
                 "SCOPE" => &["OIDC_SCOPE"],
                 "ADDITIONAL_SCOPES" => &["OIDC_ADDITIONAL_SCOPES"],
+                "AUTH_ENDPOINT" => &["OIDC_AUTH_ENDPOINT"],
+                "TOKEN_ENDPOINT" => &["OIDC_TOKEN_ENDPOINT"],
+                "USERINFO_ENDPOINT" => &["OIDC_USERINFO_ENDPOINT"],
+                "END_SESSION_ENDPOINT" => &["OIDC_END_SESSION_ENDPOINT"],
+                "ISSUER_DISCOVER" => &["OIDC_ISSUER_DISCOVER"],
+                "DUMP_USER_DETAILS" => &["OIDC_DUMP_USER_DETAILS"],
+                "PUBLIC_KEY" => &["OIDC_PUBLIC_KEY"],
                 _ => &[],
             };
             names

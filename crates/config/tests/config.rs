@@ -424,3 +424,77 @@ fn audit_retention_defaults_to_90_days() {
         Ok(())
     });
 }
+
+#[test]
+fn protocol_keys_live_in_the_provider_table_and_are_checked() {
+    Jail::expect_with(|jail| {
+        let text = format!(
+            "{MINIMAL}client_id = \"app\"\nprompt = \"login\"\ntoken_auth_method = \"client_secret_post\"\nalgorithms = [\"RS256\", \"ES256\"]\nleeway_seconds = 30\nend_session = \"https://idp.example.com/out\"\nbearer = \"jwt\"\n"
+        );
+        jail.set_env("SSOGATE_BASE_URL", "https://sso.example.org/");
+        let c = load_text(jail, &text, &[]).unwrap();
+        let p = &c.providers["corp"];
+        assert_eq!(p.protocol.prompt.as_deref(), Some("login"));
+        assert_eq!(p.protocol.leeway_seconds, 30);
+        assert_eq!(
+            p.protocol.algorithms,
+            [
+                ssogate_oidc::Algorithm::RS256,
+                ssogate_oidc::Algorithm::ES256
+            ]
+        );
+        let rp = p.rp_settings(&c.base_url);
+        assert_eq!(
+            rp.redirect_uri,
+            "https://sso.example.org/auth/corp/callback"
+        );
+        assert_eq!(rp.client_id, "app");
+        assert!(rp.wanted_claims.contains(&"email".to_owned()));
+        assert!(rp.wanted_claims.contains(&"groups".to_owned()));
+
+        let bad = load_text(jail, &format!("{MINIMAL}algorithms = [\"none\"]\n"), &[]).unwrap_err();
+        assert!(bad.message.contains("none"), "{bad}");
+        let typo = load_text(jail, &format!("{MINIMAL}promt = \"login\"\n"), &[]).unwrap_err();
+        assert!(typo.to_string().contains("promt"), "{typo}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bookstack_endpoint_variables_configure_manual_endpoints() {
+    Jail::expect_with(|jail| {
+        let c = load_text(
+            jail,
+            "",
+            &[
+                ("OIDC_ISSUER", "https://idp.example.com"),
+                ("OIDC_CLIENT_ID", "bookstack"),
+                ("OIDC_ISSUER_DISCOVER", "false"),
+                ("OIDC_AUTH_ENDPOINT", "https://idp.example.com/auth"),
+                ("OIDC_TOKEN_ENDPOINT", "https://idp.example.com/token"),
+                ("OIDC_PUBLIC_KEY", "file:///etc/bookstack/idp.pem"),
+                ("OIDC_END_SESSION_ENDPOINT", "false"),
+                ("OIDC_DUMP_USER_DETAILS", "true"),
+            ],
+        )
+        .unwrap();
+        let p = &c.providers["oidc"].protocol;
+        assert!(!p.discovery);
+        assert_eq!(
+            p.authorization_endpoint.as_deref(),
+            Some("https://idp.example.com/auth")
+        );
+        assert_eq!(
+            p.token_endpoint.as_deref(),
+            Some("https://idp.example.com/token")
+        );
+        assert_eq!(
+            p.public_key_file.as_deref(),
+            Some(Path::new("/etc/bookstack/idp.pem"))
+        );
+        assert_eq!(p.end_session, ssogate_oidc::settings::EndSession::Off);
+        assert!(p.dump_claims);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        Ok(())
+    });
+}

@@ -247,6 +247,35 @@ pub struct ClaimMap {
     pub external_id: Option<ClaimExpr>,
 }
 
+impl ClaimMap {
+    /// The top-level claims the map reads first (username, email, display name, groups,
+    /// external id): when one is absent from the ID token, userinfo may fill it in.
+    pub fn primary_claims(&self) -> Vec<String> {
+        use crate::claims::expr::Segment;
+        let mut out: Vec<String> = Vec::new();
+        let exprs = [
+            Some(&self.username),
+            Some(&self.email),
+            Some(&self.display_name),
+            self.groups.as_ref(),
+            self.external_id.as_ref(),
+        ];
+        for expr in exprs.into_iter().flatten() {
+            let first = expr
+                .alternatives()
+                .first()
+                .and_then(|alt| alt.first())
+                .and_then(|path| path.0.first());
+            if let Some(Segment::Key(k)) = first
+                && !out.contains(k)
+            {
+                out.push(k.clone());
+            }
+        }
+        out
+    }
+}
+
 impl Default for ClaimMap {
     fn default() -> Self {
         let parse = |s: &str| ClaimExpr::parse(s).unwrap_or_else(|_| ClaimExpr::claim(s));

@@ -1,7 +1,7 @@
 //! The `ssogate` command.
 //!
 //! Exit codes: 0 — done; 1 — something failed while running (or, for `import`, some
-//! rows failed); 2 — bad input (a config file, a claims, directory or import file, a
+//! rows failed; for `provider check`, the provider is not usable); 2 — bad input (a config file, a claims, directory or import file, a
 //! claim expression, or command-line usage).
 
 use clap::{Parser, Subcommand};
@@ -46,6 +46,22 @@ enum Command {
     Import(ImportArgs),
     /// Delete expired sessions and login states, and audit events past `[audit] retention_days`.
     Sweep,
+    /// Work with the configured OpenID providers.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+}
+
+#[derive(Subcommand)]
+enum ProviderCommand {
+    /// Fetch discovery and keys, and say whether logins through this provider can work
+    /// (exit 0) or not (exit 1).
+    Check {
+        /// The provider's slug.
+        slug: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -120,6 +136,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(&config),
         Command::Import(args) => import(&config, &args),
         Command::Sweep => sweep(&config),
+        Command::Provider(ProviderCommand::Check { slug, json }) => {
+            provider_check(&config, &slug, json)
+        }
         Command::CheckConfig => {
             let origin = config
                 .path
@@ -507,5 +526,96 @@ fn print_for_people(o: &Outcome) {
     println!("Trace:");
     for line in o.trace.to_strings() {
         println!("  {line}");
+    }
+}
+
+fn provider_check(config: &ssogate_config::Config, slug: &str, json: bool) -> Result<(), Failure> {
+    let p = config
+        .provider(slug)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let settings = p.rp_settings(&config.base_url);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))?;
+    let report = runtime.block_on(async {
+        match ssogate_oidc::Provider::new(settings, std::sync::Arc::new(ssogate_oidc::SystemClock))
+        {
+            Ok(rp) => Ok(rp.check().await),
+            Err(e) => Err(e),
+        }
+    });
+    let report = report.map_err(|e| Failure::Input(e.to_string()))?;
+    if json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!("provider {} — issuer {}", report.provider, report.issuer);
+        println!(
+            "  metadata: {}",
+            if report.discovered {
+                "discovered"
+            } else {
+                "configured endpoints"
+            }
+        );
+        for (name, url) in &report.endpoints {
+            println!("  {name:<24} {url}");
+        }
+        if !report.id_token_algorithms.is_empty() {
+            println!(
+                "  ID token algorithms      {}",
+                report.id_token_algorithms.join(", ")
+            );
+        }
+        if !report.token_auth_methods.is_empty() {
+            println!(
+                "  token auth methods       {}",
+                report.token_auth_methods.join(", ")
+            );
+        }
+        println!(
+            "  token auth used          {}",
+            report.token_auth_method_used
+        );
+        println!(
+            "  PKCE (S256)              {}",
+            if report.pkce { "yes" } else { "no" }
+        );
+        for k in &report.keys {
+            println!(
+                "  key {:<20} {:<14} {}{}",
+                k.kid.as_deref().unwrap_or("(no kid)"),
+                k.description,
+                k.algorithms.join(","),
+                k.weakness
+                    .as_ref()
+                    .map(|w| format!("  REFUSED: {w}"))
+                    .unwrap_or_default()
+            );
+        }
+        for s in &report.skipped_keys {
+            println!("  skipped key: {s}");
+        }
+        for w in &report.warnings {
+            println!("warning: {w}");
+        }
+        for e in &report.errors {
+            println!("error: {e}");
+        }
+        println!(
+            "{}",
+            if report.usable {
+                "usable"
+            } else {
+                "NOT usable"
+            }
+        );
+    }
+    if report.usable {
+        Ok(())
+    } else {
+        Err(Failure::Quiet(1))
     }
 }

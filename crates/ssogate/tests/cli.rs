@@ -422,3 +422,93 @@ fn sweep_removes_what_has_expired() {
             "removed 0 expired sessions, 0 expired login states, 0 audit events older than 90 days",
         ));
 }
+
+fn provider_config(dir: &std::path::Path, issuer: &str) -> PathBuf {
+    let path = dir.join("ssogate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[providers.fake]\nissuer = \"{issuer}\"\nclient_id = \"app\"\nclient_secret = \"secret\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_check_reports_on_a_live_provider() {
+    let fake = ssogate_testkit::FakeProvider::start().await;
+    fake.publish_jwk(ssogate_testkit::weak_rsa_jwk("weak"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = provider_config(dir.path(), &fake.issuer);
+    let c = config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&c)
+            .args(["provider", "check", "fake", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["usable"], true);
+    assert_eq!(report["keys"][0]["kid"], "k1");
+    assert_eq!(report["keys"][0]["description"], "RSA 2048");
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("1024"))
+    );
+
+    let c = config.clone();
+    let human = tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&c)
+            .args(["provider", "check", "fake"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8(human.stdout).unwrap();
+    assert!(
+        text.contains("token_endpoint") && text.contains("usable"),
+        "{text}"
+    );
+
+    // Unknown slug: bad input. Provider gone: not usable.
+    let c = config.clone();
+    tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&c)
+            .args(["provider", "check", "nope"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("fake"));
+    })
+    .await
+    .unwrap();
+    drop(fake);
+    tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&config)
+            .args(["provider", "check", "fake"])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("NOT usable"));
+    })
+    .await
+    .unwrap();
+}
