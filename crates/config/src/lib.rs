@@ -21,7 +21,6 @@ use ssogate_core::engine::{Engine, PolicyError};
 use ssogate_core::policy::{ClaimMap, ProviderPolicy, ProvisioningPolicy, TrustEmail};
 use ssogate_oidc::{ProtocolSettings, ProviderSettings};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,22 +51,8 @@ impl ConfigError {
     }
 }
 
-/// A client secret: never printed.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+/// A client secret: never printed (the relying party's own type).
+pub use ssogate_oidc::ClientSecret as Secret;
 
 /// `[audit]`: how long audit events are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -141,10 +126,7 @@ impl ProviderConfig {
             slug: self.slug.clone(),
             issuer: self.issuer.clone(),
             client_id: self.client_id.clone().unwrap_or_default(),
-            client_secret: self
-                .client_secret
-                .as_ref()
-                .map(|s| ssogate_oidc::ClientSecret::new(s.expose())),
+            client_secret: self.client_secret.as_ref().cloned(),
             scopes: self.scopes.clone(),
             redirect_uri: format!(
                 "{}/auth/{}/callback",
@@ -401,7 +383,7 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
                 ));
             }
             (s, None) => s,
-            (None, Some(file)) => Some(Secret(
+            (None, Some(file)) => Some(Secret::new(
                 std::fs::read_to_string(&file)
                     .map_err(|e| {
                         located(

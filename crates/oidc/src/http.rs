@@ -233,3 +233,42 @@ mod tests {
         assert!(checked_url("http://localhost.evil.example", false).is_err());
     }
 }
+
+#[cfg(test)]
+mod ca_tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_must_exist_and_hold_certificates() {
+        let dir = std::env::temp_dir().join(format!("ssogate-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let missing = ProtocolSettings {
+            ca_file: Some(dir.join("missing.pem")),
+            ..ProtocolSettings::default()
+        };
+        let e = client("idp", &missing).err();
+        assert!(
+            matches!(e, Some(OidcError::Config { ref message, .. }) if message.contains("cannot read"))
+        );
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "no certificates here\n").unwrap_or_default();
+        let e = client(
+            "idp",
+            &ProtocolSettings {
+                ca_file: Some(empty),
+                ..ProtocolSettings::default()
+            },
+        )
+        .err();
+        assert!(
+            matches!(e, Some(OidcError::Config { ref message, .. }) if message.contains("no certificate"))
+        );
+        // The escape hatch builds (and warns).
+        let lax = ProtocolSettings {
+            danger_accept_invalid_certs: true,
+            ..ProtocolSettings::default()
+        };
+        assert!(client("idp", &lax).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
