@@ -118,17 +118,22 @@ pub async fn get(
     read(url, resp).await
 }
 
-pub(crate) fn unreachable(url: &Url, e: &reqwest::Error) -> OidcError {
-    let mut detail = e.to_string();
-    let mut source = std::error::Error::source(e);
+/// An error and its causes, on one line (reqwest's own message omits the cause).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
     while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
+        out.push_str(": ");
+        out.push_str(&s.to_string());
         source = s.source();
     }
+    out
+}
+
+pub(crate) fn unreachable(url: &Url, e: &reqwest::Error) -> OidcError {
     OidcError::Unreachable {
         url: url.to_string(),
-        detail,
+        detail: error_chain(e),
     }
 }
 

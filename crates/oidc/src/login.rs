@@ -74,6 +74,11 @@ pub trait LoginStateStore: Send + Sync {
     ) -> Result<PendingLogin, OidcError>;
 }
 
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, OidcError> {
+    m.lock()
+        .map_err(|_| OidcError::StateStore("lock poisoned".into()))
+}
+
 fn check(pending: &PendingLogin, provider: &str, now: i64) -> Result<(), OidcError> {
     if now > pending.created_at.saturating_add(LOGIN_TTL) {
         return Err(OidcError::StateExpired);
@@ -124,10 +129,7 @@ impl LoginStateStore for InMemoryStates {
             state: random_token(32)?,
             binding: random_token(32)?,
         };
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| OidcError::StateStore("lock poisoned".into()))?;
+        let mut inner = lock(&self.inner)?;
         let now = pending.created_at;
         inner
             .0
@@ -146,10 +148,7 @@ impl LoginStateStore for InMemoryStates {
         provider: &str,
         now: i64,
     ) -> Result<PendingLogin, OidcError> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| OidcError::StateStore("lock poisoned".into()))?;
+        let mut inner = lock(&self.inner)?;
         let Some((expected, pending)) = inner.0.get(state) else {
             return Err(if inner.1.is_spent(state) {
                 OidcError::StateReplayed
@@ -227,10 +226,7 @@ impl LoginStateStore for SealedStates {
         provider: &str,
         now: i64,
     ) -> Result<PendingLogin, OidcError> {
-        let mut spent = self
-            .spent
-            .lock()
-            .map_err(|_| OidcError::StateStore("lock poisoned".into()))?;
+        let mut spent = lock(&self.spent)?;
         if spent.is_spent(state) {
             return Err(OidcError::StateReplayed);
         }

@@ -735,7 +735,7 @@ fn token_error<RE: std::error::Error + 'static>(
         },
         E::Request(e) => OidcError::Unreachable {
             url: meta.token_endpoint.to_string(),
-            detail: describe(&e),
+            detail: http::error_chain(&e),
         },
         E::Parse(e, _) => OidcError::BadDocument {
             document: "token response",
@@ -746,15 +746,4 @@ fn token_error<RE: std::error::Error + 'static>(
             detail: s,
         },
     }
-}
-
-fn describe(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
