@@ -567,3 +567,39 @@ async fn http_issuers_are_refused_off_loopback() {
     s.protocol.allow_insecure_http = true;
     assert!(Provider::new(s, Arc::new(ManualClock::new(0))).is_ok());
 }
+
+#[tokio::test]
+async fn a_response_without_a_code_is_refused() {
+    let r = rig().await;
+    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let mut p = params(&r.fake.authorize(&url));
+    p.code = None;
+    let e =
+        r.rp.finish(&r.states, &p, Some(&issued.binding))
+            .await
+            .unwrap_err();
+    assert_eq!(e, OidcError::CodeMissing);
+    assert_eq!(
+        r.fake.token_requests(),
+        0,
+        "nothing was sent to the token endpoint"
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_kid_needs_a_key_of_its_kind() {
+    let r = rig().await;
+    // Only an RSA key is published; an ES256 token without `kid` has nothing to verify with.
+    let ec = SigningKey::es256("unpublished");
+    let token = ec.sign_jwt(json!({"kid": null}), &r.claims());
+    let e =
+        r.rp.validate_id_token(&token, Some("n-1"), None)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        e,
+        OidcError::NoUsableKey {
+            alg: "ES256".into()
+        }
+    );
+}
