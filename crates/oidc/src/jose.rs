@@ -92,15 +92,6 @@ impl Algorithm {
         })
     }
 
-    /// The same family with weak keys allowed (`validate_key_strength = false`).
-    fn verification_lenient(self) -> Option<&'static dyn VerificationAlgorithm> {
-        Some(match self {
-            Algorithm::RS256 => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            Algorithm::RS512 => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-            other => return other.verification(),
-        })
-    }
-
     /// The hash used for `at_hash` / `c_hash` (OpenID Connect Core 3.1.3.6).
     pub fn hash(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
@@ -309,13 +300,8 @@ impl KeySet {
                 ));
             }
             for alg in allowed.iter().filter(|a| a.family() == KeyType::Rsa) {
-                let v = if check_strength {
-                    alg.verification()
-                } else {
-                    alg.verification_lenient()
-                };
-                if let Some(v) = v
-                    && let Ok(k) = ParsedPublicKey::new(v, der)
+                if let Some(params) = rsa_params(*alg, check_strength)
+                    && let Ok(k) = ParsedPublicKey::new(params, der)
                 {
                     parsed.push((*alg, k));
                 }
