@@ -11,6 +11,9 @@
 //! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
 pub mod seed_env;
+mod server;
+
+pub use server::{HeaderNames, RateLimits, ServerConfig};
 
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -162,6 +165,8 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Where ssogate is reached; callbacks are `{base_url}/auth/{slug}/callback`.
     pub base_url: String,
+    /// Listening, pages, sessions and forward-auth (`[server]`).
+    pub server: ServerConfig,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,
@@ -270,6 +275,8 @@ struct RawConfig {
     database_url: Option<String>,
     #[serde(default)]
     base_url: Option<String>,
+    #[serde(default)]
+    server: ServerConfig,
     #[serde(default)]
     audit: AuditConfig,
     #[serde(default)]
@@ -444,8 +451,12 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
             format!("\"{base_url}\" is not an http(s) URL, e.g. https://sso.example.org"),
         ));
     }
+    raw.server
+        .check()
+        .map_err(|(k, m)| located(&figment, path, &k, m))?;
     let config = Config {
         base_url,
+        server: raw.server,
         audit: raw.audit,
         database,
         path: path.map(Path::to_path_buf),

@@ -4,6 +4,8 @@
 //! rows failed; for `provider check`, the provider is not usable); 2 — bad input (a config file, a claims, directory or import file, a
 //! claim expression, or command-line usage).
 
+mod serve;
+
 use clap::{Parser, Subcommand};
 use ssogate_core::Outcome;
 use ssogate_core::claims::ClaimSources;
@@ -36,6 +38,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server: login, callback, sessions, forward-auth, account page.
+    Serve(serve::ServeArgs),
+    /// Run everything on embedded defaults (SQLite, a development provider on loopback,
+    /// a "who am I" page) and print the URL to open.
+    Demo(serve::DemoArgs),
     /// Show what a login with these claims would do, without changing anything.
     Provision(ProvisionArgs),
     /// Load and check the configuration, then print the providers it defines.
@@ -132,6 +139,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         eprintln!("warning: {w}");
     }
     match cli.command {
+        Command::Serve(args) => serve::serve(config, &args),
+        Command::Demo(args) => serve::demo(&args),
         Command::Provision(args) => provision(&config, &args),
         Command::Migrate => migrate(&config),
         Command::Import(args) => import(&config, &args),

@@ -9,6 +9,7 @@
 //! It must not know HTTP, sessions cookies or the protocol: it receives verified claims
 //! and returns decisions.
 
+pub mod accounts;
 mod audit;
 pub mod credentials;
 pub mod directory;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use accounts::{IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
 use credentials::{ApiKeyInfo, ApiScope, PasswordCheck};
 use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};
@@ -194,6 +196,22 @@ pub trait Directory: Send + Sync {
         status: UserStatus,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// One account with its identities, external ids and grants.
+    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError>;
+    /// The identities linked to an account, oldest first.
+    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError>;
+    /// Links a verified identity to a signed-in account (account linking), in one
+    /// transaction; never moves an identity from another account.
+    fn link_identity(
+        &self,
+        user_id: i64,
+        identity: NewIdentity,
+        now: i64,
+    ) -> Result<LinkOutcome, StoreError>;
+    /// Unlinks an account's identity at a provider, unless it is the last way to sign in.
+    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError>;
+    /// Records an audit event that is not a login decision.
+    fn record_event(&self, event: NewEvent) -> Result<(), StoreError>;
 }
 
 /// Tables [`Directory::count`] can count.

@@ -7,6 +7,7 @@
 //! times. The client is the synchronous `postgres` crate, so the same query code serves
 //! both engines (see `sql.rs`).
 
+use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -602,6 +603,26 @@ impl crate::Directory for PgStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         self.transaction(|tx| sessions::set_status(tx, user_id, status, now))
+    }
+    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+        self.read(|c| accounts::user_by_id(c, id))
+    }
+    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+        self.read(|c| accounts::identities(c, user_id))
+    }
+    fn link_identity(
+        &self,
+        user_id: i64,
+        identity: NewIdentity,
+        now: i64,
+    ) -> Result<LinkOutcome, StoreError> {
+        self.transaction(|tx| accounts::link_identity(tx, user_id, &identity, now))
+    }
+    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
+        self.transaction(|tx| accounts::unlink_identity(tx, user_id, provider))
+    }
+    fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
+        self.read(|c| accounts::record_event(c, &event))
     }
 }
 

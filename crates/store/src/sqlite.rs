@@ -8,6 +8,7 @@
 //! the same stale view. Reads for other purposes use a separate connection (WAL lets
 //! them run beside the writer).
 
+use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -427,6 +428,37 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(changed)
         })
+    }
+    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+        self.read(|c| accounts::user_by_id(c, id))
+    }
+    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+        self.read(|c| accounts::identities(c, user_id))
+    }
+    fn link_identity(
+        &self,
+        user_id: i64,
+        identity: NewIdentity,
+        now: i64,
+    ) -> Result<LinkOutcome, StoreError> {
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = accounts::link_identity(&mut tx, user_id, &identity, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
+        let provider = provider.to_owned();
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = accounts::unlink_identity(&mut tx, user_id, &provider)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+    fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
+        self.write(move |c| accounts::record_event(c, &event))
     }
 }
 

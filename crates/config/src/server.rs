@@ -1,0 +1,167 @@
+//! The `[server]` table: where ssogate listens and how its pages, sessions and
+//! forward-auth behave. Every key has a default; `docs/configuration.md` lists them.
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Where to listen (`serve`). Loopback by default: put a reverse proxy in front.
+    pub bind: SocketAddr,
+    /// The session cookie's name.
+    pub cookie_name: String,
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: u32,
+    /// …and after this long in any case.
+    pub session_max_hours: u32,
+    /// Local accounts may sign in with a password (Tududi's hybrid authentication).
+    pub local_login: bool,
+    /// With exactly one provider and no local login, the login page sends the browser
+    /// straight to the provider (BookStack's `AUTH_AUTO_INITIATE`); `?direct=1` shows it.
+    pub auto_initiate: bool,
+    /// The text of a provider's button; `{name}` is its display name.
+    pub login_label: String,
+    /// Origins besides `base_url` that `return_to` may point at (`https://app.example.com`).
+    pub allowed_origins: Vec<String>,
+    /// Addresses or networks of reverse proxies whose `X-Forwarded-For`,
+    /// `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Forwarded-Uri` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// On logout, send the browser to the provider's end-session endpoint as well.
+    pub rp_logout: bool,
+    pub rate_limit: RateLimits,
+    pub headers: HeaderNames,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            cookie_name: "ssogate_session".into(),
+            session_idle_minutes: 8 * 60,
+            session_max_hours: 7 * 24,
+            local_login: false,
+            auto_initiate: true,
+            login_label: "Sign in with {name}".into(),
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            rp_logout: true,
+            rate_limit: RateLimits::default(),
+            headers: HeaderNames::default(),
+        }
+    }
+}
+
+/// Requests per client address per window. Zero switches a limit off.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub window_seconds: u32,
+    /// Starts of a login and callbacks (a sign-in costs two).
+    pub login: u32,
+    /// Password attempts (Tududi allows 5 per 15 minutes).
+    pub password: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            window_seconds: 15 * 60,
+            login: 60,
+            password: 5,
+        }
+    }
+}
+
+/// Names of the identity headers forward-auth answers with.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeaderNames {
+    pub user: String,
+    pub email: String,
+    pub name: String,
+    pub groups: String,
+    pub permissions: String,
+    pub libraries: String,
+}
+
+impl Default for HeaderNames {
+    fn default() -> Self {
+        HeaderNames {
+            user: "Remote-User".into(),
+            email: "Remote-Email".into(),
+            name: "Remote-Name".into(),
+            groups: "Remote-Groups".into(),
+            permissions: "Remote-Permissions".into(),
+            libraries: "Remote-Libraries".into(),
+        }
+    }
+}
+
+impl HeaderNames {
+    pub fn all(&self) -> [&str; 6] {
+        [
+            &self.user,
+            &self.email,
+            &self.name,
+            &self.groups,
+            &self.permissions,
+            &self.libraries,
+        ]
+    }
+}
+
+impl ServerConfig {
+    /// What is wrong with the table, as (key, message), if anything.
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        if self.cookie_name.is_empty()
+            || !self
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err((
+                "server.cookie_name".into(),
+                "a cookie name is letters, digits, '_' and '-'".into(),
+            ));
+        }
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            return Err((
+                "server.session_idle_minutes".into(),
+                "session lifetimes must be at least 1".into(),
+            ));
+        }
+        for (i, name) in self.headers.all().iter().enumerate() {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err((
+                    "server.headers".into(),
+                    format!(
+                        "header name #{} \"{name}\" is not a valid header name",
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        for o in &self.allowed_origins {
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o.trim_end_matches('/').contains(['?', '#'])
+                && o.split("://").nth(1).is_some_and(|rest| {
+                    !rest.trim_end_matches('/').contains('/') && !rest.is_empty()
+                });
+            if !ok {
+                return Err((
+                    "server.allowed_origins".into(),
+                    format!(
+                        "\"{o}\" is not an origin (scheme://host[:port], e.g. https://app.example.com)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

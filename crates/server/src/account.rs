@@ -1,0 +1,322 @@
+//! The account page: linked identities, linking another provider (a login round-trip
+//! bound to the current session), unlinking with the last-method guard.
+
+use crate::app::{App, ProviderEntry, Req, server_error};
+use crate::auth::{self, CsrfForm, csrf_token};
+use crate::i18n::with_name;
+use crate::pages::{self, AccountPage, FormButton, IdentityRow, Link, LinkButton, MessagePage};
+use crate::web;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use ssogate_store::accounts::{LinkOutcome, NewIdentity, UnlinkOutcome};
+use ssogate_store::sessions::Session;
+
+pub(crate) async fn root(State(app): State<App>, req: Req) -> Response {
+    match app.session(&req.headers).await {
+        Ok(Some(_)) if app.demo_people.is_some() => {
+            web::redirect(StatusCode::FOUND, "/demo/whoami")
+        }
+        Ok(Some(_)) => web::redirect(StatusCode::FOUND, "/account"),
+        Ok(None) => web::redirect(StatusCode::FOUND, "/login"),
+        Err(e) => server_error(req.t, &e),
+    }
+}
+
+/// The session, or the response that sends the browser to sign in first.
+async fn signed_in(app: &App, req: &Req, back: &str) -> Result<Session, Response> {
+    match app.session(&req.headers).await {
+        Ok(Some((_, s))) => Ok(s),
+        Ok(None) => {
+            let q: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("return_to", back)
+                .append_pair("direct", "1")
+                .finish();
+            Err(web::redirect(StatusCode::FOUND, &format!("/login?{q}")))
+        }
+        Err(e) => Err(server_error(req.t, &e)),
+    }
+}
+
+fn provider_name(app: &App, slug: &str) -> String {
+    app.providers
+        .get(slug)
+        .map_or_else(|| slug.to_owned(), |p| p.config.display_name.clone())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AccountQuery {
+    notice: Option<String>,
+}
+
+pub(crate) async fn page(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let session = match signed_in(&app, &req, "/account").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = session.user_id;
+    let loaded = app.db(move |d| Ok((d.user(id)?, d.identities(id)?))).await;
+    let (user, identities) = match loaded {
+        Ok((Some(u), i)) => (u, i),
+        Ok((None, _)) => return web::redirect(StatusCode::FOUND, "/login?direct=1"),
+        Err(e) => return server_error(req.t, &e),
+    };
+    let t = req.t;
+    let notice = q.notice.as_deref().and_then(|n| {
+        let (kind, slug) = n.split_once(':')?;
+        let text = match kind {
+            "linked" => t.link_done,
+            "unlinked" => t.unlinked,
+            "taken" => t.link_taken,
+            "exists" => t.link_exists,
+            "last" => t.last_method,
+            _ => return None,
+        };
+        Some(with_name(text, &provider_name(&app, slug)))
+    });
+    let linked: Vec<&str> = identities.iter().map(|i| i.provider.as_str()).collect();
+    let linkable = app
+        .providers
+        .iter()
+        .filter(|(slug, _)| !linked.contains(&slug.as_str()))
+        .map(|(slug, p)| LinkButton {
+            slug: slug.clone(),
+            label: with_name(t.link_button, &p.config.display_name),
+        })
+        .collect();
+    let (csrf, cookie) = csrf_token(&app, &req.headers);
+    let mut res = pages::render(
+        StatusCode::OK,
+        &AccountPage {
+            t,
+            username: user.username,
+            display_name: user.display_name,
+            email: user.email,
+            notice,
+            identities: identities
+                .iter()
+                .map(|i| IdentityRow {
+                    slug: i.provider.clone(),
+                    name: provider_name(&app, &i.provider),
+                    email: i.email.clone().unwrap_or_default(),
+                    first: pages::utc(i.first_login_at),
+                    last: pages::utc(i.last_login_at),
+                })
+                .collect(),
+            linkable,
+            csrf,
+        },
+    );
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+pub(crate) async fn link(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if !web::csrf_ok(
+        &req.headers,
+        app.csrf_cookie(),
+        f.csrf.as_deref(),
+        &app.base,
+    ) {
+        return auth::csrf_failed(&app, &req);
+    }
+    let session = match signed_in(&app, &req, "/account").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let Some(entry) = app.providers.get(&slug) else {
+        return crate::ops::not_found(req).await;
+    };
+    let back = format!("{}/account", app.config.base_url);
+    auth::begin(
+        &app,
+        &req,
+        entry,
+        &back,
+        Some(format!("link:{}", session.user_id)),
+    )
+    .await
+}
+
+/// The callback of a linking round-trip: the browser must still be signed in to the
+/// account that started it.
+pub(crate) async fn finish_link(
+    app: &App,
+    req: &Req,
+    entry: &ProviderEntry,
+    verified: ssogate_oidc::VerifiedLogin,
+    user_id: i64,
+) -> Response {
+    let slug = entry.rp.slug().to_owned();
+    let mut ev = req.event("identity.linked", "failure", app.now());
+    ev.provider = Some(slug.clone());
+    ev.subject = Some(verified.subject.clone());
+    match app.session(&req.headers).await {
+        Ok(Some((_, s))) if s.user_id == user_id => {}
+        Ok(_) => {
+            ev.reason = Some("link_session_changed".into());
+            app.audit(ev).await;
+            return pages::message(
+                req.t,
+                StatusCode::FORBIDDEN,
+                req.t.err_state_title,
+                req.t.err_invalid_body,
+                Some(Link {
+                    href: "/account".into(),
+                    label: req.t.account_title.into(),
+                }),
+                Some("link_session_changed"),
+            );
+        }
+        Err(e) => return server_error(req.t, &e),
+    }
+    let claims = serde_json::Value::Object(verified.id_token_claims.clone());
+    let email = verified
+        .id_token_claims
+        .get("email")
+        .or_else(|| verified.userinfo.as_ref().and_then(|u| u.get("email")))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let identity = NewIdentity {
+        provider: slug.clone(),
+        issuer: entry.config.issuer.clone(),
+        subject: verified.subject.clone(),
+        email,
+        claims,
+    };
+    let now = app.now();
+    let outcome = match app
+        .db(move |d| d.link_identity(user_id, identity, now))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => return server_error(req.t, &e),
+    };
+    ev.user_id = Some(user_id);
+    let notice = match outcome {
+        LinkOutcome::Linked | LinkOutcome::AlreadyLinked => {
+            ev.outcome = "success".into();
+            "linked"
+        }
+        LinkOutcome::BelongsToAnother => {
+            ev.reason = Some("identity_belongs_to_another_account".into());
+            "taken"
+        }
+        LinkOutcome::ProviderAlreadyLinked => {
+            ev.reason = Some("provider_already_linked".into());
+            "exists"
+        }
+        LinkOutcome::NoSuchUser => {
+            ev.reason = Some("no_such_user".into());
+            "taken"
+        }
+    };
+    app.audit(ev).await;
+    web::redirect(
+        StatusCode::SEE_OTHER,
+        &format!("/account?notice={notice}:{slug}"),
+    )
+}
+
+pub(crate) async fn unlink_confirm(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+) -> Response {
+    if let Err(r) = signed_in(&app, &req, "/account").await {
+        return r;
+    }
+    let name = provider_name(&app, &slug);
+    let (csrf, cookie) = csrf_token(&app, &req.headers);
+    let t = req.t;
+    let mut res = pages::render(
+        StatusCode::OK,
+        &MessagePage {
+            t,
+            title: with_name(t.unlink_confirm_title, &name),
+            paragraphs: vec![with_name(t.unlink_confirm_body, &name)],
+            form: Some(FormButton {
+                action: format!("/account/unlink/{slug}"),
+                csrf,
+                button: t.unlink.into(),
+            }),
+            link: Some(Link {
+                href: "/account".into(),
+                label: t.cancel.into(),
+            }),
+            reference: None,
+        },
+    );
+    if let Some(c) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+pub(crate) async fn unlink(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if !web::csrf_ok(
+        &req.headers,
+        app.csrf_cookie(),
+        f.csrf.as_deref(),
+        &app.base,
+    ) {
+        return auth::csrf_failed(&app, &req);
+    }
+    let session = match signed_in(&app, &req, "/account").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (user_id, s) = (session.user_id, slug.clone());
+    let outcome = match app.db(move |d| d.unlink_identity(user_id, &s)).await {
+        Ok(o) => o,
+        Err(e) => return server_error(req.t, &e),
+    };
+    let mut ev = req.event("identity.unlinked", "failure", app.now());
+    ev.user_id = Some(user_id);
+    ev.provider = Some(slug.clone());
+    let notice = match outcome {
+        UnlinkOutcome::Unlinked => {
+            ev.outcome = "success".into();
+            "unlinked"
+        }
+        UnlinkOutcome::LastMethod => {
+            ev.reason = Some("last_sign_in_method".into());
+            "last"
+        }
+        UnlinkOutcome::NotFound => {
+            ev.reason = Some("not_linked".into());
+            "unlinked"
+        }
+    };
+    app.audit(ev).await;
+    let mut res = web::redirect(
+        StatusCode::SEE_OTHER,
+        &format!("/account?notice={notice}:{slug}"),
+    );
+    // Unlinking the provider this session came through ends the session with it.
+    if notice == "unlinked" && session.provider.as_deref() == Some(slug.as_str()) {
+        res = web::redirect(StatusCode::SEE_OTHER, "/logged-out");
+        if let Some(c) = web::clear_cookie(app.session_cookie(), "/", app.secure) {
+            res.headers_mut().append(header::SET_COOKIE, c);
+        }
+    }
+    res
+}

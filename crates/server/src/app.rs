@@ -1,0 +1,395 @@
+//! The application state, the router, and the glue between the relying party's traits
+//! and the directory.
+
+use crate::i18n::{self, Texts};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::{account, auth, ops, verify, web};
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ssogate_config::{Config, ProviderConfig};
+use ssogate_core::Engine;
+use ssogate_oidc::login::{IssuedState, LOGIN_TTL, LoginStateStore, PendingLogin};
+use ssogate_oidc::{Clock, JtiGuard, OidcError, Provider, SystemClock};
+use ssogate_store::accounts::NewEvent;
+use ssogate_store::sessions::{Session, SessionLifetimes, StateError};
+use ssogate_store::{Directory, StoreError};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+use url::Url;
+
+/// What `App::new` needs besides the configuration and the directory.
+pub struct AppOptions {
+    pub clock: Arc<dyn Clock>,
+    /// `ssogate demo`: serve the "who am I" page, and name the sample people on it.
+    pub demo_people: Option<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            clock: Arc::new(SystemClock),
+            demo_people: None,
+        }
+    }
+}
+
+/// A problem that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "base_url \"{0}\" is not a URL; set it to where ssogate is reached, e.g. https://sso.example.org"
+    )]
+    BaseUrl(String),
+    #[error(transparent)]
+    Provider(#[from] OidcError),
+    #[error(transparent)]
+    Config(#[from] ssogate_config::ConfigError),
+}
+
+pub(crate) struct ProviderEntry {
+    pub rp: Provider,
+    pub engine: Arc<Engine>,
+    pub config: ProviderConfig,
+}
+
+/// The shared state behind [`App`].
+pub struct Inner {
+    pub(crate) config: Config,
+    pub(crate) directory: Arc<dyn Directory>,
+    pub(crate) providers: BTreeMap<String, ProviderEntry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: RateLimiter,
+    pub(crate) metrics: Metrics,
+    pub(crate) base: Url,
+    pub(crate) secure: bool,
+    pub(crate) lifetimes: SessionLifetimes,
+    pub(crate) demo_people: Option<String>,
+}
+
+/// The server: configuration, directory, one relying party per provider. Cheap to clone.
+#[derive(Clone)]
+pub struct App(pub(crate) Arc<Inner>);
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(
+        config: Config,
+        directory: Arc<dyn Directory>,
+        options: AppOptions,
+    ) -> Result<App, AppError> {
+        let base =
+            Url::parse(&config.base_url).map_err(|_| AppError::BaseUrl(config.base_url.clone()))?;
+        let mut providers = BTreeMap::new();
+        for (slug, p) in &config.providers {
+            let rp = Provider::new(p.rp_settings(&config.base_url), options.clock.clone())?;
+            providers.insert(
+                slug.clone(),
+                ProviderEntry {
+                    rp,
+                    engine: config.engine(slug)?,
+                    config: p.clone(),
+                },
+            );
+        }
+        let s = &config.server;
+        Ok(App(Arc::new(Inner {
+            limits: RateLimiter::new(
+                s.rate_limit.window_seconds,
+                s.rate_limit.login,
+                s.rate_limit.password,
+            ),
+            lifetimes: SessionLifetimes {
+                idle: i64::from(s.session_idle_minutes) * 60,
+                absolute: i64::from(s.session_max_hours) * 3600,
+            },
+            secure: base.scheme() == "https",
+            base,
+            providers,
+            directory,
+            clock: options.clock,
+            metrics: Metrics::default(),
+            demo_people: options.demo_people,
+            config,
+        })))
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Runs a directory call off the async threads.
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Directory) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let d = self.directory.clone();
+        tokio::task::spawn_blocking(move || f(d.as_ref()))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("a directory task failed: {e}")))?
+    }
+
+    /// Records an audit event; a failure to record is logged, never shown.
+    pub(crate) async fn audit(&self, event: NewEvent) {
+        let name = event.event.clone();
+        if let Err(e) = self.db(move |d| d.record_event(event)).await {
+            tracing::error!(event = %name, error = %e, "an audit event could not be recorded");
+        }
+    }
+
+    pub(crate) fn session_cookie(&self) -> &str {
+        &self.config.server.cookie_name
+    }
+
+    pub(crate) fn csrf_cookie(&self) -> &'static str {
+        if self.secure {
+            "__Host-ssogate_csrf"
+        } else {
+            "ssogate_csrf"
+        }
+    }
+
+    /// The live session behind the request's cookie (its idle deadline pushed back).
+    pub(crate) async fn session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<(String, Session)>, StoreError> {
+        let Some(secret) = web::cookie(headers, self.session_cookie()) else {
+            return Ok(None);
+        };
+        if secret.is_empty() || secret.len() > 128 {
+            return Ok(None);
+        }
+        let secret = secret.to_owned();
+        let (now, life) = (self.now(), self.lifetimes);
+        let s = secret.clone();
+        Ok(self
+            .db(move |d| d.touch_session(&s, now, life))
+            .await?
+            .map(|session| (secret, session)))
+    }
+
+    /// The login states, in the directory so any instance can finish a login.
+    pub(crate) fn states(&self) -> DirectoryStates {
+        DirectoryStates(self.directory.clone())
+    }
+
+    pub(crate) fn default_return(&self) -> String {
+        format!("{}/", self.config.base_url)
+    }
+
+    pub(crate) fn return_to(&self, raw: Option<&str>) -> String {
+        raw.and_then(|r| web::safe_return_to(r, &self.base, &self.config.server.allowed_origins))
+            .unwrap_or_else(|| self.default_return())
+    }
+}
+
+/// What every handler wants to know about the request.
+pub(crate) struct Req {
+    pub headers: HeaderMap,
+    pub addr: IpAddr,
+    pub peer: SocketAddr,
+    pub t: &'static Texts,
+}
+
+impl Req {
+    pub(crate) fn event(&self, event: &str, outcome: &str, now: i64) -> NewEvent {
+        NewEvent {
+            at: now,
+            event: event.to_owned(),
+            outcome: outcome.to_owned(),
+            address: Some(self.addr.to_string()),
+            user_agent: web::user_agent(&self.headers),
+            ..NewEvent::default()
+        }
+    }
+}
+
+impl FromRequestParts<App> for Req {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.0);
+        Ok(Req {
+            addr: web::client_addr(peer, &parts.headers, &app.config.server.trusted_proxies),
+            peer,
+            t: i18n::texts(&parts.headers),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+/// Pending logins in the directory: the payload (nonce, PKCE verifier, return-to) is
+/// opaque to the store, and the store's state and browser binding are the relying
+/// party's. The calls block briefly; they are one indexed row each.
+pub(crate) struct DirectoryStates(Arc<dyn Directory>);
+
+impl LoginStateStore for DirectoryStates {
+    fn put(&self, pending: &PendingLogin) -> Result<IssuedState, OidcError> {
+        let payload = serde_json::to_string(pending)
+            .map_err(|e| OidcError::StateStore(format!("cannot encode a login: {e}")))?;
+        let (state, binding) = self
+            .0
+            .put_login_state(&pending.provider, &payload, pending.created_at, LOGIN_TTL)
+            .map_err(|e| OidcError::StateStore(e.to_string()))?;
+        Ok(IssuedState { state, binding })
+    }
+
+    fn take(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<PendingLogin, OidcError> {
+        let taken = self
+            .0
+            .take_login_state(state, binding, provider, now)
+            .map_err(|e| OidcError::StateStore(e.to_string()))?;
+        match taken {
+            Ok(s) => serde_json::from_str(&s.payload)
+                .map_err(|e| OidcError::StateStore(format!("a stored login is unreadable: {e}"))),
+            Err(StateError::Unknown) => Err(OidcError::StateUnknown),
+            Err(StateError::Expired) => Err(OidcError::StateExpired),
+            Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser),
+            Err(StateError::OtherProvider) => Err(OidcError::StateWrongProvider {
+                expected: provider.to_owned(),
+            }),
+        }
+    }
+}
+
+/// Back-channel logout `jti`s in the directory, so a replay to another instance fails too.
+pub(crate) struct DirectoryJti(pub Arc<dyn Directory>);
+
+impl JtiGuard for DirectoryJti {
+    fn first_use(
+        &self,
+        provider: &str,
+        jti: &str,
+        until: i64,
+        now: i64,
+    ) -> Result<bool, OidcError> {
+        self.0
+            .record_logout_jti(provider, jti, until, now)
+            .map_err(|e| OidcError::StateStore(e.to_string()))
+    }
+}
+
+/// Every route.
+pub fn router(app: App) -> Router {
+    let mut r = Router::new()
+        .route("/", get(account::root))
+        .route("/login", get(auth::login_page).post(auth::local_login))
+        .route("/logged-out", get(auth::logged_out))
+        .route("/logout", post(auth::logout))
+        .route("/auth/verify", get(verify::verify))
+        .route("/auth/{slug}/start", get(auth::start))
+        .route("/auth/{slug}/callback", get(auth::callback))
+        .route(
+            "/auth/{slug}/backchannel-logout",
+            post(auth::backchannel_logout),
+        )
+        .route("/account", get(account::page))
+        .route("/account/link/{slug}", post(account::link))
+        .route(
+            "/account/unlink/{slug}",
+            get(account::unlink_confirm).post(account::unlink),
+        )
+        .route("/api/oidc/providers", get(ops::providers))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/static/ssogate.css", get(ops::stylesheet));
+    if app.demo_people.is_some() {
+        r = r.route("/demo/whoami", get(verify::whoami));
+    }
+    r.fallback(ops::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), harden))
+        .with_state(app)
+}
+
+/// Security headers on every answer, and the request's time in the latency histogram.
+async fn harden(State(app): State<App>, req: Request, next: Next) -> Response {
+    let route: &'static str = match req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+    {
+        Some("/auth/verify") => "verify",
+        Some("/auth/{slug}/callback") => "callback",
+        Some("/auth/{slug}/start") => "start",
+        Some("/login") => "login",
+        Some(_) => "other",
+        None => "unmatched",
+    };
+    let started = Instant::now();
+    let mut res = next.run(req).await;
+    app.metrics.observe(route, started.elapsed().as_secs_f64());
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if app.secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+/// A 500 page for a directory failure: logged with its detail, shown without it.
+pub(crate) fn server_error(t: &Texts, e: &StoreError) -> Response {
+    tracing::error!(error = %e, "a request failed in the directory");
+    crate::pages::message(
+        t,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        t.err_server_title,
+        t.err_server_body,
+        None,
+        Some("store_error"),
+    )
+}
+
+/// A JSON error for machine routes.
+pub(crate) fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}

@@ -1,0 +1,283 @@
+//! The pages' words in English, German and French, chosen by `Accept-Language`.
+//! Rejection reasons come from the core in English and are shown as they are.
+
+use axum::http::HeaderMap;
+
+pub(crate) struct Texts {
+    pub lang: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_in_intro: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub sign_in_button: &'static str,
+    pub or: &'static str,
+    pub no_methods: &'static str,
+    pub signed_out_title: &'static str,
+    pub signed_out_body: &'static str,
+    pub sign_in_again: &'static str,
+    pub account_title: &'static str,
+    pub signed_in_as: &'static str,
+    pub linked_identities: &'static str,
+    pub provider: &'static str,
+    pub email: &'static str,
+    pub first_linked: &'static str,
+    pub last_login: &'static str,
+    pub link_another: &'static str,
+    pub link_button: &'static str,
+    pub unlink: &'static str,
+    pub unlink_confirm_title: &'static str,
+    pub unlink_confirm_body: &'static str,
+    pub cancel: &'static str,
+    pub sign_out: &'static str,
+    pub start_again: &'static str,
+    pub back_to_login: &'static str,
+    pub err_state_title: &'static str,
+    pub err_provider_title: &'static str,
+    pub err_unreachable_title: &'static str,
+    pub err_unreachable_body: &'static str,
+    pub err_not_found_title: &'static str,
+    pub err_not_found_body: &'static str,
+    pub err_rejected_title: &'static str,
+    pub err_invalid_title: &'static str,
+    pub err_invalid_body: &'static str,
+    pub err_too_many_title: &'static str,
+    pub err_too_many_body: &'static str,
+    pub err_csrf_title: &'static str,
+    pub err_csrf_body: &'static str,
+    pub err_server_title: &'static str,
+    pub err_server_body: &'static str,
+    pub wrong_password: &'static str,
+    pub sso_only: &'static str,
+    pub disabled: &'static str,
+    pub pending: &'static str,
+    pub link_done: &'static str,
+    pub unlinked: &'static str,
+    pub link_taken: &'static str,
+    pub link_exists: &'static str,
+    pub last_method: &'static str,
+}
+
+const EN: Texts = Texts {
+    lang: "en",
+    sign_in_title: "Sign in",
+    sign_in_intro: "Choose how to sign in.",
+    username: "Username",
+    password: "Password",
+    sign_in_button: "Sign in",
+    or: "or",
+    no_methods: "No way to sign in is configured yet. Ask the administrator to add a provider.",
+    signed_out_title: "You are signed out",
+    signed_out_body: "Your session has ended.",
+    sign_in_again: "Sign in again",
+    account_title: "Your account",
+    signed_in_as: "Signed in as",
+    linked_identities: "Linked sign-in providers",
+    provider: "Provider",
+    email: "Email",
+    first_linked: "First linked",
+    last_login: "Last sign-in",
+    link_another: "Link another provider",
+    link_button: "Link {name}",
+    unlink: "Unlink",
+    unlink_confirm_title: "Unlink {name}?",
+    unlink_confirm_body: "You will no longer be able to sign in with {name}.",
+    cancel: "Cancel",
+    sign_out: "Sign out",
+    start_again: "Start again",
+    back_to_login: "Back to sign-in",
+    err_state_title: "This sign-in cannot continue",
+    err_provider_title: "The provider refused the sign-in",
+    err_unreachable_title: "The provider cannot be reached",
+    err_unreachable_body: "Signing in through this provider is not possible right now. Try again in a few minutes; if it keeps failing, tell the administrator.",
+    err_not_found_title: "Unknown provider",
+    err_not_found_body: "There is no sign-in provider at this address. Go back to the sign-in page and pick one from the list.",
+    err_rejected_title: "You cannot sign in",
+    err_invalid_title: "The sign-in could not be verified",
+    err_invalid_body: "The answer from the provider failed a security check, so nobody was signed in. Start again; if it keeps failing, tell the administrator.",
+    err_too_many_title: "Too many attempts",
+    err_too_many_body: "There were too many sign-in attempts from your address. Wait a few minutes and try again.",
+    err_csrf_title: "This form has expired",
+    err_csrf_body: "The form could not be verified, so nothing was changed. Reload the page and try again.",
+    err_server_title: "Something went wrong",
+    err_server_body: "The error was recorded. Try again in a moment; if it keeps failing, tell the administrator.",
+    wrong_password: "Wrong username or password.",
+    sso_only: "This account uses single sign-on. Please sign in with your provider.",
+    disabled: "This account is disabled. Contact an administrator if you think this is a mistake.",
+    pending: "This account is awaiting approval by an administrator. Try again once it has been approved.",
+    link_done: "{name} is now linked to your account.",
+    unlinked: "{name} is no longer linked to your account.",
+    link_taken: "That {name} identity already belongs to another account; nothing was linked.",
+    link_exists: "Your account already has a {name} identity; unlink it first.",
+    last_method: "This is your only way to sign in. Link another provider first.",
+};
+
+const DE: Texts = Texts {
+    lang: "de",
+    sign_in_title: "Anmelden",
+    sign_in_intro: "Wählen Sie, wie Sie sich anmelden.",
+    username: "Benutzername",
+    password: "Passwort",
+    sign_in_button: "Anmelden",
+    or: "oder",
+    no_methods: "Es ist noch keine Anmeldemethode eingerichtet. Bitten Sie die Administration, einen Anbieter hinzuzufügen.",
+    signed_out_title: "Sie sind abgemeldet",
+    signed_out_body: "Ihre Sitzung wurde beendet.",
+    sign_in_again: "Erneut anmelden",
+    account_title: "Ihr Konto",
+    signed_in_as: "Angemeldet als",
+    linked_identities: "Verknüpfte Anmeldeanbieter",
+    provider: "Anbieter",
+    email: "E-Mail",
+    first_linked: "Verknüpft seit",
+    last_login: "Letzte Anmeldung",
+    link_another: "Weiteren Anbieter verknüpfen",
+    link_button: "{name} verknüpfen",
+    unlink: "Trennen",
+    unlink_confirm_title: "{name} trennen?",
+    unlink_confirm_body: "Sie können sich dann nicht mehr mit {name} anmelden.",
+    cancel: "Abbrechen",
+    sign_out: "Abmelden",
+    start_again: "Neu beginnen",
+    back_to_login: "Zurück zur Anmeldung",
+    err_state_title: "Diese Anmeldung kann nicht fortgesetzt werden",
+    err_provider_title: "Der Anbieter hat die Anmeldung abgelehnt",
+    err_unreachable_title: "Der Anbieter ist nicht erreichbar",
+    err_unreachable_body: "Die Anmeldung über diesen Anbieter ist gerade nicht möglich. Versuchen Sie es in einigen Minuten erneut; wenn es weiter scheitert, informieren Sie die Administration.",
+    err_not_found_title: "Unbekannter Anbieter",
+    err_not_found_body: "Unter dieser Adresse gibt es keinen Anmeldeanbieter. Gehen Sie zur Anmeldeseite zurück und wählen Sie einen aus der Liste.",
+    err_rejected_title: "Anmeldung nicht möglich",
+    err_invalid_title: "Die Anmeldung konnte nicht überprüft werden",
+    err_invalid_body: "Die Antwort des Anbieters hat eine Sicherheitsprüfung nicht bestanden; niemand wurde angemeldet. Beginnen Sie neu; wenn es weiter scheitert, informieren Sie die Administration.",
+    err_too_many_title: "Zu viele Versuche",
+    err_too_many_body: "Von Ihrer Adresse kamen zu viele Anmeldeversuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
+    err_csrf_title: "Dieses Formular ist abgelaufen",
+    err_csrf_body: "Das Formular konnte nicht überprüft werden; nichts wurde geändert. Laden Sie die Seite neu und versuchen Sie es erneut.",
+    err_server_title: "Etwas ist schiefgegangen",
+    err_server_body: "Der Fehler wurde protokolliert. Versuchen Sie es gleich noch einmal; wenn es weiter scheitert, informieren Sie die Administration.",
+    wrong_password: "Falscher Benutzername oder falsches Passwort.",
+    sso_only: "Dieses Konto verwendet Single Sign-On. Bitte melden Sie sich über Ihren Anbieter an.",
+    disabled: "Dieses Konto ist deaktiviert. Wenden Sie sich an die Administration, wenn das ein Irrtum ist.",
+    pending: "Dieses Konto wartet auf Freigabe durch die Administration. Versuchen Sie es nach der Freigabe erneut.",
+    link_done: "{name} ist jetzt mit Ihrem Konto verknüpft.",
+    unlinked: "{name} ist nicht mehr mit Ihrem Konto verknüpft.",
+    link_taken: "Diese {name}-Identität gehört bereits zu einem anderen Konto; nichts wurde verknüpft.",
+    link_exists: "Ihr Konto hat bereits eine {name}-Identität; trennen Sie diese zuerst.",
+    last_method: "Dies ist Ihre einzige Anmeldemöglichkeit. Verknüpfen Sie zuerst einen weiteren Anbieter.",
+};
+
+const FR: Texts = Texts {
+    lang: "fr",
+    sign_in_title: "Connexion",
+    sign_in_intro: "Choisissez comment vous connecter.",
+    username: "Nom d’utilisateur",
+    password: "Mot de passe",
+    sign_in_button: "Se connecter",
+    or: "ou",
+    no_methods: "Aucun moyen de connexion n’est encore configuré. Demandez à l’administrateur d’ajouter un fournisseur.",
+    signed_out_title: "Vous êtes déconnecté",
+    signed_out_body: "Votre session est terminée.",
+    sign_in_again: "Se reconnecter",
+    account_title: "Votre compte",
+    signed_in_as: "Connecté en tant que",
+    linked_identities: "Fournisseurs de connexion liés",
+    provider: "Fournisseur",
+    email: "E-mail",
+    first_linked: "Lié depuis",
+    last_login: "Dernière connexion",
+    link_another: "Lier un autre fournisseur",
+    link_button: "Lier {name}",
+    unlink: "Délier",
+    unlink_confirm_title: "Délier {name} ?",
+    unlink_confirm_body: "Vous ne pourrez plus vous connecter avec {name}.",
+    cancel: "Annuler",
+    sign_out: "Se déconnecter",
+    start_again: "Recommencer",
+    back_to_login: "Retour à la connexion",
+    err_state_title: "Cette connexion ne peut pas continuer",
+    err_provider_title: "Le fournisseur a refusé la connexion",
+    err_unreachable_title: "Le fournisseur est injoignable",
+    err_unreachable_body: "La connexion par ce fournisseur est impossible pour le moment. Réessayez dans quelques minutes ; si cela persiste, prévenez l’administrateur.",
+    err_not_found_title: "Fournisseur inconnu",
+    err_not_found_body: "Il n’y a pas de fournisseur de connexion à cette adresse. Revenez à la page de connexion et choisissez-en un dans la liste.",
+    err_rejected_title: "Connexion impossible",
+    err_invalid_title: "La connexion n’a pas pu être vérifiée",
+    err_invalid_body: "La réponse du fournisseur a échoué à un contrôle de sécurité ; personne n’a été connecté. Recommencez ; si cela persiste, prévenez l’administrateur.",
+    err_too_many_title: "Trop de tentatives",
+    err_too_many_body: "Trop de tentatives de connexion depuis votre adresse. Patientez quelques minutes puis réessayez.",
+    err_csrf_title: "Ce formulaire a expiré",
+    err_csrf_body: "Le formulaire n’a pas pu être vérifié ; rien n’a été modifié. Rechargez la page et réessayez.",
+    err_server_title: "Une erreur est survenue",
+    err_server_body: "L’erreur a été enregistrée. Réessayez dans un instant ; si cela persiste, prévenez l’administrateur.",
+    wrong_password: "Nom d’utilisateur ou mot de passe incorrect.",
+    sso_only: "Ce compte utilise l’authentification unique. Connectez-vous avec votre fournisseur.",
+    disabled: "Ce compte est désactivé. Contactez un administrateur si vous pensez que c’est une erreur.",
+    pending: "Ce compte attend l’approbation d’un administrateur. Réessayez une fois qu’il aura été approuvé.",
+    link_done: "{name} est maintenant lié à votre compte.",
+    unlinked: "{name} n’est plus lié à votre compte.",
+    link_taken: "Cette identité {name} appartient déjà à un autre compte ; rien n’a été lié.",
+    link_exists: "Votre compte a déjà une identité {name} ; déliez-la d’abord.",
+    last_method: "C’est votre seul moyen de connexion. Liez d’abord un autre fournisseur.",
+};
+
+/// The best of our languages for an `Accept-Language` header (RFC 9110 12.5.4);
+/// English when none fits.
+pub(crate) fn texts(headers: &HeaderMap) -> &'static Texts {
+    let Some(header) = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return &EN;
+    };
+    let mut best: Option<(f32, &'static Texts)> = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let primary = tag.split('-').next().unwrap_or("");
+        let found = match primary {
+            "en" => Some(&EN),
+            "de" => Some(&DE),
+            "fr" => Some(&FR),
+            _ => None,
+        };
+        if let Some(t) = found
+            && q > 0.0
+            && best.is_none_or(|(bq, _)| q > bq)
+        {
+            best = Some((q, t));
+        }
+    }
+    best.map_or(&EN, |(_, t)| t)
+}
+
+/// Replaces `{name}` in a text.
+pub(crate) fn with_name(text: &str, name: &str) -> String {
+    text.replace("{name}", name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pick(v: &str) -> &'static str {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::ACCEPT_LANGUAGE,
+            axum::http::HeaderValue::from_str(v)
+                .unwrap_or(axum::http::HeaderValue::from_static("")),
+        );
+        texts(&h).lang
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_quality() {
+        assert_eq!(pick("de-DE,de;q=0.9,en;q=0.5"), "de");
+        assert_eq!(pick("es, fr;q=0.8, en;q=0.7"), "fr");
+        assert_eq!(pick("ja"), "en");
+        assert_eq!(pick("fr;q=0, de;q=0.1"), "de");
+        assert_eq!(pick(""), "en");
+    }
+}

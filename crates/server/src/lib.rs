@@ -1,0 +1,41 @@
+//! ssogate-server: the HTTP surface. Login page, `/auth/{slug}/start` and `/callback`
+//! (the whole pipeline: relying party → claims → engine → one directory transaction →
+//! session), local password login, logout (RP-initiated and back-channel), forward-auth
+//! `verify`, the account page (link / unlink), health, readiness and metrics — and the
+//! development provider that only `ssogate demo` starts.
+//!
+//! It is the only crate that knows requests, cookies and pages. It must not know SQL
+//! (it holds a `dyn Directory`) nor token formats (the relying party hands it verified
+//! claims); provisioning decisions are the core's.
+
+mod account;
+mod app;
+mod auth;
+pub mod devidp;
+mod i18n;
+mod metrics;
+mod ops;
+mod pages;
+mod ratelimit;
+mod verify;
+mod web;
+
+pub use app::{App, AppOptions, router};
+pub use web::safe_return_to;
+
+use std::net::SocketAddr;
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight.
+pub async fn serve(
+    app: App,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,149 @@
+//! Prometheus counters and a latency histogram in the text exposition format. Written
+//! here: a handful of labelled counters does not need a metrics framework and its
+//! exporter server.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub(crate) struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
+}
+
+const HELP: [(&str, &str); 5] = [
+    ("ssogate_logins_total", "Sign-ins by provider and outcome."),
+    (
+        "ssogate_provisioned_users_total",
+        "Accounts created at sign-in, by provider.",
+    ),
+    (
+        "ssogate_rejections_total",
+        "Refused sign-ins and tokens, by reason.",
+    ),
+    ("ssogate_logouts_total", "Ended sessions, by kind."),
+    (
+        "ssogate_rate_limited_total",
+        "Requests refused by a rate limit, by route.",
+    ),
+];
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Adds one to `name{labels}`; labels are `(key, value)` pairs.
+    pub(crate) fn inc(&self, name: &'static str, labels: &[(&str, &str)]) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect::<Vec<_>>()
+            .join(",");
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry((name, labels)).or_insert(0) += 1;
+        }
+    }
+
+    pub(crate) fn observe(&self, route: &'static str, seconds: f64) {
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry(route).or_default();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b
+                    && let Some(c) = h.counts.get_mut(i)
+                {
+                    *c += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// The exposition text; `jwks_fetches` are per provider, read from the relying party.
+    pub(crate) fn render(&self, jwks_fetches: &[(String, u64)]) -> String {
+        let mut out = String::new();
+        let counters = self.counters.lock().map(|c| c.clone()).unwrap_or_default();
+        for (name, help) in HELP {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for ((n, labels), v) in counters.iter().filter(|((n, _), _)| *n == name) {
+                let _ = writeln!(out, "{n}{{{labels}}} {v}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ssogate_jwks_fetches_total Key set downloads, by provider.\n# TYPE ssogate_jwks_fetches_total counter"
+        );
+        for (slug, n) in jwks_fetches {
+            let _ = writeln!(
+                out,
+                "ssogate_jwks_fetches_total{{provider=\"{}\"}} {n}",
+                escape(slug)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP ssogate_request_duration_seconds Time to answer, by route.\n# TYPE ssogate_request_duration_seconds histogram"
+        );
+        if let Ok(l) = self.latency.lock() {
+            for (route, h) in l.iter() {
+                for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
+                    let _ = writeln!(
+                        out,
+                        "ssogate_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {c}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "ssogate_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\nssogate_request_duration_seconds_sum{{route=\"{route}\"}} {}\nssogate_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count, h.sum, h.count
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.inc(
+            "ssogate_logins_total",
+            &[("provider", "a\"b"), ("outcome", "success")],
+        );
+        m.inc(
+            "ssogate_logins_total",
+            &[("provider", "a\"b"), ("outcome", "success")],
+        );
+        m.observe("verify", 0.003);
+        let text = m.render(&[("dev".into(), 2)]);
+        assert!(text.contains("ssogate_logins_total{provider=\"a\\\"b\",outcome=\"success\"} 2"));
+        assert!(text.contains("ssogate_jwks_fetches_total{provider=\"dev\"} 2"));
+        assert!(
+            text.contains(
+                "ssogate_request_duration_seconds_bucket{route=\"verify\",le=\"0.0025\"} 0"
+            )
+        );
+        assert!(
+            text.contains(
+                "ssogate_request_duration_seconds_bucket{route=\"verify\",le=\"0.005\"} 1"
+            )
+        );
+    }
+}

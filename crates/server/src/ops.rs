@@ -1,0 +1,101 @@
+//! Health, readiness, metrics, the public provider list, static files, 404.
+
+use crate::app::{App, Req};
+use crate::i18n::with_name;
+use crate::pages::{self, Link};
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+pub(crate) async fn healthz() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CACHE_CONTROL, "no-store")],
+        "ok\n",
+    )
+        .into_response()
+}
+
+/// Ready when the directory answers and every provider's discovery and keys load.
+pub(crate) async fn readyz(State(app): State<App>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = app.db(|d| d.ping()).await {
+        problems.push(format!("database: {e}"));
+    }
+    for (slug, p) in &app.providers {
+        if let Err(e) = p.rp.metadata().await {
+            problems.push(format!("provider {slug}: {e}"));
+        } else if let Err(e) = p.rp.keys().await {
+            problems.push(format!("provider {slug} keys: {e}"));
+        }
+    }
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({"ready": problems.is_empty(), "problems": problems})),
+    )
+        .into_response()
+}
+
+pub(crate) async fn metrics(State(app): State<App>) -> Response {
+    let jwks: Vec<(String, u64)> = app
+        .providers
+        .iter()
+        .map(|(s, p)| (s.clone(), p.rp.jwks_fetches()))
+        .collect();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(&jwks),
+    )
+        .into_response()
+}
+
+/// The public list of providers (slug, name, button text) for apps that draw their own
+/// login buttons.
+pub(crate) async fn providers(State(app): State<App>) -> Response {
+    let list: Vec<serde_json::Value> = app
+        .providers
+        .iter()
+        .map(|(slug, p)| {
+            serde_json::json!({
+                "slug": slug,
+                "name": p.config.display_name,
+                "button_text": with_name(&app.config.server.login_label, &p.config.display_name),
+                "start_url": format!("{}/auth/{slug}/start", app.config.base_url),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "providers": list })).into_response()
+}
+
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+pub(crate) async fn not_found(req: Req) -> Response {
+    pages::message(
+        req.t,
+        StatusCode::NOT_FOUND,
+        "404",
+        "There is nothing at this address.",
+        Some(Link {
+            href: "/".into(),
+            label: req.t.back_to_login.into(),
+        }),
+        None,
+    )
+}

@@ -1,0 +1,151 @@
+//! Server-rendered pages (askama: compiled, auto-escaped).
+
+use crate::i18n::Texts;
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+pub(crate) struct ProviderButton {
+    pub href: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(crate) struct LoginPage<'a> {
+    pub t: &'a Texts,
+    pub providers: Vec<ProviderButton>,
+    pub local_login: bool,
+    pub message: Option<String>,
+    pub csrf: String,
+    pub return_to: String,
+    pub username: String,
+}
+
+pub(crate) struct FormButton {
+    pub action: String,
+    pub csrf: String,
+    pub button: String,
+}
+
+pub(crate) struct Link {
+    pub href: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage<'a> {
+    pub t: &'a Texts,
+    pub title: String,
+    pub paragraphs: Vec<String>,
+    pub form: Option<FormButton>,
+    pub link: Option<Link>,
+    /// A code the administrator can find in the audit log.
+    pub reference: Option<String>,
+}
+
+pub(crate) struct IdentityRow {
+    pub slug: String,
+    pub name: String,
+    pub email: String,
+    pub first: String,
+    pub last: String,
+}
+
+pub(crate) struct LinkButton {
+    pub slug: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub(crate) struct AccountPage<'a> {
+    pub t: &'a Texts,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub notice: Option<String>,
+    pub identities: Vec<IdentityRow>,
+    pub linkable: Vec<LinkButton>,
+    pub csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "whoami.html")]
+pub(crate) struct WhoamiPage<'a> {
+    pub t: &'a Texts,
+    pub headers: Vec<(String, String)>,
+    pub people: String,
+    pub csrf: String,
+}
+
+/// Renders a page with a status; a template failure is a plain 500, never a panic.
+pub(crate) fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A page with a title, one paragraph and a way on.
+pub(crate) fn message(
+    t: &Texts,
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    link: Option<Link>,
+    reference: Option<&str>,
+) -> Response {
+    render(
+        status,
+        &MessagePage {
+            t,
+            title: title.to_owned(),
+            paragraphs: vec![body.to_owned()],
+            form: None,
+            link,
+            reference: reference.map(str::to_owned),
+        },
+    )
+}
+
+pub(crate) const STYLESHEET: &str = include_str!("../templates/ssogate.css");
+
+/// Formats unix seconds as `YYYY-MM-DD HH:MM UTC` (civil-from-days, Hinnant).
+pub(crate) fn utc(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc(1_795_436_800), "2026-11-23 12:26 UTC");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
+    }
+}

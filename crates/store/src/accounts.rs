@@ -1,0 +1,205 @@
+//! What the account page and the server need beyond a login: one account by id, its
+//! linked identities, linking an identity to a signed-in account, unlinking with the
+//! last-method guard, and audit events for things that are not logins.
+
+use crate::StoreError;
+use crate::directory::load_user;
+use crate::sql::{Arg, Db, args};
+use ssogate_core::directory::ExistingUser;
+
+/// A linked identity as the account page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityInfo {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub first_login_at: i64,
+    pub last_login_at: i64,
+}
+
+/// What linking an identity to an account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    Linked,
+    /// The identity already belongs to this account (nothing changed but the time).
+    AlreadyLinked,
+    /// The identity signs in to another account; nothing changed.
+    BelongsToAnother,
+    /// The account already has an identity at this provider; nothing changed.
+    ProviderAlreadyLinked,
+    NoSuchUser,
+}
+
+/// What unlinking did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnlinkOutcome {
+    Unlinked,
+    /// Refused: the account would have no way left to sign in.
+    LastMethod,
+    NotFound,
+}
+
+/// An audit event that is not a login decision (rejections before the engine ran,
+/// logouts, links, unlinks, local logins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEvent {
+    pub at: i64,
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub user_id: Option<i64>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+    if db
+        .query_int("SELECT id FROM users WHERE id = $1", args![id])?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    load_user(db, id).map(Some)
+}
+
+pub fn identities(db: &mut dyn Db, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+    db.query(
+        "SELECT provider, subject, email, first_login_at, last_login_at
+         FROM identities WHERE user_id = $1 ORDER BY first_login_at, id",
+        args![user_id],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(IdentityInfo {
+            provider: r.get(0)?.text()?,
+            subject: r.get(1)?.text()?,
+            email: r.get(2)?.opt_text()?,
+            first_login_at: r.get(3)?.int()?,
+            last_login_at: r.get(4)?.int()?,
+        })
+    })
+    .collect()
+}
+
+/// The identity to link, as the relying party verified it.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    /// Redacted before it is stored.
+    pub claims: serde_json::Value,
+}
+
+pub fn link_identity(
+    db: &mut dyn Db,
+    user_id: i64,
+    id: &NewIdentity,
+    now: i64,
+) -> Result<LinkOutcome, StoreError> {
+    if db
+        .query_int("SELECT id FROM users WHERE id = $1", args![user_id])?
+        .is_none()
+    {
+        return Ok(LinkOutcome::NoSuchUser);
+    }
+    let owner = db.query_int(
+        "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
+        args![&id.provider, &id.subject],
+    )?;
+    match owner {
+        Some(owner) if owner == user_id => {
+            db.exec(
+                "UPDATE identities SET last_login_at = $3 WHERE provider = $1 AND subject = $2",
+                args![&id.provider, &id.subject, now],
+            )?;
+            return Ok(LinkOutcome::AlreadyLinked);
+        }
+        Some(_) => return Ok(LinkOutcome::BelongsToAnother),
+        None => {}
+    }
+    if db
+        .query_int(
+            "SELECT id FROM identities WHERE user_id = $1 AND provider = $2",
+            args![user_id, &id.provider],
+        )?
+        .is_some()
+    {
+        return Ok(LinkOutcome::ProviderAlreadyLinked);
+    }
+    let claims = crate::audit::redact(&id.claims).to_string();
+    db.exec(
+        "INSERT INTO identities (user_id, provider, issuer, subject, email, raw_claims, first_login_at, last_login_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        args![user_id, &id.provider, &id.issuer, &id.subject, &id.email, claims.as_str(), now],
+    )?;
+    Ok(LinkOutcome::Linked)
+}
+
+pub fn unlink_identity(
+    db: &mut dyn Db,
+    user_id: i64,
+    provider: &str,
+) -> Result<UnlinkOutcome, StoreError> {
+    let count = db
+        .query_int(
+            "SELECT COUNT(*) FROM identities WHERE user_id = $1",
+            args![user_id],
+        )?
+        .unwrap_or(0);
+    let has_password = db
+        .query_int(
+            "SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash IS NOT NULL",
+            args![user_id],
+        )?
+        .unwrap_or(0)
+        > 0;
+    let exists = db
+        .query_int(
+            "SELECT id FROM identities WHERE user_id = $1 AND provider = $2",
+            args![user_id, provider],
+        )?
+        .is_some();
+    if !exists {
+        return Ok(UnlinkOutcome::NotFound);
+    }
+    if count <= 1 && !has_password {
+        return Ok(UnlinkOutcome::LastMethod);
+    }
+    db.exec(
+        "DELETE FROM identities WHERE user_id = $1 AND provider = $2",
+        args![user_id, provider],
+    )?;
+    // Sessions opened through that identity end with it.
+    db.exec(
+        "DELETE FROM sessions WHERE user_id = $1 AND provider = $2",
+        args![user_id, provider],
+    )?;
+    Ok(UnlinkOutcome::Unlinked)
+}
+
+pub fn record_event(db: &mut dyn Db, e: &NewEvent) -> Result<(), StoreError> {
+    let user = e.user_id.map_or(Arg::Text(None), Arg::Int);
+    db.exec(
+        "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            e.at.into(),
+            e.event.as_str().into(),
+            e.outcome.as_str().into(),
+            (&e.reason).into(),
+            (&e.provider).into(),
+            (&e.subject).into(),
+            user,
+            (&e.address).into(),
+            (&e.user_agent).into(),
+            (&e.detail).into(),
+        ],
+    )?;
+    Ok(())
+}
