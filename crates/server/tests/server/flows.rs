@@ -1,0 +1,661 @@
+//! Sign-in end to end against the in-process fake provider.
+
+use crate::support::{Browser, Harness, Opts};
+use serde_json::json;
+
+#[tokio::test]
+async fn first_login_provisions_with_defaults_and_lands_on_return_to() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    let r = b
+        .login_via(
+            &h,
+            &h.idp,
+            "/auth/fake/start?return_to=%2Fbooks%3Fid%3D7",
+            "alice",
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location().unwrap(), h.url("/books?id=7"));
+    let cookie = r.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http base_url: no Secure flag"
+    );
+    assert_eq!(h.users(), 1);
+    let user = h
+        .directory
+        .user_by_identity("fake", "alice")
+        .unwrap()
+        .unwrap();
+    let grants: Vec<String> = user
+        .grants
+        .iter()
+        .map(|g| format!("{}:{}", g.kind, g.name))
+        .collect();
+    for want in [
+        "permission:read_books",
+        "permission:download_books",
+        "library:main",
+        "group:Readers",
+        "group:Admins",
+    ] {
+        assert!(
+            grants.contains(&want.to_owned()),
+            "{want} missing from {grants:?}"
+        );
+    }
+    // Forward-auth now answers with the identity.
+    let v = b.get(&h.url("/auth/verify")).await;
+    assert_eq!(v.status, 200);
+    assert_eq!(v.header("remote-user").as_deref(), Some("alice"));
+    assert_eq!(
+        v.header("remote-email").as_deref(),
+        Some("alice@example.org")
+    );
+    assert_eq!(v.header("remote-groups").as_deref(), Some("Admins,Readers"));
+    assert_eq!(v.header("remote-libraries").as_deref(), Some("main"));
+    assert_eq!(
+        v.header("remote-permissions").as_deref(),
+        Some("download_books,read_books")
+    );
+
+    // A second login signs in to the same account without provisioning again.
+    let b2 = Browser::new();
+    let r = b2.login(&h, "alice").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(h.users(), 1);
+    let audit = h.audit();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.starts_with("user.provisioned/success"))
+            .count(),
+        1,
+        "{audit:?}"
+    );
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.starts_with("login/success"))
+            .count(),
+        1,
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn session_id_rotates_at_login_and_logout_ends_it() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let first = b.cookie("ssogate_session").unwrap();
+    b.login(&h, "alice").await;
+    let second = b.cookie("ssogate_session").unwrap();
+    assert_ne!(first, second);
+    // The old id is dead: a stolen pre-login cookie is worth nothing.
+    let old = Browser::new();
+    old.set_cookie("ssogate_session", &first);
+    assert_eq!(
+        old.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+            .await
+            .status,
+        401
+    );
+
+    let csrf = b.csrf(&h).await;
+    let r = b.post(&h.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    // RP-initiated logout: off to the provider's end-session endpoint, coming back to us.
+    let to = r.location().unwrap();
+    assert!(to.starts_with(&format!("{}/logout?", h.idp.issuer)), "{to}");
+    assert!(
+        to.contains("post_logout_redirect_uri=") && to.contains("logged-out"),
+        "{to}"
+    );
+    assert_eq!(b.cookie("ssogate_session"), None);
+    let again = Browser::new();
+    again.set_cookie("ssogate_session", &second);
+    assert_eq!(
+        again
+            .get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+            .await
+            .status,
+        401
+    );
+    assert!(h.audit().iter().any(|e| e.starts_with("logout/success")));
+}
+
+#[tokio::test]
+async fn provisioning_disabled_shows_the_reason_and_creates_nothing() {
+    let h = Harness::start(Opts {
+        provisioning: "auto_provision = false",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let r = b.login(&h, "alice").await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains("Automatic account creation is disabled"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("auto_provisioning_disabled"));
+    assert_eq!(h.users(), 0);
+    assert_eq!(b.cookie("ssogate_session"), None);
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e == "login.rejected/failure/auto_provisioning_disabled"),
+        "{:?}",
+        h.audit()
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_account_is_told_so() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let id: i64 = h
+        .directory
+        .user_by_identity("fake", "alice")
+        .unwrap()
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    h.directory
+        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+        .unwrap();
+    // Disabling ended the session at once.
+    assert_eq!(
+        b.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+            .await
+            .status,
+        401
+    );
+    let r = b.login(&h, "alice").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("This account is disabled"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn awaiting_approval_is_a_page_not_a_session() {
+    let h = Harness::start(Opts {
+        provisioning: "require_approval = true",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let r = b.login(&h, "alice").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("awaiting approval"), "{}", r.body);
+    assert_eq!(h.users(), 1, "the account exists, pending");
+    assert_eq!(h.sessions(), 0);
+}
+
+#[tokio::test]
+async fn forward_auth_answers_proxies_and_enforces_route_requirements() {
+    let h = Harness::start(Opts {
+        server: "trusted_proxies = [\"127.0.0.1/32\"]\nallowed_origins = [\"https://app.example.com\"]",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    // API clients and nginx get 401.
+    let r = b
+        .get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+        .await;
+    assert_eq!(r.status, 401);
+    let r = b.get(&h.url("/auth/verify?redirect=false")).await;
+    assert_eq!(r.status, 401);
+    // Browsers behind Traefik/Caddy are sent to log in, and back where they were going.
+    let r = b
+        .get_with(
+            &h.url("/auth/verify"),
+            &[
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "app.example.com"),
+                ("x-forwarded-uri", "/shelf?x=1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 302);
+    let to = r.location().unwrap();
+    assert!(to.starts_with(&h.url("/login?return_to=")), "{to}");
+    assert!(
+        to.contains("https%3A%2F%2Fapp.example.com%2Fshelf%3Fx%3D1"),
+        "{to}"
+    );
+    // …but never to an origin that is not allowed.
+    let r = b
+        .get_with(
+            &h.url("/auth/verify"),
+            &[
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "evil.example"),
+            ],
+        )
+        .await;
+    assert!(
+        !r.location().unwrap().contains("evil"),
+        "{:?}",
+        r.location()
+    );
+
+    b.login(&h, "bob").await;
+    assert_eq!(
+        b.get(&h.url("/auth/verify?permission=download_books&library=main"))
+            .await
+            .status,
+        200
+    );
+    let r = b
+        .get(&h.url("/auth/verify?permission=manage_library"))
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("manage_library"));
+    assert_eq!(b.get(&h.url("/auth/verify?group=Admins")).await.status, 403);
+    assert_eq!(b.get(&h.url("/auth/verify?library=kids")).await.status, 403);
+}
+
+#[tokio::test]
+async fn identity_headers_are_encoded_so_they_cannot_inject() {
+    let h = Harness::start(Opts::default()).await;
+    h.idp.set_user(
+        "zoe",
+        json!({"email": "zoe@example.org", "email_verified": true, "preferred_username": "zoe",
+               "name": "Zoë, \"the\" Admin"}),
+    );
+    let b = Browser::new();
+    b.login(&h, "zoe").await;
+    let r = b.get(&h.url("/auth/verify")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("remote-name").as_deref(),
+        Some("Zo%C3%AB%2C \"the\" Admin")
+    );
+}
+
+#[tokio::test]
+async fn back_channel_logout_ends_the_session_and_refuses_a_replay() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    h.idp.set_user(
+        "alice",
+        json!({"email":"alice@example.org","email_verified":true,"preferred_username":"alice","sid":"sess-1"}),
+    );
+    b.login(&h, "alice").await;
+    assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+    let token = h.idp.sign(
+        json!({"alg": "RS256", "typ": "logout+jwt", "kid": "k1"}),
+        &h.idp.logout_claims(Some("alice"), None),
+    );
+    let provider = Browser::new();
+    let r = provider
+        .post(
+            &h.url("/auth/fake/backchannel-logout"),
+            &[("logout_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(
+        b.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+            .await
+            .status,
+        401
+    );
+    let r = provider
+        .post(
+            &h.url("/auth/fake/backchannel-logout"),
+            &[("logout_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("invalid_request"));
+    let audit = h.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.starts_with("logout.backchannel/success")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e == "logout.backchannel/failure/logout_token_replayed"),
+        "{audit:?}"
+    );
+    // An ID token is not a logout token.
+    let id = h.idp.sign(
+        json!({"alg":"RS256","kid":"k1"}),
+        &h.idp.id_claims("alice", Some("n")),
+    );
+    let r = provider
+        .post(
+            &h.url("/auth/fake/backchannel-logout"),
+            &[("logout_token", &id)],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn login_page_auto_initiates_with_one_provider_and_direct_shows_it() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    let r = b.get(&h.url("/login?return_to=%2Fx")).await;
+    assert_eq!(r.status, 302);
+    let port = h.base.rsplit(':').next().unwrap();
+    assert_eq!(
+        r.location().unwrap(),
+        format!("/auth/fake/start?return_to=http%3A%2F%2F127.0.0.1%3A{port}%2Fx")
+    );
+    let r = b.get(&h.url("/login?direct=1")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Sign in with Fake IdP"), "{}", r.body);
+    assert!(r.body.contains("name=\"viewport\""));
+    // German and French by Accept-Language.
+    let r = b
+        .get_with(
+            &h.url("/login?direct=1"),
+            &[("accept-language", "de-CH, en;q=0.5")],
+        )
+        .await;
+    assert!(
+        r.body.contains("lang=\"de\"") && r.body.contains("Anmelden"),
+        "{}",
+        r.body
+    );
+    let r = b
+        .get_with(
+            &h.url("/login?prevent_auto_init=1"),
+            &[("accept-language", "fr")],
+        )
+        .await;
+    assert!(r.body.contains("lang=\"fr\"") && r.body.contains("Connexion"));
+}
+
+#[tokio::test]
+async fn two_providers_show_two_buttons_and_the_public_list() {
+    let h = Harness::start(Opts {
+        second: true,
+        server: "login_label = \"Continue with {name}\"",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let r = b.get(&h.url("/login")).await;
+    assert_eq!(r.status, 200, "two providers: no auto-initiate");
+    assert!(
+        r.body.contains("Continue with Fake IdP") && r.body.contains("Continue with Other IdP")
+    );
+    let r = b.get(&h.url("/api/oidc/providers")).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["providers"][0]["slug"], "fake");
+    assert_eq!(v["providers"][1]["button_text"], "Continue with Other IdP");
+    assert!(
+        v.to_string().find("secret").is_none(),
+        "no secrets in the public list"
+    );
+}
+
+#[tokio::test]
+async fn account_page_links_and_unlinks_with_the_last_method_guard() {
+    let h = Harness::start(Opts {
+        second: true,
+        ..Opts::default()
+    })
+    .await;
+    let other = h.other.as_ref().unwrap();
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let page = b.get(&h.url("/account")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Link Other IdP"), "{}", page.body);
+    let csrf = page.input("csrf").unwrap();
+    // Linking is a login round-trip bound to this session.
+    let r = b
+        .post(&h.url("/account/link/other"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 302);
+    let auth = url::Url::parse(&r.location().unwrap()).unwrap();
+    other.login_as("bob");
+    let back = other.authorize(&auth);
+    let r = b.get(back.as_str()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.location().as_deref(),
+        Some("/account?notice=linked:other")
+    );
+    assert_eq!(h.users(), 1, "linking creates no account");
+    let page = b.get(&h.url("/account?notice=linked:other")).await;
+    assert!(
+        page.body.contains("Other IdP is now linked"),
+        "{}",
+        page.body
+    );
+    assert_eq!(h.directory.identities(1).unwrap().len(), 2);
+    // The linked identity signs in to the same account.
+    let b2 = Browser::new();
+    b2.login_via(&h, other, "/auth/other/start", "bob").await;
+    assert_eq!(
+        b2.get(&h.url("/auth/verify"))
+            .await
+            .header("remote-user")
+            .as_deref(),
+        Some("alice")
+    );
+
+    // Unlink asks first, then unlinks.
+    let confirm = b.get(&h.url("/account/unlink/other")).await;
+    assert!(
+        confirm.body.contains("Unlink Other IdP?"),
+        "{}",
+        confirm.body
+    );
+    let r = b
+        .post(&h.url("/account/unlink/other"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        r.location().as_deref(),
+        Some("/account?notice=unlinked:other")
+    );
+    assert_eq!(h.directory.identities(1).unwrap().len(), 1);
+    // The last way to sign in cannot be unlinked.
+    let r = b
+        .post(&h.url("/account/unlink/fake"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.location().as_deref(), Some("/account?notice=last:fake"));
+    assert_eq!(h.directory.identities(1).unwrap().len(), 1);
+    let audit = h.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e == "identity.unlinked/failure/last_sign_in_method"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.starts_with("identity.linked/success")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn linking_an_identity_that_belongs_to_another_account_is_refused() {
+    let h = Harness::start(Opts {
+        second: true,
+        ..Opts::default()
+    })
+    .await;
+    let other = h.other.as_ref().unwrap();
+    // bob@other already has an account of its own.
+    let bob = Browser::new();
+    bob.login_via(&h, other, "/auth/other/start", "bob").await;
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let csrf = b.csrf(&h).await;
+    let r = b
+        .post(&h.url("/account/link/other"), &[("csrf", &csrf)])
+        .await;
+    other.login_as("bob");
+    let back = other.authorize(&url::Url::parse(&r.location().unwrap()).unwrap());
+    let r = b.get(back.as_str()).await;
+    assert_eq!(r.location().as_deref(), Some("/account?notice=taken:other"));
+    assert_eq!(
+        bob.get(&h.url("/auth/verify"))
+            .await
+            .header("remote-user")
+            .as_deref(),
+        Some("bob")
+    );
+}
+
+#[tokio::test]
+async fn hybrid_login_tells_single_sign_on_accounts_to_use_their_provider() {
+    let h = Harness::start(Opts {
+        server: "local_login = true",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let b = Browser::new();
+    let page = b.get(&h.url("/login")).await;
+    assert_eq!(page.status, 200, "local login on: no auto-initiate");
+    assert!(page.body.contains("type=\"password\""));
+    let csrf = page.input("csrf").unwrap();
+    let r = b
+        .post(
+            &h.url("/login"),
+            &[
+                ("username", "alice"),
+                ("password", "guess"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.body
+            .contains("This account uses single sign-on. Please sign in with your provider."),
+        "{}",
+        r.body
+    );
+    // A local password works.
+    h.directory
+        .set_password(1, Some("correct horse battery staple"), 1)
+        .unwrap();
+    let r = b
+        .post(
+            &h.url("/login"),
+            &[
+                ("username", "alice"),
+                ("password", "correct horse battery staple"),
+                ("csrf", &csrf),
+                ("return_to", "/account"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location(), Some(h.url("/account")));
+    assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+    let r = b
+        .post(
+            &h.url("/login"),
+            &[("username", "nobody"), ("password", "x"), ("csrf", &csrf)],
+        )
+        .await;
+    assert!(r.body.contains("Wrong username or password."));
+    let audit = h.audit();
+    assert!(
+        audit.iter().any(|e| e == "login.password/failure/sso_only"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.starts_with("login.password/success")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn local_login_is_off_by_default() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    let csrf = b.csrf(&h).await;
+    let r = b
+        .post(
+            &h.url("/login"),
+            &[("username", "a"), ("password", "b"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    assert_eq!(b.get(&h.url("/healthz")).await.status, 200);
+    let r = b.get(&h.url("/readyz")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    b.login(&h, "alice").await;
+    b.get(&h.url("/auth/verify")).await;
+    let m = b.get(&h.url("/metrics")).await.body;
+    assert!(
+        m.contains("ssogate_logins_total{provider=\"fake\",outcome=\"success\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("ssogate_provisioned_users_total{provider=\"fake\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("ssogate_jwks_fetches_total{provider=\"fake\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("ssogate_request_duration_seconds_count{route=\"verify\"} 1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_fails_readiness_and_shows_a_page() {
+    // Port 9 (discard) on loopback: nothing listens there.
+    let h = Harness::start(Opts {
+        extra: "[providers.dead]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"x\"\nclient_secret = \"y\"\n",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let r = b.get(&h.url("/readyz")).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("provider dead"), "{}", r.body);
+    assert!(!r.body.contains("provider fake"), "{}", r.body);
+    let r = b.get(&h.url("/auth/dead/start")).await;
+    assert_eq!(r.status, 502);
+    assert!(
+        r.body.contains("The provider cannot be reached"),
+        "{}",
+        r.body
+    );
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e == "login.failed/failure/provider_unreachable"),
+        "{:?}",
+        h.audit()
+    );
+}

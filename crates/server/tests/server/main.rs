@@ -1,0 +1,12 @@
+//! The server's integration tests: one binary (each extra one is another slow link).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::field_reassign_with_default
+)]
+
+mod flows;
+mod security;
+mod support;

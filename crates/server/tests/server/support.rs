@@ -1,0 +1,331 @@
+//! A server on 127.0.0.1 in front of fake providers, and a cookie-keeping HTTP client
+//! that plays the browser.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use ssogate_server::{App, AppOptions};
+use ssogate_store::Directory;
+use ssogate_testkit::FakeProvider;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use url::Url;
+
+#[derive(Default)]
+pub struct Opts {
+    /// Lines for the `[server]` table.
+    pub server: &'static str,
+    /// Lines for the `[provisioning]` table.
+    pub provisioning: &'static str,
+    /// A second provider, `other`.
+    pub second: bool,
+    /// More TOML at the end (more provider tables).
+    pub extra: &'static str,
+}
+
+pub struct Harness {
+    pub idp: FakeProvider,
+    pub other: Option<FakeProvider>,
+    pub base: String,
+    pub directory: Arc<dyn Directory>,
+    pub _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn provider_toml(slug: &str, name: &str, idp: &FakeProvider) -> String {
+    format!(
+        "[providers.{slug}]\ndisplay_name = \"{name}\"\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+        idp.issuer,
+        idp.client_id(),
+        idp.client_secret()
+    )
+}
+
+impl Harness {
+    pub async fn start(opts: Opts) -> Harness {
+        let idp = FakeProvider::start().await;
+        let other = if opts.second {
+            Some(FakeProvider::start().await)
+        } else {
+            None
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut toml = format!(
+            r#"database_url = "sqlite://{db}"
+base_url = "{base}"
+
+[server]
+{server}
+
+[catalogue]
+permissions = [
+  {{ name = "read_books", required = true }},
+  {{ name = "download_books" }},
+  {{ name = "manage_library" }},
+]
+libraries = [{{ name = "main" }}, {{ name = "kids" }}]
+groups = [
+  {{ name = "Readers", external_ids = ["readers"] }},
+  {{ name = "Admins", external_ids = ["admins"] }},
+]
+
+[provisioning]
+{auto}
+default_permissions = ["download_books"]
+default_libraries = ["main"]
+{provisioning}
+
+[provisioning.groups]
+enabled = true
+
+"#,
+            db = dir.path().join("t.db").display(),
+            server = opts.server,
+            provisioning = opts.provisioning,
+            auto = if opts.provisioning.contains("auto_provision") {
+                ""
+            } else {
+                "auto_provision = true"
+            },
+        );
+        toml.push_str(&provider_toml("fake", "Fake IdP", &idp));
+        if let Some(o) = &other {
+            toml.push_str(&provider_toml("other", "Other IdP", o));
+        }
+        toml.push_str(opts.extra);
+        let path = dir.path().join("ssogate.toml");
+        std::fs::write(&path, toml).unwrap();
+        let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
+        let ssogate_config::Database::Sqlite(db) = &config.database else {
+            unreachable!()
+        };
+        let store = ssogate_store::SqliteStore::open(db).unwrap();
+        store.sync_catalogue(&config.catalogue).unwrap();
+        let directory: Arc<dyn Directory> = Arc::new(store);
+        let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = app.clone();
+        tokio::spawn(async move {
+            ssogate_server::serve(served, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Harness {
+            idp,
+            other,
+            base,
+            directory,
+            _dir: dir,
+            stop: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn users(&self) -> i64 {
+        self.directory.count(ssogate_store::Table::Users).unwrap()
+    }
+
+    pub fn sessions(&self) -> i64 {
+        self.directory
+            .count(ssogate_store::Table::Sessions)
+            .unwrap()
+    }
+
+    /// The newest audit events, as `event/outcome/reason`.
+    pub fn audit(&self) -> Vec<String> {
+        self.directory
+            .audit_events(200)
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}/{}/{}", e.event, e.outcome, e.reason.unwrap_or_default()))
+            .collect()
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn location(&self) -> Option<String> {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+    /// The value of `<input name="NAME" value="...">` on the page.
+    pub fn input(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find('"')?;
+        Some(self.body[start..start + end].to_owned())
+    }
+}
+
+/// A browser: keeps cookies for the server it talks to, follows no redirects by itself.
+pub struct Browser {
+    http: reqwest::Client,
+    jar: Mutex<BTreeMap<String, String>>,
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        Browser {
+            http: ssogate_oidc::http::client("test", &Default::default()).unwrap(),
+            jar: Mutex::new(BTreeMap::new()),
+            extra: vec![("accept", "text/html".into())],
+        }
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.lock().unwrap().get(name).cloned()
+    }
+
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_owned());
+    }
+
+    fn cookie_header(&self) -> Option<HeaderValue> {
+        let jar = self.jar.lock().unwrap();
+        if jar.is_empty() {
+            return None;
+        }
+        let s = jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        HeaderValue::from_str(&s).ok()
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, extra: &[(&str, &str)]) -> Resp {
+        let mut req = req;
+        if let Some(c) = self.cookie_header() {
+            req = req.header("cookie", c);
+        }
+        for (k, v) in self
+            .extra
+            .iter()
+            .filter(|(k, _)| !extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(k)))
+        {
+            req = req.header(*k, v.as_str());
+        }
+        for (k, v) in extra {
+            req = req.header(HeaderName::from_bytes(k.as_bytes()).unwrap(), *v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        for c in headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut jar = self.jar.lock().unwrap();
+            if attrs.contains("Max-Age=0") {
+                jar.remove(name);
+            } else {
+                jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let body = res.text().await.unwrap();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Resp {
+        self.get_with(url, &[]).await
+    }
+
+    pub async fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Resp {
+        self.send(self.http.get(url), headers).await
+    }
+
+    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Resp {
+        self.post_with(url, form, &[]).await
+    }
+
+    pub async fn post_with(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        self.send(
+            self.http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+            headers,
+        )
+        .await
+    }
+
+    /// Starts a login at `start` (a path or URL), lets `idp` sign in as `subject`, and
+    /// returns the callback's answer.
+    pub async fn login_via(
+        &self,
+        h: &Harness,
+        idp: &FakeProvider,
+        start: &str,
+        subject: &str,
+    ) -> Resp {
+        let url = if start.starts_with("http") {
+            start.to_owned()
+        } else {
+            h.url(start)
+        };
+        let r = self.get(&url).await;
+        assert_eq!(r.status, 302, "start: {}", r.body);
+        let auth = Url::parse(&r.location().unwrap()).unwrap();
+        assert!(auth.as_str().starts_with(&idp.issuer), "{auth}");
+        idp.login_as(subject);
+        let back = idp.authorize(&auth);
+        self.get(back.as_str()).await
+    }
+
+    /// Signs in through `fake` as `subject`; returns the callback's answer.
+    pub async fn login(&self, h: &Harness, subject: &str) -> Resp {
+        self.login_via(h, &h.idp, "/auth/fake/start", subject).await
+    }
+
+    /// The CSRF token a page of ours hands out (loads the login page once if needed).
+    pub async fn csrf(&self, h: &Harness) -> String {
+        if let Some(c) = self.cookie("ssogate_csrf") {
+            return c;
+        }
+        let _ = self.get(&h.url("/login?direct=1")).await;
+        self.cookie("ssogate_csrf").unwrap()
+    }
+}
