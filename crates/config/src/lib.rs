@@ -332,9 +332,11 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         .unwrap_or_default();
     let seeds = seed_env::SeedEnv::from_vars(env, &file_providers)?;
     let warnings = seeds.warnings.clone();
-    figment = figment
-        .merge(seeds)
-        .merge(Env::prefixed("SSOGATE_").split("__").ignore(&["config"]));
+    figment = figment.merge(seeds).merge(
+        Env::prefixed("SSOGATE_")
+            .split("__")
+            .ignore(&["config", "log"]),
+    );
 
     let raw_value: Value = figment
         .extract()
