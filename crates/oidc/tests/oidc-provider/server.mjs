@@ -7,6 +7,9 @@
 //   OP_BACKCHANNEL_URI back-channel logout endpoint of the relying party
 //   OP_KEYS            "name:ALG,name:ALG" — signing keys, first = preferred; each is
 //   OP_KEYS_DIR        generated once and kept in OP_KEYS_DIR, so restarts can rotate.
+//   OP_HOST            the issuer's host name (default 127.0.0.1; it always listens
+//                      on 127.0.0.1). "localhost" gives a second provider its own
+//                      cookie jar in a browser, since cookies ignore the port.
 //
 // Prints "listening <issuer>" when ready.
 import Provider from 'oidc-provider';
@@ -20,7 +23,7 @@ const env = (name) => {
   return v;
 };
 const port = Number(env('OP_PORT'));
-const issuer = `http://127.0.0.1:${port}`;
+const issuer = `http://${process.env.OP_HOST ?? '127.0.0.1'}:${port}`;
 const keysDir = env('OP_KEYS_DIR');
 
 function key(name, alg) {

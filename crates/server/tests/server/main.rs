@@ -7,6 +7,8 @@
     clippy::field_reassign_with_default
 )]
 
+mod browser;
+mod external;
 mod flows;
 mod security;
 mod support;

@@ -348,7 +348,7 @@ async fn security_headers_on_every_page() {
         );
         assert_eq!(
             r.header("referrer-policy").as_deref(),
-            Some("no-referrer"),
+            Some("same-origin"),
             "{path}"
         );
         assert_eq!(

@@ -1,0 +1,309 @@
+//! A real browser (headless Chromium through WebDriver) signing in through the real
+//! `oidc-provider`: first login provisions, second signs in, RP-initiated logout,
+//! back-channel logout from the provider, linking and unlinking a second provider,
+//! provisioning disabled, disabled account.
+
+use crate::external::{Chrome, OP_CLIENT, OP_SECRET, Op, op_dir, start_op};
+use fantoccini::{Client, Locator};
+use ssogate_server::{App, AppOptions};
+use ssogate_store::Directory;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Real {
+    base: String,
+    directory: Arc<dyn Directory>,
+    op: Op,
+    _op2: Op,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start_real() -> Option<Real> {
+    let op_dir = op_dir()?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let op = start_op(&op_dir, &base, "op", "127.0.0.1");
+    // The second provider is "localhost": a browser keeps its cookies apart.
+    let op2 = start_op(&op_dir, &base, "op2", "localhost");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ssogate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"database_url = "sqlite://{db}"
+base_url = "{base}"
+
+[catalogue]
+permissions = [{{ name = "read_books", required = true }}, {{ name = "download_books" }}]
+libraries = [{{ name = "main" }}]
+groups = [{{ name = "Readers", external_ids = ["readers"] }}]
+
+[provisioning]
+auto_provision = true
+default_permissions = ["download_books"]
+default_libraries = ["main"]
+
+[provisioning.groups]
+enabled = true
+
+[providers.op]
+display_name = "OP One"
+issuer = "{op}"
+client_id = "{client}"
+client_secret = "{secret}"
+scopes = ["openid", "profile", "email", "groups"]
+
+[providers.op2]
+display_name = "OP Two"
+issuer = "{op2}"
+client_id = "{client}"
+client_secret = "{secret}"
+
+[providers.op2.provisioning]
+auto_provision = false
+"#,
+            db = dir.path().join("t.db").display(),
+            op = op.issuer,
+            op2 = op2.issuer,
+            client = OP_CLIENT,
+            secret = OP_SECRET,
+        ),
+    )
+    .unwrap();
+    let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
+    let store = ssogate_store::SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    store.sync_catalogue(&config.catalogue).unwrap();
+    let directory: Arc<dyn Directory> = Arc::new(store);
+    let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ssogate_server::serve(app, listener, async {
+        let _ = rx.await;
+    }));
+    Some(Real {
+        base,
+        directory,
+        op,
+        _op2: op2,
+        _dir: dir,
+        _stop: tx,
+    })
+}
+
+/// Walks the provider's pages (login form, consent, logout confirmation) until the
+/// browser is back on ssogate; returns where it landed.
+async fn through_provider(c: &Client, base: &str, login: &str) -> String {
+    for _ in 0..8 {
+        let url = c.current_url().await.unwrap().to_string();
+        if url.starts_with(base) {
+            return url;
+        }
+        if let Ok(field) = c.find(Locator::Css("input[name=login]")).await {
+            field.send_keys(login).await.unwrap();
+            c.find(Locator::Css("input[name=password]"))
+                .await
+                .unwrap()
+                .send_keys("any password")
+                .await
+                .unwrap();
+            click(c, "button[type=submit]").await;
+            continue;
+        }
+        if c.find(Locator::Css("button[name=logout][value=yes]"))
+            .await
+            .is_ok()
+        {
+            click(c, "button[name=logout][value=yes]").await;
+            continue;
+        }
+        c.wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap();
+        click(c, "button[type=submit]").await;
+    }
+    panic!("stuck at the provider: {}", c.current_url().await.unwrap());
+}
+
+async fn body(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Clicks what submits a form or follows a link, and waits until the next page has
+/// loaded (WebDriver may return from a click before the navigation commits).
+async fn click(c: &Client, css: &str) {
+    let before = c.current_url().await.unwrap().to_string();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let now = c.current_url().await.unwrap().to_string();
+        let ready = c
+            .execute("return document.readyState", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        if now != before && ready.as_deref() == Some("complete") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {css} on {before} led nowhere");
+}
+
+/// Waits (bounded) until `check` holds: for effects the provider causes out of band.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+#[tokio::test]
+async fn a_person_signs_in_links_and_signs_out_in_a_real_browser() {
+    let Some(real) = start_real().await else {
+        return;
+    };
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let c = &chrome.client;
+    let base = real.base.as_str();
+    let users = || real.directory.count(ssogate_store::Table::Users).unwrap();
+    let sessions = || {
+        real.directory
+            .count(ssogate_store::Table::Sessions)
+            .unwrap()
+    };
+
+    // 1. First login provisions the account with the defaults and lands on return_to.
+    c.goto(&format!("{base}/account")).await.unwrap();
+    // Two providers: the login page, then a button.
+    assert!(c.current_url().await.unwrap().as_str().contains("/login?"));
+    click(c, "a.button[href^='/auth/op/start']").await;
+    let landed = through_provider(c, base, "alice").await;
+    assert_eq!(landed, format!("{base}/account"));
+    let text = body(c).await;
+    assert!(text.contains("Signed in as alice"), "{text}");
+    assert_eq!(users(), 1);
+    let alice = real
+        .directory
+        .user_by_identity("op", "alice")
+        .unwrap()
+        .unwrap();
+    let grants: Vec<String> = alice
+        .grants
+        .iter()
+        .map(|g| format!("{}:{}", g.kind, g.name))
+        .collect();
+    for want in [
+        "permission:read_books",
+        "permission:download_books",
+        "library:main",
+        "group:Readers",
+    ] {
+        assert!(grants.contains(&want.to_owned()), "{want}: {grants:?}");
+    }
+
+    // 2. RP-initiated logout: through the provider's confirmation, back to "signed out".
+    click(c, "form.signout button").await;
+    let landed = through_provider(c, base, "alice").await;
+    assert_eq!(landed, format!("{base}/logged-out"), "{}", body(c).await);
+    assert!(body(c).await.contains("You are signed out"));
+    assert_eq!(sessions(), 0);
+
+    // 3. Second login: the same account, no new provisioning.
+    c.goto(&format!("{base}/auth/op/start?return_to=%2Faccount"))
+        .await
+        .unwrap();
+    let landed = through_provider(c, base, "alice").await;
+    assert_eq!(landed, format!("{base}/account"));
+    assert_eq!(users(), 1);
+    let events = real.directory.audit_events(100).unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event == "user.provisioned")
+            .count(),
+        1
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "login" && e.outcome == "success")
+    );
+
+    // 4. Link a second provider, then unlink it (with confirmation).
+    click(c, "form[action='/account/link/op2'] button").await;
+    let landed = through_provider(c, base, "alice-at-two").await;
+    assert_eq!(landed, format!("{base}/account?notice=linked:op2"));
+    let text = body(c).await;
+    assert!(text.contains("OP Two is now linked"), "{text}");
+    assert_eq!(real.directory.identities(1).unwrap().len(), 2);
+    assert_eq!(users(), 1, "linking never creates an account");
+    click(c, "a[href='/account/unlink/op2']").await;
+    assert!(body(c).await.contains("Unlink OP Two?"));
+    click(c, "button.danger").await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .ends_with("notice=unlinked:op2")
+    );
+    assert_eq!(real.directory.identities(1).unwrap().len(), 1);
+
+    // 5. Back-channel logout: signing out at the provider ends the session here.
+    assert_eq!(sessions(), 1);
+    c.goto(&format!("{}/session/end", real.op.issuer))
+        .await
+        .unwrap();
+    click(c, "button[name=logout][value=yes]").await;
+    eventually("the back-channel logout", || sessions() == 0).await;
+    assert!(
+        real.directory
+            .audit_events(100)
+            .unwrap()
+            .iter()
+            .any(|e| e.event == "logout.backchannel" && e.outcome == "success")
+    );
+    c.goto(&format!("{base}/account")).await.unwrap();
+    assert!(
+        c.current_url().await.unwrap().as_str().contains("/login?"),
+        "signed out"
+    );
+
+    // 6. Provisioning disabled at OP Two: a person without an account is told so.
+    c.goto(&format!("{base}/auth/op2/start")).await.unwrap();
+    through_provider(c, base, "carol").await;
+    let text = body(c).await;
+    assert!(
+        text.contains("Automatic account creation is disabled"),
+        "{text}"
+    );
+    assert_eq!(users(), 1);
+
+    // 7. A disabled account is told so.
+    real.directory
+        .set_user_status(1, ssogate_core::domain::UserStatus::Disabled, 1)
+        .unwrap();
+    c.goto(&format!("{base}/auth/op/start")).await.unwrap();
+    through_provider(c, base, "alice").await;
+    let text = body(c).await;
+    assert!(text.contains("This account is disabled"), "{text}");
+    assert_eq!(sessions(), 0);
+
+    chrome.client.clone().close().await.unwrap();
+}
