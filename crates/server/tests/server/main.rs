@@ -10,5 +10,6 @@
 mod browser;
 mod external;
 mod flows;
+mod nginx;
 mod security;
 mod support;
