@@ -1,6 +1,7 @@
 //! The application state, the router, and the glue between the relying party's traits
 //! and the directory.
 
+use crate::cache::{CachedSession, SessionCache};
 use crate::i18n::{self, Texts};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
@@ -52,6 +53,8 @@ pub enum AppError {
     Provider(#[from] OidcError),
     #[error(transparent)]
     Config(#[from] ssogate_config::ConfigError),
+    #[error("cannot watch the directory for ended sessions: {0}")]
+    Store(#[from] StoreError),
 }
 
 pub(crate) struct ProviderEntry {
@@ -72,6 +75,7 @@ pub struct Inner {
     pub(crate) secure: bool,
     pub(crate) lifetimes: SessionLifetimes,
     pub(crate) demo_people: Option<String>,
+    pub(crate) cache: Arc<SessionCache>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -105,8 +109,12 @@ impl App {
                 },
             );
         }
+        let cache = Arc::new(SessionCache::default());
+        let watcher = cache.clone();
+        directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
         let s = &config.server;
         Ok(App(Arc::new(Inner {
+            cache,
             limits: RateLimiter::new(
                 s.rate_limit.window_seconds,
                 s.rate_limit.login,
@@ -182,6 +190,84 @@ impl App {
             .map(|session| (secret, session)))
     }
 
+    /// The session behind the request's cookie with its account and identity headers,
+    /// from memory when possible (forward-auth's hot path).
+    pub(crate) async fn cached_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<CachedSession>>, StoreError> {
+        let Some(secret) = web::cookie(headers, self.session_cookie()) else {
+            return Ok(None);
+        };
+        if secret.is_empty() || secret.len() > 128 {
+            return Ok(None);
+        }
+        let hash = ssogate_store::sessions::digest(secret);
+        let now = self.now();
+        if let Some(hit) = self.cache.get(&hash)
+            && hit.live(now)
+        {
+            let touched = hit.touched_at.load(std::sync::atomic::Ordering::Relaxed);
+            if now - touched >= crate::cache::TOUCH_EVERY
+                && hit
+                    .touched_at
+                    .compare_exchange(
+                        touched,
+                        now,
+                        std::sync::atomic::Ordering::AcqRel,
+                        std::sync::atomic::Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                // Push the idle deadline in the directory, off the request's path; a
+                // session found gone there leaves the cache too.
+                let (app, secret, life) = (self.clone(), secret.to_owned(), self.lifetimes);
+                tokio::spawn(async move {
+                    let alive = app.db(move |d| d.touch_session(&secret, now, life)).await;
+                    if !matches!(alive, Ok(Some(_))) {
+                        app.cache
+                            .invalidate(&ssogate_store::invalidate::Invalidation::Session(hash));
+                    }
+                });
+            }
+            return Ok(Some(hit));
+        }
+        let seen = self.cache.generation();
+        let (s, life) = (secret.to_owned(), self.lifetimes);
+        let loaded = self
+            .db(move |d| {
+                let Some(session) = d.touch_session(&s, now, life)? else {
+                    return Ok(None);
+                };
+                Ok(d.user(session.user_id)?.map(|u| (session, u)))
+            })
+            .await?;
+        let Some((session, user)) = loaded else {
+            return Ok(None);
+        };
+        let headers = crate::verify::identity_headers(self, &user)
+            .into_iter()
+            .filter_map(|(n, v)| {
+                Some((
+                    axum::http::HeaderName::try_from(n).ok()?,
+                    HeaderValue::from_str(&v).ok()?,
+                ))
+            })
+            .collect();
+        let entry = Arc::new(CachedSession {
+            user_id: session.user_id,
+            expires_at: session.expires_at,
+            idle: life.idle,
+            touched_at: std::sync::atomic::AtomicI64::new(now),
+            user: Arc::new(user),
+            headers,
+        });
+        // Not kept when an invalidation raced the read; the answer, true when read,
+        // stands for this request.
+        self.cache.insert(hash, entry.clone(), seen);
+        Ok(Some(entry))
+    }
+
     /// The login states, in the directory so any instance can finish a login.
     pub(crate) fn states(&self) -> DirectoryStates {
         DirectoryStates(self.directory.clone())
@@ -235,19 +321,28 @@ impl FromRequestParts<App> for Req {
     }
 }
 
+/// Runs a directory call from a synchronous trait method that the relying party calls
+/// on an async thread: on a thread of its own, since the PostgreSQL client blocks on a
+/// runtime of its own and must not run inside ours. One indexed row; it waits briefly.
+fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, OidcError> {
+    std::thread::scope(|s| s.spawn(f).join())
+        .map_err(|_| OidcError::StateStore("a directory call failed".into()))?
+        .map_err(|e| OidcError::StateStore(e.to_string()))
+}
+
 /// Pending logins in the directory: the payload (nonce, PKCE verifier, return-to) is
 /// opaque to the store, and the store's state and browser binding are the relying
-/// party's. The calls block briefly; they are one indexed row each.
+/// party's.
 pub(crate) struct DirectoryStates(Arc<dyn Directory>);
 
 impl LoginStateStore for DirectoryStates {
     fn put(&self, pending: &PendingLogin) -> Result<IssuedState, OidcError> {
         let payload = serde_json::to_string(pending)
             .map_err(|e| OidcError::StateStore(format!("cannot encode a login: {e}")))?;
-        let (state, binding) = self
-            .0
-            .put_login_state(&pending.provider, &payload, pending.created_at, LOGIN_TTL)
-            .map_err(|e| OidcError::StateStore(e.to_string()))?;
+        let (state, binding) = off_runtime(|| {
+            self.0
+                .put_login_state(&pending.provider, &payload, pending.created_at, LOGIN_TTL)
+        })?;
         Ok(IssuedState { state, binding })
     }
 
@@ -258,10 +353,7 @@ impl LoginStateStore for DirectoryStates {
         provider: &str,
         now: i64,
     ) -> Result<PendingLogin, OidcError> {
-        let taken = self
-            .0
-            .take_login_state(state, binding, provider, now)
-            .map_err(|e| OidcError::StateStore(e.to_string()))?;
+        let taken = off_runtime(|| self.0.take_login_state(state, binding, provider, now))?;
         match taken {
             Ok(s) => serde_json::from_str(&s.payload)
                 .map_err(|e| OidcError::StateStore(format!("a stored login is unreadable: {e}"))),
@@ -286,9 +378,7 @@ impl JtiGuard for DirectoryJti {
         until: i64,
         now: i64,
     ) -> Result<bool, OidcError> {
-        self.0
-            .record_logout_jti(provider, jti, until, now)
-            .map_err(|e| OidcError::StateStore(e.to_string()))
+        off_runtime(|| self.0.record_logout_jti(provider, jti, until, now))
     }
 }
 

@@ -11,6 +11,7 @@
 mod account;
 mod app;
 mod auth;
+mod cache;
 pub mod devidp;
 mod i18n;
 mod metrics;

@@ -6,7 +6,7 @@ use crate::app::{App, Req, json_error, server_error};
 use crate::pages::{self, WhoamiPage};
 use crate::web;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::GrantKind;
@@ -69,20 +69,12 @@ pub(crate) async fn verify(
     req: Req,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let user = match app.session(&req.headers).await {
-        Ok(Some((_, s))) => {
-            let id = s.user_id;
-            match app.db(move |d| d.user(id)).await {
-                Ok(u) => u,
-                Err(e) => return server_error(req.t, &e),
-            }
-        }
-        Ok(None) => None,
+    let session = match app.cached_session(&req.headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return unauthenticated(&app, &req, &q),
         Err(e) => return server_error(req.t, &e),
     };
-    let Some(user) = user else {
-        return unauthenticated(&app, &req, &q);
-    };
+    let user = &session.user;
     for (key, want) in &q {
         let kind = match key.as_str() {
             "permission" => GrantKind::Permission,
@@ -107,13 +99,8 @@ pub(crate) async fn verify(
         }
     }
     let mut res = (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response();
-    for (name, value) in identity_headers(&app, &user) {
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::from_str(&value),
-        ) {
-            res.headers_mut().insert(n, v);
-        }
+    for (name, value) in &session.headers {
+        res.headers_mut().insert(name.clone(), value.clone());
     }
     res
 }

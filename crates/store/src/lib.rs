@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod directory;
 mod error;
 pub mod import;
+pub mod invalidate;
 pub mod postgres;
 pub mod query;
 pub mod sessions;
@@ -212,6 +213,9 @@ pub trait Directory: Send + Sync {
     fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError>;
     /// Records an audit event that is not a login decision.
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError>;
+    /// Calls `sink` whenever a committed write ends sessions or changes an account —
+    /// on this instance, and (PostgreSQL) on every other instance on the database.
+    fn watch(&self, sink: invalidate::Sink) -> Result<(), StoreError>;
 }
 
 /// Tables [`Directory::count`] can count.

@@ -11,6 +11,7 @@ use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, Un
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
+use crate::invalidate::{self, Invalidation, Sink};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::settings;
@@ -44,6 +45,14 @@ pub struct PgStore {
     config: postgres::Config,
     tls: MakeRustlsConnect,
     idle: Mutex<Vec<Conn>>,
+    /// Tells listener threads to end when the store goes.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// How to reach the server: the URL parsed, with ssogate's additions applied.
@@ -285,6 +294,7 @@ impl PgStore {
             config,
             tls,
             idle: Mutex::new(Vec::new()),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let mut conn = store.connect()?;
         let client = &mut conn.client;
@@ -407,7 +417,13 @@ impl crate::Directory for PgStore {
         sources: ClaimSources,
         ctx: RequestContext,
     ) -> Result<LoginResult, StoreError> {
-        self.transaction(|tx| directory::login(tx, &engine, &sources, &ctx))
+        self.transaction(|tx| {
+            let result = directory::login(tx, &engine, &sources, &ctx)?;
+            if let Some(id) = result.user_id {
+                notify(tx, &[Invalidation::User(id)])?;
+            }
+            Ok(result)
+        })
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
@@ -441,7 +457,10 @@ impl crate::Directory for PgStore {
         name: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.transaction(|tx| directory::grant_by_admin(tx, user_id, kind, name, now))
+        self.transaction(|tx| {
+            directory::grant_by_admin(tx, user_id, kind, name, now)?;
+            notify(tx, &[Invalidation::User(user_id)])
+        })
     }
 
     fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
@@ -483,7 +502,11 @@ impl crate::Directory for PgStore {
         self.read(|c| sessions::touch(c, secret, now, life))
     }
     fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
-        self.read(|c| sessions::end(c, secret))
+        self.transaction(|tx| {
+            let ended = sessions::end(tx, secret)?;
+            notify(tx, &[Invalidation::Session(sessions::digest(secret))])?;
+            Ok(ended)
+        })
     }
     fn end_sessions_by_provider(
         &self,
@@ -491,10 +514,21 @@ impl crate::Directory for PgStore {
         sid: Option<&str>,
         subject: Option<&str>,
     ) -> Result<u64, StoreError> {
-        self.read(|c| sessions::end_by_provider(c, provider, sid, subject))
+        self.transaction(|tx| {
+            let what: Vec<Invalidation> = sessions::end_by_provider(tx, provider, sid, subject)?
+                .into_iter()
+                .map(Invalidation::Session)
+                .collect();
+            notify(tx, &what)?;
+            Ok(what.len() as u64)
+        })
     }
     fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
-        self.read(|c| sessions::end_for_user(c, user_id))
+        self.transaction(|tx| {
+            let n = sessions::end_for_user(tx, user_id)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(n)
+        })
     }
     fn put_login_state(
         &self,
@@ -585,7 +619,11 @@ impl crate::Directory for PgStore {
         dry_run: bool,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        self.read(|c| import::import_rows(c, &rows, now, dry_run, &*progress))
+        let out = self.read(|c| import::import_rows(c, &rows, now, dry_run, &*progress))?;
+        if !dry_run {
+            self.read(|c| notify(c, &[Invalidation::All]))?;
+        }
+        Ok(out)
     }
     fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
         self.read(|c| query::list_users(c, filter))
@@ -602,7 +640,11 @@ impl crate::Directory for PgStore {
         status: UserStatus,
         now: i64,
     ) -> Result<bool, StoreError> {
-        self.transaction(|tx| sessions::set_status(tx, user_id, status, now))
+        self.transaction(|tx| {
+            let changed = sessions::set_status(tx, user_id, status, now)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(changed)
+        })
     }
     fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
         self.read(|c| accounts::user_by_id(c, id))
@@ -616,13 +658,118 @@ impl crate::Directory for PgStore {
         identity: NewIdentity,
         now: i64,
     ) -> Result<LinkOutcome, StoreError> {
-        self.transaction(|tx| accounts::link_identity(tx, user_id, &identity, now))
+        self.transaction(|tx| {
+            let out = accounts::link_identity(tx, user_id, &identity, now)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(out)
+        })
     }
     fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
-        self.transaction(|tx| accounts::unlink_identity(tx, user_id, provider))
+        self.transaction(|tx| {
+            let out = accounts::unlink_identity(tx, user_id, provider)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(out)
+        })
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         self.read(|c| accounts::record_event(c, &event))
+    }
+    fn watch(&self, sink: Sink) -> Result<(), StoreError> {
+        // The listener connects on its own thread (the client must not run inside an
+        // async runtime, which is where a server calls this).
+        let (config, tls, stop) = (self.config.clone(), self.tls.clone(), self.stop.clone());
+        let (ready, listening) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("ssogate-pg-listen".into())
+            .spawn(move || listen(&config, &tls, &stop, &sink, ready))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the listener thread: {e}")))?;
+        // Return once LISTEN is in place, so no write after this goes unheard.
+        listening
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .map_err(|_| {
+                StoreError::PostgresConnect(
+                    "could not listen for session invalidations within 10 s".into(),
+                )
+            })
+    }
+}
+
+/// Sends invalidations with the transaction they describe (`NOTIFY` is delivered at
+/// commit, and not at all on rollback).
+fn notify(db: &mut dyn Db, what: &[Invalidation]) -> Result<(), StoreError> {
+    for w in what {
+        db.exec(
+            "SELECT pg_notify($1, $2)",
+            &[invalidate::CHANNEL.into(), w.payload().as_str().into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// Hears invalidations until the store is dropped. After any gap (a lost connection),
+/// tells the watcher to forget everything, since notifications may have been missed.
+fn listen(
+    config: &postgres::Config,
+    tls: &MakeRustlsConnect,
+    stop: &std::sync::atomic::AtomicBool,
+    sink: &Sink,
+    ready: std::sync::mpsc::Sender<()>,
+) {
+    use postgres::fallible_iterator::FallibleIterator;
+    use std::sync::atomic::Ordering;
+    let mut client = loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        match config.connect(tls.clone()) {
+            Ok(c) => break c,
+            Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
+        }
+    };
+    loop {
+        let listening = client.batch_execute(&format!("LISTEN {}", invalidate::CHANNEL));
+        if listening.is_ok() {
+            sink(&Invalidation::All);
+            let _ = ready.send(());
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let mut batch = Vec::new();
+                let mut failed = false;
+                {
+                    let mut n = client.notifications();
+                    let mut it = n.timeout_iter(std::time::Duration::from_millis(500));
+                    loop {
+                        match it.next() {
+                            Ok(Some(note)) => batch.push(Invalidation::parse(note.payload())),
+                            Ok(None) => break,
+                            Err(_) => {
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                for w in &batch {
+                    sink(w);
+                }
+                if failed || client.is_closed() {
+                    break;
+                }
+            }
+        }
+        sink(&Invalidation::All);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            if let Ok(c) = config.connect(tls.clone()) {
+                client = c;
+                break;
+            }
+        }
     }
 }
 

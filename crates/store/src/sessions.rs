@@ -19,7 +19,8 @@ pub fn new_secret() -> Result<String, StoreError> {
 }
 
 /// SHA-256 of a secret, as lowercase hex: what is stored in its place.
-pub(crate) fn digest(secret: &str) -> String {
+/// The SHA-256 (hex) a session's secret is stored and invalidated under.
+pub fn digest(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -124,25 +125,25 @@ pub fn end_by_provider(
     provider: &str,
     sid: Option<&str>,
     subject: Option<&str>,
-) -> Result<u64, StoreError> {
-    match (sid, subject) {
-        (Some(sid), Some(sub)) => db.exec(
-            "DELETE FROM sessions WHERE provider = $1 AND sid = $2 AND subject = $3",
+) -> Result<Vec<String>, StoreError> {
+    let rows = match (sid, subject) {
+        (Some(sid), Some(sub)) => db.query(
+            "DELETE FROM sessions WHERE provider = $1 AND sid = $2 AND subject = $3 RETURNING id_hash",
             args![provider, sid, sub],
-        ),
-        (Some(sid), None) => db.exec(
-            "DELETE FROM sessions WHERE provider = $1 AND sid = $2",
+        )?,
+        (Some(sid), None) => db.query(
+            "DELETE FROM sessions WHERE provider = $1 AND sid = $2 RETURNING id_hash",
             args![provider, sid],
-        ),
-        (None, Some(sub)) => db.exec(
-            "DELETE FROM sessions WHERE provider = $1 AND subject = $2",
+        )?,
+        (None, Some(sub)) => db.query(
+            "DELETE FROM sessions WHERE provider = $1 AND subject = $2 RETURNING id_hash",
             args![provider, sub],
-        ),
-        (None, None) => Ok(0),
-    }
+        )?,
+        (None, None) => Vec::new(),
+    };
+    rows.iter().map(|r| r.get(0)?.text()).collect()
 }
 
-/// Ends every session of an account (disabled, deleted, or "sign out everywhere").
 pub fn end_for_user(db: &mut dyn Db, user_id: i64) -> Result<u64, StoreError> {
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])
 }

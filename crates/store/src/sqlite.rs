@@ -12,6 +12,7 @@ use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, Un
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
+use crate::invalidate::{Invalidation, Sink, Sinks};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
 use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
 use crate::settings;
@@ -46,6 +47,7 @@ pub struct SqliteStore {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     reader: Mutex<Connection>,
+    sinks: Sinks,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -125,6 +127,7 @@ impl SqliteStore {
             jobs: Some(tx),
             writer: Some(handle),
             reader: Mutex::new(reader),
+            sinks: Sinks::default(),
         })
     }
 
@@ -181,12 +184,16 @@ impl crate::Directory for SqliteStore {
         sources: ClaimSources,
         ctx: RequestContext,
     ) -> Result<LoginResult, StoreError> {
-        self.write(move |conn| {
+        let result = self.write(move |conn| {
             let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let result = directory::login(&mut tx, &engine, &sources, &ctx)?;
             tx.commit()?;
             Ok(result)
-        })
+        })?;
+        if let Some(id) = result.user_id {
+            self.sinks.emit(&[Invalidation::User(id)]);
+        }
+        Ok(result)
     }
 
     /// Grants something to an account as an administrator.
@@ -198,7 +205,9 @@ impl crate::Directory for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.write(move |conn| directory::grant_by_admin(conn, user_id, kind, &name, now))
+        self.write(move |conn| directory::grant_by_admin(conn, user_id, kind, &name, now))?;
+        self.sinks.emit(&[Invalidation::User(user_id)]);
+        Ok(())
     }
 
     /// The newest audit events first.
@@ -284,8 +293,11 @@ impl crate::Directory for SqliteStore {
         self.write(move |c| sessions::touch(c, &secret, now, life))
     }
     fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+        let hash = sessions::digest(secret);
         let secret = secret.to_owned();
-        self.write(move |c| sessions::end(c, &secret))
+        let ended = self.write(move |c| sessions::end(c, &secret))?;
+        self.sinks.emit(&[Invalidation::Session(hash)]);
+        Ok(ended)
     }
     fn end_sessions_by_provider(
         &self,
@@ -298,10 +310,16 @@ impl crate::Directory for SqliteStore {
             sid.map(String::from),
             subject.map(String::from),
         );
-        self.write(move |c| sessions::end_by_provider(c, &p, sid.as_deref(), sub.as_deref()))
+        let hashes =
+            self.write(move |c| sessions::end_by_provider(c, &p, sid.as_deref(), sub.as_deref()))?;
+        let what: Vec<Invalidation> = hashes.into_iter().map(Invalidation::Session).collect();
+        self.sinks.emit(&what);
+        Ok(what.len() as u64)
     }
     fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
-        self.write(move |c| sessions::end_for_user(c, user_id))
+        let n = self.write(move |c| sessions::end_for_user(c, user_id))?;
+        self.sinks.emit(&[Invalidation::User(user_id)]);
+        Ok(n)
     }
     fn put_login_state(
         &self,
@@ -405,7 +423,11 @@ impl crate::Directory for SqliteStore {
         dry_run: bool,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        self.write(move |c| import::import_rows(c, &rows, now, dry_run, &*progress))
+        let out = self.write(move |c| import::import_rows(c, &rows, now, dry_run, &*progress))?;
+        if !dry_run {
+            self.sinks.emit(&[Invalidation::All]);
+        }
+        Ok(out)
     }
     fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
         self.read(|c| query::list_users(c, filter))
@@ -428,6 +450,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(changed)
         })
+        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
     fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
         self.read(|c| accounts::user_by_id(c, id))
@@ -447,6 +470,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
+        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
     fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
         let provider = provider.to_owned();
@@ -456,9 +480,15 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
+        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         self.write(move |c| accounts::record_event(c, &event))
+    }
+    /// One process owns a SQLite file, so its own writes are all there is to hear.
+    fn watch(&self, sink: Sink) -> Result<(), StoreError> {
+        self.sinks.add(sink);
+        Ok(())
     }
 }
 

@@ -21,6 +21,7 @@ use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
 use ssogate_store::credentials::{ApiScope, PasswordCheck};
 use ssogate_store::import::{ImportOutcome, ImportRow};
+use ssogate_store::invalidate::Invalidation;
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
 use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{
@@ -186,7 +187,138 @@ both!(
     passwords_are_argon2id_and_sso_only_accounts_say_so,
     api_keys_are_shown_once_stored_hashed_and_revocable,
     settings_providers_and_logout_replays,
+    invalidations_reach_every_watcher_after_commit,
+    identities_link_and_unlink_with_the_last_method_guard,
 );
+
+/// Collects what a watcher hears; `wait_for` returns once `want` arrived (bounded: the
+/// PostgreSQL listener hears it from another thread).
+#[derive(Clone, Default)]
+struct Heard(Arc<std::sync::Mutex<Vec<Invalidation>>>);
+
+impl Heard {
+    fn sink(&self) -> ssogate_store::invalidate::Sink {
+        let me = self.clone();
+        Arc::new(move |i: &Invalidation| me.0.lock().unwrap().push(i.clone()))
+    }
+    fn wait_for(&self, want: &Invalidation) {
+        for _ in 0..400 {
+            if self.0.lock().unwrap().contains(want) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("never heard {want:?}; heard {:?}", self.0.lock().unwrap());
+    }
+}
+
+fn invalidations_reach_every_watcher_after_commit(f: Fixture) {
+    let s = &*f.store;
+    let here = Heard::default();
+    s.watch(here.sink()).unwrap();
+    // Another instance on the same database hears it too (PostgreSQL).
+    let there = Heard::default();
+    if let Some(second) = &f.second {
+        second.watch(there.sink()).unwrap();
+    }
+    let id = account(s, "inv");
+    here.wait_for(&Invalidation::User(id));
+    let life = SessionLifetimes::default();
+    let secret = s
+        .create_session(id, &SessionOrigin::default(), 100, life)
+        .unwrap();
+    assert!(s.end_session(&secret).unwrap());
+    let ended = Invalidation::Session(ssogate_store::sessions::digest(&secret));
+    here.wait_for(&ended);
+    let origin = SessionOrigin {
+        provider: Some("corp"),
+        sid: Some("sid-9"),
+        subject: Some("inv"),
+    };
+    let other = s.create_session(id, &origin, 100, life).unwrap();
+    assert_eq!(
+        s.end_sessions_by_provider("corp", Some("sid-9"), None)
+            .unwrap(),
+        1
+    );
+    let by_sid = Invalidation::Session(ssogate_store::sessions::digest(&other));
+    here.wait_for(&by_sid);
+    s.set_user_status(id, UserStatus::Disabled, 200).unwrap();
+    here.wait_for(&Invalidation::User(id));
+    if f.second.is_some() {
+        there.wait_for(&ended);
+        there.wait_for(&by_sid);
+        there.wait_for(&Invalidation::User(id));
+    }
+}
+
+fn identities_link_and_unlink_with_the_last_method_guard(f: Fixture) {
+    use ssogate_store::accounts::{LinkOutcome, NewIdentity, UnlinkOutcome};
+    let s = &*f.store;
+    let a = account(s, "link-a");
+    let b = account(s, "link-b");
+    let id = |provider: &str, subject: &str| NewIdentity {
+        provider: provider.into(),
+        issuer: "https://other.example".into(),
+        subject: subject.into(),
+        email: Some("a@example.org".into()),
+        claims: json!({"sub": subject, "nonce": "secret-nonce"}),
+    };
+    assert_eq!(
+        s.link_identity(a, id("other", "x"), 10).unwrap(),
+        LinkOutcome::Linked
+    );
+    assert_eq!(
+        s.link_identity(a, id("other", "x"), 11).unwrap(),
+        LinkOutcome::AlreadyLinked
+    );
+    assert_eq!(
+        s.link_identity(b, id("other", "x"), 12).unwrap(),
+        LinkOutcome::BelongsToAnother
+    );
+    assert_eq!(
+        s.link_identity(a, id("other", "y"), 13).unwrap(),
+        LinkOutcome::ProviderAlreadyLinked
+    );
+    assert_eq!(
+        s.link_identity(9999, id("third", "z"), 13).unwrap(),
+        LinkOutcome::NoSuchUser
+    );
+    let ids = s.identities(a).unwrap();
+    assert_eq!(ids.len(), 2);
+    let other = ids.iter().find(|i| i.provider == "other").unwrap();
+    assert_eq!((other.first_login_at, other.last_login_at), (10, 11));
+    assert_eq!(other.email.as_deref(), Some("a@example.org"));
+    assert_eq!(
+        s.last_claims("other", "x").unwrap().unwrap()["nonce"],
+        "[redacted]"
+    );
+    assert_eq!(
+        s.user_by_identity("other", "x").unwrap().unwrap().id,
+        a.to_string()
+    );
+    assert_eq!(
+        s.unlink_identity(a, "other").unwrap(),
+        UnlinkOutcome::Unlinked
+    );
+    assert_eq!(
+        s.unlink_identity(a, "other").unwrap(),
+        UnlinkOutcome::NotFound
+    );
+    assert_eq!(
+        s.unlink_identity(a, "corp").unwrap(),
+        UnlinkOutcome::LastMethod
+    );
+    s.set_password(a, Some("a long enough password"), 20)
+        .unwrap();
+    assert_eq!(
+        s.unlink_identity(a, "corp").unwrap(),
+        UnlinkOutcome::Unlinked
+    );
+    assert!(s.identities(a).unwrap().is_empty());
+    assert!(s.user(a).unwrap().is_some());
+    assert!(s.user(9999).unwrap().is_none());
+}
 
 fn settings_providers_and_logout_replays(f: Fixture) {
     let s = &*f.store;

@@ -659,3 +659,83 @@ async fn an_unreachable_provider_fails_readiness_and_shows_a_page() {
         h.audit()
     );
 }
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_share_sessions_and_logouts() {
+    let Some(url) = crate::support::postgres_database() else {
+        return;
+    };
+    let h = Harness::start(Opts {
+        postgres: Some(url),
+        ..Opts::default()
+    })
+    .await;
+    let (other, _stop) = h.second_instance().await;
+    let b = Browser::new();
+    // Signed in through the first instance…
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    // …the session is valid on the second (and now in its memory).
+    let r = b.get(&format!("{other}/auth/verify")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("remote-user").as_deref(), Some("alice"));
+    // A back-channel logout received by the first ends it on both.
+    let token = h.idp.sign(
+        json!({"alg": "RS256", "typ": "logout+jwt", "kid": "k1"}),
+        &h.idp.logout_claims(Some("alice"), None),
+    );
+    let r = Browser::new()
+        .post(
+            &h.url("/auth/fake/backchannel-logout"),
+            &[("logout_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let json_only = [("accept", "application/json")];
+    assert_eq!(
+        b.get_with(&h.url("/auth/verify"), &json_only).await.status,
+        401
+    );
+    // The second instance hears it through LISTEN/NOTIFY (bounded wait).
+    let mut answered = 0;
+    for _ in 0..100 {
+        answered = b
+            .get_with(&format!("{other}/auth/verify"), &json_only)
+            .await
+            .status;
+        if answered == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        answered, 401,
+        "the second instance still honours an ended session"
+    );
+    // Disabling the account on one instance is heard by the other too.
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    assert_eq!(b.get(&format!("{other}/auth/verify")).await.status, 200);
+    let id: i64 = h
+        .directory
+        .user_by_identity("fake", "alice")
+        .unwrap()
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    h.directory
+        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+        .unwrap();
+    let mut answered = 0;
+    for _ in 0..100 {
+        answered = b
+            .get_with(&format!("{other}/auth/verify"), &json_only)
+            .await
+            .status;
+        if answered == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, 401);
+}

@@ -20,6 +20,33 @@ pub struct Opts {
     pub second: bool,
     /// More TOML at the end (more provider tables).
     pub extra: &'static str,
+    /// A fresh PostgreSQL database instead of a SQLite file.
+    pub postgres: Option<String>,
+}
+
+/// A fresh database on the PostgreSQL server `scripts/test` starts, or `None` (with the
+/// reason printed) when there is none and none is required.
+pub fn postgres_database() -> Option<String> {
+    let Ok(base) = std::env::var("TEST_SSOGATE_POSTGRES_URL") else {
+        crate::external::available(
+            "PostgreSQL",
+            "TEST_SSOGATE_REQUIRE_POSTGRES",
+            Some("TEST_SSOGATE_POSTGRES_URL is not set".into()),
+        )?;
+        return None;
+    };
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "srv_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let (head, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{head}/{name}"))
 }
 
 pub struct Harness {
@@ -29,6 +56,34 @@ pub struct Harness {
     pub directory: Arc<dyn Directory>,
     pub _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
+    config: std::path::PathBuf,
+}
+
+/// Opens the configured directory and serves an instance on `listener`.
+fn instance(
+    path: &std::path::Path,
+    listener: tokio::net::TcpListener,
+) -> (Arc<dyn Directory>, oneshot::Sender<()>) {
+    let config = ssogate_config::load_with_env(Some(path), &[]).unwrap();
+    let directory: Arc<dyn Directory> = match &config.database {
+        ssogate_config::Database::Sqlite(db) => {
+            Arc::new(ssogate_store::SqliteStore::open(db).unwrap())
+        }
+        ssogate_config::Database::Postgres(url) => {
+            Arc::new(ssogate_store::PgStore::open(url).unwrap())
+        }
+    };
+    directory.sync_catalogue(&config.catalogue).unwrap();
+    let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        ssogate_server::serve(app, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (directory, tx)
 }
 
 impl Drop for Harness {
@@ -59,8 +114,12 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let db = match &opts.postgres {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", dir.path().join("t.db").display()),
+        };
         let mut toml = format!(
-            r#"database_url = "sqlite://{db}"
+            r#"database_url = "{db}"
 base_url = "{base}"
 
 [server]
@@ -88,7 +147,6 @@ default_libraries = ["main"]
 enabled = true
 
 "#,
-            db = dir.path().join("t.db").display(),
             server = opts.server,
             provisioning = opts.provisioning,
             auto = if opts.provisioning.contains("auto_provision") {
@@ -104,31 +162,25 @@ enabled = true
         toml.push_str(opts.extra);
         let path = dir.path().join("ssogate.toml");
         std::fs::write(&path, toml).unwrap();
-        let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
-        let ssogate_config::Database::Sqlite(db) = &config.database else {
-            unreachable!()
-        };
-        let store = ssogate_store::SqliteStore::open(db).unwrap();
-        store.sync_catalogue(&config.catalogue).unwrap();
-        let directory: Arc<dyn Directory> = Arc::new(store);
-        let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
-        let (tx, rx) = oneshot::channel::<()>();
-        let served = app.clone();
-        tokio::spawn(async move {
-            ssogate_server::serve(served, listener, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
+        let (directory, stop) = instance(&path, listener);
         Harness {
             idp,
             other,
             base,
             directory,
             _dir: dir,
-            stop: Some(tx),
+            stop: Some(stop),
+            config: path,
         }
+    }
+
+    /// Another instance on the same configuration and database; its base URL and
+    /// what stops it.
+    pub async fn second_instance(&self) -> (String, oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (_, stop) = instance(&self.config, listener);
+        (base, stop)
     }
 
     pub fn url(&self, path: &str) -> String {
