@@ -12,6 +12,10 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// The session cookie's name.
     pub cookie_name: String,
+    /// `Domain` of the session cookie, so that applications on sibling hosts
+    /// (`books.example.org` next to `sso.example.org`) receive it and their proxy can
+    /// forward it to `/auth/verify`. Unset: the cookie is for `base_url`'s host only.
+    pub cookie_domain: Option<String>,
     /// A session ends after this long without a request.
     pub session_idle_minutes: u32,
     /// …and after this long in any case.
@@ -39,6 +43,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             cookie_name: "ssogate_session".into(),
+            cookie_domain: None,
             session_idle_minutes: 8 * 60,
             session_max_hours: 7 * 24,
             local_login: false,
@@ -124,6 +129,20 @@ impl ServerConfig {
             return Err((
                 "server.cookie_name".into(),
                 "a cookie name is letters, digits, '_' and '-'".into(),
+            ));
+        }
+        if let Some(d) = &self.cookie_domain
+            && (d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                || d.starts_with('.'))
+        {
+            return Err((
+                "server.cookie_domain".into(),
+                format!(
+                    "\"{d}\" is not a domain name; write it without a leading dot, e.g. \"example.org\""
+                ),
             ));
         }
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {

@@ -314,7 +314,7 @@ pub(crate) async fn unlink(
     // Unlinking the provider this session came through ends the session with it.
     if notice == "unlinked" && session.provider.as_deref() == Some(slug.as_str()) {
         res = web::redirect(StatusCode::SEE_OTHER, "/logged-out");
-        if let Some(c) = web::clear_cookie(app.session_cookie(), "/", app.secure) {
+        if let Some(c) = app.session_set_cookie(None) {
             res.headers_mut().append(header::SET_COOKIE, c);
         }
     }

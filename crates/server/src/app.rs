@@ -162,6 +162,24 @@ impl App {
         &self.config.server.cookie_name
     }
 
+    /// The `Set-Cookie` that gives the browser a session (or, with `None`, takes it away).
+    pub(crate) fn session_set_cookie(&self, secret: Option<&str>) -> Option<HeaderValue> {
+        let s = &self.config.server;
+        web::set_cookie_for(
+            &s.cookie_name,
+            secret.unwrap_or(""),
+            "/",
+            s.cookie_domain.as_deref(),
+            Some(if secret.is_some() {
+                self.lifetimes.absolute
+            } else {
+                0
+            }),
+            self.secure,
+            "Lax",
+        )
+    }
+
     pub(crate) fn csrf_cookie(&self) -> &'static str {
         if self.secure {
             "__Host-ssogate_csrf"

@@ -352,10 +352,7 @@ async fn sign_in(
             );
             // Whoever was signed in before in this browser is not any more.
             end_presented_session(app, req).await;
-            append(
-                &mut res,
-                web::clear_cookie(app.session_cookie(), "/", app.secure),
-            );
+            append(&mut res, app.session_set_cookie(None));
             res
         }
     }
@@ -400,17 +397,7 @@ pub(crate) async fn open_session(
     match created {
         Ok(secret) => {
             let mut res = web::redirect(StatusCode::SEE_OTHER, return_to);
-            append(
-                &mut res,
-                web::set_cookie(
-                    app.session_cookie(),
-                    &secret,
-                    "/",
-                    Some(life.absolute),
-                    app.secure,
-                    "Lax",
-                ),
-            );
+            append(&mut res, app.session_set_cookie(Some(&secret)));
             res
         }
         Err(e) => server_error(req.t, &e),
@@ -599,10 +586,7 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfF
         }
     }
     let mut res = web::redirect(StatusCode::SEE_OTHER, &target);
-    append(
-        &mut res,
-        web::clear_cookie(app.session_cookie(), "/", app.secure),
-    );
+    append(&mut res, app.session_set_cookie(None));
     res
 }
 

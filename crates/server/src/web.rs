@@ -29,7 +29,23 @@ pub(crate) fn set_cookie(
     secure: bool,
     same_site: &str,
 ) -> Option<HeaderValue> {
+    set_cookie_for(name, value, path, None, max_age, secure, same_site)
+}
+
+/// [`set_cookie`] with a `Domain` (the session cookie, when `cookie_domain` is set).
+pub(crate) fn set_cookie_for(
+    name: &str,
+    value: &str,
+    path: &str,
+    domain: Option<&str>,
+    max_age: Option<i64>,
+    secure: bool,
+    same_site: &str,
+) -> Option<HeaderValue> {
     let mut s = format!("{name}={value}; Path={path}; HttpOnly; SameSite={same_site}");
+    if let Some(d) = domain {
+        s.push_str(&format!("; Domain={d}"));
+    }
     if let Some(age) = max_age {
         s.push_str(&format!("; Max-Age={age}"));
     }

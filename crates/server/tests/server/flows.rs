@@ -162,17 +162,21 @@ async fn a_disabled_account_is_told_so() {
     let h = Harness::start(Opts::default()).await;
     let b = Browser::new();
     b.login(&h, "alice").await;
-    let id: i64 = h
-        .directory
-        .user_by_identity("fake", "alice")
-        .unwrap()
-        .unwrap()
-        .id
-        .parse()
-        .unwrap();
-    h.directory
-        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
-        .unwrap();
+    // The synchronous PostgreSQL client runs off the test's async thread.
+    let d = h.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        let id: i64 = d
+            .user_by_identity("fake", "alice")
+            .unwrap()
+            .unwrap()
+            .id
+            .parse()
+            .unwrap();
+        d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+            .unwrap();
+    })
+    .await
+    .unwrap();
     // Disabling ended the session at once.
     assert_eq!(
         b.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
@@ -715,17 +719,21 @@ async fn two_instances_on_one_postgres_share_sessions_and_logouts() {
     let b = Browser::new();
     b.login(&h, "alice").await;
     assert_eq!(b.get(&format!("{other}/auth/verify")).await.status, 200);
-    let id: i64 = h
-        .directory
-        .user_by_identity("fake", "alice")
-        .unwrap()
-        .unwrap()
-        .id
-        .parse()
-        .unwrap();
-    h.directory
-        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
-        .unwrap();
+    // The synchronous PostgreSQL client runs off the test's async thread.
+    let d = h.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        let id: i64 = d
+            .user_by_identity("fake", "alice")
+            .unwrap()
+            .unwrap()
+            .id
+            .parse()
+            .unwrap();
+        d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+            .unwrap();
+    })
+    .await
+    .unwrap();
     let mut answered = 0;
     for _ in 0..100 {
         answered = b

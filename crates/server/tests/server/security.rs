@@ -425,3 +425,29 @@ async fn behind_https_cookies_are_secure_and_hsts_is_sent() {
     );
     let _ = tx.send(());
 }
+
+#[tokio::test]
+async fn the_session_cookie_can_cover_sibling_hosts() {
+    let h = Harness::start(Opts {
+        server: "cookie_domain = \"example.org\"",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let r = b.login(&h, "alice").await;
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("ssogate_session="))
+        .unwrap();
+    assert!(cookie.contains("; Domain=example.org"), "{cookie}");
+    let csrf = b.csrf(&h).await;
+    let r = b.post(&h.url("/logout"), &[("csrf", &csrf)]).await;
+    let cleared = r.header("set-cookie").unwrap();
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("Domain=example.org"),
+        "{cleared}"
+    );
+}

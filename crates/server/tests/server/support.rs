@@ -41,10 +41,17 @@ pub fn postgres_database() -> Option<String> {
         std::process::id(),
         N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
+    // The synchronous client must not run on the test's async thread.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+        })
+        .join()
+        .unwrap()
+    });
     let (head, _) = base.rsplit_once('/').unwrap();
     Some(format!("{head}/{name}"))
 }
@@ -65,15 +72,23 @@ fn instance(
     listener: tokio::net::TcpListener,
 ) -> (Arc<dyn Directory>, oneshot::Sender<()>) {
     let config = ssogate_config::load_with_env(Some(path), &[]).unwrap();
-    let directory: Arc<dyn Directory> = match &config.database {
-        ssogate_config::Database::Sqlite(db) => {
-            Arc::new(ssogate_store::SqliteStore::open(db).unwrap())
-        }
-        ssogate_config::Database::Postgres(url) => {
-            Arc::new(ssogate_store::PgStore::open(url).unwrap())
-        }
-    };
-    directory.sync_catalogue(&config.catalogue).unwrap();
+    // Opened off the async thread, as `ssogate serve` does before its runtime starts.
+    let directory: Arc<dyn Directory> = std::thread::scope(|s| {
+        s.spawn(|| {
+            let d: Arc<dyn Directory> = match &config.database {
+                ssogate_config::Database::Sqlite(db) => {
+                    Arc::new(ssogate_store::SqliteStore::open(db).unwrap())
+                }
+                ssogate_config::Database::Postgres(url) => {
+                    Arc::new(ssogate_store::PgStore::open(url).unwrap())
+                }
+            };
+            d.sync_catalogue(&config.catalogue).unwrap();
+            d
+        })
+        .join()
+        .unwrap()
+    });
     let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
