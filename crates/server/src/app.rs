@@ -263,15 +263,7 @@ impl App {
         let Some((session, user)) = loaded else {
             return Ok(None);
         };
-        let headers = crate::verify::identity_headers(self, &user)
-            .into_iter()
-            .filter_map(|(n, v)| {
-                Some((
-                    axum::http::HeaderName::try_from(n).ok()?,
-                    HeaderValue::from_str(&v).ok()?,
-                ))
-            })
-            .collect();
+        let headers = header_pairs(self, &user);
         let entry = Arc::new(CachedSession {
             user_id: session.user_id,
             expires_at: session.expires_at,
@@ -299,6 +291,22 @@ impl App {
         raw.and_then(|r| web::safe_return_to(r, &self.base, &self.config.server.allowed_origins))
             .unwrap_or_else(|| self.default_return())
     }
+}
+
+/// The identity headers of an account, ready to send.
+pub(crate) fn header_pairs(
+    app: &App,
+    user: &ssogate_core::directory::ExistingUser,
+) -> Vec<(axum::http::HeaderName, HeaderValue)> {
+    crate::verify::identity_headers(app, user)
+        .into_iter()
+        .filter_map(|(n, v)| {
+            Some((
+                axum::http::HeaderName::try_from(n).ok()?,
+                HeaderValue::from_str(&v).ok()?,
+            ))
+        })
+        .collect()
 }
 
 /// What every handler wants to know about the request.

@@ -3,6 +3,7 @@
 //! headers, or says where to sign in.
 
 use crate::app::{App, Req, json_error, server_error};
+use crate::cache::CachedSession;
 use crate::pages::{self, WhoamiPage};
 use crate::web;
 use axum::extract::{Query, State};
@@ -10,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::GrantKind;
+use std::sync::Arc;
 
 /// The identity headers for an account, names as configured, values encoded.
 pub(crate) fn identity_headers(app: &App, user: &ExistingUser) -> Vec<(String, String)> {
@@ -69,7 +71,24 @@ pub(crate) async fn verify(
     req: Req,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
-    let session = match app.cached_session(&req.headers).await {
+    let bearer = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let found = match bearer {
+        Some(token) => match bearer_session(&app, &req, token).await {
+            Ok(s) => Ok(Some(s)),
+            Err(refusal) => return refusal,
+        },
+        None => app.cached_session(&req.headers).await,
+    };
+    let session = match found {
         Ok(Some(s)) => s,
         Ok(None) => return unauthenticated(&app, &req, &q),
         Err(e) => return server_error(req.t, &e),
@@ -163,4 +182,100 @@ pub(crate) async fn whoami(State(app): State<App>, req: Req) -> Response {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
+}
+
+fn bearer_refused(error: &str, description: &str, status: StatusCode) -> Response {
+    let mut res = json_error(status, error, description);
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"ssogate\", error=\"{error}\"")) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+/// A provider-issued access token: validated by the first provider whose `bearer` mode
+/// accepts it (each caches what it validated), then the account of that identity; the
+/// result is kept with the sessions until the token expires. Bearer tokens never
+/// provision: the account must exist (it was created at a browser sign-in, or
+/// pre-provisioned).
+async fn bearer_session(app: &App, req: &Req, token: &str) -> Result<Arc<CachedSession>, Response> {
+    let key = format!("b:{}", ssogate_store::sessions::digest(token));
+    let now = app.now();
+    if let Some(hit) = app.cache.get(&key)
+        && hit.live(now)
+    {
+        return Ok(hit);
+    }
+    let seen = app.cache.generation();
+    let mut last = None;
+    let mut identity = None;
+    for p in app.providers.values() {
+        if p.config.protocol.bearer == ssogate_oidc::settings::BearerMode::Off {
+            continue;
+        }
+        match p.rp.bearer(token).await {
+            Ok(i) => {
+                identity = Some(i);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let Some(identity) = identity else {
+        let reason = last.as_ref().map_or("bearer_disabled", |e| e.code());
+        app.metrics
+            .inc("ssogate_rejections_total", &[("reason", reason)]);
+        let mut ev = req.event("bearer.rejected", "failure", now);
+        ev.reason = Some(reason.to_owned());
+        ev.detail = last.as_ref().map(ToString::to_string);
+        app.audit(ev).await;
+        return Err(bearer_refused(
+            "invalid_token",
+            "the bearer token is not valid here",
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    let (provider, subject) = (identity.provider.clone(), identity.subject.clone());
+    let user = match app
+        .db(move |d| d.user_by_identity(&provider, &subject))
+        .await
+    {
+        Ok(Some(u)) => u,
+        Ok(None) => {
+            app.metrics.inc(
+                "ssogate_rejections_total",
+                &[("reason", "bearer_no_account")],
+            );
+            return Err(bearer_refused(
+                "insufficient_scope",
+                "no account is linked to this token's subject; sign in once in a browser",
+                StatusCode::FORBIDDEN,
+            ));
+        }
+        Err(e) => return Err(server_error(req.t, &e)),
+    };
+    let Ok(user_id) = user.id.parse::<i64>() else {
+        return Err(bearer_refused(
+            "invalid_token",
+            "unknown account",
+            StatusCode::FORBIDDEN,
+        ));
+    };
+    if user.status != ssogate_core::domain::UserStatus::Active {
+        return Err(bearer_refused(
+            "invalid_token",
+            "the account is not active",
+            StatusCode::FORBIDDEN,
+        ));
+    }
+    let entry = Arc::new(CachedSession {
+        user_id,
+        expires_at: identity.expires_at,
+        // A token has no idle deadline; its expiry is the bound.
+        idle: i64::MAX / 4,
+        touched_at: std::sync::atomic::AtomicI64::new(now),
+        headers: crate::app::header_pairs(app, &user),
+        user: Arc::new(user),
+    });
+    app.cache.insert(key, entry.clone(), seen);
+    Ok(entry)
 }

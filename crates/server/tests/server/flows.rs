@@ -747,3 +747,68 @@ async fn two_instances_on_one_postgres_share_sessions_and_logouts() {
     }
     assert_eq!(answered, 401);
 }
+
+#[tokio::test]
+async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
+    let h = Harness::start(Opts {
+        fake: "bearer = \"jwt\"\nbearer_audience = \"api://books\"",
+        ..Opts::default()
+    })
+    .await;
+    let token = |sub: &str, aud: &str| {
+        h.idp.sign(
+            json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
+            &h.idp.access_claims(sub, aud),
+        )
+    };
+    let api = Browser::new();
+    let verify = h.url("/auth/verify");
+    // No account yet: a valid token alone does not provision.
+    let alice = token("alice", "api://books");
+    let r = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(h.users(), 0);
+    Browser::new().login(&h, "alice").await;
+    let r = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("remote-user").as_deref(), Some("alice"));
+    // Wrong audience, forged, garbage: 401 with a Bearer challenge, and an audit event.
+    for bad in [
+        token("alice", "api://other"),
+        ssogate_testkit::forge_none(&h.idp.access_claims("alice", "api://books")),
+        "not-a-token".to_owned(),
+    ] {
+        let r = api
+            .get_with(&verify, &[("authorization", &format!("Bearer {bad}"))])
+            .await;
+        assert_eq!(r.status, 401, "{bad}");
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer "));
+    }
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e.starts_with("bearer.rejected/failure/")),
+        "{:?}",
+        h.audit()
+    );
+    // Disabling the account stops its tokens at once (the cache hears it).
+    let id: i64 = h
+        .directory
+        .user_by_identity("fake", "alice")
+        .unwrap()
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    h.directory
+        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+        .unwrap();
+    let r = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
+        .await;
+    assert_eq!(r.status, 403);
+}

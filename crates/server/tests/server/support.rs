@@ -20,6 +20,8 @@ pub struct Opts {
     pub second: bool,
     /// More TOML at the end (more provider tables).
     pub extra: &'static str,
+    /// More keys in the `[providers.fake]` table.
+    pub fake: &'static str,
     /// A fresh PostgreSQL database instead of a SQLite file.
     pub postgres: Option<String>,
 }
@@ -171,6 +173,8 @@ enabled = true
             },
         );
         toml.push_str(&provider_toml("fake", "Fake IdP", &idp));
+        toml.push_str(opts.fake);
+        toml.push('\n');
         if let Some(o) = &other {
             toml.push_str(&provider_toml("other", "Other IdP", o));
         }
