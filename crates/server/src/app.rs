@@ -318,6 +318,19 @@ pub(crate) struct Req {
 }
 
 impl Req {
+    pub(crate) fn from_parts(parts: &Parts, app: &App) -> Req {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.0);
+        Req {
+            addr: web::client_addr(peer, &parts.headers, &app.config.server.trusted_proxies),
+            peer,
+            t: i18n::texts(&parts.headers),
+            headers: parts.headers.clone(),
+        }
+    }
+
     pub(crate) fn event(&self, event: &str, outcome: &str, now: i64) -> NewEvent {
         NewEvent {
             at: now,
@@ -334,16 +347,7 @@ impl FromRequestParts<App> for Req {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.0);
-        Ok(Req {
-            addr: web::client_addr(peer, &parts.headers, &app.config.server.trusted_proxies),
-            peer,
-            t: i18n::texts(&parts.headers),
-            headers: parts.headers.clone(),
-        })
+        Ok(Req::from_parts(parts, app))
     }
 }
 
@@ -443,17 +447,18 @@ pub fn router(app: App) -> Router {
 
 /// Security headers on every answer, and the request's time in the latency histogram.
 async fn harden(State(app): State<App>, req: Request, next: Next) -> Response {
-    let route: &'static str = match req
+    // Indices into `metrics::ROUTES`.
+    let route = match req
         .extensions()
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
     {
-        Some("/auth/verify") => "verify",
-        Some("/auth/{slug}/callback") => "callback",
-        Some("/auth/{slug}/start") => "start",
-        Some("/login") => "login",
-        Some(_) => "other",
-        None => "unmatched",
+        Some("/auth/verify") => 0,
+        Some("/auth/{slug}/callback") => 1,
+        Some("/auth/{slug}/start") => 2,
+        Some("/login") => 3,
+        Some(_) => 4,
+        None => 5,
     };
     let started = Instant::now();
     let mut res = next.run(req).await;

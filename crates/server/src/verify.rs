@@ -6,7 +6,7 @@ use crate::app::{App, Req, json_error, server_error};
 use crate::cache::CachedSession;
 use crate::pages::{self, WhoamiPage};
 use crate::web;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ssogate_core::directory::ExistingUser;
@@ -66,12 +66,20 @@ fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/html"))
 }
 
-pub(crate) async fn verify(
-    State(app): State<App>,
-    req: Req,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Response {
-    let bearer = req
+/// The hot path: takes the request whole (no header copy), and builds the per-request
+/// context (`Req`) only on the slow paths that need it.
+pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let q: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let bearer = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -82,16 +90,16 @@ pub(crate) async fn verify(
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let found = match bearer {
-        Some(token) => match bearer_session(&app, &req, token).await {
+        Some(token) => match bearer_session(&app, &parts, token).await {
             Ok(s) => Ok(Some(s)),
             Err(refusal) => return refusal,
         },
-        None => app.cached_session(&req.headers).await,
+        None => app.cached_session(&parts.headers).await,
     };
     let session = match found {
         Ok(Some(s)) => s,
-        Ok(None) => return unauthenticated(&app, &req, &q),
-        Err(e) => return server_error(req.t, &e),
+        Ok(None) => return unauthenticated(&app, &Req::from_parts(&parts, &app), &q),
+        Err(e) => return server_error(Req::from_parts(&parts, &app).t, &e),
     };
     let user = &session.user;
     for (key, want) in &q {
@@ -197,7 +205,11 @@ fn bearer_refused(error: &str, description: &str, status: StatusCode) -> Respons
 /// result is kept with the sessions until the token expires. Bearer tokens never
 /// provision: the account must exist (it was created at a browser sign-in, or
 /// pre-provisioned).
-async fn bearer_session(app: &App, req: &Req, token: &str) -> Result<Arc<CachedSession>, Response> {
+async fn bearer_session(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    token: &str,
+) -> Result<Arc<CachedSession>, Response> {
     let key = format!("b:{}", ssogate_store::sessions::digest(token));
     let now = app.now();
     if let Some(hit) = app.cache.get(&key)
@@ -224,6 +236,7 @@ async fn bearer_session(app: &App, req: &Req, token: &str) -> Result<Arc<CachedS
         let reason = last.as_ref().map_or("bearer_disabled", |e| e.code());
         app.metrics
             .inc("ssogate_rejections_total", &[("reason", reason)]);
+        let req = Req::from_parts(parts, app);
         let mut ev = req.event("bearer.rejected", "failure", now);
         ev.reason = Some(reason.to_owned());
         ev.detail = last.as_ref().map(ToString::to_string);
@@ -251,7 +264,7 @@ async fn bearer_session(app: &App, req: &Req, token: &str) -> Result<Arc<CachedS
                 StatusCode::FORBIDDEN,
             ));
         }
-        Err(e) => return Err(server_error(req.t, &e)),
+        Err(e) => return Err(server_error(Req::from_parts(parts, app).t, &e)),
     };
     let Ok(user_id) = user.id.parse::<i64>() else {
         return Err(bearer_refused(

@@ -1,0 +1,401 @@
+//! Forward-auth throughput under load, each figure against its floor in the same run,
+//! with the same load tool: `wrk -t2 -c64 -d10s` (Debian's `wrk`).
+//!
+//! * floor: an axum handler that only parses the cookie and looks it up in a map;
+//! * `/auth/verify` with a session cookie on SQLite and (with `TEST_SSOGATE_POSTGRES_URL`)
+//!   on PostgreSQL — target ≥ 0.5 of the floor;
+//! * `/auth/verify` with a provider's RS256 access token (bearer) against Apache httpd +
+//!   mod_auth_openidc validating the same token (when `apache2` and the module are
+//!   installed: Debian `apache2-bin`, `libapache2-mod-auth-openidc`) — target ≥ 4×.
+//!
+//! `cargo bench -p ssogate-server --bench forward_auth`. Figures are printed; nothing
+//! here asserts a time. Set `BENCH_SECONDS` to shorten the runs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use serde_json::{Value, json};
+use ssogate_core::claims::ClaimSources;
+use ssogate_server::{App, AppOptions};
+use ssogate_store::sessions::{SessionLifetimes, SessionOrigin};
+use ssogate_store::{Directory, RequestContext};
+use ssogate_testkit::FakeProvider;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+struct Load {
+    rps: f64,
+    p99_ms: f64,
+}
+
+fn seconds() -> String {
+    std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into())
+}
+
+/// Runs wrk and reads requests/s and the 99th percentile; panics if any answer was not 2xx.
+fn wrk(url: &str, header: &str) -> Load {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c64",
+            &format!("-d{}s", seconds()),
+            "--latency",
+            "-H",
+            header,
+            url,
+        ])
+        .output()
+        .expect("run wrk");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains("Non-2xx or 3xx responses"),
+        "some answers were refused:\n{text}"
+    );
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    let p99_ms = if let Some(us) = p99.strip_suffix("us") {
+        us.parse::<f64>().unwrap_or(0.0) / 1000.0
+    } else if let Some(ms) = p99.strip_suffix("ms") {
+        ms.parse().unwrap_or(0.0)
+    } else if let Some(s) = p99.strip_suffix('s') {
+        s.parse::<f64>().unwrap_or(0.0) * 1000.0
+    } else {
+        0.0
+    };
+    Load { rps, p99_ms }
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    url
+}
+
+/// The floor: cookie parse + one map lookup.
+async fn floor(secret: &str) -> String {
+    let mut map = HashMap::new();
+    map.insert(secret.to_owned(), "alice".to_owned());
+    let map = Arc::new(map);
+    serve(Router::new().route(
+        "/verify",
+        get(move |headers: HeaderMap| {
+            let map = map.clone();
+            async move {
+                let found = headers
+                    .get("cookie")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|c| {
+                        c.split(';')
+                            .find_map(|p| p.trim().strip_prefix("ssogate_session="))
+                    })
+                    .and_then(|s| map.get(s).cloned());
+                match found {
+                    Some(user) => (StatusCode::OK, [("remote-user", user)]).into_response(),
+                    None => StatusCode::UNAUTHORIZED.into_response(),
+                }
+            }
+        }),
+    ))
+    .await
+}
+
+use axum::response::IntoResponse;
+
+struct Instance {
+    url: String,
+    secret: String,
+    directory: Arc<dyn Directory>,
+}
+
+/// A server on `database_url`, with alice's account and a session for her.
+async fn ssogate(idp: &FakeProvider, dir: &Path, database_url: &str) -> Instance {
+    let path = dir.join(format!("{}.toml", database_url.len()));
+    std::fs::write(
+        &path,
+        format!(
+            r#"database_url = "{database_url}"
+[catalogue]
+permissions = [{{ name = "read_books", required = true }}, {{ name = "download_books" }}]
+libraries = [{{ name = "main" }}]
+groups = [{{ name = "Readers", external_ids = ["readers"] }}, {{ name = "Admins", external_ids = ["admins"] }}]
+[provisioning]
+auto_provision = true
+default_permissions = ["download_books"]
+default_libraries = ["main"]
+[provisioning.groups]
+enabled = true
+[providers.fake]
+issuer = "{}"
+client_id = "{}"
+client_secret = "{}"
+bearer = "jwt"
+bearer_audience = "api://books"
+"#,
+            idp.issuer,
+            idp.client_id(),
+            idp.client_secret()
+        ),
+    )
+    .unwrap();
+    let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
+    let engine = config.engine("fake").unwrap();
+    let (directory, secret) =
+        std::thread::scope(|s| {
+            s.spawn(|| {
+            let d: Arc<dyn Directory> = match &config.database {
+                ssogate_config::Database::Sqlite(p) => {
+                    Arc::new(ssogate_store::SqliteStore::open(p).unwrap())
+                }
+                ssogate_config::Database::Postgres(u) => {
+                    Arc::new(ssogate_store::PgStore::open(u).unwrap())
+                }
+            };
+            d.sync_catalogue(&config.catalogue).unwrap();
+            let claims = json!({"iss": idp.issuer, "sub": "alice", "preferred_username": "alice",
+                "email": "alice@example.org", "email_verified": true, "name": "Alice Liddell",
+                "groups": ["readers", "admins"]});
+            let result = d
+                .login(engine, ClaimSources::id_token(claims), RequestContext::now())
+                .unwrap();
+            let secret = d
+                .create_session(
+                    result.user_id.unwrap(),
+                    &SessionOrigin::default(),
+                    RequestContext::now().now,
+                    SessionLifetimes::default(),
+                )
+                .unwrap();
+            (d, secret)
+        })
+        .join()
+        .unwrap()
+        });
+    let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(ssogate_server::serve(app, listener, std::future::pending()));
+    Instance {
+        url,
+        secret,
+        directory,
+    }
+}
+
+fn postgres_database() -> Option<String> {
+    let base = std::env::var("TEST_SSOGATE_POSTGRES_URL").ok()?;
+    let name = format!("bench_{}", std::process::id());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+        })
+        .join()
+        .unwrap()
+    });
+    let (head, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{head}/{name}"))
+}
+
+/// Apache httpd + mod_auth_openidc accepting the provider's JWT access tokens, if
+/// installed; returns its URL and what stops it.
+fn apache(dir: &Path, key_file: &str) -> Option<(String, std::process::Child)> {
+    let module = "/usr/lib/apache2/modules/mod_auth_openidc.so";
+    let httpd = "/usr/sbin/apache2";
+    if !Path::new(module).exists() || !Path::new(httpd).exists() {
+        println!(
+            "(skipping the mod_auth_openidc comparison: install Debian apache2-bin and libapache2-mod-auth-openidc)"
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let root = dir.join("apache");
+    std::fs::create_dir_all(root.join("htdocs")).unwrap();
+    std::fs::write(root.join("htdocs/api"), "ok\n").unwrap();
+    let m = "/usr/lib/apache2/modules";
+    let conf = format!(
+        r#"ServerRoot "{root}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{root}/httpd.pid"
+ErrorLog "{root}/error.log"
+LogLevel error
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authn_core_module {m}/mod_authn_core.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule authz_user_module {m}/mod_authz_user.so
+LoadModule auth_openidc_module {module}
+ServerLimit 2
+ThreadsPerChild 64
+MaxRequestWorkers 128
+DocumentRoot "{root}/htdocs"
+OIDCCryptoPassphrase bench-only-passphrase-0123456789
+OIDCOAuthVerifyCertFiles k1#{key_file}
+OIDCOAuthRemoteUserClaim sub
+<Location /api>
+  AuthType oauth20
+  Require valid-user
+</Location>
+"#,
+        root = root.display()
+    );
+    let conf_path = root.join("httpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(httpd)
+        .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+        .env("APACHE_RUN_DIR", &root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((format!("http://127.0.0.1:{port}"), child));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    println!(
+        "(apache did not start: {})",
+        std::fs::read_to_string(root.join("error.log")).unwrap_or_default()
+    );
+    None
+}
+
+/// A throwaway certificate carrying `public_pem` (signed by a throwaway key: only the
+/// public key inside matters to mod_auth_openidc).
+fn certificate_for(dir: &Path, public_pem: &str) -> Option<String> {
+    let pubkey = dir.join("k1.pub.pem");
+    let signer = dir.join("signer.key");
+    let cert = dir.join("k1.crt");
+    std::fs::write(&pubkey, public_pem).ok()?;
+    let ok = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&signer)
+        .output()
+        .ok()?
+        .status
+        .success()
+        && Command::new("openssl")
+            .args(["x509", "-new", "-subj", "/CN=k1", "-days", "2", "-key"])
+            .arg(&signer)
+            .arg("-force_pubkey")
+            .arg(&pubkey)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .ok()?
+            .status
+            .success();
+    if !ok {
+        println!(
+            "(skipping the mod_auth_openidc comparison: openssl could not make the certificate)"
+        );
+        return None;
+    }
+    Some(cert.display().to_string())
+}
+
+fn line(name: &str, l: &Load, floor: Option<(&Load, f64, &str)>) {
+    match floor {
+        Some((f, target, of)) => {
+            let ratio = l.rps / f.rps;
+            println!(
+                "{name:<44} {:>9.0} req/s  p99 {:>6.2} ms  {ratio:>5.2}× {of}  (target ≥ {target}: {})",
+                l.rps,
+                l.p99_ms,
+                if ratio >= target { "met" } else { "NOT met" }
+            );
+        }
+        None => println!("{name:<44} {:>9.0} req/s  p99 {:>6.2} ms", l.rps, l.p99_ms),
+    }
+}
+
+fn main() {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        println!("skipping: wrk is not installed (Debian package wrk)");
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let idp = FakeProvider::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        println!("forward-auth, wrk -t2 -c64 -d{}s, server and wrk on this machine's cores", seconds());
+
+        let sqlite = ssogate(&idp, dir.path(), &format!("sqlite://{}", dir.path().join("b.db").display())).await;
+        let cookie = format!("Cookie: ssogate_session={}", sqlite.secret);
+        let floor_url = floor(&sqlite.secret).await;
+        let f = wrk(&format!("{floor_url}/verify"), &cookie);
+        line("floor: cookie parse + map lookup (axum)", &f, None);
+        let s = wrk(&format!("{}/auth/verify", sqlite.url), &cookie);
+        line("ssogate /auth/verify, session, SQLite", &s, Some((&f, 0.5, "floor")));
+        if let Some(url) = postgres_database() {
+            let pg = ssogate(&idp, dir.path(), &url).await;
+            let cookie = format!("Cookie: ssogate_session={}", pg.secret);
+            let p = wrk(&format!("{}/auth/verify", pg.url), &cookie);
+            line("ssogate /auth/verify, session, PostgreSQL", &p, Some((&f, 0.5, "floor")));
+            drop(pg.directory);
+        } else {
+            println!("(skipping PostgreSQL: set TEST_SSOGATE_POSTGRES_URL, e.g. from scripts/postgres-test-server)");
+        }
+
+        // Bearer tokens: the provider's RS256 JWT access token, as an API client sends it.
+        let mut claims = idp.access_claims("alice", "api://books");
+        claims["exp"] = Value::from(idp.now() + 3600);
+        let token = idp.sign(json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}), &claims);
+        let bearer = format!("Authorization: Bearer {token}");
+        let b = wrk(&format!("{}/auth/verify", sqlite.url), &bearer);
+        // mod_auth_openidc fetches key sets only over https; give it the same RSA key
+        // as an X.509 certificate file instead (made with openssl, the key forced in).
+        let key_file = certificate_for(dir.path(), &idp.signer().public_pem());
+        match key_file.and_then(|k| apache(dir.path(), &k)) {
+            Some((url, mut child)) => {
+                let a = wrk(&format!("{url}/api"), &bearer);
+                // SIGTERM to the process we started: httpd stops its workers with it.
+                let _ = Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                let _ = child.wait();
+                line("Apache httpd + mod_auth_openidc, bearer RS256", &a, None);
+                line("ssogate /auth/verify, bearer RS256 (cached)", &b, Some((&a, 4.0, "Apache")));
+            }
+            None => line("ssogate /auth/verify, bearer RS256 (cached)", &b, None),
+        }
+        drop(sqlite.directory);
+    });
+}
