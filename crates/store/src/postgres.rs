@@ -52,6 +52,17 @@ pub struct PgStore {
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // A client closes its connection by blocking on a runtime of its own, which
+        // panics inside another runtime (a server dropping its directory at shutdown):
+        // close them on a thread of their own.
+        let idle = self
+            .idle
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
     }
 }
 
