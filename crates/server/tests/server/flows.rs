@@ -812,3 +812,51 @@ async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn allowed_groups_and_username_conflicts_are_explained() {
+    let h = Harness::start(Opts {
+        provisioning: "groups.allow_regex = \"^(readers|admins)$\"\ngroups.restrict_login_to_allowed = true\nusername.collision = \"reject\"",
+        ..Opts::default()
+    })
+    .await;
+    // bob is in no allowed group.
+    let r = Browser::new().login(&h, "bob").await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains("restricted to members of allowed groups"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("not_in_allowed_group"));
+    // Two people wanting the username "alice": the second is refused, not renamed.
+    assert_eq!(Browser::new().login(&h, "alice").await.status, 303);
+    h.idp.set_user(
+        "alice-two",
+        json!({"preferred_username": "alice", "email": "a2@example.org", "email_verified": true, "groups": ["readers"]}),
+    );
+    let r = Browser::new().login(&h, "alice-two").await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body
+            .contains("The username &#34;alice&#34; is already taken")
+            || r.body
+                .contains("The username &quot;alice&quot; is already taken"),
+        "{}",
+        r.body
+    );
+    assert_eq!(h.users(), 1);
+    let audit = h.audit();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e == "login.rejected/failure/not_in_allowed_group"),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|e| e == "login.rejected/failure/username_conflict"),
+        "{audit:?}"
+    );
+}

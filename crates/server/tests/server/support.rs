@@ -158,10 +158,8 @@ groups = [
 {auto}
 default_permissions = ["download_books"]
 default_libraries = ["main"]
+groups.enabled = true
 {provisioning}
-
-[provisioning.groups]
-enabled = true
 
 "#,
             server = opts.server,
