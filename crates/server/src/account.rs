@@ -40,6 +40,14 @@ async fn signed_in(app: &App, req: &Req, back: &str) -> Result<Session, Response
     }
 }
 
+/// A state-changing form from the account page: its CSRF token, then the session.
+async fn signed_in_form(app: &App, req: &Req, csrf: Option<&str>) -> Result<Session, Response> {
+    if !web::csrf_ok(&req.headers, app.csrf_cookie(), csrf, &app.base) {
+        return Err(auth::csrf_failed(app, req));
+    }
+    signed_in(app, req, "/account").await
+}
+
 fn provider_name(app: &App, slug: &str) -> String {
     app.providers
         .get(slug)
@@ -125,15 +133,7 @@ pub(crate) async fn link(
     Path(slug): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if !web::csrf_ok(
-        &req.headers,
-        app.csrf_cookie(),
-        f.csrf.as_deref(),
-        &app.base,
-    ) {
-        return auth::csrf_failed(&app, &req);
-    }
-    let session = match signed_in(&app, &req, "/account").await {
+    let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -272,15 +272,7 @@ pub(crate) async fn unlink(
     Path(slug): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if !web::csrf_ok(
-        &req.headers,
-        app.csrf_cookie(),
-        f.csrf.as_deref(),
-        &app.base,
-    ) {
-        return auth::csrf_failed(&app, &req);
-    }
-    let session = match signed_in(&app, &req, "/account").await {
+    let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
         Ok(s) => s,
         Err(r) => return r,
     };

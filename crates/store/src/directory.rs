@@ -756,22 +756,20 @@ fn audit_login(
     })
     .to_string();
     let failed = matches!(outcome.decision, Decision::Reject(_));
-    let user = user_id.map_or(crate::sql::Arg::Text(None), crate::sql::Arg::Int);
-    db.exec(
-        "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            ctx.now.into(),
-            event.into(),
-            (if failed { "failure" } else { "success" }).into(),
-            outcome.reason().map(|r| r.code()).into(),
-            provider.into(),
-            claim_subject(sources).into(),
-            user,
-            (&ctx.address).into(),
-            (&ctx.user_agent).into(),
-            detail.as_str().into(),
-        ],
+    crate::accounts::record_event(
+        db,
+        &crate::accounts::NewEvent {
+            at: ctx.now,
+            event: event.to_owned(),
+            outcome: (if failed { "failure" } else { "success" }).to_owned(),
+            reason: outcome.reason().map(|r| r.code().to_owned()),
+            provider: Some(provider.to_owned()),
+            subject: Some(claim_subject(sources).to_owned()),
+            user_id,
+            address: ctx.address.clone(),
+            user_agent: ctx.user_agent.clone(),
+            detail: Some(detail),
+        },
     )?;
     Ok(())
 }

@@ -162,21 +162,7 @@ async fn a_disabled_account_is_told_so() {
     let h = Harness::start(Opts::default()).await;
     let b = Browser::new();
     b.login(&h, "alice").await;
-    // The synchronous PostgreSQL client runs off the test's async thread.
-    let d = h.directory.clone();
-    tokio::task::spawn_blocking(move || {
-        let id: i64 = d
-            .user_by_identity("fake", "alice")
-            .unwrap()
-            .unwrap()
-            .id
-            .parse()
-            .unwrap();
-        d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
-            .unwrap();
-    })
-    .await
-    .unwrap();
+    h.disable("alice").await;
     // Disabling ended the session at once.
     assert_eq!(
         b.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
@@ -700,52 +686,20 @@ async fn two_instances_on_one_postgres_share_sessions_and_logouts() {
         401
     );
     // The second instance hears it through LISTEN/NOTIFY (bounded wait).
-    let mut answered = 0;
-    for _ in 0..100 {
-        answered = b
-            .get_with(&format!("{other}/auth/verify"), &json_only)
-            .await
-            .status;
-        if answered == 401 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     assert_eq!(
-        answered, 401,
+        b.status_within(&format!("{other}/auth/verify"), 401).await,
+        401,
         "the second instance still honours an ended session"
     );
     // Disabling the account on one instance is heard by the other too.
     let b = Browser::new();
     b.login(&h, "alice").await;
     assert_eq!(b.get(&format!("{other}/auth/verify")).await.status, 200);
-    // The synchronous PostgreSQL client runs off the test's async thread.
-    let d = h.directory.clone();
-    tokio::task::spawn_blocking(move || {
-        let id: i64 = d
-            .user_by_identity("fake", "alice")
-            .unwrap()
-            .unwrap()
-            .id
-            .parse()
-            .unwrap();
-        d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
-            .unwrap();
-    })
-    .await
-    .unwrap();
-    let mut answered = 0;
-    for _ in 0..100 {
-        answered = b
-            .get_with(&format!("{other}/auth/verify"), &json_only)
-            .await
-            .status;
-        if answered == 401 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(answered, 401);
+    h.disable("alice").await;
+    assert_eq!(
+        b.status_within(&format!("{other}/auth/verify"), 401).await,
+        401
+    );
 }
 
 #[tokio::test]
@@ -796,17 +750,7 @@ async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
         h.audit()
     );
     // Disabling the account stops its tokens at once (the cache hears it).
-    let id: i64 = h
-        .directory
-        .user_by_identity("fake", "alice")
-        .unwrap()
-        .unwrap()
-        .id
-        .parse()
-        .unwrap();
-    h.directory
-        .set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
-        .unwrap();
+    h.disable("alice").await;
     let r = api
         .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
         .await;

@@ -200,6 +200,19 @@ groups.enabled = true
         (base, stop)
     }
 
+    /// Disables an account, off the test's async thread (the PostgreSQL client blocks).
+    pub async fn disable(&self, subject: &str) {
+        let (d, subject) = (self.directory.clone(), subject.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let user = d.user_by_identity("fake", &subject).unwrap().unwrap();
+            let id: i64 = user.id.parse().unwrap();
+            d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -359,6 +372,23 @@ impl Browser {
             headers,
         )
         .await
+    }
+
+    /// GETs `url` (as an API client) until it answers `want`, for at most five seconds
+    /// (for what another instance hears through the database); the last status.
+    pub async fn status_within(&self, url: &str, want: u16) -> u16 {
+        let mut last = 0;
+        for _ in 0..100 {
+            last = self
+                .get_with(url, &[("accept", "application/json")])
+                .await
+                .status;
+            if last == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        last
     }
 
     /// Starts a login at `start` (a path or URL), lets `idp` sign in as `subject`, and
