@@ -209,7 +209,7 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
     std::fs::write(
         &config,
         format!(
-            "database_url = \"sqlite://{}\"\nbase_url = \"{base}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[providers.fake]\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+            "database_url = \"sqlite://{}\"\nbase_url = \"{base}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nlocal_login = true\n[providers.fake]\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
             dir.path().join("s.db").display(),
             idp.issuer,
             idp.client_id(),
@@ -264,6 +264,22 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
             .status,
         200
     );
+    // A password typed at the login form (wrong, for an SSO-only account).
+    let form = b.go("GET", &format!("{base}/login?direct=1"), None).await;
+    let csrf = input(&form.body, "csrf");
+    let password = "correct-horse-battery-staple-7431";
+    let refused = b
+        .go(
+            "POST",
+            &format!("{base}/login"),
+            Some(&[
+                ("username", "alice"),
+                ("password", password),
+                ("csrf", &csrf),
+            ]),
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
     drop(running);
 
     let logs = std::fs::read_to_string(&log).unwrap();
@@ -283,6 +299,7 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
         ("state", state),
         ("nonce", nonce),
         ("session cookie", session),
+        ("password", password.to_owned()),
     ] {
         assert!(!logs.contains(&secret), "the {what} is in the log:\n{logs}");
     }
