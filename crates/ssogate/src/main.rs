@@ -4,6 +4,7 @@
 //! rows failed; for `provider check`, the provider is not usable); 2 — bad input (a config file, a claims, directory or import file, a
 //! claim expression, or command-line usage).
 
+mod admin_cmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -53,6 +54,15 @@ enum Command {
     Import(ImportArgs),
     /// Delete expired sessions and login states, and audit events past `[audit] retention_days`.
     Sweep,
+    /// Manage accounts: list, show, disable, enable, approve, delete, external ids.
+    #[command(subcommand)]
+    User(admin_cmd::UserCommand),
+    /// Manage API keys (created once, stored hashed, scoped read or admin).
+    #[command(subcommand)]
+    Apikey(admin_cmd::ApikeyCommand),
+    /// Query and export the audit log.
+    #[command(subcommand)]
+    Audit(admin_cmd::AuditCommand),
     /// Work with the configured OpenID providers.
     #[command(subcommand)]
     Provider(ProviderCommand),
@@ -140,6 +150,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Serve(args) => serve::serve(config, &args),
+        Command::User(cmd) => admin_cmd::user(&config, cmd),
+        Command::Apikey(cmd) => admin_cmd::apikey(&config, cmd),
+        Command::Audit(cmd) => admin_cmd::audit(&config, cmd),
         Command::Demo(args) => serve::demo(&args),
         Command::Provision(args) => provision(&config, &args),
         Command::Migrate => migrate(&config),

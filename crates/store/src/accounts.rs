@@ -203,3 +203,60 @@ pub fn record_event(db: &mut dyn Db, e: &NewEvent) -> Result<(), StoreError> {
     )?;
     Ok(())
 }
+
+/// What setting an external authentication id did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternalIdOutcome {
+    Set,
+    Cleared,
+    /// Another account has this id at this provider; nothing changed.
+    TakenByAnother,
+    NoSuchUser,
+}
+
+/// Sets (or with `None` removes) an account's external authentication id at a provider
+/// (BookStack's "External Authentication ID").
+pub fn set_external_id(
+    db: &mut dyn Db,
+    user_id: i64,
+    provider: &str,
+    external_id: Option<&str>,
+) -> Result<ExternalIdOutcome, StoreError> {
+    if db
+        .query_int("SELECT id FROM users WHERE id = $1", args![user_id])?
+        .is_none()
+    {
+        return Ok(ExternalIdOutcome::NoSuchUser);
+    }
+    let Some(ext) = external_id else {
+        db.exec(
+            "DELETE FROM external_ids WHERE user_id = $1 AND provider = $2",
+            args![user_id, provider],
+        )?;
+        return Ok(ExternalIdOutcome::Cleared);
+    };
+    let owner = db.query_int(
+        "SELECT user_id FROM external_ids WHERE provider = $1 AND external_id = $2",
+        args![provider, ext],
+    )?;
+    if owner.is_some_and(|o| o != user_id) {
+        return Ok(ExternalIdOutcome::TakenByAnother);
+    }
+    db.exec(
+        "DELETE FROM external_ids WHERE user_id = $1 AND provider = $2",
+        args![user_id, provider],
+    )?;
+    db.exec(
+        "INSERT INTO external_ids (user_id, provider, external_id) VALUES ($1, $2, $3)",
+        args![user_id, provider, ext],
+    )?;
+    Ok(ExternalIdOutcome::Set)
+}
+
+/// Deletes an account with its identities, grants and sessions; whether it existed.
+pub fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
+    // Sessions and the rest go with the account (ON DELETE CASCADE); audit events keep
+    // their user id as history.
+    db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
+    Ok(db.exec("DELETE FROM users WHERE id = $1", args![user_id])? > 0)
+}

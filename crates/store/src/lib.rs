@@ -28,7 +28,9 @@ pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use accounts::{IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
+use accounts::{
+    ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
+};
 use credentials::{ApiKeyInfo, ApiScope, PasswordCheck};
 use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};
@@ -213,6 +215,16 @@ pub trait Directory: Send + Sync {
     fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError>;
     /// Records an audit event that is not a login decision.
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError>;
+    /// Sets or (with `None`) removes an account's external authentication id at a
+    /// provider.
+    fn set_external_id(
+        &self,
+        user_id: i64,
+        provider: &str,
+        external_id: Option<&str>,
+    ) -> Result<ExternalIdOutcome, StoreError>;
+    /// Deletes an account (identities, grants, sessions); whether it existed.
+    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Calls `sink` whenever a committed write ends sessions or changes an account —
     /// on this instance, and (PostgreSQL) on every other instance on the database.
     fn watch(&self, sink: invalidate::Sink) -> Result<(), StoreError>;

@@ -7,7 +7,9 @@
 //! times. The client is the synchronous `postgres` crate, so the same query code serves
 //! both engines (see `sql.rs`).
 
-use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
+use crate::accounts::{
+    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
+};
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -684,6 +686,21 @@ impl crate::Directory for PgStore {
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         self.read(|c| accounts::record_event(c, &event))
+    }
+    fn set_external_id(
+        &self,
+        user_id: i64,
+        provider: &str,
+        external_id: Option<&str>,
+    ) -> Result<ExternalIdOutcome, StoreError> {
+        self.transaction(|tx| accounts::set_external_id(tx, user_id, provider, external_id))
+    }
+    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.transaction(|tx| {
+            let out = accounts::delete_user(tx, user_id)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(out)
+        })
     }
     fn watch(&self, sink: Sink) -> Result<(), StoreError> {
         // The listener connects on its own thread (the client must not run inside an

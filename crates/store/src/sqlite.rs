@@ -8,7 +8,9 @@
 //! the same stale view. Reads for other purposes use a separate connection (WAL lets
 //! them run beside the writer).
 
-use crate::accounts::{self, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome};
+use crate::accounts::{
+    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
+};
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -484,6 +486,29 @@ impl crate::Directory for SqliteStore {
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         self.write(move |c| accounts::record_event(c, &event))
+    }
+    fn set_external_id(
+        &self,
+        user_id: i64,
+        provider: &str,
+        external_id: Option<&str>,
+    ) -> Result<ExternalIdOutcome, StoreError> {
+        let (p, e) = (provider.to_owned(), external_id.map(str::to_owned));
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = accounts::set_external_id(&mut tx, user_id, &p, e.as_deref())?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = accounts::delete_user(&mut tx, user_id)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
     /// One process owns a SQLite file, so its own writes are all there is to hear.
     fn watch(&self, sink: Sink) -> Result<(), StoreError> {

@@ -1,0 +1,273 @@
+//! ssogate-admin: what administrators do, once, for every surface (the CLI today; the
+//! console and the REST API are to use the same calls). Each change is checked, made in
+//! the directory, and recorded as an audit event naming who made it.
+//!
+//! It knows the directory and the core's types; it must not know HTTP, terminals or
+//! output formats.
+
+use serde::Serialize;
+use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::UserStatus;
+use ssogate_store::accounts::{ExternalIdOutcome, IdentityInfo, NewEvent};
+use ssogate_store::credentials::{ApiKeyInfo, ApiScope};
+use ssogate_store::query::{AuditFilter, UserFilter, UserPage};
+use ssogate_store::{AuditEvent, Directory, StoreError};
+use std::sync::Arc;
+
+/// Why an administrative call did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(
+        "no {what} \"{name}\"; check the spelling (`ssogate user list --search …` finds accounts)"
+    )]
+    NotFound { what: &'static str, name: String },
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// Whether the caller's input was at fault (a CLI exits 2, an API answers 4xx).
+    pub fn is_input(&self) -> bool {
+        match self {
+            AdminError::Store(StoreError::InvalidInput(_)) => true,
+            AdminError::Store(_) => false,
+            _ => true,
+        }
+    }
+}
+
+/// One account, whole: the directory's view plus its identities.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: ExistingUser,
+    pub linked: Vec<IdentityInfo>,
+}
+
+/// A status change an administrator can make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChange {
+    Disable,
+    Enable,
+    /// Pending → active; refused for any other status.
+    Approve,
+}
+
+/// The administrative surface over a directory, acting as `actor`.
+pub struct Admin {
+    directory: Arc<dyn Directory>,
+    actor: String,
+    now: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Admin {
+    /// `actor` names who acts in the audit log (e.g. `cli:root`, `apikey:3`).
+    pub fn new(directory: Arc<dyn Directory>, actor: impl Into<String>) -> Admin {
+        Admin {
+            directory,
+            actor: actor.into(),
+            now: Box::new(system_now),
+        }
+    }
+
+    fn audit(
+        &self,
+        event: &str,
+        user_id: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let mut detail = detail;
+        if let Some(map) = detail.as_object_mut() {
+            map.insert(
+                "actor".into(),
+                serde_json::Value::String(self.actor.clone()),
+            );
+        }
+        self.directory.record_event(NewEvent {
+            at: (self.now)(),
+            event: event.to_owned(),
+            outcome: "success".into(),
+            user_id,
+            detail: Some(detail.to_string()),
+            ..NewEvent::default()
+        })
+    }
+
+    /// The account with this username (case-insensitive), or its numeric id.
+    fn find(&self, who: &str) -> Result<(i64, ExistingUser), AdminError> {
+        let by_name = self.directory.user_by_username(who)?;
+        let user = match by_name {
+            Some(u) => Some(u),
+            None => match who.parse::<i64>() {
+                Ok(id) => self.directory.user(id)?,
+                Err(_) => None,
+            },
+        };
+        let user = user.ok_or_else(|| AdminError::NotFound {
+            what: "account",
+            name: who.to_owned(),
+        })?;
+        let id = user.id.parse::<i64>().map_err(|_| {
+            StoreError::Corrupt(format!("account id \"{}\" is not a number", user.id))
+        })?;
+        Ok((id, user))
+    }
+
+    pub fn list_users(&self, filter: &UserFilter) -> Result<UserPage, AdminError> {
+        if !(1..=500).contains(&filter.limit) {
+            return Err(AdminError::Invalid {
+                field: "limit",
+                message: format!("{} is outside 1–500", filter.limit),
+            });
+        }
+        Ok(self.directory.list_users(filter)?)
+    }
+
+    pub fn user(&self, who: &str) -> Result<UserDetail, AdminError> {
+        let (id, user) = self.find(who)?;
+        Ok(UserDetail {
+            linked: self.directory.identities(id)?,
+            user,
+        })
+    }
+
+    /// Disables, enables or approves an account; disabling ends its sessions at once.
+    pub fn set_status(&self, who: &str, change: StatusChange) -> Result<UserDetail, AdminError> {
+        let (id, user) = self.find(who)?;
+        let (status, event) = match change {
+            StatusChange::Disable => (UserStatus::Disabled, "admin.user.disabled"),
+            StatusChange::Enable => (UserStatus::Active, "admin.user.enabled"),
+            StatusChange::Approve => {
+                if user.status != UserStatus::Pending {
+                    return Err(AdminError::Conflict(format!(
+                        "\"{}\" is {}, not awaiting approval; use `enable` to re-activate a disabled account",
+                        user.username,
+                        user.status.as_str()
+                    )));
+                }
+                (UserStatus::Active, "admin.user.approved")
+            }
+        };
+        self.directory.set_user_status(id, status, (self.now)())?;
+        self.audit(
+            event,
+            Some(id),
+            serde_json::json!({"username": user.username, "from": user.status.as_str()}),
+        )?;
+        self.user(who)
+    }
+
+    pub fn delete_user(&self, who: &str) -> Result<(), AdminError> {
+        let (id, user) = self.find(who)?;
+        self.directory.delete_user(id)?;
+        self.audit(
+            "admin.user.deleted",
+            Some(id),
+            serde_json::json!({"username": user.username, "email": user.email}),
+        )?;
+        Ok(())
+    }
+
+    /// BookStack's "External Authentication ID" of an account at a provider; `None`
+    /// removes it.
+    pub fn set_external_id(
+        &self,
+        who: &str,
+        provider: &str,
+        external_id: Option<&str>,
+    ) -> Result<(), AdminError> {
+        if provider.trim().is_empty() {
+            return Err(AdminError::Invalid {
+                field: "provider",
+                message: "is empty".into(),
+            });
+        }
+        if external_id.is_some_and(|e| e.trim().is_empty()) {
+            return Err(AdminError::Invalid {
+                field: "external_id",
+                message: "is empty; leave it out to remove the id".into(),
+            });
+        }
+        let (id, user) = self.find(who)?;
+        match self.directory.set_external_id(id, provider, external_id)? {
+            ExternalIdOutcome::TakenByAnother => Err(AdminError::Conflict(format!(
+                "another account already has the external id \"{}\" at \"{provider}\"",
+                external_id.unwrap_or_default()
+            ))),
+            ExternalIdOutcome::NoSuchUser => Err(AdminError::NotFound {
+                what: "account",
+                name: who.to_owned(),
+            }),
+            ExternalIdOutcome::Set | ExternalIdOutcome::Cleared => {
+                self.audit(
+                    "admin.user.external_id",
+                    Some(id),
+                    serde_json::json!({"username": user.username, "provider": provider, "external_id": external_id}),
+                )?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates an API key; the whole key is returned once and never stored.
+    pub fn create_api_key(&self, name: &str, scope: ApiScope) -> Result<String, AdminError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(AdminError::Invalid {
+                field: "name",
+                message: "must be 1–100 characters".into(),
+            });
+        }
+        let key = self.directory.create_api_key(name, scope, (self.now)())?;
+        self.audit(
+            "admin.apikey.created",
+            None,
+            serde_json::json!({"name": name, "scope": scope.as_str()}),
+        )?;
+        Ok(key)
+    }
+
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyInfo>, AdminError> {
+        Ok(self.directory.list_api_keys()?)
+    }
+
+    pub fn revoke_api_key(&self, id: i64) -> Result<(), AdminError> {
+        if !self.directory.revoke_api_key(id, (self.now)())? {
+            return Err(AdminError::NotFound {
+                what: "live API key with id",
+                name: id.to_string(),
+            });
+        }
+        self.audit("admin.apikey.revoked", None, serde_json::json!({"id": id}))?;
+        Ok(())
+    }
+
+    pub fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, AdminError> {
+        if !(1..=10_000).contains(&filter.limit) {
+            return Err(AdminError::Invalid {
+                field: "limit",
+                message: format!("{} is outside 1–10000", filter.limit),
+            });
+        }
+        Ok(self.directory.query_audit(filter)?)
+    }
+
+    /// The account id behind a username, for filters.
+    pub fn user_id(&self, who: &str) -> Result<i64, AdminError> {
+        Ok(self.find(who)?.0)
+    }
+}

@@ -1,0 +1,625 @@
+//! `ssogate user …`, `ssogate apikey …`, `ssogate audit …`: the administrative service
+//! layer (`ssogate-admin`) on the configured directory. Human tables by default,
+//! `--json` for scripts.
+
+use crate::{Failure, open_directory};
+use clap::Subcommand;
+use ssogate_admin::{Admin, AdminError, StatusChange};
+use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
+use ssogate_store::credentials::ApiScope;
+use ssogate_store::query::{AuditFilter, UserFilter, UserSort};
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// List accounts, with search, filters, sorting and pages.
+    List(ListArgs),
+    /// One account: status, source, grants with their sources, identities, external ids.
+    Show {
+        /// Username (case-insensitive) or numeric id.
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account; its sessions end at once.
+    Disable { user: String },
+    /// Re-activate a disabled account.
+    Enable { user: String },
+    /// Approve an account awaiting approval.
+    Approve { user: String },
+    /// Delete an account with its identities, grants and sessions.
+    Delete {
+        user: String,
+        /// Do not ask.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set (or with --clear remove) the external authentication id at a provider.
+    SetExternalId {
+        user: String,
+        provider: String,
+        external_id: Option<String>,
+        #[arg(long, conflicts_with = "external_id")]
+        clear: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ListArgs {
+    /// Part of the username, display name or email.
+    #[arg(long)]
+    search: Option<String>,
+    /// active, disabled or pending.
+    #[arg(long)]
+    status: Option<String>,
+    /// local, provider or api.
+    #[arg(long)]
+    source: Option<String>,
+    /// Has an identity at this provider.
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    permission: Option<String>,
+    #[arg(long)]
+    library: Option<String>,
+    #[arg(long)]
+    group: Option<String>,
+    /// Only administrators (true) or only others (false).
+    #[arg(long)]
+    admin: Option<bool>,
+    /// username, created or last_login.
+    #[arg(long, default_value = "username")]
+    sort: String,
+    #[arg(long)]
+    desc: bool,
+    /// 1–500.
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    /// The cursor a previous page printed.
+    #[arg(long)]
+    after: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ApikeyCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        name: String,
+        /// read or admin.
+        #[arg(long, default_value = "read")]
+        scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Audit events, newest first.
+    Query {
+        #[command(flatten)]
+        filter: AuditArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Audit events as CSV on standard output.
+    Export {
+        #[command(flatten)]
+        filter: AuditArgs,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct AuditArgs {
+    /// From this time on: unix seconds or YYYY-MM-DD (UTC).
+    #[arg(long)]
+    since: Option<String>,
+    /// Before this time: unix seconds or YYYY-MM-DD (UTC).
+    #[arg(long)]
+    until: Option<String>,
+    /// Username or id.
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    provider: Option<String>,
+    /// e.g. login, user.provisioned, login.rejected, admin.user.disabled.
+    #[arg(long)]
+    event: Option<String>,
+    /// success or failure.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// 1–10000.
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+}
+
+fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
+    let (store, _) = open_directory(config)?;
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    Ok(Admin::new(Arc::from(store), format!("cli:{who}")))
+}
+
+fn fail(e: AdminError) -> Failure {
+    if e.is_input() {
+        Failure::Input(e.to_string())
+    } else {
+        Failure::Runtime(e.to_string())
+    }
+}
+
+fn json_out(v: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Failure::Runtime(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn time(field: &str, t: i64) -> String {
+    if t == 0 && field.is_empty() {
+        return String::new();
+    }
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Hinnant).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DD` (UTC midnight) or unix seconds.
+fn parse_time(field: &'static str, v: &str) -> Result<i64, Failure> {
+    if let Ok(n) = v.parse::<i64>() {
+        return Ok(n);
+    }
+    let bad = || {
+        Failure::Input(format!(
+            "--{field}: \"{v}\" is neither unix seconds nor a date like 2026-11-23"
+        ))
+    };
+    let mut parts = v.splitn(3, '-').map(str::parse::<i64>);
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return Err(bad());
+    }
+    // Days from civil (Hinnant), the inverse of `civil`.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    if civil(days) != (if m <= 2 { y + 1 } else { y }, m, d) {
+        return Err(bad());
+    }
+    Ok(days * 86_400)
+}
+
+pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<(), Failure> {
+    // Check what can be checked before opening the directory.
+    let list = match &cmd {
+        UserCommand::List(a) => Some(user_filter(a)?),
+        _ => None,
+    };
+    let admin = admin(config)?;
+    match cmd {
+        UserCommand::List(args) => {
+            let filter = list.unwrap_or_default();
+            let page = admin.list_users(&filter).map_err(fail)?;
+            if args.json {
+                let users: Vec<serde_json::Value> = page
+                    .users
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "id": u.id, "username": u.username, "email": u.email,
+                            "display_name": u.display_name, "status": u.status.as_str(),
+                            "source": u.source.as_str(), "admin": u.is_admin,
+                            "created_at": u.created_at, "last_login_at": u.last_login_at,
+                        })
+                    })
+                    .collect();
+                return json_out(&serde_json::json!({"users": users, "next": page.next}));
+            }
+            println!(
+                "{:<6} {:<20} {:<28} {:<9} {:<9} {:<5} LAST LOGIN",
+                "ID", "USERNAME", "EMAIL", "STATUS", "SOURCE", "ADMIN"
+            );
+            for u in &page.users {
+                println!(
+                    "{:<6} {:<20} {:<28} {:<9} {:<9} {:<5} {}",
+                    u.id,
+                    u.username,
+                    u.email.as_deref().unwrap_or("-"),
+                    u.status.as_str(),
+                    u.source.as_str(),
+                    if u.is_admin { "yes" } else { "no" },
+                    u.last_login_at
+                        .map_or_else(|| "never".to_owned(), |t| time("t", t))
+                );
+            }
+            if let Some(next) = page.next {
+                println!("more: --after {next}");
+            }
+            Ok(())
+        }
+        UserCommand::Show { user, json } => {
+            let d = admin.user(&user).map_err(fail)?;
+            if json {
+                return json_out(&d);
+            }
+            let u = &d.user;
+            println!("id:            {}", u.id);
+            println!("username:      {}", u.username);
+            println!(
+                "display name:  {}",
+                u.display_name.as_deref().unwrap_or("-")
+            );
+            println!(
+                "email:         {}{}",
+                u.email.as_deref().unwrap_or("-"),
+                if u.email_verified { " (verified)" } else { "" }
+            );
+            println!("status:        {}", u.status.as_str());
+            println!("source:        {}", u.source.as_str());
+            println!(
+                "password:      {}",
+                if u.has_password { "set" } else { "none" }
+            );
+            for kind in [
+                GrantKind::Admin,
+                GrantKind::Permission,
+                GrantKind::Library,
+                GrantKind::Group,
+            ] {
+                let list: Vec<String> = u
+                    .grants
+                    .iter()
+                    .filter(|g| g.kind == kind)
+                    .map(|g| format!("{} ({})", g.name, g.source.as_str()))
+                    .collect();
+                if !list.is_empty() {
+                    println!("{:<14} {}", format!("{kind}:"), list.join(", "));
+                }
+            }
+            for (p, e) in &u.external_ids {
+                println!("external id:   {p}: {e}");
+            }
+            for i in &d.linked {
+                println!(
+                    "identity:      {} {} (email {}, first {}, last {})",
+                    i.provider,
+                    i.subject,
+                    i.email.as_deref().unwrap_or("-"),
+                    time("t", i.first_login_at),
+                    time("t", i.last_login_at)
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Disable { user } => status(&admin, &user, StatusChange::Disable, "disabled"),
+        UserCommand::Enable { user } => status(&admin, &user, StatusChange::Enable, "enabled"),
+        UserCommand::Approve { user } => status(&admin, &user, StatusChange::Approve, "approved"),
+        UserCommand::Delete { user, force } => {
+            let d = admin.user(&user).map_err(fail)?;
+            if !force {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Failure::Input(format!(
+                        "deleting \"{}\" needs confirmation: run it in a terminal, or add --force",
+                        d.user.username
+                    )));
+                }
+                print!(
+                    "Delete \"{}\" with {} linked identit{} and every grant and session? Type the username to confirm: ",
+                    d.user.username,
+                    d.linked.len(),
+                    if d.linked.len() == 1 { "y" } else { "ies" }
+                );
+                let _ = std::io::stdout().flush();
+                let mut answer = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut answer);
+                if answer.trim() != d.user.username {
+                    return Err(Failure::Input("not confirmed; nothing was deleted".into()));
+                }
+            }
+            admin.delete_user(&user).map_err(fail)?;
+            println!("deleted \"{}\"", d.user.username);
+            Ok(())
+        }
+        UserCommand::SetExternalId {
+            user,
+            provider,
+            external_id,
+            clear,
+        } => {
+            if external_id.is_none() && !clear {
+                return Err(Failure::Input(
+                    "give the external id, or --clear to remove it".into(),
+                ));
+            }
+            admin
+                .set_external_id(&user, &provider, external_id.as_deref())
+                .map_err(fail)?;
+            match external_id {
+                Some(e) => println!("\"{user}\" has the external id \"{e}\" at \"{provider}\""),
+                None => println!("\"{user}\" has no external id at \"{provider}\""),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn status(admin: &Admin, user: &str, change: StatusChange, done: &str) -> Result<(), Failure> {
+    let d = admin.set_status(user, change).map_err(fail)?;
+    println!(
+        "{} \"{}\" (now {})",
+        done,
+        d.user.username,
+        d.user.status.as_str()
+    );
+    Ok(())
+}
+
+fn user_filter(a: &ListArgs) -> Result<UserFilter, Failure> {
+    let status = a
+        .status
+        .as_deref()
+        .map(|s| {
+            UserStatus::parse(s).ok_or_else(|| {
+                Failure::Input(format!(
+                    "--status: \"{s}\" is not active, disabled or pending"
+                ))
+            })
+        })
+        .transpose()?;
+    let source = a
+        .source
+        .as_deref()
+        .map(|s| {
+            UserSource::parse(s).ok_or_else(|| {
+                Failure::Input(format!("--source: \"{s}\" is not local, provider or api"))
+            })
+        })
+        .transpose()?;
+    let sort = match a.sort.as_str() {
+        "username" => UserSort::Username,
+        "created" => UserSort::Created,
+        "last_login" => UserSort::LastLogin,
+        other => {
+            return Err(Failure::Input(format!(
+                "--sort: \"{other}\" is not username, created or last_login"
+            )));
+        }
+    };
+    if !(1..=500).contains(&a.limit) {
+        return Err(Failure::Input(format!(
+            "--limit: {} is outside 1–500",
+            a.limit
+        )));
+    }
+    Ok(UserFilter {
+        search: a.search.clone(),
+        source,
+        status,
+        admin: a.admin,
+        provider: a.provider.clone(),
+        permission: a.permission.clone(),
+        library: a.library.clone(),
+        group: a.group.clone(),
+        sort,
+        descending: a.desc,
+        limit: a.limit,
+        after: a.after.clone(),
+    })
+}
+
+pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Result<(), Failure> {
+    if let ApikeyCommand::Create { scope, .. } = &cmd
+        && !matches!(scope.as_str(), "read" | "admin")
+    {
+        return Err(Failure::Input(format!(
+            "--scope: \"{scope}\" is not read or admin"
+        )));
+    }
+    let admin = admin(config)?;
+    match cmd {
+        ApikeyCommand::Create { name, scope, json } => {
+            let scope = if scope == "admin" {
+                ApiScope::Admin
+            } else {
+                ApiScope::Read
+            };
+            let key = admin.create_api_key(&name, scope).map_err(fail)?;
+            if json {
+                return json_out(
+                    &serde_json::json!({"name": name.trim(), "scope": scope.as_str(), "key": key}),
+                );
+            }
+            println!("{key}");
+            eprintln!("This key is shown once; store it now. It is kept only as a hash.");
+            Ok(())
+        }
+        ApikeyCommand::List { json } => {
+            let keys = admin.api_keys().map_err(fail)?;
+            if json {
+                let v: Vec<serde_json::Value> = keys
+                    .iter()
+                    .map(|k| {
+                        serde_json::json!({"id": k.id, "name": k.name, "prefix": k.prefix,
+                            "scope": k.scope.as_str(), "created_at": k.created_at,
+                            "last_used_at": k.last_used_at, "revoked_at": k.revoked_at})
+                    })
+                    .collect();
+                return json_out(&serde_json::json!({"keys": v}));
+            }
+            println!(
+                "{:<5} {:<24} {:<12} {:<6} {:<17} STATE",
+                "ID", "NAME", "PREFIX", "SCOPE", "LAST USED"
+            );
+            for k in &keys {
+                println!(
+                    "{:<5} {:<24} {:<12} {:<6} {:<17} {}",
+                    k.id,
+                    k.name,
+                    k.prefix,
+                    k.scope.as_str(),
+                    k.last_used_at
+                        .map_or_else(|| "never".to_owned(), |t| time("t", t)),
+                    if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "live"
+                    }
+                );
+            }
+            Ok(())
+        }
+        ApikeyCommand::Revoke { id } => {
+            admin.revoke_api_key(id).map_err(fail)?;
+            println!("revoked key {id}");
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Result<(), Failure> {
+    let (args, json, csv) = match &cmd {
+        AuditCommand::Query { filter, json } => (filter, *json, false),
+        AuditCommand::Export { filter } => (filter, false, true),
+    };
+    let from = args
+        .since
+        .as_deref()
+        .map(|v| parse_time("since", v))
+        .transpose()?;
+    let to = args
+        .until
+        .as_deref()
+        .map(|v| parse_time("until", v))
+        .transpose()?;
+    if let Some(o) = &args.outcome
+        && !matches!(o.as_str(), "success" | "failure")
+    {
+        return Err(Failure::Input(format!(
+            "--outcome: \"{o}\" is not success or failure"
+        )));
+    }
+    let admin = admin(config)?;
+    let user_id = args
+        .user
+        .as_deref()
+        .map(|u| admin.user_id(u))
+        .transpose()
+        .map_err(fail)?;
+    let filter = AuditFilter {
+        from,
+        to,
+        user_id,
+        provider: args.provider.clone(),
+        event: args.event.clone(),
+        outcome: args.outcome.clone(),
+        before_id: None,
+        limit: args.limit,
+    };
+    let events = admin.audit_events(&filter).map_err(fail)?;
+    if csv {
+        let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+        let io = |e: csv::Error| Failure::Runtime(format!("cannot write CSV: {e}"));
+        w.write_record([
+            "id", "at", "event", "outcome", "reason", "provider", "subject", "user_id", "detail",
+        ])
+        .map_err(io)?;
+        for (id, e) in &events {
+            w.write_record([
+                id.to_string(),
+                e.at.to_string(),
+                e.event.clone(),
+                e.outcome.clone(),
+                e.reason.clone().unwrap_or_default(),
+                e.provider.clone().unwrap_or_default(),
+                e.subject.clone().unwrap_or_default(),
+                e.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                e.detail.clone().unwrap_or_default(),
+            ])
+            .map_err(io)?;
+        }
+        return w
+            .flush()
+            .map_err(|e| Failure::Runtime(format!("cannot write CSV: {e}")));
+    }
+    if json {
+        let v: Vec<serde_json::Value> = events
+            .iter()
+            .map(|(id, e)| {
+                serde_json::json!({"id": id, "at": e.at, "event": e.event, "outcome": e.outcome,
+                    "reason": e.reason, "provider": e.provider, "subject": e.subject,
+                    "user_id": e.user_id,
+                    "detail": e.detail.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())})
+            })
+            .collect();
+        return json_out(&serde_json::json!({"events": v}));
+    }
+    println!(
+        "{:<6} {:<17} {:<22} {:<8} {:<28} PROVIDER/SUBJECT",
+        "ID", "AT (UTC)", "EVENT", "OUTCOME", "REASON"
+    );
+    for (id, e) in &events {
+        println!(
+            "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}",
+            id,
+            time("t", e.at),
+            e.event,
+            e.outcome,
+            e.reason.as_deref().unwrap_or("-"),
+            e.provider.as_deref().unwrap_or(""),
+            e.subject
+                .as_deref()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_seconds() {
+        assert_eq!(parse_time("since", "2026-11-23").ok(), Some(1_795_392_000));
+        assert_eq!(parse_time("since", "1970-01-01").ok(), Some(0));
+        assert_eq!(parse_time("since", "2000-02-29").ok(), Some(951_782_400));
+        assert_eq!(parse_time("since", "12345").ok(), Some(12_345));
+        assert!(parse_time("since", "2026-02-30").is_err());
+        assert!(parse_time("since", "yesterday").is_err());
+        assert_eq!(time("t", 1_795_436_800), "2026-11-23 12:26");
+    }
+}

@@ -1,0 +1,316 @@
+//! `ssogate user …`, `ssogate apikey …`, `ssogate audit …` as an administrator runs
+//! them: every command, `--json` parsed, bad input → exit 2 with a clear message.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::domain::UserStatus;
+use ssogate_store::{Directory, RequestContext, SqliteStore};
+use std::path::PathBuf;
+
+/// A directory with alice (active, verified, groups) and bob (pending).
+fn fixture() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ssogate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"database_url = "sqlite://{}"
+[catalogue]
+permissions = [{{ name = "read_books", required = true }}, {{ name = "download_books" }}]
+libraries = [{{ name = "main" }}]
+groups = [{{ name = "Readers", external_ids = ["readers"] }}]
+[provisioning]
+auto_provision = true
+default_permissions = ["download_books"]
+default_libraries = ["main"]
+[provisioning.groups]
+enabled = true
+[providers.corp]
+issuer = "https://idp.example.com"
+client_id = "app"
+client_secret = "secret"
+"#,
+            dir.path().join("s.db").display()
+        ),
+    )
+    .unwrap();
+    let cfg = ssogate_config::load_with_env(Some(&config), &[]).unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    store.sync_catalogue(&cfg.catalogue).unwrap();
+    let engine = cfg.engine("corp").unwrap();
+    for (sub, verified) in [("alice", true), ("bob", false)] {
+        let claims = json!({"iss": "https://idp.example.com", "sub": sub, "preferred_username": sub,
+            "email": format!("{sub}@example.org"), "email_verified": verified, "groups": ["readers"]});
+        store
+            .login(
+                engine.clone(),
+                ClaimSources::id_token(claims),
+                RequestContext::now(),
+            )
+            .unwrap();
+    }
+    let bob = store.user_by_username("bob").unwrap().unwrap();
+    store
+        .set_user_status(bob.id.parse().unwrap(), UserStatus::Pending, 1)
+        .unwrap();
+    (dir, config)
+}
+
+fn ssogate(config: &PathBuf) -> Command {
+    let mut c = Command::cargo_bin("ssogate").unwrap();
+    c.env_clear()
+        .env("USER", "tester")
+        .arg("--config")
+        .arg(config);
+    c
+}
+
+fn json_of(c: &mut Command) -> Value {
+    let out = c.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn users_are_listed_shown_and_filtered() {
+    let (_dir, config) = fixture();
+    let v = json_of(ssogate(&config).args(["user", "list", "--json"]));
+    let names: Vec<&str> = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    let v = json_of(ssogate(&config).args(["user", "list", "--status", "pending", "--json"]));
+    assert_eq!(v["users"][0]["username"], "bob");
+    let v = json_of(ssogate(&config).args(["user", "list", "--search", "ALI", "--json"]));
+    assert_eq!(v["users"].as_array().unwrap().len(), 1);
+    let v = json_of(ssogate(&config).args([
+        "user", "list", "--limit", "1", "--sort", "created", "--desc", "--json",
+    ]));
+    assert!(v["next"].is_string(), "{v}");
+    ssogate(&config)
+        .args(["user", "list"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("USERNAME").and(predicate::str::contains("alice@example.org")),
+        );
+
+    let v = json_of(ssogate(&config).args(["user", "show", "ALICE", "--json"]));
+    assert_eq!(v["username"], "alice");
+    assert_eq!(v["status"], "active");
+    assert_eq!(v["linked"][0]["provider"], "corp");
+    ssogate(&config)
+        .args(["user", "show", "alice"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("group:").and(predicate::str::contains("Readers (provider)")),
+        );
+
+    for (args, message) in [
+        (
+            vec!["user", "list", "--status", "gone"],
+            "--status: \"gone\" is not active, disabled or pending",
+        ),
+        (vec!["user", "list", "--sort", "age"], "--sort"),
+        (
+            vec!["user", "list", "--limit", "0"],
+            "--limit: 0 is outside 1–500",
+        ),
+        (vec!["user", "list", "--after", "garbage"], "cursor"),
+        (vec!["user", "show", "nobody"], "no account \"nobody\""),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}
+
+#[test]
+fn statuses_external_ids_and_deletion_are_audited() {
+    let (_dir, config) = fixture();
+    ssogate(&config)
+        .args(["user", "disable", "alice"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("now disabled"));
+    ssogate(&config)
+        .args(["user", "enable", "alice"])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args(["user", "approve", "bob"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("now active"));
+    ssogate(&config)
+        .args(["user", "approve", "alice"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not awaiting approval"));
+
+    ssogate(&config)
+        .args(["user", "set-external-id", "alice", "corp", "ext-1"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
+    assert_eq!(v["external_ids"]["corp"], "ext-1");
+    ssogate(&config)
+        .args(["user", "set-external-id", "bob", "corp", "ext-1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already has the external id"));
+    ssogate(&config)
+        .args(["user", "set-external-id", "alice", "corp"])
+        .assert()
+        .code(2);
+    ssogate(&config)
+        .args(["user", "set-external-id", "alice", "corp", "--clear"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
+    assert!(v["external_ids"].as_object().unwrap().is_empty());
+
+    // Deleting asks; without a terminal it needs --force.
+    ssogate(&config)
+        .args(["user", "delete", "bob"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+    ssogate(&config)
+        .args(["user", "delete", "bob", "--force"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["user", "list", "--json"]));
+    assert_eq!(v["users"].as_array().unwrap().len(), 1);
+
+    let v = json_of(ssogate(&config).args([
+        "audit",
+        "query",
+        "--event",
+        "admin.user.disabled",
+        "--json",
+    ]));
+    assert_eq!(v["events"][0]["detail"]["actor"], "cli:tester");
+    assert_eq!(v["events"][0]["detail"]["username"], "alice");
+    for event in [
+        "admin.user.enabled",
+        "admin.user.approved",
+        "admin.user.external_id",
+        "admin.user.deleted",
+    ] {
+        let v = json_of(ssogate(&config).args(["audit", "query", "--event", event, "--json"]));
+        assert!(!v["events"].as_array().unwrap().is_empty(), "{event}");
+    }
+}
+
+#[test]
+fn api_keys_are_shown_once_listed_and_revoked() {
+    let (_dir, config) = fixture();
+    let v =
+        json_of(ssogate(&config).args(["apikey", "create", "ci", "--scope", "admin", "--json"]));
+    let key = v["key"].as_str().unwrap();
+    assert!(key.starts_with("ssg_"), "{key}");
+    assert_eq!(v["scope"], "admin");
+    let list = json_of(ssogate(&config).args(["apikey", "list", "--json"]));
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(
+        !list.to_string().contains(key),
+        "the secret is never listed"
+    );
+    let id = keys[0]["id"].as_i64().unwrap().to_string();
+    ssogate(&config)
+        .args(["apikey", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("live"));
+    ssogate(&config)
+        .args(["apikey", "revoke", &id])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args(["apikey", "revoke", &id])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no live API key"));
+    ssogate(&config)
+        .args(["apikey", "create", "x", "--scope", "root"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--scope: \"root\" is not read or admin",
+        ));
+    ssogate(&config)
+        .args(["apikey", "create", "  "])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("name"));
+}
+
+#[test]
+fn the_audit_log_is_queried_and_exported() {
+    let (_dir, config) = fixture();
+    let v = json_of(ssogate(&config).args(["audit", "query", "--json", "--user", "alice"]));
+    let events = v["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event"], "user.provisioned");
+    let v = json_of(ssogate(&config).args([
+        "audit",
+        "query",
+        "--json",
+        "--since",
+        "2000-01-01",
+        "--outcome",
+        "success",
+    ]));
+    assert_eq!(v["events"].as_array().unwrap().len(), 2);
+    let v = json_of(ssogate(&config).args(["audit", "query", "--json", "--until", "1970-01-02"]));
+    assert!(v["events"].as_array().unwrap().is_empty());
+    let out = ssogate(&config)
+        .args(["audit", "export"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut rows = csv::Reader::from_reader(out.as_slice());
+    assert_eq!(rows.headers().unwrap().get(2), Some("event"));
+    assert_eq!(rows.records().count(), 2);
+    ssogate(&config)
+        .args(["audit", "query"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("user.provisioned"));
+    for (args, message) in [
+        (
+            vec!["audit", "query", "--since", "yesterday"],
+            "--since: \"yesterday\"",
+        ),
+        (vec!["audit", "query", "--outcome", "meh"], "--outcome"),
+        (
+            vec!["audit", "query", "--user", "nobody"],
+            "no account \"nobody\"",
+        ),
+        (vec!["audit", "query", "--limit", "0"], "limit"),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+}
