@@ -10,6 +10,7 @@ use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::UserStatus;
 use ssogate_store::accounts::{ExternalIdOutcome, IdentityInfo, NewEvent};
 use ssogate_store::credentials::{ApiKeyInfo, ApiScope};
+use ssogate_store::import::{ImportOutcome, ImportRow};
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage};
 use ssogate_store::{AuditEvent, Directory, StoreError};
 use std::sync::Arc;
@@ -264,6 +265,47 @@ impl Admin {
             });
         }
         Ok(self.directory.query_audit(filter)?)
+    }
+
+    /// Pre-provisions an account (Nextcloud's provisioning API); with a provider and
+    /// subject it binds to that identity at its first sign-in. Refused when the
+    /// username is taken.
+    pub fn create_user(&self, row: ImportRow, now: i64) -> Result<UserDetail, AdminError> {
+        let username = row.username.trim().to_owned();
+        if username.is_empty() {
+            return Err(AdminError::Invalid {
+                field: "username",
+                message: "is empty".into(),
+            });
+        }
+        if self.directory.user_by_username(&username)?.is_some() {
+            return Err(AdminError::Conflict(format!(
+                "an account \"{username}\" already exists"
+            )));
+        }
+        let out = self
+            .directory
+            .import_users(vec![row], now, false, Box::new(|_| {}))?;
+        match out.into_iter().next() {
+            Some(ImportOutcome::Created(id)) => {
+                self.audit(
+                    "admin.user.created",
+                    Some(id),
+                    serde_json::json!({"username": username}),
+                )?;
+                self.user(&id.to_string())
+            }
+            Some(ImportOutcome::Failed(why)) => Err(AdminError::Invalid {
+                field: "body",
+                message: why,
+            }),
+            Some(ImportOutcome::Updated(_) | ImportOutcome::Skipped(_)) => Err(
+                AdminError::Conflict(format!("an account \"{username}\" already exists")),
+            ),
+            None => Err(AdminError::Store(StoreError::Corrupt(
+                "the import answered nothing".into(),
+            ))),
+        }
     }
 
     /// The account id behind a username, for filters.

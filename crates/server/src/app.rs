@@ -440,6 +440,29 @@ pub fn router(app: App) -> Router {
     if app.demo_people.is_some() {
         r = r.route("/demo/whoami", get(verify::whoami));
     }
+    let (api, doc) = crate::api::routes();
+    let doc = Arc::new(doc);
+    let json_doc = doc.clone();
+    r = r
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = json_doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/api/docs",
+            get(move |req: Req| {
+                let doc = doc.clone();
+                async move { crate::pages::api_docs(req.t, &doc) }
+            }),
+        )
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(crate::api::no_such_endpoint),
+        );
     r.fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), harden))
         .with_state(app)

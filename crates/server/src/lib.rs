@@ -9,6 +9,7 @@
 //! claims); provisioning decisions are the core's.
 
 mod account;
+mod api;
 mod app;
 mod auth;
 mod cache;

@@ -149,3 +149,80 @@ mod tests {
         assert_eq!(super::utc(951_782_400), "2000-02-29 00:00 UTC");
     }
 }
+
+pub(crate) struct ApiOp {
+    pub method: &'static str,
+    pub path: String,
+    pub summary: String,
+    pub params: String,
+    pub responses: String,
+}
+
+#[derive(Template)]
+#[template(path = "api.html")]
+pub(crate) struct ApiPage<'a> {
+    pub t: &'a Texts,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    pub openapi: String,
+    pub ops: Vec<ApiOp>,
+}
+
+/// A page that renders the OpenAPI document: every operation with its parameters and
+/// answers (server-side, no script).
+pub(crate) fn api_docs(t: &Texts, doc: &utoipa::openapi::OpenApi) -> Response {
+    let mut ops = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            let Some(op) = op else { continue };
+            let params = op
+                .parameters
+                .iter()
+                .flatten()
+                .map(|p| match p {
+                    utoipa::openapi::RefOr::T(p) => p.name.clone(),
+                    utoipa::openapi::RefOr::Ref(r) => r.ref_location.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            ops.push(ApiOp {
+                method,
+                path: path.clone(),
+                summary: op
+                    .summary
+                    .clone()
+                    .or_else(|| op.description.clone())
+                    .unwrap_or_default(),
+                params,
+                responses: op
+                    .responses
+                    .responses
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    render(
+        StatusCode::OK,
+        &ApiPage {
+            t,
+            title: doc.info.title.clone(),
+            version: doc.info.version.clone(),
+            description: doc.info.description.clone().unwrap_or_default(),
+            openapi: serde_json::to_value(&doc.openapi)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            ops,
+        },
+    )
+}

@@ -1,0 +1,356 @@
+//! The REST API: authentication and scopes, every endpoint, validation errors naming
+//! their field, problem documents, and the OpenAPI document against the router.
+
+use crate::support::{Browser, Harness, Opts, Resp};
+use serde_json::{Value, json};
+use ssogate_store::credentials::ApiScope;
+
+struct Keys {
+    read: String,
+    admin: String,
+    revoked: String,
+}
+
+async fn setup() -> (Harness, Keys) {
+    let h = Harness::start(Opts::default()).await;
+    Browser::new().login(&h, "alice").await;
+    let d = &h.directory;
+    let keys = Keys {
+        read: d.create_api_key("reader", ApiScope::Read, 1).unwrap(),
+        admin: d.create_api_key("admin", ApiScope::Admin, 1).unwrap(),
+        revoked: d.create_api_key("old", ApiScope::Admin, 1).unwrap(),
+    };
+    let id = d
+        .list_api_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "old")
+        .unwrap()
+        .id;
+    d.revoke_api_key(id, 2).unwrap();
+    (h, keys)
+}
+
+async fn call(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value, Resp) {
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let mut req = http.request(method.parse().unwrap(), h.url(path));
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (
+        status,
+        v,
+        Resp {
+            status,
+            headers,
+            body: text,
+        },
+    )
+}
+
+fn problem(r: &Resp, status: u16) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/problem+json"),
+        "{}",
+        r.body
+    );
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["status"], status);
+    assert!(v["type"].as_str().unwrap().starts_with("https://"), "{v}");
+    assert!(!v["detail"].as_str().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn keys_and_scopes_guard_every_endpoint() {
+    let (h, k) = setup().await;
+    let reads = [
+        "/api/v1/users",
+        "/api/v1/users/alice",
+        "/api/v1/providers",
+        "/api/v1/audit",
+    ];
+    for path in reads {
+        let (_, _, r) = call(&h, "GET", path, None, None).await;
+        problem(&r, 401);
+        assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+        let (_, _, r) = call(&h, "GET", path, Some(&k.revoked), None).await;
+        problem(&r, 401);
+        let (_, _, r) = call(&h, "GET", path, Some("ssg_nope_nope"), None).await;
+        problem(&r, 401);
+        let (s, _, r) = call(&h, "GET", path, Some(&k.read), None).await;
+        assert_eq!(s, 200, "{path}: {}", r.body);
+    }
+    let writes: [(&str, &str, Option<Value>); 5] = [
+        ("POST", "/api/v1/users", Some(json!({"username": "x"}))),
+        (
+            "PATCH",
+            "/api/v1/users/alice",
+            Some(json!({"status": "disabled"})),
+        ),
+        ("DELETE", "/api/v1/users/alice", None),
+        (
+            "PUT",
+            "/api/v1/users/alice/external-ids/fake",
+            Some(json!({"external_id": "e"})),
+        ),
+        ("DELETE", "/api/v1/users/alice/external-ids/fake", None),
+    ];
+    for (m, path, body) in writes {
+        let (_, _, r) = call(&h, m, path, Some(&k.read), body).await;
+        problem(&r, 403);
+    }
+    // Nothing changed.
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/alice", Some(&k.admin), None).await;
+    assert_eq!(v["status"], "active");
+}
+
+#[tokio::test]
+async fn accounts_are_listed_created_changed_and_deleted() {
+    let (h, k) = setup().await;
+    let admin = Some(k.admin.as_str());
+    let (_, v, _) = call(&h, "GET", "/api/v1/users?search=ali", admin, None).await;
+    assert_eq!(v["users"][0]["username"], "alice");
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/alice", admin, None).await;
+    assert_eq!(v["identities"][0]["provider"], "fake");
+    assert!(
+        v["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "read_books" && g["source"] == "default")
+    );
+
+    // Pre-provision like Nextcloud: bound to (provider, subject) on first sign-in.
+    let new = json!({"username": "carol", "email": "carol@example.org", "provider": "fake",
+        "subject": "carol-sub", "permissions": ["manage_library"]});
+    let (s, v, r) = call(&h, "POST", "/api/v1/users", admin, Some(new.clone())).await;
+    assert_eq!(s, 201, "{}", r.body);
+    assert_eq!(v["username"], "carol");
+    assert_eq!(v["source"], "api");
+    let (_, _, r) = call(&h, "POST", "/api/v1/users", admin, Some(new)).await;
+    problem(&r, 409);
+    h.idp.set_user("carol-sub", json!({"preferred_username": "carol", "email": "carol@example.org", "email_verified": true}));
+    let users_before = h.users();
+    Browser::new().login(&h, "carol-sub").await;
+    assert_eq!(
+        h.users(),
+        users_before,
+        "the first sign-in bound to the pre-provisioned account"
+    );
+
+    let (s, v, _) = call(
+        &h,
+        "PATCH",
+        "/api/v1/users/carol",
+        admin,
+        Some(json!({"status": "disabled"})),
+    )
+    .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("disabled")));
+    let (_, v, _) = call(
+        &h,
+        "PATCH",
+        "/api/v1/users/carol",
+        admin,
+        Some(json!({"status": "active"})),
+    )
+    .await;
+    assert_eq!(v["status"], "active");
+    let (s, _, _) = call(
+        &h,
+        "PUT",
+        "/api/v1/users/carol/external-ids/fake",
+        admin,
+        Some(json!({"external_id": "E-7"})),
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/carol", admin, None).await;
+    assert_eq!(v["external_ids"]["fake"], "E-7");
+    let (_, _, r) = call(
+        &h,
+        "PUT",
+        "/api/v1/users/alice/external-ids/fake",
+        admin,
+        Some(json!({"external_id": "E-7"})),
+    )
+    .await;
+    problem(&r, 409);
+    let (s, _, _) = call(
+        &h,
+        "DELETE",
+        "/api/v1/users/carol/external-ids/fake",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = call(&h, "DELETE", "/api/v1/users/carol", admin, None).await;
+    assert_eq!(s, 204);
+    let (_, _, r) = call(&h, "GET", "/api/v1/users/carol", admin, None).await;
+    problem(&r, 404);
+
+    // Every change is in the audit log, with the key that made it.
+    let (_, v, _) = call(
+        &h,
+        "GET",
+        "/api/v1/audit?event=admin.user.deleted",
+        admin,
+        None,
+    )
+    .await;
+    assert!(
+        v[0]["detail"]["actor"]
+            .as_str()
+            .unwrap()
+            .starts_with("apikey:"),
+        "{v}"
+    );
+    let (_, v, _) = call(&h, "GET", "/api/v1/audit?user=alice&limit=5", admin, None).await;
+    assert_eq!(v[0]["event"], "user.provisioned");
+    let (_, v, _) = call(&h, "GET", "/api/v1/providers", admin, None).await;
+    assert_eq!(v[0]["slug"], "fake");
+    assert!(!v.to_string().contains("secret"));
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field() {
+    let (h, k) = setup().await;
+    let admin = Some(k.admin.as_str());
+    for (path, field) in [
+        ("/api/v1/users?limit=0", "limit"),
+        ("/api/v1/users?limit=many", "limit"),
+        ("/api/v1/users?status=gone", "status"),
+        ("/api/v1/users?source=x", "source"),
+        ("/api/v1/users?sort=age", "sort"),
+        ("/api/v1/users?admin=maybe", "admin"),
+        ("/api/v1/audit?outcome=meh", "outcome"),
+        ("/api/v1/audit?from=yesterday", "from"),
+        ("/api/v1/audit?limit=100000", "limit"),
+    ] {
+        let (_, v, r) = call(&h, "GET", path, admin, None).await;
+        problem(&r, 422);
+        assert_eq!(v["errors"][0]["field"], field, "{path}: {v}");
+    }
+    for (body, field) in [
+        (json!({"email": "x@example.org"}), "username"),
+        (json!({"username": "x", "colour": "red"}), "colour"),
+        (json!([1, 2]), "body"),
+        (json!({"username": 7}), "username"),
+        (
+            json!({"username": "x", "permissions": "all"}),
+            "permissions",
+        ),
+        (json!({"username": "x", "provider": "fake"}), "subject"),
+        (json!({"username": "   "}), "username"),
+    ] {
+        let (_, v, r) = call(&h, "POST", "/api/v1/users", admin, Some(body.clone())).await;
+        problem(&r, 422);
+        assert_eq!(v["errors"][0]["field"], field, "{body}: {v}");
+    }
+    let (_, v, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/users/alice",
+        admin,
+        Some(json!({"status": "sleeping"})),
+    )
+    .await;
+    problem(&r, 422);
+    assert_eq!(v["errors"][0]["field"], "status");
+    let (_, _, r) = call(&h, "GET", "/api/v1/users?after=not-a-cursor", admin, None).await;
+    problem(&r, 400);
+    let (_, v, r) = call(&h, "GET", "/api/v1/nothing-here", admin, None).await;
+    problem(&r, 404);
+    assert!(v["type"].as_str().unwrap().ends_with("no-such-endpoint"));
+}
+
+/// Every `$ref` in `v` points at a schema the document defines.
+fn refs_resolve(v: &Value, doc: &Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                let name = r
+                    .strip_prefix("#/components/schemas/")
+                    .unwrap_or_else(|| panic!("odd $ref {r}"));
+                assert!(
+                    doc["components"]["schemas"].get(name).is_some(),
+                    "dangling $ref {r}"
+                );
+            }
+            m.values().for_each(|x| refs_resolve(x, doc));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs_resolve(x, doc)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let (h, k) = setup().await;
+    let (s, doc, _) = call(&h, "GET", "/api/openapi.json", None, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    refs_resolve(&doc, &doc);
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 5, "{paths:?}");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
+            assert!(
+                op["security"].is_array(),
+                "{method} {path} names its security"
+            );
+            let concrete = path
+                .replace("{user}", "alice")
+                .replace("{provider}", "fake");
+            let body = matches!(method.as_str(), "post" | "put" | "patch").then(|| json!({}));
+            let (status, v, _) =
+                call(&h, &method.to_uppercase(), &concrete, Some(&k.admin), body).await;
+            assert_ne!(status, 405, "{method} {path} is documented but not routed");
+            assert!(
+                !v["type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .ends_with("no-such-endpoint"),
+                "{method} {path} is documented but not routed"
+            );
+            assert!(status < 500, "{method} {path}: {status}");
+        }
+    }
+    assert!(operations >= 8);
+    let page = Browser::new().get(&h.url("/api/docs")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("GET /api/v1/users") && page.body.contains("PATCH /api/v1/users/{user}"),
+        "{}",
+        page.body
+    );
+}
