@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::UserStatus;
+use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
 use ssogate_store::accounts::{ExternalIdOutcome, IdentityInfo, NewEvent};
 use ssogate_store::credentials::{ApiKeyInfo, ApiScope};
 use ssogate_store::import::{ImportOutcome, ImportRow};
@@ -66,6 +66,7 @@ pub struct Admin {
     directory: Arc<dyn Directory>,
     actor: String,
     now: Box<dyn Fn() -> i64 + Send + Sync>,
+    catalogue: Option<Arc<Catalogue>>,
 }
 
 fn system_now() -> i64 {
@@ -82,7 +83,86 @@ impl Admin {
             directory,
             actor: actor.into(),
             now: Box::new(system_now),
+            catalogue: None,
         }
+    }
+
+    /// Checks grant names against this catalogue (the configured one).
+    pub fn with_catalogue(mut self, catalogue: Arc<Catalogue>) -> Admin {
+        self.catalogue = Some(catalogue);
+        self
+    }
+
+    fn check_grant(&self, kind: GrantKind, name: &str) -> Result<(), AdminError> {
+        let Some(c) = &self.catalogue else {
+            return Ok(());
+        };
+        let known = match kind {
+            GrantKind::Permission => c.permissions.iter().any(|p| p.name == name),
+            GrantKind::Library => c.libraries.iter().any(|l| l.name == name),
+            GrantKind::Group => c.groups.iter().any(|g| g.name.eq_ignore_ascii_case(name)),
+            GrantKind::Admin => true,
+        };
+        if known {
+            Ok(())
+        } else {
+            Err(AdminError::Invalid {
+                field: "name",
+                message: format!("there is no {kind} \"{name}\" in the catalogue"),
+            })
+        }
+    }
+
+    /// Grants a permission, library, group or the admin flag as an administrator
+    /// (source `admin`: sign-ins never take it away).
+    pub fn grant(&self, who: &str, kind: GrantKind, name: &str) -> Result<UserDetail, AdminError> {
+        self.check_grant(kind, name)?;
+        let (id, user) = self.find(who)?;
+        self.directory
+            .grant_by_admin(id, kind, name, (self.now)())?;
+        self.audit(
+            "admin.user.granted",
+            Some(id),
+            serde_json::json!({"username": user.username, "kind": kind.to_string(), "name": name}),
+        )?;
+        self.user(who)
+    }
+
+    /// Takes a grant away. One the provider owns returns at the next sign-in if the
+    /// claims still say so.
+    pub fn revoke(&self, who: &str, kind: GrantKind, name: &str) -> Result<UserDetail, AdminError> {
+        let (id, user) = self.find(who)?;
+        if !self.directory.revoke_by_admin(id, kind, name)? {
+            return Err(AdminError::NotFound {
+                what: "grant",
+                name: format!("{kind} {name}"),
+            });
+        }
+        self.audit(
+            "admin.user.revoked",
+            Some(id),
+            serde_json::json!({"username": user.username, "kind": kind.to_string(), "name": name}),
+        )?;
+        self.user(who)
+    }
+
+    /// What a sign-in with these claims would decide, and why — nothing is written.
+    pub fn test_claims(
+        &self,
+        engine: Arc<ssogate_core::Engine>,
+        id_token: serde_json::Value,
+        userinfo: Option<serde_json::Value>,
+    ) -> Result<ssogate_core::Outcome, AdminError> {
+        if !id_token.is_object() {
+            return Err(AdminError::Invalid {
+                field: "claims",
+                message: "must be a JSON object of claims".into(),
+            });
+        }
+        Ok(self.directory.decide(
+            engine,
+            ssogate_core::claims::ClaimSources { id_token, userinfo },
+        )?)
     }
 
     fn audit(

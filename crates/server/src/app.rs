@@ -5,7 +5,7 @@ use crate::cache::{CachedSession, SessionCache};
 use crate::i18n::{self, Texts};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
-use crate::{account, auth, ops, verify, web};
+use crate::{account, auth, console, ops, verify, web};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
@@ -440,6 +440,21 @@ pub fn router(app: App) -> Router {
     if app.demo_people.is_some() {
         r = r.route("/demo/whoami", get(verify::whoami));
     }
+    r = r
+        .route("/admin", get(console::dashboard))
+        .route("/admin/users", get(console::users))
+        .route("/admin/users/{id}", get(console::user))
+        .route(
+            "/admin/users/{id}/delete",
+            get(console::delete_confirm).post(console::delete),
+        )
+        .route("/admin/users/{id}/{action}", post(console::user_action))
+        .route(
+            "/admin/test-claims",
+            get(console::test_claims).post(console::test_claims_run),
+        )
+        .route("/admin/audit", get(console::audit))
+        .route("/admin/audit.csv", get(console::audit_csv));
     let (api, doc) = crate::api::routes();
     let doc = Arc::new(doc);
     let json_doc = doc.clone();

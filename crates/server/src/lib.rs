@@ -13,6 +13,7 @@ mod api;
 mod app;
 mod auth;
 mod cache;
+mod console;
 pub mod devidp;
 mod i18n;
 mod metrics;

@@ -487,6 +487,52 @@ pub fn login(
     Ok(crate::LoginResult { outcome, user_id })
 }
 
+/// What a login with these claims would decide, without writing anything (the console's
+/// "test claims", the API's dry run).
+pub fn decide(
+    db: &mut dyn Db,
+    engine: &Engine,
+    sources: &ClaimSources,
+) -> Result<Outcome, StoreError> {
+    let mapped = engine.map(sources);
+    let view = View::load(&mut *db, &Hints::for_login(engine, &mapped))?;
+    let outcome = engine.decide_mapped(mapped, &view);
+    match view.into_error() {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
+/// Takes a grant away as an administrator; whether there was one. A grant the provider
+/// owns comes back at the next sign-in if the claims still say so.
+pub fn revoke_by_admin(
+    db: &mut dyn Db,
+    user_id: i64,
+    kind: GrantKind,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let n = match kind {
+        GrantKind::Permission => db.exec(
+            "DELETE FROM user_permissions WHERE user_id = $1 AND permission = $2",
+            args![user_id, name],
+        )?,
+        GrantKind::Library => db.exec(
+            "DELETE FROM user_libraries WHERE user_id = $1 AND library = $2",
+            args![user_id, name],
+        )?,
+        GrantKind::Group => db.exec(
+            "DELETE FROM user_groups WHERE user_id = $1
+               AND group_id = (SELECT id FROM groups WHERE lower(name) = lower($2))",
+            args![user_id, name],
+        )?,
+        GrantKind::Admin => db.exec(
+            "UPDATE users SET is_admin = $1, admin_source = NULL, admin_granted_at = NULL WHERE id = $2 AND is_admin",
+            args![false, user_id],
+        )?,
+    };
+    Ok(n > 0)
+}
+
 fn parse_id(id: &str) -> Result<i64, StoreError> {
     id.parse().map_err(|_| corrupt("user id", id))
 }

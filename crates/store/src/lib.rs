@@ -223,6 +223,18 @@ pub trait Directory: Send + Sync {
         provider: &str,
         external_id: Option<&str>,
     ) -> Result<ExternalIdOutcome, StoreError>;
+    /// Accounts by source and status; provisioned accounts and failed sign-ins per day
+    /// since `since`.
+    fn stats(&self, since: i64) -> Result<query::Stats, StoreError>;
+    /// What a login with these claims would decide now, writing nothing.
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError>;
+    /// Takes a grant away as an administrator; whether there was one.
+    fn revoke_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+    ) -> Result<bool, StoreError>;
     /// Deletes an account (identities, grants, sessions); whether it existed.
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Calls `sink` whenever a committed write ends sessions or changes an account —

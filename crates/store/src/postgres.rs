@@ -21,10 +21,10 @@ use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, Statement};
-use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
+use ssogate_core::{Engine, Outcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -694,6 +694,24 @@ impl crate::Directory for PgStore {
         external_id: Option<&str>,
     ) -> Result<ExternalIdOutcome, StoreError> {
         self.transaction(|tx| accounts::set_external_id(tx, user_id, provider, external_id))
+    }
+    fn stats(&self, since: i64) -> Result<query::Stats, StoreError> {
+        self.read(|c| query::stats(c, since))
+    }
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
+        self.read(|c| directory::decide(c, &engine, &sources))
+    }
+    fn revoke_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        self.transaction(|tx| {
+            let revoked = directory::revoke_by_admin(tx, user_id, kind, name)?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(revoked)
+        })
     }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.transaction(|tx| {

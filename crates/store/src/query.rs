@@ -297,3 +297,36 @@ pub fn purge_audit(db: &mut dyn Db, before: i64) -> Result<u64, StoreError> {
         &[Arg::Int(before)],
     )
 }
+
+/// What the console's dashboard shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// (source, status, accounts).
+    pub accounts: Vec<(String, String, i64)>,
+    /// (day as unix seconds at 00:00 UTC, accounts provisioned, failed or refused sign-ins).
+    pub days: Vec<(i64, i64, i64)>,
+}
+
+pub fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
+    let accounts = db
+        .query(
+            "SELECT source, status, COUNT(*) FROM users GROUP BY source, status ORDER BY source, status",
+            &[],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?.text()?, r.get(1)?.text()?, r.get(2)?.int()?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let days = db
+        .query(
+            "SELECT (at / 86400) * 86400 AS day,
+                    SUM(CASE WHEN event = 'user.provisioned' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN event IN ('login.failed', 'login.rejected') THEN 1 ELSE 0 END)
+             FROM audit_events WHERE at >= $1
+             GROUP BY day ORDER BY day",
+            &[since.into()],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?.int()?, r.get(1)?.int()?, r.get(2)?.int()?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Stats { accounts, days })
+}

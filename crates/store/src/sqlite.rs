@@ -21,10 +21,10 @@ use crate::settings;
 use crate::sql::Db;
 use crate::{LoginResult, RequestContext, StoreError, Table};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use ssogate_core::Engine;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
+use ssogate_core::{Engine, Outcome};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -500,6 +500,22 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
+    }
+    fn stats(&self, since: i64) -> Result<query::Stats, StoreError> {
+        self.read(|c| query::stats(c, since))
+    }
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
+        self.read(|c| directory::decide(c, &engine, &sources))
+    }
+    fn revoke_by_admin(
+        &self,
+        user_id: i64,
+        kind: GrantKind,
+        name: &str,
+    ) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |c| directory::revoke_by_admin(c, user_id, kind, &name))
+            .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.write(move |c| {

@@ -9,6 +9,7 @@
 
 mod api;
 mod browser;
+mod console;
 mod external;
 mod flows;
 mod nginx;

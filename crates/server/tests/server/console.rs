@@ -1,0 +1,276 @@
+//! The administrators' console over HTTP: who may see it, and what its forms do.
+
+use crate::support::{Browser, Harness, Opts};
+use serde_json::json;
+
+const ADMINS: &str = "[[provisioning.rules]]\nname = \"admins administer\"\nwhen = '\"admins\" in groups'\ngrant_admin = true";
+
+async fn setup() -> (Harness, Browser, Browser, i64) {
+    let h = Harness::start(Opts {
+        provisioning: ADMINS,
+        ..Opts::default()
+    })
+    .await;
+    let admin = Browser::new();
+    assert_eq!(admin.login(&h, "alice").await.status, 303);
+    let bob = Browser::new();
+    assert_eq!(bob.login(&h, "bob").await.status, 303);
+    let bob_id: i64 = h
+        .directory
+        .user_by_identity("fake", "bob")
+        .unwrap()
+        .unwrap()
+        .id
+        .parse()
+        .unwrap();
+    (h, admin, bob, bob_id)
+}
+
+#[tokio::test]
+async fn only_administrators_see_the_console() {
+    let (h, _, bob, bob_id) = setup().await;
+    let pages = [
+        "/admin".to_owned(),
+        "/admin/users".to_owned(),
+        format!("/admin/users/{bob_id}"),
+        format!("/admin/users/{bob_id}/delete"),
+        "/admin/test-claims".to_owned(),
+        "/admin/audit".to_owned(),
+        "/admin/audit.csv".to_owned(),
+    ];
+    for p in &pages {
+        let r = bob.get(&h.url(p)).await;
+        assert_eq!(r.status, 403, "{p}");
+        assert!(r.body.contains("Administrators only"), "{p}");
+        let r = Browser::new().get(&h.url(p)).await;
+        assert_eq!(r.status, 302, "{p}: anonymous → sign in");
+        assert!(r.location().unwrap().starts_with("/login?"));
+    }
+    let csrf = bob.csrf(&h).await;
+    for action in ["status", "grant", "revoke", "external-id", "delete"] {
+        let r = bob
+            .post(
+                &h.url(&format!("/admin/users/{bob_id}/{action}")),
+                &[
+                    ("csrf", &csrf),
+                    ("action", "disable"),
+                    ("grant", "admin:admin"),
+                    ("kind", "permission"),
+                    ("name", "read_books"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{action}");
+    }
+    let r = bob
+        .post(
+            &h.url("/admin/test-claims"),
+            &[("csrf", &csrf), ("provider", "fake"), ("claims", "{}")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    // bob is still as he was.
+    let me = bob.get(&h.url("/auth/verify")).await;
+    assert_eq!(me.status, 200);
+    assert!(
+        !me.header("remote-permissions")
+            .unwrap()
+            .contains("manage_library")
+    );
+}
+
+#[tokio::test]
+async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
+    let (h, admin, bob, bob_id) = setup().await;
+    let dash = admin.get(&h.url("/admin")).await;
+    assert_eq!(dash.status, 200, "{}", dash.body);
+    assert!(
+        dash.body.contains("<svg") && dash.body.contains("2 provisioned"),
+        "{}",
+        dash.body
+    );
+    let list = admin.get(&h.url("/admin/users?search=bo")).await;
+    assert!(
+        list.body.contains(&format!("/admin/users/{bob_id}")) && !list.body.contains(">alice<"),
+        "{}",
+        list.body
+    );
+    let page = admin.get(&h.url(&format!("/admin/users/{bob_id}"))).await;
+    assert!(
+        page.body.contains("permission:manage_library"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Claims of the last sign-in through fake")
+    );
+    let csrf = page.input("csrf").unwrap();
+    // Bob's forward-auth answer is cached by now; the change must still show at once.
+    assert!(
+        !bob.get(&h.url("/auth/verify"))
+            .await
+            .header("remote-permissions")
+            .unwrap()
+            .contains("manage_library")
+    );
+    let user = h.url(&format!("/admin/users/{bob_id}"));
+    let r = admin
+        .post(
+            &format!("{user}/grant"),
+            &[("csrf", &csrf), ("grant", "permission:manage_library")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let perms = bob
+        .get(&h.url("/auth/verify"))
+        .await
+        .header("remote-permissions")
+        .unwrap();
+    assert!(perms.contains("manage_library"), "{perms}");
+    let page = admin.get(&format!("{user}?notice=granted")).await;
+    assert!(
+        page.body.contains("manage_library") && page.body.contains("admin"),
+        "the grant shows its source"
+    );
+    admin
+        .post(
+            &format!("{user}/revoke"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "permission"),
+                ("name", "manage_library"),
+            ],
+        )
+        .await;
+    assert!(
+        !bob.get(&h.url("/auth/verify"))
+            .await
+            .header("remote-permissions")
+            .unwrap()
+            .contains("manage_library")
+    );
+    // Unknown names are refused, not stored.
+    let r = admin
+        .post(
+            &format!("{user}/grant"),
+            &[("csrf", &csrf), ("grant", "permission:fly")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("no permission &#34;fly&#34;"), "{}", r.body);
+    // External id, then disabling: bob's session ends.
+    admin
+        .post(
+            &format!("{user}/external-id"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "fake"),
+                ("external_id", "B-1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        h.directory.user(bob_id).unwrap().unwrap().external_ids["fake"],
+        "B-1"
+    );
+    admin
+        .post(
+            &format!("{user}/status"),
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(
+        bob.get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+            .await
+            .status,
+        401
+    );
+    // The forms need their token.
+    let r = admin
+        .post(&format!("{user}/status"), &[("action", "enable")])
+        .await;
+    assert_eq!(r.status, 403);
+    // Audit: the page and the CSV.
+    let audit = admin
+        .get(&h.url("/admin/audit?event=admin.user.granted"))
+        .await;
+    assert!(audit.body.contains("admin.user.granted"), "{}", audit.body);
+    let csv = admin.get(&h.url("/admin/audit.csv?outcome=success")).await;
+    assert_eq!(
+        csv.header("content-type").as_deref(),
+        Some("text/csv; charset=utf-8")
+    );
+    assert!(csv.body.starts_with("id,at,event,outcome"));
+    assert!(csv.body.contains("admin.user.disabled"));
+    let bad = admin.get(&h.url("/admin/audit?from=yesterday")).await;
+    assert!(
+        bad.body.contains("from: &#34;yesterday&#34; is not a date"),
+        "{}",
+        bad.body
+    );
+    // Deleting asks first.
+    let confirm = admin.get(&format!("{user}/delete")).await;
+    assert!(confirm.body.contains("Delete bob?"));
+    let r = admin
+        .post(&format!("{user}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.location().as_deref(), Some("/admin/users"));
+    assert!(h.directory.user(bob_id).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn test_claims_shows_the_decision_and_trace_without_creating_anything() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/test-claims")).await;
+    let csrf = page.input("csrf").unwrap();
+    let users = h.users();
+    let claims =
+        json!({"sub": "new-person", "preferred_username": "newbie", "email": "n@example.org",
+        "email_verified": true, "groups": ["readers"]})
+        .to_string();
+    let r = admin
+        .post(
+            &h.url("/admin/test-claims"),
+            &[("csrf", &csrf), ("provider", "fake"), ("claims", &claims)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Decision: provision"), "{}", r.body);
+    assert!(
+        r.body.contains("<ol class=\"trace\">") && r.body.contains("newbie"),
+        "{}",
+        r.body
+    );
+    assert_eq!(h.users(), users, "nothing was created");
+    // A known subject signs in; the trace says so.
+    let r = admin
+        .post(
+            &h.url("/admin/test-claims"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "fake"),
+                ("claims", r#"{"sub": "bob", "email": "bob@example.org"}"#),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("Decision: sign_in"), "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/test-claims"),
+            &[
+                ("csrf", &csrf),
+                ("provider", "fake"),
+                ("claims", "{not json"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("The claims are not JSON"), "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/test-claims"),
+            &[("csrf", &csrf), ("provider", "nope"), ("claims", "{}")],
+        )
+        .await;
+    assert!(r.body.contains("no provider &#34;nope&#34;"), "{}", r.body);
+}
