@@ -47,6 +47,11 @@ default_libraries = ["main"]
 [provisioning.groups]
 enabled = true
 
+[[provisioning.rules]]
+name = "admins administer"
+when = '"admins" in groups'
+grant_admin = true
+
 [providers.op]
 display_name = "OP One"
 issuer = "{op}"
@@ -136,9 +141,13 @@ async fn body(c: &Client) -> String {
 }
 
 /// Clicks what submits a form or follows a link, and waits until the next page has
-/// loaded (WebDriver may return from a click before the navigation commits).
+/// loaded (WebDriver may return from a click before the navigation commits): the old
+/// document is marked, and the wait ends when a document without the mark is complete.
 async fn click(c: &Client, css: &str) {
     let before = c.current_url().await.unwrap().to_string();
+    c.execute("document.documentElement.dataset.stale = '1'", vec![])
+        .await
+        .unwrap();
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
@@ -146,13 +155,15 @@ async fn click(c: &Client, css: &str) {
         .await
         .unwrap();
     for _ in 0..200 {
-        let now = c.current_url().await.unwrap().to_string();
-        let ready = c
-            .execute("return document.readyState", vec![])
+        let fresh = c
+            .execute(
+                "return document.readyState === 'complete' && !document.documentElement.dataset.stale",
+                vec![],
+            )
             .await
             .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
-        if now != before && ready.as_deref() == Some("complete") {
+            .and_then(|v| v.as_bool());
+        if fresh == Some(true) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -305,5 +316,117 @@ async fn a_person_signs_in_links_and_signs_out_in_a_real_browser() {
     assert!(text.contains("This account is disabled"), "{text}");
     assert_eq!(sessions(), 0);
 
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_administrator_uses_the_console_in_a_real_browser() {
+    let Some(real) = start_real().await else {
+        return;
+    };
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let c = &chrome.client;
+    let base = real.base.as_str();
+    // Bob, pre-provisioned, with a session of his own (as a proxied app would see it).
+    let d = real.directory.clone();
+    let (bob_id, bob_cookie) = tokio::task::spawn_blocking(move || {
+        let row: ssogate_store::import::ImportRow = serde_json::from_value(
+            serde_json::json!({"username": "bob", "email": "bob@example.org"}),
+        )
+        .unwrap();
+        d.import_users(vec![row], 1, false, Box::new(|_| {}))
+            .unwrap();
+        let id: i64 = d
+            .user_by_username("bob")
+            .unwrap()
+            .unwrap()
+            .id
+            .parse()
+            .unwrap();
+        let secret = d
+            .create_session(
+                id,
+                &ssogate_store::sessions::SessionOrigin::default(),
+                ssogate_store::RequestContext::now().now,
+                Default::default(),
+            )
+            .unwrap();
+        (id, secret)
+    })
+    .await
+    .unwrap();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let bob_permissions = || async {
+        http.get(format!("{base}/auth/verify"))
+            .header("cookie", format!("ssogate_session={bob_cookie}"))
+            .send()
+            .await
+            .unwrap()
+            .headers()
+            .get("remote-permissions")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert!(!bob_permissions().await.contains("download_books"));
+
+    // Alice is an administrator (the rule on her "admins" group).
+    c.goto(&format!("{base}/auth/op/start?return_to=%2Fadmin%2Fusers"))
+        .await
+        .unwrap();
+    let landed = through_provider(c, base, "alice").await;
+    assert_eq!(landed, format!("{base}/admin/users"));
+    click(c, &format!("a[href='/admin/users/{bob_id}']")).await;
+    c.find(Locator::Css("select#grant"))
+        .await
+        .unwrap()
+        .select_by_value("permission:download_books")
+        .await
+        .unwrap();
+    click(c, "form[action$='/grant'] button").await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .ends_with("notice=granted")
+    );
+    // Bob's next forward-auth request carries it.
+    assert!(bob_permissions().await.contains("download_books"));
+
+    // Test claims: the decision and its trace, nothing created.
+    let users = real.directory.count(ssogate_store::Table::Users).unwrap();
+    c.goto(&format!("{base}/admin/test-claims")).await.unwrap();
+    click(c, "form[action='/admin/test-claims'] button").await;
+    let text = body(c).await;
+    assert!(
+        text.contains("Decision: provision") && text.contains("Trace"),
+        "{text}"
+    );
+    assert!(c.find(Locator::Css("ol.trace li")).await.is_ok());
+    assert_eq!(
+        real.directory.count(ssogate_store::Table::Users).unwrap(),
+        users
+    );
+
+    // Someone who is not an administrator gets 403 on every page.
+    c.goto(&format!("{base}/account")).await.unwrap();
+    click(c, "form.signout button").await;
+    through_provider(c, base, "alice").await;
+    c.goto(&format!("{base}/auth/op/start?return_to=%2Fadmin"))
+        .await
+        .unwrap();
+    through_provider(c, base, "carol").await;
+    for page in [
+        "/admin",
+        "/admin/users",
+        &format!("/admin/users/{bob_id}"),
+        "/admin/test-claims",
+        "/admin/audit",
+    ] {
+        c.goto(&format!("{base}{page}")).await.unwrap();
+        assert!(body(c).await.contains("Administrators only"), "{page}");
+    }
     chrome.client.clone().close().await.unwrap();
 }
