@@ -203,6 +203,49 @@ impl Config {
         })
     }
 
+    /// The engine of a provider with `overrides` (a provisioning settings document saved
+    /// in the console: top-level keys of `[provisioning]`) laid over the configured
+    /// policy, and the resulting policy. Without overrides it is the configured engine.
+    pub fn engine_with(
+        &self,
+        slug: &str,
+        overrides: Option<&Value>,
+    ) -> Result<(Arc<Engine>, ProvisioningPolicy), ConfigError> {
+        let p = self.provider(slug)?;
+        let Some(Value::Object(over)) = overrides else {
+            return Ok((self.engine(slug)?, p.provisioning.clone()));
+        };
+        let origin = format!("the settings saved for provider {slug}");
+        let mut merged = serde_json::to_value(&p.provisioning).map_err(|e| {
+            ConfigError::new(
+                &origin,
+                "provisioning",
+                e.to_string(),
+                "Report this as a bug.",
+            )
+        })?;
+        if let Value::Object(m) = &mut merged {
+            for (k, v) in over {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let policy: ProvisioningPolicy = serde_json::from_value(merged).map_err(|e| {
+            ConfigError::new(
+                &origin,
+                "provisioning",
+                e.to_string(),
+                "Save the provisioning settings again from the console.",
+            )
+        })?;
+        let engine = Engine::new(
+            p.policy(),
+            policy.clone(),
+            self.catalogue.permissions.clone(),
+        )
+        .map_err(|e| policy_error(&origin, slug, &e))?;
+        Ok((Arc::new(engine), policy))
+    }
+
     fn origin_name(&self) -> String {
         self.path
             .as_ref()

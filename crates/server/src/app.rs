@@ -59,9 +59,12 @@ pub enum AppError {
 
 pub(crate) struct ProviderEntry {
     pub rp: Provider,
-    pub engine: Arc<Engine>,
     pub config: ProviderConfig,
 }
+
+/// A provider's engine and the policy it was compiled from (configuration with the
+/// settings saved in the console laid over it).
+pub(crate) type Compiled = (Arc<Engine>, ssogate_core::policy::ProvisioningPolicy);
 
 /// The shared state behind [`App`].
 pub struct Inner {
@@ -76,6 +79,7 @@ pub struct Inner {
     pub(crate) lifetimes: SessionLifetimes,
     pub(crate) demo_people: Option<String>,
     pub(crate) cache: Arc<SessionCache>,
+    pub(crate) engines: std::sync::RwLock<BTreeMap<String, Compiled>>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -104,17 +108,21 @@ impl App {
                 slug.clone(),
                 ProviderEntry {
                     rp,
-                    engine: config.engine(slug)?,
                     config: p.clone(),
                 },
             );
+        }
+        let mut engines = BTreeMap::new();
+        for slug in config.providers.keys() {
+            engines.insert(slug.clone(), compile(&config, directory.as_ref(), slug)?);
         }
         let cache = Arc::new(SessionCache::default());
         let watcher = cache.clone();
         directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
         let s = &config.server;
-        Ok(App(Arc::new(Inner {
+        let app = App(Arc::new(Inner {
             cache,
+            engines: std::sync::RwLock::new(engines),
             limits: RateLimiter::new(
                 s.rate_limit.window_seconds,
                 s.rate_limit.login,
@@ -132,7 +140,51 @@ impl App {
             metrics: Metrics::default(),
             demo_people: options.demo_people,
             config,
-        })))
+        }));
+        // Settings saved on any instance recompile the engine here.
+        let weak = Arc::downgrade(&app.0);
+        app.directory.watch(Arc::new(move |what| {
+            let slugs: Vec<String> = match what {
+                ssogate_store::invalidate::Invalidation::Settings(scope) => {
+                    scope.strip_prefix("provider:").map(str::to_owned).into_iter().collect()
+                }
+                ssogate_store::invalidate::Invalidation::All => match weak.upgrade() {
+                    Some(inner) => inner.providers.keys().cloned().collect(),
+                    None => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            if slugs.is_empty() {
+                return;
+            }
+            let weak = weak.clone();
+            std::thread::spawn(move || {
+                if let Some(inner) = weak.upgrade() {
+                    let app = App(inner);
+                    for slug in slugs.iter().filter(|s| app.providers.contains_key(*s)) {
+                        if let Err(e) = app.reload_engine(slug) {
+                            tracing::warn!(provider = %slug, error = %e, "could not reload the provisioning settings");
+                        }
+                    }
+                }
+            });
+        }))?;
+        Ok(app)
+    }
+
+    /// The engine a sign-in through `slug` uses now.
+    pub(crate) fn engine(&self, slug: &str) -> Option<Compiled> {
+        self.engines.read().ok()?.get(slug).cloned()
+    }
+
+    /// Recompiles a provider's engine from the configuration and its saved settings.
+    /// Blocking (it reads the directory); call it off the async threads.
+    pub(crate) fn reload_engine(&self, slug: &str) -> Result<(), AppError> {
+        let compiled = compile(&self.config, self.directory.as_ref(), slug)?;
+        if let Ok(mut e) = self.engines.write() {
+            e.insert(slug.to_owned(), compiled);
+        }
+        Ok(())
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -309,6 +361,24 @@ pub(crate) fn header_pairs(
         .collect()
 }
 
+/// A provider's engine with the settings saved in the directory. Settings that no longer
+/// compile (a permission left the catalogue, say) are reported and the configured policy
+/// is used, so a start never fails on them. The directory is read on a thread of its
+/// own: this runs inside the runtime, where the PostgreSQL client must not block.
+fn compile(config: &Config, directory: &dyn Directory, slug: &str) -> Result<Compiled, AppError> {
+    let scope = format!("provider:{slug}");
+    let saved = std::thread::scope(|s| s.spawn(|| directory.get_settings(&scope)).join())
+        .map_err(|_| AppError::Store(StoreError::Corrupt("a settings read failed".into())))??;
+    match config.engine_with(slug, saved.as_ref()) {
+        Ok(c) => Ok(c),
+        Err(e) if saved.is_some() => {
+            tracing::warn!(provider = slug, error = %e, "the saved provisioning settings do not compile; using the configured policy");
+            Ok(config.engine_with(slug, None)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// What every handler wants to know about the request.
 pub(crate) struct Req {
     pub headers: HeaderMap,
@@ -454,6 +524,11 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/audit", get(console::audit))
+        .route("/admin/provisioning", get(console::provisioning))
+        .route(
+            "/admin/provisioning/{slug}",
+            post(console::save_provisioning),
+        )
         .route("/admin/audit.csv", get(console::audit_csv));
     let (api, doc) = crate::api::routes();
     let doc = Arc::new(doc);

@@ -308,7 +308,9 @@ async fn sign_in(
         address: Some(req.addr.to_string()),
         user_agent: web::user_agent(&req.headers),
     };
-    let engine = entry.engine.clone();
+    let Some((engine, _)) = app.engine(&slug) else {
+        return unknown_provider(app, req, &slug).await;
+    };
     let result = match app.db(move |d| d.login(engine, sources, ctx)).await {
         Ok(r) => r,
         Err(e) => return server_error(req.t, &e),

@@ -93,6 +93,8 @@ impl SessionCache {
                 }
             }
             Invalidation::All => *m = Maps::default(),
+            // Settings change engines, not sessions.
+            Invalidation::Settings(_) => {}
         }
     }
 

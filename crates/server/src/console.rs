@@ -629,7 +629,9 @@ pub(crate) async fn test_claims_run(
     let mut error = None;
     let mut result = None;
     match (
-        app.config.engine(&f.provider),
+        app.engine(&f.provider)
+            .map(|(e, _)| e)
+            .ok_or_else(|| format!("no provider \"{}\" is configured", f.provider)),
         parse("claims", &f.claims),
         if f.userinfo.trim().is_empty() {
             Ok(None)
@@ -637,7 +639,7 @@ pub(crate) async fn test_claims_run(
             parse("userinfo claims", &f.userinfo).map(Some)
         },
     ) {
-        (Err(e), _, _) => error = Some(e.to_string()),
+        (Err(e), _, _) => error = Some(e),
         (_, Err(e), _) | (_, _, Err(e)) => error = Some(e),
         (Ok(engine), Ok(claims), Ok(userinfo)) => {
             match run(&app, actor, move |a| {
@@ -845,4 +847,215 @@ pub(crate) async fn audit_csv(
         out,
     )
         .into_response()
+}
+
+struct Choice {
+    name: String,
+    checked: bool,
+    locked: bool,
+}
+
+struct ProviderSettingsView {
+    slug: String,
+    name: String,
+    error: Option<String>,
+    auto_provision: bool,
+    soft_auto_provision: bool,
+    disable_account_creation: bool,
+    require_approval: bool,
+    permissions: Vec<Choice>,
+    libraries: Vec<Choice>,
+    groups: Vec<Choice>,
+    domains: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_provisioning.html")]
+struct ProvisioningPage<'a> {
+    t: &'a crate::i18n::Texts,
+    notice: Option<String>,
+    providers: Vec<ProviderSettingsView>,
+    csrf: String,
+}
+
+fn settings_view(app: &App, slug: &str, error: Option<String>) -> Option<ProviderSettingsView> {
+    let (_, p) = app.engine(slug)?;
+    let c = &app.config.catalogue;
+    let choose = |names: Vec<String>, chosen: &[String]| {
+        names
+            .into_iter()
+            .map(|n| Choice {
+                checked: chosen.contains(&n),
+                name: n,
+                locked: false,
+            })
+            .collect::<Vec<_>>()
+    };
+    Some(ProviderSettingsView {
+        slug: slug.to_owned(),
+        name: app
+            .providers
+            .get(slug)
+            .map_or_else(|| slug.to_owned(), |e| e.config.display_name.clone()),
+        error,
+        auto_provision: p.auto_provision,
+        soft_auto_provision: p.soft_auto_provision,
+        disable_account_creation: p.disable_account_creation,
+        require_approval: p.require_approval,
+        permissions: c
+            .permissions
+            .iter()
+            .map(|perm| Choice {
+                name: perm.name.clone(),
+                checked: perm.required || p.default_permissions.contains(&perm.name),
+                locked: perm.required,
+            })
+            .collect(),
+        libraries: choose(
+            c.libraries.iter().map(|l| l.name.clone()).collect(),
+            &p.default_libraries,
+        ),
+        groups: choose(
+            c.groups.iter().map(|g| g.name.clone()).collect(),
+            &p.default_groups,
+        ),
+        domains: p.admin_email_domains.join(", "),
+    })
+}
+
+fn provisioning_page(
+    app: &App,
+    req: &Req,
+    notice: Option<String>,
+    failed: Option<(&str, String)>,
+) -> Response {
+    let (csrf, cookie) = csrf_token(app, &req.headers);
+    let providers = app
+        .providers
+        .keys()
+        .filter_map(|slug| {
+            let error = failed
+                .as_ref()
+                .filter(|(s, _)| *s == slug.as_str())
+                .map(|(_, e)| e.clone());
+            settings_view(app, slug, error)
+        })
+        .collect();
+    let status = if failed.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    with_cookie(
+        pages::render(
+            status,
+            &ProvisioningPage {
+                t: req.t,
+                notice,
+                providers,
+                csrf,
+            },
+        ),
+        cookie,
+    )
+}
+
+pub(crate) async fn provisioning(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = administrator(&app, &req, "/admin/provisioning").await {
+        return r;
+    }
+    let notice = q.get("saved").map(|slug| {
+        format!(
+            "Saved the settings of {}.",
+            slug.chars().take(64).collect::<String>()
+        )
+    });
+    provisioning_page(&app, &req, notice, None)
+}
+
+/// Saves one provider's settings whole: checked, recompiled (refused, and not saved, if
+/// they do not compile), stored, applied here at once and on other instances through
+/// the directory, and audited.
+pub(crate) async fn save_provisioning(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone());
+    let actor = match form_guard(&app, &req, csrf.as_deref(), "/admin/provisioning").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    if !app.providers.contains_key(&slug) {
+        return crate::ops::not_found(req).await;
+    }
+    let flag = |k: &str| pairs.iter().any(|(n, v)| n == k && v == "true");
+    let list = |k: &str| {
+        pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    let domains: Vec<String> = pairs
+        .iter()
+        .find(|(k, _)| k == "admin_email_domains")
+        .map(|(_, v)| {
+            v.split(',')
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let doc = serde_json::json!({
+        "auto_provision": flag("auto_provision"),
+        "soft_auto_provision": flag("soft_auto_provision"),
+        "disable_account_creation": flag("disable_account_creation"),
+        "require_approval": flag("require_approval"),
+        "default_permissions": list("default_permissions"),
+        "default_libraries": list("default_libraries"),
+        "default_groups": list("default_groups"),
+        "admin_email_domains": domains,
+    });
+    if let Err(e) = app.config.engine_with(&slug, Some(&doc)) {
+        return provisioning_page(&app, &req, None, Some((&slug, e.message.clone())));
+    }
+    let (a, s, d, now) = (app.clone(), slug.clone(), doc.clone(), app.now());
+    let saved = tokio::task::spawn_blocking(move || {
+        a.directory
+            .put_settings(&format!("provider:{s}"), &d, Some(&actor), now)?;
+        a.directory
+            .record_event(ssogate_store::accounts::NewEvent {
+                at: now,
+                event: "admin.settings.saved".into(),
+                outcome: "success".into(),
+                provider: Some(s.clone()),
+                detail: Some(serde_json::json!({"actor": actor, "settings": d}).to_string()),
+                ..Default::default()
+            })?;
+        a.reload_engine(&s)
+            .map_err(|e| ssogate_store::StoreError::Corrupt(e.to_string()))
+    })
+    .await;
+    match saved {
+        Ok(Ok(())) => web::redirect(
+            StatusCode::SEE_OTHER,
+            &format!(
+                "/admin/provisioning?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("saved", &slug)
+                    .finish()
+            ),
+        ),
+        Ok(Err(e)) => server_error(req.t, &e),
+        Err(e) => server_error(req.t, &ssogate_store::StoreError::Corrupt(e.to_string())),
+    }
 }

@@ -15,6 +15,8 @@ pub enum Invalidation {
     Session(String),
     /// Every session of an account (ended, or the account's grants or status changed).
     User(i64),
+    /// A provisioning settings document changed (`global` or `provider:<slug>`).
+    Settings(String),
     /// Everything (a notification may have been missed, or a bulk change happened).
     All,
 }
@@ -24,6 +26,7 @@ impl Invalidation {
         match self {
             Invalidation::Session(h) => format!("s:{h}"),
             Invalidation::User(id) => format!("u:{id}"),
+            Invalidation::Settings(scope) => format!("c:{scope}"),
             Invalidation::All => "*".to_owned(),
         }
     }
@@ -33,6 +36,7 @@ impl Invalidation {
         match payload.split_once(':') {
             Some(("s", h)) if !h.is_empty() => Invalidation::Session(h.to_owned()),
             Some(("u", id)) => id.parse().map_or(Invalidation::All, Invalidation::User),
+            Some(("c", scope)) if !scope.is_empty() => Invalidation::Settings(scope.to_owned()),
             _ => Invalidation::All,
         }
     }
@@ -70,6 +74,7 @@ mod tests {
         for i in [
             Invalidation::Session("ab12".into()),
             Invalidation::User(42),
+            Invalidation::Settings("provider:corp".into()),
             Invalidation::All,
         ] {
             assert_eq!(Invalidation::parse(&i.payload()), i);

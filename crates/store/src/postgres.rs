@@ -583,7 +583,10 @@ impl crate::Directory for PgStore {
         by: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.read(|c| settings::put_settings(c, scope, document, by, now))
+        self.transaction(|tx| {
+            settings::put_settings(tx, scope, document, by, now)?;
+            notify(tx, &[Invalidation::Settings(scope.to_owned())])
+        })
     }
     fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
         self.read(|c| settings::list_providers(c))

@@ -370,8 +370,11 @@ impl crate::Directory for SqliteStore {
         by: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
+        let changed = Invalidation::Settings(scope.to_owned());
         let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(String::from));
-        self.write(move |c| settings::put_settings(c, &scope, &document, by.as_deref(), now))
+        self.write(move |c| settings::put_settings(c, &scope, &document, by.as_deref(), now))?;
+        self.sinks.emit(&[changed]);
+        Ok(())
     }
     fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
         self.read(|c| settings::list_providers(c))

@@ -410,6 +410,41 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
         users
     );
 
+    // Auto-provisioning off, then on again: the defaults stay.
+    let form = "form[action='/admin/provisioning/op']";
+    let checked = |css: String| async move {
+        c.find(Locator::Css(&css))
+            .await
+            .unwrap()
+            .is_selected()
+            .await
+            .unwrap()
+    };
+    c.goto(&format!("{base}/admin/provisioning")).await.unwrap();
+    assert!(checked(format!("{form} input[name=auto_provision]")).await);
+    assert!(checked(format!("{form} input[value=download_books]")).await);
+    c.find(Locator::Css(&format!("{form} input[name=auto_provision]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(c, &format!("{form} button")).await;
+    assert!(!checked(format!("{form} input[name=auto_provision]")).await);
+    assert!(
+        checked(format!("{form} input[value=download_books]")).await,
+        "the defaults are kept"
+    );
+    c.find(Locator::Css(&format!("{form} input[name=auto_provision]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click(c, &format!("{form} button")).await;
+    assert!(checked(format!("{form} input[name=auto_provision]")).await);
+    assert!(checked(format!("{form} input[value=download_books]")).await);
+
     // Someone who is not an administrator gets 403 on every page.
     c.goto(&format!("{base}/account")).await.unwrap();
     click(c, "form.signout button").await;

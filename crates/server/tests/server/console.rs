@@ -274,3 +274,101 @@ async fn test_claims_shows_the_decision_and_trace_without_creating_anything() {
         .await;
     assert!(r.body.contains("no provider &#34;nope&#34;"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn switching_auto_provisioning_off_and_on_keeps_the_defaults() {
+    let (h, admin, bob, _) = setup().await;
+    assert_eq!(bob.get(&h.url("/admin/provisioning")).await.status, 403);
+    let page = admin.get(&h.url("/admin/provisioning")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("name=\"default_permissions\" value=\"download_books\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("value=\"read_books\" checked disabled"),
+        "required ones are locked"
+    );
+    let csrf = page.input("csrf").unwrap();
+    let save = |auto: bool| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("default_permissions", "download_books".to_owned()),
+            ("default_permissions", "manage_library".to_owned()),
+            ("default_libraries", "main".to_owned()),
+            ("admin_email_domains", "".to_owned()),
+        ];
+        if auto {
+            form.push(("auto_provision", "true".to_owned()));
+        }
+        form
+    };
+    let form = save(false);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = admin.post(&h.url("/admin/provisioning/fake"), &pairs).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Off: a new person is refused, and nothing is created.
+    let users = h.users();
+    h.idp.set_user(
+        "newcomer",
+        json!({"preferred_username": "newcomer", "email": "n@example.org", "email_verified": true}),
+    );
+    let r = Browser::new().login(&h, "newcomer").await;
+    assert!(
+        r.body.contains("Automatic account creation is disabled"),
+        "{}",
+        r.body
+    );
+    assert_eq!(h.users(), users);
+    // The defaults are still there, and come back into force when switched on.
+    let page = admin.get(&h.url("/admin/provisioning?saved=fake")).await;
+    assert!(page.body.contains("Saved the settings of fake"));
+    assert!(
+        !page
+            .body
+            .contains("name=\"auto_provision\" value=\"true\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("value=\"manage_library\" checked"),
+        "{}",
+        page.body
+    );
+    let form = save(true);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    admin.post(&h.url("/admin/provisioning/fake"), &pairs).await;
+    let r = Browser::new().login(&h, "newcomer").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let newcomer = h
+        .directory
+        .user_by_identity("fake", "newcomer")
+        .unwrap()
+        .unwrap();
+    assert!(
+        newcomer.grants.iter().any(|g| g.name == "manage_library"),
+        "the saved defaults apply"
+    );
+    // Settings that do not compile are refused and not saved.
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning/fake"),
+            &[
+                ("csrf", &csrf),
+                ("auto_provision", "true"),
+                ("default_permissions", "fly"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("fly"), "{}", r.body);
+    assert!(
+        h.audit()
+            .iter()
+            .filter(|e| e.starts_with("admin.settings.saved"))
+            .count()
+            == 2
+    );
+}
