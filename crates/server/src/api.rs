@@ -764,6 +764,190 @@ async fn audit(
     ))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// The provider slug whose policy decides.
+    pub provider: String,
+    /// The ID token's claims.
+    pub claims: serde_json::Value,
+    /// Userinfo claims, if the provider would send them.
+    pub userinfo: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DecisionAnswer {
+    /// sign_in, link, provision or reject.
+    pub decision: String,
+    /// Why a sign-in would be refused (a stable code), if it would.
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    pub allow_session: bool,
+    /// Why, step by step.
+    pub trace: Vec<String>,
+    /// What would be written.
+    pub changes: serde_json::Value,
+}
+
+/// What a sign-in with these claims would decide now, and why; nothing is written.
+#[utoipa::path(post, path = "/api/v1/decisions", tag = "provisioning", request_body = DecisionRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = DecisionAnswer), (status = 401, body = Problem), (status = 422, body = Problem)))]
+async fn decide(
+    State(app): State<App>,
+    caller: Caller,
+    bytes: Bytes,
+) -> ApiResult<Json<DecisionAnswer>> {
+    let r: DecisionRequest = body(&bytes)?;
+    let Some((engine, _)) = app.engine(&r.provider) else {
+        return Err(Problem::field(
+            "provider",
+            format!("no provider \"{}\" is configured", r.provider),
+        ));
+    };
+    let outcome = admin(&app, &caller, move |a| {
+        a.test_claims(engine, r.claims, r.userinfo)
+    })
+    .await?;
+    Ok(Json(DecisionAnswer {
+        decision: outcome.decision.code().to_owned(),
+        reason: outcome.reason().map(|r| r.code().to_owned()),
+        message: outcome.reason().map(ToString::to_string),
+        allow_session: outcome.allow_session,
+        trace: outcome.trace.to_strings(),
+        changes: serde_json::to_value(&outcome.changes).unwrap_or_default(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProvisioningSettings {
+    pub auto_provision: bool,
+    pub soft_auto_provision: bool,
+    pub disable_account_creation: bool,
+    pub require_approval: bool,
+    pub default_permissions: Vec<String>,
+    pub default_libraries: Vec<String>,
+    pub default_groups: Vec<String>,
+    pub admin_email_domains: Vec<String>,
+}
+
+/// The provisioning settings in force for a provider (configuration and saved settings).
+#[utoipa::path(get, path = "/api/v1/providers/{slug}/provisioning", tag = "provisioning",
+    params(("slug" = String, Path, description = "provider slug")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ProvisioningSettings), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn get_provisioning(
+    State(app): State<App>,
+    _caller: Caller,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<ProvisioningSettings>> {
+    let Some((_, p)) = app.engine(&slug) else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no provider \"{slug}\""),
+        ));
+    };
+    Ok(Json(ProvisioningSettings {
+        auto_provision: p.auto_provision,
+        soft_auto_provision: p.soft_auto_provision,
+        disable_account_creation: p.disable_account_creation,
+        require_approval: p.require_approval,
+        default_permissions: p.default_permissions,
+        default_libraries: p.default_libraries,
+        default_groups: p.default_groups,
+        admin_email_domains: p.admin_email_domains,
+    }))
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningChange {
+    pub auto_provision: Option<bool>,
+    pub soft_auto_provision: Option<bool>,
+    pub disable_account_creation: Option<bool>,
+    pub require_approval: Option<bool>,
+    pub default_permissions: Option<Vec<String>>,
+    pub default_libraries: Option<Vec<String>>,
+    pub default_groups: Option<Vec<String>>,
+    pub admin_email_domains: Option<Vec<String>>,
+}
+
+/// Change a provider's provisioning settings; fields left out keep their value. Refused
+/// (and not saved) when the result does not compile, e.g. an unknown permission.
+#[utoipa::path(patch, path = "/api/v1/providers/{slug}/provisioning", tag = "provisioning",
+    request_body = ProvisioningChange,
+    params(("slug" = String, Path, description = "provider slug")),
+    security(("bearer" = [])),
+    responses((status = 200, body = ProvisioningSettings), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn patch_provisioning(
+    State(app): State<App>,
+    caller: Caller,
+    Path(slug): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Json<ProvisioningSettings>> {
+    caller.admin()?;
+    let change: ProvisioningChange = body(&bytes)?;
+    if !app.providers.contains_key(&slug) {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no provider \"{slug}\""),
+        ));
+    }
+    let (a, s, actor, now) = (app.clone(), slug.clone(), caller.actor.clone(), app.now());
+    let saved = tokio::task::spawn_blocking(move || -> Result<(), Problem> {
+        let scope = format!("provider:{s}");
+        let store = |e: ssogate_store::StoreError| Problem::from(AdminError::Store(e));
+        let mut doc = a
+            .directory
+            .get_settings(&scope)
+            .map_err(store)?
+            .unwrap_or_else(|| serde_json::json!({}));
+        if let (Some(m), Ok(serde_json::Value::Object(c))) =
+            (doc.as_object_mut(), serde_json::to_value(&change))
+        {
+            for (k, v) in c.into_iter().filter(|(_, v)| !v.is_null()) {
+                m.insert(k, v);
+            }
+        }
+        a.config
+            .engine_with(&s, Some(&doc))
+            .map_err(|e| Problem::field("body", e.message))?;
+        a.directory
+            .put_settings(&scope, &doc, Some(&actor), now)
+            .map_err(store)?;
+        a.directory
+            .record_event(ssogate_store::accounts::NewEvent {
+                at: now,
+                event: "admin.settings.saved".into(),
+                outcome: "success".into(),
+                provider: Some(s.clone()),
+                detail: Some(serde_json::json!({"actor": actor, "settings": doc}).to_string()),
+                ..Default::default()
+            })
+            .map_err(store)?;
+        a.reload_engine(&s).map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server-error",
+                e.to_string(),
+            )
+        })
+    })
+    .await
+    .map_err(|_| {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server-error",
+            "a task failed",
+        )
+    })?;
+    saved?;
+    get_provisioning(State(app), caller, Path(slug)).await
+}
+
 /// The API's routes and its OpenAPI document, from the same declarations.
 pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::<App>::default()
@@ -771,6 +955,8 @@ pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(put_external_id, delete_external_id))
         .routes(routes!(list_providers))
+        .routes(routes!(get_provisioning, patch_provisioning))
+        .routes(routes!(decide))
         .routes(routes!(audit))
         .split_for_parts();
     doc.info = utoipa::openapi::InfoBuilder::new()

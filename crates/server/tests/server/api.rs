@@ -354,3 +354,80 @@ async fn the_openapi_document_matches_the_router() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn dry_run_decisions_and_provisioning_settings() {
+    let (h, k) = setup().await;
+    let read = Some(k.read.as_str());
+    let admin = Some(k.admin.as_str());
+    let users = h.users();
+    let (s, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/decisions",
+        read,
+        Some(json!({"provider": "fake", "claims": {"sub": "someone", "preferred_username": "someone", "email": "s@example.org", "email_verified": true}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["decision"], "provision");
+    assert!(v["trace"].as_array().unwrap().len() > 1);
+    assert_eq!(h.users(), users, "a dry run writes nothing");
+    let (_, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/decisions",
+        read,
+        Some(json!({"provider": "nope", "claims": {}})),
+    )
+    .await;
+    problem(&r, 422);
+    assert_eq!(v["errors"][0]["field"], "provider");
+
+    let (_, v, _) = call(&h, "GET", "/api/v1/providers/fake/provisioning", read, None).await;
+    assert_eq!(v["auto_provision"], true);
+    assert_eq!(v["default_permissions"], json!(["download_books"]));
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake/provisioning",
+        read,
+        Some(json!({"auto_provision": false})),
+    )
+    .await;
+    problem(&r, 403);
+    let (s, v, _) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        Some(json!({"auto_provision": false})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["auto_provision"], false);
+    assert_eq!(
+        v["default_permissions"],
+        json!(["download_books"]),
+        "the defaults are kept"
+    );
+    let (_, v, _) = call(&h, "POST", "/api/v1/decisions", read, Some(json!({"provider": "fake", "claims": {"sub": "someone", "preferred_username": "someone"}}))).await;
+    assert_eq!(v["reason"], "auto_provisioning_disabled");
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        Some(json!({"default_permissions": ["fly"]})),
+    )
+    .await;
+    problem(&r, 422);
+    let (_, v, _) = call(&h, "GET", "/api/v1/providers/fake/provisioning", read, None).await;
+    assert_eq!(
+        v["default_permissions"],
+        json!(["download_books"]),
+        "a refused change is not saved"
+    );
+    let (_, _, r) = call(&h, "GET", "/api/v1/providers/nope/provisioning", read, None).await;
+    problem(&r, 404);
+}
