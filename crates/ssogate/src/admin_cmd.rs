@@ -15,6 +15,41 @@ use std::sync::Arc;
 pub(crate) enum UserCommand {
     /// List accounts, with search, filters, sorting and pages.
     List(ListArgs),
+    /// Pre-provision an account; with --provider and --subject it binds to that
+    /// identity at its first sign-in.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, requires = "subject")]
+        provider: Option<String>,
+        #[arg(long, requires = "provider")]
+        subject: Option<String>,
+        /// Grant these permissions (repeatable).
+        #[arg(long = "permission")]
+        permissions: Vec<String>,
+        /// Grant these libraries (repeatable).
+        #[arg(long = "library")]
+        libraries: Vec<String>,
+        /// Add to these groups (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant or take away permissions, libraries, groups or the admin flag, as an
+    /// administrator (`--grant permission:upload_books`, `--revoke group:Editors`).
+    Update {
+        user: String,
+        #[arg(long = "grant", value_name = "KIND:NAME")]
+        grant: Vec<String>,
+        #[arg(long = "revoke", value_name = "KIND:NAME")]
+        revoke: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// One account: status, source, grants with their sources, identities, external ids.
     Show {
         /// Username (case-insensitive) or numeric id.
@@ -117,7 +152,44 @@ pub(crate) enum AuditCommand {
         #[command(flatten)]
         filter: AuditArgs,
     },
+    /// The newest events, oldest first; with --follow, keep printing new ones.
+    Tail {
+        /// How many to start with.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: i64,
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
 }
+
+#[derive(Subcommand)]
+pub(crate) enum SettingsCommand {
+    /// The provisioning settings in force for each provider (or one).
+    Show {
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save one provisioning setting of a provider (JSON value, e.g. `false` or
+    /// `'["download_books"]'`); refused unless the result compiles.
+    Set {
+        provider: String,
+        key: String,
+        value: String,
+    },
+}
+
+/// The keys `settings set` and the console save.
+const SETTING_KEYS: [&str; 8] = [
+    "auto_provision",
+    "soft_auto_provision",
+    "disable_account_creation",
+    "require_approval",
+    "default_permissions",
+    "default_libraries",
+    "default_groups",
+    "admin_email_domains",
+];
 
 #[derive(clap::Args)]
 pub(crate) struct AuditArgs {
@@ -143,10 +215,36 @@ pub(crate) struct AuditArgs {
     limit: i64,
 }
 
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
 fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
     let (store, _) = open_directory(config)?;
-    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    Ok(Admin::new(Arc::from(store), format!("cli:{who}")))
+    Ok(Admin::new(Arc::from(store), actor()).with_catalogue(Arc::new(config.catalogue.clone())))
+}
+
+fn grant_of(spec: &str) -> Result<(GrantKind, String), Failure> {
+    let bad = || {
+        Failure::Input(format!(
+            "\"{spec}\" is not KIND:NAME with KIND permission, library, group or admin (e.g. permission:upload_books, admin:admin)"
+        ))
+    };
+    let (kind, name) = spec.split_once(':').ok_or_else(bad)?;
+    let kind = match kind {
+        "permission" => GrantKind::Permission,
+        "library" => GrantKind::Library,
+        "group" => GrantKind::Group,
+        "admin" => GrantKind::Admin,
+        _ => return Err(bad()),
+    };
+    if name.is_empty() {
+        return Err(bad());
+    }
+    Ok((kind, name.to_owned()))
 }
 
 fn fail(e: AdminError) -> Failure {
@@ -228,8 +326,80 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
         UserCommand::List(a) => Some(user_filter(a)?),
         _ => None,
     };
+    let grants = match &cmd {
+        UserCommand::Update { grant, revoke, .. } => {
+            if grant.is_empty() && revoke.is_empty() {
+                return Err(Failure::Input(
+                    "nothing to change: give --grant KIND:NAME or --revoke KIND:NAME".into(),
+                ));
+            }
+            let g = grant
+                .iter()
+                .map(|s| grant_of(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let r = revoke
+                .iter()
+                .map(|s| grant_of(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some((g, r))
+        }
+        _ => None,
+    };
     let admin = admin(config)?;
     match cmd {
+        UserCommand::Add {
+            username,
+            email,
+            display_name,
+            provider,
+            subject,
+            permissions,
+            libraries,
+            groups,
+            json,
+        } => {
+            let row = ssogate_store::import::ImportRow {
+                username,
+                email,
+                email_verified: None,
+                display_name,
+                status: None,
+                provider,
+                subject,
+                external_id: None,
+                permissions,
+                libraries,
+                groups,
+                admin: None,
+            };
+            let now = ssogate_store::RequestContext::now().now;
+            let d = admin.create_user(row, now).map_err(fail)?;
+            if json {
+                return json_out(&d);
+            }
+            println!("created \"{}\" (id {})", d.user.username, d.user.id);
+            Ok(())
+        }
+        UserCommand::Update { user, json, .. } => {
+            let (g, r) = grants.unwrap_or_default();
+            for (kind, name) in &g {
+                admin.grant(&user, *kind, name).map_err(fail)?;
+            }
+            for (kind, name) in &r {
+                admin.revoke(&user, *kind, name).map_err(fail)?;
+            }
+            let d = admin.user(&user).map_err(fail)?;
+            if json {
+                return json_out(&d);
+            }
+            println!(
+                "updated \"{}\": {} granted, {} taken away",
+                d.user.username,
+                g.len(),
+                r.len()
+            );
+            Ok(())
+        }
         UserCommand::List(args) => {
             let filter = list.unwrap_or_default();
             let page = admin.list_users(&filter).map_err(fail)?;
@@ -509,10 +679,158 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
     }
 }
 
+fn audit_line(id: i64, e: &ssogate_store::AuditEvent) -> String {
+    format!(
+        "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}",
+        id,
+        time("t", e.at),
+        e.event,
+        e.outcome,
+        e.reason.as_deref().unwrap_or("-"),
+        e.provider.as_deref().unwrap_or(""),
+        e.subject
+            .as_deref()
+            .map(|s| format!("/{s}"))
+            .unwrap_or_default()
+    )
+}
+
+fn tail(config: &ssogate_config::Config, lines: i64, follow: bool) -> Result<(), Failure> {
+    if !(1..=10_000).contains(&lines) {
+        return Err(Failure::Input(format!(
+            "--lines: {lines} is outside 1–10000"
+        )));
+    }
+    let admin = admin(config)?;
+    let filter = |limit| AuditFilter {
+        limit,
+        ..AuditFilter::default()
+    };
+    let mut events = admin.audit_events(&filter(lines)).map_err(fail)?;
+    events.reverse();
+    let mut last = events.last().map_or(0, |(id, _)| *id);
+    for (id, e) in &events {
+        println!("{}", audit_line(*id, e));
+    }
+    if !follow {
+        return Ok(());
+    }
+    loop {
+        let _ = std::io::stdout().flush();
+        // Polling once a second is what `tail -f` does too.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let mut new: Vec<_> = admin
+            .audit_events(&filter(1000))
+            .map_err(fail)?
+            .into_iter()
+            .filter(|(id, _)| *id > last)
+            .collect();
+        new.reverse();
+        for (id, e) in &new {
+            println!("{}", audit_line(*id, e));
+            last = *id;
+        }
+    }
+}
+
+pub(crate) fn settings(
+    config: &ssogate_config::Config,
+    cmd: SettingsCommand,
+) -> Result<(), Failure> {
+    match cmd {
+        SettingsCommand::Show { provider, json } => {
+            let slugs: Vec<String> = match provider {
+                Some(p) => {
+                    config
+                        .provider(&p)
+                        .map_err(|e| Failure::Input(e.to_string()))?;
+                    vec![p]
+                }
+                None => config.providers.keys().cloned().collect(),
+            };
+            let (store, _) = open_directory(config)?;
+            let mut out = serde_json::Map::new();
+            for slug in slugs {
+                let saved = store
+                    .get_settings(&format!("provider:{slug}"))
+                    .map_err(|e| Failure::Runtime(e.to_string()))?;
+                let (_, policy) = config
+                    .engine_with(&slug, saved.as_ref())
+                    .map_err(|e| Failure::Runtime(e.to_string()))?;
+                let v =
+                    serde_json::to_value(&policy).map_err(|e| Failure::Runtime(e.to_string()))?;
+                let shown: serde_json::Map<String, serde_json::Value> = SETTING_KEYS
+                    .iter()
+                    .filter_map(|k| Some(((*k).to_owned(), v.get(*k)?.clone())))
+                    .collect();
+                out.insert(slug, serde_json::Value::Object(shown));
+            }
+            if json {
+                return json_out(&out);
+            }
+            for (slug, v) in &out {
+                println!("[{slug}]");
+                for (k, val) in v.as_object().into_iter().flatten() {
+                    println!("  {k:<26} {val}");
+                }
+            }
+            Ok(())
+        }
+        SettingsCommand::Set {
+            provider,
+            key,
+            value,
+        } => {
+            config
+                .provider(&provider)
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            if !SETTING_KEYS.contains(&key.as_str()) {
+                return Err(Failure::Input(format!(
+                    "\"{key}\" is not a provisioning setting; one of: {}",
+                    SETTING_KEYS.join(", ")
+                )));
+            }
+            let parsed: serde_json::Value = serde_json::from_str(&value).map_err(|e| {
+                Failure::Input(format!("{key}: \"{value}\" is not a JSON value ({e})"))
+            })?;
+            let (store, _) = open_directory(config)?;
+            let scope = format!("provider:{provider}");
+            let mut doc = store
+                .get_settings(&scope)
+                .map_err(|e| Failure::Runtime(e.to_string()))?
+                .unwrap_or_else(|| serde_json::json!({}));
+            if let Some(m) = doc.as_object_mut() {
+                m.insert(key.clone(), parsed);
+            }
+            config
+                .engine_with(&provider, Some(&doc))
+                .map_err(|e| Failure::Input(format!("{key}: {}; nothing was saved", e.message)))?;
+            let now = ssogate_store::RequestContext::now().now;
+            let who = actor();
+            store
+                .put_settings(&scope, &doc, Some(&who), now)
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            store
+                .record_event(ssogate_store::accounts::NewEvent {
+                    at: now,
+                    event: "admin.settings.saved".into(),
+                    outcome: "success".into(),
+                    provider: Some(provider.clone()),
+                    detail: Some(serde_json::json!({"actor": who, "settings": doc}).to_string()),
+                    ..Default::default()
+                })
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("saved {provider}.{key}; running servers apply it at once");
+            Ok(())
+        }
+    }
+}
+
 pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Result<(), Failure> {
     let (args, json, csv) = match &cmd {
         AuditCommand::Query { filter, json } => (filter, *json, false),
         AuditCommand::Export { filter } => (filter, false, true),
+        AuditCommand::Tail { lines, follow } => return tail(config, *lines, *follow),
     };
     let from = args
         .since
@@ -591,19 +909,7 @@ pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Resul
         "ID", "AT (UTC)", "EVENT", "OUTCOME", "REASON"
     );
     for (id, e) in &events {
-        println!(
-            "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}",
-            id,
-            time("t", e.at),
-            e.event,
-            e.outcome,
-            e.reason.as_deref().unwrap_or("-"),
-            e.provider.as_deref().unwrap_or(""),
-            e.subject
-                .as_deref()
-                .map(|s| format!("/{s}"))
-                .unwrap_or_default()
-        );
+        println!("{}", audit_line(*id, e));
     }
     Ok(())
 }

@@ -60,9 +60,12 @@ enum Command {
     /// Manage API keys (created once, stored hashed, scoped read or admin).
     #[command(subcommand)]
     Apikey(admin_cmd::ApikeyCommand),
-    /// Query and export the audit log.
+    /// Query, export and follow the audit log.
     #[command(subcommand)]
     Audit(admin_cmd::AuditCommand),
+    /// Show and change provisioning settings (as the console does).
+    #[command(subcommand)]
+    Settings(admin_cmd::SettingsCommand),
     /// Work with the configured OpenID providers.
     #[command(subcommand)]
     Provider(ProviderCommand),
@@ -70,6 +73,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ProviderCommand {
+    /// The configured providers.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One provider's settings (never its secret) and how many accounts are linked.
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Fetch discovery and keys, and say whether logins through this provider can work
     /// (exit 0) or not (exit 1).
     Check {
@@ -153,11 +167,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(cmd) => admin_cmd::user(&config, cmd),
         Command::Apikey(cmd) => admin_cmd::apikey(&config, cmd),
         Command::Audit(cmd) => admin_cmd::audit(&config, cmd),
+        Command::Settings(cmd) => admin_cmd::settings(&config, cmd),
         Command::Demo(args) => serve::demo(&args),
         Command::Provision(args) => provision(&config, &args),
         Command::Migrate => migrate(&config),
         Command::Import(args) => import(&config, &args),
         Command::Sweep => sweep(&config),
+        Command::Provider(ProviderCommand::List { json }) => provider_list(&config, json),
+        Command::Provider(ProviderCommand::Show { slug, json }) => {
+            provider_show(&config, &slug, json)
+        }
         Command::Provider(ProviderCommand::Check { slug, json }) => {
             provider_check(&config, &slug, json)
         }
@@ -640,4 +659,52 @@ fn provider_check(config: &ssogate_config::Config, slug: &str, json: bool) -> Re
     } else {
         Err(Failure::Quiet(1))
     }
+}
+
+fn provider_list(config: &ssogate_config::Config, json: bool) -> Result<(), Failure> {
+    if json {
+        let v: Vec<serde_json::Value> = config
+            .providers
+            .values()
+            .map(|p| {
+                serde_json::json!({"slug": p.slug, "name": p.display_name, "issuer": p.issuer,
+                    "client_id": p.client_id, "managed_by": "config"})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    println!("{:<14} {:<28} {:<44} MANAGED BY", "SLUG", "NAME", "ISSUER");
+    for p in config.providers.values() {
+        println!(
+            "{:<14} {:<28} {:<44} config",
+            p.slug, p.display_name, p.issuer
+        );
+    }
+    Ok(())
+}
+
+fn provider_show(config: &ssogate_config::Config, slug: &str, json: bool) -> Result<(), Failure> {
+    let p = config
+        .provider(slug)
+        .map_err(|e| Failure::Input(e.to_string()))?;
+    let (store, _) = open_directory(config)?;
+    let linked = store
+        .accounts_linked_to(slug)
+        .map_err(|e| Failure::Runtime(e.to_string()))?;
+    let v = serde_json::json!({
+        "slug": p.slug, "name": p.display_name, "issuer": p.issuer,
+        "issuer_aliases": p.issuer_aliases, "client_id": p.client_id,
+        "client_secret": p.client_secret.as_ref().map(|_| "[set]"),
+        "scopes": p.scopes, "redirect_uri": format!("{}/auth/{}/callback", config.base_url, p.slug),
+        "linked_accounts": linked, "managed_by": "config",
+    });
+    if json {
+        println!("{v}");
+        return Ok(());
+    }
+    for (k, val) in v.as_object().into_iter().flatten() {
+        println!("{k:<16} {val}");
+    }
+    Ok(())
 }

@@ -314,3 +314,181 @@ fn the_audit_log_is_queried_and_exported() {
             .stderr(predicate::str::contains(message));
     }
 }
+
+#[test]
+fn accounts_are_added_and_their_grants_changed() {
+    let (_dir, config) = fixture();
+    let v = json_of(ssogate(&config).args([
+        "user",
+        "add",
+        "carol",
+        "--email",
+        "carol@example.org",
+        "--provider",
+        "corp",
+        "--subject",
+        "carol-sub",
+        "--permission",
+        "download_books",
+        "--json",
+    ]));
+    assert_eq!(v["username"], "carol");
+    assert_eq!(v["source"], "api");
+    ssogate(&config)
+        .args(["user", "add", "carol"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    ssogate(&config)
+        .args(["user", "add", "dave", "--provider", "corp"])
+        .assert()
+        .code(2);
+
+    let v = json_of(ssogate(&config).args([
+        "user",
+        "update",
+        "alice",
+        "--grant",
+        "admin:admin",
+        "--grant",
+        "permission:download_books",
+        "--json",
+    ]));
+    let grants = v["grants"].as_array().unwrap();
+    assert!(
+        grants
+            .iter()
+            .any(|g| g["kind"] == "admin" && g["source"] == "admin"),
+        "{v}"
+    );
+    ssogate(&config)
+        .args(["user", "update", "alice", "--revoke", "group:Readers"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
+    assert!(
+        !v["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["kind"] == "group"),
+        "{v}"
+    );
+    for (args, message) in [
+        (vec!["user", "update", "alice"], "nothing to change"),
+        (
+            vec!["user", "update", "alice", "--grant", "superpower"],
+            "is not KIND:NAME",
+        ),
+        (
+            vec!["user", "update", "alice", "--grant", "permission:fly"],
+            "no permission \"fly\"",
+        ),
+        (
+            vec!["user", "update", "alice", "--revoke", "library:kids"],
+            "no grant",
+        ),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    let v = json_of(ssogate(&config).args([
+        "audit",
+        "query",
+        "--event",
+        "admin.user.granted",
+        "--json",
+    ]));
+    assert_eq!(v["events"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn providers_and_settings_are_shown_and_settings_changed() {
+    let (_dir, config) = fixture();
+    let out = ssogate(&config)
+        .args(["provider", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v[0]["slug"], "corp");
+    let out = ssogate(&config)
+        .args(["provider", "show", "corp", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["linked_accounts"], 2);
+    assert_eq!(v["client_secret"], "[set]");
+    assert!(
+        !v.to_string().contains("\"secret\""),
+        "the secret is never printed"
+    );
+    ssogate(&config)
+        .args(["provider", "show", "nope"])
+        .assert()
+        .code(2);
+
+    let v = json_of(ssogate(&config).args(["settings", "show", "--json"]));
+    assert_eq!(v["corp"]["auto_provision"], true);
+    assert_eq!(v["corp"]["default_permissions"], json!(["download_books"]));
+    ssogate(&config)
+        .args(["settings", "set", "corp", "auto_provision", "false"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["settings", "show", "corp", "--json"]));
+    assert_eq!(v["corp"]["auto_provision"], false);
+    assert_eq!(
+        v["corp"]["default_permissions"],
+        json!(["download_books"]),
+        "the defaults are kept"
+    );
+    for (args, message) in [
+        (
+            vec!["settings", "set", "corp", "colour", "1"],
+            "not a provisioning setting",
+        ),
+        (
+            vec!["settings", "set", "corp", "auto_provision", "perhaps"],
+            "not a JSON value",
+        ),
+        (
+            vec![
+                "settings",
+                "set",
+                "corp",
+                "default_permissions",
+                "[\"fly\"]",
+            ],
+            "nothing was saved",
+        ),
+        (
+            vec!["settings", "set", "nope", "auto_provision", "true"],
+            "no provider \"nope\"",
+        ),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    let v = json_of(ssogate(&config).args(["settings", "show", "corp", "--json"]));
+    assert_eq!(v["corp"]["default_permissions"], json!(["download_books"]));
+    ssogate(&config)
+        .args(["audit", "tail", "-n", "3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("admin.settings.saved"));
+    ssogate(&config)
+        .args(["audit", "tail", "-n", "0"])
+        .assert()
+        .code(2);
+}
