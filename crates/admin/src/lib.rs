@@ -252,6 +252,44 @@ impl Admin {
         self.user(who)
     }
 
+    /// Changes the display name and/or email (`Some("")` clears one). A new email is
+    /// unverified until a provider vouches for it.
+    pub fn update_profile(
+        &self,
+        who: &str,
+        display_name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<UserDetail, AdminError> {
+        let clean =
+            |v: Option<&str>| v.map(|s| Some(s.trim().to_owned()).filter(|s| !s.is_empty()));
+        let (name, mail) = (clean(display_name), clean(email));
+        if let Some(Some(e)) = &mail
+            && (!e.contains('@') || e.len() > 320 || e.chars().any(char::is_whitespace))
+        {
+            return Err(AdminError::Invalid {
+                field: "email",
+                message: format!("\"{e}\" is not an email address"),
+            });
+        }
+        if let Some(Some(n)) = &name
+            && (n.chars().count() > 200 || n.chars().any(char::is_control))
+        {
+            return Err(AdminError::Invalid {
+                field: "display_name",
+                message: "must be at most 200 characters, without control characters".into(),
+            });
+        }
+        let (id, user) = self.find(who)?;
+        self.directory
+            .update_profile(id, name.clone(), mail.clone(), (self.now)())?;
+        self.audit(
+            "admin.user.updated",
+            Some(id),
+            serde_json::json!({"username": user.username, "display_name": name, "email": mail}),
+        )?;
+        self.user(who)
+    }
+
     pub fn delete_user(&self, who: &str) -> Result<(), AdminError> {
         let (id, user) = self.find(who)?;
         self.directory.delete_user(id)?;

@@ -550,9 +550,13 @@ pub struct UserChange {
     /// `disabled` disables (sessions end at once); `active` enables a disabled account or
     /// approves a pending one.
     pub status: Option<String>,
+    /// A new display name; empty clears it.
+    pub display_name: Option<String>,
+    /// A new email (unverified until a provider vouches for it); empty clears it.
+    pub email: Option<String>,
 }
 
-/// Change an account's status.
+/// Change an account's status, display name or email.
 #[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", request_body = UserChange,
     params(("user" = String, Path, description = "username or numeric id")),
     security(("bearer" = [])),
@@ -567,7 +571,14 @@ async fn update_user(
     caller.admin()?;
     let change: UserChange = body(&bytes)?;
     let d = admin(&app, &caller, move |a| {
-        let current = a.user(&user)?;
+        let mut current = a.user(&user)?;
+        if change.display_name.is_some() || change.email.is_some() {
+            current = a.update_profile(
+                &user,
+                change.display_name.as_deref(),
+                change.email.as_deref(),
+            )?;
+        }
         match change.status.as_deref() {
             None => Ok(current),
             Some("disabled") => a.set_status(&user, StatusChange::Disable),

@@ -369,6 +369,9 @@ pub(crate) async fn user(
         "revoked" => "Removed.".to_owned(),
         "status" => "Status changed; sessions follow at once.".to_owned(),
         "external_id" => "External id saved.".to_owned(),
+        "profile" => {
+            "Saved. A changed email is unverified until a provider vouches for it.".to_owned()
+        }
         other => other.chars().take(100).collect(),
     });
     let (csrf, cookie) = csrf_token(&app, &req.headers);
@@ -450,6 +453,8 @@ pub(crate) struct ActionForm {
     name: Option<String>,
     provider: Option<String>,
     external_id: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
 }
 
 pub(crate) async fn user_action(
@@ -502,6 +507,14 @@ pub(crate) async fn user_action(
             })
             .await
         }
+        "profile" => {
+            let (name, email) = (f.display_name.clone(), f.email.clone());
+            run(&app, actor, move |a| {
+                a.update_profile(&who, name.as_deref(), email.as_deref())
+                    .map(drop)
+            })
+            .await
+        }
         "delete" => {
             return match run(&app, actor, move |a| a.delete_user(&who)).await {
                 Ok(()) => web::redirect(StatusCode::SEE_OTHER, "/admin/users"),
@@ -513,6 +526,7 @@ pub(crate) async fn user_action(
     let notice = match what.as_str() {
         "revoke" => "revoked",
         "external-id" => "external_id",
+        "profile" => "profile",
         "grant" => "granted",
         _ => "status",
     };

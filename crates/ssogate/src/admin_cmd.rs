@@ -47,6 +47,12 @@ pub(crate) enum UserCommand {
         grant: Vec<String>,
         #[arg(long = "revoke", value_name = "KIND:NAME")]
         revoke: Vec<String>,
+        /// A new display name ("" clears it).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// A new email, unverified until a provider vouches for it ("" clears it).
+        #[arg(long)]
+        email: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -327,10 +333,16 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
         _ => None,
     };
     let grants = match &cmd {
-        UserCommand::Update { grant, revoke, .. } => {
-            if grant.is_empty() && revoke.is_empty() {
+        UserCommand::Update {
+            grant,
+            revoke,
+            display_name,
+            email,
+            ..
+        } => {
+            if grant.is_empty() && revoke.is_empty() && display_name.is_none() && email.is_none() {
                 return Err(Failure::Input(
-                    "nothing to change: give --grant KIND:NAME or --revoke KIND:NAME".into(),
+                    "nothing to change: give --grant KIND:NAME, --revoke KIND:NAME, --display-name or --email".into(),
                 ));
             }
             let g = grant
@@ -380,8 +392,19 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             println!("created \"{}\" (id {})", d.user.username, d.user.id);
             Ok(())
         }
-        UserCommand::Update { user, json, .. } => {
+        UserCommand::Update {
+            user,
+            json,
+            display_name,
+            email,
+            ..
+        } => {
             let (g, r) = grants.unwrap_or_default();
+            if display_name.is_some() || email.is_some() {
+                admin
+                    .update_profile(&user, display_name.as_deref(), email.as_deref())
+                    .map_err(fail)?;
+            }
             for (kind, name) in &g {
                 admin.grant(&user, *kind, name).map_err(fail)?;
             }

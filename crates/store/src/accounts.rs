@@ -260,3 +260,34 @@ pub fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
     Ok(db.exec("DELETE FROM users WHERE id = $1", args![user_id])? > 0)
 }
+
+/// Changes an account's display name and/or email (`Some(None)` clears it). A changed
+/// email is no longer verified: the new address has not been proven to be the person's,
+/// so it cannot link by email until a provider vouches for it. Whether the account exists.
+pub fn update_profile(
+    db: &mut dyn Db,
+    user_id: i64,
+    display_name: Option<Option<&str>>,
+    email: Option<Option<&str>>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if db
+        .query_int("SELECT id FROM users WHERE id = $1", args![user_id])?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    if let Some(name) = display_name {
+        db.exec(
+            "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3",
+            args![name, now, user_id],
+        )?;
+    }
+    if let Some(email) = email {
+        db.exec(
+            "UPDATE users SET email = $1, email_verified = $2, updated_at = $3 WHERE id = $4",
+            args![email, false, now, user_id],
+        )?;
+    }
+    Ok(true)
+}

@@ -235,6 +235,15 @@ pub trait Directory: Send + Sync {
         kind: GrantKind,
         name: &str,
     ) -> Result<bool, StoreError>;
+    /// Changes an account's display name and/or email (`Some(None)` clears one); a new
+    /// email is unverified. Whether the account exists.
+    fn update_profile(
+        &self,
+        user_id: i64,
+        display_name: Option<Option<String>>,
+        email: Option<Option<String>>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
     /// Deletes an account (identities, grants, sessions); whether it existed.
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Calls `sink` whenever a committed write ends sessions or changes an account —

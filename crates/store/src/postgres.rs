@@ -716,6 +716,25 @@ impl crate::Directory for PgStore {
             Ok(revoked)
         })
     }
+    fn update_profile(
+        &self,
+        user_id: i64,
+        display_name: Option<Option<String>>,
+        email: Option<Option<String>>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.transaction(|tx| {
+            let out = accounts::update_profile(
+                tx,
+                user_id,
+                display_name.as_ref().map(Option::as_deref),
+                email.as_ref().map(Option::as_deref),
+                now,
+            )?;
+            notify(tx, &[Invalidation::User(user_id)])?;
+            Ok(out)
+        })
+    }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.transaction(|tx| {
             let out = accounts::delete_user(tx, user_id)?;

@@ -520,6 +520,27 @@ impl crate::Directory for SqliteStore {
         self.write(move |c| directory::revoke_by_admin(c, user_id, kind, &name))
             .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
+    fn update_profile(
+        &self,
+        user_id: i64,
+        display_name: Option<Option<String>>,
+        email: Option<Option<String>>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |c| {
+            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = accounts::update_profile(
+                &mut tx,
+                user_id,
+                display_name.as_ref().map(Option::as_deref),
+                email.as_ref().map(Option::as_deref),
+                now,
+            )?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+    }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.write(move |c| {
             let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -159,6 +159,24 @@ async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
         .await;
     assert_eq!(r.status, 422);
     assert!(r.body.contains("no permission &#34;fly&#34;"), "{}", r.body);
+    // Profile: the next forward-auth carries the new name.
+    admin
+        .post(
+            &format!("{user}/profile"),
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Robert"),
+                ("email", "bob@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        bob.get(&h.url("/auth/verify"))
+            .await
+            .header("remote-name")
+            .as_deref(),
+        Some("Robert")
+    );
     // External id, then disabling: bob's session ends.
     admin
         .post(
