@@ -426,6 +426,41 @@ impl Admin {
         }
     }
 
+    /// Saves a provisioning settings document (`provider:<slug>` or `global`): `changes`
+    /// laid over what is saved (or, with `replace`, instead of it), accepted by `check`
+    /// (the caller compiles the engine with it), stored and audited. The saved document.
+    pub fn save_settings(
+        &self,
+        scope: &str,
+        changes: serde_json::Map<String, serde_json::Value>,
+        replace: bool,
+        check: impl FnOnce(&serde_json::Value) -> Result<(), String>,
+    ) -> Result<serde_json::Value, AdminError> {
+        let mut doc = if replace {
+            serde_json::Map::new()
+        } else {
+            match self.directory.get_settings(scope)? {
+                Some(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            }
+        };
+        doc.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
+        let doc = serde_json::Value::Object(doc);
+        check(&doc).map_err(|message| AdminError::Invalid {
+            field: "settings",
+            message,
+        })?;
+        let now = (self.now)();
+        self.directory
+            .put_settings(scope, &doc, Some(&self.actor), now)?;
+        self.audit(
+            "admin.settings.saved",
+            None,
+            serde_json::json!({"scope": scope, "settings": doc}),
+        )?;
+        Ok(doc)
+    }
+
     /// The account id behind a username, for filters.
     pub fn user_id(&self, who: &str) -> Result<i64, AdminError> {
         Ok(self.find(who)?.0)

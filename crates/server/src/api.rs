@@ -907,55 +907,22 @@ async fn patch_provisioning(
             format!("no provider \"{slug}\""),
         ));
     }
-    let (a, s, actor, now) = (app.clone(), slug.clone(), caller.actor.clone(), app.now());
-    let saved = tokio::task::spawn_blocking(move || -> Result<(), Problem> {
-        let scope = format!("provider:{s}");
-        let store = |e: ssogate_store::StoreError| Problem::from(AdminError::Store(e));
-        let mut doc = a
-            .directory
-            .get_settings(&scope)
-            .map_err(store)?
-            .unwrap_or_else(|| serde_json::json!({}));
-        if let (Some(m), Ok(serde_json::Value::Object(c))) =
-            (doc.as_object_mut(), serde_json::to_value(&change))
-        {
-            for (k, v) in c.into_iter().filter(|(_, v)| !v.is_null()) {
-                m.insert(k, v);
-            }
-        }
-        a.config
-            .engine_with(&s, Some(&doc))
-            .map_err(|e| Problem::field("body", e.message))?;
-        a.directory
-            .put_settings(&scope, &doc, Some(&actor), now)
-            .map_err(store)?;
-        a.directory
-            .record_event(ssogate_store::accounts::NewEvent {
-                at: now,
-                event: "admin.settings.saved".into(),
-                outcome: "success".into(),
-                provider: Some(s.clone()),
-                detail: Some(serde_json::json!({"actor": actor, "settings": doc}).to_string()),
-                ..Default::default()
-            })
-            .map_err(store)?;
-        a.reload_engine(&s).map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server-error",
-                e.to_string(),
-            )
-        })
+    let changes = match serde_json::to_value(&change) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (a, s) = (app.clone(), slug.clone());
+    admin(&app, &caller, move |adm| {
+        adm.save_settings(&format!("provider:{s}"), changes, false, |doc| {
+            a.config
+                .engine_with(&s, Some(doc))
+                .map(drop)
+                .map_err(|e| e.message)
+        })?;
+        a.reload_engine(&s)
+            .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))
     })
-    .await
-    .map_err(|_| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server-error",
-            "a task failed",
-        )
-    })?;
-    saved?;
+    .await?;
     get_provisioning(State(app), caller, Path(slug)).await
 }
 

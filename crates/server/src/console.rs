@@ -1039,28 +1039,23 @@ pub(crate) async fn save_provisioning(
         "default_groups": list("default_groups"),
         "admin_email_domains": domains,
     });
-    if let Err(e) = app.config.engine_with(&slug, Some(&doc)) {
-        return provisioning_page(&app, &req, None, Some((&slug, e.message.clone())));
-    }
-    let (a, s, d, now) = (app.clone(), slug.clone(), doc.clone(), app.now());
-    let saved = tokio::task::spawn_blocking(move || {
-        a.directory
-            .put_settings(&format!("provider:{s}"), &d, Some(&actor), now)?;
-        a.directory
-            .record_event(ssogate_store::accounts::NewEvent {
-                at: now,
-                event: "admin.settings.saved".into(),
-                outcome: "success".into(),
-                provider: Some(s.clone()),
-                detail: Some(serde_json::json!({"actor": actor, "settings": d}).to_string()),
-                ..Default::default()
-            })?;
+    let serde_json::Value::Object(changes) = doc else {
+        return crate::ops::not_found(req).await;
+    };
+    let (a, s) = (app.clone(), slug.clone());
+    let saved = run(&app, actor, move |adm| {
+        adm.save_settings(&format!("provider:{s}"), changes, true, |doc| {
+            a.config
+                .engine_with(&s, Some(doc))
+                .map(drop)
+                .map_err(|e| e.message)
+        })?;
         a.reload_engine(&s)
-            .map_err(|e| ssogate_store::StoreError::Corrupt(e.to_string()))
+            .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))
     })
     .await;
     match saved {
-        Ok(Ok(())) => web::redirect(
+        Ok(()) => web::redirect(
             StatusCode::SEE_OTHER,
             &format!(
                 "/admin/provisioning?{}",
@@ -1069,7 +1064,9 @@ pub(crate) async fn save_provisioning(
                     .finish()
             ),
         ),
-        Ok(Err(e)) => server_error(req.t, &e),
-        Err(e) => server_error(req.t, &ssogate_store::StoreError::Corrupt(e.to_string())),
+        Err(AdminError::Invalid { message, .. }) => {
+            provisioning_page(&app, &req, None, Some((&slug, message)))
+        }
+        Err(e) => admin_failure(&req, &e),
     }
 }

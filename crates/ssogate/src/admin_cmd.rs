@@ -816,33 +816,16 @@ pub(crate) fn settings(
             let parsed: serde_json::Value = serde_json::from_str(&value).map_err(|e| {
                 Failure::Input(format!("{key}: \"{value}\" is not a JSON value ({e})"))
             })?;
-            let (store, _) = open_directory(config)?;
-            let scope = format!("provider:{provider}");
-            let mut doc = store
-                .get_settings(&scope)
-                .map_err(|e| Failure::Runtime(e.to_string()))?
-                .unwrap_or_else(|| serde_json::json!({}));
-            if let Some(m) = doc.as_object_mut() {
-                m.insert(key.clone(), parsed);
-            }
-            config
-                .engine_with(&provider, Some(&doc))
-                .map_err(|e| Failure::Input(format!("{key}: {}; nothing was saved", e.message)))?;
-            let now = ssogate_store::RequestContext::now().now;
-            let who = actor();
-            store
-                .put_settings(&scope, &doc, Some(&who), now)
-                .map_err(|e| Failure::Runtime(e.to_string()))?;
-            store
-                .record_event(ssogate_store::accounts::NewEvent {
-                    at: now,
-                    event: "admin.settings.saved".into(),
-                    outcome: "success".into(),
-                    provider: Some(provider.clone()),
-                    detail: Some(serde_json::json!({"actor": who, "settings": doc}).to_string()),
-                    ..Default::default()
+            let mut changes = serde_json::Map::new();
+            changes.insert(key.clone(), parsed);
+            admin(config)?
+                .save_settings(&format!("provider:{provider}"), changes, false, |doc| {
+                    config
+                        .engine_with(&provider, Some(doc))
+                        .map(drop)
+                        .map_err(|e| format!("{key}: {}; nothing was saved", e.message))
                 })
-                .map_err(|e| Failure::Runtime(e.to_string()))?;
+                .map_err(fail)?;
             println!("saved {provider}.{key}; running servers apply it at once");
             Ok(())
         }
