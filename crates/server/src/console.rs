@@ -593,6 +593,8 @@ struct Decided {
 #[template(path = "console_test.html")]
 struct TestPage<'a> {
     t: &'a crate::i18n::Texts,
+    /// (value `provider:subject`, label).
+    recent: Vec<(String, String)>,
     providers: Vec<(String, bool)>,
     claims: String,
     userinfo: String,
@@ -601,15 +603,49 @@ struct TestPage<'a> {
     csrf: String,
 }
 
-pub(crate) async fn test_claims(State(app): State<App>, req: Req) -> Response {
+/// Recent sign-ins to start a test from: (`provider:subject`, label).
+async fn recent(app: &App) -> Vec<(String, String)> {
+    app.db(|d| d.recent_identities(20))
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(p, s, u)| (format!("{p}:{s}"), format!("{u} through {p}")))
+        .collect()
+}
+
+pub(crate) async fn test_claims(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = administrator(&app, &req, "/admin/test-claims").await {
         return r;
     }
+    // Start from the (redacted) claims of a recent sign-in, when one is picked.
+    let picked = match q.get("from").and_then(|f| f.split_once(':')) {
+        Some((p, s)) => {
+            let (p, s) = (p.to_owned(), s.to_owned());
+            let provider = p.clone();
+            app.db(move |d| d.last_claims(&p, &s))
+                .await
+                .ok()
+                .flatten()
+                .map(|c| {
+                    (
+                        provider,
+                        serde_json::to_string_pretty(&c).unwrap_or_default(),
+                    )
+                })
+        }
+        None => None,
+    };
     let (csrf, cookie) = csrf_token(&app, &req.headers);
+    let chosen = picked.as_ref().map(|(p, _)| p.clone()).unwrap_or_default();
     let page = TestPage {
         t: req.t,
-        providers: app.providers.keys().map(|p| (p.clone(), false)).collect(),
-        claims: "{\n  \"sub\": \"248289761001\",\n  \"preferred_username\": \"jane\",\n  \"email\": \"jane@example.org\",\n  \"email_verified\": true,\n  \"groups\": [\"readers\"]\n}".into(),
+        recent: recent(&app).await,
+        providers: app.providers.keys().map(|p| (p.clone(), *p == chosen)).collect(),
+        claims: picked.map(|(_, c)| c).unwrap_or_else(|| "{\n  \"sub\": \"248289761001\",\n  \"preferred_username\": \"jane\",\n  \"email\": \"jane@example.org\",\n  \"email_verified\": true,\n  \"groups\": [\"readers\"]\n}".into()),
         userinfo: String::new(),
         error: None,
         result: None,
@@ -676,6 +712,7 @@ pub(crate) async fn test_claims_run(
     let (csrf, cookie) = csrf_token(&app, &req.headers);
     let page = TestPage {
         t: req.t,
+        recent: recent(&app).await,
         providers: app
             .providers
             .keys()

@@ -291,3 +291,18 @@ pub fn update_profile(
     }
     Ok(true)
 }
+
+/// The identities that signed in most recently: (provider, subject, username).
+pub fn recent_identities(
+    db: &mut dyn Db,
+    limit: i64,
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    db.query(
+        "SELECT i.provider, i.subject, u.username FROM identities i JOIN users u ON u.id = i.user_id
+         ORDER BY i.last_login_at DESC, i.id DESC LIMIT $1",
+        args![limit],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?.text()?, r.get(1)?.text()?, r.get(2)?.text()?)))
+    .collect()
+}

@@ -244,6 +244,8 @@ pub trait Directory: Send + Sync {
         email: Option<Option<String>>,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// The identities that signed in most recently: (provider, subject, username).
+    fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Deletes an account (identities, grants, sessions); whether it existed.
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Calls `sink` whenever a committed write ends sessions or changes an account —

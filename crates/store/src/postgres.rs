@@ -735,6 +735,9 @@ impl crate::Directory for PgStore {
             Ok(out)
         })
     }
+    fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(|c| accounts::recent_identities(c, limit))
+    }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.transaction(|tx| {
             let out = accounts::delete_user(tx, user_id)?;

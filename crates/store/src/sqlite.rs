@@ -541,6 +541,9 @@ impl crate::Directory for SqliteStore {
         })
         .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
     }
+    fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.read(|c| accounts::recent_identities(c, limit))
+    }
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         self.write(move |c| {
             let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
