@@ -189,7 +189,129 @@ both!(
     settings_providers_and_logout_replays,
     invalidations_reach_every_watcher_after_commit,
     identities_link_and_unlink_with_the_last_method_guard,
+    administration_reads_and_writes,
 );
+
+fn administration_reads_and_writes(f: Fixture) {
+    use ssogate_store::accounts::ExternalIdOutcome;
+    let s = &*f.store;
+    let a = account(s, "adm-a");
+    let b = account(s, "adm-b");
+    // Dashboard figures.
+    let stats = s.stats(0).unwrap();
+    assert_eq!(
+        stats.accounts,
+        vec![("provider".to_owned(), "active".to_owned(), 2)]
+    );
+    assert_eq!(
+        stats.days.iter().map(|d| d.1).sum::<i64>(),
+        2,
+        "{:?}",
+        stats.days
+    );
+    // A dry run decides without writing.
+    let before = s.count(Table::Users).unwrap();
+    let out = s
+        .decide(
+            engine(policy()),
+            ClaimSources::id_token(json!({"sub": "dry", "preferred_username": "dry"})),
+        )
+        .unwrap();
+    assert_eq!(out.decision.code(), "provision");
+    let out = s
+        .decide(
+            engine(policy()),
+            ClaimSources::id_token(json!({"sub": "adm-a"})),
+        )
+        .unwrap();
+    assert_eq!(out.decision.code(), "sign_in");
+    assert_eq!(s.count(Table::Users).unwrap(), before);
+    // Grants taken away; unknown ones say so.
+    assert!(
+        s.revoke_by_admin(a, GrantKind::Permission, "download")
+            .unwrap()
+    );
+    assert!(
+        !s.revoke_by_admin(a, GrantKind::Permission, "download")
+            .unwrap()
+    );
+    assert!(
+        s.revoke_by_admin(a, GrantKind::Group, "readers").unwrap(),
+        "group names match case-insensitively"
+    );
+    s.grant_by_admin(a, GrantKind::Admin, "admin", 5).unwrap();
+    assert!(s.revoke_by_admin(a, GrantKind::Admin, "admin").unwrap());
+    let user = s.user(a).unwrap().unwrap();
+    assert!(
+        !user
+            .grants
+            .iter()
+            .any(|g| g.name == "download" || g.kind == GrantKind::Admin)
+    );
+    // External ids are unique per provider.
+    assert_eq!(
+        s.set_external_id(a, "corp", Some("X1")).unwrap(),
+        ExternalIdOutcome::Set
+    );
+    assert_eq!(
+        s.set_external_id(b, "corp", Some("X1")).unwrap(),
+        ExternalIdOutcome::TakenByAnother
+    );
+    assert_eq!(
+        s.set_external_id(9999, "corp", Some("X2")).unwrap(),
+        ExternalIdOutcome::NoSuchUser
+    );
+    assert_eq!(s.user(a).unwrap().unwrap().external_ids["corp"], "X1");
+    assert_eq!(
+        s.set_external_id(a, "corp", None).unwrap(),
+        ExternalIdOutcome::Cleared
+    );
+    // Profile: a new email is unverified.
+    assert!(
+        s.update_profile(
+            a,
+            Some(Some("Ada A".into())),
+            Some(Some("ada@new.example".into())),
+            9
+        )
+        .unwrap()
+    );
+    let user = s.user(a).unwrap().unwrap();
+    assert_eq!(
+        (
+            user.display_name.as_deref(),
+            user.email.as_deref(),
+            user.email_verified
+        ),
+        (Some("Ada A"), Some("ada@new.example"), false)
+    );
+    assert!(s.update_profile(a, Some(None), None, 10).unwrap());
+    assert_eq!(s.user(a).unwrap().unwrap().display_name, None);
+    assert!(!s.update_profile(9999, Some(None), None, 10).unwrap());
+    // Recent sign-ins, newest first.
+    let recent = s.recent_identities(10).unwrap();
+    assert_eq!(recent.len(), 2);
+    assert!(recent.iter().any(|r| r.2 == "adm-b"));
+    // Deleting takes sessions with it; the audit keeps its history.
+    let secret = s
+        .create_session(
+            b,
+            &SessionOrigin::default(),
+            100,
+            SessionLifetimes::default(),
+        )
+        .unwrap();
+    let events = s.count(Table::AuditEvents).unwrap();
+    assert!(s.delete_user(b).unwrap());
+    assert!(!s.delete_user(b).unwrap());
+    assert!(
+        s.touch_session(&secret, 101, SessionLifetimes::default())
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.user(b).unwrap().is_none());
+    assert_eq!(s.count(Table::AuditEvents).unwrap(), events);
+}
 
 /// Collects what a watcher hears; `wait_for` returns once `want` arrived (bounded: the
 /// PostgreSQL listener hears it from another thread).
