@@ -398,7 +398,7 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
     // Test claims: the decision and its trace, nothing created.
     let users = real.directory.count(ssogate_store::Table::Users).unwrap();
     c.goto(&format!("{base}/admin/test-claims")).await.unwrap();
-    click(c, "form[action='/admin/test-claims'] button").await;
+    click(c, "form[method=post][action='/admin/test-claims'] button").await;
     let text = body(c).await;
     assert!(
         text.contains("Decision: provision") && text.contains("Trace"),
