@@ -1,12 +1,15 @@
 //! ssogate-server: the HTTP surface. Login page, `/auth/{slug}/start` and `/callback`
 //! (the whole pipeline: relying party → claims → engine → one directory transaction →
 //! session), local password login, logout (RP-initiated and back-channel), forward-auth
-//! `verify`, the account page (link / unlink), health, readiness and metrics — and the
+//! `verify` (sessions and bearer tokens, from a cache the directory keeps correct), the
+//! account page (link / unlink), the administrators' console (`/admin`), the REST API
+//! (`/api/v1`, OpenAPI at `/api/openapi.json`), health, readiness and metrics — and the
 //! development provider that only `ssogate demo` starts.
 //!
 //! It is the only crate that knows requests, cookies and pages. It must not know SQL
 //! (it holds a `dyn Directory`) nor token formats (the relying party hands it verified
-//! claims); provisioning decisions are the core's.
+//! claims); provisioning decisions are the core's, administrative operations
+//! `ssogate-admin`'s.
 
 mod account;
 mod api;
