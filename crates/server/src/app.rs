@@ -525,6 +525,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/admin/audit", get(console::audit))
         .route("/admin/provisioning", get(console::provisioning))
+        .route("/admin/providers", get(console::providers))
+        .route(
+            "/admin/providers/{slug}/check",
+            get(console::check_provider),
+        )
         .route(
             "/admin/provisioning/{slug}",
             post(console::save_provisioning),

@@ -1129,3 +1129,76 @@ pub(crate) async fn save_provisioning(
         Err(e) => admin_failure(&req, &e),
     }
 }
+
+#[derive(Template)]
+#[template(path = "console_providers.html")]
+struct ProvidersPage<'a> {
+    t: &'a crate::i18n::Texts,
+    /// (slug, name, issuer, linked accounts).
+    providers: Vec<(String, String, String, i64)>,
+    report: Option<ssogate_oidc::CheckReport>,
+}
+
+async fn providers_page(
+    app: &App,
+    req: &Req,
+    report: Option<ssogate_oidc::CheckReport>,
+) -> Response {
+    let slugs: Vec<String> = app.providers.keys().cloned().collect();
+    let counts = app
+        .db(move |d| {
+            slugs
+                .into_iter()
+                .map(|s| Ok((d.accounts_linked_to(&s)?, s)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await;
+    let counts = match counts {
+        Ok(c) => c,
+        Err(e) => return server_error(req.t, &e),
+    };
+    let providers = counts
+        .into_iter()
+        .filter_map(|(n, slug)| {
+            let p = app.providers.get(&slug)?;
+            Some((
+                slug,
+                p.config.display_name.clone(),
+                p.config.issuer.clone(),
+                n,
+            ))
+        })
+        .collect();
+    pages::render(
+        StatusCode::OK,
+        &ProvidersPage {
+            t: req.t,
+            providers,
+            report,
+        },
+    )
+}
+
+/// The configured providers (read-only here) with their linked accounts.
+pub(crate) async fn providers(State(app): State<App>, req: Req) -> Response {
+    if let Err(r) = administrator(&app, &req, "/admin/providers").await {
+        return r;
+    }
+    providers_page(&app, &req, None).await
+}
+
+/// `ssogate provider check` from the console: discovery and keys fetched afresh.
+pub(crate) async fn check_provider(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+) -> Response {
+    if let Err(r) = administrator(&app, &req, "/admin/providers").await {
+        return r;
+    }
+    let Some(entry) = app.providers.get(&slug) else {
+        return crate::ops::not_found(req).await;
+    };
+    let report = entry.rp.check().await;
+    providers_page(&app, &req, Some(report)).await
+}

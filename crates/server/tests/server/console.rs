@@ -37,6 +37,9 @@ async fn only_administrators_see_the_console() {
         "/admin/test-claims".to_owned(),
         "/admin/audit".to_owned(),
         "/admin/audit.csv".to_owned(),
+        "/admin/provisioning".to_owned(),
+        "/admin/providers".to_owned(),
+        "/admin/providers/fake/check".to_owned(),
     ];
     for p in &pages {
         let r = bob.get(&h.url(p)).await;
@@ -388,5 +391,39 @@ async fn switching_auto_provisioning_off_and_on_keeps_the_defaults() {
             .filter(|e| e.starts_with("admin.settings.saved"))
             .count()
             == 2
+    );
+}
+
+#[tokio::test]
+async fn providers_are_listed_read_only_and_checked() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/providers")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("<td>fake</td><td>Fake IdP</td>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<td>2</td><td>configuration (read-only)</td>"),
+        "{}",
+        page.body
+    );
+    let fetches = h.idp.jwks_fetches();
+    let report = admin.get(&h.url("/admin/providers/fake/check")).await;
+    assert!(
+        report.body.contains("Check of fake: usable"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains("RSA"), "{}", report.body);
+    assert!(h.idp.jwks_fetches() > fetches, "checked afresh");
+    assert_eq!(
+        admin
+            .get(&h.url("/admin/providers/nope/check"))
+            .await
+            .status,
+        404
     );
 }
