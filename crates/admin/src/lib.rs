@@ -5,6 +5,8 @@
 //! It knows the directory and the core's types; it must not know HTTP, terminals or
 //! output formats.
 
+pub mod dates;
+
 use serde::Serialize;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};

@@ -742,22 +742,6 @@ struct AuditPage<'a> {
     events: Vec<(String, String, String, String, String, String, String)>,
 }
 
-/// YYYY-MM-DD → unix seconds at 00:00 UTC.
-fn day(s: &str) -> Option<i64> {
-    let mut p = s.splitn(3, '-').map(|x| x.parse::<i64>().ok());
-    let (Some(Some(y)), Some(Some(m)), Some(Some(d))) = (p.next(), p.next(), p.next()) else {
-        return None;
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    Some((era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468) * 86_400)
-}
-
 async fn audit_events(
     app: &App,
     actor: String,
@@ -768,7 +752,7 @@ async fn audit_events(
     let date = |field: &'static str| -> Result<Option<i64>, AdminError> {
         get(field)
             .map(|v| {
-                day(v).ok_or_else(|| AdminError::Invalid {
+                ssogate_admin::dates::parse_day(v).ok_or_else(|| AdminError::Invalid {
                     field,
                     message: format!("\"{v}\" is not a date like 2026-11-23"),
                 })

@@ -119,25 +119,9 @@ pub(crate) fn message(
 
 pub(crate) const STYLESHEET: &str = include_str!("../templates/ssogate.css");
 
-/// Formats unix seconds as `YYYY-MM-DD HH:MM UTC` (civil-from-days, Hinnant).
+/// Formats unix seconds as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn utc(ts: i64) -> String {
-    let days = ts.div_euclid(86_400);
-    let secs = ts.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    format!("{} UTC", ssogate_admin::dates::minutes(ts))
 }
 
 #[cfg(test)]

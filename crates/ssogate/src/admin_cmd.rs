@@ -268,62 +268,20 @@ fn json_out(v: &impl serde::Serialize) -> Result<(), Failure> {
     Ok(())
 }
 
-fn time(field: &str, t: i64) -> String {
-    if t == 0 && field.is_empty() {
-        return String::new();
-    }
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Hinnant).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+fn time(t: i64) -> String {
+    ssogate_admin::dates::minutes(t)
 }
 
 /// `YYYY-MM-DD` (UTC midnight) or unix seconds.
 fn parse_time(field: &'static str, v: &str) -> Result<i64, Failure> {
-    if let Ok(n) = v.parse::<i64>() {
-        return Ok(n);
-    }
-    let bad = || {
-        Failure::Input(format!(
-            "--{field}: \"{v}\" is neither unix seconds nor a date like 2026-11-23"
-        ))
-    };
-    let mut parts = v.splitn(3, '-').map(str::parse::<i64>);
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    // Days from civil (Hinnant), the inverse of `civil`.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    if civil(days) != (if m <= 2 { y + 1 } else { y }, m, d) {
-        return Err(bad());
-    }
-    Ok(days * 86_400)
+    v.parse::<i64>()
+        .ok()
+        .or_else(|| ssogate_admin::dates::parse_day(v))
+        .ok_or_else(|| {
+            Failure::Input(format!(
+                "--{field}: \"{v}\" is neither unix seconds nor a date like 2026-11-23"
+            ))
+        })
 }
 
 pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<(), Failure> {
@@ -454,8 +412,7 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                     u.status.as_str(),
                     u.source.as_str(),
                     if u.is_admin { "yes" } else { "no" },
-                    u.last_login_at
-                        .map_or_else(|| "never".to_owned(), |t| time("t", t))
+                    u.last_login_at.map_or_else(|| "never".to_owned(), time)
                 );
             }
             if let Some(next) = page.next {
@@ -511,8 +468,8 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                     i.provider,
                     i.subject,
                     i.email.as_deref().unwrap_or("-"),
-                    time("t", i.first_login_at),
-                    time("t", i.last_login_at)
+                    time(i.first_login_at),
+                    time(i.last_login_at)
                 );
             }
             Ok(())
@@ -683,8 +640,7 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
                     k.name,
                     k.prefix,
                     k.scope.as_str(),
-                    k.last_used_at
-                        .map_or_else(|| "never".to_owned(), |t| time("t", t)),
+                    k.last_used_at.map_or_else(|| "never".to_owned(), time),
                     if k.revoked_at.is_some() {
                         "revoked"
                     } else {
@@ -706,7 +662,7 @@ fn audit_line(id: i64, e: &ssogate_store::AuditEvent) -> String {
     format!(
         "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}",
         id,
-        time("t", e.at),
+        time(e.at),
         e.event,
         e.outcome,
         e.reason.as_deref().unwrap_or("-"),
@@ -932,6 +888,6 @@ mod tests {
         assert_eq!(parse_time("since", "12345").ok(), Some(12_345));
         assert!(parse_time("since", "2026-02-30").is_err());
         assert!(parse_time("since", "yesterday").is_err());
-        assert_eq!(time("t", 1_795_436_800), "2026-11-23 12:26");
+        assert_eq!(time(1_795_436_800), "2026-11-23 12:26");
     }
 }
