@@ -232,6 +232,11 @@ impl App {
         )
     }
 
+    /// The session cookie's secret, if the request carries a plausible one.
+    fn session_secret<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        web::cookie(headers, self.session_cookie()).filter(|s| !s.is_empty() && s.len() <= 128)
+    }
+
     pub(crate) fn csrf_cookie(&self) -> &'static str {
         if self.secure {
             "__Host-ssogate_csrf"
@@ -245,12 +250,9 @@ impl App {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<(String, Session)>, StoreError> {
-        let Some(secret) = web::cookie(headers, self.session_cookie()) else {
+        let Some(secret) = self.session_secret(headers) else {
             return Ok(None);
         };
-        if secret.is_empty() || secret.len() > 128 {
-            return Ok(None);
-        }
         let secret = secret.to_owned();
         let (now, life) = (self.now(), self.lifetimes);
         let s = secret.clone();
@@ -266,12 +268,9 @@ impl App {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Arc<CachedSession>>, StoreError> {
-        let Some(secret) = web::cookie(headers, self.session_cookie()) else {
+        let Some(secret) = self.session_secret(headers) else {
             return Ok(None);
         };
-        if secret.is_empty() || secret.len() > 128 {
-            return Ok(None);
-        }
         let hash = ssogate_store::sessions::digest(secret);
         let now = self.now();
         if let Some(hit) = self.cache.get(&hash)

@@ -311,14 +311,9 @@ pub(crate) async fn user(
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, &format!("/admin/users/{id}")).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let who = id.to_string();
-    let detail = match run(&app, actor, move |a| a.user(&who)).await {
+    let detail = match account(&app, &req, id).await {
         Ok(d) => d,
-        Err(e) => return admin_failure(&req, &e),
+        Err(r) => return r,
     };
     let idents: Vec<(String, String)> = detail
         .linked
@@ -419,6 +414,15 @@ pub(crate) async fn user(
         csrf,
     };
     with_cookie(pages::render(StatusCode::OK, &page), cookie)
+}
+
+/// An account's page needs an administrator and the account.
+async fn account(app: &App, req: &Req, id: i64) -> Result<ssogate_admin::UserDetail, Response> {
+    let actor = administrator(app, req, &format!("/admin/users/{id}")).await?;
+    let who = id.to_string();
+    run(app, actor, move |a| a.user(&who))
+        .await
+        .map_err(|e| admin_failure(req, &e))
 }
 
 fn kind_of(s: &str) -> Option<GrantKind> {
@@ -550,14 +554,9 @@ pub(crate) async fn delete_confirm(
     req: Req,
     Path(id): Path<i64>,
 ) -> Response {
-    let actor = match administrator(&app, &req, &format!("/admin/users/{id}")).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let who = id.to_string();
-    let detail = match run(&app, actor, move |a| a.user(&who)).await {
+    let detail = match account(&app, &req, id).await {
         Ok(d) => d,
-        Err(e) => return admin_failure(&req, &e),
+        Err(r) => return r,
     };
     let (csrf, cookie) = csrf_token(&app, &req.headers);
     let page = MessagePage {

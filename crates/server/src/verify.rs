@@ -162,26 +162,18 @@ fn unauthenticated(app: &App, req: &Req, q: &[(String, String)]) -> Response {
 
 /// The demo's stand-in for a proxied application.
 pub(crate) async fn whoami(State(app): State<App>, req: Req) -> Response {
-    let user = match app.session(&req.headers).await {
-        Ok(Some((_, s))) => {
-            let id = s.user_id;
-            match app.db(move |d| d.user(id)).await {
-                Ok(u) => u,
-                Err(e) => return server_error(req.t, &e),
-            }
-        }
-        Ok(None) => None,
+    let session = match app.cached_session(&req.headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return web::redirect(StatusCode::FOUND, "/login?return_to=%2Fdemo%2Fwhoami"),
         Err(e) => return server_error(req.t, &e),
-    };
-    let Some(user) = user else {
-        return web::redirect(StatusCode::FOUND, "/login?return_to=%2Fdemo%2Fwhoami");
     };
     let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
     let mut res = pages::render(
         StatusCode::OK,
         &WhoamiPage {
             t: req.t,
-            headers: identity_headers(&app, &user),
+            // The configured spelling of the names (the cached ones are lower-case).
+            headers: identity_headers(&app, &session.user),
             people: app.demo_people.clone().unwrap_or_default(),
             csrf,
         },
