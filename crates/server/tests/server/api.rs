@@ -431,3 +431,53 @@ async fn dry_run_decisions_and_provisioning_settings() {
     let (_, _, r) = call(&h, "GET", "/api/v1/providers/nope/provisioning", read, None).await;
     problem(&r, 404);
 }
+
+#[tokio::test]
+async fn provider_access_tokens_work_for_administrators_only() {
+    let h = Harness::start(Opts {
+        fake: "bearer = \"jwt\"\nbearer_audience = \"api://ssogate\"",
+        provisioning: "[[provisioning.rules]]\nname = \"admins\"\nwhen = '\"admins\" in groups'\ngrant_admin = true",
+        ..Opts::default()
+    })
+    .await;
+    Browser::new().login(&h, "alice").await; // in "admins"
+    Browser::new().login(&h, "bob").await; // in no group
+    let token = |sub: &str| {
+        h.idp.sign(
+            json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
+            &h.idp.access_claims(sub, "api://ssogate"),
+        )
+    };
+    let (s, v, r) = call(&h, "GET", "/api/v1/users", Some(&token("alice")), None).await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["users"].as_array().unwrap().len(), 2);
+    let (s, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/users/bob",
+        Some(&token("alice")),
+        Some(json!({"display_name": "Bobby"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    let (_, v, _) = call(
+        &h,
+        "GET",
+        "/api/v1/audit?event=admin.user.updated",
+        Some(&token("alice")),
+        None,
+    )
+    .await;
+    assert_eq!(v[0]["detail"]["actor"], "user:alice");
+    let (_, _, r) = call(&h, "GET", "/api/v1/users", Some(&token("bob")), None).await;
+    problem(&r, 403);
+    // A token for someone without an account, and one for another audience.
+    let (_, _, r) = call(&h, "GET", "/api/v1/users", Some(&token("stranger")), None).await;
+    problem(&r, 401);
+    let other = h.idp.sign(
+        json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}),
+        &h.idp.access_claims("alice", "api://else"),
+    );
+    let (_, _, r) = call(&h, "GET", "/api/v1/users", Some(&other), None).await;
+    problem(&r, 401);
+}
