@@ -804,3 +804,44 @@ async fn allowed_groups_and_username_conflicts_are_explained() {
         "{audit:?}"
     );
 }
+
+#[tokio::test]
+async fn a_link_finished_under_another_session_is_refused() {
+    let h = Harness::start(Opts {
+        second: true,
+        ..Opts::default()
+    })
+    .await;
+    let other = h.other.as_ref().unwrap();
+    let b = Browser::new();
+    b.login(&h, "alice").await;
+    let csrf = b.csrf(&h).await;
+    let r = b
+        .post(&h.url("/account/link/other"), &[("csrf", &csrf)])
+        .await;
+    let auth = url::Url::parse(&r.location().unwrap()).unwrap();
+    // Before the provider answers, the browser signs in as somebody else.
+    b.login(&h, "bob").await;
+    other.login_as("bob");
+    let r = b.get(other.authorize(&auth).as_str()).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("link_session_changed"));
+    assert_eq!(
+        h.directory.identities(1).unwrap().len(),
+        1,
+        "nothing was linked to alice"
+    );
+    assert!(
+        h.directory
+            .user_by_identity("other", "bob")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e == "identity.linked/failure/link_session_changed"),
+        "{:?}",
+        h.audit()
+    );
+}
