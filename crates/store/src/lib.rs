@@ -11,6 +11,7 @@
 
 pub mod accounts;
 mod audit;
+pub mod catalogue;
 pub mod credentials;
 pub mod directory;
 mod error;
@@ -251,6 +252,16 @@ pub trait Directory: Send + Sync {
     /// Calls `sink` whenever a committed write ends sessions or changes an account —
     /// on this instance, and (PostgreSQL) on every other instance on the database.
     fn watch(&self, sink: invalidate::Sink) -> Result<(), StoreError>;
+    /// Every catalogue item with how many accounts hold it.
+    fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError>;
+    /// The catalogue as stored (the configured one and what administrators added).
+    fn catalogue(&self) -> Result<Catalogue, StoreError>;
+    /// Creates, changes or deletes a catalogue item; watchers hear `All` when it is done
+    /// (grants may have been renamed or taken away, engines must recompile).
+    fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError>;
+    /// Tells every watcher (on every instance, for PostgreSQL) something no write says,
+    /// e.g. `Settings("keys:<slug>")` after an operator asks for a provider's keys anew.
+    fn announce(&self, what: invalidate::Invalidation) -> Result<(), StoreError>;
 }
 
 /// Tables [`Directory::count`] can count.

@@ -10,6 +10,7 @@
 use crate::accounts::{
     self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
 };
+use crate::catalogue;
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -597,10 +598,25 @@ impl crate::Directory for PgStore {
         document: &serde_json::Value,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.read(|c| settings::put_provider(c, slug, document, now))
+        self.transaction(|tx| {
+            settings::put_provider(tx, slug, document, now)?;
+            notify(
+                tx,
+                &[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())],
+            )
+        })
     }
     fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
-        self.transaction(|tx| settings::delete_provider(tx, slug))
+        self.transaction(|tx| {
+            let out = settings::delete_provider(tx, slug)?;
+            if out.is_some() {
+                notify(
+                    tx,
+                    &[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())],
+                )?;
+            }
+            Ok(out)
+        })
     }
     fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
         self.read(|c| settings::accounts_linked_to(c, slug))
@@ -744,6 +760,24 @@ impl crate::Directory for PgStore {
             notify(tx, &[Invalidation::User(user_id)])?;
             Ok(out)
         })
+    }
+    fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError> {
+        self.read(|c| catalogue::entries(c))
+    }
+    fn catalogue(&self) -> Result<Catalogue, StoreError> {
+        self.read(|c| catalogue::load(c))
+    }
+    fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError> {
+        self.transaction(|tx| {
+            let out = catalogue::edit(tx, &edit)?;
+            if matches!(out, catalogue::Edited::Done { .. }) {
+                notify(tx, &[Invalidation::All])?;
+            }
+            Ok(out)
+        })
+    }
+    fn announce(&self, what: Invalidation) -> Result<(), StoreError> {
+        self.read(|c| notify(c, &[what]))
     }
     fn watch(&self, sink: Sink) -> Result<(), StoreError> {
         // The listener connects on its own thread (the client must not run inside an

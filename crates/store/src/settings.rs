@@ -5,6 +5,9 @@ use crate::StoreError;
 use crate::sql::{Db, args};
 use serde_json::Value;
 
+/// The invalidation scope that says the providers managed in the database changed.
+pub const PROVIDERS_SCOPE: &str = "providers";
+
 /// Records a logout token's `jti` until it expires; `false` if it was seen before (a
 /// replay). Expired records are dropped on the way.
 pub fn record_logout_jti(

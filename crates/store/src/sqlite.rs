@@ -11,6 +11,7 @@
 use crate::accounts::{
     self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
 };
+use crate::catalogue;
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
 use crate::directory::{self, AuditEvent};
 use crate::import::{self, ImportOutcome, ImportRow};
@@ -386,11 +387,19 @@ impl crate::Directory for SqliteStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let (slug, document) = (slug.to_owned(), document.clone());
-        self.write(move |c| settings::put_provider(c, &slug, &document, now))
+        self.write(move |c| settings::put_provider(c, &slug, &document, now))?;
+        self.sinks
+            .emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
+        Ok(())
     }
     fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
         let slug = slug.to_owned();
-        self.write(move |c| settings::delete_provider(c, &slug))
+        let out = self.write(move |c| settings::delete_provider(c, &slug))?;
+        if out.is_some() {
+            self.sinks
+                .emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
+        }
+        Ok(out)
     }
     fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
         self.read(|c| settings::accounts_linked_to(c, slug))
@@ -556,6 +565,23 @@ impl crate::Directory for SqliteStore {
     /// One process owns a SQLite file, so its own writes are all there is to hear.
     fn watch(&self, sink: Sink) -> Result<(), StoreError> {
         self.sinks.add(sink);
+        Ok(())
+    }
+    fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError> {
+        self.read(|c| catalogue::entries(c))
+    }
+    fn catalogue(&self) -> Result<Catalogue, StoreError> {
+        self.read(|c| catalogue::load(c))
+    }
+    fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError> {
+        let out = self.write(move |c| catalogue::edit(c, &edit))?;
+        if matches!(out, catalogue::Edited::Done { .. }) {
+            self.sinks.emit(&[Invalidation::All]);
+        }
+        Ok(out)
+    }
+    fn announce(&self, what: Invalidation) -> Result<(), StoreError> {
+        self.sinks.emit(&[what]);
         Ok(())
     }
 }

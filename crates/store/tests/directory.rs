@@ -190,7 +190,149 @@ both!(
     invalidations_reach_every_watcher_after_commit,
     identities_link_and_unlink_with_the_last_method_guard,
     administration_reads_and_writes,
+    catalogue_items_are_created_renamed_and_deleted_with_their_grants,
 );
+
+fn catalogue_items_are_created_renamed_and_deleted_with_their_grants(f: Fixture) {
+    use ssogate_store::catalogue::{Edit, Edited, Item, ItemKind};
+    let s = &*f.store;
+    let heard = Heard::default();
+    s.watch(heard.sink()).unwrap();
+    let item = |kind, name: &str| Item {
+        kind,
+        name: name.into(),
+        label: None,
+        required: false,
+        external_ids: vec![],
+    };
+    assert_eq!(
+        s.edit_catalogue(Edit::Create(Item {
+            label: Some("Upload books".into()),
+            ..item(ItemKind::Permission, "upload")
+        }))
+        .unwrap(),
+        Edited::Done { holders: 0 }
+    );
+    heard.wait_for(&Invalidation::All);
+    // Names are unique; a group's case-insensitively.
+    assert_eq!(
+        s.edit_catalogue(Edit::Create(item(ItemKind::Permission, "upload")))
+            .unwrap(),
+        Edited::Taken
+    );
+    assert_eq!(
+        s.edit_catalogue(Edit::Create(item(ItemKind::Group, "readers")))
+            .unwrap(),
+        Edited::Taken
+    );
+    let group = Item {
+        external_ids: vec!["cn=staff,dc=example".into(), "staff".into()],
+        ..item(ItemKind::Group, "Staff")
+    };
+    s.edit_catalogue(Edit::Create(group.clone())).unwrap();
+    s.edit_catalogue(Edit::Create(item(ItemKind::Library, "comics")))
+        .unwrap();
+
+    let id = account(s, "cat");
+    s.grant_by_admin(id, GrantKind::Permission, "upload", 10)
+        .unwrap();
+    s.grant_by_admin(id, GrantKind::Group, "Staff", 10).unwrap();
+    s.grant_by_admin(id, GrantKind::Library, "comics", 10)
+        .unwrap();
+    let entries = s.catalogue_entries().unwrap();
+    let staff = entries
+        .iter()
+        .find(|e| e.item.name == "Staff")
+        .expect("the group is listed");
+    assert_eq!(staff.holders, 1);
+    let mut ids = staff.item.external_ids.clone();
+    ids.sort();
+    assert_eq!(ids, ["cn=staff,dc=example", "staff"]);
+    let upload = entries.iter().find(|e| e.item.name == "upload").unwrap();
+    assert_eq!(upload.item.label.as_deref(), Some("Upload books"));
+    assert_eq!(upload.holders, 1);
+
+    // A rename carries the grants along; a group's external ids are replaced.
+    assert_eq!(
+        s.edit_catalogue(Edit::Update {
+            name: "upload".into(),
+            item: Item {
+                required: true,
+                ..item(ItemKind::Permission, "upload-books")
+            },
+        })
+        .unwrap(),
+        Edited::Done { holders: 1 }
+    );
+    s.edit_catalogue(Edit::Update {
+        name: "staff".into(),
+        item: Item {
+            external_ids: vec!["employees".into()],
+            ..item(ItemKind::Group, "Employees")
+        },
+    })
+    .unwrap();
+    assert_eq!(
+        s.edit_catalogue(Edit::Update {
+            name: "comics".into(),
+            item: item(ItemKind::Library, "main"),
+        })
+        .unwrap(),
+        Edited::Taken,
+        "a rename onto another item's name is refused"
+    );
+    let u = s.user(id).unwrap().unwrap();
+    let names: Vec<(GrantKind, &str)> =
+        u.grants.iter().map(|g| (g.kind, g.name.as_str())).collect();
+    assert!(
+        names.contains(&(GrantKind::Permission, "upload-books")),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&(GrantKind::Group, "Employees")),
+        "{names:?}"
+    );
+    let c = s.catalogue().unwrap();
+    assert!(
+        c.permissions
+            .iter()
+            .any(|p| p.name == "upload-books" && p.required)
+    );
+    let g = c.groups.iter().find(|g| g.name == "Employees").unwrap();
+    assert_eq!(g.external_ids, ["employees"]);
+
+    // A delete takes the grants away and says from how many accounts.
+    assert_eq!(
+        s.edit_catalogue(Edit::Delete {
+            kind: ItemKind::Library,
+            name: "comics".into()
+        })
+        .unwrap(),
+        Edited::Done { holders: 1 }
+    );
+    s.edit_catalogue(Edit::Delete {
+        kind: ItemKind::Group,
+        name: "EMPLOYEES".into(),
+    })
+    .unwrap();
+    assert_eq!(
+        s.edit_catalogue(Edit::Delete {
+            kind: ItemKind::Group,
+            name: "Employees".into()
+        })
+        .unwrap(),
+        Edited::NotFound
+    );
+    let u = s.user(id).unwrap().unwrap();
+    assert!(
+        !u.grants
+            .iter()
+            .any(|g| g.name == "comics" || g.name == "Employees"),
+        "{:?}",
+        u.grants
+    );
+    assert!(!s.catalogue().unwrap().has_library("comics"));
+}
 
 fn administration_reads_and_writes(f: Fixture) {
     use ssogate_store::accounts::ExternalIdOutcome;
