@@ -5,7 +5,12 @@
 //! It knows the directory and the core's types; it must not know HTTP, terminals or
 //! output formats.
 
+mod catalogue;
 pub mod dates;
+mod providers;
+
+pub use catalogue::CatalogueItem;
+pub use providers::ProviderRecord;
 
 use serde::Serialize;
 use ssogate_core::directory::ExistingUser;
@@ -68,7 +73,15 @@ pub struct Admin {
     directory: Arc<dyn Directory>,
     actor: String,
     now: Box<dyn Fn() -> i64 + Send + Sync>,
-    catalogue: Option<Arc<Catalogue>>,
+    configured: Configured,
+}
+
+/// What the configuration file defines: read-only here, changed in the file.
+#[derive(Debug, Clone, Default)]
+pub struct Configured {
+    pub catalogue: Catalogue,
+    /// Slugs of the providers the file defines.
+    pub providers: Vec<String>,
 }
 
 fn system_now() -> i64 {
@@ -85,20 +98,19 @@ impl Admin {
             directory,
             actor: actor.into(),
             now: Box::new(system_now),
-            catalogue: None,
+            configured: Configured::default(),
         }
     }
 
-    /// Checks grant names against this catalogue (the configured one).
-    pub fn with_catalogue(mut self, catalogue: Arc<Catalogue>) -> Admin {
-        self.catalogue = Some(catalogue);
+    /// What the configuration file defines, so that it is refused here with a pointer to
+    /// the file.
+    pub fn with_configured(mut self, configured: Configured) -> Admin {
+        self.configured = configured;
         self
     }
 
     fn check_grant(&self, kind: GrantKind, name: &str) -> Result<(), AdminError> {
-        let Some(c) = &self.catalogue else {
-            return Ok(());
-        };
+        let c = self.directory.catalogue()?;
         let known = match kind {
             GrantKind::Permission => c.permissions.iter().any(|p| p.name == name),
             GrantKind::Library => c.libraries.iter().any(|l| l.name == name),

@@ -120,6 +120,8 @@ pub struct ProviderConfig {
     pub provisioning: ProvisioningPolicy,
     /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
     pub protocol: ProtocolSettings,
+    /// Added through the console, API or CLI (editable there), not the configuration file.
+    pub from_database: bool,
 }
 
 impl ProviderConfig {
@@ -170,6 +172,23 @@ pub struct Config {
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,
+    global_claims: Value,
+    global_provisioning: Value,
+}
+
+/// What the directory holds that changes the configuration in force: providers added
+/// through the console, API or CLI, saved provisioning settings, the catalogue's
+/// permissions. The caller reads it from the directory; this crate knows no SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Saved {
+    /// (slug, document) of every provider managed in the database.
+    pub providers: Vec<(String, Value)>,
+    /// The `global` settings document.
+    pub global: Option<Value>,
+    /// Each provider's own settings document, by slug.
+    pub settings: BTreeMap<String, Value>,
+    /// The stored catalogue's permissions.
+    pub permissions: Vec<Permission>,
 }
 
 impl Config {
@@ -203,47 +222,135 @@ impl Config {
         })
     }
 
-    /// The engine of a provider with `overrides` (a provisioning settings document saved
-    /// in the console: top-level keys of `[provisioning]`) laid over the configured
-    /// policy, and the resulting policy. Without overrides it is the configured engine.
-    pub fn engine_with(
+    /// A provider from a document saved in the database (the shape of a
+    /// `[providers.<slug>]` table as JSON), merged over the global `[claims]` and
+    /// `[provisioning]` tables like the file's. A slug the file uses is refused.
+    pub fn database_provider(
         &self,
         slug: &str,
-        overrides: Option<&Value>,
-    ) -> Result<(Arc<Engine>, ProvisioningPolicy), ConfigError> {
-        let p = self.provider(slug)?;
-        let Some(Value::Object(over)) = overrides else {
-            return Ok((self.engine(slug)?, p.provisioning.clone()));
-        };
-        let origin = format!("the settings saved for provider {slug}");
-        let mut merged = serde_json::to_value(&p.provisioning).map_err(|e| {
+        doc: &Value,
+    ) -> Result<ProviderConfig, ConfigError> {
+        let origin = format!("the provider \"{slug}\" saved in the database");
+        if self.providers.contains_key(slug) {
+            return Err(ConfigError::new(
+                origin,
+                format!("providers.{slug}"),
+                "the configuration file defines a provider with this slug",
+                "Choose another slug, or change the provider in the configuration file.",
+            ));
+        }
+        build_provider(
+            slug,
+            doc.clone(),
+            &self.global_claims,
+            &self.global_provisioning,
+            false,
+        )
+        .map_err(|(key, message)| {
             ConfigError::new(
                 &origin,
+                key,
+                message,
+                "Fix the value; docs/configuration.md describes every provider key.",
+            )
+        })
+    }
+
+    /// Every provider in force: the file's, then those saved in the database. A saved
+    /// one that no longer builds (say, after a key was renamed) is left out with a
+    /// warning rather than stopping the server.
+    pub fn all_providers(&self, saved: &Saved) -> (Vec<ProviderConfig>, Vec<String>) {
+        let mut out: Vec<ProviderConfig> = self.providers.values().cloned().collect();
+        let mut warnings = Vec::new();
+        for (slug, doc) in &saved.providers {
+            match self.database_provider(slug, doc) {
+                Ok(p) => out.push(p),
+                Err(e) => warnings.push(e.to_string()),
+            }
+        }
+        (out, warnings)
+    }
+
+    /// The permissions engines check against: the stored catalogue's (which includes
+    /// the file's once synced) and the file's.
+    fn permissions(&self, saved: &Saved) -> Vec<Permission> {
+        let mut all = saved.permissions.clone();
+        for p in &self.catalogue.permissions {
+            if !all.iter().any(|q| q.name == p.name) {
+                all.push(p.clone());
+            }
+        }
+        all
+    }
+
+    /// The engine of `provider` and the policy it was compiled from: the provider's
+    /// configured policy, with the global settings saved in the console laid over it,
+    /// then the provider's own saved settings (top-level keys of `[provisioning]`).
+    pub fn compile(
+        &self,
+        provider: &ProviderConfig,
+        saved: &Saved,
+    ) -> Result<(Arc<Engine>, ProvisioningPolicy), ConfigError> {
+        let slug = provider.slug.as_str();
+        let layers = [
+            (
+                "the global provisioning settings saved in the console",
+                saved.global.as_ref(),
+            ),
+            (
+                "the provisioning settings saved for this provider",
+                saved.settings.get(slug),
+            ),
+        ];
+        let mut merged = serde_json::to_value(&provider.provisioning).map_err(|e| {
+            ConfigError::new(
+                self.origin_name(),
                 "provisioning",
                 e.to_string(),
                 "Report this as a bug.",
             )
         })?;
-        if let Value::Object(m) = &mut merged {
-            for (k, v) in over {
-                m.insert(k.clone(), v.clone());
+        let mut origin = self.origin_name();
+        for (name, layer) in layers {
+            if let (Value::Object(m), Some(Value::Object(over))) = (&mut merged, layer) {
+                origin = name.to_owned();
+                for (k, v) in over {
+                    m.insert(k.clone(), v.clone());
+                }
             }
         }
-        let policy: ProvisioningPolicy = serde_json::from_value(merged).map_err(|e| {
+        let policy: ProvisioningPolicy = typed(&merged, "provisioning").map_err(|(key, m)| {
             ConfigError::new(
                 &origin,
-                "provisioning",
-                e.to_string(),
+                key,
+                m,
                 "Save the provisioning settings again from the console.",
             )
         })?;
-        let engine = Engine::new(
-            p.policy(),
-            policy.clone(),
-            self.catalogue.permissions.clone(),
-        )
-        .map_err(|e| policy_error(&origin, slug, &e))?;
+        let engine = Engine::new(provider.policy(), policy.clone(), self.permissions(saved))
+            .map_err(|e| policy_error(&origin, slug, &e))?;
         Ok((Arc::new(engine), policy))
+    }
+
+    /// [`Config::compile`], falling back past saved settings that no longer compile
+    /// (the provider's own, then the global ones) with a warning, so one bad save cannot
+    /// stop sign-ins. Only the file's own policy failing is an error.
+    pub fn compile_lenient(
+        &self,
+        provider: &ProviderConfig,
+        saved: &Saved,
+    ) -> Result<((Arc<Engine>, ProvisioningPolicy), Option<String>), ConfigError> {
+        let first = match self.compile(provider, saved) {
+            Ok(c) => return Ok((c, None)),
+            Err(e) => e.to_string(),
+        };
+        let mut fewer = saved.clone();
+        fewer.settings.remove(&provider.slug);
+        if let Ok(c) = self.compile(provider, &fewer) {
+            return Ok((c, Some(first)));
+        }
+        fewer.global = None;
+        Ok((self.compile(provider, &fewer)?, Some(first)))
     }
 
     fn origin_name(&self) -> String {
@@ -396,89 +503,9 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
 
     let mut providers = BTreeMap::new();
     for (slug, value) in raw.providers {
-        let prefix = format!("providers.{slug}");
-        if !valid_slug(&slug) {
-            return Err(located(&figment, path, &prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
-        }
-        // The provider table holds ssogate's own keys and the relying party's protocol
-        // keys; each half is typed strictly, so a misspelt key is still an error.
-        let (own, protocol) = split_provider(value);
-        let rp: RawProvider =
-            typed(&own, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
-        let protocol: ProtocolSettings =
-            typed(&protocol, &prefix).map_err(|(k, m)| located(&figment, path, &k, m))?;
-        let claims: ClaimMap = typed(
-            &merge(&global_claims, rp.claims.as_ref()),
-            &format!("{prefix}.claims"),
-        )
-        .map_err(|(k, m)| located(&figment, path, &k, m))?;
-        let provisioning: ProvisioningPolicy = typed(
-            &merge(&global_prov, rp.provisioning.as_ref()),
-            &format!("{prefix}.provisioning"),
-        )
-        .map_err(|(k, m)| located(&figment, path, &k, m))?;
-        if rp.issuer.trim().is_empty() {
-            return Err(located(
-                &figment,
-                path,
-                &format!("{prefix}.issuer"),
-                "the issuer is empty".into(),
-            ));
-        }
-        let client_secret = match (rp.client_secret, rp.client_secret_file) {
-            (Some(_), Some(_)) => {
-                return Err(located(
-                    &figment,
-                    path,
-                    &format!("{prefix}.client_secret_file"),
-                    "client_secret and client_secret_file are both set".into(),
-                ));
-            }
-            (s, None) => s,
-            (None, Some(file)) => Some(Secret::new(
-                std::fs::read_to_string(&file)
-                    .map_err(|e| {
-                        located(
-                            &figment,
-                            path,
-                            &format!("{prefix}.client_secret_file"),
-                            format!("cannot read {} ({e})", file.display()),
-                        )
-                    })?
-                    .trim()
-                    .to_owned(),
-            )),
-        };
-        let mut scopes = rp
-            .scopes
-            .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
-        for s in rp.extra_scopes {
-            if !scopes.contains(&s) {
-                scopes.push(s);
-            }
-        }
-        if !scopes.iter().any(|s| s == "openid") {
-            return Err(located(
-                &figment,
-                path,
-                &format!("{prefix}.scopes"),
-                "the scopes must include \"openid\"".into(),
-            ));
-        }
-        let config = ProviderConfig {
-            display_name: rp.display_name.unwrap_or_else(|| slug.clone()),
-            slug: slug.clone(),
-            issuer: rp.issuer,
-            issuer_aliases: rp.issuer_aliases,
-            client_id: rp.client_id,
-            client_secret,
-            scopes,
-            trust_email: rp.trust_email,
-            claims,
-            provisioning,
-            protocol,
-        };
-        providers.insert(slug, config);
+        let p = build_provider(&slug, value, &global_claims, &global_prov, true)
+            .map_err(|(k, m)| located(&figment, path, &k, m))?;
+        providers.insert(slug, p);
     }
 
     let database = Database::parse(raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
@@ -509,6 +536,8 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         providers,
         warnings,
         engines: BTreeMap::new(),
+        global_claims,
+        global_provisioning: global_prov,
     };
     check_catalogue(&config.catalogue).map_err(|(k, m)| located(&figment, path, &k, m))?;
     // Compile every engine now, so a bad rule fails at start, not at someone's login.
@@ -523,6 +552,94 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         config.engines.insert(slug.clone(), Arc::new(engine));
     }
     Ok(config)
+}
+
+/// Builds one provider from its table (the file's `[providers.<slug>]`, or a document
+/// saved in the database), its `claims` and `provisioning` deep-merged over the global
+/// tables. Errors are (key, message). Files are read only for the configuration file:
+/// a provider added through the console must not make ssogate read a local file into a
+/// secret it sends elsewhere.
+fn build_provider(
+    slug: &str,
+    value: Value,
+    global_claims: &Value,
+    global_prov: &Value,
+    from_file: bool,
+) -> Result<ProviderConfig, (String, String)> {
+    let prefix = format!("providers.{slug}");
+    if !valid_slug(slug) {
+        return Err((prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
+    }
+    // The provider table holds ssogate's own keys and the relying party's protocol
+    // keys; each half is typed strictly, so a misspelt key is still an error.
+    let (own, protocol) = split_provider(value);
+    let rp: RawProvider = typed(&own, &prefix)?;
+    let protocol: ProtocolSettings = typed(&protocol, &prefix)?;
+    let claims: ClaimMap = typed(
+        &merge(global_claims, rp.claims.as_ref()),
+        &format!("{prefix}.claims"),
+    )?;
+    let provisioning: ProvisioningPolicy = typed(
+        &merge(global_prov, rp.provisioning.as_ref()),
+        &format!("{prefix}.provisioning"),
+    )?;
+    if rp.issuer.trim().is_empty() {
+        return Err((format!("{prefix}.issuer"), "the issuer is empty".into()));
+    }
+    let client_secret = match (rp.client_secret, rp.client_secret_file) {
+        (Some(_), Some(_)) => {
+            return Err((
+                format!("{prefix}.client_secret_file"),
+                "client_secret and client_secret_file are both set".into(),
+            ));
+        }
+        (s, None) => s,
+        (None, Some(_)) if !from_file => {
+            return Err((
+                format!("{prefix}.client_secret_file"),
+                "only the configuration file may name a secret file; give client_secret".into(),
+            ));
+        }
+        (None, Some(file)) => Some(Secret::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| {
+                    (
+                        format!("{prefix}.client_secret_file"),
+                        format!("cannot read {} ({e})", file.display()),
+                    )
+                })?
+                .trim()
+                .to_owned(),
+        )),
+    };
+    let mut scopes = rp
+        .scopes
+        .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
+    for s in rp.extra_scopes {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err((
+            format!("{prefix}.scopes"),
+            "the scopes must include \"openid\"".into(),
+        ));
+    }
+    Ok(ProviderConfig {
+        display_name: rp.display_name.unwrap_or_else(|| slug.to_owned()),
+        slug: slug.to_owned(),
+        issuer: rp.issuer,
+        issuer_aliases: rp.issuer_aliases,
+        client_id: rp.client_id,
+        client_secret,
+        scopes,
+        trust_email: rp.trust_email,
+        claims,
+        provisioning,
+        protocol,
+        from_database: !from_file,
+    })
 }
 
 /// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.

@@ -1,10 +1,11 @@
 //! The account page: linked identities, linking another provider (a login round-trip
 //! bound to the current session), unlinking with the last-method guard.
 
-use crate::app::{App, ProviderEntry, Req, server_error};
+use crate::app::{App, Req, server_error};
 use crate::auth::{self, CsrfForm, csrf_token};
 use crate::i18n::with_name;
 use crate::pages::{self, AccountPage, FormButton, IdentityRow, Link, LinkButton, MessagePage};
+use crate::registry::ProviderEntry;
 use crate::web;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -49,8 +50,7 @@ async fn signed_in_form(app: &App, req: &Req, csrf: Option<&str>) -> Result<Sess
 }
 
 fn provider_name(app: &App, slug: &str) -> String {
-    app.providers
-        .get(slug)
+    app.provider(slug)
         .map_or_else(|| slug.to_owned(), |p| p.config.display_name.clone())
 }
 
@@ -90,6 +90,7 @@ pub(crate) async fn page(
     });
     let linked: Vec<&str> = identities.iter().map(|i| i.provider.as_str()).collect();
     let linkable = app
+        .registry()
         .providers
         .iter()
         .filter(|(slug, _)| !linked.contains(&slug.as_str()))
@@ -137,14 +138,14 @@ pub(crate) async fn link(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Some(entry) = app.providers.get(&slug) else {
+    let Some(entry) = app.provider(&slug) else {
         return crate::ops::not_found(req).await;
     };
     let back = format!("{}/account", app.config.base_url);
     auth::begin(
         &app,
         &req,
-        entry,
+        &entry,
         &back,
         Some(format!("link:{}", session.user_id)),
     )

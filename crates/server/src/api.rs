@@ -170,7 +170,7 @@ impl FromRequestParts<App> for Caller {
             });
         }
         // A provider's access token: the account behind it must be an administrator.
-        for p in app.providers.values() {
+        for p in app.registry().providers.values() {
             if p.config.protocol.bearer == ssogate_oidc::settings::BearerMode::Off {
                 continue;
             }
@@ -207,7 +207,8 @@ async fn admin<T: Send + 'static>(
     caller: &Caller,
     f: impl FnOnce(&Admin) -> Result<T, AdminError> + Send + 'static,
 ) -> ApiResult<T> {
-    let a = Admin::new(app.directory.clone(), caller.actor.clone());
+    let a =
+        Admin::new(app.directory.clone(), caller.actor.clone()).with_configured(app.configured());
     tokio::task::spawn_blocking(move || f(&a))
         .await
         .map_err(|_| {
@@ -671,7 +672,8 @@ pub struct Provider {
     responses((status = 200, body = [Provider]), (status = 401, body = Problem)))]
 async fn list_providers(State(app): State<App>, _caller: Caller) -> Json<Vec<Provider>> {
     Json(
-        app.providers
+        app.registry()
+            .providers
             .iter()
             .map(|(slug, p)| Provider {
                 slug: slug.clone(),
@@ -900,7 +902,7 @@ async fn patch_provisioning(
 ) -> ApiResult<Json<ProvisioningSettings>> {
     caller.admin()?;
     let change: ProvisioningChange = body(&bytes)?;
-    if !app.providers.contains_key(&slug) {
+    if !app.provider(&slug).is_some() {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -913,14 +915,8 @@ async fn patch_provisioning(
     };
     let (a, s) = (app.clone(), slug.clone());
     admin(&app, &caller, move |adm| {
-        adm.save_settings(&format!("provider:{s}"), changes, false, |doc| {
-            a.config
-                .engine_with(&s, Some(doc))
-                .map(drop)
-                .map_err(|e| e.message)
-        })?;
-        a.reload_engine(&s)
-            .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))
+        a.save_settings(adm, &format!("provider:{s}"), changes, false)
+            .map(drop)
     })
     .await?;
     get_provisioning(State(app), caller, Path(slug)).await

@@ -5,6 +5,7 @@ use crate::cache::{CachedSession, SessionCache};
 use crate::i18n::{self, Texts};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
+use crate::registry::{self, ProviderEntry, Registry};
 use crate::{account, auth, console, ops, verify, web};
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
@@ -13,14 +14,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ssogate_config::{Config, ProviderConfig};
+use ssogate_config::Config;
 use ssogate_core::Engine;
 use ssogate_oidc::login::{IssuedState, LOGIN_TTL, LoginStateStore, PendingLogin};
-use ssogate_oidc::{Clock, JtiGuard, OidcError, Provider, SystemClock};
+use ssogate_oidc::{Clock, JtiGuard, OidcError, SystemClock};
 use ssogate_store::accounts::NewEvent;
 use ssogate_store::sessions::{Session, SessionLifetimes, StateError};
 use ssogate_store::{Directory, StoreError};
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,11 +57,6 @@ pub enum AppError {
     Store(#[from] StoreError),
 }
 
-pub(crate) struct ProviderEntry {
-    pub rp: Provider,
-    pub config: ProviderConfig,
-}
-
 /// A provider's engine and the policy it was compiled from (configuration with the
 /// settings saved in the console laid over it).
 pub(crate) type Compiled = (Arc<Engine>, ssogate_core::policy::ProvisioningPolicy);
@@ -70,7 +65,6 @@ pub(crate) type Compiled = (Arc<Engine>, ssogate_core::policy::ProvisioningPolic
 pub struct Inner {
     pub(crate) config: Config,
     pub(crate) directory: Arc<dyn Directory>,
-    pub(crate) providers: BTreeMap<String, ProviderEntry>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: RateLimiter,
     pub(crate) metrics: Metrics,
@@ -79,7 +73,7 @@ pub struct Inner {
     pub(crate) lifetimes: SessionLifetimes,
     pub(crate) demo_people: Option<String>,
     pub(crate) cache: Arc<SessionCache>,
-    pub(crate) engines: std::sync::RwLock<BTreeMap<String, Compiled>>,
+    pub(crate) registry: std::sync::RwLock<Arc<Registry>>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -101,28 +95,21 @@ impl App {
     ) -> Result<App, AppError> {
         let base =
             Url::parse(&config.base_url).map_err(|_| AppError::BaseUrl(config.base_url.clone()))?;
-        let mut providers = BTreeMap::new();
-        for (slug, p) in &config.providers {
-            let rp = Provider::new(p.rp_settings(&config.base_url), options.clock.clone())?;
-            providers.insert(
-                slug.clone(),
-                ProviderEntry {
-                    rp,
-                    config: p.clone(),
-                },
-            );
-        }
-        let mut engines = BTreeMap::new();
-        for slug in config.providers.keys() {
-            engines.insert(slug.clone(), compile(&config, directory.as_ref(), slug)?);
-        }
+        // The PostgreSQL client must not block the runtime this may be called on.
+        let registry = std::thread::scope(|s| {
+            s.spawn(|| registry::build(&config, directory.as_ref(), &options.clock, None))
+                .join()
+        })
+        .map_err(|_| {
+            AppError::Store(StoreError::Corrupt("reading the providers failed".into()))
+        })??;
         let cache = Arc::new(SessionCache::default());
         let watcher = cache.clone();
         directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
         let s = &config.server;
         let app = App(Arc::new(Inner {
             cache,
-            engines: std::sync::RwLock::new(engines),
+            registry: std::sync::RwLock::new(Arc::new(registry)),
             limits: RateLimiter::new(
                 s.rate_limit.window_seconds,
                 s.rate_limit.login,
@@ -134,57 +121,108 @@ impl App {
             },
             secure: base.scheme() == "https",
             base,
-            providers,
             directory,
             clock: options.clock,
             metrics: Metrics::default(),
             demo_people: options.demo_people,
             config,
         }));
-        // Settings saved on any instance recompile the engine here.
+        // Providers, settings or the catalogue changed on any instance: rebuild here.
         let weak = Arc::downgrade(&app.0);
         app.directory.watch(Arc::new(move |what| {
-            let slugs: Vec<String> = match what {
-                ssogate_store::invalidate::Invalidation::Settings(scope) => {
-                    scope.strip_prefix("provider:").map(str::to_owned).into_iter().collect()
-                }
-                ssogate_store::invalidate::Invalidation::All => match weak.upgrade() {
-                    Some(inner) => inner.providers.keys().cloned().collect(),
-                    None => Vec::new(),
-                },
-                _ => Vec::new(),
+            use ssogate_store::invalidate::Invalidation;
+            let keys_of = match what {
+                Invalidation::Settings(scope) => scope.strip_prefix("keys:"),
+                Invalidation::All => None,
+                _ => return,
             };
-            if slugs.is_empty() {
+            let Some(inner) = weak.upgrade() else { return };
+            let app = App(inner);
+            if let Some(slug) = keys_of {
+                if let Some(p) = app.provider(slug) {
+                    p.rp.invalidate();
+                }
                 return;
             }
-            let weak = weak.clone();
             std::thread::spawn(move || {
-                if let Some(inner) = weak.upgrade() {
-                    let app = App(inner);
-                    for slug in slugs.iter().filter(|s| app.providers.contains_key(*s)) {
-                        if let Err(e) = app.reload_engine(slug) {
-                            tracing::warn!(provider = %slug, error = %e, "could not reload the provisioning settings");
-                        }
-                    }
+                if let Err(e) = app.reload() {
+                    tracing::warn!(error = %e, "could not reload the providers and provisioning settings");
                 }
             });
         }))?;
         Ok(app)
     }
 
-    /// The engine a sign-in through `slug` uses now.
-    pub(crate) fn engine(&self, slug: &str) -> Option<Compiled> {
-        self.engines.read().ok()?.get(slug).cloned()
+    /// What the configuration file defines, for the administrative layer.
+    pub(crate) fn configured(&self) -> ssogate_admin::Configured {
+        ssogate_admin::Configured {
+            catalogue: self.config.catalogue.clone(),
+            providers: self.config.providers.keys().cloned().collect(),
+        }
     }
 
-    /// Recompiles a provider's engine from the configuration and its saved settings.
+    /// The providers and engines in force now.
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.registry.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// A provider in force now.
+    pub(crate) fn provider(&self, slug: &str) -> Option<Arc<ProviderEntry>> {
+        self.registry().providers.get(slug).cloned()
+    }
+
+    /// The engine a sign-in through `slug` uses now.
+    pub(crate) fn engine(&self, slug: &str) -> Option<Compiled> {
+        self.registry().engines.get(slug).cloned()
+    }
+
+    /// Rebuilds providers and engines from the configuration and the directory.
     /// Blocking (it reads the directory); call it off the async threads.
-    pub(crate) fn reload_engine(&self, slug: &str) -> Result<(), AppError> {
-        let compiled = compile(&self.config, self.directory.as_ref(), slug)?;
-        if let Ok(mut e) = self.engines.write() {
-            e.insert(slug.to_owned(), compiled);
+    pub(crate) fn reload(&self) -> Result<(), AppError> {
+        // One rebuild at a time, so an older picture never replaces a newer one.
+        static RELOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = RELOADING.lock();
+        let previous = self.registry();
+        let next = registry::build(
+            &self.config,
+            self.directory.as_ref(),
+            &self.clock,
+            Some(&previous),
+        )?;
+        if let Ok(mut r) = self.registry.write() {
+            *r = Arc::new(next);
         }
         Ok(())
+    }
+
+    /// Saves a provisioning settings document (`global` or `provider:<slug>`) through
+    /// `adm` once every provider compiles with it, then rebuilds here at once (other
+    /// instances hear of it through the directory). Blocking.
+    pub(crate) fn save_settings(
+        &self,
+        adm: &ssogate_admin::Admin,
+        scope: &str,
+        changes: serde_json::Map<String, serde_json::Value>,
+        replace: bool,
+    ) -> Result<serde_json::Value, ssogate_admin::AdminError> {
+        let doc = adm.save_settings(scope, changes, replace, |doc| {
+            registry::check(&self.config, self.directory.as_ref(), |saved| {
+                match scope.strip_prefix("provider:") {
+                    Some(slug) => {
+                        saved.settings.insert(slug.to_owned(), doc.clone());
+                    }
+                    None => saved.global = Some(doc.clone()),
+                }
+            })
+        })?;
+        self.reload_now()?;
+        Ok(doc)
+    }
+
+    /// [`App::reload`] for a handler that changed something and shows the result next.
+    pub(crate) fn reload_now(&self) -> Result<(), ssogate_admin::AdminError> {
+        self.reload()
+            .map_err(|e| ssogate_admin::AdminError::Store(StoreError::Corrupt(e.to_string())))
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -358,24 +396,6 @@ pub(crate) fn header_pairs(
             ))
         })
         .collect()
-}
-
-/// A provider's engine with the settings saved in the directory. Settings that no longer
-/// compile (a permission left the catalogue, say) are reported and the configured policy
-/// is used, so a start never fails on them. The directory is read on a thread of its
-/// own: this runs inside the runtime, where the PostgreSQL client must not block.
-fn compile(config: &Config, directory: &dyn Directory, slug: &str) -> Result<Compiled, AppError> {
-    let scope = format!("provider:{slug}");
-    let saved = std::thread::scope(|s| s.spawn(|| directory.get_settings(&scope)).join())
-        .map_err(|_| AppError::Store(StoreError::Corrupt("a settings read failed".into())))??;
-    match config.engine_with(slug, saved.as_ref()) {
-        Ok(c) => Ok(c),
-        Err(e) if saved.is_some() => {
-            tracing::warn!(provider = slug, error = %e, "the saved provisioning settings do not compile; using the configured policy");
-            Ok(config.engine_with(slug, None)?)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// What every handler wants to know about the request.

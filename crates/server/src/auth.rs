@@ -1,10 +1,11 @@
 //! Signing in and out: the login page, `start`, `callback` (the whole pipeline), local
 //! password login, logout, back-channel logout.
 
-use crate::app::{App, DirectoryJti, ProviderEntry, Req, json_error, server_error};
+use crate::app::{App, DirectoryJti, Req, json_error, server_error};
 use crate::i18n::with_name;
 use crate::pages::{self, Link, LoginPage, ProviderButton};
 use crate::ratelimit::Bucket;
+use crate::registry::ProviderEntry;
 use crate::web;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -133,8 +134,8 @@ pub(crate) async fn login_page(
     if !direct
         && s.auto_initiate
         && !s.local_login
-        && app.providers.len() == 1
-        && let Some(slug) = app.providers.keys().next()
+        && app.registry().providers.len() == 1
+        && let Some(slug) = app.registry().providers.keys().next()
     {
         return web::redirect(StatusCode::FOUND, &start_href(slug, &return_to));
     }
@@ -151,6 +152,7 @@ fn login_form(
 ) -> Response {
     let (csrf, cookie) = csrf_token(app, &req.headers);
     let providers = app
+        .registry()
         .providers
         .iter()
         .map(|(slug, p)| ProviderButton {
@@ -202,11 +204,11 @@ pub(crate) async fn start(
     if let Err(wait) = app.limits.hit(Bucket::Login, req.addr, app.now()) {
         return too_many(&app, &req, "start", wait).await;
     }
-    let Some(entry) = app.providers.get(&slug) else {
+    let Some(entry) = app.provider(&slug) else {
         return unknown_provider(&app, &req, &slug).await;
     };
     let return_to = app.return_to(q.return_to.as_deref());
-    begin(&app, &req, entry, &return_to, None).await
+    begin(&app, &req, &entry, &return_to, None).await
 }
 
 /// Sends the browser to the provider with a fresh state bound to it.
@@ -256,7 +258,7 @@ pub(crate) async fn callback(
     if let Err(wait) = app.limits.hit(Bucket::Login, req.addr, app.now()) {
         return too_many(&app, &req, "callback", wait).await;
     }
-    let Some(entry) = app.providers.get(&slug) else {
+    let Some(entry) = app.provider(&slug) else {
         return unknown_provider(&app, &req, &slug).await;
     };
     let cookie_name = q.state.as_deref().map(binding_cookie);
@@ -280,9 +282,9 @@ pub(crate) async fn callback(
             .and_then(|id| id.parse::<i64>().ok())
         {
             Some(user_id) => {
-                crate::account::finish_link(&app, &req, entry, verified, user_id).await
+                crate::account::finish_link(&app, &req, &entry, verified, user_id).await
             }
-            None => sign_in(&app, &req, entry, verified).await,
+            None => sign_in(&app, &req, &entry, verified).await,
         },
     };
     if let Some(name) = cookie_name {
@@ -572,10 +574,7 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfF
         app.metrics
             .inc("ssogate_logouts_total", &[("kind", "user")]);
         if app.config.server.rp_logout
-            && let Some(entry) = session
-                .provider
-                .as_deref()
-                .and_then(|p| app.providers.get(p))
+            && let Some(entry) = session.provider.as_deref().and_then(|p| app.provider(p))
         {
             let back = format!("{}/logged-out", app.config.base_url);
             match entry.rp.end_session_url(None, Some(&back), None).await {
@@ -604,7 +603,7 @@ pub(crate) async fn backchannel_logout(
     Path(slug): Path<String>,
     Form(f): Form<BackchannelForm>,
 ) -> Response {
-    let Some(entry) = app.providers.get(&slug) else {
+    let Some(entry) = app.provider(&slug) else {
         return json_error(StatusCode::NOT_FOUND, "invalid_request", "no such provider");
     };
     let Some(token) = f.logout_token else {

@@ -17,7 +17,6 @@ use ssogate_admin::{Admin, AdminError, StatusChange};
 use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
 use ssogate_store::query::{AuditFilter, UserFilter, UserSort};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The signed-in administrator, or the answer for anyone else.
 async fn administrator(app: &App, req: &Req, back: &str) -> Result<String, Response> {
@@ -60,8 +59,7 @@ async fn run<T: Send + 'static>(
     actor: String,
     f: impl FnOnce(&Admin) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
-    let a = Admin::new(app.directory.clone(), actor)
-        .with_catalogue(Arc::new(app.config.catalogue.clone()));
+    let a = Admin::new(app.directory.clone(), actor).with_configured(app.configured());
     tokio::task::spawn_blocking(move || f(&a))
         .await
         .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))?
@@ -391,7 +389,7 @@ pub(crate) async fn user(
             })
             .collect(),
         grantable,
-        providers: app.providers.keys().cloned().collect(),
+        providers: app.registry().providers.keys().cloned().collect(),
         external_ids: u
             .external_ids
             .iter()
@@ -643,7 +641,7 @@ pub(crate) async fn test_claims(
     let page = TestPage {
         t: req.t,
         recent: recent(&app).await,
-        providers: app.providers.keys().map(|p| (p.clone(), *p == chosen)).collect(),
+        providers: app.registry().providers.keys().map(|p| (p.clone(), *p == chosen)).collect(),
         claims: picked.map(|(_, c)| c).unwrap_or_else(|| "{\n  \"sub\": \"248289761001\",\n  \"preferred_username\": \"jane\",\n  \"email\": \"jane@example.org\",\n  \"email_verified\": true,\n  \"groups\": [\"readers\"]\n}".into()),
         userinfo: String::new(),
         error: None,
@@ -713,6 +711,7 @@ pub(crate) async fn test_claims_run(
         t: req.t,
         recent: recent(&app).await,
         providers: app
+            .registry()
             .providers
             .keys()
             .map(|p| (p.clone(), *p == f.provider))
@@ -950,8 +949,7 @@ fn settings_view(app: &App, slug: &str, error: Option<String>) -> Option<Provide
     Some(ProviderSettingsView {
         slug: slug.to_owned(),
         name: app
-            .providers
-            .get(slug)
+            .provider(slug)
             .map_or_else(|| slug.to_owned(), |e| e.config.display_name.clone()),
         error,
         auto_provision: p.auto_provision,
@@ -987,6 +985,7 @@ fn provisioning_page(
 ) -> Response {
     let (csrf, cookie) = csrf_token(app, &req.headers);
     let providers = app
+        .registry()
         .providers
         .keys()
         .filter_map(|slug| {
@@ -1050,7 +1049,7 @@ pub(crate) async fn save_provisioning(
         Ok(a) => a,
         Err(r) => return r,
     };
-    if !app.providers.contains_key(&slug) {
+    if !app.provider(&slug).is_some() {
         return crate::ops::not_found(req).await;
     }
     let flag = |k: &str| pairs.iter().any(|(n, v)| n == k && v == "true");
@@ -1086,14 +1085,8 @@ pub(crate) async fn save_provisioning(
     };
     let (a, s) = (app.clone(), slug.clone());
     let saved = run(&app, actor, move |adm| {
-        adm.save_settings(&format!("provider:{s}"), changes, true, |doc| {
-            a.config
-                .engine_with(&s, Some(doc))
-                .map(drop)
-                .map_err(|e| e.message)
-        })?;
-        a.reload_engine(&s)
-            .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))
+        a.save_settings(adm, &format!("provider:{s}"), changes, true)
+            .map(drop)
     })
     .await;
     match saved {
@@ -1127,7 +1120,7 @@ async fn providers_page(
     req: &Req,
     report: Option<ssogate_oidc::CheckReport>,
 ) -> Response {
-    let slugs: Vec<String> = app.providers.keys().cloned().collect();
+    let slugs: Vec<String> = app.registry().providers.keys().cloned().collect();
     let counts = app
         .db(move |d| {
             slugs
@@ -1143,7 +1136,7 @@ async fn providers_page(
     let providers = counts
         .into_iter()
         .filter_map(|(n, slug)| {
-            let p = app.providers.get(&slug)?;
+            let p = app.provider(&slug)?;
             Some((
                 slug,
                 p.config.display_name.clone(),
@@ -1179,7 +1172,7 @@ pub(crate) async fn check_provider(
     if let Err(r) = administrator(&app, &req, "/admin/providers").await {
         return r;
     }
-    let Some(entry) = app.providers.get(&slug) else {
+    let Some(entry) = app.provider(&slug) else {
         return crate::ops::not_found(req).await;
     };
     let report = entry.rp.check().await;

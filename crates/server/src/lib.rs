@@ -23,6 +23,7 @@ mod metrics;
 mod ops;
 mod pages;
 mod ratelimit;
+pub mod registry;
 mod verify;
 mod web;
 

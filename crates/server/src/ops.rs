@@ -23,7 +23,7 @@ pub(crate) async fn readyz(State(app): State<App>) -> Response {
     if let Err(e) = app.db(|d| d.ping()).await {
         problems.push(format!("database: {e}"));
     }
-    for (slug, p) in &app.providers {
+    for (slug, p) in app.registry().providers.iter() {
         if let Err(e) = p.rp.metadata().await {
             problems.push(format!("provider {slug}: {e}"));
         } else if let Err(e) = p.rp.keys().await {
@@ -45,6 +45,7 @@ pub(crate) async fn readyz(State(app): State<App>) -> Response {
 
 pub(crate) async fn metrics(State(app): State<App>) -> Response {
     let jwks: Vec<(String, u64)> = app
+        .registry()
         .providers
         .iter()
         .map(|(s, p)| (s.clone(), p.rp.jwks_fetches()))
@@ -61,6 +62,7 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
 /// login buttons.
 pub(crate) async fn providers(State(app): State<App>) -> Response {
     let list: Vec<serde_json::Value> = app
+        .registry()
         .providers
         .iter()
         .map(|(slug, p)| {

@@ -212,7 +212,7 @@ async fn bearer_session(
     let seen = app.cache.generation();
     let mut last = None;
     let mut identity = None;
-    for p in app.providers.values() {
+    for p in app.registry().providers.values() {
         if p.config.protocol.bearer == ssogate_oidc::settings::BearerMode::Off {
             continue;
         }

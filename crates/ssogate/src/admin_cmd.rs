@@ -183,10 +183,13 @@ pub(crate) enum SettingsCommand {
         key: String,
         value: String,
     },
+    /// Save one global provisioning setting: in force for every provider that does not
+    /// set it itself.
+    SetGlobal { key: String, value: String },
 }
 
 /// The keys `settings set` and the console save.
-const SETTING_KEYS: [&str; 8] = [
+const SETTING_KEYS: [&str; 9] = [
     "auto_provision",
     "soft_auto_provision",
     "disable_account_creation",
@@ -195,6 +198,7 @@ const SETTING_KEYS: [&str; 8] = [
     "default_libraries",
     "default_groups",
     "admin_email_domains",
+    "rules",
 ];
 
 #[derive(clap::Args)]
@@ -230,7 +234,12 @@ fn actor() -> String {
 
 fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
     let (store, _) = open_directory(config)?;
-    Ok(Admin::new(Arc::from(store), actor()).with_catalogue(Arc::new(config.catalogue.clone())))
+    Ok(
+        Admin::new(Arc::from(store), actor()).with_configured(ssogate_admin::Configured {
+            catalogue: config.catalogue.clone(),
+            providers: config.providers.keys().cloned().collect(),
+        }),
+    )
 }
 
 fn grant_of(spec: &str) -> Result<(GrantKind, String), Failure> {
@@ -718,23 +727,31 @@ pub(crate) fn settings(
 ) -> Result<(), Failure> {
     match cmd {
         SettingsCommand::Show { provider, json } => {
-            let slugs: Vec<String> = match provider {
-                Some(p) => {
-                    config
-                        .provider(&p)
-                        .map_err(|e| Failure::Input(e.to_string()))?;
-                    vec![p]
-                }
-                None => config.providers.keys().cloned().collect(),
-            };
             let (store, _) = open_directory(config)?;
+            let saved = ssogate_server::registry::read_saved(config, store.as_ref())
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let (all, _) = config.all_providers(&saved);
+            let chosen: Vec<&ssogate_config::ProviderConfig> = match &provider {
+                Some(p) => vec![
+                    all.iter()
+                        .find(|c| &c.slug == p)
+                        .ok_or_else(|| Failure::Input(no_provider(p, &all)))?,
+                ],
+                None => all.iter().collect(),
+            };
             let mut out = serde_json::Map::new();
-            for slug in slugs {
-                let saved = store
-                    .get_settings(&format!("provider:{slug}"))
-                    .map_err(|e| Failure::Runtime(e.to_string()))?;
+            if provider.is_none() {
+                out.insert(
+                    "global".into(),
+                    saved
+                        .global
+                        .clone()
+                        .unwrap_or_else(|| serde_json::json!({})),
+                );
+            }
+            for p in chosen {
                 let (_, policy) = config
-                    .engine_with(&slug, saved.as_ref())
+                    .compile(p, &saved)
                     .map_err(|e| Failure::Runtime(e.to_string()))?;
                 let v =
                     serde_json::to_value(&policy).map_err(|e| Failure::Runtime(e.to_string()))?;
@@ -742,13 +759,19 @@ pub(crate) fn settings(
                     .iter()
                     .filter_map(|k| Some(((*k).to_owned(), v.get(*k)?.clone())))
                     .collect();
-                out.insert(slug, serde_json::Value::Object(shown));
+                out.insert(p.slug.clone(), serde_json::Value::Object(shown));
             }
             if json {
                 return json_out(&out);
             }
             for (slug, v) in &out {
-                println!("[{slug}]");
+                if slug == "global" {
+                    println!(
+                        "[global] (saved in the console; in force unless a provider sets the key)"
+                    );
+                } else {
+                    println!("[{slug}]");
+                }
                 for (k, val) in v.as_object().into_iter().flatten() {
                     println!("  {k:<26} {val}");
                 }
@@ -759,33 +782,68 @@ pub(crate) fn settings(
             provider,
             key,
             value,
-        } => {
-            config
-                .provider(&provider)
-                .map_err(|e| Failure::Input(e.to_string()))?;
-            if !SETTING_KEYS.contains(&key.as_str()) {
-                return Err(Failure::Input(format!(
-                    "\"{key}\" is not a provisioning setting; one of: {}",
-                    SETTING_KEYS.join(", ")
-                )));
-            }
-            let parsed: serde_json::Value = serde_json::from_str(&value).map_err(|e| {
-                Failure::Input(format!("{key}: \"{value}\" is not a JSON value ({e})"))
-            })?;
-            let mut changes = serde_json::Map::new();
-            changes.insert(key.clone(), parsed);
-            admin(config)?
-                .save_settings(&format!("provider:{provider}"), changes, false, |doc| {
-                    config
-                        .engine_with(&provider, Some(doc))
-                        .map(drop)
-                        .map_err(|e| format!("{key}: {}; nothing was saved", e.message))
-                })
-                .map_err(fail)?;
-            println!("saved {provider}.{key}; running servers apply it at once");
-            Ok(())
+        } => save_setting(config, Some(&provider), &key, &value),
+        SettingsCommand::SetGlobal { key, value } => save_setting(config, None, &key, &value),
+    }
+}
+
+fn no_provider(slug: &str, all: &[ssogate_config::ProviderConfig]) -> String {
+    let known: Vec<&str> = all.iter().map(|p| p.slug.as_str()).collect();
+    format!(
+        "no provider \"{slug}\"; known: {}",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
+/// Saves one provisioning setting of a provider (or, with `None`, the global one),
+/// refused unless every provider still compiles with it.
+fn save_setting(
+    config: &ssogate_config::Config,
+    provider: Option<&str>,
+    key: &str,
+    value: &str,
+) -> Result<(), Failure> {
+    let (store, _) = open_directory(config)?;
+    let store: Arc<dyn ssogate_store::Directory> = Arc::from(store);
+    if let Some(slug) = provider {
+        let saved = ssogate_server::registry::read_saved(config, store.as_ref())
+            .map_err(|e| Failure::Runtime(e.to_string()))?;
+        let (all, _) = config.all_providers(&saved);
+        if !all.iter().any(|p| p.slug == slug) {
+            return Err(Failure::Input(no_provider(slug, &all)));
         }
     }
+    if !SETTING_KEYS.contains(&key) {
+        return Err(Failure::Input(format!(
+            "\"{key}\" is not a provisioning setting; one of: {}",
+            SETTING_KEYS.join(", ")
+        )));
+    }
+    let parsed: serde_json::Value = serde_json::from_str(value)
+        .map_err(|e| Failure::Input(format!("{key}: \"{value}\" is not a JSON value ({e})")))?;
+    let mut changes = serde_json::Map::new();
+    changes.insert(key.to_owned(), parsed);
+    let scope = provider.map_or_else(|| "global".to_owned(), |p| format!("provider:{p}"));
+    Admin::new(store.clone(), actor())
+        .save_settings(&scope, changes, false, |doc| {
+            ssogate_server::registry::check(config, store.as_ref(), |saved| match provider {
+                Some(p) => {
+                    saved.settings.insert(p.to_owned(), doc.clone());
+                }
+                None => saved.global = Some(doc.clone()),
+            })
+            .map_err(|e| format!("{key}: {e}; nothing was saved"))
+        })
+        .map_err(fail)?;
+    println!(
+        "saved {}.{key}; running servers apply it at once",
+        provider.unwrap_or("global")
+    );
+    Ok(())
 }
 
 pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Result<(), Failure> {

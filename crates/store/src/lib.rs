@@ -189,7 +189,8 @@ pub trait Directory: Send + Sync {
         document: &serde_json::Value,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Deletes a provider; how many accounts were linked to it (`None`: no such provider).
+    /// Deletes a provider and ends the sessions begun through it; how many accounts were
+    /// linked to it (`None`: no such provider). Watchers hear `All`.
     fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError>;
     /// How many accounts have an identity at a provider.
     fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError>;

@@ -610,10 +610,7 @@ impl crate::Directory for PgStore {
         self.transaction(|tx| {
             let out = settings::delete_provider(tx, slug)?;
             if out.is_some() {
-                notify(
-                    tx,
-                    &[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())],
-                )?;
+                notify(tx, &[Invalidation::All])?;
             }
             Ok(out)
         })

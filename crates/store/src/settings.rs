@@ -84,12 +84,14 @@ pub fn put_provider(
     Ok(())
 }
 
-/// Deletes a provider managed in the database; how many accounts were linked to it (the
-/// accounts stay, with their identities, so re-adding the provider restores them).
+/// Deletes a provider managed in the database and ends the sessions begun through it;
+/// how many accounts were linked to it (the accounts stay, with their identities, so
+/// re-adding the provider restores them).
 pub fn delete_provider(db: &mut dyn Db, slug: &str) -> Result<Option<i64>, StoreError> {
     if db.exec("DELETE FROM providers WHERE slug = $1", args![slug])? == 0 {
         return Ok(None);
     }
+    db.exec("DELETE FROM sessions WHERE provider = $1", args![slug])?;
     db.query_int(
         "SELECT count(DISTINCT user_id) FROM identities WHERE provider = $1",
         args![slug],

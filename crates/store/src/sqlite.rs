@@ -396,8 +396,7 @@ impl crate::Directory for SqliteStore {
         let slug = slug.to_owned();
         let out = self.write(move |c| settings::delete_provider(c, &slug))?;
         if out.is_some() {
-            self.sinks
-                .emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
+            self.sinks.emit(&[Invalidation::All]);
         }
         Ok(out)
     }

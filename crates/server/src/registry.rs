@@ -1,0 +1,127 @@
+//! The providers in force and their engines: the configuration file's providers and
+//! those saved in the directory, each compiled with the provisioning settings saved in
+//! the console (global, then its own) against the stored catalogue. Rebuilt whenever the
+//! directory says one of those changed, on this instance or another.
+
+use crate::app::{AppError, Compiled};
+use ssogate_config::{Config, ProviderConfig, Saved};
+use ssogate_oidc::{Clock, Provider};
+use ssogate_store::{Directory, StoreError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Where a provider is defined, and so where it is changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    File,
+    /// Saved in the directory, with the document it was built from.
+    Database(serde_json::Value),
+}
+
+pub(crate) struct ProviderEntry {
+    pub rp: Provider,
+    pub config: ProviderConfig,
+    pub origin: Origin,
+}
+
+/// One consistent picture: providers and engines swap together.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub providers: BTreeMap<String, Arc<ProviderEntry>>,
+    pub engines: BTreeMap<String, Compiled>,
+}
+
+/// Reads what the directory holds for the configuration: saved providers, settings of
+/// every provider and the global ones, the catalogue's permissions. Blocking.
+pub fn read_saved(config: &Config, directory: &dyn Directory) -> Result<Saved, StoreError> {
+    let providers = directory.list_providers()?;
+    let mut settings = BTreeMap::new();
+    let slugs = config
+        .providers
+        .keys()
+        .chain(providers.iter().map(|(s, _)| s));
+    for slug in slugs {
+        if let Some(doc) = directory.get_settings(&format!("provider:{slug}"))? {
+            settings.insert(slug.clone(), doc);
+        }
+    }
+    Ok(Saved {
+        providers,
+        global: directory.get_settings("global")?,
+        settings,
+        permissions: directory.catalogue()?.permissions,
+    })
+}
+
+/// Builds the registry; entries whose definition did not change are kept (with their
+/// cached discovery document and keys).
+pub(crate) fn build(
+    config: &Config,
+    directory: &dyn Directory,
+    clock: &Arc<dyn Clock>,
+    previous: Option<&Registry>,
+) -> Result<Registry, AppError> {
+    let saved = read_saved(config, directory)?;
+    let (all, warnings) = config.all_providers(&saved);
+    for w in warnings {
+        tracing::warn!(error = %w, "a provider saved in the database is left out");
+    }
+    let documents: BTreeMap<&str, &serde_json::Value> = saved
+        .providers
+        .iter()
+        .map(|(s, d)| (s.as_str(), d))
+        .collect();
+    let mut out = Registry::default();
+    for p in all {
+        let origin = match documents.get(p.slug.as_str()) {
+            Some(d) if p.from_database => Origin::Database((*d).clone()),
+            _ => Origin::File,
+        };
+        let kept = previous
+            .and_then(|r| r.providers.get(&p.slug))
+            .filter(|e| e.origin == origin)
+            .cloned();
+        let entry = match kept {
+            Some(e) => e,
+            None => match Provider::new(p.rp_settings(&config.base_url), clock.clone()) {
+                Ok(rp) => Arc::new(ProviderEntry {
+                    rp,
+                    config: p.clone(),
+                    origin,
+                }),
+                Err(e) if p.from_database => {
+                    tracing::warn!(provider = %p.slug, error = %e, "a provider saved in the database is left out");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let (compiled, warning) = config.compile_lenient(&p, &saved)?;
+        if let Some(w) = warning {
+            tracing::warn!(provider = %p.slug, error = %w, "the saved provisioning settings do not compile; using the ones before them");
+        }
+        out.engines.insert(p.slug.clone(), compiled);
+        out.providers.insert(p.slug.clone(), entry);
+    }
+    Ok(out)
+}
+
+/// Whether every provider still builds and compiles once `change` is made to what the
+/// directory holds: the check before saving settings, a provider or a catalogue change.
+/// The message names the provider and the key. Blocking.
+pub fn check(
+    config: &Config,
+    directory: &dyn Directory,
+    change: impl FnOnce(&mut Saved),
+) -> Result<(), String> {
+    let mut saved = read_saved(config, directory).map_err(|e| e.to_string())?;
+    change(&mut saved);
+    let (all, warnings) = config.all_providers(&saved);
+    if let Some(w) = warnings.into_iter().next() {
+        return Err(w);
+    }
+    for p in &all {
+        config.compile(p, &saved).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
