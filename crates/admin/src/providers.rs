@@ -100,7 +100,7 @@ impl Admin {
         let doc = Value::Object(
             document
                 .into_iter()
-                .filter(|(k, v)| !v.is_null() && !(k == SECRET && v == ""))
+                .filter(|(k, v)| !(v.is_null() || (k == SECRET && v == "")))
                 .collect(),
         );
         check(&doc).map_err(|message| AdminError::Invalid {

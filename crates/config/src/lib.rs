@@ -176,6 +176,9 @@ pub struct Config {
     global_provisioning: Value,
 }
 
+/// A provider's engine and the provisioning policy it was compiled from.
+pub type Compiled = (Arc<Engine>, ProvisioningPolicy);
+
 /// What the directory holds that changes the configuration in force: providers added
 /// through the console, API or CLI, saved provisioning settings, the catalogue's
 /// permissions. The caller reads it from the directory; this crate knows no SQL.
@@ -290,7 +293,7 @@ impl Config {
         &self,
         provider: &ProviderConfig,
         saved: &Saved,
-    ) -> Result<(Arc<Engine>, ProvisioningPolicy), ConfigError> {
+    ) -> Result<Compiled, ConfigError> {
         let slug = provider.slug.as_str();
         let layers = [
             (
@@ -339,7 +342,7 @@ impl Config {
         &self,
         provider: &ProviderConfig,
         saved: &Saved,
-    ) -> Result<((Arc<Engine>, ProvisioningPolicy), Option<String>), ConfigError> {
+    ) -> Result<(Compiled, Option<String>), ConfigError> {
         let first = match self.compile(provider, saved) {
             Ok(c) => return Ok((c, None)),
             Err(e) => e.to_string(),

@@ -902,7 +902,7 @@ async fn patch_provisioning(
 ) -> ApiResult<Json<ProvisioningSettings>> {
     caller.admin()?;
     let change: ProvisioningChange = body(&bytes)?;
-    if !app.provider(&slug).is_some() {
+    if app.provider(&slug).is_none() {
         return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "not-found",

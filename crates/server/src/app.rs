@@ -15,7 +15,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ssogate_config::Config;
-use ssogate_core::Engine;
 use ssogate_oidc::login::{IssuedState, LOGIN_TTL, LoginStateStore, PendingLogin};
 use ssogate_oidc::{Clock, JtiGuard, OidcError, SystemClock};
 use ssogate_store::accounts::NewEvent;
@@ -59,7 +58,7 @@ pub enum AppError {
 
 /// A provider's engine and the policy it was compiled from (configuration with the
 /// settings saved in the console laid over it).
-pub(crate) type Compiled = (Arc<Engine>, ssogate_core::policy::ProvisioningPolicy);
+pub(crate) use ssogate_config::Compiled;
 
 /// The shared state behind [`App`].
 pub struct Inner {

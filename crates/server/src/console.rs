@@ -1049,7 +1049,7 @@ pub(crate) async fn save_provisioning(
         Ok(a) => a,
         Err(r) => return r,
     };
-    if !app.provider(&slug).is_some() {
+    if app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;
     }
     let flag = |k: &str| pairs.iter().any(|(n, v)| n == k && v == "true");
