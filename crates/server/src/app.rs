@@ -218,6 +218,14 @@ impl App {
         Ok(doc)
     }
 
+    /// Whether every provider still builds and compiles after `change` (blocking).
+    pub(crate) fn check_with(
+        &self,
+        change: impl FnOnce(&mut ssogate_config::Saved),
+    ) -> Result<(), String> {
+        registry::check(&self.config, self.directory.as_ref(), change)
+    }
+
     /// [`App::reload`] for a handler that changed something and shows the result next.
     pub(crate) fn reload_now(&self) -> Result<(), ssogate_admin::AdminError> {
         self.reload()

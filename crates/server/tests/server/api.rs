@@ -85,6 +85,14 @@ async fn keys_and_scopes_guard_every_endpoint() {
         "/api/v1/users",
         "/api/v1/users/alice",
         "/api/v1/providers",
+        "/api/v1/providers/fake",
+        "/api/v1/providers/fake/provisioning",
+        "/api/v1/provisioning",
+        "/api/v1/catalogue",
+        "/api/v1/catalogue/groups",
+        "/api/v1/catalogue/permissions/read_books",
+        "/api/v1/users/alice/grants",
+        "/api/v1/users/alice/identities",
         "/api/v1/audit",
     ];
     for path in reads {
@@ -98,7 +106,42 @@ async fn keys_and_scopes_guard_every_endpoint() {
         let (s, _, r) = call(&h, "GET", path, Some(&k.read), None).await;
         assert_eq!(s, 200, "{path}: {}", r.body);
     }
-    let writes: [(&str, &str, Option<Value>); 5] = [
+    let writes: [(&str, &str, Option<Value>); 16] = [
+        (
+            "POST",
+            "/api/v1/providers",
+            Some(json!({"slug": "x", "issuer": "https://x"})),
+        ),
+        ("PATCH", "/api/v1/providers/fake", Some(json!({}))),
+        ("DELETE", "/api/v1/providers/fake", None),
+        ("POST", "/api/v1/providers/fake/jwks-refresh", None),
+        (
+            "PATCH",
+            "/api/v1/providers/fake/provisioning",
+            Some(json!({"auto_provision": false})),
+        ),
+        (
+            "PATCH",
+            "/api/v1/provisioning",
+            Some(json!({"auto_provision": false})),
+        ),
+        (
+            "POST",
+            "/api/v1/catalogue/groups",
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "PUT",
+            "/api/v1/catalogue/groups/Readers",
+            Some(json!({"name": "x"})),
+        ),
+        ("DELETE", "/api/v1/catalogue/groups/Readers", None),
+        ("PUT", "/api/v1/users/alice/grants/admin/admin", None),
+        (
+            "DELETE",
+            "/api/v1/users/alice/grants/permission/read_books",
+            None,
+        ),
         ("POST", "/api/v1/users", Some(json!({"username": "x"}))),
         (
             "PATCH",
@@ -228,7 +271,9 @@ async fn accounts_are_listed_created_changed_and_deleted() {
     assert_eq!(v[0]["event"], "user.provisioned");
     let (_, v, _) = call(&h, "GET", "/api/v1/providers", admin, None).await;
     assert_eq!(v[0]["slug"], "fake");
-    assert!(!v.to_string().contains("secret"));
+    assert_eq!(v[0]["managed_by"], "config");
+    assert_eq!(v[0]["client_secret_set"], true);
+    assert!(!v.to_string().contains("\"secret\""), "{v}");
 }
 
 #[tokio::test]
@@ -480,4 +525,438 @@ async fn provider_access_tokens_work_for_administrators_only() {
     );
     let (_, _, r) = call(&h, "GET", "/api/v1/users", Some(&other), None).await;
     problem(&r, 401);
+}
+
+#[tokio::test]
+async fn providers_are_added_changed_and_deleted_and_serve_sign_ins_at_once() {
+    let (h, k) = setup().await;
+    let admin = Some(k.admin.as_str());
+    let added = ssogate_testkit::FakeProvider::start().await;
+    added.set_user(
+        "zoe",
+        json!({"preferred_username": "zoe", "email": "zoe@example.net", "email_verified": true}),
+    );
+    let doc = json!({
+        "slug": "added",
+        "display_name": "Added IdP",
+        "issuer": added.issuer,
+        "client_id": added.client_id(),
+        "client_secret": added.client_secret(),
+    });
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers",
+        Some(&k.read),
+        Some(doc.clone()),
+    )
+    .await;
+    problem(&r, 403);
+    let (s, v, r) = call(&h, "POST", "/api/v1/providers", admin, Some(doc.clone())).await;
+    assert_eq!(s, 201, "{}", r.body);
+    assert_eq!(v["managed_by"], "database");
+    assert_eq!(v["client_secret_set"], true);
+    assert_eq!(v["linked_accounts"], 0);
+    let quoted = format!("\"{}\"", added.client_secret());
+    assert!(!r.body.contains(&quoted), "{}", r.body);
+    // Taken slugs, the file's slugs, unknown keys and bad slugs are refused, named.
+    let (_, _, r) = call(&h, "POST", "/api/v1/providers", admin, Some(doc.clone())).await;
+    problem(&r, 409);
+    let mut fake = doc.clone();
+    fake["slug"] = json!("fake");
+    let (_, _, r) = call(&h, "POST", "/api/v1/providers", admin, Some(fake)).await;
+    problem(&r, 409);
+    assert!(r.body.contains("configuration file"), "{}", r.body);
+    let (_, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers",
+        admin,
+        Some(json!({"slug": "typo", "issuer": "https://idp.example", "clent_id": "x"})),
+    )
+    .await;
+    problem(&r, 422);
+    assert_eq!(v["errors"][0]["field"], "provider");
+    assert!(r.body.contains("clent_id"), "{}", r.body);
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers",
+        admin,
+        Some(json!({"slug": "Bad Slug", "issuer": "https://idp.example"})),
+    )
+    .await;
+    problem(&r, 422);
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers",
+        admin,
+        Some(json!({"slug": "file", "issuer": "https://idp.example", "client_secret_file": "/etc/passwd"})),
+    )
+    .await;
+    problem(&r, 422);
+
+    // In force at once: the login page offers it and a person signs in through it.
+    let b = Browser::new();
+    let page = b.get(&h.url("/login?direct=1")).await;
+    assert!(page.body.contains("Added IdP"), "{}", page.body);
+    let r = b.login_via(&h, &added, "/auth/added/start", "zoe").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let zoe = h
+        .directory
+        .user_by_identity("added", "zoe")
+        .unwrap()
+        .unwrap();
+    assert_eq!(zoe.username, "zoe");
+
+    // Changed: the name shows, the secret is kept (a second sign-in still works).
+    let (s, v, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/added",
+        admin,
+        Some(json!({"display_name": "Renamed IdP", "client_secret": ""})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["name"], "Renamed IdP");
+    assert_eq!(v["linked_accounts"], 1);
+    let public = b.get(&h.url("/api/oidc/providers")).await;
+    assert!(public.body.contains("Renamed IdP"), "{}", public.body);
+    let again = Browser::new();
+    let r = again
+        .login_via(&h, &added, "/auth/added/start", "zoe")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake",
+        admin,
+        Some(json!({"display_name": "x"})),
+    )
+    .await;
+    problem(&r, 409);
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/added",
+        admin,
+        Some(json!({"issuer": ""})),
+    )
+    .await;
+    problem(&r, 422);
+
+    let (s, v, _) = call(&h, "POST", "/api/v1/providers/added/check", admin, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["usable"], true, "{v}");
+    let (s, _, _) = call(
+        &h,
+        "POST",
+        "/api/v1/providers/added/jwks-refresh",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers/nope/jwks-refresh",
+        admin,
+        None,
+    )
+    .await;
+    problem(&r, 404);
+
+    // Deleted: the count of linked accounts is said, its sessions end, the account stays.
+    let (_, _, r) = call(&h, "DELETE", "/api/v1/providers/fake", admin, None).await;
+    problem(&r, 409);
+    let (s, v, _) = call(&h, "DELETE", "/api/v1/providers/added", admin, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["linked_accounts"], 1);
+    assert_eq!(b.get(&h.url("/auth/added/start")).await.status, 404);
+    let verify = again.get(&h.url("/auth/verify?redirect=false")).await;
+    assert_eq!(verify.status, 401, "{}", verify.body);
+    assert!(h.directory.user_by_username("zoe").unwrap().is_some());
+    let (_, _, r) = call(&h, "DELETE", "/api/v1/providers/added", admin, None).await;
+    problem(&r, 404);
+    let audit = h.audit();
+    for e in [
+        "admin.provider.created",
+        "admin.provider.updated",
+        "admin.provider.deleted",
+    ] {
+        assert!(audit.iter().any(|a| a.starts_with(e)), "{e} in {audit:?}");
+    }
+    let raw = h.directory.audit_events(100).unwrap();
+    assert!(
+        !raw.iter()
+            .any(|e| e.detail.as_deref().unwrap_or("").contains(&quoted)),
+        "the audit log holds no client secret"
+    );
+}
+
+#[tokio::test]
+async fn the_catalogue_and_global_settings_are_edited_and_checked() {
+    let (h, k) = setup().await;
+    let admin = Some(k.admin.as_str());
+    let (s, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/permissions",
+        admin,
+        Some(json!({"name": "upload_books", "label": "Upload books"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{}", r.body);
+    assert_eq!(v["managed_by"], "database");
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/permissions",
+        admin,
+        Some(json!({"name": "upload_books"})),
+    )
+    .await;
+    problem(&r, 409);
+    let (_, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/permissions",
+        admin,
+        Some(json!({"name": "has space"})),
+    )
+    .await;
+    problem(&r, 422);
+    assert_eq!(v["errors"][0]["field"], "name");
+    let (_, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/colours",
+        admin,
+        Some(json!({"name": "red"})),
+    )
+    .await;
+    problem(&r, 404);
+    let (_, _, r) = call(
+        &h,
+        "PUT",
+        "/api/v1/catalogue/permissions/read_books",
+        admin,
+        Some(json!({"name": "read"})),
+    )
+    .await;
+    problem(&r, 409);
+    assert!(r.body.contains("configuration file"), "{}", r.body);
+
+    // Grants of the new permission, by the API.
+    let (s, v, r) = call(
+        &h,
+        "PUT",
+        "/api/v1/users/alice/grants/permission/upload_books",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert!(v["permissions"].to_string().contains("upload_books"));
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/alice/grants", admin, None).await;
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["kind"] == "permission"
+                && g["name"] == "upload_books"
+                && g["source"] == "admin"),
+        "{v}"
+    );
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/alice/identities", admin, None).await;
+    assert_eq!(v[0]["provider"], "fake");
+    let (_, _, r) = call(
+        &h,
+        "PUT",
+        "/api/v1/users/alice/grants/permission/nope",
+        admin,
+        None,
+    )
+    .await;
+    problem(&r, 422);
+
+    // Global settings apply to a provider without its own; the next person gets them.
+    let (s, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"default_permissions": ["upload_books"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    let (_, v, _) = call(
+        &h,
+        "GET",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(v["default_permissions"], json!(["upload_books"]));
+    assert_eq!(v["inherits_global"], true);
+    Browser::new().login(&h, "bob").await;
+    let bob = h.directory.user_by_username("bob").unwrap().unwrap();
+    assert!(
+        bob.grants.iter().any(|g| g.name == "upload_books"),
+        "{:?}",
+        bob.grants
+    );
+
+    // A permission a policy uses cannot go; the message says which.
+    let (_, _, r) = call(
+        &h,
+        "DELETE",
+        "/api/v1/catalogue/permissions/upload_books",
+        admin,
+        None,
+    )
+    .await;
+    problem(&r, 422);
+    assert!(r.body.contains("upload_books"), "{}", r.body);
+    // A provider's own settings win over the global ones; inherit drops them.
+    let (_, v, _) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        Some(json!({"default_permissions": ["download_books"]})),
+    )
+    .await;
+    assert_eq!(v["default_permissions"], json!(["download_books"]));
+    assert_eq!(v["inherits_global"], false);
+    let (_, v, _) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        Some(json!({"inherit": true})),
+    )
+    .await;
+    assert_eq!(v["default_permissions"], json!(["upload_books"]));
+    assert_eq!(v["inherits_global"], true);
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"inherit": true})),
+    )
+    .await;
+    problem(&r, 422);
+
+    // Rules are saved with the settings; one that is not CEL is refused, named.
+    let rule = json!({"name": "staff", "when": "email.endsWith('@example.org')", "grant_libraries": ["kids"]});
+    let (s, v, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"rules": [rule]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["rules"][0]["name"], "staff");
+    let (_, v, _) = call(
+        &h,
+        "GET",
+        "/api/v1/providers/fake/provisioning",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(v["rules"][0]["name"], "staff", "{v}");
+    let bad = json!({"name": "broken", "when": "email.endsWith(("});
+    let (_, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"rules": [bad]})),
+    )
+    .await;
+    problem(&r, 422);
+    assert!(r.body.contains("broken"), "{}", r.body);
+
+    // Once no policy names it, the permission goes, with its grants.
+    call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"default_permissions": []})),
+    )
+    .await;
+    let (s, v, r) = call(
+        &h,
+        "DELETE",
+        "/api/v1/catalogue/permissions/upload_books",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["holders"], 2);
+    let bob = h.directory.user_by_username("bob").unwrap().unwrap();
+    assert!(!bob.grants.iter().any(|g| g.name == "upload_books"));
+
+    // Groups with external ids: created, renamed (members follow), deleted.
+    let (s, _, _) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/groups",
+        admin,
+        Some(json!({"name": "Staff", "external_ids": ["staff", "cn=staff,dc=example"]})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    call(
+        &h,
+        "PUT",
+        "/api/v1/users/bob/grants/group/Staff",
+        admin,
+        None,
+    )
+    .await;
+    let (s, v, r) = call(
+        &h,
+        "PUT",
+        "/api/v1/catalogue/groups/staff",
+        admin,
+        Some(json!({"name": "Employees", "external_ids": ["employees"]})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(v["external_ids"], json!(["employees"]));
+    assert_eq!(v["holders"], 1);
+    let (_, v, _) = call(&h, "GET", "/api/v1/users/bob", admin, None).await;
+    assert!(v["groups"].to_string().contains("Employees"), "{v}");
+    let (s, v, _) = call(
+        &h,
+        "DELETE",
+        "/api/v1/catalogue/groups/Employees",
+        admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["holders"], 1);
+    let audit = h.audit();
+    for e in [
+        "admin.catalogue.created",
+        "admin.catalogue.updated",
+        "admin.catalogue.deleted",
+        "admin.settings.saved",
+    ] {
+        assert!(audit.iter().any(|a| a.starts_with(e)), "{e} in {audit:?}");
+    }
 }

@@ -5,6 +5,9 @@
 //! document at `/api/openapi.json` is generated from these handlers (utoipa), and the
 //! router is built from the same declarations, so the two cannot drift apart.
 
+mod catalogue;
+mod providers;
+
 use crate::app::App;
 use axum::Json;
 use axum::body::Bytes;
@@ -657,34 +660,6 @@ async fn delete_external_id(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Provider {
-    pub slug: String,
-    pub name: String,
-    pub issuer: String,
-    /// `config` (read-only) for providers from the configuration.
-    pub managed_by: String,
-}
-
-/// The providers ssogate signs people in through.
-#[utoipa::path(get, path = "/api/v1/providers", tag = "providers",
-    security(("bearer" = [])),
-    responses((status = 200, body = [Provider]), (status = 401, body = Problem)))]
-async fn list_providers(State(app): State<App>, _caller: Caller) -> Json<Vec<Provider>> {
-    Json(
-        app.registry()
-            .providers
-            .iter()
-            .map(|(slug, p)| Provider {
-                slug: slug.clone(),
-                name: p.config.display_name.clone(),
-                issuer: p.config.issuer.clone(),
-                managed_by: "config".into(),
-            })
-            .collect(),
-    )
-}
-
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
@@ -832,104 +807,14 @@ async fn decide(
     }))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ProvisioningSettings {
-    pub auto_provision: bool,
-    pub soft_auto_provision: bool,
-    pub disable_account_creation: bool,
-    pub require_approval: bool,
-    pub default_permissions: Vec<String>,
-    pub default_libraries: Vec<String>,
-    pub default_groups: Vec<String>,
-    pub admin_email_domains: Vec<String>,
-}
-
-/// The provisioning settings in force for a provider (configuration and saved settings).
-#[utoipa::path(get, path = "/api/v1/providers/{slug}/provisioning", tag = "provisioning",
-    params(("slug" = String, Path, description = "provider slug")),
-    security(("bearer" = [])),
-    responses((status = 200, body = ProvisioningSettings), (status = 401, body = Problem), (status = 404, body = Problem)))]
-async fn get_provisioning(
-    State(app): State<App>,
-    _caller: Caller,
-    Path(slug): Path<String>,
-) -> ApiResult<Json<ProvisioningSettings>> {
-    let Some((_, p)) = app.engine(&slug) else {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no provider \"{slug}\""),
-        ));
-    };
-    Ok(Json(ProvisioningSettings {
-        auto_provision: p.auto_provision,
-        soft_auto_provision: p.soft_auto_provision,
-        disable_account_creation: p.disable_account_creation,
-        require_approval: p.require_approval,
-        default_permissions: p.default_permissions,
-        default_libraries: p.default_libraries,
-        default_groups: p.default_groups,
-        admin_email_domains: p.admin_email_domains,
-    }))
-}
-
-#[derive(Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProvisioningChange {
-    pub auto_provision: Option<bool>,
-    pub soft_auto_provision: Option<bool>,
-    pub disable_account_creation: Option<bool>,
-    pub require_approval: Option<bool>,
-    pub default_permissions: Option<Vec<String>>,
-    pub default_libraries: Option<Vec<String>>,
-    pub default_groups: Option<Vec<String>>,
-    pub admin_email_domains: Option<Vec<String>>,
-}
-
-/// Change a provider's provisioning settings; fields left out keep their value. Refused
-/// (and not saved) when the result does not compile, e.g. an unknown permission.
-#[utoipa::path(patch, path = "/api/v1/providers/{slug}/provisioning", tag = "provisioning",
-    request_body = ProvisioningChange,
-    params(("slug" = String, Path, description = "provider slug")),
-    security(("bearer" = [])),
-    responses((status = 200, body = ProvisioningSettings), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn patch_provisioning(
-    State(app): State<App>,
-    caller: Caller,
-    Path(slug): Path<String>,
-    bytes: Bytes,
-) -> ApiResult<Json<ProvisioningSettings>> {
-    caller.admin()?;
-    let change: ProvisioningChange = body(&bytes)?;
-    if app.provider(&slug).is_none() {
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("no provider \"{slug}\""),
-        ));
-    }
-    let changes = match serde_json::to_value(&change) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    let (a, s) = (app.clone(), slug.clone());
-    admin(&app, &caller, move |adm| {
-        a.save_settings(adm, &format!("provider:{s}"), changes, false)
-            .map(drop)
-    })
-    .await?;
-    get_provisioning(State(app), caller, Path(slug)).await
-}
-
 /// The API's routes and its OpenAPI document, from the same declarations.
 pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
-    let (router, mut doc) = OpenApiRouter::<App>::default()
+    let r = providers::routes(OpenApiRouter::<App>::default());
+    let r = catalogue::routes(r);
+    let (router, mut doc) = r
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(put_external_id, delete_external_id))
-        .routes(routes!(list_providers))
-        .routes(routes!(get_provisioning, patch_provisioning))
         .routes(routes!(decide))
         .routes(routes!(audit))
         .split_for_parts();
