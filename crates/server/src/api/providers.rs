@@ -55,11 +55,16 @@ async fn describe(app: &App, caller: &Caller, slugs: Vec<String>) -> ApiResult<V
         let (name, issuer) = match (entry, record) {
             (Some(e), _) => (e.config.display_name.clone(), e.config.issuer.clone()),
             (None, Some(r)) => (
-                r.document["display_name"]
-                    .as_str()
+                r.document
+                    .get("display_name")
+                    .and_then(Value::as_str)
                     .unwrap_or(&slug)
                     .to_owned(),
-                r.document["issuer"].as_str().unwrap_or_default().to_owned(),
+                r.document
+                    .get("issuer")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
             ),
             (None, None) => continue,
         };
