@@ -122,6 +122,9 @@ pub struct ProviderConfig {
     pub protocol: ProtocolSettings,
     /// Added through the console, API or CLI (editable there), not the configuration file.
     pub from_database: bool,
+    /// The provider's own `provisioning` table as written (before the global one), so
+    /// that settings saved in the console can be layered between the two.
+    pub provisioning_table: Option<Value>,
 }
 
 impl ProviderConfig {
@@ -286,52 +289,53 @@ impl Config {
         all
     }
 
-    /// The engine of `provider` and the policy it was compiled from: the provider's
-    /// configured policy, with the global settings saved in the console laid over it,
-    /// then the provider's own saved settings (top-level keys of `[provisioning]`).
+    /// The global provisioning policy: the file's `[provisioning]` with the global
+    /// settings saved in the console laid over it.
+    pub fn global_policy(&self, saved: &Saved) -> Result<ProvisioningPolicy, ConfigError> {
+        typed(
+            &merge(&self.global_provisioning, saved.global.as_ref()),
+            "provisioning",
+        )
+        .map_err(|(key, m)| {
+            ConfigError::new(
+                "the global provisioning settings saved in the console",
+                key,
+                m,
+                "Save the provisioning settings again from the console.",
+            )
+        })
+    }
+
+    /// The engine of `provider` and the policy it was compiled from. Layers, later wins:
+    /// the file's `[provisioning]`, the global settings saved in the console, the file's
+    /// `[providers.<slug>.provisioning]`, the provider's own settings saved in the console.
     pub fn compile(
         &self,
         provider: &ProviderConfig,
         saved: &Saved,
     ) -> Result<Compiled, ConfigError> {
         let slug = provider.slug.as_str();
-        let layers = [
-            (
-                "the global provisioning settings saved in the console",
-                saved.global.as_ref(),
-            ),
-            (
-                "the provisioning settings saved for this provider",
-                saved.settings.get(slug),
-            ),
-        ];
-        let mut merged = serde_json::to_value(&provider.provisioning).map_err(|e| {
-            ConfigError::new(
-                self.origin_name(),
-                "provisioning",
-                e.to_string(),
-                "Report this as a bug.",
-            )
-        })?;
-        let mut origin = self.origin_name();
-        for (name, layer) in layers {
-            if let (Value::Object(m), Some(Value::Object(over))) = (&mut merged, layer) {
-                origin = name.to_owned();
-                for (k, v) in over {
-                    m.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        let policy: ProvisioningPolicy = typed(&merged, "provisioning").map_err(|(key, m)| {
-            ConfigError::new(
-                &origin,
-                key,
-                m,
-                "Save the provisioning settings again from the console.",
-            )
-        })?;
+        let global = merge(&self.global_provisioning, saved.global.as_ref());
+        let with_table = merge(&global, provider.provisioning_table.as_ref());
+        let own = saved.settings.get(slug);
+        let origin = if own.is_some_and(|o| o.as_object().is_some_and(|m| !m.is_empty())) {
+            "the provisioning settings saved for this provider"
+        } else if saved.global.is_some() {
+            "the global provisioning settings saved in the console"
+        } else {
+            "the configuration"
+        };
+        let policy: ProvisioningPolicy =
+            typed(&merge(&with_table, own), "provisioning").map_err(|(key, m)| {
+                ConfigError::new(
+                    origin,
+                    key,
+                    m,
+                    "Save the provisioning settings again from the console.",
+                )
+            })?;
         let engine = Engine::new(provider.policy(), policy.clone(), self.permissions(saved))
-            .map_err(|e| policy_error(&origin, slug, &e))?;
+            .map_err(|e| policy_error(origin, slug, &e))?;
         Ok((Arc::new(engine), policy))
     }
 
@@ -586,6 +590,7 @@ fn build_provider(
         &merge(global_prov, rp.provisioning.as_ref()),
         &format!("{prefix}.provisioning"),
     )?;
+    let provisioning_table = rp.provisioning.clone();
     if rp.issuer.trim().is_empty() {
         return Err((format!("{prefix}.issuer"), "the issuer is empty".into()));
     }
@@ -642,6 +647,7 @@ fn build_provider(
         provisioning,
         protocol,
         from_database: !from_file,
+        provisioning_table,
     })
 }
 
