@@ -550,15 +550,47 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/audit", get(console::audit))
-        .route("/admin/provisioning", get(console::provisioning))
-        .route("/admin/providers", get(console::providers))
+        .route(
+            "/admin/provisioning",
+            get(console::provisioning).post(console::provisioning_save_global),
+        )
+        .route(
+            "/admin/provisioning/{slug}",
+            post(console::provisioning_save),
+        )
+        .route(
+            "/admin/provisioning/{slug}/inherit",
+            post(console::provisioning_inherit),
+        )
+        .route(
+            "/admin/providers",
+            get(console::providers).post(console::provider_add),
+        )
+        .route(
+            "/admin/providers/{slug}",
+            get(console::provider_edit).post(console::provider_update),
+        )
         .route(
             "/admin/providers/{slug}/check",
             get(console::check_provider),
         )
         .route(
-            "/admin/provisioning/{slug}",
-            post(console::save_provisioning),
+            "/admin/providers/{slug}/jwks-refresh",
+            post(console::provider_refresh_keys),
+        )
+        .route(
+            "/admin/providers/{slug}/delete",
+            get(console::provider_delete_confirm).post(console::provider_delete),
+        )
+        .route("/admin/catalogue", get(console::catalogue))
+        .route("/admin/catalogue/{kind}", post(console::catalogue_create))
+        .route(
+            "/admin/catalogue/{kind}/{name}",
+            get(console::catalogue_item).post(console::catalogue_update),
+        )
+        .route(
+            "/admin/catalogue/{kind}/{name}/delete",
+            get(console::catalogue_delete_confirm).post(console::catalogue_delete),
         )
         .route("/admin/audit.csv", get(console::audit_csv));
     let (api, doc) = crate::api::routes();

@@ -346,18 +346,13 @@ async fn switching_auto_provisioning_off_and_on_keeps_the_defaults() {
     // The defaults are still there, and come back into force when switched on.
     let page = admin.get(&h.url("/admin/provisioning?saved=fake")).await;
     assert!(page.body.contains("Saved the settings of fake"));
+    let fake = page.body.split("id=\"scope-fake\"").nth(1).unwrap();
     assert!(
-        !page
-            .body
-            .contains("name=\"auto_provision\" value=\"true\" checked"),
-        "{}",
-        page.body
+        !fake.contains("name=\"auto_provision\" value=\"true\" checked"),
+        "{fake}"
     );
-    assert!(
-        page.body.contains("value=\"manage_library\" checked"),
-        "{}",
-        page.body
-    );
+    assert!(fake.contains("value=\"manage_library\" checked"), "{fake}");
+    assert!(fake.contains("Use the global settings instead"), "{fake}");
     let form = save(true);
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     admin.post(&h.url("/admin/provisioning/fake"), &pairs).await;

@@ -3,6 +3,24 @@
 //! export. Server-rendered, CSRF-protected, for sessions of administrators only
 //! (everyone else gets 403). Every change goes through `ssogate-admin`, which audits it.
 
+mod catalogue;
+mod providers;
+mod provisioning;
+
+pub(crate) use catalogue::{
+    catalogue, create as catalogue_create, delete as catalogue_delete,
+    delete_confirm as catalogue_delete_confirm, item as catalogue_item, update as catalogue_update,
+};
+pub(crate) use providers::{
+    add as provider_add, check_provider, delete as provider_delete,
+    delete_confirm as provider_delete_confirm, edit as provider_edit, providers,
+    refresh_keys as provider_refresh_keys, update as provider_update,
+};
+pub(crate) use provisioning::{
+    inherit as provisioning_inherit, provisioning, save_global as provisioning_save_global,
+    save_provider as provisioning_save,
+};
+
 use crate::app::{App, Req, server_error};
 use crate::auth::{csrf_failed, csrf_token};
 use crate::pages::{self, FormButton, Link, MessagePage};
@@ -331,8 +349,11 @@ pub(crate) async fn user(
         .await
         .map(|v| v.into_iter().flatten().collect())
         .unwrap_or_default();
+    let c = match app.db(|d| d.catalogue()).await {
+        Ok(c) => c,
+        Err(e) => return server_error(req.t, &e),
+    };
     let u = &detail.user;
-    let c = &app.config.catalogue;
     let held =
         |kind: GrantKind, name: &str| u.grants.iter().any(|g| g.kind == kind && g.name == name);
     let mut grantable: Vec<String> = Vec::new();
@@ -902,279 +923,4 @@ pub(crate) async fn audit_csv(
         out,
     )
         .into_response()
-}
-
-struct Choice {
-    name: String,
-    checked: bool,
-    locked: bool,
-}
-
-struct ProviderSettingsView {
-    slug: String,
-    name: String,
-    error: Option<String>,
-    auto_provision: bool,
-    soft_auto_provision: bool,
-    disable_account_creation: bool,
-    require_approval: bool,
-    permissions: Vec<Choice>,
-    libraries: Vec<Choice>,
-    groups: Vec<Choice>,
-    domains: String,
-}
-
-#[derive(Template)]
-#[template(path = "console_provisioning.html")]
-struct ProvisioningPage<'a> {
-    t: &'a crate::i18n::Texts,
-    notice: Option<String>,
-    providers: Vec<ProviderSettingsView>,
-    csrf: String,
-}
-
-fn settings_view(app: &App, slug: &str, error: Option<String>) -> Option<ProviderSettingsView> {
-    let (_, p) = app.engine(slug)?;
-    let c = &app.config.catalogue;
-    let choose = |names: Vec<String>, chosen: &[String]| {
-        names
-            .into_iter()
-            .map(|n| Choice {
-                checked: chosen.contains(&n),
-                name: n,
-                locked: false,
-            })
-            .collect::<Vec<_>>()
-    };
-    Some(ProviderSettingsView {
-        slug: slug.to_owned(),
-        name: app
-            .provider(slug)
-            .map_or_else(|| slug.to_owned(), |e| e.config.display_name.clone()),
-        error,
-        auto_provision: p.auto_provision,
-        soft_auto_provision: p.soft_auto_provision,
-        disable_account_creation: p.disable_account_creation,
-        require_approval: p.require_approval,
-        permissions: c
-            .permissions
-            .iter()
-            .map(|perm| Choice {
-                name: perm.name.clone(),
-                checked: perm.required || p.default_permissions.contains(&perm.name),
-                locked: perm.required,
-            })
-            .collect(),
-        libraries: choose(
-            c.libraries.iter().map(|l| l.name.clone()).collect(),
-            &p.default_libraries,
-        ),
-        groups: choose(
-            c.groups.iter().map(|g| g.name.clone()).collect(),
-            &p.default_groups,
-        ),
-        domains: p.admin_email_domains.join(", "),
-    })
-}
-
-fn provisioning_page(
-    app: &App,
-    req: &Req,
-    notice: Option<String>,
-    failed: Option<(&str, String)>,
-) -> Response {
-    let (csrf, cookie) = csrf_token(app, &req.headers);
-    let providers = app
-        .registry()
-        .providers
-        .keys()
-        .filter_map(|slug| {
-            let error = failed
-                .as_ref()
-                .filter(|(s, _)| *s == slug.as_str())
-                .map(|(_, e)| e.clone());
-            settings_view(app, slug, error)
-        })
-        .collect();
-    let status = if failed.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    with_cookie(
-        pages::render(
-            status,
-            &ProvisioningPage {
-                t: req.t,
-                notice,
-                providers,
-                csrf,
-            },
-        ),
-        cookie,
-    )
-}
-
-pub(crate) async fn provisioning(
-    State(app): State<App>,
-    req: Req,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin/provisioning").await {
-        return r;
-    }
-    let notice = q.get("saved").map(|slug| {
-        format!(
-            "Saved the settings of {}.",
-            slug.chars().take(64).collect::<String>()
-        )
-    });
-    provisioning_page(&app, &req, notice, None)
-}
-
-/// Saves one provider's settings whole: checked, recompiled (refused, and not saved, if
-/// they do not compile), stored, applied here at once and on other instances through
-/// the directory, and audited.
-pub(crate) async fn save_provisioning(
-    State(app): State<App>,
-    req: Req,
-    Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let csrf = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.clone());
-    let actor = match form_guard(&app, &req, csrf.as_deref(), "/admin/provisioning").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    if app.provider(&slug).is_none() {
-        return crate::ops::not_found(req).await;
-    }
-    let flag = |k: &str| pairs.iter().any(|(n, v)| n == k && v == "true");
-    let list = |k: &str| {
-        pairs
-            .iter()
-            .filter(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .collect::<Vec<_>>()
-    };
-    let domains: Vec<String> = pairs
-        .iter()
-        .find(|(k, _)| k == "admin_email_domains")
-        .map(|(_, v)| {
-            v.split(',')
-                .map(|d| d.trim().to_owned())
-                .filter(|d| !d.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let doc = serde_json::json!({
-        "auto_provision": flag("auto_provision"),
-        "soft_auto_provision": flag("soft_auto_provision"),
-        "disable_account_creation": flag("disable_account_creation"),
-        "require_approval": flag("require_approval"),
-        "default_permissions": list("default_permissions"),
-        "default_libraries": list("default_libraries"),
-        "default_groups": list("default_groups"),
-        "admin_email_domains": domains,
-    });
-    let serde_json::Value::Object(changes) = doc else {
-        return crate::ops::not_found(req).await;
-    };
-    let (a, s) = (app.clone(), slug.clone());
-    let saved = run(&app, actor, move |adm| {
-        a.save_settings(adm, &format!("provider:{s}"), changes, true)
-            .map(drop)
-    })
-    .await;
-    match saved {
-        Ok(()) => web::redirect(
-            StatusCode::SEE_OTHER,
-            &format!(
-                "/admin/provisioning?{}",
-                url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("saved", &slug)
-                    .finish()
-            ),
-        ),
-        Err(AdminError::Invalid { message, .. }) => {
-            provisioning_page(&app, &req, None, Some((&slug, message)))
-        }
-        Err(e) => admin_failure(&req, &e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "console_providers.html")]
-struct ProvidersPage<'a> {
-    t: &'a crate::i18n::Texts,
-    /// (slug, name, issuer, linked accounts).
-    providers: Vec<(String, String, String, i64)>,
-    report: Option<ssogate_oidc::CheckReport>,
-}
-
-async fn providers_page(
-    app: &App,
-    req: &Req,
-    report: Option<ssogate_oidc::CheckReport>,
-) -> Response {
-    let slugs: Vec<String> = app.registry().providers.keys().cloned().collect();
-    let counts = app
-        .db(move |d| {
-            slugs
-                .into_iter()
-                .map(|s| Ok((d.accounts_linked_to(&s)?, s)))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await;
-    let counts = match counts {
-        Ok(c) => c,
-        Err(e) => return server_error(req.t, &e),
-    };
-    let providers = counts
-        .into_iter()
-        .filter_map(|(n, slug)| {
-            let p = app.provider(&slug)?;
-            Some((
-                slug,
-                p.config.display_name.clone(),
-                p.config.issuer.clone(),
-                n,
-            ))
-        })
-        .collect();
-    pages::render(
-        StatusCode::OK,
-        &ProvidersPage {
-            t: req.t,
-            providers,
-            report,
-        },
-    )
-}
-
-/// The configured providers (read-only here) with their linked accounts.
-pub(crate) async fn providers(State(app): State<App>, req: Req) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin/providers").await {
-        return r;
-    }
-    providers_page(&app, &req, None).await
-}
-
-/// `ssogate provider check` from the console: discovery and keys fetched afresh.
-pub(crate) async fn check_provider(
-    State(app): State<App>,
-    req: Req,
-    Path(slug): Path<String>,
-) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin/providers").await {
-        return r;
-    }
-    let Some(entry) = app.provider(&slug) else {
-        return crate::ops::not_found(req).await;
-    };
-    let report = entry.rp.check().await;
-    providers_page(&app, &req, Some(report)).await
 }

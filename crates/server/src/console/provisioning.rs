@@ -1,0 +1,337 @@
+//! Provisioning settings in the console: the global ones and each provider's, each
+//! scope's fields saved together (switching automatic creation off keeps the rest),
+//! checked by compiling every provider before anything is stored.
+
+use super::{admin_failure, administrator, form_guard, run, with_cookie};
+use crate::app::{App, Req, server_error};
+use crate::auth::csrf_token;
+use crate::pages;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use ssogate_admin::AdminError;
+use ssogate_core::domain::Catalogue;
+use ssogate_core::policy::ProvisioningPolicy;
+use std::collections::HashMap;
+
+pub(super) struct Choice {
+    pub name: String,
+    pub checked: bool,
+    pub locked: bool,
+}
+
+/// One scope's form.
+pub(super) struct ScopeView {
+    /// `global`, or the provider's slug.
+    pub slug: String,
+    pub name: String,
+    /// Where the form posts.
+    pub action: String,
+    pub global: bool,
+    /// A provider with no settings of its own (the global ones apply).
+    pub inherits: bool,
+    pub error: Option<String>,
+    pub auto_provision: bool,
+    pub soft_auto_provision: bool,
+    pub disable_account_creation: bool,
+    pub require_approval: bool,
+    pub permissions: Vec<Choice>,
+    pub libraries: Vec<Choice>,
+    pub groups: Vec<Choice>,
+    pub domains: String,
+    pub rules: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_provisioning.html")]
+struct ProvisioningPage<'a> {
+    t: &'a crate::i18n::Texts,
+    notice: Option<String>,
+    scopes: Vec<ScopeView>,
+    csrf: String,
+}
+
+fn view(
+    slug: &str,
+    name: String,
+    p: &ProvisioningPolicy,
+    c: &Catalogue,
+    inherits: bool,
+    error: Option<String>,
+) -> ScopeView {
+    let choose = |names: Vec<String>, chosen: &[String]| {
+        names
+            .into_iter()
+            .map(|n| Choice {
+                checked: chosen.contains(&n),
+                name: n,
+                locked: false,
+            })
+            .collect::<Vec<_>>()
+    };
+    let global = slug == "global";
+    ScopeView {
+        action: if global {
+            "/admin/provisioning".to_owned()
+        } else {
+            format!("/admin/provisioning/{slug}")
+        },
+        slug: slug.to_owned(),
+        name,
+        global,
+        inherits,
+        error,
+        auto_provision: p.auto_provision,
+        soft_auto_provision: p.soft_auto_provision,
+        disable_account_creation: p.disable_account_creation,
+        require_approval: p.require_approval,
+        permissions: c
+            .permissions
+            .iter()
+            .map(|perm| Choice {
+                name: perm.name.clone(),
+                checked: perm.required || p.default_permissions.contains(&perm.name),
+                locked: perm.required,
+            })
+            .collect(),
+        libraries: choose(
+            c.libraries.iter().map(|l| l.name.clone()).collect(),
+            &p.default_libraries,
+        ),
+        groups: choose(
+            c.groups.iter().map(|g| g.name.clone()).collect(),
+            &p.default_groups,
+        ),
+        domains: p.admin_email_domains.join(", "),
+        rules: serde_json::to_string_pretty(&p.rules).unwrap_or_else(|_| "[]".into()),
+    }
+}
+
+async fn page(
+    app: &App,
+    req: &Req,
+    notice: Option<String>,
+    failed: Option<(&str, String)>,
+) -> Response {
+    let a = app.clone();
+    let read = app
+        .db(move |d| {
+            let saved = crate::registry::read_saved(&a.config, d)?;
+            Ok((saved, d.catalogue()?))
+        })
+        .await;
+    let (saved, catalogue) = match read {
+        Ok(r) => r,
+        Err(e) => return server_error(req.t, &e),
+    };
+    let error_of = |slug: &str| {
+        failed
+            .as_ref()
+            .filter(|(s, _)| *s == slug)
+            .map(|(_, e)| e.clone())
+    };
+    let mut scopes = Vec::new();
+    match app.config.global_policy(&saved) {
+        Ok(g) => scopes.push(view(
+            "global",
+            "Every provider".into(),
+            &g,
+            &catalogue,
+            false,
+            error_of("global"),
+        )),
+        Err(e) => tracing::warn!(error = %e, "the global provisioning settings do not compile"),
+    }
+    let registry = app.registry();
+    for (slug, entry) in &registry.providers {
+        let Some((_, policy)) = registry.engines.get(slug) else {
+            continue;
+        };
+        let inherits = saved
+            .settings
+            .get(slug)
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty);
+        scopes.push(view(
+            slug,
+            entry.config.display_name.clone(),
+            policy,
+            &catalogue,
+            inherits,
+            error_of(slug),
+        ));
+    }
+    let (csrf, cookie) = csrf_token(app, &req.headers);
+    let status = if failed.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    with_cookie(
+        pages::render(
+            status,
+            &ProvisioningPage {
+                t: req.t,
+                notice,
+                scopes,
+                csrf,
+            },
+        ),
+        cookie,
+    )
+}
+
+pub(crate) async fn provisioning(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Err(r) = administrator(&app, &req, "/admin/provisioning").await {
+        return r;
+    }
+    let notice = q.get("saved").map(|slug| {
+        let slug: String = slug.chars().take(64).collect();
+        if slug == "global" {
+            "Saved the global settings.".to_owned()
+        } else {
+            format!("Saved the settings of {slug}.")
+        }
+    });
+    page(&app, &req, notice, None).await
+}
+
+/// A scope's form as a settings document: every field, so they are saved together.
+fn document(pairs: &[(String, String)]) -> Result<Map<String, Value>, String> {
+    let flag = |k: &str| pairs.iter().any(|(n, v)| n == k && v == "true");
+    let list = |k: &str| {
+        pairs
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>()
+    };
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let domains: Vec<String> = field("admin_email_domains")
+        .unwrap_or_default()
+        .split(',')
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .collect();
+    let mut doc = json!({
+        "auto_provision": flag("auto_provision"),
+        "soft_auto_provision": flag("soft_auto_provision"),
+        "disable_account_creation": flag("disable_account_creation"),
+        "require_approval": flag("require_approval"),
+        "default_permissions": list("default_permissions"),
+        "default_libraries": list("default_libraries"),
+        "default_groups": list("default_groups"),
+        "admin_email_domains": domains,
+    });
+    // Rules only when the form had the field (a form without it keeps what applies).
+    if let Some(text) = field("rules") {
+        let text = text.trim();
+        let rules: Value = if text.is_empty() {
+            json!([])
+        } else {
+            serde_json::from_str(text).map_err(|e| {
+                format!("rules: not JSON ({e}); write a list such as [{{\"name\": \"staff\", \"when\": \"'staff' in groups\", \"grant_groups\": [\"Staff\"]}}]")
+            })?
+        };
+        if !rules.is_array() {
+            return Err("rules: write a JSON list of rules, [ … ]".into());
+        }
+        if let Value::Object(m) = &mut doc {
+            m.insert("rules".into(), rules);
+        }
+    }
+    match doc {
+        Value::Object(m) => Ok(m),
+        _ => Ok(Map::new()),
+    }
+}
+
+async fn save(
+    app: App,
+    req: Req,
+    slug: String,
+    inherit: bool,
+    pairs: Vec<(String, String)>,
+) -> Response {
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone());
+    let actor = match form_guard(&app, &req, csrf.as_deref(), "/admin/provisioning").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let global = slug == "global";
+    if !global && app.provider(&slug).is_none() {
+        return crate::ops::not_found(req).await;
+    }
+    let changes = if inherit {
+        Map::new()
+    } else {
+        match document(&pairs) {
+            Ok(d) => d,
+            Err(message) => return page(&app, &req, None, Some((&slug, message))).await,
+        }
+    };
+    let scope = if global {
+        "global".to_owned()
+    } else {
+        format!("provider:{slug}")
+    };
+    let a = app.clone();
+    let saved = run(&app, actor, move |adm| {
+        a.save_settings(adm, &scope, changes, true).map(drop)
+    })
+    .await;
+    match saved {
+        Ok(()) => crate::web::redirect(
+            StatusCode::SEE_OTHER,
+            &format!(
+                "/admin/provisioning?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("saved", &slug)
+                    .finish()
+            ),
+        ),
+        Err(AdminError::Invalid { message, .. }) => {
+            page(&app, &req, None, Some((&slug, message))).await
+        }
+        Err(e) => admin_failure(&req, &e),
+    }
+}
+
+/// Saves one provider's settings whole, as its own.
+pub(crate) async fn save_provider(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    save(app, req, slug, false, pairs).await
+}
+
+/// Drops a provider's own settings: the global ones apply again.
+pub(crate) async fn inherit(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    save(app, req, slug, true, pairs).await
+}
+
+/// Saves the global settings whole.
+pub(crate) async fn save_global(
+    State(app): State<App>,
+    req: Req,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    save(app, req, "global".into(), false, pairs).await
+}
