@@ -40,6 +40,11 @@ async fn only_administrators_see_the_console() {
         "/admin/provisioning".to_owned(),
         "/admin/providers".to_owned(),
         "/admin/providers/fake/check".to_owned(),
+        "/admin/providers/added".to_owned(),
+        "/admin/providers/added/delete".to_owned(),
+        "/admin/catalogue".to_owned(),
+        "/admin/catalogue/permission/read_books".to_owned(),
+        "/admin/catalogue/permission/read_books/delete".to_owned(),
     ];
     for p in &pages {
         let r = bob.get(&h.url(p)).await;
@@ -72,6 +77,33 @@ async fn only_administrators_see_the_console() {
         )
         .await;
     assert_eq!(r.status, 403);
+    for form in [
+        "/admin/provisioning",
+        "/admin/provisioning/fake",
+        "/admin/provisioning/fake/inherit",
+        "/admin/providers",
+        "/admin/providers/added",
+        "/admin/providers/added/delete",
+        "/admin/providers/fake/jwks-refresh",
+        "/admin/catalogue/permission",
+        "/admin/catalogue/permission/read_books",
+        "/admin/catalogue/permission/read_books/delete",
+    ] {
+        let r = bob
+            .post(
+                &h.url(form),
+                &[
+                    ("csrf", &csrf),
+                    ("slug", "added"),
+                    ("issuer", "https://idp.example"),
+                    ("name", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 403, "{form}");
+    }
+    assert!(h.directory.list_providers().unwrap().is_empty());
+    assert!(!h.directory.catalogue().unwrap().has_permission("x"));
     // bob is still as he was.
     let me = bob.get(&h.url("/auth/verify")).await;
     assert_eq!(me.status, 200);
@@ -421,4 +453,332 @@ async fn providers_are_listed_read_only_and_checked() {
             .status,
         404
     );
+}
+
+#[tokio::test]
+async fn providers_are_added_edited_and_deleted_from_the_console() {
+    let (h, admin, _, _) = setup().await;
+    let added = ssogate_testkit::FakeProvider::start().await;
+    added.set_user(
+        "yan",
+        json!({"preferred_username": "yan", "email": "yan@example.net", "email_verified": true}),
+    );
+    let page = admin.get(&h.url("/admin/providers")).await;
+    let csrf = page.input("csrf").unwrap();
+    let (client, secret) = (added.client_id(), added.client_secret());
+    // A mistake is shown with the form kept.
+    let r = admin
+        .post(
+            &h.url("/admin/providers"),
+            &[
+                ("csrf", &csrf),
+                ("slug", "added"),
+                ("issuer", &added.issuer),
+                ("advanced", "{\"trust_emial\": \"always\"}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("trust_emial"), "{}", r.body);
+    assert!(
+        r.body.contains(&added.issuer),
+        "the form keeps what was typed"
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/providers"),
+            &[
+                ("csrf", &csrf),
+                ("slug", "added"),
+                ("display_name", "Added IdP"),
+                ("issuer", &added.issuer),
+                ("client_id", &client),
+                ("client_secret", &secret),
+                ("scopes", "openid profile email"),
+                ("advanced", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let list = admin.get(&h.url("/admin/providers")).await;
+    assert!(list.body.contains("Added IdP") && list.body.contains("/admin/providers/added/delete"));
+    assert!(
+        !list.body.contains("/admin/providers/fake/delete"),
+        "the file's are read-only"
+    );
+    let person = Browser::new();
+    let r = person
+        .login_via(&h, &added, "/auth/added/start", "yan")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // Edit: the secret is never shown back and is kept when left empty.
+    let edit = admin.get(&h.url("/admin/providers/added")).await;
+    assert_eq!(edit.status, 200);
+    assert!(edit.body.contains("saved; leave empty to keep it"));
+    assert!(
+        !edit.body.contains(&format!("value=\"{secret}\"")),
+        "{}",
+        edit.body
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/providers/added"),
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Partner IdP"),
+                ("issuer", &added.issuer),
+                ("client_id", &client),
+                ("client_secret", ""),
+                ("scopes", ""),
+                ("advanced", "{\"trust_email\": \"always\"}"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let login = Browser::new().get(&h.url("/login?direct=1")).await;
+    assert!(login.body.contains("Partner IdP"), "{}", login.body);
+    let again = Browser::new();
+    assert_eq!(
+        again
+            .login_via(&h, &added, "/auth/added/start", "yan")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(admin.get(&h.url("/admin/providers/fake")).await.status, 404);
+
+    // Delete: the confirmation says how many accounts are linked.
+    let confirm = admin.get(&h.url("/admin/providers/added/delete")).await;
+    assert!(
+        confirm.body.contains("1 account is linked to it"),
+        "{}",
+        confirm.body
+    );
+    let r = admin
+        .post(&h.url("/admin/providers/added/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        r.location().unwrap().contains("1+linked+account+kept"),
+        "{:?}",
+        r.location()
+    );
+    assert_eq!(
+        person
+            .get(&h.url("/auth/verify?redirect=false"))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        Browser::new().get(&h.url("/auth/added/start")).await.status,
+        404
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/providers/fake/jwks-refresh"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn the_catalogue_is_edited_from_the_console() {
+    let (h, admin, bob, bob_id) = setup().await;
+    let page = admin.get(&h.url("/admin/catalogue")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("read_books") && page.body.contains("configuration (read-only)"));
+    let csrf = page.input("csrf").unwrap();
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/group"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Night Shift"),
+                ("external_ids", "night, cn=night\\,ou=staff"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/permission"),
+            &[("csrf", &csrf), ("name", "bad name")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("no spaces"), "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/permission"),
+            &[
+                ("csrf", &csrf),
+                ("name", "upload_books"),
+                ("required", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let g = h.directory.catalogue().unwrap();
+    let night = g.groups.iter().find(|g| g.name == "Night Shift").unwrap();
+    let mut ids = night.external_ids.clone();
+    ids.sort();
+    assert_eq!(ids, ["cn=night,ou=staff", "night"]);
+    // Grant it, rename it: the grant follows, and forward-auth says so at once.
+    let r = admin
+        .post(
+            &h.url(&format!("/admin/users/{bob_id}/grant")),
+            &[("csrf", &csrf), ("grant", "group:Night Shift")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let edit = admin
+        .get(&h.url("/admin/catalogue/group/Night%20Shift"))
+        .await;
+    assert_eq!(edit.status, 200, "{}", edit.body);
+    assert!(edit.body.contains("1 account holds it"), "{}", edit.body);
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/group/Night%20Shift"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Nights"),
+                ("external_ids", "night"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let me = bob.get(&h.url("/auth/verify")).await;
+    assert!(
+        me.header("remote-groups").unwrap().contains("Nights"),
+        "{:?}",
+        me.header("remote-groups")
+    );
+    // Config items are refused.
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/permission/read_books"),
+            &[("csrf", &csrf), ("name", "read")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("configuration file"), "{}", r.body);
+    // Delete: the confirmation names the holders.
+    let confirm = admin
+        .get(&h.url("/admin/catalogue/group/Nights/delete"))
+        .await;
+    assert!(
+        confirm.body.contains("1 account holds it"),
+        "{}",
+        confirm.body
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/group/Nights/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let me = bob.get(&h.url("/auth/verify")).await;
+    assert!(
+        !me.header("remote-groups")
+            .unwrap_or_default()
+            .contains("Nights")
+    );
+}
+
+#[tokio::test]
+async fn global_settings_apply_until_a_provider_saves_its_own() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/provisioning")).await;
+    let csrf = page.input("csrf").unwrap();
+    assert!(page.body.contains("Global settings"));
+    let global = page.body.split("id=\"scope-global\"").nth(1).unwrap();
+    assert!(
+        global.contains("value=\"download_books\" checked"),
+        "{global}"
+    );
+    // Global: manage_library by default, and a rule; the provider inherits them.
+    let rules = r#"[{"name": "kids", "when": "email.endsWith('@example.org')", "grant_libraries": ["kids"]}]"#;
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning"),
+            &[
+                ("csrf", &csrf),
+                ("auto_provision", "true"),
+                ("default_permissions", "manage_library"),
+                ("admin_email_domains", ""),
+                ("rules", rules),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    h.idp.set_user(
+        "carol",
+        json!({"preferred_username": "carol", "email": "carol@example.org", "email_verified": true}),
+    );
+    assert_eq!(Browser::new().login(&h, "carol").await.status, 303);
+    let carol = h.directory.user_by_username("carol").unwrap().unwrap();
+    let names: Vec<&str> = carol.grants.iter().map(|g| g.name.as_str()).collect();
+    assert!(
+        names.contains(&"manage_library") && names.contains(&"kids"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"download_books"), "{names:?}");
+    // A rule that is not CEL is refused, named, and nothing is saved.
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning"),
+            &[
+                ("csrf", &csrf),
+                ("rules", r#"[{"name": "oops", "when": "(("}]"#),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("oops"), "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning"),
+            &[("csrf", &csrf), ("rules", "not json")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    // The provider's own settings win; "use the global settings" drops them.
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning/fake"),
+            &[
+                ("csrf", &csrf),
+                ("auto_provision", "true"),
+                ("default_permissions", "download_books"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    h.idp.set_user(
+        "dan",
+        json!({"preferred_username": "dan", "email": "dan@example.org", "email_verified": true}),
+    );
+    Browser::new().login(&h, "dan").await;
+    let dan = h.directory.user_by_username("dan").unwrap().unwrap();
+    assert!(dan.grants.iter().any(|g| g.name == "download_books"));
+    assert!(!dan.grants.iter().any(|g| g.name == "manage_library"));
+    assert!(
+        dan.grants.iter().any(|g| g.name == "kids"),
+        "the form without rules keeps the rules in force"
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning/fake/inherit"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = admin.get(&h.url("/admin/provisioning")).await;
+    let fake = page.body.split("id=\"scope-fake\"").nth(1).unwrap();
+    assert!(fake.contains("Uses the global settings"), "{fake}");
+    assert!(fake.contains("value=\"manage_library\" checked"), "{fake}");
 }
