@@ -225,14 +225,14 @@ pub(crate) struct AuditArgs {
     limit: i64,
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
     )
 }
 
-fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
+pub(crate) fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
     let (store, _) = open_directory(config)?;
     Ok(
         Admin::new(Arc::from(store), actor()).with_configured(ssogate_admin::Configured {
@@ -262,7 +262,7 @@ fn grant_of(spec: &str) -> Result<(GrantKind, String), Failure> {
     Ok((kind, name.to_owned()))
 }
 
-fn fail(e: AdminError) -> Failure {
+pub(crate) fn fail(e: AdminError) -> Failure {
     if e.is_input() {
         Failure::Input(e.to_string())
     } else {
@@ -270,7 +270,7 @@ fn fail(e: AdminError) -> Failure {
     }
 }
 
-fn json_out(v: &impl serde::Serialize) -> Result<(), Failure> {
+pub(crate) fn json_out(v: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(v)
         .map_err(|e| Failure::Runtime(format!("cannot write JSON: {e}")))?;
     println!("{text}");
@@ -787,7 +787,7 @@ pub(crate) fn settings(
     }
 }
 
-fn no_provider(slug: &str, all: &[ssogate_config::ProviderConfig]) -> String {
+pub(crate) fn no_provider(slug: &str, all: &[ssogate_config::ProviderConfig]) -> String {
     let known: Vec<&str> = all.iter().map(|p| p.slug.as_str()).collect();
     format!(
         "no provider \"{slug}\"; known: {}",

@@ -5,6 +5,8 @@
 //! claim expression, or command-line usage).
 
 mod admin_cmd;
+mod catalogue_cmd;
+mod provider_cmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +16,7 @@ use ssogate_core::decision::Decision;
 use ssogate_core::domain::GrantKind;
 use ssogate_core::memory::{DirectoryFile, InMemoryDirectory};
 use ssogate_store::Directory;
+use ssogate_store::catalogue::ItemKind;
 use ssogate_store::import::{ImportOutcome, ImportRow};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,31 +71,16 @@ enum Command {
     Settings(admin_cmd::SettingsCommand),
     /// Work with the configured OpenID providers.
     #[command(subcommand)]
-    Provider(ProviderCommand),
-}
-
-#[derive(Subcommand)]
-enum ProviderCommand {
-    /// The configured providers.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// One provider's settings (never its secret) and how many accounts are linked.
-    Show {
-        slug: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Fetch discovery and keys, and say whether logins through this provider can work
-    /// (exit 0) or not (exit 1).
-    Check {
-        /// The provider's slug.
-        slug: String,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Provider(provider_cmd::ProviderCommand),
+    /// Groups of the catalogue: list, add, rename, external ids, delete.
+    #[command(subcommand)]
+    Group(catalogue_cmd::CatalogueCommand),
+    /// Libraries of the catalogue: list, add, rename, delete.
+    #[command(subcommand)]
+    Library(catalogue_cmd::CatalogueCommand),
+    /// Permissions of the catalogue: list, add, rename, required, delete.
+    #[command(subcommand)]
+    Permission(catalogue_cmd::CatalogueCommand),
 }
 
 #[derive(clap::Args)]
@@ -131,7 +119,7 @@ struct ProvisionArgs {
 }
 
 /// A failure and the exit code it deserves.
-enum Failure {
+pub(crate) enum Failure {
     /// Bad input: exit 2.
     Input(String),
     /// Something failed while running: exit 1.
@@ -173,13 +161,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => migrate(&config),
         Command::Import(args) => import(&config, &args),
         Command::Sweep => sweep(&config),
-        Command::Provider(ProviderCommand::List { json }) => provider_list(&config, json),
-        Command::Provider(ProviderCommand::Show { slug, json }) => {
-            provider_show(&config, &slug, json)
-        }
-        Command::Provider(ProviderCommand::Check { slug, json }) => {
-            provider_check(&config, &slug, json)
-        }
+        Command::Provider(cmd) => provider_cmd::provider(&config, cmd),
+        Command::Group(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Group, cmd),
+        Command::Library(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Library, cmd),
+        Command::Permission(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Permission, cmd),
         Command::CheckConfig => {
             let origin = config
                 .path
@@ -195,7 +180,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 /// Opens (and migrates) the configured directory, with the catalogue stored.
-fn open_directory(
+pub(crate) fn open_directory(
     config: &ssogate_config::Config,
 ) -> Result<(Box<dyn Directory>, String), Failure> {
     let runtime = |e: ssogate_store::StoreError| Failure::Runtime(e.to_string());
@@ -568,143 +553,4 @@ fn print_for_people(o: &Outcome) {
     for line in o.trace.to_strings() {
         println!("  {line}");
     }
-}
-
-fn provider_check(config: &ssogate_config::Config, slug: &str, json: bool) -> Result<(), Failure> {
-    let p = config
-        .provider(slug)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let settings = p.rp_settings(&config.base_url);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Runtime(format!("cannot start the async runtime: {e}")))?;
-    let report = runtime.block_on(async {
-        match ssogate_oidc::Provider::new(settings, std::sync::Arc::new(ssogate_oidc::SystemClock))
-        {
-            Ok(rp) => Ok(rp.check().await),
-            Err(e) => Err(e),
-        }
-    });
-    let report = report.map_err(|e| Failure::Input(e.to_string()))?;
-    if json {
-        let text =
-            serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.to_string()))?;
-        println!("{text}");
-    } else {
-        println!("provider {} — issuer {}", report.provider, report.issuer);
-        println!(
-            "  metadata: {}",
-            if report.discovered {
-                "discovered"
-            } else {
-                "configured endpoints"
-            }
-        );
-        for (name, url) in &report.endpoints {
-            println!("  {name:<24} {url}");
-        }
-        if !report.id_token_algorithms.is_empty() {
-            println!(
-                "  ID token algorithms      {}",
-                report.id_token_algorithms.join(", ")
-            );
-        }
-        if !report.token_auth_methods.is_empty() {
-            println!(
-                "  token auth methods       {}",
-                report.token_auth_methods.join(", ")
-            );
-        }
-        println!(
-            "  token auth used          {}",
-            report.token_auth_method_used
-        );
-        println!(
-            "  PKCE (S256)              {}",
-            if report.pkce { "yes" } else { "no" }
-        );
-        for k in &report.keys {
-            println!(
-                "  key {:<20} {:<14} {}{}",
-                k.kid.as_deref().unwrap_or("(no kid)"),
-                k.description,
-                k.algorithms.join(","),
-                k.weakness
-                    .as_ref()
-                    .map(|w| format!("  REFUSED: {w}"))
-                    .unwrap_or_default()
-            );
-        }
-        for s in &report.skipped_keys {
-            println!("  skipped key: {s}");
-        }
-        for w in &report.warnings {
-            println!("warning: {w}");
-        }
-        for e in &report.errors {
-            println!("error: {e}");
-        }
-        println!(
-            "{}",
-            if report.usable {
-                "usable"
-            } else {
-                "NOT usable"
-            }
-        );
-    }
-    if report.usable {
-        Ok(())
-    } else {
-        Err(Failure::Quiet(1))
-    }
-}
-
-fn provider_list(config: &ssogate_config::Config, json: bool) -> Result<(), Failure> {
-    if json {
-        let v: Vec<serde_json::Value> = config
-            .providers
-            .values()
-            .map(|p| {
-                serde_json::json!({"slug": p.slug, "name": p.display_name, "issuer": p.issuer,
-                    "client_id": p.client_id, "managed_by": "config"})
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(v));
-        return Ok(());
-    }
-    println!("{:<14} {:<28} {:<44} MANAGED BY", "SLUG", "NAME", "ISSUER");
-    for p in config.providers.values() {
-        println!(
-            "{:<14} {:<28} {:<44} config",
-            p.slug, p.display_name, p.issuer
-        );
-    }
-    Ok(())
-}
-
-fn provider_show(config: &ssogate_config::Config, slug: &str, json: bool) -> Result<(), Failure> {
-    let p = config
-        .provider(slug)
-        .map_err(|e| Failure::Input(e.to_string()))?;
-    let (store, _) = open_directory(config)?;
-    let linked = store
-        .accounts_linked_to(slug)
-        .map_err(|e| Failure::Runtime(e.to_string()))?;
-    let v = serde_json::json!({
-        "slug": p.slug, "name": p.display_name, "issuer": p.issuer,
-        "issuer_aliases": p.issuer_aliases, "client_id": p.client_id,
-        "client_secret": p.client_secret.as_ref().map(|_| "[set]"),
-        "scopes": p.scopes, "redirect_uri": format!("{}/auth/{}/callback", config.base_url, p.slug),
-        "linked_accounts": linked, "managed_by": "config",
-    });
-    if json {
-        println!("{v}");
-        return Ok(());
-    }
-    for (k, val) in v.as_object().into_iter().flatten() {
-        println!("{k:<16} {val}");
-    }
-    Ok(())
 }

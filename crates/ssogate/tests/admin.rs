@@ -492,3 +492,259 @@ fn providers_and_settings_are_shown_and_settings_changed() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn providers_are_added_updated_and_deleted_in_the_database() {
+    let (dir, config) = fixture();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "s3cr3t-value\n").unwrap();
+    let v = json_of(ssogate(&config).args([
+        "provider",
+        "add",
+        "partner",
+        "--issuer",
+        "https://partner.example",
+        "--client-id",
+        "app",
+        "--client-secret-file",
+        secret.to_str().unwrap(),
+        "--display-name",
+        "Partner",
+        "--set",
+        "trust_email=\"always\"",
+        "--json",
+    ]));
+    assert_eq!(v["slug"], "partner");
+    assert_eq!(v["client_secret_set"], true);
+    assert!(!v.to_string().contains("s3cr3t"), "{v}");
+    let v = json_of(ssogate(&config).args(["provider", "list", "--json"]));
+    let slugs: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["slug"].as_str().unwrap(),
+                p["managed_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(slugs, [("corp", "config"), ("partner", "database")]);
+    let v = json_of(ssogate(&config).args(["provider", "show", "partner", "--json"]));
+    assert_eq!(v["client_secret"], "[set]");
+    assert_eq!(v["name"], "Partner");
+    ssogate(&config)
+        .args([
+            "provider",
+            "update",
+            "partner",
+            "--display-name",
+            "Partner Co",
+            "--unset",
+            "trust_email",
+        ])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["provider", "show", "partner", "--json"]));
+    assert_eq!(v["name"], "Partner Co");
+    // Saved settings of a database provider apply like a file provider's.
+    ssogate(&config)
+        .args(["settings", "set", "partner", "auto_provision", "false"])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["settings", "show", "partner", "--json"]));
+    assert_eq!(v["partner"]["auto_provision"], false);
+    for (args, message) in [
+        (
+            vec!["provider", "add", "corp", "--issuer", "https://x"],
+            "configuration file",
+        ),
+        (
+            vec!["provider", "add", "partner", "--issuer", "https://x"],
+            "already a provider",
+        ),
+        (
+            vec!["provider", "add", "Bad Slug", "--issuer", "https://x"],
+            "slug",
+        ),
+        (
+            vec!["provider", "add", "new", "--set", "issuer"],
+            "KEY=JSON",
+        ),
+        (
+            vec![
+                "provider",
+                "add",
+                "new",
+                "--issuer",
+                "https://x",
+                "--set",
+                "colour=\"red\"",
+            ],
+            "colour",
+        ),
+        (
+            vec!["provider", "update", "corp", "--display-name", "x"],
+            "configuration file",
+        ),
+        (vec!["provider", "update", "partner"], "nothing to change"),
+        (
+            vec!["provider", "update", "nope", "--display-name", "x"],
+            "no provider",
+        ),
+        (vec!["provider", "delete", "partner"], "needs confirmation"),
+        (
+            vec!["provider", "delete", "corp", "--force"],
+            "configuration file",
+        ),
+        (vec!["provider", "jwks-refresh", "nope"], "no provider"),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    ssogate(&config)
+        .args(["provider", "delete", "partner", "--force"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 linked accounts kept"));
+    let v = json_of(ssogate(&config).args(["provider", "list", "--json"]));
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    ssogate(&config)
+        .args([
+            "audit",
+            "query",
+            "--event",
+            "admin.provider.deleted",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cli:tester"));
+}
+
+#[test]
+fn groups_libraries_and_permissions_are_managed() {
+    let (_dir, config) = fixture();
+    let v = json_of(ssogate(&config).args([
+        "group",
+        "add",
+        "Night Shift",
+        "--external-ids",
+        "night, cn=night\\,ou=staff",
+        "--json",
+    ]));
+    let mut ids: Vec<String> = serde_json::from_value(v["external_ids"].clone()).unwrap();
+    ids.sort();
+    assert_eq!(ids, ["cn=night,ou=staff", "night"]);
+    ssogate(&config)
+        .args(["user", "update", "alice", "--grant", "group:Night Shift"])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args([
+            "group",
+            "update",
+            "night shift",
+            "--rename",
+            "Nights",
+            "--external-ids",
+            "",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 account holds it"));
+    let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
+    assert!(v.to_string().contains("Nights"), "{v}");
+    let v = json_of(ssogate(&config).args(["group", "list", "--json"]));
+    let names: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["name"].as_str().unwrap(),
+                g["managed_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        names.contains(&("Nights", "database")) && names.contains(&("Readers", "config")),
+        "{names:?}"
+    );
+    ssogate(&config)
+        .args(["library", "add", "comics", "--label", "Comics"])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args(["library", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("comics").and(predicate::str::contains("Comics")));
+    ssogate(&config)
+        .args(["permission", "add", "upload_books", "--required", "false"])
+        .assert()
+        .success();
+    // A permission the provisioning settings use cannot go.
+    ssogate(&config)
+        .args([
+            "settings",
+            "set-global",
+            "default_permissions",
+            "[\"upload_books\"]",
+        ])
+        .assert()
+        .success();
+    let v = json_of(ssogate(&config).args(["settings", "show", "--json"]));
+    assert_eq!(v["global"]["default_permissions"], json!(["upload_books"]));
+    assert_eq!(v["corp"]["default_permissions"], json!(["upload_books"]));
+    for (args, message) in [
+        (
+            vec!["permission", "delete", "upload_books", "--force"],
+            "upload_books",
+        ),
+        (vec!["permission", "add", "two words"], "no spaces"),
+        (vec!["permission", "add", "upload_books"], "already"),
+        (
+            vec!["permission", "update", "read_books", "--label", "x"],
+            "configuration file",
+        ),
+        (
+            vec!["permission", "add", "x", "--external-ids", "y"],
+            "no --external-ids",
+        ),
+        (vec!["group", "add", "g", "--label", "y"], "no --label"),
+        (
+            vec!["library", "update", "nope", "--label", "x"],
+            "no library",
+        ),
+        (vec!["library", "delete", "comics"], "needs confirmation"),
+        (
+            vec!["settings", "set-global", "default_permissions", "[\"fly\"]"],
+            "nothing was saved",
+        ),
+    ] {
+        ssogate(&config)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(message));
+    }
+    ssogate(&config)
+        .args(["settings", "set-global", "default_permissions", "[]"])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args(["permission", "delete", "upload_books", "--force"])
+        .assert()
+        .success();
+    ssogate(&config)
+        .args(["group", "delete", "Nights", "--force"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 account lost it"));
+    let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
+    assert!(!v.to_string().contains("Nights"), "{v}");
+}
