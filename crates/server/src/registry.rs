@@ -122,6 +122,15 @@ pub fn check(
     }
     for p in &all {
         config.compile(p, &saved).map_err(|e| e.to_string())?;
+        if p.from_database {
+            // What the relying party refuses (a plain-http issuer elsewhere than on
+            // loopback, say) is refused before it is saved, not found at the next start.
+            Provider::new(
+                p.rp_settings(&config.base_url),
+                Arc::new(ssogate_oidc::SystemClock),
+            )
+            .map_err(|e| format!("provider {}: {e}", p.slug))?;
+        }
     }
     Ok(())
 }
