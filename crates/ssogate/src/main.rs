@@ -185,10 +185,12 @@ pub(crate) fn open_directory(
 ) -> Result<(Box<dyn Directory>, String), Failure> {
     let runtime = |e: ssogate_store::StoreError| Failure::Runtime(e.to_string());
     let (store, name): (Box<dyn Directory>, String) = match &config.database {
-        ssogate_config::Database::Sqlite(path) => (
-            Box::new(ssogate_store::SqliteStore::open(path).map_err(runtime)?),
-            format!("sqlite://{}", path.display()),
-        ),
+        ssogate_config::Database::Sqlite(path) => {
+            let store = ssogate_store::SqliteStore::open(path).map_err(runtime)?;
+            // A running server on the same file hears this command's changes.
+            store.broadcast_to_other_processes();
+            (Box::new(store), format!("sqlite://{}", path.display()))
+        }
         ssogate_config::Database::Postgres(url) => (
             Box::new(ssogate_store::PgStore::open(url).map_err(runtime)?),
             // Never print the password.

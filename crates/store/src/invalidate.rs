@@ -45,8 +45,8 @@ impl Invalidation {
 /// A watcher; called on the store's threads, so it must be quick.
 pub type Sink = Arc<dyn Fn(&Invalidation) + Send + Sync>;
 
-#[derive(Default)]
-pub(crate) struct Sinks(Mutex<Vec<Sink>>);
+#[derive(Default, Clone)]
+pub(crate) struct Sinks(Arc<Mutex<Vec<Sink>>>);
 
 impl Sinks {
     pub(crate) fn add(&self, sink: Sink) {

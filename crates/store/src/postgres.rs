@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_sessions.sql"),
     include_str!("../migrations/postgres/0003_api_keys.sql"),
     include_str!("../migrations/postgres/0004_settings.sql"),
+    include_str!("../migrations/postgres/0005_notifications.sql"),
 ];
 
 /// How many times a login is decided again after losing a race to another writer.

@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_sessions.sql"),
     include_str!("../migrations/sqlite/0003_api_keys.sql"),
     include_str!("../migrations/sqlite/0004_settings.sql"),
+    include_str!("../migrations/sqlite/0005_notifications.sql"),
 ];
 
 /// The schema version this build creates and understands.
@@ -51,7 +52,15 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     reader: Mutex<Connection>,
     sinks: Sinks,
+    /// Also write invalidations to the file for other processes (the CLI does).
+    broadcast: std::sync::atomic::AtomicBool,
+    /// Stops the thread that reads other processes' invalidations.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    polling: std::sync::Once,
 }
+
+/// How often a watching process looks for other processes' invalidations.
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,7 +140,75 @@ impl SqliteStore {
             writer: Some(handle),
             reader: Mutex::new(reader),
             sinks: Sinks::default(),
+            broadcast: std::sync::atomic::AtomicBool::new(false),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            polling: std::sync::Once::new(),
         })
+    }
+
+    /// Makes this store's changes heard by other processes watching the same file (a
+    /// running server hears a CLI's change within a second). For short-lived processes:
+    /// it costs one insert per change.
+    pub fn broadcast_to_other_processes(&self) {
+        self.broadcast
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Tells this process's watchers, and other processes' when broadcasting.
+    fn emit(&self, what: &[Invalidation]) {
+        self.sinks.emit(what);
+        if what.is_empty() || !self.broadcast.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let payloads: Vec<String> = what.iter().map(Invalidation::payload).collect();
+        let stored = self.write(move |c| {
+            let now = crate::RequestContext::now().now;
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM notifications WHERE at < ?1", [now - 3600])?;
+            for p in &payloads {
+                tx.execute(
+                    "INSERT INTO notifications (payload, at) VALUES (?1, ?2)",
+                    rusqlite::params![p, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        });
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "could not record a change for other processes");
+        }
+    }
+
+    /// Starts (once) the thread that hands other processes' invalidations to the sinks.
+    fn poll_other_processes(&self) -> Result<(), StoreError> {
+        let mut result = Ok(());
+        self.polling.call_once(|| {
+            let conn = match Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    result = Err(StoreError::from(e));
+                    return;
+                }
+            };
+            let last = conn
+                .query_row("SELECT coalesce(max(id), 0) FROM notifications", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap_or(0);
+            let (sinks, stop) = (self.sinks.clone(), self.stop.clone());
+            let spawned = std::thread::Builder::new()
+                .name("ssogate-sqlite-notifications".into())
+                .spawn(move || poll(&conn, last, &sinks, &stop));
+            if let Err(e) = spawned {
+                result = Err(StoreError::Corrupt(format!(
+                    "cannot start the notification thread: {e}"
+                )));
+            }
+        });
+        result
     }
 
     pub fn path(&self) -> &Path {
@@ -194,7 +271,7 @@ impl crate::Directory for SqliteStore {
             Ok(result)
         })?;
         if let Some(id) = result.user_id {
-            self.sinks.emit(&[Invalidation::User(id)]);
+            self.emit(&[Invalidation::User(id)]);
         }
         Ok(result)
     }
@@ -209,7 +286,7 @@ impl crate::Directory for SqliteStore {
     ) -> Result<(), StoreError> {
         let name = name.to_owned();
         self.write(move |conn| directory::grant_by_admin(conn, user_id, kind, &name, now))?;
-        self.sinks.emit(&[Invalidation::User(user_id)]);
+        self.emit(&[Invalidation::User(user_id)]);
         Ok(())
     }
 
@@ -299,7 +376,7 @@ impl crate::Directory for SqliteStore {
         let hash = sessions::digest(secret);
         let secret = secret.to_owned();
         let ended = self.write(move |c| sessions::end(c, &secret))?;
-        self.sinks.emit(&[Invalidation::Session(hash)]);
+        self.emit(&[Invalidation::Session(hash)]);
         Ok(ended)
     }
     fn end_sessions_by_provider(
@@ -316,12 +393,12 @@ impl crate::Directory for SqliteStore {
         let hashes =
             self.write(move |c| sessions::end_by_provider(c, &p, sid.as_deref(), sub.as_deref()))?;
         let what: Vec<Invalidation> = hashes.into_iter().map(Invalidation::Session).collect();
-        self.sinks.emit(&what);
+        self.emit(&what);
         Ok(what.len() as u64)
     }
     fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
         let n = self.write(move |c| sessions::end_for_user(c, user_id))?;
-        self.sinks.emit(&[Invalidation::User(user_id)]);
+        self.emit(&[Invalidation::User(user_id)]);
         Ok(n)
     }
     fn put_login_state(
@@ -374,7 +451,7 @@ impl crate::Directory for SqliteStore {
         let changed = Invalidation::Settings(scope.to_owned());
         let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(String::from));
         self.write(move |c| settings::put_settings(c, &scope, &document, by.as_deref(), now))?;
-        self.sinks.emit(&[changed]);
+        self.emit(&[changed]);
         Ok(())
     }
     fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
@@ -396,7 +473,7 @@ impl crate::Directory for SqliteStore {
         let slug = slug.to_owned();
         let out = self.write(move |c| settings::delete_provider(c, &slug))?;
         if out.is_some() {
-            self.sinks.emit(&[Invalidation::All]);
+            self.emit(&[Invalidation::All]);
         }
         Ok(out)
     }
@@ -438,7 +515,7 @@ impl crate::Directory for SqliteStore {
     ) -> Result<Vec<ImportOutcome>, StoreError> {
         let out = self.write(move |c| import::import_rows(c, &rows, now, dry_run, &*progress))?;
         if !dry_run {
-            self.sinks.emit(&[Invalidation::All]);
+            self.emit(&[Invalidation::All]);
         }
         Ok(out)
     }
@@ -463,7 +540,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(changed)
         })
-        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
         self.read(|c| accounts::user_by_id(c, id))
@@ -483,7 +560,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
-        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
         let provider = provider.to_owned();
@@ -493,7 +570,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
-        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
         self.write(move |c| accounts::record_event(c, &event))
@@ -526,7 +603,7 @@ impl crate::Directory for SqliteStore {
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.write(move |c| directory::revoke_by_admin(c, user_id, kind, &name))
-            .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+            .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn update_profile(
         &self,
@@ -547,7 +624,7 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
-        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
         self.read(|c| accounts::recent_identities(c, limit))
@@ -559,12 +636,12 @@ impl crate::Directory for SqliteStore {
             tx.commit()?;
             Ok(out)
         })
-        .inspect(|_| self.sinks.emit(&[Invalidation::User(user_id)]))
+        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     /// One process owns a SQLite file, so its own writes are all there is to hear.
     fn watch(&self, sink: Sink) -> Result<(), StoreError> {
         self.sinks.add(sink);
-        Ok(())
+        self.poll_other_processes()
     }
     fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError> {
         self.read(|c| catalogue::entries(c))
@@ -575,18 +652,41 @@ impl crate::Directory for SqliteStore {
     fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError> {
         let out = self.write(move |c| catalogue::edit(c, &edit))?;
         if matches!(out, catalogue::Edited::Done { .. }) {
-            self.sinks.emit(&[Invalidation::All]);
+            self.emit(&[Invalidation::All]);
         }
         Ok(out)
     }
     fn announce(&self, what: Invalidation) -> Result<(), StoreError> {
-        self.sinks.emit(&[what]);
+        self.emit(&[what]);
         Ok(())
+    }
+}
+
+/// Reads the invalidations other processes wrote since `last`, every [`POLL`].
+fn poll(conn: &Connection, mut last: i64, sinks: &Sinks, stop: &std::sync::atomic::AtomicBool) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(POLL);
+        let rows: rusqlite::Result<Vec<(i64, String)>> = conn
+            .prepare_cached("SELECT id, payload FROM notifications WHERE id > ?1 ORDER BY id")
+            .and_then(|mut st| {
+                st.query_map([last], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            });
+        match rows {
+            Ok(rows) => {
+                for (id, payload) in rows {
+                    last = id;
+                    sinks.emit(&[Invalidation::parse(&payload)]);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read other processes' changes"),
+        }
     }
 }
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.jobs.take();
         if let Some(h) = self.writer.take() {
             let _ = h.join();

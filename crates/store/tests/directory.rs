@@ -1439,7 +1439,10 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
     drop(SqliteStore::open(&path).unwrap());
     drop(SqliteStore::open(&path).unwrap());
     let mut c = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(ssogate_store::sqlite::migrate(&mut c).unwrap(), 4);
+    assert_eq!(
+        ssogate_store::sqlite::migrate(&mut c).unwrap(),
+        ssogate_store::sqlite::SCHEMA_VERSION
+    );
     c.pragma_update(None, "user_version", 99).unwrap();
     drop(c);
     let err = SqliteStore::open(&path).unwrap_err();
@@ -1447,7 +1450,7 @@ fn sqlite_migrations_run_once_and_a_newer_schema_is_refused() {
         err,
         StoreError::NewerSchema {
             found: 99,
-            supported: 4
+            supported: ssogate_store::sqlite::SCHEMA_VERSION
         }
     ));
     assert!(err.to_string().contains("Upgrade ssogate"), "{err}");
@@ -1467,7 +1470,7 @@ fn postgres_migrations_run_once_and_a_newer_schema_is_refused() {
             err,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 4
+                supported: ssogate_store::sqlite::SCHEMA_VERSION
             }
         ),
         "{err}"
@@ -1607,5 +1610,39 @@ fn postgres_over_tls_is_verified() {
     assert!(
         err.contains("cannot read sslrootcert /nonexistent/ca.pem"),
         "{err}"
+    );
+}
+
+#[test]
+fn sqlite_changes_of_another_process_are_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let server = SqliteStore::open(&path).unwrap();
+    let heard = Heard::default();
+    server.watch(heard.sink()).unwrap();
+    // The CLI: another handle on the same file that broadcasts its changes.
+    let cli = SqliteStore::open(&path).unwrap();
+    cli.broadcast_to_other_processes();
+    cli.sync_catalogue(&catalogue()).unwrap();
+    let id = account(&cli, "far");
+    cli.set_user_status(id, UserStatus::Disabled, 10).unwrap();
+    heard.wait_for(&Invalidation::User(id));
+    cli.put_settings("global", &json!({"auto_provision": false}), None, 10)
+        .unwrap();
+    heard.wait_for(&Invalidation::Settings("global".into()));
+    // A handle that does not broadcast (a second server would) is not heard.
+    let quiet = SqliteStore::open(&path).unwrap();
+    quiet
+        .put_settings("provider:x", &json!({}), None, 11)
+        .unwrap();
+    cli.put_settings("provider:y", &json!({}), None, 12)
+        .unwrap();
+    heard.wait_for(&Invalidation::Settings("provider:y".into()));
+    assert!(
+        !heard
+            .0
+            .lock()
+            .unwrap()
+            .contains(&Invalidation::Settings("provider:x".into()))
     );
 }
