@@ -196,6 +196,106 @@ fn the_dev_provider_is_not_part_of_serve() {
     );
 }
 
+/// `ssogate serve` with this configuration, logging to `log`, once it listens.
+fn serve(config: &std::path::Path, log: &std::path::Path, level: &str) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ssogate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("SSOGATE_LOG", level)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for_line(&mut child, "ssogate listening on")
+    }))
+    .is_err()
+    {
+        panic!(
+            "serve did not start: {}",
+            std::fs::read_to_string(log).unwrap()
+        );
+    }
+    Running(child)
+}
+
+/// Asks `url` until it answers `want` (a change made by another process arrives within
+/// a second); the last status seen.
+async fn status_becomes(b: &mut Browser, url: &str, want: u16) -> u16 {
+    let mut last = 0;
+    for _ in 0..50 {
+        last = b.go("GET", url, None).await.status;
+        if last == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_running_server_on_sqlite_follows_the_cli_at_once() {
+    let idp = ssogate_testkit::FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("ssogate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"sqlite://{}\"\nbase_url = \"{base}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[provisioning]\nauto_provision = true\n",
+            dir.path().join("s.db").display(),
+        ),
+    )
+    .unwrap();
+    let _running = serve(&config, &dir.path().join("stderr.log"), "info");
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ssogate"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut b = Browser::new();
+    let start = format!("{base}/auth/partner/start");
+    assert_eq!(b.go("GET", &start, None).await.status, 404);
+    // A provider added with the CLI is served without a restart.
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, idp.client_secret()).unwrap();
+    cli(&[
+        "provider",
+        "add",
+        "partner",
+        "--issuer",
+        &idp.issuer,
+        "--client-id",
+        &idp.client_id(),
+        "--client-secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(status_becomes(&mut b, &start, 302).await, 302);
+    let s = b.go("GET", &start, None).await;
+    let back = idp.authorize(&url::Url::parse(s.location.as_deref().unwrap()).unwrap());
+    let done = b.go("GET", back.as_str(), None).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let verify = format!("{base}/auth/verify?redirect=false");
+    assert_eq!(b.go("GET", &verify, None).await.status, 200);
+    // Disabling the account with the CLI ends its session on the server.
+    cli(&["user", "disable", "alice"]);
+    assert_eq!(status_becomes(&mut b, &verify, 401).await, 401);
+}
+
 #[tokio::test]
 async fn a_full_login_leaves_no_secret_in_the_logs() {
     let idp = ssogate_testkit::FakeProvider::start().await;
@@ -218,26 +318,7 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
     )
     .unwrap();
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssogate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("SSOGATE_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for_line(&mut child, "ssogate listening on")
-    }))
-    .is_err()
-    {
-        panic!(
-            "serve did not start: {}",
-            std::fs::read_to_string(&log).unwrap()
-        );
-    }
-    let running = Running(child);
+    let running = serve(&config, &log, "trace");
 
     let mut b = Browser::new();
     let start = b.go("GET", &format!("{base}/auth/fake/start"), None).await;

@@ -465,8 +465,7 @@ impl crate::Directory for SqliteStore {
     ) -> Result<(), StoreError> {
         let (slug, document) = (slug.to_owned(), document.clone());
         self.write(move |c| settings::put_provider(c, &slug, &document, now))?;
-        self.sinks
-            .emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
+        self.emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
         Ok(())
     }
     fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
