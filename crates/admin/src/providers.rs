@@ -103,18 +103,7 @@ impl Admin {
                 .filter(|(k, v)| !(v.is_null() || (k == SECRET && v == "")))
                 .collect(),
         );
-        check(&doc).map_err(|message| AdminError::Invalid {
-            field: "provider",
-            message,
-        })?;
-        self.directory.put_provider(slug, &doc, (self.now)())?;
-        let (shown, _) = redacted(&doc);
-        self.audit(
-            "admin.provider.created",
-            None,
-            serde_json::json!({"provider": slug, "document": shown}),
-        )?;
-        self.record(slug, &doc)
+        self.save_provider(slug, &doc, check, "admin.provider.created")
     }
 
     /// Changes a saved provider: each key of `changes` replaces the saved one, `null`
@@ -139,19 +128,29 @@ impl Admin {
                 doc.insert(k, v);
             }
         }
-        let doc = Value::Object(doc);
-        check(&doc).map_err(|message| AdminError::Invalid {
+        self.save_provider(slug, &Value::Object(doc), check, "admin.provider.updated")
+    }
+
+    /// Checks, stores and audits (without the secret) a provider's document.
+    fn save_provider(
+        &self,
+        slug: &str,
+        doc: &Value,
+        check: impl FnOnce(&Value) -> Result<(), String>,
+        event: &str,
+    ) -> Result<ProviderRecord, AdminError> {
+        check(doc).map_err(|message| AdminError::Invalid {
             field: "provider",
             message,
         })?;
-        self.directory.put_provider(slug, &doc, (self.now)())?;
-        let (shown, _) = redacted(&doc);
+        self.directory.put_provider(slug, doc, (self.now)())?;
+        let (shown, _) = redacted(doc);
         self.audit(
-            "admin.provider.updated",
+            event,
             None,
             serde_json::json!({"provider": slug, "document": shown}),
         )?;
-        self.record(slug, &doc)
+        self.record(slug, doc)
     }
 
     /// Deletes a saved provider; how many accounts were linked to it. Their accounts and

@@ -197,6 +197,25 @@ pub struct Saved {
     pub permissions: Vec<Permission>,
 }
 
+impl Saved {
+    /// Adds or replaces a saved provider's document (for checking a change before it is
+    /// made).
+    pub fn put_provider(&mut self, slug: &str, document: &Value) {
+        self.providers.retain(|(s, _)| s != slug);
+        self.providers.push((slug.to_owned(), document.clone()));
+    }
+
+    /// Sets a settings document by scope: `global` or `provider:<slug>`.
+    pub fn put_settings(&mut self, scope: &str, document: &Value) {
+        match scope.strip_prefix("provider:") {
+            Some(slug) => {
+                self.settings.insert(slug.to_owned(), document.clone());
+            }
+            None => self.global = Some(document.clone()),
+        }
+    }
+}
+
 impl Config {
     pub fn provider(&self, slug: &str) -> Result<&ProviderConfig, ConfigError> {
         self.providers.get(slug).ok_or_else(|| {

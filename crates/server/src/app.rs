@@ -206,24 +206,25 @@ impl App {
     ) -> Result<serde_json::Value, ssogate_admin::AdminError> {
         let doc = adm.save_settings(scope, changes, replace, |doc| {
             registry::check(&self.config, self.directory.as_ref(), |saved| {
-                match scope.strip_prefix("provider:") {
-                    Some(slug) => {
-                        saved.settings.insert(slug.to_owned(), doc.clone());
-                    }
-                    None => saved.global = Some(doc.clone()),
-                }
+                saved.put_settings(scope, doc);
             })
         })?;
         self.reload_now()?;
         Ok(doc)
     }
 
-    /// Whether every provider still builds and compiles after `change` (blocking).
-    pub(crate) fn check_with(
+    /// Whether every provider still builds and compiles with this provider document
+    /// saved (blocking).
+    pub(crate) fn check_provider(&self, slug: &str, doc: &serde_json::Value) -> Result<(), String> {
+        registry::check_provider(&self.config, self.directory.as_ref(), slug, doc)
+    }
+
+    /// Whether every provider still compiles against this catalogue (blocking).
+    pub(crate) fn check_catalogue(
         &self,
-        change: impl FnOnce(&mut ssogate_config::Saved),
+        catalogue: &ssogate_core::domain::Catalogue,
     ) -> Result<(), String> {
-        registry::check(&self.config, self.directory.as_ref(), change)
+        registry::check_catalogue(&self.config, self.directory.as_ref(), catalogue)
     }
 
     /// [`App::reload`] for a handler that changed something and shows the result next.

@@ -134,3 +134,25 @@ pub fn check(
     }
     Ok(())
 }
+
+/// [`check`] for a provider's document about to be saved.
+pub fn check_provider(
+    config: &Config,
+    directory: &dyn Directory,
+    slug: &str,
+    document: &serde_json::Value,
+) -> Result<(), String> {
+    check(config, directory, |s| s.put_provider(slug, document))
+}
+
+/// [`check`] for the catalogue as it would be after a change (engines check default
+/// permissions against it).
+pub fn check_catalogue(
+    config: &Config,
+    directory: &dyn Directory,
+    catalogue: &ssogate_core::domain::Catalogue,
+) -> Result<(), String> {
+    check(config, directory, |s| {
+        s.permissions = catalogue.permissions.clone();
+    })
+}

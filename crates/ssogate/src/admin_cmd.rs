@@ -830,11 +830,8 @@ fn save_setting(
     let scope = provider.map_or_else(|| "global".to_owned(), |p| format!("provider:{p}"));
     Admin::new(store.clone(), actor())
         .save_settings(&scope, changes, false, |doc| {
-            ssogate_server::registry::check(config, store.as_ref(), |saved| match provider {
-                Some(p) => {
-                    saved.settings.insert(p.to_owned(), doc.clone());
-                }
-                None => saved.global = Some(doc.clone()),
+            ssogate_server::registry::check(config, store.as_ref(), |saved| {
+                saved.put_settings(&scope, doc);
             })
             .map_err(|e| format!("{key}: {e}; nothing was saved"))
         })

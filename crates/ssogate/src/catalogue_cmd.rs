@@ -57,11 +57,7 @@ pub(crate) struct Fields {
 fn checker(config: &Config) -> Result<impl Fn(&Catalogue) -> Result<(), String>, Failure> {
     let (store, _) = crate::open_directory(config)?;
     let config = config.clone();
-    Ok(move |c: &Catalogue| {
-        ssogate_server::registry::check(&config, store.as_ref(), |s| {
-            s.permissions = c.permissions.clone();
-        })
-    })
+    Ok(move |c: &Catalogue| ssogate_server::registry::check_catalogue(&config, store.as_ref(), c))
 }
 
 fn refuse_fields(kind: ItemKind, f: &Fields) -> Result<(), Failure> {

@@ -164,11 +164,6 @@ fn find(config: &Config, slug: &str) -> Result<ProviderConfig, Failure> {
         .ok_or_else(|| Failure::Input(no_provider(slug, &all)))
 }
 
-fn replace(saved: &mut ssogate_config::Saved, slug: &str, doc: &Value) {
-    saved.providers.retain(|(s, _)| s != slug);
-    saved.providers.push((slug.to_owned(), doc.clone()));
-}
-
 fn managed_by(p: &ProviderConfig) -> &'static str {
     if p.from_database {
         "database"
@@ -188,9 +183,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
             let (store, _) = crate::open_directory(config)?;
             let record = adm
                 .add_provider(&slug, doc, |d| {
-                    ssogate_server::registry::check(config, store.as_ref(), |s| {
-                        replace(s, &slug, d)
-                    })
+                    ssogate_server::registry::check_provider(config, store.as_ref(), &slug, d)
                 })
                 .map_err(fail)?;
             if fields.json {
@@ -220,9 +213,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
             let (store, _) = crate::open_directory(config)?;
             let record = adm
                 .update_provider(&slug, doc, |d| {
-                    ssogate_server::registry::check(config, store.as_ref(), |s| {
-                        replace(s, &slug, d)
-                    })
+                    ssogate_server::registry::check_provider(config, store.as_ref(), &slug, d)
                 })
                 .map_err(fail)?;
             if fields.json {

@@ -150,19 +150,12 @@ async fn create_provider(
     let new: NewProvider = body(&bytes)?;
     let (a, slug) = (app.clone(), new.slug.clone());
     admin(&app, &caller, move |adm| {
-        adm.add_provider(&slug, new.document, |doc| {
-            a.check_with(|s| s.providers.push((slug.clone(), doc.clone())))
-        })?;
+        adm.add_provider(&slug, new.document, |doc| a.check_provider(&slug, doc))?;
         changed(&a)
     })
     .await?;
     let p = get_provider(State(app), caller, Path(new.slug)).await?;
     Ok((StatusCode::CREATED, p))
-}
-
-fn replace(saved: &mut ssogate_config::Saved, slug: &str, doc: &Value) {
-    saved.providers.retain(|(s, _)| s != slug);
-    saved.providers.push((slug.to_owned(), doc.clone()));
 }
 
 /// Change a provider saved in the database: each key given replaces the saved one,
@@ -183,9 +176,7 @@ async fn update_provider(
     let changes: Map<String, Value> = body(&bytes)?;
     let (a, s) = (app.clone(), slug.clone());
     admin(&app, &caller, move |adm| {
-        adm.update_provider(&s, changes, |doc| {
-            a.check_with(|saved| replace(saved, &s, doc))
-        })?;
+        adm.update_provider(&s, changes, |doc| a.check_provider(&s, doc))?;
         changed(&a)
     })
     .await?;

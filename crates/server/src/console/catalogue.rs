@@ -6,8 +6,7 @@
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
 use crate::app::{App, Req};
 use crate::auth::csrf_token;
-use crate::pages::{self, FormButton, Link, MessagePage};
-use crate::web;
+use crate::pages;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -156,22 +155,8 @@ fn item_of(kind: ItemKind, pairs: &[(String, String)]) -> Item {
     }
 }
 
-/// The check before a change: every provider must still compile against the catalogue
-/// after it.
-fn checked(app: &App) -> impl FnOnce(&Catalogue) -> Result<(), String> + '_ {
-    move |c: &Catalogue| app.check_with(|s| s.permissions = c.permissions.clone())
-}
-
 fn back_with(notice: &str) -> Response {
-    web::redirect(
-        StatusCode::SEE_OTHER,
-        &format!(
-            "/admin/catalogue?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("notice", notice)
-                .finish()
-        ),
-    )
+    super::back_with("/admin/catalogue", notice)
 }
 
 pub(crate) async fn create(
@@ -190,7 +175,7 @@ pub(crate) async fn create(
     let item = item_of(kind, &pairs);
     let a = app.clone();
     let made = run(&app, actor.clone(), move |adm| {
-        let made = adm.create_item(item, checked(&a))?;
+        let made = adm.create_item(item, |c: &Catalogue| a.check_catalogue(c))?;
         a.reload_now()?;
         Ok(made)
     })
@@ -279,7 +264,7 @@ pub(crate) async fn update(
     let item = item_of(kind, &pairs);
     let (a, n) = (app.clone(), name.clone());
     let changed = run(&app, actor.clone(), move |adm| {
-        let changed = adm.update_item(&n, item, checked(&a))?;
+        let changed = adm.update_item(&n, item, |c: &Catalogue| a.check_catalogue(c))?;
         a.reload_now()?;
         Ok(changed)
     })
@@ -317,32 +302,24 @@ pub(crate) async fn delete_confirm(
         return crate::ops::not_found(req).await;
     };
     let n = found.entry.holders;
-    let (csrf, cookie) = csrf_token(&app, &req.headers);
     let path = format!(
         "/admin/catalogue/{}/{}",
         kind.as_str(),
         utf8_percent_encode(&name)
     );
-    let page = MessagePage {
-        t: req.t,
-        title: format!("Delete the {kind} {name}?"),
-        paragraphs: vec![format!(
+    super::confirm(
+        &app,
+        &req,
+        format!("Delete the {kind} {name}?"),
+        format!(
             "{n} account{} {} it and will lose it. Provisioning settings that name it must be changed first.",
             if n == 1 { "" } else { "s" },
             if n == 1 { "holds" } else { "hold" }
-        )],
-        form: Some(FormButton {
-            action: format!("{path}/delete"),
-            csrf,
-            button: format!("Delete {name}"),
-        }),
-        link: Some(Link {
-            href: "/admin/catalogue".into(),
-            label: req.t.cancel.into(),
-        }),
-        reference: None,
-    };
-    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+        ),
+        format!("{path}/delete"),
+        format!("Delete {name}"),
+        "/admin/catalogue",
+    )
 }
 
 fn utf8_percent_encode(s: &str) -> String {
@@ -366,7 +343,7 @@ pub(crate) async fn delete(
     };
     let (a, n) = (app.clone(), name.clone());
     let deleted = run(&app, actor.clone(), move |adm| {
-        let holders = adm.delete_item(kind, &n, checked(&a))?;
+        let holders = adm.delete_item(kind, &n, |c: &Catalogue| a.check_catalogue(c))?;
         a.reload_now()?;
         Ok(holders)
     })

@@ -90,6 +90,49 @@ fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Re
     res
 }
 
+/// 303 to a console page with a notice to show.
+fn back_with(path: &str, notice: &str) -> Response {
+    web::redirect(
+        StatusCode::SEE_OTHER,
+        &format!(
+            "{path}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("notice", notice)
+                .finish()
+        ),
+    )
+}
+
+/// The page that asks before something is deleted: what goes, a button that posts to
+/// `action`, and a way back to `cancel`.
+fn confirm(
+    app: &App,
+    req: &Req,
+    title: String,
+    what_goes: String,
+    action: String,
+    button: String,
+    cancel: &str,
+) -> Response {
+    let (csrf, cookie) = csrf_token(app, &req.headers);
+    let page = MessagePage {
+        t: req.t,
+        title,
+        paragraphs: vec![what_goes],
+        form: Some(FormButton {
+            action,
+            csrf,
+            button,
+        }),
+        link: Some(Link {
+            href: cancel.to_owned(),
+            label: req.t.cancel.into(),
+        }),
+        reference: None,
+    };
+    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+}
+
 fn admin_failure(req: &Req, e: &AdminError) -> Response {
     if let AdminError::Store(s) = e
         && !e.is_input()
@@ -577,27 +620,19 @@ pub(crate) async fn delete_confirm(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let (csrf, cookie) = csrf_token(&app, &req.headers);
-    let page = MessagePage {
-        t: req.t,
-        title: format!("Delete {}?", detail.user.username),
-        paragraphs: vec![format!(
-            "The account, its {} linked identit{}, its grants and its sessions go; the audit log keeps its history.",
-            detail.linked.len(),
-            if detail.linked.len() == 1 { "y" } else { "ies" }
-        )],
-        form: Some(FormButton {
-            action: format!("/admin/users/{id}/delete"),
-            csrf,
-            button: "Delete".into(),
-        }),
-        link: Some(Link {
-            href: format!("/admin/users/{id}"),
-            label: req.t.cancel.into(),
-        }),
-        reference: None,
-    };
-    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+    let n = detail.linked.len();
+    confirm(
+        &app,
+        &req,
+        format!("Delete {}?", detail.user.username),
+        format!(
+            "The account, its {n} linked identit{}, its grants and its sessions go; the audit log keeps its history.",
+            if n == 1 { "y" } else { "ies" }
+        ),
+        format!("/admin/users/{id}/delete"),
+        "Delete".into(),
+        &format!("/admin/users/{id}"),
+    )
 }
 
 struct Decided {

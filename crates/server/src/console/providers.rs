@@ -5,8 +5,7 @@
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
 use crate::app::{App, Req, server_error};
 use crate::auth::csrf_token;
-use crate::pages::{self, FormButton, Link, MessagePage};
-use crate::web;
+use crate::pages::{self, Link};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -283,21 +282,8 @@ fn csrf_of(pairs: &[(String, String)]) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn replace(saved: &mut ssogate_config::Saved, slug: &str, doc: &Value) {
-    saved.providers.retain(|(s, _)| s != slug);
-    saved.providers.push((slug.to_owned(), doc.clone()));
-}
-
 fn back_with(notice: &str) -> Response {
-    web::redirect(
-        StatusCode::SEE_OTHER,
-        &format!(
-            "/admin/providers?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("notice", notice)
-                .finish()
-        ),
-    )
+    super::back_with("/admin/providers", notice)
 }
 
 /// Adds a provider saved in the directory; in force at once on every instance.
@@ -341,7 +327,7 @@ pub(crate) async fn add(
     };
     let (a, s) = (app.clone(), slug.clone());
     let added = run(&app, actor.clone(), move |adm| {
-        adm.add_provider(&s, doc, |d| a.check_with(|saved| replace(saved, &s, d)))?;
+        adm.add_provider(&s, doc, |d| a.check_provider(&s, d))?;
         a.reload_now()
     })
     .await;
@@ -445,7 +431,7 @@ pub(crate) async fn update(
         {
             changes.entry(k.clone()).or_insert(Value::Null);
         }
-        adm.update_provider(&s, changes, |d| a.check_with(|saved| replace(saved, &s, d)))?;
+        adm.update_provider(&s, changes, |d| a.check_provider(&s, d))?;
         a.reload_now()
     })
     .await;
@@ -474,27 +460,19 @@ pub(crate) async fn delete_confirm(
         Err(e) => return admin_failure(&req, &e),
     };
     let n = record.linked_accounts;
-    let (csrf, cookie) = csrf_token(&app, &req.headers);
-    let page = MessagePage {
-        t: req.t,
-        title: format!("Delete the provider {slug}?"),
-        paragraphs: vec![format!(
+    super::confirm(
+        &app,
+        &req,
+        format!("Delete the provider {slug}?"),
+        format!(
             "{n} account{} {} linked to it. They stay, with their identities, but cannot sign in through it any more; sessions begun through it end now. Adding the provider again under the same slug restores their sign-in.",
             if n == 1 { "" } else { "s" },
             if n == 1 { "is" } else { "are" }
-        )],
-        form: Some(FormButton {
-            action: format!("/admin/providers/{slug}/delete"),
-            csrf,
-            button: format!("Delete {slug}"),
-        }),
-        link: Some(Link {
-            href: "/admin/providers".into(),
-            label: req.t.cancel.into(),
-        }),
-        reference: None,
-    };
-    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+        ),
+        format!("/admin/providers/{slug}/delete"),
+        format!("Delete {slug}"),
+        "/admin/providers",
+    )
 }
 
 pub(crate) async fn delete(
