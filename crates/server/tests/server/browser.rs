@@ -14,18 +14,24 @@ struct Real {
     base: String,
     directory: Arc<dyn Directory>,
     op: Op,
-    _op2: Op,
+    op2: Op,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 async fn start_real() -> Option<Real> {
+    start_real_with("op2").await
+}
+
+/// Two real providers; the second (on "localhost", so the browser keeps its cookies
+/// apart) is configured in the file as `op2`, or, for any other slug, only started, for
+/// an administrator to add under that slug.
+async fn start_real_with(second: &str) -> Option<Real> {
     let op_dir = op_dir()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let op = start_op(&op_dir, &base, "op", "127.0.0.1");
-    // The second provider is "localhost": a browser keeps its cookies apart.
-    let op2 = start_op(&op_dir, &base, "op2", "localhost");
+    let op2 = start_op(&op_dir, &base, second, "localhost");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ssogate.toml");
     std::fs::write(
@@ -59,18 +65,26 @@ client_id = "{client}"
 client_secret = "{secret}"
 scopes = ["openid", "profile", "email", "groups"]
 
+{op2_table}"#,
+            db = dir.path().join("t.db").display(),
+            op = op.issuer,
+            op2_table = if second == "op2" {
+                format!(
+                    r#"
 [providers.op2]
 display_name = "OP Two"
-issuer = "{op2}"
-client_id = "{client}"
-client_secret = "{secret}"
+issuer = "{}"
+client_id = "{OP_CLIENT}"
+client_secret = "{OP_SECRET}"
 
 [providers.op2.provisioning]
 auto_provision = false
 "#,
-            db = dir.path().join("t.db").display(),
-            op = op.issuer,
-            op2 = op2.issuer,
+                    op2.issuer
+                )
+            } else {
+                String::new()
+            },
             client = OP_CLIENT,
             secret = OP_SECRET,
         ),
@@ -89,7 +103,7 @@ auto_provision = false
         base,
         directory,
         op,
-        _op2: op2,
+        op2,
         _dir: dir,
         _stop: tx,
     })
@@ -463,5 +477,68 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
         c.goto(&format!("{base}{page}")).await.unwrap();
         assert!(body(c).await.contains("Administrators only"), "{page}");
     }
+    chrome.client.clone().close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_administrator_adds_a_provider_and_people_sign_in_through_it() {
+    let Some(chrome) = Chrome::start().await else {
+        return;
+    };
+    let Some(real) = start_real_with("partner").await else {
+        return;
+    };
+    let c = &chrome.client;
+    let base = real.base.as_str();
+    c.goto(&format!(
+        "{base}/auth/op/start?return_to=%2Fadmin%2Fproviders"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        through_provider(c, base, "alice").await,
+        format!("{base}/admin/providers")
+    );
+    let form = "form[action='/admin/providers']";
+    for (name, value) in [
+        ("slug", "partner"),
+        ("display_name", "Partner IdP"),
+        ("issuer", real.op2.issuer.as_str()),
+        ("client_id", OP_CLIENT),
+        ("client_secret", OP_SECRET),
+        ("scopes", "openid profile email"),
+    ] {
+        c.find(Locator::Css(&format!("{form} [name={name}]")))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    click(c, &format!("{form} button")).await;
+    let text = body(c).await;
+    assert!(text.contains("Added partner"), "{text}");
+    assert!(!text.contains(OP_SECRET), "the secret is never shown back");
+    // Its check passes against the real provider.
+    click(c, "a[href='/admin/providers/partner/check']").await;
+    let text = body(c).await;
+    assert!(text.contains("Check of partner: usable"), "{text}");
+
+    // Signed out, the sign-in page offers it, and a new person is provisioned through it.
+    c.goto(&format!("{base}/account")).await.unwrap();
+    click(c, "form.signout button").await;
+    through_provider(c, base, "alice").await;
+    c.goto(&format!("{base}/login?direct=1&return_to=%2Faccount"))
+        .await
+        .unwrap();
+    click(c, "a[href^='/auth/partner/start']").await;
+    let landed = through_provider(c, base, "bob").await;
+    assert_eq!(landed, format!("{base}/account"));
+    let d = real.directory.clone();
+    let bob = tokio::task::spawn_blocking(move || d.user_by_identity("partner", "bob").unwrap())
+        .await
+        .unwrap()
+        .expect("bob was provisioned through the added provider");
+    assert!(bob.grants.iter().any(|g| g.name == "download_books"));
     chrome.client.clone().close().await.unwrap();
 }
