@@ -54,6 +54,8 @@ pub enum AppError {
     Config(#[from] ssogate_config::ConfigError),
     #[error("cannot watch the directory for ended sessions: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
 }
 
 /// A provider's engine and the policy it was compiled from (configuration with the

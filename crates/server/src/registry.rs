@@ -3,12 +3,23 @@
 //! the console (global, then its own) against the stored catalogue. Rebuilt whenever the
 //! directory says one of those changed, on this instance or another.
 
-use crate::app::{AppError, Compiled};
-use ssogate_config::{Config, ProviderConfig, Saved};
-use ssogate_oidc::{Clock, Provider};
+use ssogate_config::{Compiled, Config, ConfigError, ProviderConfig, Saved};
+use ssogate_oidc::{Clock, OidcError, Provider};
 use ssogate_store::{Directory, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// Why the providers in force could not be built (only the configuration file's own
+/// can stop it; a provider saved in the directory that does not build is left out).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error(transparent)]
+    Provider(#[from] OidcError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot read the providers and settings saved in the directory: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// Where a provider is defined, and so where it is changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +71,7 @@ pub(crate) fn build(
     directory: &dyn Directory,
     clock: &Arc<dyn Clock>,
     previous: Option<&Registry>,
-) -> Result<Registry, AppError> {
+) -> Result<Registry, RegistryError> {
     let saved = read_saved(config, directory)?;
     let (all, warnings) = config.all_providers(&saved);
     for w in warnings {
