@@ -25,9 +25,7 @@ use std::sync::Arc;
 /// Why an administrative call did nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error(
-        "no {what} \"{name}\"; check the spelling (`ssogate user list --search …` finds accounts)"
-    )]
+    #[error("no {what} \"{name}\"; check the spelling ({})", where_to_look(what))]
     NotFound { what: &'static str, name: String },
     #[error("{field}: {message}")]
     Invalid {
@@ -38,6 +36,20 @@ pub enum AdminError {
     Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where the things of a kind are listed, for a "not found" message.
+fn where_to_look(what: &str) -> &'static str {
+    match what {
+        "account" => "`ssogate user list --search …` or the console's Users page finds accounts",
+        "provider" => "`ssogate provider list` or the console's Providers page lists them",
+        "permission" | "library" | "group" => {
+            "`ssogate permission|library|group list` or the console's Catalogue page lists them"
+        }
+        "live API key with id" => "`ssogate apikey list` lists them",
+        "grant" => "`ssogate user show USER` lists an account's grants",
+        _ => "list them first",
+    }
 }
 
 impl AdminError {
