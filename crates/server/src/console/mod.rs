@@ -248,10 +248,16 @@ struct UserRow {
 struct UsersPage<'a> {
     t: &'a crate::i18n::Texts,
     search: String,
-    provider: String,
     statuses: Vec<(&'static str, bool)>,
     sources: Vec<(&'static str, bool)>,
     sorts: Vec<(&'static str, bool)>,
+    admins: Vec<(&'static str, bool)>,
+    descending: bool,
+    /// Provider slugs, then each catalogue list, with whether chosen (first: "any").
+    providers: Vec<(String, bool)>,
+    permissions: Vec<(String, bool)>,
+    libraries: Vec<(String, bool)>,
+    groups: Vec<(String, bool)>,
     users: Vec<UserRow>,
     next: Option<String>,
     error: Option<String>,
@@ -276,14 +282,33 @@ pub(crate) async fn users(
         status: get("status").and_then(UserStatus::parse),
         source: get("source").and_then(UserSource::parse),
         provider: get("provider").map(str::to_owned),
+        admin: match get("admin") {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
+        permission: get("permission").map(str::to_owned),
+        library: get("library").map(str::to_owned),
+        group: get("group").map(str::to_owned),
         sort: match get("sort") {
             Some("created") => UserSort::Created,
             Some("last_login") => UserSort::LastLogin,
             _ => UserSort::Username,
         },
+        descending: get("desc") == Some("true"),
         limit: 50,
         after: get("after").map(str::to_owned),
-        ..UserFilter::default()
+    };
+    let catalogue = app.db(|d| d.catalogue()).await.unwrap_or_default();
+    let choices = |key: &str, names: Vec<String>| {
+        let chosen = get(key).unwrap_or("");
+        std::iter::once(String::new())
+            .chain(names)
+            .map(|n| {
+                let on = n == chosen;
+                (n, on)
+            })
+            .collect::<Vec<_>>()
     };
     let f = filter.clone();
     let (users, next, error) = match run(&app, actor, move |a| a.list_users(&f)).await {
@@ -305,7 +330,28 @@ pub(crate) async fn users(
         &UsersPage {
             t: req.t,
             search: get("search").unwrap_or("").to_owned(),
-            provider: get("provider").unwrap_or("").to_owned(),
+            admins: options(&["", "yes", "no"], get("admin").unwrap_or("")),
+            descending: filter.descending,
+            providers: choices(
+                "provider",
+                app.registry().providers.keys().cloned().collect(),
+            ),
+            permissions: choices(
+                "permission",
+                catalogue
+                    .permissions
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect(),
+            ),
+            libraries: choices(
+                "library",
+                catalogue.libraries.iter().map(|l| l.name.clone()).collect(),
+            ),
+            groups: choices(
+                "group",
+                catalogue.groups.iter().map(|g| g.name.clone()).collect(),
+            ),
             statuses: options(
                 &["", "active", "disabled", "pending"],
                 get("status").unwrap_or(""),

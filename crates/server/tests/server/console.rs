@@ -124,6 +124,32 @@ async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
         "{}",
         dash.body
     );
+    // Filters: administrators, a group, a permission, descending order.
+    let list = admin.get(&h.url("/admin/users?admin=yes")).await;
+    assert!(
+        list.body.contains(">alice<") && !list.body.contains(">bob<"),
+        "{}",
+        list.body
+    );
+    let list = admin.get(&h.url("/admin/users?group=Admins")).await;
+    assert!(list.body.contains(">alice<") && !list.body.contains(">bob<"));
+    assert!(
+        list.body.contains("<option value=\"Admins\" selected>"),
+        "{}",
+        list.body
+    );
+    let list = admin
+        .get(&h.url("/admin/users?permission=download_books&sort=username&desc=true"))
+        .await;
+    let (a, b) = (
+        list.body.find(">alice<").unwrap(),
+        list.body.find(">bob<").unwrap(),
+    );
+    assert!(b < a, "bob before alice when descending");
+    let list = admin
+        .get(&h.url("/admin/users?provider=fake&admin=no"))
+        .await;
+    assert!(list.body.contains(">bob<") && !list.body.contains(">alice<"));
     let list = admin.get(&h.url("/admin/users?search=bo")).await;
     assert!(
         list.body.contains(&format!("/admin/users/{bob_id}")) && !list.body.contains(">alice<"),
