@@ -1,9 +1,11 @@
-//! ssogate-admin: what administrators do, once, for every surface (the CLI today; the
-//! console and the REST API are to use the same calls). Each change is checked, made in
-//! the directory, and recorded as an audit event naming who made it.
+//! ssogate-admin: what administrators do, once, for every surface (the web console, the
+//! REST API and the CLI): accounts, grants, API keys, the audit log, test claims,
+//! provisioning settings, providers saved in the directory, the catalogue. Each change is
+//! checked, made in the directory, and recorded as an audit event naming who made it.
 //!
-//! It knows the directory and the core's types; it must not know HTTP, terminals or
-//! output formats.
+//! It knows the directory and the core's types; it must not know HTTP, terminals, output
+//! formats or the configuration file (what needs it — does a provider build, does every
+//! engine still compile — the caller passes in as a check).
 
 mod catalogue;
 pub mod dates;
