@@ -13,6 +13,27 @@ use ssogate_core::domain::{Catalogue, GrantKind};
 use ssogate_store::catalogue::{Item, ItemKind};
 use utoipa::ToSchema;
 
+/// Which list of the catalogue (a path segment).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the path parameter; the handlers read it as text
+pub enum CatalogueKind {
+    Permissions,
+    Libraries,
+    Groups,
+}
+
+/// What a grant is of (a path segment).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the path parameter; the handlers read it as text
+pub enum GrantKindName {
+    Permission,
+    Library,
+    Group,
+    Admin,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CatalogueEntry {
     /// permission, library or group.
@@ -90,7 +111,7 @@ async fn list_all(State(app): State<App>, caller: Caller) -> ApiResult<Json<Vec<
 
 /// The items of one kind.
 #[utoipa::path(get, path = "/api/v1/catalogue/{kind}", tag = "catalogue",
-    params(("kind" = String, Path, description = "permissions, libraries or groups")),
+    params(("kind" = inline(CatalogueKind), Path, description = "permissions, libraries or groups")),
     security(("bearer" = [])),
     responses((status = 200, body = [CatalogueEntry]), (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn list_kind(
@@ -111,7 +132,7 @@ async fn list_kind(
 
 /// Create an item.
 #[utoipa::path(post, path = "/api/v1/catalogue/{kind}", tag = "catalogue", request_body = ItemInput,
-    params(("kind" = String, Path, description = "permissions, libraries or groups")),
+    params(("kind" = inline(CatalogueKind), Path, description = "permissions, libraries or groups")),
     security(("bearer" = [])),
     responses((status = 201, body = CatalogueEntry), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -136,7 +157,7 @@ async fn create(
 
 /// One item.
 #[utoipa::path(get, path = "/api/v1/catalogue/{kind}/{name}", tag = "catalogue",
-    params(("kind" = String, Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
+    params(("kind" = inline(CatalogueKind), Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = CatalogueEntry), (status = 401, body = Problem), (status = 404, body = Problem)))]
 async fn get_item(
@@ -164,7 +185,7 @@ async fn get_item(
 
 /// Replace an item (a new `name` renames it; every grant follows).
 #[utoipa::path(put, path = "/api/v1/catalogue/{kind}/{name}", tag = "catalogue", request_body = ItemInput,
-    params(("kind" = String, Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
+    params(("kind" = inline(CatalogueKind), Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = CatalogueEntry), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -197,7 +218,7 @@ pub struct DeletedItem {
 
 /// Delete an item and every grant of it.
 #[utoipa::path(delete, path = "/api/v1/catalogue/{kind}/{name}", tag = "catalogue",
-    params(("kind" = String, Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
+    params(("kind" = inline(CatalogueKind), Path, description = "permissions, libraries or groups"), ("name" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = DeletedItem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
@@ -286,7 +307,7 @@ fn grant_kind(kind: &str) -> ApiResult<GrantKind> {
 /// administrator: sign-ins never take it away. Takes effect at once.
 #[utoipa::path(put, path = "/api/v1/users/{user}/grants/{kind}/{name}", tag = "users",
     params(("user" = String, Path, description = "username or numeric id"),
-        ("kind" = String, Path, description = "permission, library, group or admin"), ("name" = String, Path)),
+        ("kind" = inline(GrantKindName), Path, description = "permission, library, group or admin"), ("name" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -305,7 +326,7 @@ async fn grant(
 /// claims still say so.
 #[utoipa::path(delete, path = "/api/v1/users/{user}/grants/{kind}/{name}", tag = "users",
     params(("user" = String, Path, description = "username or numeric id"),
-        ("kind" = String, Path, description = "permission, library, group or admin"), ("name" = String, Path)),
+        ("kind" = inline(GrantKindName), Path, description = "permission, library, group or admin"), ("name" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 409, body = Problem)))]

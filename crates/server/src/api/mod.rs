@@ -758,8 +758,10 @@ pub struct DecisionRequest {
     /// The provider slug whose policy decides.
     pub provider: String,
     /// The ID token's claims.
+    #[schema(value_type = Object)]
     pub claims: serde_json::Value,
     /// Userinfo claims, if the provider would send them.
+    #[schema(value_type = Option<Object>)]
     pub userinfo: Option<serde_json::Value>,
 }
 

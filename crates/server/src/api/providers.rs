@@ -125,7 +125,11 @@ async fn get_provider(
 /// (`issuer`, `client_id`, `client_secret`, `display_name`, `scopes`, `claims`, …).
 #[derive(Deserialize, ToSchema)]
 pub struct NewProvider {
+    /// Lower-case letters, digits, `-` and `_`; it is in the callback URL.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,62}$")]
     pub slug: String,
+    /// The issuer URL; discovery is at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub document: Map<String, Value>,
@@ -149,8 +153,10 @@ async fn create_provider(
     caller.admin()?;
     let new: NewProvider = body(&bytes)?;
     let (a, slug) = (app.clone(), new.slug.clone());
+    let mut document = new.document;
+    document.insert("issuer".into(), Value::String(new.issuer));
     admin(&app, &caller, move |adm| {
-        adm.add_provider(&slug, new.document, |doc| a.check_provider(&slug, doc))?;
+        adm.add_provider(&slug, document, |doc| a.check_provider(&slug, doc))?;
         changed(&a)
     })
     .await?;
