@@ -13,5 +13,6 @@ mod console;
 mod external;
 mod flows;
 mod nginx;
+mod proxies;
 mod security;
 mod support;

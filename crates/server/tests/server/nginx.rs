@@ -24,7 +24,7 @@ fn nginx_binary() -> Option<&'static str> {
 }
 
 /// The upstream application: answers with the headers it was given, as JSON.
-async fn upstream() -> u16 {
+pub async fn upstream() -> u16 {
     let app = Router::new().fallback(get(|headers: HeaderMap| async move {
         let map: serde_json::Map<String, serde_json::Value> = headers
             .iter()
