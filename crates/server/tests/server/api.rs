@@ -960,3 +960,125 @@ async fn the_catalogue_and_global_settings_are_edited_and_checked() {
         assert!(audit.iter().any(|a| a.starts_with(e)), "{e} in {audit:?}");
     }
 }
+
+#[tokio::test]
+async fn providers_settings_and_the_catalogue_reach_every_instance_on_postgres() {
+    let Some(url) = crate::support::postgres_database() else {
+        return;
+    };
+    let h = crate::support::Harness::start(crate::support::Opts {
+        postgres: Some(url),
+        ..crate::support::Opts::default()
+    })
+    .await;
+    let (other, _stop) = h.second_instance().await;
+    // The PostgreSQL client blocks: off the test's async thread.
+    let d = h.directory.clone();
+    let key = tokio::task::spawn_blocking(move || d.create_api_key("admin", ApiScope::Admin, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = Some(key.as_str());
+    let added = ssogate_testkit::FakeProvider::start().await;
+    let (s, _, r) = call(
+        &h,
+        "POST",
+        "/api/v1/providers",
+        admin,
+        Some(
+            json!({"slug": "added", "issuer": added.issuer, "client_id": added.client_id(),
+            "client_secret": added.client_secret()}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{}", r.body);
+    // The other instance serves it once it hears of it (bounded wait).
+    let b = Browser::new();
+    assert_eq!(
+        b.status_within(&format!("{other}/auth/added/start"), 302)
+            .await,
+        302
+    );
+    // Global settings saved on the first apply to sign-ins on the second.
+    call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"auto_provision": false})),
+    )
+    .await;
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let mut settled = false;
+    for _ in 0..100 {
+        let text = http
+            .get(format!("{other}/api/v1/providers/fake/provisioning"))
+            .header("authorization", format!("Bearer {key}"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if v["auto_provision"] == false {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(settled, "the second instance applies the saved settings");
+    let r = Browser::new()
+        .login_via(&h, &h.idp, &format!("{other}/auth/fake/start"), "bob")
+        .await;
+    assert!(
+        r.body.contains("Automatic account creation is disabled"),
+        "{}",
+        r.body
+    );
+    // A required permission created on the first is granted by the second's engine
+    // (creation switched back on first).
+    call(
+        &h,
+        "PATCH",
+        "/api/v1/provisioning",
+        admin,
+        Some(json!({"auto_provision": true})),
+    )
+    .await;
+    let (s, _, _) = call(
+        &h,
+        "POST",
+        "/api/v1/catalogue/permissions",
+        admin,
+        Some(json!({"name": "terms_accepted", "required": true})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let mut granted = false;
+    for _ in 0..100 {
+        let text = http
+            .post(format!("{other}/api/v1/decisions"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(
+                json!({"provider": "fake", "claims": {"sub": "zed", "preferred_username": "zed"}})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text.contains("terms_accepted") {
+            granted = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        granted,
+        "the second instance's engine knows the new required permission"
+    );
+}
