@@ -328,7 +328,12 @@ async fn sign_in(
                 "ssogate_logins_total",
                 &[("provider", &slug), ("outcome", "success")],
             );
-            let origin = (slug, verified.sid, verified.subject);
+            let origin = (
+                slug,
+                verified.sid,
+                verified.subject,
+                verified.tokens.id_token,
+            );
             open_session(app, req, user_id, Some(origin), &verified.pending.return_to).await
         }
         _ => {
@@ -378,7 +383,7 @@ pub(crate) async fn open_session(
     app: &App,
     req: &Req,
     user_id: i64,
-    origin: Option<(String, Option<String>, String)>,
+    origin: Option<(String, Option<String>, String, Option<String>)>,
     return_to: &str,
 ) -> Response {
     end_presented_session(app, req).await;
@@ -392,6 +397,7 @@ pub(crate) async fn open_session(
                     provider: o.map(|o| o.0.as_str()),
                     sid: o.and_then(|o| o.1.as_deref()),
                     subject: o.map(|o| o.2.as_str()),
+                    id_token: o.and_then(|o| o.3.as_deref()),
                 },
                 now,
                 life,
@@ -564,9 +570,10 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfF
     };
     let mut target = "/logged-out".to_owned();
     if let Some((secret, session)) = session {
-        if let Err(e) = app.db(move |d| d.end_session(&secret)).await {
-            return server_error(req.t, &e);
-        }
+        let id_token = match app.db(move |d| d.end_session(&secret)).await {
+            Ok(ended) => ended.flatten(),
+            Err(e) => return server_error(req.t, &e),
+        };
         let mut ev = req.event("logout", "success", app.now());
         ev.user_id = Some(session.user_id);
         ev.provider = session.provider.clone();
@@ -577,7 +584,13 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfF
             && let Some(entry) = session.provider.as_deref().and_then(|p| app.provider(p))
         {
             let back = format!("{}/logged-out", app.config.base_url);
-            match entry.rp.end_session_url(None, Some(&back), None).await {
+            // The ID token tells the provider which of its sessions to end, so it need
+            // not ask (RP-Initiated Logout 1.0, 2: RECOMMENDED).
+            match entry
+                .rp
+                .end_session_url(id_token.as_deref(), Some(&back), None)
+                .await
+            {
                 Ok(Some(url)) => target = url.to_string(),
                 Ok(None) => {}
                 Err(e) => {

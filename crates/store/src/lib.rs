@@ -101,8 +101,9 @@ pub trait Directory: Send + Sync {
         now: i64,
         life: SessionLifetimes,
     ) -> Result<Option<Session>, StoreError>;
-    /// Ends one session; whether it existed.
-    fn end_session(&self, secret: &str) -> Result<bool, StoreError>;
+    /// Ends one session: `None` when there was none, otherwise the ID token it was
+    /// opened with, if any (for `id_token_hint` at RP-initiated logout).
+    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError>;
     /// Ends the sessions a back-channel logout names (by `sid`, else by subject).
     fn end_sessions_by_provider(
         &self,

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_api_keys.sql"),
     include_str!("../migrations/postgres/0004_settings.sql"),
     include_str!("../migrations/postgres/0005_notifications.sql"),
+    include_str!("../migrations/postgres/0006_session_id_token.sql"),
 ];
 
 /// How many times a login is decided again after losing a race to another writer.
@@ -516,7 +517,7 @@ impl crate::Directory for PgStore {
     ) -> Result<Option<Session>, StoreError> {
         self.read(|c| sessions::touch(c, secret, now, life))
     }
-    fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError> {
         self.transaction(|tx| {
             let ended = sessions::end(tx, secret)?;
             notify(tx, &[Invalidation::Session(sessions::digest(secret))])?;

@@ -65,6 +65,8 @@ pub struct SessionOrigin<'a> {
     pub provider: Option<&'a str>,
     pub sid: Option<&'a str>,
     pub subject: Option<&'a str>,
+    /// The sign-in's ID token, for `id_token_hint` at RP-initiated logout.
+    pub id_token: Option<&'a str>,
 }
 
 /// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
@@ -77,9 +79,9 @@ pub fn create(
 ) -> Result<String, StoreError> {
     let secret = new_secret()?;
     db.exec(
-        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)",
-        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute],
+        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token],
     )?;
     Ok(secret)
 }
@@ -113,12 +115,14 @@ pub fn touch(
     }
 }
 
-/// Ends one session (logout). Returns whether it existed.
-pub fn end(db: &mut dyn Db, secret: &str) -> Result<bool, StoreError> {
-    Ok(db.exec(
-        "DELETE FROM sessions WHERE id_hash = $1",
+/// Ends one session (logout). `None` when there was none; otherwise the ID token it
+/// was opened with, if any (for `id_token_hint`).
+pub fn end(db: &mut dyn Db, secret: &str) -> Result<Option<Option<String>>, StoreError> {
+    let rows = db.query(
+        "DELETE FROM sessions WHERE id_hash = $1 RETURNING id_token",
         args![digest(secret).as_str()],
-    )? > 0)
+    )?;
+    rows.first().map(|r| r.get(0)?.opt_text()).transpose()
 }
 
 /// Ends every session a provider's back-channel logout names: by `sid`, or by subject

@@ -38,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_api_keys.sql"),
     include_str!("../migrations/sqlite/0004_settings.sql"),
     include_str!("../migrations/sqlite/0005_notifications.sql"),
+    include_str!("../migrations/sqlite/0006_session_id_token.sql"),
 ];
 
 /// The schema version this build creates and understands.
@@ -349,16 +350,18 @@ impl crate::Directory for SqliteStore {
         now: i64,
         life: SessionLifetimes,
     ) -> Result<String, StoreError> {
-        let (p, sid, sub) = (
+        let (p, sid, sub, id_token) = (
             origin.provider.map(String::from),
             origin.sid.map(String::from),
             origin.subject.map(String::from),
+            origin.id_token.map(String::from),
         );
         self.write(move |c| {
             let origin = SessionOrigin {
                 provider: p.as_deref(),
                 sid: sid.as_deref(),
                 subject: sub.as_deref(),
+                id_token: id_token.as_deref(),
             };
             sessions::create(c, user_id, &origin, now, life)
         })
@@ -372,7 +375,7 @@ impl crate::Directory for SqliteStore {
         let secret = secret.to_owned();
         self.write(move |c| sessions::touch(c, &secret, now, life))
     }
-    fn end_session(&self, secret: &str) -> Result<bool, StoreError> {
+    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError> {
         let hash = sessions::digest(secret);
         let secret = secret.to_owned();
         let ended = self.write(move |c| sessions::end(c, &secret))?;

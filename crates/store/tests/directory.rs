@@ -491,13 +491,14 @@ fn invalidations_reach_every_watcher_after_commit(f: Fixture) {
     let secret = s
         .create_session(id, &SessionOrigin::default(), 100, life)
         .unwrap();
-    assert!(s.end_session(&secret).unwrap());
+    assert!(s.end_session(&secret).unwrap().is_some());
     let ended = Invalidation::Session(ssogate_store::sessions::digest(&secret));
     here.wait_for(&ended);
     let origin = SessionOrigin {
         provider: Some("corp"),
         sid: Some("sid-9"),
         subject: Some("inv"),
+        ..Default::default()
     };
     let other = s.create_session(id, &origin, 100, life).unwrap();
     assert_eq!(
@@ -1039,6 +1040,7 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
         provider: Some("corp"),
         sid: Some("sid-1"),
         subject: Some("sess"),
+        ..Default::default()
     };
     let secret = s.create_session(id, &origin, t0, LIFE).unwrap();
     assert_eq!(secret.len(), 43);
@@ -1079,9 +1081,25 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
         "idle lifetime"
     );
 
-    let out = s.create_session(id, &origin, t0, LIFE).unwrap();
-    assert!(s.end_session(&out).unwrap());
-    assert!(!s.end_session(&out).unwrap());
+    // Ending a session hands back the ID token it was opened with (id_token_hint).
+    let signed_in = SessionOrigin {
+        id_token: Some("eyJh.eyJz.c2ln"),
+        ..origin.clone()
+    };
+    let out = s.create_session(id, &signed_in, t0, LIFE).unwrap();
+    assert_eq!(
+        s.end_session(&out).unwrap(),
+        Some(Some("eyJh.eyJz.c2ln".to_owned()))
+    );
+    let out = s
+        .create_session(id, &SessionOrigin::default(), t0, LIFE)
+        .unwrap();
+    assert_eq!(
+        s.end_session(&out).unwrap(),
+        Some(None),
+        "no ID token: a password sign-in"
+    );
+    assert!(s.end_session(&out).unwrap().is_none());
     assert_eq!(
         s.touch_session(&out, t0 + 1, LIFE).unwrap(),
         None,
@@ -1117,6 +1135,7 @@ fn back_channel_logout_ends_sessions_by_sid_or_subject(f: Fixture) {
                 provider: Some("corp"),
                 sid: Some("s1"),
                 subject: Some("alice"),
+                ..Default::default()
             },
             t,
             LIFE,
@@ -1129,6 +1148,7 @@ fn back_channel_logout_ends_sessions_by_sid_or_subject(f: Fixture) {
                 provider: Some("corp"),
                 sid: Some("s2"),
                 subject: Some("alice"),
+                ..Default::default()
             },
             t,
             LIFE,
@@ -1141,6 +1161,7 @@ fn back_channel_logout_ends_sessions_by_sid_or_subject(f: Fixture) {
                 provider: Some("corp"),
                 sid: Some("s1"),
                 subject: Some("bob"),
+                ..Default::default()
             },
             t,
             LIFE,

@@ -117,6 +117,22 @@ async fn session_id_rotates_at_login_and_logout_ends_it() {
         to.contains("post_logout_redirect_uri=") && to.contains("logged-out"),
         "{to}"
     );
+    // With the ID token of the sign-in as id_token_hint, so the provider knows whose
+    // session to end without asking.
+    let hint = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "id_token_hint")
+        .map(|(_, v)| v.into_owned())
+        .expect("id_token_hint");
+    let payload = hint.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iss"], h.idp.issuer.as_str());
     assert_eq!(b.cookie("ssogate_session"), None);
     let again = Browser::new();
     again.set_cookie("ssogate_session", &second);
