@@ -107,7 +107,16 @@ pub(crate) fn build(
                 Err(e) => return Err(e.into()),
             },
         };
-        let (compiled, warning) = config.compile_lenient(&p, &saved)?;
+        let (compiled, warning) = match config.compile_lenient(&p, &saved) {
+            Ok(c) => c,
+            // A saved provider whose own policy no longer compiles (the file's global
+            // tables changed under it, say) is left out; the file's stop the start.
+            Err(e) if p.from_database => {
+                tracing::warn!(provider = %p.slug, error = %e, "a provider saved in the database is left out");
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(w) = warning {
             tracing::warn!(provider = %p.slug, error = %w, "the saved provisioning settings do not compile; using the ones before them");
         }

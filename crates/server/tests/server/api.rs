@@ -1082,3 +1082,54 @@ async fn providers_settings_and_the_catalogue_reach_every_instance_on_postgres()
         "the second instance's engine knows the new required permission"
     );
 }
+
+#[tokio::test]
+async fn a_saved_provider_that_no_longer_builds_is_left_out_not_fatal() {
+    let (h, k) = setup().await;
+    // Stored behind the checks' back (as if the file's tables changed under it).
+    h.directory
+        .put_provider(
+            "broken",
+            &json!({"issuer": "https://idp.example", "client_id": "x",
+                "provisioning": {"default_permissions": ["no_such_permission"]}}),
+            1,
+        )
+        .unwrap();
+    let b = Browser::new();
+    let served = |base: String| {
+        let b = &b;
+        async move {
+            let r = b.get(&format!("{base}/api/oidc/providers")).await;
+            assert_eq!(r.status, 200);
+            (r.body.contains("\"fake\""), r.body.contains("\"broken\""))
+        }
+    };
+    assert_eq!(
+        served(h.base.clone()).await,
+        (true, false),
+        "the others keep working"
+    );
+    assert_eq!(b.get(&h.url("/auth/broken/start")).await.status, 404);
+    let (_, v, _) = call(&h, "GET", "/api/v1/providers", Some(&k.read), None).await;
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["slug"] == "broken" && p["managed_by"] == "database"),
+        "listed, so it can be mended: {v}"
+    );
+    // A new instance starts on the same directory, without it.
+    let (other, _stop) = h.second_instance().await;
+    assert_eq!(served(other).await, (true, false));
+    // Mended through the API, it is served at once.
+    let (s, _, r) = call(
+        &h,
+        "PATCH",
+        "/api/v1/providers/broken",
+        Some(&k.admin),
+        Some(json!({"provisioning": null})),
+    )
+    .await;
+    assert_eq!(s, 200, "{}", r.body);
+    assert_eq!(served(h.base.clone()).await, (true, true));
+}
