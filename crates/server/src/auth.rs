@@ -345,7 +345,7 @@ async fn sign_in(
             app.metrics
                 .inc("ssogate_rejections_total", &[("reason", reason)]);
             let body = match &outcome.decision {
-                Decision::Reject(r) => r.to_string(),
+                Decision::Reject(r) => crate::i18n::reason(req.t, r),
                 _ => req.t.pending.to_owned(),
             };
             let mut res = pages::message(

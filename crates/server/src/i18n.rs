@@ -1,5 +1,6 @@
-//! The pages' words in English, German and French, chosen by `Accept-Language`.
-//! Rejection reasons come from the core in English and are shown as they are.
+//! The pages' words in English, German and French, chosen by `Accept-Language`,
+//! rejection reasons included (the core says them in English; [`reason`] says them in
+//! the page's language, with the same details filled in).
 
 use axum::http::HeaderMap;
 
@@ -279,5 +280,74 @@ mod tests {
         assert_eq!(pick("ja"), "en");
         assert_eq!(pick("fr;q=0, de;q=0.1"), "de");
         assert_eq!(pick(""), "en");
+    }
+}
+
+/// A rejection reason in the page's language. A rule's own message is the
+/// administrator's words and is shown as written; the details of unusable claims stay
+/// as the core says them (they are for the administrator).
+pub(crate) fn reason(t: &Texts, r: &ssogate_core::decision::RejectReason) -> String {
+    use ssogate_core::decision::RejectReason as R;
+    let en = t.lang == "en";
+    match (t.lang, r) {
+        (_, R::DeniedByRule { .. }) | (_, R::InvalidClaims(_)) | (_, R::AssignmentFailed { .. }) => {
+            r.to_string()
+        }
+        _ if en => r.to_string(),
+        (_, R::AccountDisabled) => t.disabled.to_owned(),
+        (_, R::AwaitingApproval) => t.pending.to_owned(),
+        ("de", R::NotInAllowedGroup) => "Die Anmeldung ist Mitgliedern bestimmter Gruppen vorbehalten, und Sie gehören keiner davon an. Bitten Sie die Administration um Zugang.".into(),
+        ("fr", R::NotInAllowedGroup) => "La connexion est réservée aux membres de certains groupes, et vous n’en faites partie d’aucun. Demandez l’accès à un administrateur.".into(),
+        ("de", R::AutoProvisioningDisabled) => "Konten werden nicht automatisch angelegt, und kein Konto passt zu Ihnen. Bitten Sie die Administration, Ihr Konto anzulegen.".into(),
+        ("fr", R::AutoProvisioningDisabled) => "La création automatique de comptes est désactivée, et aucun compte ne vous correspond. Demandez à un administrateur de créer votre compte.".into(),
+        ("de", R::AccountCreationDisabled) => "Hier werden keine neuen Konten angelegt; nur bestehende Konten können sich anmelden. Bitten Sie die Administration, Ihr Konto anzulegen.".into(),
+        ("fr", R::AccountCreationDisabled) => "Aucun nouveau compte ne peut être créé ici ; seuls les comptes existants peuvent se connecter. Demandez à un administrateur de créer votre compte.".into(),
+        ("de", R::ExistingAccountNotAdoptable { matched_by }) => format!("Ein Konto mit passendem Merkmal ({matched_by}) besteht bereits und darf von diesem Anbieter nicht übernommen werden. Melden Sie sich auf anderem Weg an oder bitten Sie die Administration, es zu verknüpfen."),
+        ("fr", R::ExistingAccountNotAdoptable { matched_by }) => format!("Un compte correspondant ({matched_by}) existe déjà et ne peut pas être repris par ce fournisseur. Connectez-vous autrement, ou demandez à un administrateur de le lier."),
+        ("de", R::EmailInUse { email }) => format!("Ein Konto mit der E-Mail-Adresse {email} besteht bereits. Melden Sie sich dort an und verknüpfen Sie diesen Anbieter auf Ihrer Kontoseite, oder wenden Sie sich an die Administration."),
+        ("fr", R::EmailInUse { email }) => format!("Un compte avec l’adresse {email} existe déjà. Connectez-vous à ce compte et liez ce fournisseur depuis votre page de compte, ou contactez un administrateur."),
+        ("de", R::UsernameConflict { username }) => format!("Der Benutzername „{username}“ ist bereits vergeben. Bitten Sie die Administration, den Konflikt zu lösen."),
+        ("fr", R::UsernameConflict { username }) => format!("Le nom d’utilisateur « {username} » est déjà pris. Demandez à un administrateur de résoudre le conflit."),
+        ("de", R::NoUsername) => "Aus Ihren Angaben ließ sich kein Benutzername ableiten. Bitten Sie die Administration, die Zuordnung des Benutzernamens zu prüfen.".into(),
+        ("fr", R::NoUsername) => "Aucun nom d’utilisateur n’a pu être déduit de vos informations. Demandez à l’administrateur de vérifier la correspondance du nom d’utilisateur.".into(),
+        _ => r.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+    use ssogate_core::decision::RejectReason as R;
+
+    #[test]
+    fn reasons_are_said_in_the_page_language_with_their_details() {
+        let taken = R::UsernameConflict {
+            username: "ada".into(),
+        };
+        assert_eq!(reason(&EN, &taken), taken.to_string());
+        assert!(reason(&DE, &taken).contains("„ada“"));
+        assert!(reason(&FR, &taken).contains("« ada »"));
+        assert_eq!(reason(&DE, &R::AccountDisabled), DE.disabled);
+        let rule = R::DeniedByRule {
+            rule: "contractors".into(),
+            message: "Contractors use the other portal.".into(),
+        };
+        assert_eq!(reason(&FR, &rule), "Contractors use the other portal.");
+        for r in [
+            R::NotInAllowedGroup,
+            R::AutoProvisioningDisabled,
+            R::AccountCreationDisabled,
+            R::NoUsername,
+            R::EmailInUse {
+                email: "a@b".into(),
+            },
+            R::ExistingAccountNotAdoptable {
+                matched_by: "email".into(),
+            },
+        ] {
+            for t in [&DE, &FR] {
+                assert_ne!(reason(t, &r), r.to_string(), "{} {:?}", t.lang, r);
+            }
+        }
     }
 }

@@ -171,6 +171,19 @@ async fn provisioning_disabled_shows_the_reason_and_creates_nothing() {
         "{:?}",
         h.audit()
     );
+    // The reason is said in the person's language.
+    let mut de = Browser::new();
+    de.extra.push(("accept-language", "de-DE, en;q=0.5".into()));
+    let r = de.login(&h, "alice").await;
+    assert!(
+        r.body.contains("Konten werden nicht automatisch angelegt"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("auto_provisioning_disabled"),
+        "the reference stays"
+    );
 }
 
 #[tokio::test]
