@@ -585,6 +585,11 @@ pub fn router(app: App) -> Router {
             "/admin/providers/{slug}/delete",
             get(console::provider_delete_confirm).post(console::provider_delete),
         )
+        .route(
+            "/admin/api-keys",
+            get(console::keys).post(console::key_create),
+        )
+        .route("/admin/api-keys/{id}/revoke", post(console::key_revoke))
         .route("/admin/catalogue", get(console::catalogue))
         .route("/admin/catalogue/{kind}", post(console::catalogue_create))
         .route(

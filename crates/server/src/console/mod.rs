@@ -4,6 +4,7 @@
 //! (everyone else gets 403). Every change goes through `ssogate-admin`, which audits it.
 
 mod catalogue;
+mod keys;
 mod providers;
 mod provisioning;
 
@@ -11,6 +12,7 @@ pub(crate) use catalogue::{
     catalogue, create as catalogue_create, delete as catalogue_delete,
     delete_confirm as catalogue_delete_confirm, item as catalogue_item, update as catalogue_update,
 };
+pub(crate) use keys::{create as key_create, keys, revoke as key_revoke};
 pub(crate) use providers::{
     add as provider_add, check_provider, delete as provider_delete,
     delete_confirm as provider_delete_confirm, edit as provider_edit, providers,

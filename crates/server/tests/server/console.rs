@@ -45,6 +45,7 @@ async fn only_administrators_see_the_console() {
         "/admin/catalogue".to_owned(),
         "/admin/catalogue/permission/read_books".to_owned(),
         "/admin/catalogue/permission/read_books/delete".to_owned(),
+        "/admin/api-keys".to_owned(),
     ];
     for p in &pages {
         let r = bob.get(&h.url(p)).await;
@@ -88,6 +89,8 @@ async fn only_administrators_see_the_console() {
         "/admin/catalogue/permission",
         "/admin/catalogue/permission/read_books",
         "/admin/catalogue/permission/read_books/delete",
+        "/admin/api-keys",
+        "/admin/api-keys/1/revoke",
     ] {
         let r = bob
             .post(
@@ -807,4 +810,90 @@ async fn global_settings_apply_until_a_provider_saves_its_own() {
     let fake = page.body.split("id=\"scope-fake\"").nth(1).unwrap();
     assert!(fake.contains("Uses the global settings"), "{fake}");
     assert!(fake.contains("value=\"manage_library\" checked"), "{fake}");
+}
+
+#[tokio::test]
+async fn api_keys_are_created_shown_once_and_revoked_in_the_console() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/api-keys")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.input("csrf").unwrap();
+    let r = admin
+        .post(
+            &h.url("/admin/api-keys"),
+            &[("csrf", &csrf), ("name", "backup job"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let key = r
+        .body
+        .split("<code id=\"new-key\">")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .expect("the new key is shown")
+        .to_owned();
+    assert!(key.starts_with("ssg_"), "{key}");
+    assert_eq!(
+        r.header("cache-control").as_deref(),
+        Some("no-store"),
+        "a page with a secret is not cached"
+    );
+    // It works on the API, with its scope, and is never shown again.
+    let api = |key: String| {
+        let h = &h;
+        async move {
+            let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+            http.get(h.url("/api/v1/users"))
+                .header("authorization", format!("Bearer {key}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(api(key.clone()).await, 200);
+    let list = admin.get(&h.url("/admin/api-keys")).await;
+    assert!(list.body.contains("backup job") && !list.body.contains(&key));
+    let r = admin
+        .post(
+            &h.url("/admin/api-keys"),
+            &[("csrf", &csrf), ("name", " "), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/api-keys"),
+            &[("csrf", &csrf), ("name", "x"), ("scope", "root")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    // Revoked: refused at once.
+    let id = h
+        .directory
+        .list_api_keys()
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "backup job")
+        .unwrap()
+        .id;
+    let r = admin
+        .post(
+            &h.url(&format!("/admin/api-keys/{id}/revoke")),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(api(key).await, 401);
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e.starts_with("admin.apikey.created"))
+    );
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e.starts_with("admin.apikey.revoked"))
+    );
 }

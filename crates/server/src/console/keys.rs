@@ -1,0 +1,147 @@
+//! API keys in the console: listed (never their secrets), created — the key is shown
+//! once, on the answer to the form that made it —, revoked.
+
+use super::{admin_failure, administrator, back_with, form_guard, run, with_cookie};
+use crate::app::{App, Req};
+use crate::auth::csrf_token;
+use crate::pages;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ssogate_store::credentials::ApiScope;
+use std::collections::HashMap;
+
+pub(super) struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scope: &'static str,
+    pub created: String,
+    pub last_used: String,
+    pub revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console_keys.html")]
+struct KeysPage<'a> {
+    t: &'a crate::i18n::Texts,
+    notice: Option<String>,
+    error: Option<String>,
+    /// A key just created: shown this once.
+    created: Option<String>,
+    keys: Vec<KeyRow>,
+    csrf: String,
+}
+
+async fn page(
+    app: &App,
+    req: &Req,
+    actor: String,
+    notice: Option<String>,
+    error: Option<String>,
+    created: Option<String>,
+) -> Response {
+    let keys = match run(app, actor, |a| a.api_keys()).await {
+        Ok(k) => k,
+        Err(e) => return admin_failure(req, &e),
+    };
+    let keys = keys
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            scope: k.scope.as_str(),
+            created: pages::utc(k.created_at),
+            last_used: k.last_used_at.map_or_else(|| "never".into(), pages::utc),
+            revoked: k.revoked_at.map(pages::utc),
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let (csrf, cookie) = csrf_token(app, &req.headers);
+    // Rendered with `Cache-Control: no-store`, like every page: the one holding a new
+    // key is kept by no cache.
+    with_cookie(
+        pages::render(
+            status,
+            &KeysPage {
+                t: req.t,
+                notice,
+                error,
+                created,
+                keys,
+                csrf,
+            },
+        ),
+        cookie,
+    )
+}
+
+pub(crate) async fn keys(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let actor = match administrator(&app, &req, "/admin/api-keys").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let notice = q.get("notice").map(|n| n.chars().take(200).collect());
+    page(&app, &req, actor, notice, None, None).await
+}
+
+fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+}
+
+/// Creates a key and answers with it, once (no redirect: the secret must not travel in
+/// a URL or be shown again on reload).
+pub(crate) async fn create(
+    State(app): State<App>,
+    req: Req,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/api-keys").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let scope = match field(&pairs, "scope") {
+        Some("admin") => ApiScope::Admin,
+        Some("read") | None => ApiScope::Read,
+        Some(other) => {
+            let e = format!("scope: \"{other}\" is not read or admin");
+            return page(&app, &req, actor, None, Some(e), None).await;
+        }
+    };
+    let name = field(&pairs, "name").unwrap_or_default().to_owned();
+    match run(&app, actor.clone(), move |a| a.create_api_key(&name, scope)).await {
+        Ok(key) => page(&app, &req, actor, None, None, Some(key)).await,
+        Err(e) if e.is_input() => page(&app, &req, actor, None, Some(e.to_string()), None).await,
+        Err(e) => admin_failure(&req, &e),
+    }
+}
+
+pub(crate) async fn revoke(
+    State(app): State<App>,
+    req: Req,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/api-keys").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match run(&app, actor, move |a| a.revoke_api_key(id)).await {
+        Ok(()) => back_with(
+            "/admin/api-keys",
+            "Revoked; requests with that key are refused from now on.",
+        ),
+        Err(e) => admin_failure(&req, &e),
+    }
+}
