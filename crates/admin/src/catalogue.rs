@@ -127,7 +127,8 @@ impl Admin {
             .collect())
     }
 
-    fn item(&self, kind: ItemKind, name: &str) -> Result<CatalogueItem, AdminError> {
+    /// One item by kind and name (a group's name in any case).
+    pub fn catalogue_item(&self, kind: ItemKind, name: &str) -> Result<CatalogueItem, AdminError> {
         self.catalogue()?
             .into_iter()
             .find(|i| {
@@ -219,7 +220,7 @@ impl Admin {
             )));
         }
         self.edit_catalogue(Edit::Create(item), check)?;
-        self.item(kind, &name)
+        self.catalogue_item(kind, &name)
     }
 
     /// Changes an item (renaming it when `item.name` differs): every grant follows.
@@ -230,7 +231,7 @@ impl Admin {
         check: impl FnOnce(&Catalogue) -> Result<(), String>,
     ) -> Result<CatalogueItem, AdminError> {
         let item = clean(item)?;
-        self.item(item.kind, name)?;
+        self.catalogue_item(item.kind, name)?;
         self.refuse_configured(item.kind, name)?;
         if !name.eq_ignore_ascii_case(&item.name) && self.configured_item(item.kind, &item.name) {
             return Err(AdminError::Conflict(format!(
@@ -246,7 +247,7 @@ impl Admin {
             },
             check,
         )?;
-        self.item(kind, &new)
+        self.catalogue_item(kind, &new)
     }
 
     /// Deletes an item and every grant of it; how many accounts held it.
@@ -256,7 +257,7 @@ impl Admin {
         name: &str,
         check: impl FnOnce(&Catalogue) -> Result<(), String>,
     ) -> Result<i64, AdminError> {
-        self.item(kind, name)?;
+        self.catalogue_item(kind, name)?;
         self.refuse_configured(kind, name)?;
         self.edit_catalogue(
             Edit::Delete {

@@ -134,23 +134,7 @@ pub(crate) fn catalogue(
             fields,
         } => {
             refuse_fields(kind, &fields)?;
-            let current = adm
-                .catalogue()
-                .map_err(fail)?
-                .into_iter()
-                .find(|i| {
-                    i.entry.item.kind == kind
-                        && (i.entry.item.name == name
-                            || (kind == ItemKind::Group
-                                && i.entry.item.name.eq_ignore_ascii_case(&name)))
-                })
-                .ok_or_else(|| {
-                    Failure::Input(format!(
-                        "no {kind} \"{name}\"; `ssogate {kind} list` shows them"
-                    ))
-                })?
-                .entry
-                .item;
+            let current = adm.catalogue_item(kind, &name).map_err(fail)?.entry.item;
             let item = Item {
                 kind,
                 name: rename.unwrap_or_else(|| current.name.clone()),
@@ -178,14 +162,7 @@ pub(crate) fn catalogue(
         }
         CatalogueCommand::Delete { name, force } => {
             if !force {
-                let holders = adm
-                    .catalogue()
-                    .map_err(fail)?
-                    .into_iter()
-                    .find(|i| {
-                        i.entry.item.kind == kind && i.entry.item.name.eq_ignore_ascii_case(&name)
-                    })
-                    .map_or(0, |i| i.entry.holders);
+                let holders = adm.catalogue_item(kind, &name).map_err(fail)?.entry.holders;
                 if !std::io::stdin().is_terminal() {
                     return Err(Failure::Input(format!(
                         "deleting the {kind} \"{name}\" ({holders} account{} hold{} it) needs confirmation: run it in a terminal, or add --force",

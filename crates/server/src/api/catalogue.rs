@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use ssogate_admin::AdminError;
 use ssogate_core::domain::{Catalogue, GrantKind};
 use ssogate_store::catalogue::{Item, ItemKind};
 use utoipa::ToSchema;
@@ -166,21 +165,8 @@ async fn get_item(
     Path((kind, name)): Path<(String, String)>,
 ) -> ApiResult<Json<CatalogueEntry>> {
     let kind = kind_of(&kind)?;
-    let items = admin(&app, &caller, |a| a.catalogue()).await?;
-    items
-        .into_iter()
-        .find(|i| {
-            i.entry.item.kind == kind
-                && (i.entry.item.name == name
-                    || (kind == ItemKind::Group && i.entry.item.name.eq_ignore_ascii_case(&name)))
-        })
-        .map(|i| Json(entry(i)))
-        .ok_or_else(|| {
-            Problem::from(AdminError::NotFound {
-                what: kind.as_str(),
-                name,
-            })
-        })
+    let item = admin(&app, &caller, move |a| a.catalogue_item(kind, &name)).await?;
+    Ok(Json(entry(item)))
 }
 
 /// Replace an item (a new `name` renames it; every grant follows).

@@ -195,22 +195,9 @@ async fn item_page(
     name: String,
     error: Option<String>,
 ) -> Response {
-    let items = match run(app, actor, |a| a.catalogue()).await {
+    let found = match run(app, actor, move |a| a.catalogue_item(kind, &name)).await {
         Ok(i) => i,
         Err(e) => return admin_failure(req, &e),
-    };
-    let Some(found) = items.into_iter().find(|i| {
-        i.entry.item.kind == kind
-            && (i.entry.item.name == name
-                || (kind == ItemKind::Group && i.entry.item.name.eq_ignore_ascii_case(&name)))
-    }) else {
-        return admin_failure(
-            req,
-            &AdminError::NotFound {
-                what: kind.as_str(),
-                name,
-            },
-        );
     };
     let (csrf, cookie) = csrf_token(app, &req.headers);
     let status = if error.is_some() {
@@ -291,15 +278,10 @@ pub(crate) async fn delete_confirm(
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
-    let items = match run(&app, actor, |a| a.catalogue()).await {
+    let n = name.clone();
+    let found = match run(&app, actor, move |a| a.catalogue_item(kind, &n)).await {
         Ok(i) => i,
         Err(e) => return admin_failure(&req, &e),
-    };
-    let Some(found) = items
-        .into_iter()
-        .find(|i| i.entry.item.kind == kind && i.entry.item.name == name)
-    else {
-        return crate::ops::not_found(req).await;
     };
     let n = found.entry.holders;
     let path = format!(

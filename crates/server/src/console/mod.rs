@@ -141,9 +141,13 @@ fn admin_failure(req: &Req, e: &AdminError) -> Response {
     {
         return server_error(req.t, s);
     }
+    let status = match e {
+        AdminError::NotFound { .. } => StatusCode::NOT_FOUND,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
     pages::message(
         req.t,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        status,
         "That did not work",
         &e.to_string(),
         Some(Link {
