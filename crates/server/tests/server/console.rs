@@ -694,6 +694,21 @@ async fn the_catalogue_is_edited_from_the_console() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("configuration file"), "{}", r.body);
+    // Something that is not there is a 404 page.
+    assert_eq!(
+        admin
+            .get(&h.url("/admin/catalogue/group/Days"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        admin
+            .get(&h.url("/admin/catalogue/library/nope/delete"))
+            .await
+            .status,
+        404
+    );
     // Delete: the confirmation names the holders.
     let confirm = admin
         .get(&h.url("/admin/catalogue/group/Nights/delete"))
