@@ -42,23 +42,23 @@ pub(crate) struct Registry {
     pub engines: BTreeMap<String, Compiled>,
 }
 
-/// Reads what the directory holds for the configuration: saved providers, settings of
-/// every provider and the global ones, the catalogue's permissions. Blocking.
-pub fn read_saved(config: &Config, directory: &dyn Directory) -> Result<Saved, StoreError> {
-    let providers = directory.list_providers()?;
+/// Reads what the directory holds for the configuration: saved providers, every settings
+/// document (in one query), the catalogue's permissions. Blocking.
+pub fn read_saved(directory: &dyn Directory) -> Result<Saved, StoreError> {
+    let mut global = None;
     let mut settings = BTreeMap::new();
-    let slugs = config
-        .providers
-        .keys()
-        .chain(providers.iter().map(|(s, _)| s));
-    for slug in slugs {
-        if let Some(doc) = directory.get_settings(&format!("provider:{slug}"))? {
-            settings.insert(slug.clone(), doc);
+    for (scope, doc) in directory.all_settings()? {
+        match scope.strip_prefix("provider:") {
+            Some(slug) => {
+                settings.insert(slug.to_owned(), doc);
+            }
+            None if scope == "global" => global = Some(doc),
+            None => {}
         }
     }
     Ok(Saved {
-        providers,
-        global: directory.get_settings("global")?,
+        providers: directory.list_providers()?,
+        global,
         settings,
         permissions: directory.catalogue()?.permissions,
     })
@@ -72,7 +72,7 @@ pub(crate) fn build(
     clock: &Arc<dyn Clock>,
     previous: Option<&Registry>,
 ) -> Result<Registry, RegistryError> {
-    let saved = read_saved(config, directory)?;
+    let saved = read_saved(directory)?;
     let (all, warnings) = config.all_providers(&saved);
     for w in warnings {
         tracing::warn!(error = %w, "a provider saved in the database is left out");
@@ -134,7 +134,7 @@ pub fn check(
     directory: &dyn Directory,
     change: impl FnOnce(&mut Saved),
 ) -> Result<(), String> {
-    let mut saved = read_saved(config, directory).map_err(|e| e.to_string())?;
+    let mut saved = read_saved(directory).map_err(|e| e.to_string())?;
     change(&mut saved);
     let (all, warnings) = config.all_providers(&saved);
     if let Some(w) = warnings.into_iter().next() {

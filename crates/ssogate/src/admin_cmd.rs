@@ -728,7 +728,7 @@ pub(crate) fn settings(
     match cmd {
         SettingsCommand::Show { provider, json } => {
             let (store, _) = open_directory(config)?;
-            let saved = ssogate_server::registry::read_saved(config, store.as_ref())
+            let saved = ssogate_server::registry::read_saved(store.as_ref())
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             let (all, _) = config.all_providers(&saved);
             let chosen: Vec<&ssogate_config::ProviderConfig> = match &provider {
@@ -810,7 +810,7 @@ fn save_setting(
     let (store, _) = open_directory(config)?;
     let store: Arc<dyn ssogate_store::Directory> = Arc::from(store);
     if let Some(slug) = provider {
-        let saved = ssogate_server::registry::read_saved(config, store.as_ref())
+        let saved = ssogate_server::registry::read_saved(store.as_ref())
             .map_err(|e| Failure::Runtime(e.to_string()))?;
         let (all, _) = config.all_providers(&saved);
         if !all.iter().any(|p| p.slug == slug) {

@@ -147,7 +147,7 @@ impl ProviderFields {
 /// The providers in force for this configuration and database.
 fn all(config: &Config) -> Result<(Vec<ProviderConfig>, ssogate_config::Saved), Failure> {
     let (store, _) = crate::open_directory(config)?;
-    let saved = ssogate_server::registry::read_saved(config, store.as_ref())
+    let saved = ssogate_server::registry::read_saved(store.as_ref())
         .map_err(|e| Failure::Runtime(e.to_string()))?;
     let (all, warnings) = config.all_providers(&saved);
     for w in warnings {

@@ -94,7 +94,7 @@ pub enum Edited {
 /// The catalogue as stored.
 pub fn load(db: &mut dyn Db) -> Result<Catalogue, StoreError> {
     let mut c = Catalogue::default();
-    for e in entries(db)? {
+    for e in read(db, false)? {
         let Item {
             kind,
             name,
@@ -117,18 +117,37 @@ pub fn load(db: &mut dyn Db) -> Result<Catalogue, StoreError> {
 
 /// Every item, by kind then name, with its holders.
 pub fn entries(db: &mut dyn Db) -> Result<Vec<Entry>, StoreError> {
-    let rows = db.query(
-        "SELECT 0, p.name, p.label, p.required, (SELECT count(*) FROM user_permissions u WHERE u.permission = p.name), NULL
-           FROM permissions p
-         UNION ALL
-         SELECT 1, l.name, l.label, 0 = 1, (SELECT count(*) FROM user_libraries u WHERE u.library = l.name), NULL
-           FROM libraries l
-         UNION ALL
-         SELECT 2, g.name, NULL, 0 = 1, (SELECT count(*) FROM user_groups u WHERE u.group_id = g.id), e.external_id
-           FROM groups g LEFT JOIN group_external_ids e ON e.group_id = g.id
-         ORDER BY 1, 2, 6",
-        &[],
-    )?;
+    read(db, true)
+}
+
+/// The items; their holders counted only when asked (engines, rebuilt at every settings
+/// change, need the names, not a count over every grant).
+fn read(db: &mut dyn Db, counted: bool) -> Result<Vec<Entry>, StoreError> {
+    let rows = if counted {
+        db.query(
+            "SELECT 0, p.name, p.label, p.required, (SELECT count(*) FROM user_permissions u WHERE u.permission = p.name), NULL
+               FROM permissions p
+             UNION ALL
+             SELECT 1, l.name, l.label, 0 = 1, (SELECT count(*) FROM user_libraries u WHERE u.library = l.name), NULL
+               FROM libraries l
+             UNION ALL
+             SELECT 2, g.name, NULL, 0 = 1, (SELECT count(*) FROM user_groups u WHERE u.group_id = g.id), e.external_id
+               FROM groups g LEFT JOIN group_external_ids e ON e.group_id = g.id
+             ORDER BY 1, 2, 6",
+            &[],
+        )?
+    } else {
+        db.query(
+            "SELECT 0, name, label, required, 0, NULL FROM permissions
+             UNION ALL
+             SELECT 1, name, label, 0 = 1, 0, NULL FROM libraries
+             UNION ALL
+             SELECT 2, g.name, NULL, 0 = 1, 0, e.external_id
+               FROM groups g LEFT JOIN group_external_ids e ON e.group_id = g.id
+             ORDER BY 1, 2, 6",
+            &[],
+        )?
+    };
     let mut out: Vec<Entry> = Vec::new();
     for r in rows {
         let kind = match r.get(0)?.int()? {

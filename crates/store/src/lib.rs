@@ -173,6 +173,8 @@ pub trait Directory: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// The provisioning settings document of a scope (`global` or `provider:<slug>`).
     fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError>;
+    /// Every saved provisioning settings document: (scope, document).
+    fn all_settings(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
     /// Saves a scope's provisioning settings document whole.
     fn put_settings(
         &self,

@@ -576,6 +576,9 @@ impl crate::Directory for PgStore {
     ) -> Result<bool, StoreError> {
         self.read(|c| settings::record_logout_jti(c, provider, jti, expires_at, now))
     }
+    fn all_settings(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.read(|c| settings::all_settings(c))
+    }
     fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.read(|c| settings::get_settings(c, scope))
     }

@@ -40,6 +40,22 @@ pub fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>, Store
         .transpose()
 }
 
+/// Every saved settings document: (scope, document), in one query.
+pub fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
+    db.query(
+        "SELECT scope, document FROM provisioning_settings ORDER BY scope",
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        let scope = r.get(0)?.text()?;
+        let doc = serde_json::from_str(&r.get(1)?.text()?)
+            .map_err(|e| StoreError::Corrupt(format!("settings of {scope}: {e}")))?;
+        Ok((scope, doc))
+    })
+    .collect()
+}
+
 /// Saves a scope's settings document whole (all fields together, as the console saves).
 pub fn put_settings(
     db: &mut dyn Db,

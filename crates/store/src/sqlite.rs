@@ -441,6 +441,9 @@ impl crate::Directory for SqliteStore {
         let (p, j) = (provider.to_owned(), jti.to_owned());
         self.write(move |c| settings::record_logout_jti(c, &p, &j, expires_at, now))
     }
+    fn all_settings(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.read(|c| settings::all_settings(c))
+    }
     fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
         self.read(|c| settings::get_settings(c, scope))
     }

@@ -607,7 +607,17 @@ fn settings_providers_and_logout_replays(f: Fixture) {
     // Switching provisioning off keeps the defaults it holds.
     let off = json!({"auto_provision": false, "default_permissions": ["download"]});
     s.put_settings("global", &off, Some("admin"), 2).unwrap();
-    assert_eq!(s.get_settings("global").unwrap(), Some(off));
+    assert_eq!(s.get_settings("global").unwrap(), Some(off.clone()));
+    s.put_settings("provider:corp", &json!({}), None, 3)
+        .unwrap();
+    assert_eq!(
+        s.all_settings().unwrap(),
+        [
+            ("global".to_owned(), off),
+            ("provider:corp".to_owned(), json!({}))
+        ],
+        "every document in one read"
+    );
 
     s.put_provider("db-idp", &json!({"issuer": "https://db-idp.example"}), 1)
         .unwrap();

@@ -116,10 +116,9 @@ async fn page(
     notice: Option<String>,
     failed: Option<(&str, String)>,
 ) -> Response {
-    let a = app.clone();
     let read = app
         .db(move |d| {
-            let saved = crate::registry::read_saved(&a.config, d)?;
+            let saved = crate::registry::read_saved(d)?;
             Ok((saved, d.catalogue()?))
         })
         .await;
