@@ -842,24 +842,26 @@ fn listen(
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let mut batch = Vec::new();
+                // Each notification is applied the moment it arrives: a steady stream
+                // of them (logouts every few milliseconds) must never hold one back.
+                // The timeout only bounds how long a stop request waits to be seen.
                 let mut failed = false;
                 {
                     let mut n = client.notifications();
                     let mut it = n.timeout_iter(std::time::Duration::from_millis(500));
                     loop {
                         match it.next() {
-                            Ok(Some(note)) => batch.push(Invalidation::parse(note.payload())),
+                            Ok(Some(note)) => sink(&Invalidation::parse(note.payload())),
                             Ok(None) => break,
                             Err(_) => {
                                 failed = true;
                                 break;
                             }
                         }
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
                     }
-                }
-                for w in &batch {
-                    sink(w);
                 }
                 if failed || client.is_closed() {
                     break;

@@ -731,6 +731,68 @@ async fn two_instances_on_one_postgres_share_sessions_and_logouts() {
     );
 }
 
+/// Regression: the other instance's listener used to collect notifications until 500 ms
+/// passed without one, so steady traffic (logouts every few milliseconds) held every
+/// invalidation back — a disabled account stayed signed in there.
+#[tokio::test]
+async fn a_disable_reaches_the_other_instance_under_steady_invalidation_traffic() {
+    let Some(url) = crate::support::postgres_database() else {
+        return;
+    };
+    let h = Harness::start(Opts {
+        postgres: Some(url),
+        ..Opts::default()
+    })
+    .await;
+    let (other, _stop) = h.second_instance().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    assert_eq!(b.get(&format!("{other}/auth/verify")).await.status, 200);
+    // 200 invalidations a second through the first instance, while the test runs.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (flowing, flows) = std::sync::mpsc::channel();
+    let noise = {
+        let (d, running) = (h.directory.clone(), running.clone());
+        std::thread::spawn(move || {
+            let mut sent = 0u64;
+            while running.load(std::sync::atomic::Ordering::Relaxed) && sent < 20_000 {
+                d.announce(ssogate_store::invalidate::Invalidation::Session(format!(
+                    "noise-{sent}"
+                )))
+                .unwrap();
+                sent += 1;
+                if sent == 50 {
+                    let _ = flowing.send(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            sent
+        })
+    };
+    // The stream is established (50 sent) before the change that matters.
+    tokio::task::spawn_blocking(move || flows.recv().unwrap())
+        .await
+        .unwrap();
+    let b2 = Browser::new();
+    assert_eq!(b2.login(&h, "bob").await.status, 303);
+    assert_eq!(b2.get(&format!("{other}/auth/verify")).await.status, 200);
+    h.disable("alice").await;
+    let refused = b.status_within(&format!("{other}/auth/verify"), 401).await;
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let sent = noise.join().unwrap();
+    assert_eq!(
+        refused, 401,
+        "the disabled account is refused on the other instance while {sent} invalidations flowed"
+    );
+    assert!(
+        sent < 20_000,
+        "the noise was still flowing when the refusal was seen"
+    );
+    // Bob, untouched, is still let in there.
+    let r = b2.get(&format!("{other}/auth/verify")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 #[tokio::test]
 async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
     let h = Harness::start(Opts {
