@@ -116,6 +116,10 @@ pub struct ProviderConfig {
     /// `openid profile email` unless set, plus `extra_scopes`.
     pub scopes: Vec<String>,
     pub trust_email: TrustEmail,
+    /// Send an account's email in the identity header even when it is not verified.
+    /// Off by default: an application that matches accounts by email could be taken
+    /// over by anyone who can set an unverified address at the provider.
+    pub forward_unverified_email: bool,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
     /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
@@ -437,6 +441,8 @@ struct RawProvider {
     extra_scopes: Vec<String>,
     #[serde(default)]
     trust_email: TrustEmail,
+    #[serde(default)]
+    forward_unverified_email: bool,
     // Deep-merged over the global tables, then typed.
     #[serde(default)]
     claims: Option<Value>,
@@ -662,6 +668,7 @@ fn build_provider(
         client_secret,
         scopes,
         trust_email: rp.trust_email,
+        forward_unverified_email: rp.forward_unverified_email,
         claims,
         provisioning,
         protocol,
@@ -671,7 +678,7 @@ fn build_provider(
 }
 
 /// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
-const OWN_PROVIDER_KEYS: [&str; 11] = [
+const OWN_PROVIDER_KEYS: [&str; 12] = [
     "display_name",
     "issuer",
     "issuer_aliases",
@@ -681,6 +688,7 @@ const OWN_PROVIDER_KEYS: [&str; 11] = [
     "scopes",
     "extra_scopes",
     "trust_email",
+    "forward_unverified_email",
     "claims",
     "provisioning",
 ];

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub rp_logout: bool,
     pub rate_limit: RateLimits,
     pub headers: HeaderNames,
+    /// `/api/v1` also accepts an active administrator's access token from a provider
+    /// whose `bearer` mode is on. Off: API keys are the API's only credential.
+    pub api_accepts_provider_tokens: bool,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             rp_logout: true,
             rate_limit: RateLimits::default(),
             headers: HeaderNames::default(),
+            api_accepts_provider_tokens: false,
         }
     }
 }
@@ -67,6 +71,9 @@ pub struct RateLimits {
     pub login: u32,
     /// Password attempts (Tududi allows 5 per 15 minutes).
     pub password: u32,
+    /// IPv6 clients are counted by network of this many bits (a subscriber is usually
+    /// given a whole /64, so single addresses would count nothing); 128 = per address.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimits {
@@ -75,6 +82,7 @@ impl Default for RateLimits {
             window_seconds: 15 * 60,
             login: 60,
             password: 5,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -85,6 +93,8 @@ impl Default for RateLimits {
 pub struct HeaderNames {
     pub user: String,
     pub email: String,
+    /// `true` or `false`: whether the account's email was verified.
+    pub email_verified: String,
     pub name: String,
     pub groups: String,
     pub permissions: String,
@@ -96,6 +106,7 @@ impl Default for HeaderNames {
         HeaderNames {
             user: "Remote-User".into(),
             email: "Remote-Email".into(),
+            email_verified: "Remote-Email-Verified".into(),
             name: "Remote-Name".into(),
             groups: "Remote-Groups".into(),
             permissions: "Remote-Permissions".into(),
@@ -105,10 +116,11 @@ impl Default for HeaderNames {
 }
 
 impl HeaderNames {
-    pub fn all(&self) -> [&str; 6] {
+    pub fn all(&self) -> [&str; 7] {
         [
             &self.user,
             &self.email,
+            &self.email_verified,
             &self.name,
             &self.groups,
             &self.permissions,

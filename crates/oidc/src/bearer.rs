@@ -106,8 +106,12 @@ impl Provider {
             BearerMode::Off => return Err(OidcError::BearerDisabled),
             BearerMode::Jwt => {
                 let (jws, _) = self.verify_signature(token).await?;
-                let want = self.expected(Some(self.settings().bearer_audience()));
-                validate::check_access_token(jws.header_str("typ"), &jws.claims, &want)?;
+                validate::check_access_token(
+                    jws.header_str("typ"),
+                    &jws.claims,
+                    &self.expected(None),
+                    &self.settings().bearer_audiences(),
+                )?;
                 let exp = jws.claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
                 BearerIdentity {
                     provider: self.slug().to_owned(),
@@ -213,13 +217,23 @@ impl Provider {
                 found: iss.to_owned(),
             });
         }
-        if let Some(aud) = resp.aud()
-            && !aud.is_empty()
-            && s.protocol.check_audience
-            && !aud.iter().any(|a| a == s.bearer_audience())
-        {
+        // RFC 7662 leaves both optional; a token is ours only when its `aud` or the
+        // `client_id` it was issued to is one we accept. A public client of another
+        // application gets tokens from the same provider: they must not pass here.
+        let accepted = s.bearer_audiences();
+        let aud = resp.aud().cloned().unwrap_or_default();
+        let client_id = resp.client_id().map(|c| c.to_string());
+        let ours = aud.iter().any(|a| accepted.contains(&a.as_str()))
+            || client_id.as_deref().is_some_and(|c| accepted.contains(&c));
+        if !ours {
+            let mut found = aud.clone();
+            found.extend(client_id.iter().map(|c| format!("client_id {c}")));
             return Err(OidcError::WrongAudience {
-                found: aud.join(", "),
+                found: if found.is_empty() {
+                    "neither aud nor client_id".to_owned()
+                } else {
+                    found.join(", ")
+                },
             });
         }
         let exp = resp.exp().map(|t| t.timestamp());
@@ -240,7 +254,7 @@ impl Provider {
         Ok(BearerIdentity {
             provider: self.slug().to_owned(),
             subject,
-            client_id: resp.client_id().map(|c| c.to_string()),
+            client_id,
             scopes: resp
                 .scopes()
                 .map(|s| s.iter().map(|s| s.to_string()).collect())

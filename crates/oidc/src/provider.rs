@@ -153,6 +153,13 @@ impl Provider {
                 "allow_hs256 needs a client_secret to verify with".into(),
             ));
         }
+        if settings.protocol.bearer == crate::settings::BearerMode::Userinfo
+            && !settings.protocol.bearer_userinfo_accept_any_client
+        {
+            return Err(config_err(
+                "bearer = \"userinfo\" accepts an access token this provider issued to any of its clients (the userinfo endpoint cannot tell which client a token is for); use bearer = \"jwt\" or \"introspection\", or set bearer_userinfo_accept_any_client = true to accept that risk".into(),
+            ));
+        }
         if settings.protocol.algorithms.is_empty() {
             return Err(config_err("the algorithm allow-list is empty".into()));
         }

@@ -54,7 +54,8 @@ pub enum BearerMode {
     Off,
     /// JWT access tokens (RFC 9068), validated locally against the JWKS.
     Jwt,
-    /// Whatever the userinfo endpoint accepts.
+    /// Whatever the userinfo endpoint accepts. Userinfo cannot say which client a token
+    /// was issued to, so this mode needs `bearer_userinfo_accept_any_client = true`.
     Userinfo,
     /// RFC 7662 token introspection.
     Introspection,
@@ -86,6 +87,21 @@ impl<'de> Deserialize<'de> for EndSession {
             Raw::S(s) => EndSession::Url(s),
         })
     }
+}
+
+/// A string or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::One(s) if s.is_empty() => Vec::new(),
+        Raw::One(s) => vec![s],
+        Raw::Many(v) => v.into_iter().filter(|s| !s.is_empty()).collect(),
+    })
 }
 
 /// The protocol keys of a `[providers.<slug>]` table. Every field has a safe default.
@@ -132,8 +148,13 @@ pub struct ProtocolSettings {
     /// Record what the provider sent (tokens and secrets redacted), never blocking the login.
     pub dump_claims: bool,
     pub bearer: BearerMode,
-    /// The audience an access token must carry (defaults to the client id).
-    pub bearer_audience: Option<String>,
+    /// Audiences accepted on access tokens besides this client's id (a string or a
+    /// list): a JWT's `aud`, an introspection answer's `aud` or `client_id`.
+    #[serde(deserialize_with = "one_or_many")]
+    pub bearer_audience: Vec<String>,
+    /// The operator's acknowledgement that `bearer = "userinfo"` accepts an access
+    /// token this provider issued to *any* of its clients (userinfo cannot tell).
+    pub bearer_userinfo_accept_any_client: bool,
     /// How long an opaque-token validation (userinfo / introspection) is cached at most.
     pub bearer_cache_seconds: u32,
     /// Entries kept in the bearer cache.
@@ -169,7 +190,8 @@ impl Default for ProtocolSettings {
             userinfo: UserinfoMode::Auto,
             dump_claims: false,
             bearer: BearerMode::Off,
-            bearer_audience: None,
+            bearer_audience: Vec::new(),
+            bearer_userinfo_accept_any_client: false,
             bearer_cache_seconds: 300,
             bearer_cache_size: 10_000,
             http_timeout_seconds: 10,
@@ -202,11 +224,10 @@ impl ProviderSettings {
         i64::from(self.protocol.leeway_seconds).min(Self::MAX_LEEWAY)
     }
 
-    /// The audience bearer tokens must carry.
-    pub fn bearer_audience(&self) -> &str {
-        self.protocol
-            .bearer_audience
-            .as_deref()
-            .unwrap_or(&self.client_id)
+    /// The audiences a bearer token may be for: this client's id and `bearer_audience`.
+    pub fn bearer_audiences(&self) -> Vec<&str> {
+        std::iter::once(self.client_id.as_str())
+            .chain(self.protocol.bearer_audience.iter().map(String::as_str))
+            .collect()
     }
 }

@@ -40,6 +40,17 @@ fn string<'c>(claims: &'c Map<String, Value>, name: &'static str) -> Option<&'c 
     claims.get(name).and_then(Value::as_str)
 }
 
+fn audiences(claims: &Map<String, Value>) -> Result<Vec<&str>, OidcError> {
+    match claims.get("aud") {
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        Some(Value::Array(a)) => Ok(a.iter().filter_map(Value::as_str).collect()),
+        None => Err(OidcError::MissingClaim("aud")),
+        Some(_) => Err(OidcError::Malformed(
+            "\"aud\" is neither a string nor an array".into(),
+        )),
+    }
+}
+
 /// `iss`, `aud` / `azp`, `exp` (required unless `exp_required` is false), `iat`, `nbf`.
 pub fn check_common(
     claims: &Map<String, Value>,
@@ -53,16 +64,7 @@ pub fn check_common(
             found: iss.to_owned(),
         });
     }
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-        None => return Err(OidcError::MissingClaim("aud")),
-        Some(_) => {
-            return Err(OidcError::Malformed(
-                "\"aud\" is neither a string nor an array".into(),
-            ));
-        }
-    };
+    let audiences = audiences(claims)?;
     if want.check_audience {
         if !audiences.contains(&want.audience) {
             return Err(OidcError::WrongAudience {
@@ -195,11 +197,15 @@ pub fn check_logout_token(
     })
 }
 
-/// RFC 9068 4: `typ` must be `at+jwt`; `iss`, `aud`, `exp`, `iat`, `sub` checked.
+/// RFC 9068 4: `typ` must be `at+jwt`; `iss`, `exp`, `iat`, `sub` checked, and `aud`
+/// must name one of the `accepted` audiences — always checked, whatever
+/// `check_audience` says for ID tokens: a token issued for another resource or client
+/// of the same provider is not a credential here.
 pub fn check_access_token(
     header_typ: Option<&str>,
     claims: &Map<String, Value>,
     want: &Expected<'_>,
+    accepted: &[&str],
 ) -> Result<(), OidcError> {
     let typ = header_typ.unwrap_or("");
     if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
@@ -209,26 +215,20 @@ pub fn check_access_token(
         });
     }
     // The client that obtained the token is not us, so `azp` is not ours to check.
-    let want = Expected {
-        client_id: string(claims, "client_id").unwrap_or(want.client_id),
-        ..*want
-    };
-    let mut claims_no_azp;
-    let claims = if claims.contains_key("azp") {
-        claims_no_azp = claims.clone();
-        claims_no_azp.remove("azp");
-        &claims_no_azp
-    } else {
-        claims
-    };
     check_common(
         claims,
         &Expected {
-            check_audience: true,
-            ..want
+            check_audience: false,
+            ..*want
         },
         true,
     )?;
+    let audiences = audiences(claims)?;
+    if !audiences.iter().any(|a| accepted.contains(a)) {
+        return Err(OidcError::WrongAudience {
+            found: audiences.join(", "),
+        });
+    }
     subject(claims)?;
     Ok(())
 }
@@ -295,15 +295,40 @@ mod tests {
         let c = obj(
             json!({"iss":"https://idp","aud":"app","exp":1000,"iat":900,"sub":"s","azp":"other","client_id":"other"}),
         );
-        assert!(check_access_token(Some("at+jwt"), &c, &want(950)).is_ok());
-        assert!(check_access_token(Some("application/at+JWT"), &c, &want(950)).is_ok());
+        let ok = ["app"];
+        assert!(check_access_token(Some("at+jwt"), &c, &want(950), &ok).is_ok());
+        assert!(check_access_token(Some("application/at+JWT"), &c, &want(950), &ok).is_ok());
         assert!(matches!(
-            check_access_token(Some("JWT"), &c, &want(950)),
+            check_access_token(Some("JWT"), &c, &want(950), &ok),
             Err(OidcError::WrongTokenType { .. })
         ));
         assert!(matches!(
-            check_access_token(None, &c, &want(950)),
+            check_access_token(None, &c, &want(950), &ok),
             Err(OidcError::WrongTokenType { .. })
+        ));
+    }
+
+    #[test]
+    fn access_tokens_must_be_for_an_accepted_audience_even_with_audience_checks_off() {
+        let off = Expected {
+            check_audience: false,
+            ..want(950)
+        };
+        let other = obj(
+            json!({"iss":"https://idp","aud":"other-app","exp":1000,"iat":900,"sub":"s","client_id":"other-app"}),
+        );
+        assert!(matches!(
+            check_access_token(Some("at+jwt"), &other, &off, &["app"]),
+            Err(OidcError::WrongAudience { .. })
+        ));
+        let api = obj(
+            json!({"iss":"https://idp","aud":["x","api://books"],"exp":1000,"iat":900,"sub":"s"}),
+        );
+        assert!(check_access_token(Some("at+jwt"), &api, &off, &["app", "api://books"]).is_ok());
+        let none = obj(json!({"iss":"https://idp","exp":1000,"iat":900,"sub":"s"}));
+        assert!(matches!(
+            check_access_token(Some("at+jwt"), &none, &off, &["app"]),
+            Err(OidcError::MissingClaim("aud"))
         ));
     }
 

@@ -68,6 +68,7 @@ pub struct Inner {
     pub(crate) directory: Arc<dyn Directory>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: RateLimiter,
+    pub(crate) refusals: crate::refusals::Refusals,
     pub(crate) metrics: Metrics,
     pub(crate) base: Url,
     pub(crate) secure: bool,
@@ -115,7 +116,9 @@ impl App {
                 s.rate_limit.window_seconds,
                 s.rate_limit.login,
                 s.rate_limit.password,
+                s.rate_limit.ipv6_prefix,
             ),
+            refusals: crate::refusals::Refusals::default(),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,
@@ -258,6 +261,21 @@ impl App {
         }
     }
 
+    /// Records a refusal of an unauthenticated request as [`crate::refusals`] says: at
+    /// most one event per reason and client a minute, with a count.
+    pub(crate) async fn refused(&self, event: NewEvent, client: IpAddr) {
+        if let Some(ev) = self.refusals.note(event, client) {
+            self.audit(ev).await;
+        }
+    }
+
+    /// Writes the refusal summaries that are due (all of them with `flush`).
+    pub async fn record_refusal_summaries(&self, flush: bool) {
+        for ev in self.refusals.due(self.now(), flush) {
+            self.audit(ev).await;
+        }
+    }
+
     pub(crate) fn session_cookie(&self) -> &str {
         &self.config.server.cookie_name
     }
@@ -362,8 +380,9 @@ impl App {
         let Some((session, user)) = loaded else {
             return Ok(None);
         };
-        let headers = header_pairs(self, &user);
+        let headers = header_pairs(self, &user, session.provider.as_deref());
         let entry = Arc::new(CachedSession {
+            provider: session.provider.clone(),
             user_id: session.user_id,
             expires_at: session.expires_at,
             idle: life.idle,
@@ -396,8 +415,9 @@ impl App {
 pub(crate) fn header_pairs(
     app: &App,
     user: &ssogate_core::directory::ExistingUser,
+    provider: Option<&str>,
 ) -> Vec<(axum::http::HeaderName, HeaderValue)> {
-    crate::verify::identity_headers(app, user)
+    crate::verify::identity_headers(app, user, provider)
         .into_iter()
         .filter_map(|(n, v)| {
             Some((

@@ -64,12 +64,10 @@ pub(crate) fn csrf_failed(app: &App, req: &Req) -> Response {
 }
 
 pub(crate) async fn too_many(app: &App, req: &Req, route: &str, wait: i64) -> Response {
+    // Counted, never audited: a client over its limit must not be able to write to the
+    // audit log at the rate it sends.
     app.metrics
         .inc("ssogate_rate_limited_total", &[("route", route)]);
-    let mut e = req.event("rate_limited", "failure", app.now());
-    e.reason = Some("rate_limited".into());
-    e.detail = Some(format!("route {route}"));
-    app.audit(e).await;
     let mut res = pages::message(
         req.t,
         StatusCode::TOO_MANY_REQUESTS,
@@ -91,7 +89,7 @@ async fn unknown_provider(app: &App, req: &Req, slug: &str) -> Response {
         "no provider \"{}\"",
         slug.chars().take(64).collect::<String>()
     ));
-    app.audit(e).await;
+    app.refused(e, req.addr).await;
     app.metrics.inc(
         "ssogate_rejections_total",
         &[("reason", "unknown_provider")],
@@ -421,7 +419,7 @@ pub(crate) async fn login_failed(app: &App, req: &Req, slug: &str, e: &OidcError
     ev.reason = Some(code.into());
     ev.provider = Some(slug.to_owned());
     ev.detail = Some(e.to_string());
-    app.audit(ev).await;
+    app.refused(ev, req.addr).await;
     app.metrics
         .inc("ssogate_rejections_total", &[("reason", code)]);
     app.metrics.inc(
@@ -633,7 +631,7 @@ pub(crate) async fn backchannel_logout(
         Err(e) => {
             ev.reason = Some(e.code().into());
             ev.detail = Some(e.to_string());
-            app.audit(ev).await;
+            app.refused(ev, req.addr).await;
             app.metrics
                 .inc("ssogate_rejections_total", &[("reason", e.code())]);
             json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string())

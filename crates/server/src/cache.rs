@@ -25,6 +25,8 @@ pub(crate) struct CachedSession {
     /// When the directory last pushed the idle deadline.
     pub touched_at: AtomicI64,
     pub user: Arc<ExistingUser>,
+    /// The provider signed in through (`None`: a local password).
+    pub provider: Option<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -118,6 +120,7 @@ mod tests {
                 serde_json::from_value::<ExistingUser>(serde_json::json!({"username": "u"}))
                     .unwrap_or_else(|_| unreachable!()),
             ),
+            provider: None,
             headers: Vec::new(),
         })
     }

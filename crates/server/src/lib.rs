@@ -23,6 +23,7 @@ mod metrics;
 mod ops;
 mod pages;
 mod ratelimit;
+mod refusals;
 pub mod registry;
 mod verify;
 mod web;
@@ -39,10 +40,24 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Refusal summaries are written when their minute is up, and at shutdown.
+    let sweeper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                app.record_refusal_summaries(false).await;
+            }
+        })
+    };
+    let served = axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+        router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    sweeper.abort();
+    app.record_refusal_summaries(true).await;
+    served
 }

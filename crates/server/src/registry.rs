@@ -42,6 +42,20 @@ pub(crate) struct Registry {
     pub engines: BTreeMap<String, Compiled>,
 }
 
+impl Registry {
+    /// The providers whose access tokens are accepted (`bearer` is not `off`).
+    pub(crate) fn bearer_providers(&self) -> impl Iterator<Item = &Arc<ProviderEntry>> {
+        self.providers
+            .values()
+            .filter(|p| p.config.protocol.bearer != ssogate_oidc::settings::BearerMode::Off)
+    }
+
+    /// Whether any provider accepts access tokens.
+    pub(crate) fn accepts_bearer(&self) -> bool {
+        self.bearer_providers().next().is_some()
+    }
+}
+
 /// Reads what the directory holds for the configuration: saved providers, every settings
 /// document (in one query), the catalogue's permissions. Blocking.
 pub fn read_saved(directory: &dyn Directory) -> Result<Saved, StoreError> {

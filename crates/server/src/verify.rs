@@ -13,9 +13,22 @@ use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::GrantKind;
 use std::sync::Arc;
 
-/// The identity headers for an account, names as configured, values encoded.
-pub(crate) fn identity_headers(app: &App, user: &ExistingUser) -> Vec<(String, String)> {
+/// The identity headers for an account signed in through `provider` (`None`: a local
+/// password), names as configured, values encoded. An unverified email is left out
+/// unless that provider's `forward_unverified_email` says otherwise: applications
+/// match accounts by email, and anyone can claim an address they do not own.
+pub(crate) fn identity_headers(
+    app: &App,
+    user: &ExistingUser,
+    provider: Option<&str>,
+) -> Vec<(String, String)> {
     let names = &app.config.server.headers;
+    let email = user.email.as_deref().filter(|_| {
+        user.email_verified
+            || provider
+                .and_then(|p| app.provider(p))
+                .is_some_and(|p| p.config.forward_unverified_email)
+    });
     let of = |kind: GrantKind| {
         let mut v: Vec<&str> = user
             .grants
@@ -29,9 +42,10 @@ pub(crate) fn identity_headers(app: &App, user: &ExistingUser) -> Vec<(String, S
     };
     vec![
         (names.user.clone(), web::header_value(&user.username)),
+        (names.email.clone(), web::header_value(email.unwrap_or(""))),
         (
-            names.email.clone(),
-            web::header_value(user.email.as_deref().unwrap_or("")),
+            names.email_verified.clone(),
+            (user.email.is_some() && user.email_verified).to_string(),
         ),
         (
             names.name.clone(),
@@ -79,6 +93,8 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
                 .collect()
         })
         .unwrap_or_default();
+    // With no provider accepting bearer tokens the header is not ours: applications
+    // behind the proxy send their own tokens, and the session cookie decides.
     let bearer = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -88,7 +104,8 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-        .filter(|t| !t.is_empty());
+        .filter(|t| !t.is_empty())
+        .filter(|_| app.registry().accepts_bearer());
     let found = match bearer {
         Some(token) => match bearer_session(&app, &parts, token).await {
             Ok(s) => Ok(Some(s)),
@@ -173,7 +190,7 @@ pub(crate) async fn whoami(State(app): State<App>, req: Req) -> Response {
         &WhoamiPage {
             t: req.t,
             // The configured spelling of the names (the cached ones are lower-case).
-            headers: identity_headers(&app, &session.user),
+            headers: identity_headers(&app, &session.user, session.provider.as_deref()),
             people: app.demo_people.clone().unwrap_or_default(),
             csrf,
         },
@@ -212,10 +229,7 @@ async fn bearer_session(
     let seen = app.cache.generation();
     let mut last = None;
     let mut identity = None;
-    for p in app.registry().providers.values() {
-        if p.config.protocol.bearer == ssogate_oidc::settings::BearerMode::Off {
-            continue;
-        }
+    for p in app.registry().bearer_providers() {
         match p.rp.bearer(token).await {
             Ok(i) => {
                 identity = Some(i);
@@ -232,7 +246,7 @@ async fn bearer_session(
         let mut ev = req.event("bearer.rejected", "failure", now);
         ev.reason = Some(reason.to_owned());
         ev.detail = last.as_ref().map(ToString::to_string);
-        app.audit(ev).await;
+        app.refused(ev, req.addr).await;
         return Err(bearer_refused(
             "invalid_token",
             "the bearer token is not valid here",
@@ -278,7 +292,8 @@ async fn bearer_session(
         // A token has no idle deadline; its expiry is the bound.
         idle: i64::MAX / 4,
         touched_at: std::sync::atomic::AtomicI64::new(now),
-        headers: crate::app::header_pairs(app, &user),
+        headers: crate::app::header_pairs(app, &user, Some(&identity.provider)),
+        provider: Some(identity.provider.clone()),
         user: Arc::new(user),
     });
     app.cache.insert(key, entry.clone(), seen);

@@ -61,8 +61,12 @@ pub(crate) fn clear_cookie(name: &str, path: &str, secure: bool) -> Option<Heade
 
 /// The client's address: the peer, or — when the peer is a trusted proxy — the
 /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// The client's address: the peer, or — when the peer is a trusted proxy — the last
+/// untrusted hop of `X-Forwarded-For`. IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`,
+/// what a `[::]` listener sees for IPv4 clients) are read as the IPv4 they carry, so
+/// `trusted_proxies` and the rate limits see the same address either way.
 pub(crate) fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let peer = peer.ip();
+    let peer = peer.ip().to_canonical();
     if !is_trusted(peer, trusted) {
         return peer;
     }
@@ -71,7 +75,8 @@ pub(crate) fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNe
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse().ok())
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .map(|a| a.to_canonical())
         .collect();
     chain
         .iter()
@@ -82,6 +87,7 @@ pub(crate) fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNe
 }
 
 pub(crate) fn is_trusted(addr: IpAddr, trusted: &[IpNet]) -> bool {
+    let addr = addr.to_canonical();
     trusted.iter().any(|n| n.contains(&addr))
 }
 
@@ -255,6 +261,26 @@ mod tests {
         let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap_or_else(|_| unreachable!());
         let stranger: SocketAddr = "8.8.8.8:5000".parse().unwrap_or_else(|_| unreachable!());
         assert_eq!(client_addr(proxy, &h, &trusted).to_string(), "1.2.3.4");
+        assert_eq!(client_addr(stranger, &h, &trusted).to_string(), "8.8.8.8");
+    }
+
+    /// Regression: on a `[::]` listener IPv4 peers arrive as `::ffff:a.b.c.d`, which no
+    /// IPv4 `trusted_proxies` entry matched, so every client looked like the proxy.
+    #[test]
+    fn ipv4_mapped_peers_match_ipv4_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_else(|_| unreachable!())];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("::ffff:1.2.3.4, ::ffff:10.0.0.7"),
+        );
+        let proxy: SocketAddr = "[::ffff:10.0.0.1]:5000"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
+        assert_eq!(client_addr(proxy, &h, &trusted).to_string(), "1.2.3.4");
+        let stranger: SocketAddr = "[::ffff:8.8.8.8]:5000"
+            .parse()
+            .unwrap_or_else(|_| unreachable!());
         assert_eq!(client_addr(stranger, &h, &trusted).to_string(), "8.8.8.8");
     }
 }

@@ -221,26 +221,35 @@ pub fn take_state(
     provider: &str,
     now: i64,
 ) -> Result<Result<LoginState, StateError>, StoreError> {
+    let state_hash = digest(state);
+    // Only the browser the state was issued to consumes it: a try from anywhere else
+    // (a leaked callback URL, a login CSRF) must not burn the rightful browser's login.
+    let binding_hash = binding.map(digest).unwrap_or_default();
     let rows = db.query(
-        "DELETE FROM login_states WHERE state_hash = $1 RETURNING provider, binding_hash, payload, created_at, expires_at",
-        args![digest(state).as_str()],
+        "DELETE FROM login_states WHERE state_hash = $1 AND binding_hash = $2 RETURNING provider, payload, created_at, expires_at",
+        args![state_hash.as_str(), binding_hash.as_str()],
     )?;
     let Some(r) = rows.first() else {
-        return Ok(Err(StateError::Unknown));
+        let exists = db.query(
+            "SELECT expires_at FROM login_states WHERE state_hash = $1",
+            args![state_hash.as_str()],
+        )?;
+        return Ok(Err(match exists.first() {
+            None => StateError::Unknown,
+            Some(r) if r.get(0)?.int()? <= now => StateError::Expired,
+            Some(_) => StateError::OtherBrowser,
+        }));
     };
-    let (stored_provider, binding_hash, payload, created_at, expires_at) = (
+    let (stored_provider, payload, created_at, expires_at) = (
         r.get(0)?.text()?,
         r.get(1)?.text()?,
-        r.get(2)?.text()?,
+        r.get(2)?.int()?,
         r.get(3)?.int()?,
-        r.get(4)?.int()?,
     );
     if expires_at <= now {
         return Ok(Err(StateError::Expired));
     }
-    if binding.map(digest).as_deref() != Some(binding_hash.as_str()) {
-        return Ok(Err(StateError::OtherBrowser));
-    }
+    // The rightful browser at the wrong provider's callback: a mix-up; the state is spent.
     if stored_provider != provider {
         return Ok(Err(StateError::OtherProvider));
     }

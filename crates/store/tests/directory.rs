@@ -1224,7 +1224,7 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
         "one-time"
     );
 
-    let (state, _) = s.put_login_state("corp", "p", t, 600).unwrap();
+    let (state, first_binding) = s.put_login_state("corp", "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some("another-browser"), "corp", t)
             .unwrap(),
@@ -1232,8 +1232,14 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     );
     assert_eq!(
         s.take_login_state(&state, None, "corp", t).unwrap(),
-        Err(StateError::Unknown),
-        "consumed by the failed try"
+        Err(StateError::OtherBrowser),
+        "a try without the binding is another browser's too"
+    );
+    assert!(
+        s.take_login_state(&state, Some(&first_binding), "corp", t + 1)
+            .unwrap()
+            .is_ok(),
+        "the tries from elsewhere did not burn the rightful browser's state"
     );
 
     let (state, binding) = s.put_login_state("corp", "p", t, 600).unwrap();

@@ -254,6 +254,9 @@ struct Inner {
     login_as: String,
     codes: HashMap<String, Grant>,
     access: HashMap<String, String>,
+    /// Opaque access tokens issued to *other* clients of this provider: the subject and
+    /// what introspection adds for them.
+    foreign: HashMap<String, (String, Map<String, Value>)>,
     refresh: HashMap<String, String>,
     tamper: Option<Tamper>,
     userinfo_override: Option<Map<String, Value>>,
@@ -329,6 +332,7 @@ impl FakeProvider {
             login_as: "alice".into(),
             codes: HashMap::new(),
             access: HashMap::new(),
+            foreign: HashMap::new(),
             refresh: HashMap::new(),
             tamper: None,
             userinfo_override: None,
@@ -504,6 +508,23 @@ impl FakeProvider {
             c["sid"] = json!(s);
         }
         c
+    }
+
+    /// An opaque access token this provider issued to another of its clients (another
+    /// application's public client): userinfo accepts it, introspection answers it
+    /// `active` with `sub`, `iss`, `exp` and `introspected` (say, `client_id`, `aud`).
+    pub fn issue_foreign_token(&self, subject: &str, introspected: Value) -> String {
+        let mut inner = self.lock();
+        inner.counter += 1;
+        let token = format!("foreign-{}-{subject}", inner.counter);
+        inner.foreign.insert(
+            token.clone(),
+            (
+                subject.to_owned(),
+                introspected.as_object().cloned().unwrap_or_default(),
+            ),
+        );
+        token
     }
 
     /// Claims of a good RFC 9068 access token for `audience`.
@@ -755,7 +776,11 @@ async fn userinfo(State(app): State<App>, headers: HeaderMap) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let Some(subject) = inner.access.get(token) else {
+    let Some(subject) = inner
+        .access
+        .get(token)
+        .or_else(|| inner.foreign.get(token).map(|(sub, _)| sub))
+    else {
         return (StatusCode::UNAUTHORIZED, "invalid_token").into_response();
     };
     let mut claims = inner.users.get(subject).cloned().unwrap_or_default();
@@ -785,6 +810,14 @@ async fn introspect(
     }
     let token = form.get("token").cloned().unwrap_or_default();
     let now = app.now.load(Ordering::Relaxed);
+    if let Some((sub, extra)) = inner.foreign.get(&token) {
+        let mut answer = json!({"active": true, "sub": sub, "exp": now + 300, "iss": app.issuer,
+            "scope": "openid", "token_type": "Bearer"});
+        if let Some(o) = answer.as_object_mut() {
+            o.extend(extra.clone());
+        }
+        return Json(answer).into_response();
+    }
     match inner.access.get(&token) {
         Some(sub) => Json(
             json!({"active": true, "sub": sub, "exp": now + 300, "iss": app.issuer,

@@ -511,7 +511,7 @@ async fn logout_tokens_are_checked_to_the_letter() {
 async fn jwt_access_tokens_need_at_jwt_and_our_audience() {
     let mut p = ProtocolSettings::default();
     p.bearer = ssogate_oidc::settings::BearerMode::Jwt;
-    p.bearer_audience = Some("https://api.example".into());
+    p.bearer_audience = vec!["https://api.example".into()];
     let r = rig_with(p).await;
     let claims = r.fake.access_claims("alice", "https://api.example");
     let good = r.fake.sign(json!({"typ": "at+jwt"}), &claims);
@@ -602,4 +602,70 @@ async fn a_token_without_kid_needs_a_key_of_its_kind() {
             alg: "ES256".into()
         }
     );
+}
+
+/// Regression: introspection checked `aud` only when present and never `client_id`, so a
+/// token the provider issued to another application's client was accepted.
+#[tokio::test]
+async fn introspection_refuses_tokens_issued_to_other_clients() {
+    let mut p = ProtocolSettings::default();
+    p.bearer = ssogate_oidc::settings::BearerMode::Introspection;
+    p.bearer_audience = vec!["api://books".into()];
+    let r = rig_with(p).await;
+    // Ours: issued to this client (the fake answers with our client_id).
+    let at = r.login().await.unwrap().tokens.access_token;
+    assert_eq!(r.rp.bearer(&at).await.unwrap().subject, "alice");
+    for (what, introspected) in [
+        ("another client", json!({"client_id": "other-spa"})),
+        (
+            "another client and audience",
+            json!({"client_id": "other-spa", "aud": ["other-api"]}),
+        ),
+        ("neither aud nor client_id", json!({})),
+    ] {
+        let token = r.fake.issue_foreign_token("alice", introspected);
+        assert!(
+            matches!(
+                r.rp.bearer(&token).await,
+                Err(OidcError::WrongAudience { .. })
+            ),
+            "{what}"
+        );
+    }
+    // Another client's token for an audience we accept, and one by client id.
+    let api = r
+        .fake
+        .issue_foreign_token("alice", json!({"client_id": "cli", "aud": "api://books"}));
+    assert_eq!(r.rp.bearer(&api).await.unwrap().subject, "alice");
+    let by_client = r
+        .fake
+        .issue_foreign_token("alice", json!({"client_id": "api://books"}));
+    assert_eq!(r.rp.bearer(&by_client).await.unwrap().subject, "alice");
+}
+
+/// Userinfo cannot tell which client a token was issued to: without the operator's
+/// acknowledgement the provider does not even start.
+#[tokio::test]
+async fn userinfo_bearer_mode_needs_an_explicit_acknowledgement() {
+    let fake = FakeProvider::start().await;
+    let mut p = ProtocolSettings::default();
+    p.bearer = ssogate_oidc::settings::BearerMode::Userinfo;
+    let err = Provider::new(
+        settings_for(&fake, p.clone()),
+        Arc::new(ManualClock::new(fake.now())),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .contains("bearer_userinfo_accept_any_client = true"),
+        "{err}"
+    );
+    p.bearer_userinfo_accept_any_client = true;
+    let r = rig_on(fake, p);
+    // Acknowledged: another client's token passes, as the operator accepted.
+    let token = r
+        .fake
+        .issue_foreign_token("alice", json!({"client_id": "other-spa"}));
+    assert_eq!(r.rp.bearer(&token).await.unwrap().subject, "alice");
 }

@@ -215,6 +215,7 @@ async fn opaque_bearer_tokens_by_introspection_or_userinfo() {
 
     let mut p = ProtocolSettings::default();
     p.bearer = BearerMode::Userinfo;
+    p.bearer_userinfo_accept_any_client = true;
     let r = rig_with(p).await;
     let at = r.login().await.unwrap().tokens.access_token;
     assert_eq!(r.rp.bearer(&at).await.unwrap().subject, "alice");

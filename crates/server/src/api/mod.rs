@@ -149,7 +149,7 @@ impl FromRequestParts<App> for Caller {
                 Problem::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthenticated",
-                    "send an API key (or an administrator's access token) as `Authorization: Bearer …`",
+                    "send an API key as `Authorization: Bearer ssg_…` (create one with `ssogate api-key create` or in the console)",
                 )
             })?;
         let refused = || {
@@ -172,11 +172,12 @@ impl FromRequestParts<App> for Caller {
                 actor: format!("apikey:{prefix}"),
             });
         }
-        // A provider's access token: the account behind it must be an administrator.
-        for p in app.registry().providers.values() {
-            if p.config.protocol.bearer == ssogate_oidc::settings::BearerMode::Off {
-                continue;
-            }
+        // A provider's access token, only where the operator said so
+        // (`api_accepts_provider_tokens`): the account behind it must be an administrator.
+        if !app.config.server.api_accepts_provider_tokens {
+            return Err(refused());
+        }
+        for p in app.registry().bearer_providers() {
             if let Ok(identity) = p.rp.bearer(token).await {
                 let (slug, sub) = (identity.provider.clone(), identity.subject.clone());
                 let user = app

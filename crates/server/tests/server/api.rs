@@ -480,6 +480,7 @@ async fn dry_run_decisions_and_provisioning_settings() {
 #[tokio::test]
 async fn provider_access_tokens_work_for_administrators_only() {
     let h = Harness::start(Opts {
+        server: "api_accepts_provider_tokens = true",
         fake: "bearer = \"jwt\"\nbearer_audience = \"api://ssogate\"",
         provisioning: "[[provisioning.rules]]\nname = \"admins\"\nwhen = '\"admins\" in groups'\ngrant_admin = true",
         ..Opts::default()
@@ -525,6 +526,53 @@ async fn provider_access_tokens_work_for_administrators_only() {
     );
     let (_, _, r) = call(&h, "GET", "/api/v1/users", Some(&other), None).await;
     problem(&r, 401);
+}
+
+/// Regression: with a provider's `bearer` mode on, an administrator's access token —
+/// or one the provider issued to another application's client — reached `/api/v1`
+/// (a `POST /api/v1/users` with `"admin": true` succeeded). API keys are the API's
+/// credential unless the operator says otherwise.
+#[tokio::test]
+async fn provider_access_tokens_never_reach_the_api_unless_enabled() {
+    let h = Harness::start(Opts {
+        fake: "bearer = \"introspection\"",
+        provisioning: "[[provisioning.rules]]\nname = \"admins\"\nwhen = '\"admins\" in groups'\ngrant_admin = true",
+        ..Opts::default()
+    })
+    .await;
+    Browser::new().login(&h, "alice").await; // an administrator
+    let users = h.users();
+    let foreign = h
+        .idp
+        .issue_foreign_token("alice", json!({"client_id": "another-apps-spa"}));
+    let (s, v, r) = call(
+        &h,
+        "POST",
+        "/api/v1/users",
+        Some(&foreign),
+        Some(json!({"username": "mallory", "admin": true})),
+    )
+    .await;
+    assert_eq!(s, 401, "{v}");
+    problem(&r, 401);
+    assert_eq!(h.users(), users, "no account");
+    // Not even the administrator's own token for this client: the API is off for them.
+    let own = h
+        .idp
+        .issue_foreign_token("alice", json!({"client_id": "app"}));
+    let (s, _, _) = call(&h, "GET", "/api/v1/users", Some(&own), None).await;
+    assert_eq!(s, 401);
+    // Forward-auth accepts the token issued to us, never another client's.
+    let verify = h.url("/auth/verify");
+    let api = Browser::new();
+    let r = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {own}"))])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {foreign}"))])
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
 }
 
 #[tokio::test]

@@ -76,11 +76,14 @@ async fn state_problems_are_refused_with_start_again() {
     let r = b.get(&h.url("/auth/fake/callback?code=x")).await;
     assert_refused(&h, &r, 400, "state_missing");
     // A state started in another browser: the binding cookie is missing.
-    let (_, auth) = started(&h).await;
+    let (rightful, auth) = started(&h).await;
     let back = h.idp.authorize(&auth);
     let stranger = Browser::new();
     let r = stranger.get(back.as_str()).await;
     assert_refused(&h, &r, 400, "state_other_browser");
+    // ... and the stranger's try did not burn the rightful browser's login.
+    let r = rightful.get(back.as_str()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
     // Replayed callback: the first use succeeds, the second is refused.
     let (b, auth) = started(&h).await;
     let back = h.idp.authorize(&auth);
@@ -106,17 +109,31 @@ async fn an_expired_state_is_refused() {
         .unwrap()
         .1
         .into_owned();
-    h.directory
-        .take_login_state(&state, Some("x"), "fake", 0)
-        .unwrap()
-        .ok();
-    // (Taking it with a wrong binding does not burn it.)
+    // A wrong binding is refused and does not burn it; nor does a try at expiry from
+    // another browser.
     let now = ssogate_store::RequestContext::now().now;
+    for (binding, at) in [(Some("x"), now), (None, now + 601)] {
+        let taken = h
+            .directory
+            .take_login_state(&state, binding, "fake", at)
+            .unwrap();
+        assert!(taken.is_err());
+    }
+    // The rightful browser's binding, ten minutes on: expired (and now spent).
+    let short: String = state
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect();
+    let binding = b.cookie(&format!("ssogate_login_{short}")).unwrap();
     let taken = h
         .directory
-        .take_login_state(&state, None, "fake", now + 601)
+        .take_login_state(&state, Some(&binding), "fake", now + 601)
         .unwrap();
-    assert!(taken.is_err());
+    assert_eq!(
+        taken.err(),
+        Some(ssogate_store::sessions::StateError::Expired)
+    );
     let r = b.get(back.as_str()).await;
     assert_eq!(r.status, 400);
     assert_eq!(h.users(), 0);
@@ -313,9 +330,9 @@ async fn auth_routes_are_rate_limited_per_address() {
         .await;
     assert_eq!(r.status, 429);
     assert!(
+        !h.audit().iter().any(|e| e.starts_with("rate_limited/")),
+        "a refusal for being over the limit is counted, never audited: {:?}",
         h.audit()
-            .iter()
-            .any(|e| e == "rate_limited/failure/rate_limited")
     );
     let m = b.get(&h.url("/metrics")).await.body;
     assert!(
@@ -450,4 +467,141 @@ async fn the_session_cookie_can_cover_sibling_hosts() {
         cleared.contains("Max-Age=0") && cleared.contains("Domain=example.org"),
         "{cleared}"
     );
+}
+
+fn count(h: &Harness, prefix: &str) -> usize {
+    h.audit().iter().filter(|e| e.starts_with(prefix)).count()
+}
+
+/// The sum of a counter's lines on `/metrics`, whatever their labels.
+async fn metric(h: &Harness, name: &str) -> u64 {
+    let m = Browser::new().get(&h.url("/metrics")).await.body;
+    m.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Regression: every junk bearer token, junk back-channel logout and callback with a
+/// made-up state wrote its own audit row (55,643 rows in 10 s from one client). Now:
+/// at most one event per reason and client a minute, every refusal in the metrics.
+#[tokio::test]
+async fn anonymous_junk_is_counted_and_summarised_not_recorded_one_by_one() {
+    let h = Harness::start(Opts {
+        fake: "bearer = \"jwt\"",
+        ..Opts::default()
+    })
+    .await;
+    let api = Browser::new();
+    let verify = h.url("/auth/verify");
+    for i in 0..150 {
+        let r = api
+            .get_with(&verify, &[("authorization", &format!("Bearer junk-{i}"))])
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    assert_eq!(count(&h, "bearer.rejected/"), 1, "{:?}", h.audit());
+    assert_eq!(
+        metric(&h, "ssogate_rejections_total").await,
+        150,
+        "every refusal is counted"
+    );
+    for i in 0..100 {
+        let r = api
+            .post(
+                &h.url("/auth/fake/backchannel-logout"),
+                &[("logout_token", &format!("junk.{i}.x"))],
+            )
+            .await;
+        assert_eq!(r.status, 400);
+    }
+    assert_eq!(
+        count(&h, "logout.backchannel/failure/"),
+        1,
+        "{:?}",
+        h.audit()
+    );
+    for i in 0..40 {
+        let r = api
+            .get(&h.url(&format!("/auth/fake/callback?code=x&state=made-up-{i}")))
+            .await;
+        assert_eq!(r.status, 400);
+    }
+    assert_eq!(count(&h, "login.failed/failure/state_unknown"), 1);
+    assert_eq!(count(&h, "rate_limited/"), 0);
+}
+
+/// With no provider accepting bearer tokens, `Authorization` is the application's
+/// business: the session cookie decides, nothing is refused or audited because of it.
+#[tokio::test]
+async fn with_bearer_mode_off_the_authorization_header_is_ignored() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    let json_only = ("accept", "application/json");
+    let r = b
+        .get_with(
+            &h.url("/auth/verify"),
+            &[("authorization", "Bearer the-apps-own-token"), json_only],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("remote-user").as_deref(), Some("alice"));
+    let r = Browser::new()
+        .get_with(
+            &h.url("/auth/verify"),
+            &[("authorization", "Bearer the-apps-own-token"), json_only],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.header("www-authenticate")
+            .is_some_and(|v| v.starts_with("Cookie")),
+        "asks for the session, not about the token"
+    );
+    assert_eq!(count(&h, "bearer.rejected/"), 0, "{:?}", h.audit());
+}
+
+/// Regression: a provider user with an unverified `email` had it handed to the
+/// applications in `Remote-Email`; an app matching accounts by email could be taken
+/// over. Now it is left out unless the provider's `forward_unverified_email` is set, and
+/// `Remote-Email-Verified` carries the flag either way.
+#[tokio::test]
+async fn unverified_emails_are_not_forwarded_unless_the_operator_says_so() {
+    let json_only = [("accept", "application/json")];
+    let h = Harness::start(Opts::default()).await;
+    h.idp.set_user(
+        "mallory",
+        json!({"email": "ceo@example.com", "email_verified": false, "name": "Mallory"}),
+    );
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "mallory").await.status, 303);
+    let r = b.get_with(&h.url("/auth/verify"), &json_only).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("remote-email").as_deref(), Some(""));
+    assert_eq!(r.header("remote-email-verified").as_deref(), Some("false"));
+    let a = Browser::new();
+    a.login(&h, "alice").await;
+    let r = a.get_with(&h.url("/auth/verify"), &json_only).await;
+    assert_eq!(
+        r.header("remote-email").as_deref(),
+        Some("alice@example.org")
+    );
+    assert_eq!(r.header("remote-email-verified").as_deref(), Some("true"));
+
+    let h = Harness::start(Opts {
+        fake: "forward_unverified_email = true",
+        server: "[server.headers]\nemail_verified = \"X-Email-Verified\"",
+        ..Opts::default()
+    })
+    .await;
+    h.idp.set_user(
+        "mallory",
+        json!({"email": "ceo@example.com", "email_verified": false}),
+    );
+    let b = Browser::new();
+    b.login(&h, "mallory").await;
+    let r = b.get_with(&h.url("/auth/verify"), &json_only).await;
+    assert_eq!(r.header("remote-email").as_deref(), Some("ceo@example.com"));
+    assert_eq!(r.header("x-email-verified").as_deref(), Some("false"));
 }
