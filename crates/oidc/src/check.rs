@@ -19,6 +19,9 @@ pub struct KeyLine {
 pub struct CheckReport {
     pub provider: String,
     pub issuer: String,
+    /// Whether the metadata (discovered or configured) could be had at all; when not,
+    /// `discovered`, the endpoints, the token authentication and PKCE say nothing.
+    pub metadata_fetched: bool,
     pub discovered: bool,
     pub endpoints: Vec<(String, String)>,
     pub id_token_algorithms: Vec<String>,
@@ -51,6 +54,11 @@ impl Provider {
                 "the issuer uses http off loopback (allow_insecure_http): tokens and codes cross the network in clear".into()
             });
         }
+        if s.protocol.bearer == crate::settings::BearerMode::Userinfo {
+            r.warnings.push(
+                "bearer = \"userinfo\" accepts access tokens this provider issued to any of its clients (acknowledged with bearer_userinfo_accept_any_client); prefer \"jwt\" or \"introspection\", which check the audience".into(),
+            );
+        }
         if s.protocol.danger_accept_invalid_certs {
             r.warnings.push(
                 "danger_accept_invalid_certs is set: the provider's certificate is not verified"
@@ -64,6 +72,7 @@ impl Provider {
                 return r;
             }
         };
+        r.metadata_fetched = true;
         r.discovered = meta.discovered;
         let mut ep = |name: &str, v: Option<&url::Url>| {
             if let Some(v) = v {
@@ -81,7 +90,10 @@ impl Provider {
         );
         r.id_token_algorithms = meta.id_token_algs.clone();
         r.token_auth_methods = meta.token_endpoint_auth_methods.clone().unwrap_or_default();
-        r.token_auth_method_used = if meta.use_client_secret_post(s) {
+        r.token_auth_method_used = if s.client_secret.is_none() {
+            // A public client: PKCE is what protects its codes.
+            "none".into()
+        } else if meta.use_client_secret_post(s) {
             "client_secret_post".into()
         } else {
             "client_secret_basic".into()

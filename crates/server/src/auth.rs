@@ -272,23 +272,40 @@ pub(crate) async fn callback(
     };
     let mut res = match entry.rp.finish(&app.states(), &params, binding).await {
         Err(e) => login_failed(&app, &req, &slug, &e).await,
-        Ok(verified) => match verified
-            .pending
-            .purpose
-            .as_deref()
-            .and_then(|p| p.strip_prefix("link:"))
-            .and_then(|id| id.parse::<i64>().ok())
-        {
-            Some(user_id) => {
-                crate::account::finish_link(&app, &req, &entry, verified, user_id).await
+        Ok(mut verified) => {
+            if let Some(dump) = verified.dump.take() {
+                dump_claims(&app, &req, &slug, &verified.subject, &dump).await;
             }
-            None => sign_in(&app, &req, &entry, verified).await,
-        },
+            match verified
+                .pending
+                .purpose
+                .as_deref()
+                .and_then(|p| p.strip_prefix("link:"))
+                .and_then(|id| id.parse::<i64>().ok())
+            {
+                Some(user_id) => {
+                    crate::account::finish_link(&app, &req, &entry, verified, user_id).await
+                }
+                None => sign_in(&app, &req, &entry, verified).await,
+            }
+        }
     };
     if let Some(name) = cookie_name {
         append(&mut res, web::clear_cookie(&name, "/auth/", app.secure));
     }
     res
+}
+
+/// `dump_claims`: what the provider sent (proofs and credentials redacted) reaches the
+/// operator in the log and as an audit event, before the decision, whatever it is.
+async fn dump_claims(app: &App, req: &Req, slug: &str, subject: &str, dump: &Value) {
+    let redacted = ssogate_store::audit::redact(dump).to_string();
+    tracing::info!(provider = slug, subject, claims = %redacted, "claims received (dump_claims)");
+    let mut ev = req.event("login.claims_dumped", "success", app.now());
+    ev.provider = Some(slug.to_owned());
+    ev.subject = Some(subject.to_owned());
+    ev.detail = Some(redacted);
+    app.audit(ev).await;
 }
 
 /// Claims → engine → one directory transaction → session.
@@ -584,9 +601,13 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfF
             let back = format!("{}/logged-out", app.config.base_url);
             // The ID token tells the provider which of its sessions to end, so it need
             // not ask (RP-Initiated Logout 1.0, 2: RECOMMENDED).
+            // A fresh random `state`: some providers (Glewlwyd) strand the person on
+            // their own page without one; nothing is kept, as ssogate's logged-out page
+            // needs no context.
+            let state = ssogate_oidc::login::random_token(16).ok();
             match entry
                 .rp
-                .end_session_url(id_token.as_deref(), Some(&back), None)
+                .end_session_url(id_token.as_deref(), Some(&back), state.as_deref())
                 .await
             {
                 Ok(Some(url)) => target = url.to_string(),

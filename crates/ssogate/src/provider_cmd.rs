@@ -307,37 +307,41 @@ fn provider_check(config: &Config, slug: &str, json: bool) -> Result<(), Failure
         println!("{text}");
     } else {
         println!("provider {} — issuer {}", report.provider, report.issuer);
-        println!(
-            "  metadata: {}",
-            if report.discovered {
-                "discovered"
-            } else {
-                "configured endpoints"
+        if report.metadata_fetched {
+            println!(
+                "  metadata: {}",
+                if report.discovered {
+                    "discovered"
+                } else {
+                    "configured endpoints"
+                }
+            );
+            for (name, url) in &report.endpoints {
+                println!("  {name:<24} {url}");
             }
-        );
-        for (name, url) in &report.endpoints {
-            println!("  {name:<24} {url}");
-        }
-        if !report.id_token_algorithms.is_empty() {
+            if !report.id_token_algorithms.is_empty() {
+                println!(
+                    "  ID token algorithms      {}",
+                    report.id_token_algorithms.join(", ")
+                );
+            }
+            if !report.token_auth_methods.is_empty() {
+                println!(
+                    "  token auth methods       {}",
+                    report.token_auth_methods.join(", ")
+                );
+            }
             println!(
-                "  ID token algorithms      {}",
-                report.id_token_algorithms.join(", ")
+                "  token auth used          {}",
+                report.token_auth_method_used
             );
-        }
-        if !report.token_auth_methods.is_empty() {
             println!(
-                "  token auth methods       {}",
-                report.token_auth_methods.join(", ")
+                "  PKCE (S256)              {}",
+                if report.pkce { "yes" } else { "no" }
             );
+        } else {
+            println!("  metadata: could not be fetched (the error below says why)");
         }
-        println!(
-            "  token auth used          {}",
-            report.token_auth_method_used
-        );
-        println!(
-            "  PKCE (S256)              {}",
-            if report.pkce { "yes" } else { "no" }
-        );
         for k in &report.keys {
             println!(
                 "  key {:<20} {:<14} {}{}",

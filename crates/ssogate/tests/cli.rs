@@ -499,7 +499,31 @@ async fn provider_check_reports_on_a_live_provider() {
     })
     .await
     .unwrap();
+    // A public client (no secret) authenticates with `none`, and says so.
+    let public = dir.path().join("public.toml");
+    std::fs::write(
+        &public,
+        format!(
+            "[providers.fake]\nissuer = \"{}\"\nclient_id = \"spa\"\n",
+            fake.issuer
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&public)
+            .args(["provider", "check", "fake", "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["token_auth_method_used"], "none");
     drop(fake);
+    // Regression: with discovery failing, it printed "configured endpoints" and
+    // "PKCE no" as if it knew; now it says the metadata could not be fetched.
     tokio::task::spawn_blocking(move || {
         ssogate()
             .args(["--config"])
@@ -507,7 +531,54 @@ async fn provider_check_reports_on_a_live_provider() {
             .args(["provider", "check", "fake"])
             .assert()
             .code(1)
-            .stdout(predicate::str::contains("NOT usable"));
+            .stdout(predicate::str::contains("NOT usable"))
+            .stdout(predicate::str::contains("could not be fetched"))
+            .stdout(predicate::str::contains("configured endpoints").not())
+            .stdout(predicate::str::contains("PKCE").not());
+    })
+    .await
+    .unwrap();
+}
+
+/// `bearer = "userinfo"` cannot check which client a token is for: refused without
+/// the acknowledgement, and `provider check` warns with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn userinfo_bearer_mode_is_refused_unless_acknowledged_and_check_warns() {
+    let fake = ssogate_testkit::FakeProvider::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ssogate.toml");
+    let base = format!(
+        "[providers.fake]\nissuer = \"{}\"\nclient_id = \"app\"\nclient_secret = \"secret\"\nbearer = \"userinfo\"\n",
+        fake.issuer
+    );
+    std::fs::write(&config, &base).unwrap();
+    let c = config.clone();
+    tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&c)
+            .args(["provider", "check", "fake"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "bearer_userinfo_accept_any_client",
+            ));
+    })
+    .await
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!("{base}bearer_userinfo_accept_any_client = true\n"),
+    )
+    .unwrap();
+    tokio::task::spawn_blocking(move || {
+        ssogate()
+            .args(["--config"])
+            .arg(&config)
+            .args(["provider", "check", "fake"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("any of its clients"));
     })
     .await
     .unwrap();

@@ -2,20 +2,40 @@
 
 use serde_json::Value;
 
-/// Claims whose values must never be stored: proofs and anything that looks like a
-/// credential. Matched case-insensitively, on the key or any part of it.
-const SECRET_KEYS: [&str; 9] = [
-    "nonce", "at_hash", "c_hash", "s_hash", "token", "secret", "password", "code", "sid",
+/// Claims and members whose values must never be stored: proofs and credentials.
+/// Matched by exact name (case-insensitively), so `postal_code`, `considered` or
+/// `session_expiry` stay readable.
+const SECRET_KEYS: [&str; 21] = [
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "sid",
+    "session_state",
+    "code",
+    "code_verifier",
+    "state",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "logout_token",
+    "assertion",
+    "client_assertion",
+    "private_key",
 ];
 
-/// A copy of the claims with secret-looking values replaced by `"[redacted]"`.
+/// A copy of the claims with secret values replaced by `"[redacted]"`, at any depth.
 pub fn redact(v: &Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let lower = k.to_ascii_lowercase();
-                    if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
+                    if SECRET_KEYS.iter().any(|s| s.eq_ignore_ascii_case(k)) {
                         (k.clone(), Value::String("[redacted]".into()))
                     } else {
                         (k.clone(), redact(v))
@@ -41,6 +61,19 @@ mod tests {
             v,
             json!({"sub": "s", "nonce": "[redacted]", "at_hash": "[redacted]",
             "nested": {"refresh_token": "[redacted]", "ok": 1}, "list": [{"client_secret": "[redacted]"}]})
+        );
+    }
+
+    /// Regression: keys were matched by substring, hiding `postal_code` and anything
+    /// containing `sid` or `code`.
+    #[test]
+    fn names_are_matched_exactly() {
+        let kept = json!({"postal_code": "1000", "considered": true, "country_code": "BE",
+            "sidebar": "left", "address": {"postal_code": "1000"}});
+        assert_eq!(redact(&kept), kept);
+        assert_eq!(
+            redact(&json!({"SID": "x", "Nonce": "n"})),
+            json!({"SID": "[redacted]", "Nonce": "[redacted]"})
         );
     }
 }

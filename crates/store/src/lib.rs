@@ -10,7 +10,7 @@
 //! and returns decisions.
 
 pub mod accounts;
-mod audit;
+pub mod audit;
 pub mod catalogue;
 pub mod credentials;
 pub mod directory;

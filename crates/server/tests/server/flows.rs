@@ -133,6 +133,14 @@ async fn session_id_rotates_at_login_and_logout_ends_it() {
     .unwrap();
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["iss"], h.idp.issuer.as_str());
+    // And a random `state` (Glewlwyd strands the person on its own page without one).
+    let state = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    assert!(state.len() >= 20, "{state}");
     assert_eq!(b.cookie("ssogate_session"), None);
     let again = Browser::new();
     again.set_cookie("ssogate_session", &second);
@@ -934,5 +942,38 @@ async fn a_link_finished_under_another_session_is_refused() {
             .any(|e| e == "identity.linked/failure/link_session_changed"),
         "{:?}",
         h.audit()
+    );
+}
+
+/// Regression: `dump_claims` was documented but what it collected reached nobody.
+#[tokio::test]
+async fn dump_claims_reaches_the_operator_in_the_audit_log_with_proofs_redacted() {
+    let h = Harness::start(Opts {
+        fake: "dump_claims = true",
+        ..Opts::default()
+    })
+    .await;
+    h.idp.set_user(
+        "carol",
+        json!({"email": "carol@example.org", "email_verified": true,
+            "address": {"postal_code": "1000"}}),
+    );
+    assert_eq!(Browser::new().login(&h, "carol").await.status, 303);
+    let events = h.directory.audit_events(50).unwrap();
+    let dump = events
+        .iter()
+        .find(|e| e.event == "login.claims_dumped")
+        .expect("a claims dump event");
+    let detail = dump.detail.clone().unwrap_or_default();
+    assert!(detail.contains("carol@example.org"), "{detail}");
+    assert!(detail.contains("\"postal_code\":\"1000\""), "{detail}");
+    assert!(detail.contains("\"nonce\":\"[redacted]\""), "{detail}");
+    // Without the setting, nothing is dumped.
+    let h = Harness::start(Opts::default()).await;
+    Browser::new().login(&h, "alice").await;
+    assert!(
+        !h.audit()
+            .iter()
+            .any(|e| e.starts_with("login.claims_dumped"))
     );
 }
