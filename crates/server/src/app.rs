@@ -476,7 +476,13 @@ impl FromRequestParts<App> for Req {
 fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, OidcError> {
     std::thread::scope(|s| s.spawn(f).join())
         .map_err(|_| OidcError::StateStore("a directory call failed".into()))?
-        .map_err(|e| OidcError::StateStore(e.to_string()))
+        .map_err(|e| {
+            if e.is_unavailable() {
+                OidcError::StateStoreUnavailable(e.to_string())
+            } else {
+                OidcError::StateStore(e.to_string())
+            }
+        })
 }
 
 /// Pending logins in the directory: the payload (nonce, PKCE verifier, return-to) is
@@ -696,8 +702,27 @@ async fn harden(State(app): State<App>, req: Request, next: Next) -> Response {
     res
 }
 
-/// A 500 page for a directory failure: logged with its detail, shown without it.
+/// Seconds a client is asked to wait when the directory cannot be reached.
+pub(crate) const RETRY_AFTER: u32 = 5;
+
+/// A page for a directory failure: logged with its detail, shown without it. 503 with
+/// `Retry-After` when the database cannot be reached (nobody's fault here; try again),
+/// 500 otherwise.
 pub(crate) fn server_error(t: &Texts, e: &StoreError) -> Response {
+    if e.is_unavailable() {
+        tracing::error!(error = %e, "the directory cannot be reached");
+        let mut res = crate::pages::message(
+            t,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.err_unavailable_title,
+            t.err_unavailable_body,
+            None,
+            Some("directory_unavailable"),
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER));
+        return res;
+    }
     tracing::error!(error = %e, "a request failed in the directory");
     crate::pages::message(
         t,
@@ -707,6 +732,21 @@ pub(crate) fn server_error(t: &Texts, e: &StoreError) -> Response {
         None,
         Some("store_error"),
     )
+}
+
+/// [`server_error`] for machine clients: `application/problem+json` (RFC 9457).
+pub(crate) fn server_problem(e: &StoreError) -> Response {
+    crate::api::Problem::from(ssogate_admin::AdminError::Store(clone_store_error(e)))
+        .into_response()
+}
+
+/// The parts of a store error a problem document needs (the error itself is not Clone).
+fn clone_store_error(e: &StoreError) -> StoreError {
+    if e.is_unavailable() {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Corrupt(e.to_string())
+    }
 }
 
 /// A JSON error for machine routes.

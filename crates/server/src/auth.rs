@@ -431,6 +431,17 @@ pub(crate) async fn open_session(
 
 /// A refused callback or start: an audit event, a metric, and a page that says what to do.
 pub(crate) async fn login_failed(app: &App, req: &Req, slug: &str, e: &OidcError) -> Response {
+    if let OidcError::StateStoreUnavailable(detail) = e {
+        // Ours, not the provider's nor the person's: say so, and ask to come back.
+        app.metrics.inc(
+            "ssogate_rejections_total",
+            &[("reason", "directory_unavailable")],
+        );
+        return server_error(
+            req.t,
+            &ssogate_store::StoreError::Unavailable(detail.clone()),
+        );
+    }
     let code = e.code();
     let mut ev = req.event("login.failed", "failure", app.now());
     ev.reason = Some(code.into());

@@ -2,7 +2,7 @@
 //! Traefik `forwardAuth`, Caddy `forward_auth`) with the signed-in person's identity
 //! headers, or says where to sign in.
 
-use crate::app::{App, Req, json_error, server_error};
+use crate::app::{App, Req, json_error, server_error, server_problem};
 use crate::cache::CachedSession;
 use crate::pages::{self, WhoamiPage};
 use crate::web;
@@ -116,7 +116,10 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
     let session = match found {
         Ok(Some(s)) => s,
         Ok(None) => return unauthenticated(&app, &Req::from_parts(&parts, &app), &q),
-        Err(e) => return server_error(Req::from_parts(&parts, &app).t, &e),
+        Err(e) if wants_html(&parts.headers) => {
+            return server_error(Req::from_parts(&parts, &app).t, &e);
+        }
+        Err(e) => return server_problem(&e),
     };
     let user = &session.user;
     for (key, want) in &q {
@@ -270,7 +273,7 @@ async fn bearer_session(
                 StatusCode::FORBIDDEN,
             ));
         }
-        Err(e) => return Err(server_error(Req::from_parts(parts, app).t, &e)),
+        Err(e) => return Err(server_problem(&e)),
     };
     let Ok(user_id) = user.id.parse::<i64>() else {
         return Err(bearer_refused(

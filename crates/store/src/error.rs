@@ -28,7 +28,34 @@ pub enum StoreError {
     #[error("PostgreSQL error: {0}")]
     Postgres(String),
     #[error(
+        "the database cannot be reached ({0}); requests are refused until it is back. Check that the database server is running and reachable."
+    )]
+    Unavailable(String),
+    #[error(
         "another writer changed the same account at the same moment, again and again; try again"
     )]
     Race,
+}
+
+impl StoreError {
+    /// The database is down or unreachable (not a fault of this request): callers answer
+    /// 503 and ask to try again, instead of 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::PostgresConnect(_)
+            | StoreError::Unavailable(_)
+            | StoreError::WriterGone => true,
+            StoreError::Sqlite(e) | StoreError::Open { source: e, .. } => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::SystemIoFailure
+                        | rusqlite::ErrorCode::DiskFull
+                )
+            ),
+            _ => false,
+        }
+    }
 }

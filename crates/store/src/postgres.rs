@@ -39,6 +39,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0006_session_id_token.sql"),
 ];
 
+/// Connections one instance opens at most (`max_connections=N` in the URL changes it):
+/// PostgreSQL's own default limit is 100, shared by every instance and tool.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+
+/// How long a request waits for a free connection before it is refused as unavailable.
+const CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many times a login is decided again after losing a race to another writer.
 const RETRIES: usize = 8;
 
@@ -50,6 +57,11 @@ pub struct PgStore {
     config: postgres::Config,
     tls: MakeRustlsConnect,
     idle: Mutex<Vec<Conn>>,
+    /// Connections handed out now, and the cap on them (besides the listener's own).
+    in_use: Mutex<usize>,
+    freed: std::sync::Condvar,
+    max_connections: usize,
+    connection_wait: std::time::Duration,
     /// Tells listener threads to end when the store goes.
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -79,16 +91,31 @@ impl Drop for PgStore {
 ///   TLS (libpq's default, `prefer`, would silently fall back to plain text); loopback
 ///   goes without. `sslmode=disable|prefer|require` is honoured when given, and the
 ///   server's certificate is always verified (the system's roots and `sslrootcert`).
-fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreError> {
+///
+/// And the pool's cap: `max_connections=N` (an ssogate addition, like `sslrootcert`),
+/// [`DEFAULT_MAX_CONNECTIONS`] when not given.
+fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect, usize), StoreError> {
     let bad =
         |why: String| StoreError::PostgresConnect(format!("the database URL is not usable: {why}"));
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut kept = Vec::new();
     let mut root_cert = None;
     let mut mode_given = false;
+    let mut max = DEFAULT_MAX_CONNECTIONS;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some(("sslrootcert", path)) => root_cert = Some(path.to_owned()),
+            Some(("max_connections", n)) => {
+                max = n
+                    .parse()
+                    .ok()
+                    .filter(|n: &usize| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "max_connections={n} is not a number of connections between 1 and 1000"
+                        ))
+                    })?;
+            }
             Some(("sslmode", _)) => {
                 mode_given = true;
                 kept.push(pair);
@@ -145,7 +172,7 @@ fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect), StoreE
         .map_err(|e| bad(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok((config, MakeRustlsConnect::new(tls)))
+    Ok((config, MakeRustlsConnect::new(tls), max))
 }
 
 impl std::fmt::Debug for PgStore {
@@ -186,8 +213,14 @@ impl ToSql for Arg<'_> {
 fn pg_error(e: postgres::Error) -> StoreError {
     // `Display` says only "db error"; the server's message is what helps.
     match e.as_db_error() {
+        // Class 08 (connection exception) and 57 (operator intervention: shutdown,
+        // cannot connect now): the server is going or gone, not this query's fault.
+        Some(d) if d.code().code().starts_with("08") || d.code().code().starts_with("57") => {
+            StoreError::Unavailable(format!("{} ({})", d.message(), d.code().code()))
+        }
         Some(d) => StoreError::Postgres(format!("{} ({})", d.message(), d.code().code())),
-        None => StoreError::Postgres(e.to_string()),
+        // No answer from the server at all: a closed connection, an I/O error.
+        None => StoreError::Unavailable(e.to_string()),
     }
 }
 
@@ -305,11 +338,15 @@ fn classify(e: postgres::Error) -> StoreError {
 impl PgStore {
     /// Connects, and migrates under an advisory lock (several instances may start at once).
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let (config, tls) = connection(url)?;
+        let (config, tls, max_connections) = connection(url)?;
         let store = PgStore {
             config,
             tls,
             idle: Mutex::new(Vec::new()),
+            in_use: Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            max_connections,
+            connection_wait: CONNECTION_WAIT,
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let mut conn = store.connect()?;
@@ -341,21 +378,50 @@ impl PgStore {
         })
     }
 
+    /// A connection, once fewer than `max_connections` are out; every `get` that
+    /// succeeds is followed by one `put`.
     fn get(&self) -> Result<Conn, StoreError> {
-        let idle = self.idle.lock().map_err(|_| StoreError::WriterGone)?.pop();
-        match idle {
+        {
+            let in_use = self.in_use.lock().map_err(|_| StoreError::WriterGone)?;
+            let (mut in_use, waited) = self
+                .freed
+                .wait_timeout_while(in_use, self.connection_wait, |n| *n >= self.max_connections)
+                .map_err(|_| StoreError::WriterGone)?;
+            if waited.timed_out() && *in_use >= self.max_connections {
+                return Err(StoreError::Unavailable(format!(
+                    "all {} database connections stayed busy for {} s (raise max_connections in database_url if the server allows more)",
+                    self.max_connections,
+                    self.connection_wait.as_secs()
+                )));
+            }
+            *in_use += 1;
+        }
+        let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let conn = match idle {
             Some(c) if !c.client.is_closed() => Ok(c),
             _ => self.connect(),
+        };
+        if conn.is_err() {
+            self.release();
         }
+        conn
+    }
+
+    fn release(&self) {
+        if let Ok(mut n) = self.in_use.lock() {
+            *n = n.saturating_sub(1);
+        }
+        self.freed.notify_one();
     }
 
     fn put(&self, conn: Conn) {
         if let Ok(mut idle) = self.idle.lock()
             && !conn.client.is_closed()
-            && idle.len() < 64
+            && idle.len() < self.max_connections
         {
             idle.push(conn);
         }
+        self.release();
     }
 
     /// Runs `f` in a transaction, again (from scratch) when it loses a race.
@@ -888,8 +954,54 @@ mod tests {
     use postgres::config::SslMode;
 
     #[test]
+    fn max_connections_is_read_from_the_url_and_checked() {
+        let cap = |url: &str| connection(url).map(|(_, _, n)| n);
+        assert_eq!(
+            cap("postgres://u@127.0.0.1/x").ok(),
+            Some(DEFAULT_MAX_CONNECTIONS)
+        );
+        assert_eq!(
+            cap("postgres://u@127.0.0.1/x?max_connections=4").ok(),
+            Some(4)
+        );
+        assert!(cap("postgres://u@127.0.0.1/x?max_connections=0").is_err());
+        assert!(cap("postgres://u@127.0.0.1/x?max_connections=lots").is_err());
+    }
+
+    /// Connections are capped: past the cap a caller waits, and is refused as
+    /// unavailable (503 upstream) when none frees up in time.
+    #[test]
+    fn the_pool_never_opens_more_than_max_connections() {
+        let Ok(url) = std::env::var("TEST_SSOGATE_POSTGRES_URL") else {
+            assert!(
+                std::env::var("TEST_SSOGATE_REQUIRE_POSTGRES").is_err(),
+                "TEST_SSOGATE_POSTGRES_URL is required"
+            );
+            eprintln!("skipped: TEST_SSOGATE_POSTGRES_URL is not set");
+            return;
+        };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}max_connections=2");
+        let mut store = PgStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
+        store.connection_wait = std::time::Duration::from_millis(200);
+        let a = store.get().unwrap_or_else(|e| panic!("{e}"));
+        let b = store.get().unwrap_or_else(|e| panic!("{e}"));
+        let third = store.get();
+        assert!(
+            matches!(&third, Err(e) if e.is_unavailable()),
+            "{:?}",
+            third.err()
+        );
+        store.put(a);
+        let c = store.get().unwrap_or_else(|e| panic!("{e}"));
+        store.put(b);
+        store.put(c);
+        assert!(store.idle.lock().map(|v| v.len()).unwrap_or(0) <= 2);
+    }
+
+    #[test]
     fn tls_is_required_off_loopback_unless_the_url_says_otherwise() {
-        let mode = |url: &str| connection(url).map(|(c, _)| c.get_ssl_mode());
+        let mode = |url: &str| connection(url).map(|(c, _, _)| c.get_ssl_mode());
         assert_eq!(
             mode("postgres://u:p@db.example.com/x").ok(),
             Some(SslMode::Require)

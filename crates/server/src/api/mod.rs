@@ -47,7 +47,7 @@ pub struct FieldError {
 }
 
 impl Problem {
-    fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+    pub(crate) fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
         Problem {
             kind: format!("https://ssogate.dev/problems/{kind}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -86,6 +86,12 @@ impl IntoResponse for Problem {
                 axum::http::HeaderValue::from_static("Bearer realm=\"ssogate-api\""),
             );
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from(crate::app::RETRY_AFTER),
+            );
+        }
         res
     }
 }
@@ -100,6 +106,14 @@ impl From<AdminError> for Problem {
             AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m.clone()),
             AdminError::Store(ssogate_store::StoreError::InvalidInput(m)) => {
                 Problem::new(StatusCode::BAD_REQUEST, "bad-request", m.clone())
+            }
+            AdminError::Store(inner) if inner.is_unavailable() => {
+                tracing::error!(error = %inner, "the directory cannot be reached");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "directory-unavailable",
+                    "the user directory cannot be reached; try again shortly",
+                )
             }
             AdminError::Store(inner) => {
                 tracing::error!(error = %inner, "an API call failed in the directory");

@@ -977,3 +977,61 @@ async fn dump_claims_reaches_the_operator_in_the_audit_log_with_proofs_redacted(
             .any(|e| e.starts_with("login.claims_dumped"))
     );
 }
+
+/// Runs SQL as the test server's administrator (off the async thread).
+async fn pg_admin(sql: String) {
+    let base = std::env::var("TEST_SSOGATE_POSTGRES_URL").unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        c.batch_execute(&sql).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// Regression: with the database down, forward-auth answered 500 and the login page
+/// blamed the provider ("ref: state_store"). Now: 503 with Retry-After, problem+json for
+/// API clients, a page that says the directory is unavailable; back to normal after.
+#[tokio::test]
+async fn a_database_outage_is_a_503_that_names_the_directory() {
+    let Some(url) = crate::support::postgres_database() else {
+        return;
+    };
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let h = Harness::start(Opts {
+        postgres: Some(url),
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    pg_admin(format!(
+        "ALTER DATABASE {db} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
+    ))
+    .await;
+    // A session nobody has in memory must be looked up: the directory is down.
+    let stranger = Browser::new();
+    stranger.set_cookie("ssogate_session", "not-in-any-cache");
+    let verify = h.url("/auth/verify");
+    let r = stranger
+        .get_with(&verify, &[("accept", "application/json")])
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after").as_deref(), Some("5"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
+    let page = stranger.get(&verify).await;
+    assert_eq!(page.status, 503);
+    assert!(page.body.contains("directory"), "{}", page.body);
+    // Starting a sign-in needs the directory too: said so, the provider not blamed.
+    let r = Browser::new().get(&h.url("/auth/fake/start")).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("directory_unavailable"), "{}", r.body);
+    assert!(r.body.contains("not at fault"), "{}", r.body);
+    // Back: the rightful session works again.
+    pg_admin(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true;")).await;
+    assert_eq!(b.status_within(&verify, 200).await, 200);
+}
