@@ -76,6 +76,10 @@ pub struct Inner {
     pub(crate) demo_people: Option<String>,
     pub(crate) cache: Arc<SessionCache>,
     pub(crate) registry: std::sync::RwLock<Arc<Registry>>,
+    /// Rebuilds asked for by notifications, and rebuilds done by the rebuilder thread
+    /// (fewer when a burst coalesced).
+    pub(crate) reloads_requested: std::sync::atomic::AtomicU64,
+    pub(crate) reloads_done: std::sync::atomic::AtomicU64,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -119,6 +123,8 @@ impl App {
                 s.rate_limit.ipv6_prefix,
             ),
             refusals: crate::refusals::Refusals::default(),
+            reloads_requested: std::sync::atomic::AtomicU64::new(0),
+            reloads_done: std::sync::atomic::AtomicU64::new(0),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,
@@ -132,7 +138,31 @@ impl App {
             config,
         }));
         // Providers, settings or the catalogue changed on any instance: rebuild here.
+        // One rebuilder thread; a burst of notifications while it works coalesces into
+        // one more rebuild (a channel of one), never a thread per notification.
         let weak = Arc::downgrade(&app.0);
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let rebuilder = Arc::downgrade(&app.0);
+        std::thread::Builder::new()
+            .name("ssogate-reload".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let Some(inner) = rebuilder.upgrade() else {
+                        return;
+                    };
+                    let app = App(inner);
+                    if let Err(e) = app.reload() {
+                        tracing::warn!(error = %e, "could not reload the providers and provisioning settings");
+                    }
+                    app.reloads_done
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| {
+                AppError::Store(StoreError::Corrupt(format!(
+                    "cannot start the reload thread: {e}"
+                )))
+            })?;
         app.directory.watch(Arc::new(move |what| {
             use ssogate_store::invalidate::Invalidation;
             let keys_of = match what {
@@ -148,11 +178,10 @@ impl App {
                 }
                 return;
             }
-            std::thread::spawn(move || {
-                if let Err(e) = app.reload() {
-                    tracing::warn!(error = %e, "could not reload the providers and provisioning settings");
-                }
-            });
+            app.reloads_requested
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Full: a rebuild is already due, and it will read this change too.
+            let _ = wake.try_send(());
         }))?;
         Ok(app)
     }
@@ -392,7 +421,7 @@ impl App {
         });
         // Not kept when an invalidation raced the read; the answer, true when read,
         // stands for this request.
-        self.cache.insert(hash, entry.clone(), seen);
+        self.cache.insert(hash, entry.clone(), seen, now);
         Ok(Some(entry))
     }
 

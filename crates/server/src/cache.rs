@@ -9,7 +9,7 @@
 use axum::http::{HeaderName, HeaderValue};
 use ssogate_core::directory::ExistingUser;
 use ssogate_store::invalidate::Invalidation;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -32,7 +32,16 @@ pub(crate) struct CachedSession {
 
 impl CachedSession {
     pub(crate) fn live(&self, now: i64) -> bool {
-        now < self.expires_at && now < self.touched_at.load(Ordering::Relaxed) + self.idle
+        now < self.deadline()
+    }
+
+    /// When it stops being live unless touched again.
+    fn deadline(&self) -> i64 {
+        self.expires_at.min(
+            self.touched_at
+                .load(Ordering::Relaxed)
+                .saturating_add(self.idle),
+        )
     }
 }
 
@@ -40,6 +49,51 @@ impl CachedSession {
 struct Maps {
     by_hash: HashMap<String, Arc<CachedSession>>,
     by_user: HashMap<i64, HashSet<String>>,
+    /// (deadline when queued, hash), soonest first. A deadline pushed back by a touch
+    /// is found late and queued again; entries invalidated meanwhile are skipped.
+    by_deadline: BTreeSet<(i64, String)>,
+}
+
+impl Maps {
+    fn remove(&mut self, hash: &str) {
+        if let Some(e) = self.by_hash.remove(hash)
+            && let Some(set) = self.by_user.get_mut(&e.user_id)
+        {
+            set.remove(hash);
+            if set.is_empty() {
+                self.by_user.remove(&e.user_id);
+            }
+        }
+    }
+
+    /// Makes room for one more: expired entries first, then the soonest to expire.
+    /// Amortised O(log n) per insert: each queued item is popped at most once more
+    /// than it was pushed.
+    fn make_room(&mut self, now: i64) {
+        while self.by_hash.len() >= MAX_ENTRIES {
+            let Some((queued, hash)) = self.by_deadline.pop_first() else {
+                return;
+            };
+            let Some(e) = self.by_hash.get(&hash) else {
+                continue; // invalidated meanwhile
+            };
+            let deadline = e.deadline();
+            if deadline > queued && deadline > now {
+                // Touched since it was queued: not expired, back in line.
+                self.by_deadline.insert((deadline, hash));
+                continue;
+            }
+            self.remove(&hash);
+        }
+    }
+
+    /// Drops queue items of entries no longer cached, once they outnumber the entries.
+    fn compact(&mut self) {
+        if self.by_deadline.len() > 2 * self.by_hash.len() + 1024 {
+            let by_hash = &self.by_hash;
+            self.by_deadline.retain(|(_, h)| by_hash.contains_key(h));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -57,18 +111,23 @@ impl SessionCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Keeps `entry` unless something was invalidated since `seen` was read.
-    pub(crate) fn insert(&self, hash: String, entry: Arc<CachedSession>, seen: u64) {
+    /// Keeps `entry` unless something was invalidated since `seen` was read. A full
+    /// cache makes room: expired sessions go first, then those closest to expiry.
+    pub(crate) fn insert(&self, hash: String, entry: Arc<CachedSession>, seen: u64, now: i64) {
         let Ok(mut m) = self.maps.write() else {
             return;
         };
-        if self.generation.load(Ordering::Acquire) != seen || m.by_hash.len() >= MAX_ENTRIES {
+        if self.generation.load(Ordering::Acquire) != seen {
             return;
         }
+        m.remove(&hash);
+        m.make_room(now);
+        m.compact();
         m.by_user
             .entry(entry.user_id)
             .or_default()
             .insert(hash.clone());
+        m.by_deadline.insert((entry.deadline(), hash.clone()));
         m.by_hash.insert(hash, entry);
     }
 
@@ -79,16 +138,7 @@ impl SessionCache {
             return;
         };
         match what {
-            Invalidation::Session(hash) => {
-                if let Some(e) = m.by_hash.remove(hash)
-                    && let Some(set) = m.by_user.get_mut(&e.user_id)
-                {
-                    set.remove(hash);
-                    if set.is_empty() {
-                        m.by_user.remove(&e.user_id);
-                    }
-                }
-            }
+            Invalidation::Session(hash) => m.remove(hash),
             Invalidation::User(id) => {
                 for hash in m.by_user.remove(id).unwrap_or_default() {
                     m.by_hash.remove(&hash);
@@ -111,9 +161,13 @@ mod tests {
     use super::*;
 
     fn entry(user_id: i64) -> Arc<CachedSession> {
+        entry_until(user_id, 1_000)
+    }
+
+    fn entry_until(user_id: i64, expires_at: i64) -> Arc<CachedSession> {
         Arc::new(CachedSession {
             user_id,
-            expires_at: 1_000,
+            expires_at,
             idle: 100,
             touched_at: AtomicI64::new(0),
             user: Arc::new(
@@ -128,9 +182,9 @@ mod tests {
     #[test]
     fn invalidations_remove_sessions_users_and_everything() {
         let c = SessionCache::default();
-        c.insert("a".into(), entry(1), c.generation());
-        c.insert("b".into(), entry(1), c.generation());
-        c.insert("c".into(), entry(2), c.generation());
+        c.insert("a".into(), entry(1), c.generation(), 0);
+        c.insert("b".into(), entry(1), c.generation(), 0);
+        c.insert("c".into(), entry(2), c.generation(), 0);
         assert_eq!(c.len(), 3);
         c.invalidate(&Invalidation::Session("a".into()));
         assert!(c.get("a").is_none() && c.get("b").is_some());
@@ -145,8 +199,43 @@ mod tests {
         let c = SessionCache::default();
         let seen = c.generation();
         c.invalidate(&Invalidation::User(7));
-        c.insert("x".into(), entry(7), seen);
+        c.insert("x".into(), entry(7), seen, 0);
         assert!(c.get("x").is_none());
+    }
+
+    /// Regression: at 200,000 entries the cache silently stopped caching (every
+    /// forward-auth became a directory read). Now expired entries make room first,
+    /// then the ones closest to expiry; live, fresh sessions are always cached.
+    #[test]
+    fn a_full_cache_evicts_by_expiry_and_keeps_caching() {
+        let c = SessionCache::default();
+        // Half expire at 50 (idle 100 from touched 0 → 100; absolute 50 sooner).
+        for i in 0..MAX_ENTRIES {
+            let until = if i % 2 == 0 { 50 } else { 1_000 };
+            c.insert(
+                format!("s{i}"),
+                entry_until(i as i64, until),
+                c.generation(),
+                0,
+            );
+        }
+        assert_eq!(c.len(), MAX_ENTRIES);
+        c.insert("new".into(), entry(1), c.generation(), 60);
+        assert!(c.get("new").is_some(), "a new session is cached when full");
+        assert!(c.get("s0").is_none(), "an expired one made room");
+        assert!(c.get("s1").is_some(), "live ones stay");
+        assert_eq!(c.len(), MAX_ENTRIES);
+        // Touched entries move back in line: the untouched soonest-expiring goes.
+        let touched = c.get("s3").unwrap_or_else(|| unreachable!());
+        touched.touched_at.store(900, Ordering::Relaxed);
+        for i in 0..(MAX_ENTRIES / 2) {
+            c.insert(format!("n{i}"), entry(9), c.generation(), 60);
+        }
+        assert!(
+            c.get("s3").is_some(),
+            "touched, so not the soonest to expire"
+        );
+        assert_eq!(c.len(), MAX_ENTRIES);
     }
 
     #[test]

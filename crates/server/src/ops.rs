@@ -50,10 +50,22 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
         .iter()
         .map(|(s, p)| (s.clone(), p.rp.jwks_fetches()))
         .collect();
+    let mut text = app.metrics.render(&jwks);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    text.push_str(&format!(
+        "# HELP ssogate_reloads_requested_total Provider and settings rebuilds asked for by change notifications.\n\
+         # TYPE ssogate_reloads_requested_total counter\n\
+         ssogate_reloads_requested_total {}\n\
+         # HELP ssogate_reloads_total Provider and settings rebuilds done (bursts of notifications coalesce).\n\
+         # TYPE ssogate_reloads_total counter\n\
+         ssogate_reloads_total {}\n",
+        load(&app.reloads_requested),
+        load(&app.reloads_done)
+    ));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(&jwks),
+        text,
     )
         .into_response()
 }

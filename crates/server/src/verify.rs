@@ -299,6 +299,6 @@ async fn bearer_session(
         provider: Some(identity.provider.clone()),
         user: Arc::new(user),
     });
-    app.cache.insert(key, entry.clone(), seen);
+    app.cache.insert(key, entry.clone(), seen, now);
     Ok(entry)
 }

@@ -24,16 +24,17 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 }
 
 /// Sets (or, with `None`, removes) an account's password. Whether the account exists.
-pub fn set_password(
+/// Stores an Argon2 hash made beforehand with [`hash_password`] — never inside a
+/// database lock, where its ~50 ms would stall every other reader or writer.
+pub fn set_password_hash(
     db: &mut dyn Db,
     user_id: i64,
-    password: Option<&str>,
+    hash: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let hash = password.map(hash_password).transpose()?;
     Ok(db.exec(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
-        args![&hash, now, user_id],
+        args![hash, now, user_id],
     )? > 0)
 }
 
@@ -68,32 +69,45 @@ fn verify(password: &str, phc: &str) -> bool {
 }
 
 /// Checks a username and password.
-pub fn check_password(
-    db: &mut dyn Db,
-    username: &str,
-    password: &str,
-) -> Result<PasswordCheck, StoreError> {
+/// What a password check needs of an account: its id, hash and status.
+pub type PasswordRecord = Option<(i64, Option<String>, String)>;
+
+/// Reads what [`judge_password`] needs; cheap, so it may run under a database lock.
+pub fn password_record(db: &mut dyn Db, username: &str) -> Result<PasswordRecord, StoreError> {
     let rows = db.query(
         "SELECT id, password_hash, status FROM users WHERE lower(username) = lower($1)",
         args![username],
     )?;
     let Some(r) = rows.first() else {
-        let _ = verify(password, decoy());
-        return Ok(PasswordCheck::Wrong);
+        return Ok(None);
     };
-    let (id, hash, status) = (r.get(0)?.int()?, r.get(1)?.opt_text()?, r.get(2)?.text()?);
+    Ok(Some((
+        r.get(0)?.int()?,
+        r.get(1)?.opt_text()?,
+        r.get(2)?.text()?,
+    )))
+}
+
+/// Verifies `password` against a record (Argon2: run it outside any database lock).
+/// An unknown account or one without a password costs the same time as a wrong
+/// password, so neither can be told apart by timing.
+pub fn judge_password(record: PasswordRecord, password: &str) -> PasswordCheck {
+    let Some((id, hash, status)) = record else {
+        let _ = verify(password, decoy());
+        return PasswordCheck::Wrong;
+    };
     let Some(hash) = hash else {
         let _ = verify(password, decoy());
-        return Ok(PasswordCheck::SingleSignOnOnly);
+        return PasswordCheck::SingleSignOnOnly;
     };
     if !verify(password, &hash) {
-        return Ok(PasswordCheck::Wrong);
+        return PasswordCheck::Wrong;
     }
-    Ok(match status.as_str() {
+    match status.as_str() {
         "active" => PasswordCheck::Ok(id),
         "pending" => PasswordCheck::Pending,
         _ => PasswordCheck::Disabled,
-    })
+    }
 }
 
 /// What an API key may do.

@@ -695,10 +695,12 @@ impl crate::Directory for PgStore {
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        self.read(|c| credentials::set_password(c, user_id, password, now))
+        let hash = password.map(credentials::hash_password).transpose()?;
+        self.read(|c| credentials::set_password_hash(c, user_id, hash.as_deref(), now))
     }
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
-        self.read(|c| credentials::check_password(c, username, password))
+        let record = self.read(|c| credentials::password_record(c, username))?;
+        Ok(credentials::judge_password(record, password))
     }
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
         self.read(|c| credentials::create_api_key(c, name, scope, now))

@@ -491,11 +491,13 @@ impl crate::Directory for SqliteStore {
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let password = password.map(String::from);
-        self.write(move |c| credentials::set_password(c, user_id, password.as_deref(), now))
+        // Hashed before the writer is asked, so no one waits behind Argon2.
+        let hash = password.map(credentials::hash_password).transpose()?;
+        self.write(move |c| credentials::set_password_hash(c, user_id, hash.as_deref(), now))
     }
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
-        self.read(|c| credentials::check_password(c, username, password))
+        let record = self.read(|c| credentials::password_record(c, username))?;
+        Ok(credentials::judge_password(record, password))
     }
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
         let name = name.to_owned();
@@ -696,5 +698,64 @@ impl Drop for SqliteStore {
         if let Some(h) = self.writer.take() {
             let _ = h.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Directory;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Regression: Argon2 ran while the reader connection was held, so every password
+    /// attempt stalled forward-auth cache misses and console reads behind it. While
+    /// checks run now, the reader is free nearly all the time (it was busy nearly all
+    /// the time before: the two differ by two orders of magnitude, not a little).
+    #[test]
+    fn password_checks_leave_the_reader_free() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap_or_else(|e| panic!("{e}")));
+        store
+            .write(|c| {
+                c.execute_batch("INSERT INTO users (id, username, source, status, created_at, updated_at) VALUES (1, 'pw', 'local', 'active', 0, 0)")
+                    .map_err(StoreError::from)
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        store
+            .set_password(1, Some("correct horse battery"), 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (started, done) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let checker = {
+            let (store, started, done) = (store.clone(), started.clone(), done.clone());
+            std::thread::spawn(move || {
+                started.store(true, Ordering::SeqCst);
+                for _ in 0..3 {
+                    let r = store.check_password("pw", "correct horse battery");
+                    assert!(matches!(r, Ok(crate::credentials::PasswordCheck::Ok(1))));
+                }
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        while !started.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        let (mut free, mut busy) = (0u64, 0u64);
+        while !done.load(Ordering::SeqCst) {
+            match store.reader.try_lock() {
+                Ok(_) => free += 1,
+                Err(_) => busy += 1,
+            }
+        }
+        checker
+            .join()
+            .unwrap_or_else(|_| panic!("the checker failed"));
+        assert!(
+            free > busy * 3,
+            "the reader was busy {busy} times and free {free} times during password checks"
+        );
     }
 }

@@ -1035,3 +1035,50 @@ async fn a_database_outage_is_a_503_that_names_the_directory() {
     pg_admin(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true;")).await;
     assert_eq!(b.status_within(&verify, 200).await, 200);
 }
+
+/// Regression: every settings notification started a thread of its own to rebuild the
+/// providers; a burst of them started as many rebuilds at once. Now one rebuilder
+/// coalesces a burst, and the last change is in force after it.
+#[tokio::test]
+async fn a_burst_of_change_notifications_coalesces_into_few_rebuilds() {
+    let h = Harness::start(Opts::default()).await;
+    let d = h.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        for i in 0..300 {
+            d.announce(ssogate_store::invalidate::Invalidation::Settings(format!(
+                "provider:burst-{i}"
+            )))
+            .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let b = Browser::new();
+    let read = |m: &str, name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    // Bounded wait for the rebuilder to catch up with the burst.
+    let mut m = String::new();
+    for _ in 0..100 {
+        m = b.get(&h.url("/metrics")).await.body;
+        if read(&m, "ssogate_reloads_requested_total") >= 300
+            && read(&m, "ssogate_reloads_total") >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (asked, done) = (
+        read(&m, "ssogate_reloads_requested_total"),
+        read(&m, "ssogate_reloads_total"),
+    );
+    assert!(asked >= 300, "{m}");
+    assert!(done >= 1, "{m}");
+    assert!(
+        done < asked / 2,
+        "{done} rebuilds for {asked} notifications"
+    );
+}
