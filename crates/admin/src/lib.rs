@@ -10,6 +10,7 @@
 mod catalogue;
 pub mod dates;
 mod providers;
+pub mod views;
 
 pub use catalogue::CatalogueItem;
 pub use providers::ProviderRecord;

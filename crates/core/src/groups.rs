@@ -79,6 +79,16 @@ pub fn resolve<'d>(
                         "\"{raw}\" (as \"{n}\") matches no group; ignored (create_missing is off)"
                     ),
                 );
+            } else if raw.contains(',') {
+                // Names travel in comma-separated identity headers: a comma would split
+                // one group into two for the application. Matching by external id is
+                // still fine (the stored name has no comma).
+                trace.note(
+                    Step::Groups,
+                    format!(
+                        "\"{raw}\" matches no group and holds a comma, which a group name cannot (names travel in comma-separated headers); not created. Add the group in the catalogue with this value as an external id."
+                    ),
+                );
             } else if !out.create.iter().any(|c| normalise(c) == *n) {
                 trace.note(
                     Step::Groups,

@@ -772,6 +772,52 @@ fn group_sync_by_external_ids_and_create_missing() {
     );
 }
 
+/// Regression: control characters (CR, LF, ESC, BEL, C1, bidi overrides) from claims
+/// reached stored display names, usernames and group names, and a group with a comma
+/// could be created although names travel in comma-separated headers.
+#[test]
+fn control_characters_and_commas_never_reach_stored_names() {
+    let mut p = sync_policy();
+    p.groups.create_missing = true;
+    let o = engine(p).decide(
+        &claims(json!({
+            "sub": "evil", "preferred_username": "mal\u{7}lory",
+            "name": "Eve\r\nRemote-User: admin\u{1b}[31m\u{202e}x\u{85}",
+            "email": "eve@example.com\r\nBcc: x@y", "email_verified": true,
+            "groups": ["Editors", "bad\ngroup", "\u{1b}]0;pwned\u{7}", "cn=ops,dc=example"]
+        })),
+        &base_dir(),
+    );
+    assert!(
+        matches!(o.decision, Decision::Provision { .. }),
+        "{:?}",
+        o.trace
+    );
+    let shown = |v: &Option<String>| v.clone().unwrap_or_default();
+    let display = shown(&o.user.display_name);
+    let username = shown(&o.user.username);
+    for (what, v) in [("display name", &display), ("username", &username)] {
+        assert!(
+            !v.chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{what}: {v:?}"
+        );
+    }
+    assert_eq!(display, "EveRemote-User: admin[31mx");
+    assert_eq!(o.user.email, None, "an address with CR/LF is no address");
+    assert!(trace_has(&o, "removed"), "{:?}", o.trace);
+    // Only the clean group is granted; nothing with a control character or a comma is
+    // created.
+    assert!(
+        o.changes.create_groups.is_empty(),
+        "{:?}",
+        o.changes.create_groups
+    );
+    assert_eq!(names(&o, GrantKind::Group), ["Editors", "Readers"]);
+    assert!(trace_has(&o, "holds a comma"), "{:?}", o.trace);
+    assert!(trace_has(&o, "control characters cannot"), "{:?}", o.trace);
+}
+
 #[test]
 fn nextcloud_allow_regex_and_login_restriction() {
     let mut p = sync_policy();

@@ -273,7 +273,7 @@ pub(crate) fn fail(e: AdminError) -> Failure {
 pub(crate) fn json_out(v: &impl serde::Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(v)
         .map_err(|e| Failure::Runtime(format!("cannot write JSON: {e}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -354,9 +354,9 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             let now = ssogate_store::RequestContext::now().now;
             let d = admin.create_user(row, now).map_err(fail)?;
             if json {
-                return json_out(&d);
+                return json_out(&ssogate_admin::views::User::from(d));
             }
-            println!("created \"{}\" (id {})", d.user.username, d.user.id);
+            outln!("created \"{}\" (id {})", d.user.username, d.user.id);
             Ok(())
         }
         UserCommand::Update {
@@ -380,9 +380,9 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             }
             let d = admin.user(&user).map_err(fail)?;
             if json {
-                return json_out(&d);
+                return json_out(&ssogate_admin::views::User::from(d));
             }
-            println!(
+            outln!(
                 "updated \"{}\": {} granted, {} taken away",
                 d.user.username,
                 g.len(),
@@ -408,12 +408,17 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                     .collect();
                 return json_out(&serde_json::json!({"users": users, "next": page.next}));
             }
-            println!(
+            outln!(
                 "{:<6} {:<20} {:<28} {:<9} {:<9} {:<5} LAST LOGIN",
-                "ID", "USERNAME", "EMAIL", "STATUS", "SOURCE", "ADMIN"
+                "ID",
+                "USERNAME",
+                "EMAIL",
+                "STATUS",
+                "SOURCE",
+                "ADMIN"
             );
             for u in &page.users {
-                println!(
+                outln!(
                     "{:<6} {:<20} {:<28} {:<9} {:<9} {:<5} {}",
                     u.id,
                     u.username,
@@ -425,30 +430,30 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                 );
             }
             if let Some(next) = page.next {
-                println!("more: --after {next}");
+                outln!("more: --after {next}");
             }
             Ok(())
         }
         UserCommand::Show { user, json } => {
             let d = admin.user(&user).map_err(fail)?;
             if json {
-                return json_out(&d);
+                return json_out(&ssogate_admin::views::User::from(d));
             }
             let u = &d.user;
-            println!("id:            {}", u.id);
-            println!("username:      {}", u.username);
-            println!(
+            outln!("id:            {}", u.id);
+            outln!("username:      {}", u.username);
+            outln!(
                 "display name:  {}",
                 u.display_name.as_deref().unwrap_or("-")
             );
-            println!(
+            outln!(
                 "email:         {}{}",
                 u.email.as_deref().unwrap_or("-"),
                 if u.email_verified { " (verified)" } else { "" }
             );
-            println!("status:        {}", u.status.as_str());
-            println!("source:        {}", u.source.as_str());
-            println!(
+            outln!("status:        {}", u.status.as_str());
+            outln!("source:        {}", u.source.as_str());
+            outln!(
                 "password:      {}",
                 if u.has_password { "set" } else { "none" }
             );
@@ -465,14 +470,14 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                     .map(|g| format!("{} ({})", g.name, g.source.as_str()))
                     .collect();
                 if !list.is_empty() {
-                    println!("{:<14} {}", format!("{kind}:"), list.join(", "));
+                    outln!("{:<14} {}", format!("{kind}:"), list.join(", "));
                 }
             }
             for (p, e) in &u.external_ids {
-                println!("external id:   {p}: {e}");
+                outln!("external id:   {p}: {e}");
             }
             for i in &d.linked {
-                println!(
+                outln!(
                     "identity:      {} {} (email {}, first {}, last {})",
                     i.provider,
                     i.subject,
@@ -495,7 +500,7 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                         d.user.username
                     )));
                 }
-                print!(
+                out!(
                     "Delete \"{}\" with {} linked identit{} and every grant and session? Type the username to confirm: ",
                     d.user.username,
                     d.linked.len(),
@@ -509,7 +514,7 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                 }
             }
             admin.delete_user(&user).map_err(fail)?;
-            println!("deleted \"{}\"", d.user.username);
+            outln!("deleted \"{}\"", d.user.username);
             Ok(())
         }
         UserCommand::SetExternalId {
@@ -527,8 +532,8 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                 .set_external_id(&user, &provider, external_id.as_deref())
                 .map_err(fail)?;
             match external_id {
-                Some(e) => println!("\"{user}\" has the external id \"{e}\" at \"{provider}\""),
-                None => println!("\"{user}\" has no external id at \"{provider}\""),
+                Some(e) => outln!("\"{user}\" has the external id \"{e}\" at \"{provider}\""),
+                None => outln!("\"{user}\" has no external id at \"{provider}\""),
             }
             Ok(())
         }
@@ -537,7 +542,7 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
 
 fn status(admin: &Admin, user: &str, change: StatusChange, done: &str) -> Result<(), Failure> {
     let d = admin.set_status(user, change).map_err(fail)?;
-    println!(
+    outln!(
         "{} \"{}\" (now {})",
         done,
         d.user.username,
@@ -621,7 +626,7 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
                     &serde_json::json!({"name": name.trim(), "scope": scope.as_str(), "key": key}),
                 );
             }
-            println!("{key}");
+            outln!("{key}");
             eprintln!("This key is shown once; store it now. It is kept only as a hash.");
             Ok(())
         }
@@ -638,12 +643,16 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
                     .collect();
                 return json_out(&serde_json::json!({"keys": v}));
             }
-            println!(
+            outln!(
                 "{:<5} {:<24} {:<12} {:<6} {:<17} STATE",
-                "ID", "NAME", "PREFIX", "SCOPE", "LAST USED"
+                "ID",
+                "NAME",
+                "PREFIX",
+                "SCOPE",
+                "LAST USED"
             );
             for k in &keys {
-                println!(
+                outln!(
                     "{:<5} {:<24} {:<12} {:<6} {:<17} {}",
                     k.id,
                     k.name,
@@ -661,7 +670,7 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
         }
         ApikeyCommand::Revoke { id } => {
             admin.revoke_api_key(id).map_err(fail)?;
-            println!("revoked key {id}");
+            outln!("revoked key {id}");
             Ok(())
         }
     }
@@ -698,7 +707,7 @@ fn tail(config: &ssogate_config::Config, lines: i64, follow: bool) -> Result<(),
     events.reverse();
     let mut last = events.last().map_or(0, |(id, _)| *id);
     for (id, e) in &events {
-        println!("{}", audit_line(*id, e));
+        outln!("{}", audit_line(*id, e));
     }
     if !follow {
         return Ok(());
@@ -715,7 +724,7 @@ fn tail(config: &ssogate_config::Config, lines: i64, follow: bool) -> Result<(),
             .collect();
         new.reverse();
         for (id, e) in &new {
-            println!("{}", audit_line(*id, e));
+            outln!("{}", audit_line(*id, e));
             last = *id;
         }
     }
@@ -766,14 +775,14 @@ pub(crate) fn settings(
             }
             for (slug, v) in &out {
                 if slug == "global" {
-                    println!(
+                    outln!(
                         "[global] (saved in the console; in force unless a provider sets the key)"
                     );
                 } else {
-                    println!("[{slug}]");
+                    outln!("[{slug}]");
                 }
                 for (k, val) in v.as_object().into_iter().flatten() {
-                    println!("  {k:<26} {val}");
+                    outln!("  {k:<26} {val}");
                 }
             }
             Ok(())
@@ -836,7 +845,7 @@ fn save_setting(
             .map_err(|e| format!("{key}: {e}; nothing was saved"))
         })
         .map_err(fail)?;
-    println!(
+    outln!(
         "saved {}.{key}; running servers apply it at once",
         provider.unwrap_or("global")
     );
@@ -921,12 +930,16 @@ pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Resul
             .collect();
         return json_out(&serde_json::json!({"events": v}));
     }
-    println!(
+    outln!(
         "{:<6} {:<17} {:<22} {:<8} {:<28} PROVIDER/SUBJECT",
-        "ID", "AT (UTC)", "EVENT", "OUTCOME", "REASON"
+        "ID",
+        "AT (UTC)",
+        "EVENT",
+        "OUTCOME",
+        "REASON"
     );
     for (id, e) in &events {
-        println!("{}", audit_line(*id, e));
+        outln!("{}", audit_line(*id, e));
     }
     Ok(())
 }

@@ -94,7 +94,7 @@ pub(crate) fn catalogue(
             } else {
                 "LABEL"
             };
-            println!("{:<28} {:<36} {:>8}  MANAGED BY", "NAME", extra, "ACCOUNTS");
+            outln!("{:<28} {:<36} {:>8}  MANAGED BY", "NAME", extra, "ACCOUNTS");
             for i in items {
                 let e = &i.entry.item;
                 let mut detail = if kind == ItemKind::Group {
@@ -105,9 +105,12 @@ pub(crate) fn catalogue(
                 if e.required {
                     detail.push_str(" (required)");
                 }
-                println!(
+                outln!(
                     "{:<28} {:<36} {:>8}  {}",
-                    e.name, detail, i.entry.holders, i.managed_by
+                    e.name,
+                    detail,
+                    i.entry.holders,
+                    i.managed_by
                 );
             }
             Ok(())
@@ -125,7 +128,7 @@ pub(crate) fn catalogue(
             if fields.json {
                 return json_out(&made);
             }
-            println!("created the {kind} {}", made.entry.item.name);
+            outln!("created the {kind} {}", made.entry.item.name);
             Ok(())
         }
         CatalogueCommand::Update {
@@ -151,7 +154,7 @@ pub(crate) fn catalogue(
             if fields.json {
                 return json_out(&changed);
             }
-            println!(
+            outln!(
                 "saved the {kind} {} ({} account{} hold{} it)",
                 changed.entry.item.name,
                 changed.entry.holders,
@@ -170,7 +173,7 @@ pub(crate) fn catalogue(
                         if holders == 1 { "s" } else { "" }
                     )));
                 }
-                print!(
+                out!(
                     "Delete the {kind} \"{name}\" from {holders} account(s)? Type its name to confirm: "
                 );
                 let _ = std::io::stdout().flush();
@@ -183,7 +186,7 @@ pub(crate) fn catalogue(
             let n = adm
                 .delete_item(kind, &name, checker(config)?)
                 .map_err(fail)?;
-            println!(
+            outln!(
                 "deleted the {kind} {name}; {n} account{} lost it",
                 if n == 1 { "" } else { "s" }
             );

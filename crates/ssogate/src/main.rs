@@ -4,6 +4,8 @@
 //! rows failed; for `provider check`, the provider is not usable); 2 — bad input (a config file, a claims, directory or import file, a
 //! claim expression, or command-line usage).
 
+#[macro_use]
+mod output;
 mod admin_cmd;
 mod catalogue_cmd;
 mod provider_cmd;
@@ -170,9 +172,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .path
                 .as_ref()
                 .map_or("the environment".into(), |p| p.display().to_string());
-            println!("{origin}: OK, {} provider(s)", config.providers.len());
+            outln!("{origin}: OK, {} provider(s)", config.providers.len());
             for p in config.providers.values() {
-                println!("  {:<12} {:<24} {}", p.slug, p.display_name, p.issuer);
+                outln!("  {:<12} {:<24} {}", p.slug, p.display_name, p.issuer);
             }
             Ok(())
         }
@@ -217,7 +219,7 @@ fn sweep(config: &ssogate_config::Config) -> Result<(), Failure> {
             .purge_audit(now - i64::from(days) * 86_400)
             .map_err(runtime)?
     };
-    println!(
+    outln!(
         "{name}: removed {sessions} expired sessions, {states} expired login states, {audit} audit events older than {}",
         if days == 0 {
             "forever (retention_days = 0)".to_owned()
@@ -231,7 +233,7 @@ fn sweep(config: &ssogate_config::Config) -> Result<(), Failure> {
 fn migrate(config: &ssogate_config::Config) -> Result<(), Failure> {
     let (_, name) = open_directory(config)?;
     let c = &config.catalogue;
-    println!(
+    outln!(
         "{name}: schema up to date (version {}); catalogue: {} permissions, {} libraries, {} groups",
         ssogate_store::sqlite::SCHEMA_VERSION,
         c.permissions.len(),
@@ -394,18 +396,18 @@ fn import(config: &ssogate_config::Config, args: &ImportArgs) -> Result<(), Fail
             "dry_run": args.dry_run, "created": created, "updated": updated, "skipped": skipped,
             "failed": failed.iter().map(|(line, reason)| serde_json::json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
         );
     } else {
         let verb = if args.dry_run { "would be " } else { "" };
-        println!(
+        outln!(
             "{created} {verb}created, {updated} {verb}updated, {skipped} skipped, {} failed",
             failed.len()
         );
         for (line, reason) in &failed {
-            println!("  line {line}: {reason}");
+            outln!("  line {line}: {reason}");
         }
     }
     if failed.is_empty() {
@@ -488,7 +490,7 @@ fn provision(config: &ssogate_config::Config, args: &ProvisionArgs) -> Result<()
     let outcome = engine.decide(&sources, &directory);
     if args.json {
         let text = serde_json::to_string_pretty(&outcome.to_json()).unwrap_or_default();
-        println!("{text}");
+        outln!("{text}");
     } else {
         print_for_people(&outcome);
     }
@@ -505,9 +507,9 @@ fn print_for_people(o: &Outcome) {
         Decision::Provision { .. } => format!("create \"{name}\""),
         Decision::Reject(r) => format!("reject ({}): {r}", r.code()),
     };
-    println!("Decision:    {headline}");
+    outln!("Decision:    {headline}");
     if !matches!(o.decision, Decision::Reject(_)) {
-        println!(
+        outln!(
             "Session:     {}",
             if o.allow_session {
                 "yes"
@@ -516,7 +518,7 @@ fn print_for_people(o: &Outcome) {
             }
         );
         let u = &o.user;
-        println!(
+        outln!(
             "User:        {name} <{}> \"{}\"{}",
             u.email.as_deref().unwrap_or("no email"),
             u.display_name.as_deref().unwrap_or(""),
@@ -527,23 +529,25 @@ fn print_for_people(o: &Outcome) {
             ("Libraries", GrantKind::Library),
             ("Groups", GrantKind::Group),
         ] {
-            println!("{:<12} {}", format!("{label}:"), o.names(kind).join(", "));
+            outln!("{:<12} {}", format!("{label}:"), o.names(kind).join(", "));
         }
         let c = &o.changes;
         for g in &c.grants.added {
-            println!("  + {} \"{}\" ({})", g.kind, g.name, g.source);
+            outln!("  + {} \"{}\" ({})", g.kind, g.name, g.source);
         }
         for g in &c.grants.removed {
-            println!("  - {} \"{}\" ({})", g.kind, g.name, g.source);
+            outln!("  - {} \"{}\" ({})", g.kind, g.name, g.source);
         }
         for r in &c.grants.refused {
-            println!(
+            outln!(
                 "  ! kept {} \"{}\": {}",
-                r.grant.kind, r.grant.name, r.reason
+                r.grant.kind,
+                r.grant.name,
+                r.reason
             );
         }
         for a in &c.attributes {
-            println!(
+            outln!(
                 "  ~ {}: {} -> {}",
                 a.field,
                 a.from.as_deref().unwrap_or("none"),
@@ -551,8 +555,8 @@ fn print_for_people(o: &Outcome) {
             );
         }
     }
-    println!("Trace:");
+    outln!("Trace:");
     for line in o.trace.to_strings() {
-        println!("  {line}");
+        outln!("  {line}");
     }
 }

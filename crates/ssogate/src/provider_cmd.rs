@@ -189,7 +189,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
             if fields.json {
                 return json_out(&record);
             }
-            println!(
+            outln!(
                 "added {slug}; register {}/auth/{slug}/callback at the provider. Running servers on PostgreSQL serve it at once; with SQLite, within a second.",
                 config.base_url
             );
@@ -219,7 +219,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
             if fields.json {
                 return json_out(&record);
             }
-            println!("saved {slug}");
+            outln!("saved {slug}");
             Ok(())
         }
         ProviderCommand::Delete { slug, force } => {
@@ -233,7 +233,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
                         if n == 1 { "" } else { "s" }
                     )));
                 }
-                print!(
+                out!(
                     "Delete the provider \"{slug}\"? {n} account{} linked to it; they stay but cannot sign in through it, and its sessions end. Type the slug to confirm: ",
                     if n == 1 { " is" } else { "s are" }
                 );
@@ -245,7 +245,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
                 }
             }
             let n = adm.delete_provider(&slug).map_err(fail)?;
-            println!(
+            outln!(
                 "deleted {slug}; {n} linked account{} kept",
                 if n == 1 { "" } else { "s" }
             );
@@ -260,7 +260,7 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
                     "keys:{slug}"
                 )))
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
-            println!(
+            outln!(
                 "{slug}: {} key{} published now ({}); running servers fetch them anew at the next sign-in",
                 report.keys.len(),
                 if report.keys.len() == 1 { "" } else { "s" },
@@ -304,11 +304,11 @@ fn provider_check(config: &Config, slug: &str, json: bool) -> Result<(), Failure
     if json {
         let text =
             serde_json::to_string_pretty(&report).map_err(|e| Failure::Runtime(e.to_string()))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        println!("provider {} — issuer {}", report.provider, report.issuer);
+        outln!("provider {} — issuer {}", report.provider, report.issuer);
         if report.metadata_fetched {
-            println!(
+            outln!(
                 "  metadata: {}",
                 if report.discovered {
                     "discovered"
@@ -317,33 +317,33 @@ fn provider_check(config: &Config, slug: &str, json: bool) -> Result<(), Failure
                 }
             );
             for (name, url) in &report.endpoints {
-                println!("  {name:<24} {url}");
+                outln!("  {name:<24} {url}");
             }
             if !report.id_token_algorithms.is_empty() {
-                println!(
+                outln!(
                     "  ID token algorithms      {}",
                     report.id_token_algorithms.join(", ")
                 );
             }
             if !report.token_auth_methods.is_empty() {
-                println!(
+                outln!(
                     "  token auth methods       {}",
                     report.token_auth_methods.join(", ")
                 );
             }
-            println!(
+            outln!(
                 "  token auth used          {}",
                 report.token_auth_method_used
             );
-            println!(
+            outln!(
                 "  PKCE (S256)              {}",
                 if report.pkce { "yes" } else { "no" }
             );
         } else {
-            println!("  metadata: could not be fetched (the error below says why)");
+            outln!("  metadata: could not be fetched (the error below says why)");
         }
         for k in &report.keys {
-            println!(
+            outln!(
                 "  key {:<20} {:<14} {}{}",
                 k.kid.as_deref().unwrap_or("(no kid)"),
                 k.description,
@@ -355,15 +355,15 @@ fn provider_check(config: &Config, slug: &str, json: bool) -> Result<(), Failure
             );
         }
         for s in &report.skipped_keys {
-            println!("  skipped key: {s}");
+            outln!("  skipped key: {s}");
         }
         for w in &report.warnings {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
         for e in &report.errors {
-            println!("error: {e}");
+            outln!("error: {e}");
         }
-        println!(
+        outln!(
             "{}",
             if report.usable {
                 "usable"
@@ -391,9 +391,9 @@ fn provider_list(config: &Config, json: bool) -> Result<(), Failure> {
             .collect();
         return json_out(&v);
     }
-    println!("{:<14} {:<28} {:<44} MANAGED BY", "SLUG", "NAME", "ISSUER");
+    outln!("{:<14} {:<28} {:<44} MANAGED BY", "SLUG", "NAME", "ISSUER");
     for p in &all {
-        println!(
+        outln!(
             "{:<14} {:<28} {:<44} {}",
             p.slug,
             p.display_name,
@@ -418,11 +418,11 @@ fn provider_show(config: &Config, slug: &str, json: bool) -> Result<(), Failure>
         "linked_accounts": linked, "managed_by": managed_by(&p),
     });
     if json {
-        println!("{v}");
+        outln!("{v}");
         return Ok(());
     }
     for (k, val) in v.as_object().into_iter().flatten() {
-        println!("{k:<16} {val}");
+        outln!("{k:<16} {val}");
     }
     Ok(())
 }

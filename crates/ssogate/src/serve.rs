@@ -35,8 +35,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SSOGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal: a log file or journal gets plain text
+    // (`NO_COLOR` is honoured too).
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -84,7 +89,9 @@ pub(crate) fn serve(config: ssogate_config::Config, args: &ServeArgs) -> Result<
             .map_err(|e| Failure::Input(e.to_string()))?;
         let local = listener.local_addr().map_or(addr, |a| a);
         tracing::info!(%local, base_url = %base, directory = %name, "ssogate is listening");
-        println!("ssogate listening on http://{local} (base_url {base})");
+        crate::output::notice(&format!(
+            "ssogate listening on http://{local} (base_url {base})"
+        ));
         ssogate_server::serve(app, listener, shutdown_signal())
             .await
             .map_err(|e| Failure::Runtime(format!("the server stopped: {e}")))
@@ -214,12 +221,12 @@ pub(crate) fn demo(args: &DemoArgs) -> Result<(), Failure> {
             },
         )
         .map_err(|e| Failure::Input(e.to_string()))?;
-        println!(
+        crate::output::notice(&format!(
             "ssogate demo is running.\n\n  Open {base}/ in your browser.\n\n  Development provider: {} (loopback only, sample people, no passwords)\n  Database:             {}\n  Configuration:        {}\n\nPress Ctrl-C to stop.",
             dev.issuer,
             db.display(),
             path.display()
-        );
+        ));
         let served = ssogate_server::serve(app, listener, shutdown_signal()).await;
         drop(dev);
         served.map_err(|e| Failure::Runtime(format!("the server stopped: {e}")))

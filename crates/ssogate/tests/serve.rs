@@ -368,6 +368,11 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
         logs.contains("ssogate is listening"),
         "the log was written: {logs}"
     );
+    // Regression: a log file got ANSI colour codes; only a terminal gets them.
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log file:\n{logs}"
+    );
     let nonce = auth
         .query_pairs()
         .find(|(k, _)| k == "nonce")

@@ -141,7 +141,9 @@ impl ClaimMap {
         }
         let merged = sources.merged();
         let text = |name: &str, expr: &ClaimExpr, trace: &mut Trace| {
-            let v = expr.eval_string(&merged);
+            let v = expr
+                .eval_string(&merged)
+                .and_then(|v| without_controls(name, v, trace));
             match &v {
                 Some(s) => trace.note(Step::Map, format!("{name} from `{expr}`: \"{s}\"")),
                 None => trace.note(Step::Map, format!("{name}: `{expr}` is absent or empty")),
@@ -230,7 +232,7 @@ impl ClaimMap {
             if !looks_like_email(&email) {
                 trace.note(
                     Step::Map,
-                    format!("email \"{email}\" ignored: not an address"),
+                    format!("email {email:?} ignored: not an address"),
                 );
                 return (None, false, None);
             }
@@ -305,7 +307,9 @@ impl ClaimMap {
 fn looks_like_email(s: &str) -> bool {
     match s.rsplit_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && !domain.is_empty() && !s.chars().any(char::is_whitespace)
+            !local.is_empty()
+                && !domain.is_empty()
+                && !s.chars().any(|c| c.is_whitespace() || is_unsafe_char(c))
         }
         None => false,
     }
@@ -386,6 +390,16 @@ fn map_groups(
     let mut out = Vec::with_capacity(items.len());
     for item in &items {
         let t = item.trim();
+        if t.chars().any(is_unsafe_char) {
+            trace.note(
+                Step::Map,
+                format!(
+                    "groups: ignored {:?} (control characters cannot be in a group name)",
+                    t
+                ),
+            );
+            continue;
+        }
         if !t.is_empty() && seen.insert(t) {
             out.push(t.to_owned());
         }
@@ -395,6 +409,29 @@ fn map_groups(
         format!("groups from `{expr}` ({}): {}", out.len(), out.join(", ")),
     );
     Some(out)
+}
+
+/// C0 and C1 control characters (CR, LF, ESC, BEL, DEL…) and the Unicode bidirectional
+/// overrides: none belongs in a name, and each can forge a header line, a log line or
+/// a terminal's output, or make a name read as another.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A text claim with the characters of [`is_unsafe_char`] removed (said in the trace);
+/// `None` when nothing is left.
+fn without_controls(name: &str, v: String, trace: &mut Trace) -> Option<String> {
+    if !v.chars().any(is_unsafe_char) {
+        return Some(v);
+    }
+    let removed = v.chars().filter(|c| is_unsafe_char(*c)).count();
+    let kept: String = v.chars().filter(|c| !is_unsafe_char(*c)).collect();
+    let kept = kept.trim().to_owned();
+    trace.note(
+        Step::Map,
+        format!("{name}: removed {removed} control character(s) from the claim"),
+    );
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// Accepts `https://` URLs and `data:image/png|jpeg;base64,` images (Nextcloud).
