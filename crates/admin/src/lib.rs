@@ -432,7 +432,7 @@ impl Admin {
         }
         let out = self
             .directory
-            .import_users(vec![row], now, false, Box::new(|_| {}))?;
+            .import_users(vec![row], now, false, None, Box::new(|_| {}))?;
         match out.into_iter().next() {
             Some(ImportOutcome::Created(id)) => {
                 self.audit(

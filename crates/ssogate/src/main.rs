@@ -378,6 +378,11 @@ fn import(config: &ssogate_config::Config, args: &ImportArgs) -> Result<(), Fail
             good_rows,
             now,
             args.dry_run,
+            Some(ssogate_store::import::ImportAudit {
+                actor: crate::admin_cmd::actor(),
+                source: args.file.display().to_string(),
+                unreadable: failed.len(),
+            }),
             Box::new(move |n| progress.inc(n)),
         )
         .map_err(|e| Failure::Runtime(e.to_string()))?;

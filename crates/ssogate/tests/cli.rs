@@ -389,6 +389,7 @@ fn import_pre_provisions_row_by_row_with_a_summary() {
     std::fs::write(&jsonl, "{\"username\": \"frank\", \"groups\": [\"Readers\"]}\n\n{\"username\": \"ada\", \"display_name\": \"Ada L.\"}\n").unwrap();
     ssogate()
         .env("SSOGATE_DATABASE_URL", &url)
+        .env("USER", "importer")
         .args(["import", "--config", "examples/ssogate.toml"])
         .arg(&jsonl)
         .assert()
@@ -396,6 +397,37 @@ fn import_pre_provisions_row_by_row_with_a_summary() {
         .stdout(predicate::str::contains(
             "1 created, 1 updated, 0 skipped, 0 failed",
         ));
+    // Audited: a summary naming the file, and an event per account created or changed.
+    let out = ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args([
+            "audit",
+            "query",
+            "--config",
+            "examples/ssogate.toml",
+            "--json",
+        ])
+        .args(["--event", "import.completed"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let events: Value = serde_json::from_slice(&out).unwrap();
+    let last = &events["events"][0]["detail"];
+    assert_eq!(last["created"], 1, "{events}");
+    assert_eq!(last["updated"], 1, "{events}");
+    assert_eq!(last["actor"], "cli:importer", "{events}");
+    let first = &events["events"][2]["detail"];
+    assert_eq!(
+        (&first["rows"], &first["failed"]),
+        (&serde_json::json!(6), &serde_json::json!(4)),
+        "the whole file is counted, unreadable rows too: {events}"
+    );
+    assert!(
+        last["source"].as_str().unwrap().ends_with("more.jsonl"),
+        "{events}"
+    );
 
     // A file that cannot be understood at all is bad input.
     let bad = dir.path().join("bad.csv");

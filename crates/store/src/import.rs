@@ -3,6 +3,7 @@
 //! and does not stop the others.
 
 use crate::StoreError;
+use crate::accounts::{NewEvent, record_event};
 use crate::sql::{Db, args};
 use serde::Deserialize;
 use ssogate_core::domain::{GrantKind, UserStatus};
@@ -38,6 +39,19 @@ pub struct ImportRow {
     pub groups: Vec<String>,
     #[serde(default)]
     pub admin: Option<bool>,
+}
+
+/// Who imports, and from where: every account created or changed is an audit event
+/// written with it (in the row's own savepoint), and the run ends with one summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportAudit {
+    /// `cli:USER`, `apikey:PREFIX`, `user:NAME`.
+    pub actor: String,
+    /// The file (or `api`) the rows came from.
+    pub source: String,
+    /// Rows of the file refused before they reached the directory (unreadable), so the
+    /// summary counts the whole file.
+    pub unreadable: usize,
 }
 
 /// What happened to a row.
@@ -251,10 +265,11 @@ pub fn import_rows(
     rows: &[ImportRow],
     now: i64,
     dry_run: bool,
+    audit: Option<&ImportAudit>,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Vec<ImportOutcome>, StoreError> {
     db.exec("BEGIN", &[])?;
-    let result = import_in_transaction(db, rows, now, dry_run, progress);
+    let result = import_in_transaction(db, rows, now, dry_run, audit, progress);
     let end = if dry_run || result.is_err() {
         "ROLLBACK"
     } else {
@@ -264,11 +279,23 @@ pub fn import_rows(
     result
 }
 
+fn event(at: i64, name: &str, user_id: Option<i64>, detail: serde_json::Value) -> NewEvent {
+    NewEvent {
+        at,
+        event: name.to_owned(),
+        outcome: "success".to_owned(),
+        user_id,
+        detail: Some(detail.to_string()),
+        ..NewEvent::default()
+    }
+}
+
 fn import_in_transaction(
     db: &mut dyn Db,
     rows: &[ImportRow],
     now: i64,
     dry_run: bool,
+    audit: Option<&ImportAudit>,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Vec<ImportOutcome>, StoreError> {
     let mut out = Vec::with_capacity(rows.len());
@@ -283,12 +310,49 @@ fn import_in_transaction(
             Err(e @ (StoreError::WriterGone | StoreError::PostgresConnect(_))) => return Err(e),
             Err(e) => ImportOutcome::Failed(e.to_string()),
         };
-        if matches!(outcome, ImportOutcome::Failed(_)) {
-            db.exec("ROLLBACK TO SAVEPOINT import_row", &[])?;
+        match (&outcome, audit) {
+            (ImportOutcome::Failed(_), _) => {
+                db.exec("ROLLBACK TO SAVEPOINT import_row", &[])?;
+            }
+            (ImportOutcome::Created(id) | ImportOutcome::Updated(id), Some(a)) => {
+                let name = if matches!(outcome, ImportOutcome::Created(_)) {
+                    "import.user.created"
+                } else {
+                    "import.user.updated"
+                };
+                record_event(
+                    db,
+                    &event(
+                        now,
+                        name,
+                        Some(*id),
+                        serde_json::json!({"actor": a.actor, "source": a.source, "username": row.username}),
+                    ),
+                )?;
+            }
+            _ => {}
         }
         db.exec("RELEASE SAVEPOINT import_row", &[])?;
         out.push(outcome);
         progress(1);
+    }
+    if let Some(a) = audit {
+        let count = |f: fn(&ImportOutcome) -> bool| out.iter().filter(|o| f(o)).count();
+        record_event(
+            db,
+            &event(
+                now,
+                "import.completed",
+                None,
+                serde_json::json!({
+                    "actor": a.actor, "source": a.source, "rows": rows.len() + a.unreadable,
+                    "created": count(|o| matches!(o, ImportOutcome::Created(_))),
+                    "updated": count(|o| matches!(o, ImportOutcome::Updated(_))),
+                    "skipped": count(|o| matches!(o, ImportOutcome::Skipped(_))),
+                    "failed": count(|o| matches!(o, ImportOutcome::Failed(_))) + a.unreadable,
+                }),
+            ),
+        )?;
     }
     Ok(out)
 }

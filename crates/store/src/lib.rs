@@ -139,11 +139,16 @@ pub trait Directory: Send + Sync {
     fn purge_audit(&self, before: i64) -> Result<u64, StoreError>;
     /// Creates or updates pre-provisioned accounts, each row whole or absent; a dry run
     /// writes nothing. `progress` is called after each row.
+    ///
+    /// With `audit`, each account created or changed is an audit event and the run ends
+    /// with an `import.completed` summary (callers that record their own event pass
+    /// `None`).
     fn import_users(
         &self,
         rows: Vec<ImportRow>,
         now: i64,
         dry_run: bool,
+        audit: Option<import::ImportAudit>,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError>;
     /// Sets (or removes) an account's local password (Argon2id). Whether it exists.

@@ -719,9 +719,11 @@ impl crate::Directory for PgStore {
         rows: Vec<ImportRow>,
         now: i64,
         dry_run: bool,
+        audit: Option<import::ImportAudit>,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let out = self.read(|c| import::import_rows(c, &rows, now, dry_run, &*progress))?;
+        let out =
+            self.read(|c| import::import_rows(c, &rows, now, dry_run, audit.as_ref(), &*progress))?;
         if !dry_run {
             self.read(|c| notify(c, &[Invalidation::All]))?;
         }

@@ -518,9 +518,12 @@ impl crate::Directory for SqliteStore {
         rows: Vec<ImportRow>,
         now: i64,
         dry_run: bool,
+        audit: Option<import::ImportAudit>,
         progress: Box<dyn Fn(u64) + Send + Sync>,
     ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let out = self.write(move |c| import::import_rows(c, &rows, now, dry_run, &*progress))?;
+        let out = self.write(move |c| {
+            import::import_rows(c, &rows, now, dry_run, audit.as_ref(), &*progress)
+        })?;
         if !dry_run {
             self.emit(&[Invalidation::All]);
         }

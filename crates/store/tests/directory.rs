@@ -746,6 +746,11 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
             ..row("dee", None)
         },
     ];
+    let audit = ssogate_store::import::ImportAudit {
+        actor: "cli:tester".into(),
+        source: "people.csv".into(),
+        unreadable: 0,
+    };
     let seen = Arc::new(AtomicU32::new(0));
     let counter = seen.clone();
     let dry = s
@@ -753,6 +758,7 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
             rows.clone(),
             5,
             true,
+            Some(audit.clone()),
             Box::new(move |n| {
                 counter.fetch_add(u32::try_from(n).unwrap(), Ordering::Relaxed);
             }),
@@ -764,7 +770,33 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
         0,
         "a dry run writes nothing"
     );
-    let real = s.import_users(rows, 5, false, Box::new(|_| {})).unwrap();
+    assert!(
+        s.audit_events(50).unwrap().is_empty(),
+        "a dry run records nothing either"
+    );
+    let real = s
+        .import_users(rows, 5, false, Some(audit), Box::new(|_| {}))
+        .unwrap();
+    // Regression: an import changed accounts without a trace in the audit log. Now one
+    // event per account created or changed, and a summary with who, where from, counts.
+    let events = s.audit_events(50).unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "import.completed",
+            "import.user.created",
+            "import.user.created"
+        ]
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(events[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({"actor": "cli:tester", "source": "people.csv", "rows": 4,
+            "created": 2, "updated": 0, "skipped": 0, "failed": 2})
+    );
+    assert!(events[1].user_id.is_some());
     // (PostgreSQL sequences are not rolled back, so ids may differ.)
     let kinds = |v: &[ImportOutcome]| {
         v.iter()

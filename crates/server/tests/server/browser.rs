@@ -350,7 +350,7 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
             serde_json::json!({"username": "bob", "email": "bob@example.org"}),
         )
         .unwrap();
-        d.import_users(vec![row], 1, false, Box::new(|_| {}))
+        d.import_users(vec![row], 1, false, None, Box::new(|_| {}))
             .unwrap();
         let id: i64 = d
             .user_by_username("bob")
