@@ -446,6 +446,7 @@ impl Admin {
                 field: "body",
                 message: why,
             }),
+            Some(ImportOutcome::Conflict(why)) => Err(AdminError::Conflict(why)),
             Some(ImportOutcome::Updated(_) | ImportOutcome::Skipped(_)) => Err(
                 AdminError::Conflict(format!("an account \"{username}\" already exists")),
             ),

@@ -657,15 +657,22 @@ pub fn router(app: App) -> Router {
         )
         .route("/admin/audit.csv", get(console::audit_csv));
     let (api, doc) = crate::api::routes();
+    let finished = Arc::new(crate::api::document::finish(&doc));
     let doc = Arc::new(doc);
-    let json_doc = doc.clone();
     r = r
         .merge(api)
         .route(
             "/api/openapi.json",
-            get(move || {
-                let doc = json_doc.clone();
-                async move { axum::Json(doc.as_ref().clone()) }
+            get(move |State(app): State<App>| {
+                let finished = finished.clone();
+                async move {
+                    // The names that must exist are those of now.
+                    let catalogue = app.db(|d| d.catalogue()).await.unwrap_or_default();
+                    let providers: Vec<String> = app.registry().providers.keys().cloned().collect();
+                    axum::Json(crate::api::document::with_names(
+                        &finished, &catalogue, &providers,
+                    ))
+                }
             }),
         )
         .route(
@@ -680,6 +687,7 @@ pub fn router(app: App) -> Router {
             axum::routing::any(crate::api::no_such_endpoint),
         );
     r.fallback(ops::not_found)
+        .layer(middleware::from_fn(crate::api::problems_only))
         .layer(middleware::from_fn_with_state(app.clone(), harden))
         .with_state(app)
 }

@@ -166,6 +166,15 @@ pub fn check(
             .map_err(|e| format!("provider {}: {e}", p.slug))?;
         }
     }
+    // The global settings must compile on their own too: a provider with settings of
+    // its own does not read them today, but will the moment it inherits.
+    if saved.global.is_some() {
+        let mut inherited = saved.clone();
+        inherited.settings.clear();
+        for p in &all {
+            config.compile(p, &inherited).map_err(|e| e.to_string())?;
+        }
+    }
     Ok(())
 }
 

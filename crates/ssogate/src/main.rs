@@ -391,7 +391,9 @@ fn import(config: &ssogate_config::Config, args: &ImportArgs) -> Result<(), Fail
             ImportOutcome::Created(_) => created += 1,
             ImportOutcome::Updated(_) => updated += 1,
             ImportOutcome::Skipped(_) => skipped += 1,
-            ImportOutcome::Failed(reason) => failed.push((line, reason)),
+            ImportOutcome::Failed(reason) | ImportOutcome::Conflict(reason) => {
+                failed.push((line, reason))
+            }
         }
     }
     failed.sort();

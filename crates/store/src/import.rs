@@ -62,10 +62,17 @@ pub enum ImportOutcome {
     /// The account already holds everything the row says.
     Skipped(i64),
     Failed(String),
+    /// Refused because another account already has the email, identity or external
+    /// id: nothing wrong with the row itself.
+    Conflict(String),
 }
 
 fn fail(msg: impl Into<String>) -> Result<ImportOutcome, StoreError> {
     Ok(ImportOutcome::Failed(msg.into()))
+}
+
+fn taken(msg: impl Into<String>) -> Result<ImportOutcome, StoreError> {
+    Ok(ImportOutcome::Conflict(msg.into()))
 }
 
 /// Checks a row without touching the database.
@@ -78,10 +85,28 @@ pub fn validate(row: &ImportRow) -> Result<(), String> {
     }
     if let Some(e) = &row.email
         && !e.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !e.contains(char::is_whitespace)
+            !l.is_empty()
+                && d.contains('.')
+                && !e.contains(|c: char| c.is_whitespace() || c.is_control())
         })
     {
-        return Err(format!("email \"{e}\" is not an address"));
+        return Err(format!("email {e:?} is not an address"));
+    }
+    if let Some(n) = &row.display_name
+        && (n.chars().count() > 200 || n.contains(char::is_control))
+    {
+        return Err(
+            "display_name must be at most 200 characters, without control characters".into(),
+        );
+    }
+    for (what, v) in [("subject", &row.subject), ("external_id", &row.external_id)] {
+        if let Some(v) = v
+            && (v.is_empty() || v.chars().count() > 255 || v.contains(char::is_control))
+        {
+            return Err(format!(
+                "{what} must be 1–255 characters, without control characters"
+            ));
+        }
     }
     match (&row.provider, &row.subject, &row.external_id) {
         (None, Some(_), _) => return Err("subject needs provider".into()),
@@ -138,7 +163,7 @@ pub fn import_row(db: &mut dyn Db, row: &ImportRow, now: i64) -> Result<ImportOu
                     )?
                     .is_some()
             {
-                return fail(format!("another account already has the email {e}"));
+                return taken(format!("another account already has the email {e}"));
             }
             changed = true;
             db.query_int(
@@ -163,7 +188,7 @@ pub fn import_row(db: &mut dyn Db, row: &ImportRow, now: i64) -> Result<ImportOu
             args![provider, subject],
         )? {
             Some(owner) if owner != id => {
-                return fail(format!(
+                return taken(format!(
                     "identity ({provider}, {subject}) already belongs to another account"
                 ));
             }
@@ -183,7 +208,7 @@ pub fn import_row(db: &mut dyn Db, row: &ImportRow, now: i64) -> Result<ImportOu
             args![provider, ext],
         )? {
             Some(owner) if owner != id => {
-                return fail(format!(
+                return taken(format!(
                     "external id \"{ext}\" at {provider} already belongs to another account"
                 ));
             }
@@ -311,7 +336,7 @@ fn import_in_transaction(
             Err(e) => ImportOutcome::Failed(e.to_string()),
         };
         match (&outcome, audit) {
-            (ImportOutcome::Failed(_), _) => {
+            (ImportOutcome::Failed(_) | ImportOutcome::Conflict(_), _) => {
                 db.exec("ROLLBACK TO SAVEPOINT import_row", &[])?;
             }
             (ImportOutcome::Created(id) | ImportOutcome::Updated(id), Some(a)) => {
@@ -349,7 +374,7 @@ fn import_in_transaction(
                     "created": count(|o| matches!(o, ImportOutcome::Created(_))),
                     "updated": count(|o| matches!(o, ImportOutcome::Updated(_))),
                     "skipped": count(|o| matches!(o, ImportOutcome::Skipped(_))),
-                    "failed": count(|o| matches!(o, ImportOutcome::Failed(_))) + a.unreadable,
+                    "failed": count(|o| matches!(o, ImportOutcome::Failed(_) | ImportOutcome::Conflict(_))) + a.unreadable,
                 }),
             ),
         )?;

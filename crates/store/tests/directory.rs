@@ -804,7 +804,7 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
                 ImportOutcome::Created(_) => "created".to_owned(),
                 ImportOutcome::Updated(_) => "updated".to_owned(),
                 ImportOutcome::Skipped(_) => "skipped".to_owned(),
-                ImportOutcome::Failed(r) => r.clone(),
+                ImportOutcome::Failed(r) | ImportOutcome::Conflict(r) => r.clone(),
             })
             .collect::<Vec<_>>()
     };
@@ -815,7 +815,7 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
     );
     assert!(matches!(real[0], ImportOutcome::Created(_)));
     assert!(
-        matches!(&real[1], ImportOutcome::Failed(r) if r.contains("already belongs")),
+        matches!(&real[1], ImportOutcome::Conflict(r) if r.contains("already belongs")),
         "{real:?}"
     );
     assert!(matches!(real[2], ImportOutcome::Created(_)));

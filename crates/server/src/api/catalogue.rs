@@ -273,8 +273,14 @@ async fn user_identities(
     Ok(Json(user_of(d).identities))
 }
 
-fn grant_kind(kind: &str) -> ApiResult<GrantKind> {
+fn grant_kind(kind: &str, name: &str) -> ApiResult<GrantKind> {
     match kind {
+        // One administrator flag, named `admin`: any other name is not a grant.
+        "admin" if name != "admin" => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "the administrator grant is admin/admin",
+        )),
         "admin" => Ok(GrantKind::Admin),
         _ => match ItemKind::parse(kind) {
             Some(ItemKind::Permission) => Ok(GrantKind::Permission),
@@ -303,7 +309,7 @@ async fn grant(
     Path((user, kind, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<User>> {
     caller.admin()?;
-    let kind = grant_kind(&kind)?;
+    let kind = grant_kind(&kind, &name)?;
     let d = admin(&app, &caller, move |a| a.grant(&user, kind, &name)).await?;
     Ok(Json(user_of(d)))
 }
@@ -322,7 +328,7 @@ async fn revoke(
     Path((user, kind, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<User>> {
     caller.admin()?;
-    let kind = grant_kind(&kind)?;
+    let kind = grant_kind(&kind, &name)?;
     let d = admin(&app, &caller, move |a| a.revoke(&user, kind, &name)).await?;
     Ok(Json(user_of(d)))
 }

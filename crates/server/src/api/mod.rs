@@ -6,6 +6,7 @@
 //! router is built from the same declarations, so the two cannot drift apart.
 
 mod catalogue;
+pub(crate) mod document;
 mod providers;
 
 use crate::app::App;
@@ -454,11 +455,21 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
 async fn create_user(State(app): State<App>, caller: Caller, bytes: Bytes) -> ApiResult<Response> {
     caller.admin()?;
     let n: NewUser = body(&bytes)?;
-    if n.provider.is_some() != n.subject.is_some() {
-        return Err(Problem::field(
-            "subject",
-            "provider and subject come together",
-        ));
+    // The identity to bind: a provider with its subject or external id, never half.
+    match (&n.provider, &n.subject, &n.external_id) {
+        (None, Some(_), _) | (None, None, Some(_)) => {
+            return Err(Problem::field(
+                "provider",
+                "subject and external_id need the provider they are at",
+            ));
+        }
+        (Some(_), None, None) => {
+            return Err(Problem::field(
+                "subject",
+                "a provider needs the subject (or external_id) to bind",
+            ));
+        }
+        _ => {}
     }
     let row = ImportRow {
         username: n.username,
@@ -734,6 +745,16 @@ async fn decide(
     bytes: Bytes,
 ) -> ApiResult<Json<DecisionAnswer>> {
     let r: DecisionRequest = body(&bytes)?;
+    // Claims are JSON objects, as a provider sends them; anything else is a mistake.
+    if !r.claims.is_object() {
+        return Err(Problem::field("claims", "must be a JSON object"));
+    }
+    if r.userinfo
+        .as_ref()
+        .is_some_and(|u| !u.is_object() && !u.is_null())
+    {
+        return Err(Problem::field("userinfo", "must be a JSON object or null"));
+    }
     let Some((engine, _)) = app.engine(&r.provider) else {
         return Err(Problem::field(
             "provider",
@@ -796,4 +817,47 @@ pub(crate) async fn no_such_endpoint() -> Problem {
         "no-such-endpoint",
         "there is no such API endpoint; see /api/openapi.json",
     )
+}
+
+/// Refusals the framework makes before a handler runs (405 wrong method, 413 body too
+/// large, 400 an unreadable path or query) become problem documents like every other
+/// API error.
+pub(crate) async fn problems_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/v1/");
+    let res = next.run(request).await;
+    let status = res.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return res;
+    }
+    let (kind, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "this method is not allowed on this endpoint; see /api/openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "the body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported-media-type",
+            "send the body as JSON (Content-Type: application/json)",
+        ),
+        StatusCode::BAD_REQUEST => (
+            "bad-request",
+            "the request could not be read (path or query string); see /api/openapi.json",
+        ),
+        _ => ("error", "the request was refused"),
+    };
+    let mut problem = Problem::new(status, kind, detail).into_response();
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
 }

@@ -400,6 +400,63 @@ async fn the_openapi_document_matches_the_router() {
     );
 }
 
+/// Regression: the framework's own refusals (wrong method, unreadable query, body too
+/// large) were plain text, and the document declared errors as application/json with
+/// responses lacking descriptions (not valid OpenAPI 3.1).
+#[tokio::test]
+async fn every_api_error_is_a_problem_document_as_declared() {
+    let (h, k) = setup().await;
+    let admin = Some(k.admin.as_str());
+    let (_, _, r) = call(&h, "POST", "/api/v1/users/alice", admin, None).await;
+    problem(&r, 405);
+    assert!(r.header("allow").is_some());
+    let (_, _, r) = call(&h, "GET", "/api/v1/audit?to=1&to=2", admin, None).await;
+    problem(&r, 400);
+    let huge = json!({"username": "x".repeat(3 * 1024 * 1024)});
+    let (_, _, r) = call(&h, "POST", "/api/v1/users", admin, Some(huge)).await;
+    problem(&r, 413);
+    let (_, doc, _) = call(&h, "GET", "/api/openapi.json", None, None).await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, r) in op["responses"].as_object().unwrap() {
+                assert!(
+                    r["description"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{method} {path} {status}"
+                );
+                if status.starts_with('4') {
+                    assert!(
+                        r["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {status}: {r}"
+                    );
+                }
+            }
+        }
+    }
+    // As strict as the server: an empty `source=` is not a value, names that must exist
+    // are the catalogue's.
+    let users = &doc["paths"]["/api/v1/users"]["get"]["parameters"];
+    let source = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "source")
+        .unwrap();
+    assert_eq!(
+        source["schema"]["enum"],
+        json!(["local", "provider", "api"])
+    );
+    let permissions = &doc["components"]["schemas"]["NewUser"]["properties"]["permissions"];
+    assert!(
+        permissions["items"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("read_books")),
+        "{permissions}"
+    );
+    let (s, _, r) = call(&h, "GET", "/api/v1/users?source=", admin, None).await;
+    assert_eq!(s, 422, "{}", r.body);
+}
+
 #[tokio::test]
 async fn dry_run_decisions_and_provisioning_settings() {
     let (h, k) = setup().await;
