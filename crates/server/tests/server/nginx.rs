@@ -62,6 +62,7 @@ pub fn site_conf(listen: u16, ssogate: &str, upstream: u16) -> String {
 
         auth_request_set $sso_user $upstream_http_remote_user;
         auth_request_set $sso_email $upstream_http_remote_email;
+        auth_request_set $sso_email_ok $upstream_http_remote_email_verified;
         auth_request_set $sso_name $upstream_http_remote_name;
         auth_request_set $sso_groups $upstream_http_remote_groups;
         auth_request_set $sso_permissions $upstream_http_remote_permissions;
@@ -69,6 +70,7 @@ pub fn site_conf(listen: u16, ssogate: &str, upstream: u16) -> String {
         # Set every identity header, so one a client sends is always replaced.
         proxy_set_header Remote-User $sso_user;
         proxy_set_header Remote-Email $sso_email;
+        proxy_set_header Remote-Email-Verified $sso_email_ok;
         proxy_set_header Remote-Name $sso_name;
         proxy_set_header Remote-Groups $sso_groups;
         proxy_set_header Remote-Permissions $sso_permissions;
@@ -163,6 +165,7 @@ async fn nginx_auth_request_protects_an_upstream_and_strips_forged_headers() {
                 ("remote-user", "admin"),
                 ("remote-groups", "Admins,Root"),
                 ("remote-email", "evil@example.org"),
+                ("remote-email-verified", "true"),
             ],
         )
         .await;
@@ -170,6 +173,7 @@ async fn nginx_auth_request_protects_an_upstream_and_strips_forged_headers() {
     let seen: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(seen["remote-user"], "alice", "{seen}");
     assert_eq!(seen["remote-email"], "alice@example.org");
+    assert_eq!(seen["remote-email-verified"], "true");
     assert_eq!(seen["remote-name"], "Alice Liddell");
     assert_eq!(seen["remote-groups"], "Admins,Readers");
     assert_eq!(seen["remote-permissions"], "download_books,read_books");
@@ -178,9 +182,19 @@ async fn nginx_auth_request_protects_an_upstream_and_strips_forged_headers() {
     let bob = Browser::new();
     bob.login(&h, "bob").await;
     let r = bob
-        .get_with(&format!("{app}/"), &[("remote-groups", "Admins")])
+        .get_with(
+            &format!("{app}/"),
+            &[
+                ("remote-groups", "Admins"),
+                ("remote-email", "ceo@example.org"),
+                ("remote-email-verified", "true"),
+            ],
+        )
         .await;
     let seen: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(seen["remote-user"], "bob");
     assert!(seen.get("remote-groups").is_none(), "{seen}");
+    // bob's email is unverified: not sent, and no forged one either.
+    assert!(seen.get("remote-email").is_none(), "{seen}");
+    assert_eq!(seen["remote-email-verified"], "false", "{seen}");
 }

@@ -97,6 +97,7 @@ async fn check_forward_auth(h: &Harness, port: u16) {
                 ("remote-user", "admin"),
                 ("remote-groups", "Admins,Root"),
                 ("remote-email", "evil@example.org"),
+                ("remote-email-verified", "true"),
             ],
         )
         .await;
@@ -104,6 +105,7 @@ async fn check_forward_auth(h: &Harness, port: u16) {
     let seen: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(seen["remote-user"], "alice", "{seen}");
     assert_eq!(seen["remote-email"], "alice@example.org");
+    assert_eq!(seen["remote-email-verified"], "true");
     assert_eq!(seen["remote-name"], "Alice Liddell");
     assert_eq!(seen["remote-groups"], "Admins,Readers");
     assert_eq!(seen["remote-permissions"], "download_books,read_books");
@@ -113,11 +115,21 @@ async fn check_forward_auth(h: &Harness, port: u16) {
     let bob = Browser::new();
     bob.login(h, "bob").await;
     let r = bob
-        .get_with(&format!("{app}/"), &[("remote-groups", "Admins")])
+        .get_with(
+            &format!("{app}/"),
+            &[
+                ("remote-groups", "Admins"),
+                ("remote-email", "ceo@example.org"),
+                ("remote-email-verified", "true"),
+            ],
+        )
         .await;
     let seen: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(seen["remote-user"], "bob", "{seen}");
     assert!(seen.get("remote-groups").is_none_or(|g| g == ""), "{seen}");
+    // bob's email is unverified: not sent, and no forged one either.
+    assert!(seen.get("remote-email").is_none_or(|g| g == ""), "{seen}");
+    assert_eq!(seen["remote-email-verified"], "false", "{seen}");
 }
 
 /// The site block of docs/integrations/caddy.md, with the ports filled in.
@@ -127,7 +139,7 @@ pub fn caddyfile(listen: u16, ssogate: &str, upstream: u16) -> String {
         r#"http://127.0.0.1:{listen} {{
     forward_auth {ssogate} {{
         uri /auth/verify
-        copy_headers Remote-User Remote-Email Remote-Name Remote-Groups Remote-Permissions Remote-Libraries
+        copy_headers Remote-User Remote-Email Remote-Email-Verified Remote-Name Remote-Groups Remote-Permissions Remote-Libraries
     }}
     reverse_proxy 127.0.0.1:{upstream}
 }}
@@ -183,6 +195,7 @@ pub fn traefik_dynamic(ssogate: &str, upstream: u16) -> String {
         authResponseHeaders:
           - Remote-User
           - Remote-Email
+          - Remote-Email-Verified
           - Remote-Name
           - Remote-Groups
           - Remote-Permissions
