@@ -153,6 +153,21 @@ impl Admin {
         self.record(slug, doc)
     }
 
+    /// Every instance drops `slug`'s cached discovery document and keys and fetches
+    /// them anew at its next use (after the provider rotated its keys); audited.
+    pub fn refresh_keys(&self, slug: &str) -> Result<(), AdminError> {
+        self.directory
+            .announce(ssogate_store::invalidate::Invalidation::Settings(format!(
+                "keys:{slug}"
+            )))?;
+        self.audit(
+            "admin.provider.keys_refreshed",
+            None,
+            serde_json::json!({"provider": slug}),
+        )?;
+        Ok(())
+    }
+
     /// Deletes a saved provider; how many accounts were linked to it. Their accounts and
     /// identities stay (adding the provider again restores sign-in); the sessions begun
     /// through it end.

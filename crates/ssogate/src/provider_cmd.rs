@@ -254,11 +254,8 @@ pub(crate) fn provider(config: &Config, cmd: ProviderCommand) -> Result<(), Fail
         ProviderCommand::JwksRefresh { slug } => {
             let p = find(config, &slug)?;
             let report = fetch_report(config, &p)?;
-            let (store, _) = crate::open_directory(config)?;
-            store
-                .announce(ssogate_store::invalidate::Invalidation::Settings(format!(
-                    "keys:{slug}"
-                )))
+            crate::admin_cmd::admin(config)?
+                .refresh_keys(&slug)
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             outln!(
                 "{slug}: {} key{} published now ({}); running servers fetch them anew at the next sign-in",

@@ -248,10 +248,7 @@ async fn refresh_keys(
     if app.provider(&slug).is_none() {
         return Err(not_found(&slug));
     }
-    let what = ssogate_store::invalidate::Invalidation::Settings(format!("keys:{slug}"));
-    app.db(move |d| d.announce(what))
-        .await
-        .map_err(|e| Problem::from(AdminError::Store(e)))?;
+    admin(&app, &caller, move |a| a.refresh_keys(&slug)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

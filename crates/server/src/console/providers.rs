@@ -3,7 +3,7 @@
 //! many accounts are linked), each checkable, with keys refreshable on every instance.
 
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
-use crate::app::{App, Req, server_error};
+use crate::app::{App, Req};
 use crate::auth::csrf_token;
 use crate::pages::{self, Link};
 use askama::Template;
@@ -508,17 +508,18 @@ pub(crate) async fn refresh_keys(
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = form_guard(&app, &req, csrf_of(&pairs).as_deref(), "/admin/providers").await {
-        return r;
-    }
+    let actor = match form_guard(&app, &req, csrf_of(&pairs).as_deref(), "/admin/providers").await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     if app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;
     }
-    let what = ssogate_store::invalidate::Invalidation::Settings(format!("keys:{slug}"));
-    match app.db(move |d| d.announce(what)).await {
+    let s = slug.clone();
+    match run(&app, actor, move |a| a.refresh_keys(&s)).await {
         Ok(()) => back_with(&format!(
             "The keys of {slug} will be fetched anew at its next use, on every instance."
         )),
-        Err(e) => server_error(req.t, &e),
+        Err(e) => admin_failure(&req, &e),
     }
 }

@@ -765,6 +765,14 @@ async fn providers_are_added_changed_and_deleted_and_serve_sign_ins_at_once() {
     )
     .await;
     assert_eq!(s, 204);
+    // Every administrative change is audited, a key refresh included.
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e == "admin.provider.keys_refreshed/success/"),
+        "{:?}",
+        h.audit()
+    );
     let (_, _, r) = call(
         &h,
         "POST",
