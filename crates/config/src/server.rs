@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// `/api/v1` also accepts an active administrator's access token from a provider
     /// whose `bearer` mode is on. Off: API keys are the API's only credential.
     pub api_accepts_provider_tokens: bool,
+    /// Directory calls run at once on the blocking pool (the rest wait, holding no
+    /// thread); PostgreSQL's `max_connections` bounds them further.
+    pub directory_threads: u16,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,7 @@ impl Default for ServerConfig {
             rate_limit: RateLimits::default(),
             headers: HeaderNames::default(),
             api_accepts_provider_tokens: false,
+            directory_threads: 16,
         }
     }
 }

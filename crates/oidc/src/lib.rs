@@ -6,8 +6,10 @@
 //! access tokens (aws-lc-rs signatures over keys parsed once per fetch), userinfo,
 //! refresh, RP-initiated and back-channel logout. It hands out claims as JSON.
 //!
-//! It must not know provisioning, SQL, sessions or HTTP routes: storage comes in
-//! through [`LoginStateStore`] and [`JtiGuard`], the web layer calls it.
+//! It holds no state and calls no storage: [`Provider::begin`] hands the pending login
+//! to the caller, [`Provider::finish`] takes it back, and replay guards (used states,
+//! logout `jti`s) are the caller's. It must not know provisioning, SQL, sessions or
+//! HTTP routes; the web layer calls it.
 
 pub mod bearer;
 pub mod check;
@@ -24,8 +26,8 @@ pub use bearer::BearerIdentity;
 pub use check::CheckReport;
 pub use error::OidcError;
 pub use jose::Algorithm;
-pub use login::{InMemoryStates, IssuedState, LoginStateStore, PendingLogin, SealedStates};
-pub use provider::{CallbackParams, InMemoryJti, JtiGuard, Provider, TokenSet, VerifiedLogin};
+pub use login::PendingLogin;
+pub use provider::{CallbackParams, Provider, TokenSet, VerifiedLogin};
 pub use settings::{ClientSecret, ProtocolSettings, ProviderSettings};
 pub use validate::LogoutRequest;
 

@@ -5,7 +5,7 @@ use crate::discovery::{Metadata, discovery_url};
 use crate::error::OidcError;
 use crate::http::{self, checked_url};
 use crate::jose::{Algorithm, Jws, KeySet};
-use crate::login::{IssuedState, LoginStateStore, PendingLogin, random_token};
+use crate::login::{PendingLogin, random_token};
 use crate::settings::{EndSession, ProviderSettings, UserinfoMode};
 use crate::validate::{self, Expected, LogoutRequest};
 use oauth2::basic::{
@@ -408,19 +408,20 @@ impl Provider {
         client
     }
 
-    /// Starts a login: stores the pending login and returns the authorization URL.
+    /// Starts a login: the authorization URL, and the pending login (state, nonce, PKCE
+    /// verifier, return-to, purpose) for the caller to keep until the callback.
     pub async fn begin(
         &self,
-        states: &dyn LoginStateStore,
         return_to: &str,
         purpose: Option<String>,
-    ) -> Result<(Url, IssuedState), OidcError> {
+    ) -> Result<(Url, PendingLogin), OidcError> {
         let meta = self.metadata().await?;
         let nonce = random_token(32)?;
         let pkce = meta
             .use_pkce(&self.settings)
             .then(PkceCodeChallenge::new_random_sha256);
         let pending = PendingLogin {
+            state: random_token(32)?,
             provider: self.settings.slug.clone(),
             nonce: nonce.clone(),
             pkce_verifier: pkce.as_ref().map(|(_, v)| v.secret().clone()),
@@ -428,9 +429,8 @@ impl Provider {
             created_at: self.now(),
             purpose,
         };
-        let issued = states.put(&pending)?;
         let client = self.oauth_client(&meta);
-        let state = issued.state.clone();
+        let state = pending.state.clone();
         let mut req = client
             .authorize_url(move || CsrfToken::new(state))
             .add_scopes(self.settings.scopes.iter().cloned().map(Scope::new))
@@ -442,18 +442,18 @@ impl Provider {
             req = req.add_extra_param("prompt", prompt.clone());
         }
         let (url, _) = req.url();
-        Ok((url, issued))
+        Ok((url, pending))
     }
 
-    /// Finishes a login from the callback's query and the browser's binding cookie.
+    /// Finishes a login from the callback's query and the pending login the caller kept
+    /// for its `state` (taken once, from the browser it was issued to: the caller's job).
     pub async fn finish(
         &self,
-        states: &dyn LoginStateStore,
         params: &CallbackParams,
-        binding: Option<&str>,
+        pending: PendingLogin,
     ) -> Result<VerifiedLogin, OidcError> {
         let state = params.state.as_deref().ok_or(OidcError::StateMissing)?;
-        let pending = states.take(state, binding, &self.settings.slug, self.now())?;
+        pending.check(state, &self.settings.slug, self.now())?;
         if let Some(error) = &params.error {
             return Err(OidcError::ProviderError {
                 error: error.clone(),
@@ -677,56 +677,12 @@ impl Provider {
         Ok(Some(url))
     }
 
-    /// Validates a back-channel logout token (Back-Channel Logout 1.0, 2.6) and records
-    /// its `jti`; returns which sessions to end.
-    pub async fn logout_token(
-        &self,
-        token: &str,
-        jti_guard: &dyn JtiGuard,
-    ) -> Result<LogoutRequest, OidcError> {
+    /// Validates a back-channel logout token (Back-Channel Logout 1.0, 2.6); returns
+    /// which sessions to end, and the `jti` the caller must refuse to see again until
+    /// `remember_until` (replay guards are the caller's, shared by its instances).
+    pub async fn logout_token(&self, token: &str) -> Result<LogoutRequest, OidcError> {
         let (jws, _) = self.verify_signature(token).await?;
-        let req =
-            validate::check_logout_token(jws.header_str("typ"), &jws.claims, &self.expected(None))?;
-        if !jti_guard.first_use(
-            &self.settings.slug,
-            &req.jti,
-            req.remember_until,
-            self.now(),
-        )? {
-            return Err(OidcError::LogoutTokenReplayed);
-        }
-        Ok(req)
-    }
-}
-
-/// Remembers logout tokens' `jti`s until they expire (the directory on several
-/// instances, memory otherwise).
-pub trait JtiGuard: Send + Sync {
-    /// `true` the first time a `jti` is seen for this provider.
-    fn first_use(&self, provider: &str, jti: &str, until: i64, now: i64)
-    -> Result<bool, OidcError>;
-}
-
-/// A [`JtiGuard`] in this process's memory.
-#[derive(Default)]
-pub struct InMemoryJti(std::sync::Mutex<std::collections::HashMap<(String, String), i64>>);
-
-impl JtiGuard for InMemoryJti {
-    fn first_use(
-        &self,
-        provider: &str,
-        jti: &str,
-        until: i64,
-        now: i64,
-    ) -> Result<bool, OidcError> {
-        let mut seen = self
-            .0
-            .lock()
-            .map_err(|_| OidcError::StateStore("lock poisoned".into()))?;
-        seen.retain(|_, u| *u >= now);
-        Ok(seen
-            .insert((provider.to_owned(), jti.to_owned()), until)
-            .is_none())
+        validate::check_logout_token(jws.header_str("typ"), &jws.claims, &self.expected(None))
     }
 }
 

@@ -15,10 +15,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ssogate_config::Config;
-use ssogate_oidc::login::{IssuedState, LOGIN_TTL, LoginStateStore, PendingLogin};
-use ssogate_oidc::{Clock, JtiGuard, OidcError, SystemClock};
+use ssogate_oidc::{Clock, OidcError, SystemClock};
 use ssogate_store::accounts::NewEvent;
-use ssogate_store::sessions::{Session, SessionLifetimes, StateError};
+use ssogate_store::sessions::{Session, SessionLifetimes};
 use ssogate_store::{Directory, StoreError};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -79,6 +78,8 @@ pub struct Inner {
     /// Rebuilds asked for by notifications, and rebuilds done by the rebuilder thread
     /// (fewer when a burst coalesced).
     pub(crate) reloads_requested: std::sync::atomic::AtomicU64,
+    /// Directory calls running at once (see [`App::db`]).
+    pub(crate) db_slots: tokio::sync::Semaphore,
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
 }
 
@@ -124,6 +125,7 @@ impl App {
             ),
             refusals: crate::refusals::Refusals::default(),
             reloads_requested: std::sync::atomic::AtomicU64::new(0),
+            db_slots: tokio::sync::Semaphore::new(usize::from(s.directory_threads.max(1))),
             reloads_done: std::sync::atomic::AtomicU64::new(0),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
@@ -271,15 +273,33 @@ impl App {
         self.clock.now()
     }
 
-    /// Runs a directory call off the async threads.
+    /// Runs a directory call on the blocking pool, never on an async worker: every
+    /// directory call of the server goes through here, at most
+    /// `[server] directory_threads` at once (the rest wait their turn, without a thread).
     pub(crate) async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Directory) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let d = self.directory.clone();
-        tokio::task::spawn_blocking(move || f(d.as_ref()))
+        self.blocking(move || f(d.as_ref()))
             .await
-            .map_err(|e| StoreError::Corrupt(format!("a directory task failed: {e}")))?
+            .map_err(StoreError::Corrupt)?
+    }
+
+    /// Runs blocking work that reaches the directory (the administrative layer's calls)
+    /// on the same bounded pool as [`App::db`]; `Err` only when the task itself failed.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self
+            .db_slots
+            .acquire()
+            .await
+            .map_err(|_| "the directory pool is closed".to_owned())?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| format!("a directory task failed: {e}"))
     }
 
     /// Records an audit event; a failure to record is logged, never shown.
@@ -425,11 +445,6 @@ impl App {
         Ok(Some(entry))
     }
 
-    /// The login states, in the directory so any instance can finish a login.
-    pub(crate) fn states(&self) -> DirectoryStates {
-        DirectoryStates(self.directory.clone())
-    }
-
     pub(crate) fn default_return(&self) -> String {
         format!("{}/", self.config.base_url)
     }
@@ -496,73 +511,6 @@ impl FromRequestParts<App> for Req {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         Ok(Req::from_parts(parts, app))
-    }
-}
-
-/// Runs a directory call from a synchronous trait method that the relying party calls
-/// on an async thread: on a thread of its own, since the PostgreSQL client blocks on a
-/// runtime of its own and must not run inside ours. One indexed row; it waits briefly.
-fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, OidcError> {
-    std::thread::scope(|s| s.spawn(f).join())
-        .map_err(|_| OidcError::StateStore("a directory call failed".into()))?
-        .map_err(|e| {
-            if e.is_unavailable() {
-                OidcError::StateStoreUnavailable(e.to_string())
-            } else {
-                OidcError::StateStore(e.to_string())
-            }
-        })
-}
-
-/// Pending logins in the directory: the payload (nonce, PKCE verifier, return-to) is
-/// opaque to the store, and the store's state and browser binding are the relying
-/// party's.
-pub(crate) struct DirectoryStates(Arc<dyn Directory>);
-
-impl LoginStateStore for DirectoryStates {
-    fn put(&self, pending: &PendingLogin) -> Result<IssuedState, OidcError> {
-        let payload = serde_json::to_string(pending)
-            .map_err(|e| OidcError::StateStore(format!("cannot encode a login: {e}")))?;
-        let (state, binding) = off_runtime(|| {
-            self.0
-                .put_login_state(&pending.provider, &payload, pending.created_at, LOGIN_TTL)
-        })?;
-        Ok(IssuedState { state, binding })
-    }
-
-    fn take(
-        &self,
-        state: &str,
-        binding: Option<&str>,
-        provider: &str,
-        now: i64,
-    ) -> Result<PendingLogin, OidcError> {
-        let taken = off_runtime(|| self.0.take_login_state(state, binding, provider, now))?;
-        match taken {
-            Ok(s) => serde_json::from_str(&s.payload)
-                .map_err(|e| OidcError::StateStore(format!("a stored login is unreadable: {e}"))),
-            Err(StateError::Unknown) => Err(OidcError::StateUnknown),
-            Err(StateError::Expired) => Err(OidcError::StateExpired),
-            Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser),
-            Err(StateError::OtherProvider) => Err(OidcError::StateWrongProvider {
-                expected: provider.to_owned(),
-            }),
-        }
-    }
-}
-
-/// Back-channel logout `jti`s in the directory, so a replay to another instance fails too.
-pub(crate) struct DirectoryJti(pub Arc<dyn Directory>);
-
-impl JtiGuard for DirectoryJti {
-    fn first_use(
-        &self,
-        provider: &str,
-        jti: &str,
-        until: i64,
-        now: i64,
-    ) -> Result<bool, OidcError> {
-        off_runtime(|| self.0.record_logout_jti(provider, jti, until, now))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Signing in and out: the login page, `start`, `callback` (the whole pipeline), local
 //! password login, logout, back-channel logout.
 
-use crate::app::{App, DirectoryJti, Req, json_error, server_error};
+use crate::app::{App, Req, json_error, server_error};
 use crate::i18n::with_name;
 use crate::pages::{self, Link, LoginPage, ProviderButton};
 use crate::ratelimit::Bucket;
@@ -217,24 +217,89 @@ pub(crate) async fn begin(
     return_to: &str,
     purpose: Option<String>,
 ) -> Response {
-    let states = app.states();
-    match entry.rp.begin(&states, return_to, purpose).await {
-        Ok((url, issued)) => {
-            let mut res = web::redirect(StatusCode::FOUND, url.as_str());
-            append(
-                &mut res,
-                web::set_cookie(
-                    &binding_cookie(&issued.state),
-                    &issued.binding,
-                    "/auth/",
-                    Some(LOGIN_TTL),
-                    app.secure,
-                    "Lax",
-                ),
-            );
-            res
+    let (url, pending) = match entry.rp.begin(return_to, purpose).await {
+        Ok(begun) => begun,
+        Err(e) => return login_failed(app, req, entry.rp.slug(), &e).await,
+    };
+    // The pending login is kept in the directory (any instance may get the callback),
+    // under the state's digest; the browser gets the binding secret.
+    let payload = match serde_json::to_string(&pending) {
+        Ok(p) => p,
+        Err(e) => {
+            let e = OidcError::StateStore(format!("cannot encode a login: {e}"));
+            return login_failed(app, req, entry.rp.slug(), &e).await;
         }
-        Err(e) => login_failed(app, req, entry.rp.slug(), &e).await,
+    };
+    let (provider, state, now) = (
+        pending.provider.clone(),
+        pending.state.clone(),
+        pending.created_at,
+    );
+    let binding = match app
+        .db(move |d| d.put_login_state(&provider, &state, &payload, now, LOGIN_TTL))
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return login_failed(app, req, entry.rp.slug(), &state_store_error(&e)).await,
+    };
+    let mut res = web::redirect(StatusCode::FOUND, url.as_str());
+    append(
+        &mut res,
+        web::set_cookie(
+            &binding_cookie(&pending.state),
+            &binding,
+            "/auth/",
+            Some(LOGIN_TTL),
+            app.secure,
+            "Lax",
+        ),
+    );
+    res
+}
+
+/// A directory failure while keeping or taking a login, as the relying party's error
+/// (an outage is said as one: 503, the provider not blamed).
+fn state_store_error(e: &ssogate_store::StoreError) -> OidcError {
+    if e.is_unavailable() {
+        OidcError::StateStoreUnavailable(e.to_string())
+    } else {
+        OidcError::StateStore(e.to_string())
+    }
+}
+
+/// Takes the pending login of the callback's `state` from the directory, once, for the
+/// browser it was issued to.
+async fn take_pending(
+    app: &App,
+    slug: &str,
+    state: Option<&str>,
+    binding: Option<&str>,
+) -> Result<ssogate_oidc::PendingLogin, OidcError> {
+    use ssogate_store::sessions::StateError;
+    let state = state.ok_or(OidcError::StateMissing)?.to_owned();
+    let (st, binding, provider, now) = (
+        state.clone(),
+        binding.map(str::to_owned),
+        slug.to_owned(),
+        app.now(),
+    );
+    let taken = app
+        .db(move |d| d.take_login_state(&st, binding.as_deref(), &provider, now))
+        .await
+        .map_err(|e| state_store_error(&e))?;
+    match taken {
+        Ok(s) => {
+            let mut pending: ssogate_oidc::PendingLogin = serde_json::from_str(&s.payload)
+                .map_err(|e| OidcError::StateStore(format!("a stored login is unreadable: {e}")))?;
+            pending.state = state;
+            Ok(pending)
+        }
+        Err(StateError::Unknown) => Err(OidcError::StateUnknown),
+        Err(StateError::Expired) => Err(OidcError::StateExpired),
+        Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser),
+        Err(StateError::OtherProvider) => Err(OidcError::StateWrongProvider {
+            expected: slug.to_owned(),
+        }),
     }
 }
 
@@ -270,7 +335,11 @@ pub(crate) async fn callback(
         error_description: q.error_description,
         iss: q.iss,
     };
-    let mut res = match entry.rp.finish(&app.states(), &params, binding).await {
+    let finished = match take_pending(&app, &slug, params.state.as_deref(), binding).await {
+        Ok(pending) => entry.rp.finish(&params, pending).await,
+        Err(e) => Err(e),
+    };
+    let mut res = match finished {
         Err(e) => login_failed(&app, &req, &slug, &e).await,
         Ok(mut verified) => {
             if let Some(dump) = verified.dump.take() {
@@ -656,10 +725,38 @@ pub(crate) async fn backchannel_logout(
             "logout_token is missing",
         );
     };
-    let guard = DirectoryJti(app.directory.clone());
     let mut ev = req.event("logout.backchannel", "failure", app.now());
     ev.provider = Some(slug.clone());
-    match entry.rp.logout_token(&token, &guard).await {
+    let checked = match entry.rp.logout_token(&token).await {
+        // The replay guard is ours, in the directory, so a replay to another instance
+        // is refused too.
+        Ok(lr) => {
+            let (s, jti, until, now) = (slug.clone(), lr.jti.clone(), lr.remember_until, app.now());
+            match app
+                .db(move |d| d.record_logout_jti(&s, &jti, until, now))
+                .await
+            {
+                Ok(true) => Ok(lr),
+                Ok(false) => Err(OidcError::LogoutTokenReplayed),
+                Err(e) => Err(state_store_error(&e)),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match checked {
+        Err(OidcError::StateStoreUnavailable(detail)) => {
+            tracing::error!(error = %detail, "a back-channel logout could not be checked: the directory cannot be reached");
+            let mut res = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the directory cannot be reached; send the logout token again",
+            );
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::app::RETRY_AFTER),
+            );
+            res
+        }
         Err(e) => {
             ev.reason = Some(e.code().into());
             ev.detail = Some(e.to_string());

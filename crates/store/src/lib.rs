@@ -113,14 +113,15 @@ pub trait Directory: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// Ends every session of an account.
     fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError>;
-    /// Stores a pending login; returns (state, browser-binding secret).
+    /// Stores a pending login under its state; returns the browser-binding secret.
     fn put_login_state(
         &self,
         provider: &str,
+        state: &str,
         payload: &str,
         now: i64,
         ttl: i64,
-    ) -> Result<(String, String), StoreError>;
+    ) -> Result<String, StoreError>;
     /// Takes a pending login, once.
     fn take_login_state(
         &self,

@@ -615,11 +615,12 @@ impl crate::Directory for PgStore {
     fn put_login_state(
         &self,
         provider: &str,
+        state: &str,
         payload: &str,
         now: i64,
         ttl: i64,
-    ) -> Result<(String, String), StoreError> {
-        self.read(|c| sessions::put_state(c, provider, payload, now, ttl))
+    ) -> Result<String, StoreError> {
+        self.read(|c| sessions::put_state(c, provider, state, payload, now, ttl))
     }
     fn take_login_state(
         &self,

@@ -196,24 +196,31 @@ pub enum StateError {
 
 /// Stores a pending login under a fresh `state`; returns (state, binding secret for the
 /// browser cookie).
+/// Keeps a pending login under the digest of its `state` (the relying party's), bound to
+/// a new browser secret, which is returned for the browser's cookie.
 pub fn put_state(
     db: &mut dyn Db,
     provider: &str,
+    state: &str,
     payload: &str,
     now: i64,
     ttl: i64,
-) -> Result<(String, String), StoreError> {
-    let state = new_secret()?;
+) -> Result<String, StoreError> {
+    if state.len() < 16 {
+        return Err(StoreError::InvalidInput(
+            "a login state must be at least 16 characters of randomness".into(),
+        ));
+    }
     let binding = new_secret()?;
     db.exec(
         "INSERT INTO login_states (state_hash, provider, binding_hash, payload, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        args![digest(&state).as_str(), provider, digest(&binding).as_str(), payload, now, now + ttl],
+        args![digest(state).as_str(), provider, digest(&binding).as_str(), payload, now, now + ttl],
     )?;
-    Ok((state, binding))
+    Ok(binding)
 }
 
-/// Takes a pending login, once: it is deleted whatever the answer, so a state can never
-/// be replayed, not even after a failed attempt from another browser.
+/// Takes a pending login, once, for the browser it was issued to: a try from another
+/// browser is refused and leaves it in place; a used state cannot be replayed.
 pub fn take_state(
     db: &mut dyn Db,
     state: &str,
@@ -305,8 +312,9 @@ mod tests {
             SessionLifetimes::default(),
         )
         .unwrap_or_else(|e| unreachable!("{e}"));
-        let (state, binding) =
-            put_state(&mut c, "corp", "p", 0, 600).unwrap_or_else(|e| unreachable!("{e}"));
+        let state = new_secret().unwrap_or_else(|e| unreachable!("{e}"));
+        let binding =
+            put_state(&mut c, "corp", &state, "p", 0, 600).unwrap_or_else(|e| unreachable!("{e}"));
         let key =
             crate::credentials::create_api_key(&mut c, "k", crate::credentials::ApiScope::Read, 0)
                 .unwrap_or_else(|e| unreachable!("{e}"));

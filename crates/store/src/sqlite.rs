@@ -407,12 +407,13 @@ impl crate::Directory for SqliteStore {
     fn put_login_state(
         &self,
         provider: &str,
+        state: &str,
         payload: &str,
         now: i64,
         ttl: i64,
-    ) -> Result<(String, String), StoreError> {
-        let (p, payload) = (provider.to_owned(), payload.to_owned());
-        self.write(move |c| sessions::put_state(c, &p, &payload, now, ttl))
+    ) -> Result<String, StoreError> {
+        let (p, st, payload) = (provider.to_owned(), state.to_owned(), payload.to_owned());
+        self.write(move |c| sessions::put_state(c, &p, &st, &payload, now, ttl))
     }
     fn take_login_state(
         &self,

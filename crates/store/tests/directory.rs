@@ -1234,11 +1234,22 @@ fn back_channel_logout_ends_sessions_by_sid_or_subject(f: Fixture) {
     assert_eq!(s.end_sessions_for_user(b).unwrap(), 1);
 }
 
+/// A state as unique as a relying party's (these tests need no randomness).
+fn fresh_state() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "state-{:032}-{}",
+        N.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    )
+}
+
 fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     let s = &*f.store;
     let t = 1_000_000;
-    let (state, binding) = s
-        .put_login_state("corp", "{\"nonce\":\"n\"}", t, 600)
+    let state = fresh_state();
+    let binding = s
+        .put_login_state("corp", &state, "{\"nonce\":\"n\"}", t, 600)
         .unwrap();
     assert_ne!(state, binding);
     let taken = s
@@ -1256,7 +1267,8 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
         "one-time"
     );
 
-    let (state, first_binding) = s.put_login_state("corp", "p", t, 600).unwrap();
+    let state = fresh_state();
+    let first_binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some("another-browser"), "corp", t)
             .unwrap(),
@@ -1274,20 +1286,23 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
         "the tries from elsewhere did not burn the rightful browser's state"
     );
 
-    let (state, binding) = s.put_login_state("corp", "p", t, 600).unwrap();
+    let state = fresh_state();
+    let binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some(&binding), "corp", t + 600)
             .unwrap(),
         Err(StateError::Expired)
     );
-    let (state, binding) = s.put_login_state("corp", "p", t, 600).unwrap();
+    let state = fresh_state();
+    let binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some(&binding), "google", t)
             .unwrap(),
         Err(StateError::OtherProvider)
     );
 
-    s.put_login_state("corp", "p", t, 600).unwrap();
+    s.put_login_state("corp", &fresh_state(), "p", t, 600)
+        .unwrap();
     assert_eq!(s.sweep(t + 599).unwrap().1, 0);
     assert_eq!(s.sweep(t + 600).unwrap().1, 1);
     assert_eq!(s.count(Table::LoginStates).unwrap(), 0);

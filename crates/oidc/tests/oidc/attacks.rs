@@ -2,7 +2,7 @@
 
 use super::*;
 use ssogate_oidc::settings::ProtocolSettings;
-use ssogate_oidc::{Algorithm, Clock, InMemoryJti};
+use ssogate_oidc::{Algorithm, Clock};
 use ssogate_testkit::{SigningKey, forge_hs256, forge_none, weak_rsa_jwk};
 
 #[tokio::test]
@@ -193,7 +193,7 @@ async fn at_hash_must_match_the_access_token() {
 #[tokio::test]
 async fn state_missing_unknown_expired_replayed_or_from_another_browser() {
     let r = rig().await;
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let back = r.fake.authorize(&url);
     let mut p = params(&back);
 
@@ -202,7 +202,8 @@ async fn state_missing_unknown_expired_replayed_or_from_another_browser() {
         ..p.clone()
     };
     assert_eq!(
-        r.rp.finish(&r.states, &no_state, Some(&issued.binding))
+        r.states
+            .finish(&r.rp, &no_state, Some(&issued.binding))
             .await
             .unwrap_err(),
         OidcError::StateMissing
@@ -212,37 +213,42 @@ async fn state_missing_unknown_expired_replayed_or_from_another_browser() {
         ..p.clone()
     };
     assert_eq!(
-        r.rp.finish(&r.states, &unknown, Some(&issued.binding))
+        r.states
+            .finish(&r.rp, &unknown, Some(&issued.binding))
             .await
             .unwrap_err(),
         OidcError::StateUnknown
     );
     // Another browser (no cookie, or someone else's) cannot use, nor burn, the state.
     assert_eq!(
-        r.rp.finish(&r.states, &p, None).await.unwrap_err(),
+        r.states.finish(&r.rp, &p, None).await.unwrap_err(),
         OidcError::StateOtherBrowser
     );
     assert_eq!(
-        r.rp.finish(&r.states, &p, Some("someone-elses-cookie"))
+        r.states
+            .finish(&r.rp, &p, Some("someone-elses-cookie"))
             .await
             .unwrap_err(),
         OidcError::StateOtherBrowser
     );
-    r.rp.finish(&r.states, &p, Some(&issued.binding))
+    r.states
+        .finish(&r.rp, &p, Some(&issued.binding))
         .await
         .unwrap();
     assert_eq!(
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
+        r.states
+            .finish(&r.rp, &p, Some(&issued.binding))
             .await
             .unwrap_err(),
         OidcError::StateReplayed
     );
 
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     p = params(&r.fake.authorize(&url));
     r.clock.advance(601);
     assert_eq!(
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
+        r.states
+            .finish(&r.rp, &p, Some(&issued.binding))
             .await
             .unwrap_err(),
         OidcError::StateExpired
@@ -252,20 +258,22 @@ async fn state_missing_unknown_expired_replayed_or_from_another_browser() {
 #[tokio::test]
 async fn a_code_cannot_be_replayed_under_a_fresh_state() {
     let r = rig().await;
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let first = params(&r.fake.authorize(&url));
-    r.rp.finish(&r.states, &first, Some(&issued.binding))
+    r.states
+        .finish(&r.rp, &first, Some(&issued.binding))
         .await
         .unwrap();
-    let (_, issued2) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (_, issued2) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let replay = CallbackParams {
         state: Some(issued2.state.clone()),
         ..first
     };
-    let e =
-        r.rp.finish(&r.states, &replay, Some(&issued2.binding))
-            .await
-            .unwrap_err();
+    let e = r
+        .states
+        .finish(&r.rp, &replay, Some(&issued2.binding))
+        .await
+        .unwrap_err();
     assert!(
         matches!(e, OidcError::CodeRejected { ref error, .. } if error == "invalid_grant"),
         "{e:?}"
@@ -275,17 +283,18 @@ async fn a_code_cannot_be_replayed_under_a_fresh_state() {
 #[tokio::test]
 async fn provider_errors_are_reported_with_their_description() {
     let r = rig().await;
-    let (_, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (_, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let p = CallbackParams {
         state: Some(issued.state.clone()),
         error: Some("access_denied".into()),
         error_description: Some("The user said no".into()),
         ..CallbackParams::default()
     };
-    let e =
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
-            .await
-            .unwrap_err();
+    let e = r
+        .states
+        .finish(&r.rp, &p, Some(&issued.binding))
+        .await
+        .unwrap_err();
     assert_eq!(
         e,
         OidcError::ProviderError {
@@ -299,22 +308,24 @@ async fn provider_errors_are_reported_with_their_description() {
 #[tokio::test]
 async fn rfc9207_issuer_in_the_response_is_checked() {
     let r = rig().await;
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let mut p = params(&r.fake.authorize(&url));
     p.iss = Some("https://mix-up.example".into());
-    let e =
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
-            .await
-            .unwrap_err();
+    let e = r
+        .states
+        .finish(&r.rp, &p, Some(&issued.binding))
+        .await
+        .unwrap_err();
     assert!(matches!(e, OidcError::ResponseIssuerMismatch { .. }));
     // The provider announces RFC 9207, so a response without `iss` is refused too.
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let mut p = params(&r.fake.authorize(&url));
     p.iss = None;
-    let e =
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
-            .await
-            .unwrap_err();
+    let e = r
+        .states
+        .finish(&r.rp, &p, Some(&issued.binding))
+        .await
+        .unwrap_err();
     assert!(matches!(e, OidcError::ResponseIssuerMismatch { .. }));
 }
 
@@ -459,14 +470,14 @@ async fn userinfo_with_another_subject_is_refused() {
 #[tokio::test]
 async fn logout_tokens_are_checked_to_the_letter() {
     let r = rig().await;
-    let jti = InMemoryJti::default();
+    let jti = Jtis::default();
     let good = r.fake.logout_claims(Some("alice"), Some("sid-alice"));
     let token = r.fake.sign(json!({"typ": "logout+jwt"}), &good);
-    let req = r.rp.logout_token(&token, &jti).await.unwrap();
+    let req = jti.logout(&r.rp, &token).await.unwrap();
     assert_eq!(req.sid.as_deref(), Some("sid-alice"));
     assert_eq!(req.sub.as_deref(), Some("alice"));
     assert_eq!(
-        r.rp.logout_token(&token, &jti).await.unwrap_err(),
+        jti.logout(&r.rp, &token).await.unwrap_err(),
         OidcError::LogoutTokenReplayed
     );
 
@@ -475,7 +486,7 @@ async fn logout_tokens_are_checked_to_the_letter() {
     c["nonce"] = json!("n");
     let t = r.fake.sign(json!({}), &c);
     assert_eq!(
-        r.rp.logout_token(&t, &jti).await.unwrap_err(),
+        jti.logout(&r.rp, &t).await.unwrap_err(),
         OidcError::LogoutTokenHasNonce
     );
 
@@ -484,7 +495,7 @@ async fn logout_tokens_are_checked_to_the_letter() {
     c.as_object_mut().unwrap().remove("events");
     let t = r.fake.sign(json!({}), &c);
     assert_eq!(
-        r.rp.logout_token(&t, &jti).await.unwrap_err(),
+        jti.logout(&r.rp, &t).await.unwrap_err(),
         OidcError::LogoutTokenNoEvent
     );
 
@@ -492,17 +503,17 @@ async fn logout_tokens_are_checked_to_the_letter() {
     c["jti"] = json!("j-nobody");
     let t = r.fake.sign(json!({}), &c);
     assert_eq!(
-        r.rp.logout_token(&t, &jti).await.unwrap_err(),
+        jti.logout(&r.rp, &t).await.unwrap_err(),
         OidcError::LogoutTokenNoSubject
     );
 
     // An ID token is not a logout token.
     let id = r.fake.sign(json!({}), &r.claims());
-    assert!(r.rp.logout_token(&id, &jti).await.is_err());
+    assert!(jti.logout(&r.rp, &id).await.is_err());
     // Nor is an access token.
     let at = r.fake.sign(json!({"typ": "at+jwt"}), &good);
     assert!(matches!(
-        r.rp.logout_token(&at, &jti).await,
+        jti.logout(&r.rp, &at).await,
         Err(OidcError::WrongTokenType { .. })
     ));
 }
@@ -571,13 +582,14 @@ async fn http_issuers_are_refused_off_loopback() {
 #[tokio::test]
 async fn a_response_without_a_code_is_refused() {
     let r = rig().await;
-    let (url, issued) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/", None).await.unwrap();
     let mut p = params(&r.fake.authorize(&url));
     p.code = None;
-    let e =
-        r.rp.finish(&r.states, &p, Some(&issued.binding))
-            .await
-            .unwrap_err();
+    let e = r
+        .states
+        .finish(&r.rp, &p, Some(&issued.binding))
+        .await
+        .unwrap_err();
     assert_eq!(e, OidcError::CodeMissing);
     assert_eq!(
         r.fake.token_requests(),

@@ -1,22 +1,23 @@
 //! The good paths against the fake provider.
 
 use super::*;
+use ssogate_oidc::TokenSet;
 use ssogate_oidc::settings::{BearerMode, EndSession, UserinfoMode};
-use ssogate_oidc::{SealedStates, TokenSet};
 use ssogate_testkit::SigningKey;
 
 #[tokio::test]
 async fn code_flow_with_pkce_nonce_and_at_hash() {
     let r = rig().await;
-    let (url, issued) = r.rp.begin(&r.states, "/books?x=1", None).await.unwrap();
+    let (url, issued) = r.states.begin(&r.rp, "/books?x=1", None).await.unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["state"], issued.state);
     assert!(q["nonce"].len() >= 43, "32 random bytes");
     assert_eq!(q["scope"], "openid profile email");
-    let login =
-        r.rp.finish(
-            &r.states,
+    let login = r
+        .states
+        .finish(
+            &r.rp,
             &params(&r.fake.authorize(&url)),
             Some(&issued.binding),
         )
@@ -41,7 +42,7 @@ async fn prompt_and_extra_scopes_reach_the_provider() {
     s.protocol.prompt = Some("select_account".into());
     s.scopes.push("groups".into());
     let rp = Provider::new(s, Arc::new(ManualClock::new(fake.now()))).unwrap();
-    let (url, _) = rp.begin(&InMemoryStates::new(), "/", None).await.unwrap();
+    let (url, _) = States::new().begin(&rp, "/", None).await.unwrap();
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(q["prompt"], "select_account");
     assert_eq!(q["scope"], "openid profile email groups");
@@ -82,12 +83,12 @@ async fn pkce_is_skipped_only_when_unsupported_or_switched_off() {
     let r = rig().await;
     r.fake
         .discovery_set("code_challenge_methods_supported", json!(["plain"]));
-    let (url, _) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, _) = r.states.begin(&r.rp, "/", None).await.unwrap();
     assert!(!url.query_pairs().any(|(k, _)| k == "code_challenge"));
     let mut p = ProtocolSettings::default();
     p.pkce = Some(false);
     let r = rig_with(p).await;
-    let (url, _) = r.rp.begin(&r.states, "/", None).await.unwrap();
+    let (url, _) = r.states.begin(&r.rp, "/", None).await.unwrap();
     assert!(!url.query_pairs().any(|(k, _)| k == "code_challenge"));
     r.login().await.unwrap();
 }
@@ -103,7 +104,7 @@ async fn userinfo_enriches_when_wanted_claims_are_missing() {
         fake,
         rp,
         clock,
-        states: InMemoryStates::new(),
+        states: States::new(),
     };
     let login = r.login().await.unwrap();
     let info = login.userinfo.unwrap();
@@ -129,7 +130,7 @@ async fn userinfo_never_and_always() {
         fake,
         rp,
         clock: Arc::new(ManualClock::new(0)),
-        states: InMemoryStates::new(),
+        states: States::new(),
     };
     assert!(r.login().await.unwrap().userinfo.is_none());
 }
@@ -281,25 +282,6 @@ async fn dump_claims_records_without_tokens_and_without_blocking() {
 }
 
 #[tokio::test]
-async fn sealed_cookie_states_work_end_to_end() {
-    let r = rig().await;
-    let sealed = SealedStates::new(&[42; 32]).unwrap();
-    let (url, issued) = r.rp.begin(&sealed, "/x", None).await.unwrap();
-    let p = params(&r.fake.authorize(&url));
-    let login =
-        r.rp.finish(&sealed, &p, Some(&issued.binding))
-            .await
-            .unwrap();
-    assert_eq!(login.pending.return_to, "/x");
-    assert_eq!(
-        r.rp.finish(&sealed, &p, Some(&issued.binding))
-            .await
-            .unwrap_err(),
-        OidcError::StateReplayed
-    );
-}
-
-#[tokio::test]
 async fn provider_check_reports_keys_and_warnings() {
     let r = rig().await;
     r.fake.publish_jwk(ssogate_testkit::weak_rsa_jwk("weak"));
@@ -335,10 +317,7 @@ async fn an_unreachable_provider_is_said_so() {
     let s = settings_for(&fake, ProtocolSettings::default());
     drop(fake);
     let rp = Provider::new(s, Arc::new(ManualClock::new(0))).unwrap();
-    let e = rp
-        .begin(&InMemoryStates::new(), "/", None)
-        .await
-        .unwrap_err();
+    let e = States::new().begin(&rp, "/", None).await.unwrap_err();
     assert!(matches!(e, OidcError::Unreachable { .. }), "{e:?}");
     assert!(e.is_provider_side());
 }

@@ -16,18 +16,103 @@ mod real_provider;
 use serde_json::{Value, json};
 use ssogate_oidc::settings::ProtocolSettings;
 use ssogate_oidc::{
-    CallbackParams, ClientSecret, InMemoryStates, ManualClock, OidcError, Provider,
+    CallbackParams, ClientSecret, LogoutRequest, ManualClock, OidcError, PendingLogin, Provider,
     ProviderSettings, VerifiedLogin,
 };
 use ssogate_testkit::FakeProvider;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::Mutex;
 use url::Url;
 
 pub struct Rig {
     pub fake: FakeProvider,
     pub rp: Provider,
     pub clock: Arc<ManualClock>,
-    pub states: InMemoryStates,
+    pub states: States,
+}
+
+/// The caller's side of the pending logins, in memory — what the server does with the
+/// directory: kept by state, bound to a browser secret, taken once and only by that
+/// browser. The relying party itself keeps nothing.
+#[derive(Default)]
+pub struct States {
+    pending: Mutex<HashMap<String, (String, PendingLogin)>>,
+    spent: Mutex<HashSet<String>>,
+}
+
+/// What the browser holds: the state (in the provider's redirect) and its binding cookie.
+#[derive(Debug)]
+pub struct Issued {
+    pub state: String,
+    pub binding: String,
+}
+
+impl States {
+    pub fn new() -> States {
+        States::default()
+    }
+
+    pub async fn begin(
+        &self,
+        rp: &Provider,
+        return_to: &str,
+        purpose: Option<String>,
+    ) -> Result<(Url, Issued), OidcError> {
+        let (url, pending) = rp.begin(return_to, purpose).await?;
+        let binding = ssogate_oidc::login::random_token(32)?;
+        let state = pending.state.clone();
+        self.pending
+            .lock()
+            .unwrap()
+            .insert(state.clone(), (binding.clone(), pending));
+        Ok((url, Issued { state, binding }))
+    }
+
+    pub async fn finish(
+        &self,
+        rp: &Provider,
+        params: &CallbackParams,
+        binding: Option<&str>,
+    ) -> Result<VerifiedLogin, OidcError> {
+        let state = params.state.as_deref().ok_or(OidcError::StateMissing)?;
+        let pending = {
+            let mut all = self.pending.lock().unwrap();
+            let Some((expected, _)) = all.get(state) else {
+                return Err(if self.spent.lock().unwrap().contains(state) {
+                    OidcError::StateReplayed
+                } else {
+                    OidcError::StateUnknown
+                });
+            };
+            if binding != Some(expected.as_str()) {
+                return Err(OidcError::StateOtherBrowser);
+            }
+            self.spent.lock().unwrap().insert(state.to_owned());
+            all.remove(state).unwrap().1
+        };
+        rp.finish(params, pending).await
+    }
+}
+
+/// The caller's replay guard for logout tokens, in memory.
+#[derive(Default)]
+pub struct Jtis(Mutex<HashSet<(String, String)>>);
+
+impl Jtis {
+    pub async fn logout(&self, rp: &Provider, token: &str) -> Result<LogoutRequest, OidcError> {
+        let req = rp.logout_token(token).await?;
+        let first = self
+            .0
+            .lock()
+            .unwrap()
+            .insert((rp.slug().to_owned(), req.jti.clone()));
+        if first {
+            Ok(req)
+        } else {
+            Err(OidcError::LogoutTokenReplayed)
+        }
+    }
 }
 
 pub fn settings_for(fake: &FakeProvider, protocol: ProtocolSettings) -> ProviderSettings {
@@ -55,7 +140,7 @@ pub fn rig_on(fake: FakeProvider, protocol: ProtocolSettings) -> Rig {
         fake,
         rp,
         clock,
-        states: InMemoryStates::new(),
+        states: States::new(),
     }
 }
 
@@ -82,10 +167,10 @@ pub fn params(url: &Url) -> CallbackParams {
 impl Rig {
     /// A whole login: begin, the provider's authorization, finish.
     pub async fn login(&self) -> Result<VerifiedLogin, OidcError> {
-        let (url, issued) = self.rp.begin(&self.states, "/home", None).await?;
+        let (url, issued) = self.states.begin(&self.rp, "/home", None).await?;
         let back = self.fake.authorize(&url);
-        self.rp
-            .finish(&self.states, &params(&back), Some(&issued.binding))
+        self.states
+            .finish(&self.rp, &params(&back), Some(&issued.binding))
             .await
     }
 

@@ -3,14 +3,13 @@
 //! and sets `TEST_SSOGATE_REQUIRE_OIDC_PROVIDER=1`; plain `cargo test` skips these with a
 //! printed reason when Node or the package is missing.
 
-use super::params;
+use super::{Jtis, States, params};
 use axum::Router;
 use axum::extract::{Form, State};
 use axum::routing::post;
 use ssogate_oidc::settings::{ProtocolSettings, TokenAuthMethod, UserinfoMode};
 use ssogate_oidc::{
-    ClientSecret, Clock, InMemoryJti, InMemoryStates, ManualClock, OidcError, Provider,
-    ProviderSettings, SystemClock,
+    ClientSecret, Clock, ManualClock, OidcError, Provider, ProviderSettings, SystemClock,
 };
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -238,10 +237,11 @@ async fn login(
     browser: &mut Browser,
     who: &str,
 ) -> Result<ssogate_oidc::VerifiedLogin, OidcError> {
-    let states = InMemoryStates::new();
-    let (url, issued) = rp.begin(&states, "/after", None).await?;
+    let states = States::new();
+    let (url, issued) = states.begin(rp, "/after", None).await?;
     let back = browser.run(url, who, REDIRECT).await;
-    rp.finish(&states, &params(&back), Some(&issued.binding))
+    states
+        .finish(rp, &params(&back), Some(&issued.binding))
         .await
 }
 
@@ -293,12 +293,12 @@ async fn real_provider_basic_rs256_userinfo_refresh_and_both_logouts() {
         .await
         .expect("a back-channel logout within 10 s")
         .unwrap();
-    let jti = InMemoryJti::default();
-    let req = rp.logout_token(&token, &jti).await.unwrap();
+    let jti = Jtis::default();
+    let req = jti.logout(&rp, &token).await.unwrap();
     assert_eq!(req.sid.as_deref(), Some(sid.as_str()));
     assert_eq!(req.sub.as_deref(), Some("alice"));
     assert_eq!(
-        rp.logout_token(&token, &jti).await.unwrap_err(),
+        jti.logout(&rp, &token).await.unwrap_err(),
         OidcError::LogoutTokenReplayed
     );
 }

@@ -227,7 +227,7 @@ async fn admin<T: Send + 'static>(
 ) -> ApiResult<T> {
     let a =
         Admin::new(app.directory.clone(), caller.actor.clone()).with_configured(app.configured());
-    tokio::task::spawn_blocking(move || f(&a))
+    app.blocking(move || f(&a))
         .await
         .map_err(|_| {
             Problem::new(

@@ -80,9 +80,9 @@ async fn run<T: Send + 'static>(
     f: impl FnOnce(&Admin) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
     let a = Admin::new(app.directory.clone(), actor).with_configured(app.configured());
-    tokio::task::spawn_blocking(move || f(&a))
+    app.blocking(move || f(&a))
         .await
-        .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e.to_string())))?
+        .map_err(|e| AdminError::Store(ssogate_store::StoreError::Corrupt(e)))?
 }
 
 fn with_cookie(mut res: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
