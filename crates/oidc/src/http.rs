@@ -70,7 +70,8 @@ pub fn client(slug: &str, p: &ProtocolSettings) -> Result<reqwest::Client, OidcE
             let pem = std::fs::read(path)
                 .map_err(|e| config_err(format!("cannot read ca_file {} ({e})", path.display())))?;
             let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            use rustls_pki_types::pem::PemObject as _;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| {
                     config_err(format!("ca_file {} is not PEM: {e}", path.display()))
                 })?;

@@ -283,10 +283,13 @@ impl KeySet {
             document: "public key file",
             detail,
         };
-        let spki = rustls_pemfile::public_keys(&mut &pem[..])
-            .next()
-            .ok_or_else(|| bad("no \"PUBLIC KEY\" PEM block".into()))?
-            .map_err(|e| bad(e.to_string()))?;
+        use rustls_pki_types::pem::PemObject as _;
+        let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from_pem_slice(pem).map_err(|e| {
+            bad(match e {
+                rustls_pki_types::pem::Error::NoItemsFound => "no \"PUBLIC KEY\" PEM block".into(),
+                other => other.to_string(),
+            })
+        })?;
         let der = spki.as_ref();
         let mut parsed = Vec::new();
         let mut description = String::new();

@@ -18,7 +18,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -127,6 +126,10 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+fn sha256(data: &[u8]) -> aws_lc_rs::digest::Digest {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+}
+
 fn random() -> String {
     ssogate_oidc::login::random_token(32).unwrap_or_default()
 }
@@ -155,7 +158,7 @@ pub fn start(
         post_logout_uris,
         people,
         kid: URL_SAFE_NO_PAD
-            .encode(Sha256::digest(key.public_key().as_ref()))
+            .encode(sha256(key.public_key().as_ref()))
             .chars()
             .take(16)
             .collect(),
@@ -361,7 +364,7 @@ async fn token(
     if let Some(challenge) = &grant.challenge {
         let ok = form
             .get("code_verifier")
-            .is_some_and(|v| URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *challenge);
+            .is_some_and(|v| URL_SAFE_NO_PAD.encode(sha256(v.as_bytes())) == *challenge);
         if !ok {
             return token_error("invalid_grant", StatusCode::BAD_REQUEST);
         }

@@ -155,7 +155,8 @@ fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect, usize),
         let pem = std::fs::read(path)
             .map_err(|e| bad(format!("cannot read sslrootcert {path} ({e})")))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        use rustls_pki_types::pem::PemObject as _;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| bad(format!("sslrootcert {path} is not PEM ({e})")))?;
             roots
                 .add(cert)

@@ -7,24 +7,22 @@
 use crate::StoreError;
 use crate::sql::{Db, args};
 use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
 /// A fresh secret: 32 random bytes, base64url without padding (43 characters).
 pub fn new_secret() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        StoreError::Corrupt(format!("the operating system gave no randomness: {e}"))
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| {
+        StoreError::Corrupt("the system's random generator gave no randomness".into())
     })?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// SHA-256 of a secret, as lowercase hex: what is stored in its place.
-/// The SHA-256 (hex) a session's secret is stored and invalidated under.
+/// SHA-256 of a secret, as lowercase hex: what is stored, and invalidated, in its place.
 pub fn digest(secret: &str) -> String {
     use std::fmt::Write as _;
     // Forward-auth computes this on every request: one allocation.
     let mut out = String::with_capacity(64);
-    for b in Sha256::digest(secret.as_bytes()) {
+    for b in aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes()).as_ref() {
         let _ = write!(out, "{b:02x}");
     }
     out
