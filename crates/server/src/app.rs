@@ -637,7 +637,50 @@ pub fn router(app: App) -> Router {
     r.fallback(ops::not_found)
         .layer(middleware::from_fn(crate::api::problems_only))
         .layer(middleware::from_fn_with_state(app.clone(), harden))
+        // Every log line of a request carries its id, method and path (never the query:
+        // a callback's holds the code and state), so one sign-in can be followed.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn(request_id))
         .with_state(app)
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Gives each request an id — this process's random prefix and a counter, cheap enough
+/// for forward-auth's hot path — in `X-Request-Id` on the request (replacing any a
+/// client sent) and on the answer, so a report can be matched to the log.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 4];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    });
+    let id = format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let value = HeaderValue::from_str(&id).ok();
+    if let Some(v) = &value {
+        req.headers_mut().insert(REQUEST_ID, v.clone());
+    }
+    let mut res = next.run(req).await;
+    if let Some(v) = value {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    res
 }
 
 /// Security headers on every answer, and the request's time in the latency histogram.

@@ -368,6 +368,11 @@ async fn a_full_login_leaves_no_secret_in_the_logs() {
         logs.contains("ssogate is listening"),
         "the log was written: {logs}"
     );
+    // Each request's lines carry its id, method and path (never its query).
+    assert!(
+        logs.contains("request{id=") && logs.contains("path=/auth/fake/callback"),
+        "request spans in the log:\n{logs}"
+    );
     // Regression: a log file got ANSI colour codes; only a terminal gets them.
     assert!(
         !logs.contains('\u{1b}'),

@@ -605,3 +605,22 @@ async fn unverified_emails_are_not_forwarded_unless_the_operator_says_so() {
     assert_eq!(r.header("remote-email").as_deref(), Some("ceo@example.com"));
     assert_eq!(r.header("x-email-verified").as_deref(), Some("false"));
 }
+
+/// Every answer names its request, so a report can be matched to the log; an id a
+/// client makes up is replaced.
+#[tokio::test]
+async fn every_answer_carries_its_request_id() {
+    let h = Harness::start(Opts::default()).await;
+    let b = Browser::new();
+    let one = b.get(&h.url("/healthz")).await;
+    let two = b
+        .get_with(&h.url("/healthz"), &[("x-request-id", "forged")])
+        .await;
+    let (one, two) = (
+        one.header("x-request-id").unwrap(),
+        two.header("x-request-id").unwrap(),
+    );
+    assert_ne!(one, two);
+    assert_ne!(two, "forged");
+    assert!(one.len() >= 10, "{one}");
+}
