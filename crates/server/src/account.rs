@@ -1,11 +1,13 @@
 //! The account page: linked identities, linking another provider (a login round-trip
 //! bound to the current session), unlinking with the last-method guard.
 
-use crate::app::{App, Req, server_error};
 use crate::auth::{self, CsrfForm, csrf_token};
+use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, AccountPage, FormButton, IdentityRow, Link, LinkButton, MessagePage};
 use crate::registry::ProviderEntry;
+use crate::respond::server_error;
+use crate::state::App;
 use crate::web;
 use axum::Form;
 use axum::extract::{Path, Query, State};

@@ -1,11 +1,13 @@
 //! Signing in and out: the login page, `start`, `callback` (the whole pipeline), local
 //! password login, logout, back-channel logout.
 
-use crate::app::{App, Req, json_error, server_error};
+use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, Link, LoginPage, ProviderButton};
 use crate::ratelimit::Bucket;
 use crate::registry::ProviderEntry;
+use crate::respond::{json_error, server_error};
+use crate::state::App;
 use crate::web;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -753,7 +755,7 @@ pub(crate) async fn backchannel_logout(
             );
             res.headers_mut().insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(crate::app::RETRY_AFTER),
+                HeaderValue::from(crate::respond::RETRY_AFTER),
             );
             res
         }

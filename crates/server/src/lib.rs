@@ -13,22 +13,28 @@
 
 mod account;
 mod api;
-mod app;
 mod auth;
 mod cache;
 mod console;
 pub mod devidp;
+mod extract;
 mod i18n;
 mod metrics;
+mod middleware;
 mod ops;
 mod pages;
 mod ratelimit;
 mod refusals;
 pub mod registry;
+mod respond;
+mod routes;
+mod session;
+mod state;
 mod verify;
 mod web;
 
-pub use app::{App, AppOptions, router};
+pub use routes::router;
+pub use state::{App, AppError, AppOptions};
 pub use web::safe_return_to;
 
 use std::net::SocketAddr;

@@ -1,8 +1,9 @@
 //! Health, readiness, metrics, the public provider list, static files, 404.
 
-use crate::app::{App, Req};
+use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, Link};
+use crate::state::App;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};

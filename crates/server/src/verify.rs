@@ -2,9 +2,11 @@
 //! Traefik `forwardAuth`, Caddy `forward_auth`) with the signed-in person's identity
 //! headers, or says where to sign in.
 
-use crate::app::{App, Req, json_error, server_error, server_problem};
 use crate::cache::CachedSession;
+use crate::extract::Req;
 use crate::pages::{self, WhoamiPage};
+use crate::respond::{json_error, server_error, server_problem};
+use crate::state::App;
 use crate::web;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -295,7 +297,7 @@ async fn bearer_session(
         // A token has no idle deadline; its expiry is the bound.
         idle: i64::MAX / 4,
         touched_at: std::sync::atomic::AtomicI64::new(now),
-        headers: crate::app::header_pairs(app, &user, Some(&identity.provider)),
+        headers: crate::session::header_pairs(app, &user, Some(&identity.provider)),
         provider: Some(identity.provider.clone()),
         user: Arc::new(user),
     });

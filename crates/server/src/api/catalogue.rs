@@ -2,7 +2,7 @@
 //! account holds of it.
 
 use super::{ApiResult, Caller, Identity, Problem, User, admin, body, user_of};
-use crate::app::App;
+use crate::state::App;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -9,7 +9,7 @@ mod catalogue;
 pub(crate) mod document;
 mod providers;
 
-use crate::app::App;
+use crate::state::App;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -89,7 +89,7 @@ impl IntoResponse for Problem {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(
                 header::RETRY_AFTER,
-                axum::http::HeaderValue::from(crate::app::RETRY_AFTER),
+                axum::http::HeaderValue::from(crate::respond::RETRY_AFTER),
             );
         }
         res

@@ -2,7 +2,7 @@
 //! checks and keys, and provisioning settings per provider and global.
 
 use super::{ApiResult, Caller, Problem, admin, body};
-use crate::app::App;
+use crate::state::App;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

@@ -4,9 +4,10 @@
 //! are marked and read-only.
 
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
-use crate::app::{App, Req};
 use crate::auth::csrf_token;
+use crate::extract::Req;
 use crate::pages;
+use crate::state::App;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

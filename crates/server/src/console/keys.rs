@@ -2,9 +2,10 @@
 //! once, on the answer to the form that made it —, revoked.
 
 use super::{admin_failure, administrator, back_with, form_guard, run, with_cookie};
-use crate::app::{App, Req};
 use crate::auth::csrf_token;
+use crate::extract::Req;
 use crate::pages;
+use crate::state::App;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

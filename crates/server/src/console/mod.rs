@@ -23,9 +23,11 @@ pub(crate) use provisioning::{
     save_provider as provisioning_save,
 };
 
-use crate::app::{App, Req, server_error};
 use crate::auth::{csrf_failed, csrf_token};
+use crate::extract::Req;
 use crate::pages::{self, FormButton, Link, MessagePage};
+use crate::respond::server_error;
+use crate::state::App;
 use crate::web;
 use askama::Template;
 use axum::Form;

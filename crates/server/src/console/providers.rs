@@ -3,9 +3,10 @@
 //! many accounts are linked), each checkable, with keys refreshable on every instance.
 
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
-use crate::app::{App, Req};
 use crate::auth::csrf_token;
+use crate::extract::Req;
 use crate::pages::{self, Link};
+use crate::state::App;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

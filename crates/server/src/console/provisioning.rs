@@ -3,9 +3,11 @@
 //! checked by compiling every provider before anything is stored.
 
 use super::{admin_failure, administrator, form_guard, run, with_cookie};
-use crate::app::{App, Req, server_error};
 use crate::auth::csrf_token;
+use crate::extract::Req;
 use crate::pages;
+use crate::respond::server_error;
+use crate::state::App;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};

@@ -1,0 +1,53 @@
+//! What handlers take from a request: [`Req`] (client address through trusted proxies,
+//! language, headers).
+
+use crate::i18n::{self, Texts};
+use crate::state::App;
+use crate::web;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use ssogate_store::accounts::NewEvent;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// What every handler wants to know about the request.
+pub(crate) struct Req {
+    pub headers: HeaderMap,
+    pub addr: IpAddr,
+    pub peer: SocketAddr,
+    pub t: &'static Texts,
+}
+
+impl Req {
+    pub(crate) fn from_parts(parts: &Parts, app: &App) -> Req {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.0);
+        Req {
+            addr: web::client_addr(peer, &parts.headers, &app.config.server.trusted_proxies),
+            peer,
+            t: i18n::texts(&parts.headers),
+            headers: parts.headers.clone(),
+        }
+    }
+
+    pub(crate) fn event(&self, event: &str, outcome: &str, now: i64) -> NewEvent {
+        NewEvent {
+            at: now,
+            event: event.to_owned(),
+            outcome: outcome.to_owned(),
+            address: Some(self.addr.to_string()),
+            user_agent: web::user_agent(&self.headers),
+            ..NewEvent::default()
+        }
+    }
+}
+
+impl FromRequestParts<App> for Req {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(Req::from_parts(parts, app))
+    }
+}

@@ -1,0 +1,154 @@
+//! Every route, and the layers around them.
+
+use crate::extract::Req;
+use crate::middleware::{REQUEST_ID, harden, request_id};
+use crate::state::App;
+use crate::{account, auth, console, ops, verify};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Every route.
+pub fn router(app: App) -> Router {
+    let mut r = Router::new()
+        .route("/", get(account::root))
+        .route("/login", get(auth::login_page).post(auth::local_login))
+        .route("/logged-out", get(auth::logged_out))
+        .route("/logout", post(auth::logout))
+        .route("/auth/verify", get(verify::verify))
+        .route("/auth/{slug}/start", get(auth::start))
+        .route("/auth/{slug}/callback", get(auth::callback))
+        .route(
+            "/auth/{slug}/backchannel-logout",
+            post(auth::backchannel_logout),
+        )
+        .route("/account", get(account::page))
+        .route("/account/link/{slug}", post(account::link))
+        .route(
+            "/account/unlink/{slug}",
+            get(account::unlink_confirm).post(account::unlink),
+        )
+        .route("/api/oidc/providers", get(ops::providers))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/static/ssogate.css", get(ops::stylesheet));
+    if app.demo_people.is_some() {
+        r = r.route("/demo/whoami", get(verify::whoami));
+    }
+    r = r
+        .route("/admin", get(console::dashboard))
+        .route("/admin/users", get(console::users))
+        .route("/admin/users/{id}", get(console::user))
+        .route(
+            "/admin/users/{id}/delete",
+            get(console::delete_confirm).post(console::delete),
+        )
+        .route("/admin/users/{id}/{action}", post(console::user_action))
+        .route(
+            "/admin/test-claims",
+            get(console::test_claims).post(console::test_claims_run),
+        )
+        .route("/admin/audit", get(console::audit))
+        .route(
+            "/admin/provisioning",
+            get(console::provisioning).post(console::provisioning_save_global),
+        )
+        .route(
+            "/admin/provisioning/{slug}",
+            post(console::provisioning_save),
+        )
+        .route(
+            "/admin/provisioning/{slug}/inherit",
+            post(console::provisioning_inherit),
+        )
+        .route(
+            "/admin/providers",
+            get(console::providers).post(console::provider_add),
+        )
+        .route(
+            "/admin/providers/{slug}",
+            get(console::provider_edit).post(console::provider_update),
+        )
+        .route(
+            "/admin/providers/{slug}/check",
+            get(console::check_provider),
+        )
+        .route(
+            "/admin/providers/{slug}/jwks-refresh",
+            post(console::provider_refresh_keys),
+        )
+        .route(
+            "/admin/providers/{slug}/delete",
+            get(console::provider_delete_confirm).post(console::provider_delete),
+        )
+        .route(
+            "/admin/api-keys",
+            get(console::keys).post(console::key_create),
+        )
+        .route("/admin/api-keys/{id}/revoke", post(console::key_revoke))
+        .route("/admin/catalogue", get(console::catalogue))
+        .route("/admin/catalogue/{kind}", post(console::catalogue_create))
+        .route(
+            "/admin/catalogue/{kind}/{name}",
+            get(console::catalogue_item).post(console::catalogue_update),
+        )
+        .route(
+            "/admin/catalogue/{kind}/{name}/delete",
+            get(console::catalogue_delete_confirm).post(console::catalogue_delete),
+        )
+        .route("/admin/audit.csv", get(console::audit_csv));
+    let (api, doc) = crate::api::routes();
+    let finished = Arc::new(crate::api::document::finish(&doc));
+    let doc = Arc::new(doc);
+    r = r
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move |State(app): State<App>| {
+                let finished = finished.clone();
+                async move {
+                    // The names that must exist are those of now.
+                    let catalogue = app.db(|d| d.catalogue()).await.unwrap_or_default();
+                    let providers: Vec<String> = app.registry().providers.keys().cloned().collect();
+                    axum::Json(crate::api::document::with_names(
+                        &finished, &catalogue, &providers,
+                    ))
+                }
+            }),
+        )
+        .route(
+            "/api/docs",
+            get(move |req: Req| {
+                let doc = doc.clone();
+                async move { crate::pages::api_docs(req.t, &doc) }
+            }),
+        )
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(crate::api::no_such_endpoint),
+        );
+    r.fallback(ops::not_found)
+        .layer(middleware::from_fn(crate::api::problems_only))
+        .layer(middleware::from_fn_with_state(app.clone(), harden))
+        // Every log line of a request carries its id, method and path (never the query:
+        // a callback's holds the code and state), so one sign-in can be followed.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get(REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn(request_id))
+        .with_state(app)
+}

@@ -1,0 +1,328 @@
+//! The application's state: configuration, directory, providers and engines (rebuilt
+//! when the directory says they changed), rate limits, metrics; the one path every
+//! directory call takes (`App::db`, a bounded blocking pool), and auditing.
+
+use crate::cache::SessionCache;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::registry::{self, ProviderEntry, Registry};
+use crate::web;
+use ssogate_config::Config;
+use ssogate_oidc::{Clock, OidcError, SystemClock};
+use ssogate_store::accounts::NewEvent;
+use ssogate_store::sessions::SessionLifetimes;
+use ssogate_store::{Directory, StoreError};
+use std::net::IpAddr;
+use std::sync::Arc;
+use url::Url;
+
+/// What `App::new` needs besides the configuration and the directory.
+pub struct AppOptions {
+    pub clock: Arc<dyn Clock>,
+    /// `ssogate demo`: serve the "who am I" page, and name the sample people on it.
+    pub demo_people: Option<String>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            clock: Arc::new(SystemClock),
+            demo_people: None,
+        }
+    }
+}
+
+/// A problem that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(
+        "base_url \"{0}\" is not a URL; set it to where ssogate is reached, e.g. https://sso.example.org"
+    )]
+    BaseUrl(String),
+    #[error(transparent)]
+    Provider(#[from] OidcError),
+    #[error(transparent)]
+    Config(#[from] ssogate_config::ConfigError),
+    #[error("cannot watch the directory for ended sessions: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
+}
+
+/// A provider's engine and the policy it was compiled from (configuration with the
+/// settings saved in the console laid over it).
+pub(crate) use ssogate_config::Compiled;
+
+/// The shared state behind [`App`].
+pub struct Inner {
+    pub(crate) config: Config,
+    pub(crate) directory: Arc<dyn Directory>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) limits: RateLimiter,
+    pub(crate) refusals: crate::refusals::Refusals,
+    pub(crate) metrics: Metrics,
+    pub(crate) base: Url,
+    pub(crate) secure: bool,
+    pub(crate) lifetimes: SessionLifetimes,
+    pub(crate) demo_people: Option<String>,
+    pub(crate) cache: Arc<SessionCache>,
+    pub(crate) registry: std::sync::RwLock<Arc<Registry>>,
+    /// Rebuilds asked for by notifications, and rebuilds done by the rebuilder thread
+    /// (fewer when a burst coalesced).
+    pub(crate) reloads_requested: std::sync::atomic::AtomicU64,
+    /// Directory calls running at once (see [`App::db`]).
+    pub(crate) db_slots: tokio::sync::Semaphore,
+    pub(crate) reloads_done: std::sync::atomic::AtomicU64,
+}
+
+/// The server: configuration, directory, one relying party per provider. Cheap to clone.
+#[derive(Clone)]
+pub struct App(pub(crate) Arc<Inner>);
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    pub fn new(
+        config: Config,
+        directory: Arc<dyn Directory>,
+        options: AppOptions,
+    ) -> Result<App, AppError> {
+        let base =
+            Url::parse(&config.base_url).map_err(|_| AppError::BaseUrl(config.base_url.clone()))?;
+        // The PostgreSQL client must not block the runtime this may be called on.
+        let registry = std::thread::scope(|s| {
+            s.spawn(|| registry::build(&config, directory.as_ref(), &options.clock, None))
+                .join()
+        })
+        .map_err(|_| {
+            AppError::Store(StoreError::Corrupt("reading the providers failed".into()))
+        })??;
+        let cache = Arc::new(SessionCache::default());
+        let watcher = cache.clone();
+        directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
+        let s = &config.server;
+        let app = App(Arc::new(Inner {
+            cache,
+            registry: std::sync::RwLock::new(Arc::new(registry)),
+            limits: RateLimiter::new(
+                s.rate_limit.window_seconds,
+                s.rate_limit.login,
+                s.rate_limit.password,
+                s.rate_limit.ipv6_prefix,
+            ),
+            refusals: crate::refusals::Refusals::default(),
+            reloads_requested: std::sync::atomic::AtomicU64::new(0),
+            db_slots: tokio::sync::Semaphore::new(usize::from(s.directory_threads.max(1))),
+            reloads_done: std::sync::atomic::AtomicU64::new(0),
+            lifetimes: SessionLifetimes {
+                idle: i64::from(s.session_idle_minutes) * 60,
+                absolute: i64::from(s.session_max_hours) * 3600,
+            },
+            secure: base.scheme() == "https",
+            base,
+            directory,
+            clock: options.clock,
+            metrics: Metrics::default(),
+            demo_people: options.demo_people,
+            config,
+        }));
+        // Providers, settings or the catalogue changed on any instance: rebuild here.
+        // One rebuilder thread; a burst of notifications while it works coalesces into
+        // one more rebuild (a channel of one), never a thread per notification.
+        let weak = Arc::downgrade(&app.0);
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let rebuilder = Arc::downgrade(&app.0);
+        std::thread::Builder::new()
+            .name("ssogate-reload".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let Some(inner) = rebuilder.upgrade() else {
+                        return;
+                    };
+                    let app = App(inner);
+                    if let Err(e) = app.reload() {
+                        tracing::warn!(error = %e, "could not reload the providers and provisioning settings");
+                    }
+                    app.reloads_done
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| {
+                AppError::Store(StoreError::Corrupt(format!(
+                    "cannot start the reload thread: {e}"
+                )))
+            })?;
+        app.directory.watch(Arc::new(move |what| {
+            use ssogate_store::invalidate::Invalidation;
+            let keys_of = match what {
+                Invalidation::Settings(scope) => scope.strip_prefix("keys:"),
+                Invalidation::All => None,
+                _ => return,
+            };
+            let Some(inner) = weak.upgrade() else { return };
+            let app = App(inner);
+            if let Some(slug) = keys_of {
+                if let Some(p) = app.provider(slug) {
+                    p.rp.invalidate();
+                }
+                return;
+            }
+            app.reloads_requested
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Full: a rebuild is already due, and it will read this change too.
+            let _ = wake.try_send(());
+        }))?;
+        Ok(app)
+    }
+
+    /// What the configuration file defines, for the administrative layer.
+    pub(crate) fn configured(&self) -> ssogate_admin::Configured {
+        ssogate_admin::Configured {
+            catalogue: self.config.catalogue.clone(),
+            providers: self.config.providers.keys().cloned().collect(),
+        }
+    }
+
+    /// The providers and engines in force now.
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.registry.read().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// A provider in force now.
+    pub(crate) fn provider(&self, slug: &str) -> Option<Arc<ProviderEntry>> {
+        self.registry().providers.get(slug).cloned()
+    }
+
+    /// The engine a sign-in through `slug` uses now.
+    pub(crate) fn engine(&self, slug: &str) -> Option<Compiled> {
+        self.registry().engines.get(slug).cloned()
+    }
+
+    /// Rebuilds providers and engines from the configuration and the directory.
+    /// Blocking (it reads the directory); call it off the async threads.
+    pub(crate) fn reload(&self) -> Result<(), AppError> {
+        // One rebuild at a time, so an older picture never replaces a newer one.
+        static RELOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = RELOADING.lock();
+        let previous = self.registry();
+        let next = registry::build(
+            &self.config,
+            self.directory.as_ref(),
+            &self.clock,
+            Some(&previous),
+        )?;
+        if let Ok(mut r) = self.registry.write() {
+            *r = Arc::new(next);
+        }
+        Ok(())
+    }
+
+    /// Saves a provisioning settings document (`global` or `provider:<slug>`) through
+    /// `adm` once every provider compiles with it, then rebuilds here at once (other
+    /// instances hear of it through the directory). Blocking.
+    pub(crate) fn save_settings(
+        &self,
+        adm: &ssogate_admin::Admin,
+        scope: &str,
+        changes: serde_json::Map<String, serde_json::Value>,
+        replace: bool,
+    ) -> Result<serde_json::Value, ssogate_admin::AdminError> {
+        let doc = adm.save_settings(scope, changes, replace, |doc| {
+            registry::check(&self.config, self.directory.as_ref(), |saved| {
+                saved.put_settings(scope, doc);
+            })
+        })?;
+        self.reload_now()?;
+        Ok(doc)
+    }
+
+    /// Whether every provider still builds and compiles with this provider document
+    /// saved (blocking).
+    pub(crate) fn check_provider(&self, slug: &str, doc: &serde_json::Value) -> Result<(), String> {
+        registry::check_provider(&self.config, self.directory.as_ref(), slug, doc)
+    }
+
+    /// Whether every provider still compiles against this catalogue (blocking).
+    pub(crate) fn check_catalogue(
+        &self,
+        catalogue: &ssogate_core::domain::Catalogue,
+    ) -> Result<(), String> {
+        registry::check_catalogue(&self.config, self.directory.as_ref(), catalogue)
+    }
+
+    /// [`App::reload`] for a handler that changed something and shows the result next.
+    pub(crate) fn reload_now(&self) -> Result<(), ssogate_admin::AdminError> {
+        self.reload()
+            .map_err(|e| ssogate_admin::AdminError::Store(StoreError::Corrupt(e.to_string())))
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Runs a directory call on the blocking pool, never on an async worker: every
+    /// directory call of the server goes through here, at most
+    /// `[server] directory_threads` at once (the rest wait their turn, without a thread).
+    pub(crate) async fn db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Directory) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let d = self.directory.clone();
+        self.blocking(move || f(d.as_ref()))
+            .await
+            .map_err(StoreError::Corrupt)?
+    }
+
+    /// Runs blocking work that reaches the directory (the administrative layer's calls)
+    /// on the same bounded pool as [`App::db`]; `Err` only when the task itself failed.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self
+            .db_slots
+            .acquire()
+            .await
+            .map_err(|_| "the directory pool is closed".to_owned())?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| format!("a directory task failed: {e}"))
+    }
+
+    /// Records an audit event; a failure to record is logged, never shown.
+    pub(crate) async fn audit(&self, event: NewEvent) {
+        let name = event.event.clone();
+        if let Err(e) = self.db(move |d| d.record_event(event)).await {
+            tracing::error!(event = %name, error = %e, "an audit event could not be recorded");
+        }
+    }
+
+    /// Records a refusal of an unauthenticated request as [`crate::refusals`] says: at
+    /// most one event per reason and client a minute, with a count.
+    pub(crate) async fn refused(&self, event: NewEvent, client: IpAddr) {
+        if let Some(ev) = self.refusals.note(event, client) {
+            self.audit(ev).await;
+        }
+    }
+
+    /// Writes the refusal summaries that are due (all of them with `flush`).
+    pub async fn record_refusal_summaries(&self, flush: bool) {
+        for ev in self.refusals.due(self.now(), flush) {
+            self.audit(ev).await;
+        }
+    }
+
+    pub(crate) fn default_return(&self) -> String {
+        format!("{}/", self.config.base_url)
+    }
+
+    pub(crate) fn return_to(&self, raw: Option<&str>) -> String {
+        raw.and_then(|r| web::safe_return_to(r, &self.base, &self.config.server.allowed_origins))
+            .unwrap_or_else(|| self.default_return())
+    }
+}
