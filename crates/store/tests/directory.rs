@@ -139,6 +139,10 @@ fn postgres_url() -> Option<String> {
         N.fetch_add(1, Ordering::Relaxed)
     );
     let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+    // A process id can come again while the same server runs (a long session).
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();

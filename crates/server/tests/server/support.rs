@@ -47,6 +47,10 @@ pub fn postgres_database() -> Option<String> {
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+            // A process id can come again while the same server runs (a long session).
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .unwrap();
             admin
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .unwrap();
