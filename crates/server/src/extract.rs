@@ -1,5 +1,5 @@
 //! What handlers take from a request: [`Req`] (client address through trusted proxies,
-//! language, headers).
+//! language, headers) and [`AdminSession`] (the administrator a console route serves).
 
 use crate::i18n::{self, Texts};
 use crate::state::App;
@@ -49,5 +49,38 @@ impl FromRequestParts<App> for Req {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         Ok(Req::from_parts(parts, app))
+    }
+}
+
+/// The signed-in administrator a console request is for. Only the guard around the
+/// `/admin` routes (`console::require_admin`) puts it in a request, so a handler that
+/// takes it cannot be reached by anyone else — and cannot be routed outside the guard
+/// without failing loudly.
+#[derive(Clone)]
+pub(crate) struct AdminSession {
+    /// `user:NAME`, as audit events record it.
+    pub actor: String,
+}
+
+impl FromRequestParts<App> for AdminSession {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<AdminSession>() {
+            Some(a) => Ok(a.clone()),
+            None => {
+                tracing::error!(path = %parts.uri.path(), "a console handler is routed outside the administrator guard");
+                let t = i18n::texts(&parts.headers);
+                let _ = app;
+                Err(crate::pages::message(
+                    t,
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    t.err_server_title,
+                    t.err_server_body,
+                    None,
+                    Some("unguarded_route"),
+                ))
+            }
+        }
     }
 }

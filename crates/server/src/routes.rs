@@ -38,7 +38,9 @@ pub fn router(app: App) -> Router {
     if app.demo_people.is_some() {
         r = r.route("/demo/whoami", get(verify::whoami));
     }
-    r = r
+    // The console: every route behind the administrator guard (route_layer: an unknown
+    // path under /admin is still the plain 404).
+    let admin = Router::new()
         .route("/admin", get(console::dashboard))
         .route("/admin/users", get(console::users))
         .route("/admin/users/{id}", get(console::user))
@@ -99,7 +101,12 @@ pub fn router(app: App) -> Router {
             "/admin/catalogue/{kind}/{name}/delete",
             get(console::catalogue_delete_confirm).post(console::catalogue_delete),
         )
-        .route("/admin/audit.csv", get(console::audit_csv));
+        .route("/admin/audit.csv", get(console::audit_csv))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            console::require_admin,
+        ));
+    r = r.merge(admin);
     let (api, doc) = crate::api::routes();
     let finished = Arc::new(crate::api::document::finish(&doc));
     let doc = Arc::new(doc);

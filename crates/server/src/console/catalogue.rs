@@ -3,9 +3,9 @@
 //! external ids in BookStack's comma-separated form. Items of the configuration file
 //! are marked and read-only.
 
-use super::{admin_failure, administrator, form_guard, run, with_cookie};
+use super::{admin_failure, csrf_guard, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::Req;
+use crate::extract::{AdminSession, Req};
 use crate::pages;
 use crate::state::App;
 use askama::Template;
@@ -128,12 +128,10 @@ async fn list_page(
 pub(crate) async fn catalogue(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
     list_page(&app, &req, actor, notice, None).await
 }
@@ -163,13 +161,14 @@ fn back_with(notice: &str) -> Response {
 pub(crate) async fn create(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(kind): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
+        return r;
+    }
+    let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
@@ -223,12 +222,10 @@ async fn item_page(
 pub(crate) async fn item(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
@@ -239,13 +236,14 @@ pub(crate) async fn item(
 pub(crate) async fn update(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
+        return r;
+    }
+    let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
@@ -270,12 +268,10 @@ pub(crate) async fn update(
 pub(crate) async fn delete_confirm(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
@@ -314,13 +310,14 @@ fn utf8_percent_encode(s: &str) -> String {
 pub(crate) async fn delete(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/catalogue").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
+        return r;
+    }
+    let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };

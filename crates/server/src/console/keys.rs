@@ -1,9 +1,9 @@
 //! API keys in the console: listed (never their secrets), created — the key is shown
 //! once, on the answer to the form that made it —, revoked.
 
-use super::{admin_failure, administrator, back_with, form_guard, run, with_cookie};
+use super::{admin_failure, back_with, csrf_guard, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::Req;
+use crate::extract::{AdminSession, Req};
 use crate::pages;
 use crate::state::App;
 use askama::Template;
@@ -87,12 +87,10 @@ async fn page(
 pub(crate) async fn keys(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/api-keys").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
     page(&app, &req, actor, notice, None, None).await
 }
@@ -106,12 +104,13 @@ fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
 pub(crate) async fn create(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/api-keys").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
+        return r;
+    }
+    let actor = admin.actor;
     let scope = match field(&pairs, "scope") {
         Some("admin") => ApiScope::Admin,
         Some("read") | None => ApiScope::Read,
@@ -131,13 +130,14 @@ pub(crate) async fn create(
 pub(crate) async fn revoke(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(id): Path<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, field(&pairs, "csrf"), "/admin/api-keys").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
+        return r;
+    }
+    let actor = admin.actor;
     match run(&app, actor, move |a| a.revoke_api_key(id)).await {
         Ok(()) => back_with(
             "/admin/api-keys",

@@ -24,7 +24,7 @@ pub(crate) use provisioning::{
 };
 
 use crate::auth::{csrf_failed, csrf_token};
-use crate::extract::Req;
+use crate::extract::{AdminSession, Req};
 use crate::pages::{self, FormButton, Link, MessagePage};
 use crate::respond::server_error;
 use crate::state::App;
@@ -219,10 +219,7 @@ fn chart(days: &[(i64, i64, i64)], today: i64) -> String {
     svg
 }
 
-pub(crate) async fn dashboard(State(app): State<App>, req: Req) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin").await {
-        return r;
-    }
+pub(crate) async fn dashboard(State(app): State<App>, req: Req, _admin: AdminSession) -> Response {
     let today = app.now().div_euclid(86_400) * 86_400;
     let since = today - 29 * 86_400;
     let stats = match app.db(move |d| d.stats(since)).await {
@@ -278,12 +275,10 @@ fn options(all: &[&'static str], chosen: &str) -> Vec<(&'static str, bool)> {
 pub(crate) async fn users(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/users").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let filter = UserFilter {
         search: get("search").map(str::to_owned),
@@ -421,10 +416,11 @@ struct UserPage<'a> {
 pub(crate) async fn user(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let detail = match account(&app, &req, id).await {
+    let detail = match account(&app, &req, &admin, id).await {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -532,11 +528,15 @@ pub(crate) async fn user(
     with_cookie(pages::render(StatusCode::OK, &page), cookie)
 }
 
-/// An account's page needs an administrator and the account.
-async fn account(app: &App, req: &Req, id: i64) -> Result<ssogate_admin::UserDetail, Response> {
-    let actor = administrator(app, req, &format!("/admin/users/{id}")).await?;
+/// An account's page: the account, read as the administrator.
+async fn account(
+    app: &App,
+    req: &Req,
+    admin: &AdminSession,
+    id: i64,
+) -> Result<ssogate_admin::UserDetail, Response> {
     let who = id.to_string();
-    run(app, actor, move |a| a.user(&who))
+    run(app, admin.actor.clone(), move |a| a.user(&who))
         .await
         .map_err(|e| admin_failure(req, &e))
 }
@@ -551,17 +551,41 @@ fn kind_of(s: &str) -> Option<GrantKind> {
     }
 }
 
-/// A console form: the CSRF token first, then the administrator.
-async fn form_guard(
-    app: &App,
-    req: &Req,
-    csrf: Option<&str>,
-    back: &str,
-) -> Result<String, Response> {
-    if !web::csrf_ok(&req.headers, app.csrf_cookie(), csrf, &app.base) {
-        return Err(csrf_failed(app, req));
+/// A console form's CSRF token: `Some(refusal)` when it does not hold (the
+/// administrator is checked by the guard around
+/// every `/admin` route, see [`require_admin`]).
+fn csrf_guard(app: &App, req: &Req, csrf: Option<&str>) -> Option<Response> {
+    (!web::csrf_ok(&req.headers, app.csrf_cookie(), csrf, &app.base)).then(|| csrf_failed(app, req))
+}
+
+/// The guard around every `/admin` route: only a signed-in administrator gets through,
+/// and handlers receive it as [`AdminSession`] (which exists nowhere else, so a console
+/// route outside the guard cannot be written). Others are sent to sign in (back to the
+/// page they asked for, when it was a page) or refused.
+pub(crate) async fn require_admin(
+    State(app): State<App>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let req = Req::from_parts(&parts, &app);
+    let back = if parts.method == axum::http::Method::GET {
+        parts
+            .uri
+            .path_and_query()
+            .map_or("/admin", |p| p.as_str())
+            .to_owned()
+    } else {
+        "/admin".to_owned()
+    };
+    match administrator(&app, &req, &back).await {
+        Ok(actor) => {
+            parts.extensions.insert(AdminSession { actor });
+            request = axum::extract::Request::from_parts(parts, body);
+            next.run(request).await
+        }
+        Err(refusal) => refusal,
     }
-    administrator(app, req, back).await
 }
 
 #[derive(Deserialize)]
@@ -580,14 +604,15 @@ pub(crate) struct ActionForm {
 pub(crate) async fn user_action(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path((id, what)): Path<(i64, String)>,
     Form(f): Form<ActionForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
-    let actor = match form_guard(&app, &req, f.csrf.as_deref(), &back).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, f.csrf.as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let who = id.to_string();
     let result = match what.as_str() {
         "status" => {
@@ -659,18 +684,20 @@ pub(crate) async fn user_action(
 pub(crate) async fn delete(
     state: State<App>,
     req: Req,
+    admin: AdminSession,
     Path(id): Path<i64>,
     form: Form<ActionForm>,
 ) -> Response {
-    user_action(state, req, Path((id, "delete".to_owned())), form).await
+    user_action(state, req, admin, Path((id, "delete".to_owned())), form).await
 }
 
 pub(crate) async fn delete_confirm(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(id): Path<i64>,
 ) -> Response {
-    let detail = match account(&app, &req, id).await {
+    let detail = match account(&app, &req, &admin, id).await {
         Ok(d) => d,
         Err(r) => return r,
     };
@@ -723,11 +750,9 @@ async fn recent(app: &App) -> Vec<(String, String)> {
 pub(crate) async fn test_claims(
     State(app): State<App>,
     req: Req,
+    _admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin/test-claims").await {
-        return r;
-    }
     // Start from the (redacted) claims of a recent sign-in, when one is picked.
     let picked = match q.get("from").and_then(|f| f.split_once(':')) {
         Some((p, s)) => {
@@ -773,12 +798,13 @@ pub(crate) struct TestForm {
 pub(crate) async fn test_claims_run(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Form(f): Form<TestForm>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, f.csrf.as_deref(), "/admin/test-claims").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, f.csrf.as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let parse = |what: &str, text: &str| {
         serde_json::from_str::<serde_json::Value>(text)
             .map_err(|e| format!("The {what} are not JSON: {e}"))
@@ -888,12 +914,10 @@ async fn audit_events(
 pub(crate) async fn audit(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/audit").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let (events, error) = match audit_events(&app, actor, &q, 200).await {
         Ok(e) => (e, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
@@ -954,12 +978,10 @@ fn csv_field(s: &str) -> String {
 pub(crate) async fn audit_csv(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/audit").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let events = match audit_events(&app, actor, &q, 10_000).await {
         Ok(e) => e,
         Err(e) => return admin_failure(&req, &e),

@@ -2,9 +2,9 @@
 //! saved in the directory (added, edited, deleted with a confirmation that names how
 //! many accounts are linked), each checkable, with keys refreshable on every instance.
 
-use super::{admin_failure, administrator, form_guard, run, with_cookie};
+use super::{admin_failure, csrf_guard, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::Req;
+use crate::extract::{AdminSession, Req};
 use crate::pages::{self, Link};
 use crate::state::App;
 use askama::Template;
@@ -193,12 +193,10 @@ async fn list_page(
 pub(crate) async fn providers(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
     list_page(&app, &req, actor, notice, None, None).await
 }
@@ -207,12 +205,10 @@ pub(crate) async fn providers(
 pub(crate) async fn check_provider(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let Some(entry) = app.provider(&slug) else {
         return crate::ops::not_found(req).await;
     };
@@ -291,12 +287,13 @@ fn back_with(notice: &str) -> Response {
 pub(crate) async fn add(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, csrf_of(&pairs).as_deref(), "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let slug = pairs
         .iter()
         .find(|(k, _)| k == "slug")
@@ -395,11 +392,13 @@ async fn edit_page(
 }
 
 /// The edit form of a provider saved in the directory.
-pub(crate) async fn edit(State(app): State<App>, req: Req, Path(slug): Path<String>) -> Response {
-    let actor = match administrator(&app, &req, &format!("/admin/providers/{slug}")).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+pub(crate) async fn edit(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(slug): Path<String>,
+) -> Response {
+    let actor = admin.actor;
     edit_page(&app, &req, actor, slug, None).await
 }
 
@@ -408,14 +407,14 @@ pub(crate) async fn edit(State(app): State<App>, req: Req, Path(slug): Path<Stri
 pub(crate) async fn update(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let back = format!("/admin/providers/{slug}");
-    let actor = match form_guard(&app, &req, csrf_of(&pairs).as_deref(), &back).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let mut changes = match document(&pairs) {
         Ok(d) => d,
         Err(e) => return edit_page(&app, &req, actor, slug, Some(e)).await,
@@ -449,12 +448,10 @@ pub(crate) async fn update(
 pub(crate) async fn delete_confirm(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
 ) -> Response {
-    let actor = match administrator(&app, &req, "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    let actor = admin.actor;
     let s = slug.clone();
     let record = match run(&app, actor, move |a| a.saved_provider_record(&s)).await {
         Ok(r) => r,
@@ -479,13 +476,14 @@ pub(crate) async fn delete_confirm(
 pub(crate) async fn delete(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, csrf_of(&pairs).as_deref(), "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let (a, s) = (app.clone(), slug.clone());
     let deleted = run(&app, actor, move |adm| {
         let n = adm.delete_provider(&s)?;
@@ -506,13 +504,14 @@ pub(crate) async fn delete(
 pub(crate) async fn refresh_keys(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    let actor = match form_guard(&app, &req, csrf_of(&pairs).as_deref(), "/admin/providers").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     if app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;
     }

@@ -2,9 +2,9 @@
 //! scope's fields saved together (switching automatic creation off keeps the rest),
 //! checked by compiling every provider before anything is stored.
 
-use super::{admin_failure, administrator, form_guard, run, with_cookie};
+use super::{admin_failure, csrf_guard, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::Req;
+use crate::extract::{AdminSession, Req};
 use crate::pages;
 use crate::respond::server_error;
 use crate::state::App;
@@ -188,11 +188,9 @@ async fn page(
 pub(crate) async fn provisioning(
     State(app): State<App>,
     req: Req,
+    _admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = administrator(&app, &req, "/admin/provisioning").await {
-        return r;
-    }
     let notice = q.get("saved").map(|slug| {
         let slug: String = slug.chars().take(64).collect();
         if slug == "global" {
@@ -257,6 +255,7 @@ fn document(pairs: &[(String, String)]) -> Result<Map<String, Value>, String> {
 async fn save(
     app: App,
     req: Req,
+    admin: AdminSession,
     slug: String,
     inherit: bool,
     pairs: Vec<(String, String)>,
@@ -265,10 +264,10 @@ async fn save(
         .iter()
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.clone());
-    let actor = match form_guard(&app, &req, csrf.as_deref(), "/admin/provisioning").await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+    if let Some(r) = csrf_guard(&app, &req, csrf.as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
     let global = slug == "global";
     if !global && app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;
@@ -312,27 +311,30 @@ async fn save(
 pub(crate) async fn save_provider(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    save(app, req, slug, false, pairs).await
+    save(app, req, admin, slug, false, pairs).await
 }
 
 /// Drops a provider's own settings: the global ones apply again.
 pub(crate) async fn inherit(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Path(slug): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    save(app, req, slug, true, pairs).await
+    save(app, req, admin, slug, true, pairs).await
 }
 
 /// Saves the global settings whole.
 pub(crate) async fn save_global(
     State(app): State<App>,
     req: Req,
+    admin: AdminSession,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
-    save(app, req, "global".into(), false, pairs).await
+    save(app, req, admin, "global".into(), false, pairs).await
 }
