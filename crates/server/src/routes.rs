@@ -108,6 +108,11 @@ pub fn router(app: App) -> Router {
         ));
     r = r.merge(admin);
     let (api, doc) = crate::api::routes();
+    // Every API operation behind the credential guard (unknown paths stay a 404).
+    let api = api.route_layer(middleware::from_fn_with_state(
+        app.clone(),
+        crate::api::require_caller,
+    ));
     let finished = Arc::new(crate::api::document::finish(&doc));
     let doc = Arc::new(doc);
     r = r

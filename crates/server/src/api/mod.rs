@@ -129,7 +129,10 @@ impl From<AdminError> for Problem {
 
 type ApiResult<T> = Result<T, Problem>;
 
-/// Who called, and with which scope.
+/// Who called, and with which scope. Only the guard around `/api/v1`
+/// ([`require_caller`]) puts one in a request, so an operation that takes it cannot be
+/// reached without a valid credential, nor routed outside the guard unnoticed.
+#[derive(Clone)]
 pub(crate) struct Caller {
     scope: ApiScope,
     actor: String,
@@ -151,72 +154,102 @@ impl Caller {
 impl FromRequestParts<App> for Caller {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "send an API key as `Authorization: Bearer ssg_…` (create one with `ssogate api-key create` or in the console)",
-                )
-            })?;
-        let refused = || {
+    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "an API operation is routed outside the credential guard");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server-error",
+                "this operation is not behind the API's credential check",
+            )
+        })
+    }
+}
+
+/// The guard around every `/api/v1` operation: an API key (or, where the operator
+/// allows it, an administrator's provider token), else 401.
+pub(crate) async fn require_caller(
+    axum::extract::State(app): axum::extract::State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    match authenticate(&parts, &app).await {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// Who is calling, from `Authorization: Bearer …`.
+async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, Problem> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
             Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
-                "the key is unknown or revoked",
+                "send an API key as `Authorization: Bearer ssg_…` (create one with `ssogate apikey create` or in the console)",
             )
-        };
-        if token.starts_with("ssg_") {
-            let (key, now) = (token.to_owned(), app.now());
-            let scope = app
-                .db(move |d| d.check_api_key(&key, now))
+        })?;
+    let refused = || {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the key is unknown or revoked",
+        )
+    };
+    if token.starts_with("ssg_") {
+        let (key, now) = (token.to_owned(), app.now());
+        let scope = app
+            .db(move |d| d.check_api_key(&key, now))
+            .await
+            .map_err(|e| Problem::from(AdminError::Store(e)))?
+            .ok_or_else(refused)?;
+        let prefix: String = token.chars().skip(4).take_while(|c| *c != '_').collect();
+        return Ok(Caller {
+            scope,
+            actor: format!("apikey:{prefix}"),
+        });
+    }
+    // A provider's access token, only where the operator said so
+    // (`api_accepts_provider_tokens`): the account behind it must be an administrator.
+    if !app.config.server.api_accepts_provider_tokens {
+        return Err(refused());
+    }
+    for p in app.registry().bearer_providers() {
+        if let Ok(identity) = p.rp.bearer(token).await {
+            let (slug, sub) = (identity.provider.clone(), identity.subject.clone());
+            let user = app
+                .db(move |d| d.user_by_identity(&slug, &sub))
                 .await
-                .map_err(|e| Problem::from(AdminError::Store(e)))?
-                .ok_or_else(refused)?;
-            let prefix: String = token.chars().skip(4).take_while(|c| *c != '_').collect();
+                .map_err(|e| Problem::from(AdminError::Store(e)))?;
+            let Some(user) = user else {
+                return Err(refused());
+            };
+            let is_admin = user.grants.iter().any(|g| g.kind == GrantKind::Admin);
+            if user.status != UserStatus::Active || !is_admin {
+                return Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "only active administrators may use the API with an access token",
+                ));
+            }
             return Ok(Caller {
-                scope,
-                actor: format!("apikey:{prefix}"),
+                scope: ApiScope::Admin,
+                actor: format!("user:{}", user.username),
             });
         }
-        // A provider's access token, only where the operator said so
-        // (`api_accepts_provider_tokens`): the account behind it must be an administrator.
-        if !app.config.server.api_accepts_provider_tokens {
-            return Err(refused());
-        }
-        for p in app.registry().bearer_providers() {
-            if let Ok(identity) = p.rp.bearer(token).await {
-                let (slug, sub) = (identity.provider.clone(), identity.subject.clone());
-                let user = app
-                    .db(move |d| d.user_by_identity(&slug, &sub))
-                    .await
-                    .map_err(|e| Problem::from(AdminError::Store(e)))?;
-                let Some(user) = user else {
-                    return Err(refused());
-                };
-                let is_admin = user.grants.iter().any(|g| g.kind == GrantKind::Admin);
-                if user.status != UserStatus::Active || !is_admin {
-                    return Err(Problem::new(
-                        StatusCode::FORBIDDEN,
-                        "forbidden",
-                        "only active administrators may use the API with an access token",
-                    ));
-                }
-                return Ok(Caller {
-                    scope: ApiScope::Admin,
-                    actor: format!("user:{}", user.username),
-                });
-            }
-        }
-        Err(refused())
     }
+    Err(refused())
 }
 
 /// Runs an administrative call off the async threads.
