@@ -18,12 +18,55 @@ struct Histogram {
 }
 
 /// The routes timed (`harden` maps each request to one).
-pub(crate) const ROUTES: [&str; 6] = ["verify", "callback", "start", "login", "other", "unmatched"];
+/// The routes whose latency is told apart, as the histogram's `route` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Verify,
+    Callback,
+    Start,
+    Login,
+    Other,
+    Unmatched,
+}
+
+impl Route {
+    const ALL: [Route; 6] = [
+        Route::Verify,
+        Route::Callback,
+        Route::Start,
+        Route::Login,
+        Route::Other,
+        Route::Unmatched,
+    ];
+
+    /// The route a request matched (its path pattern), if any.
+    pub(crate) fn of(matched: Option<&str>) -> Route {
+        match matched {
+            Some("/auth/verify") => Route::Verify,
+            Some("/auth/{slug}/callback") => Route::Callback,
+            Some("/auth/{slug}/start") => Route::Start,
+            Some("/login") => Route::Login,
+            Some(_) => Route::Other,
+            None => Route::Unmatched,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Route::Verify => "verify",
+            Route::Callback => "callback",
+            Route::Start => "start",
+            Route::Login => "login",
+            Route::Other => "other",
+            Route::Unmatched => "unmatched",
+        }
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
-    latency: [Histogram; ROUTES.len()],
+    latency: [Histogram; Route::ALL.len()],
 }
 
 const HELP: [(&str, &str); 5] = [
@@ -62,9 +105,9 @@ impl Metrics {
         }
     }
 
-    /// Records one request of route `ROUTES[route]`.
-    pub(crate) fn observe(&self, route: usize, seconds: f64) {
-        let Some(h) = self.latency.get(route) else {
+    /// Records one request of `route`.
+    pub(crate) fn observe(&self, route: Route, seconds: f64) {
+        let Some(h) = self.latency.get(route as usize) else {
             return;
         };
         for (b, c) in BUCKETS.iter().zip(h.counts.iter()) {
@@ -103,7 +146,11 @@ impl Metrics {
             out,
             "# HELP ssogate_request_duration_seconds Time to answer, by route.\n# TYPE ssogate_request_duration_seconds histogram"
         );
-        for (route, h) in ROUTES.iter().zip(self.latency.iter()) {
+        for (route, h) in Route::ALL
+            .iter()
+            .map(|r| r.label())
+            .zip(self.latency.iter())
+        {
             let count = h.count.load(Ordering::Relaxed);
             if count == 0 {
                 continue;
@@ -141,7 +188,7 @@ mod tests {
             "ssogate_logins_total",
             &[("provider", "a\"b"), ("outcome", "success")],
         );
-        m.observe(0, 0.003);
+        m.observe(Route::Verify, 0.003);
         let text = m.render(&[("dev".into(), 2)]);
         assert!(text.contains("ssogate_logins_total{provider=\"a\\\"b\",outcome=\"success\"} 2"));
         assert!(text.contains("ssogate_jwks_fetches_total{provider=\"dev\"} 2"));

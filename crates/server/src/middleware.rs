@@ -35,19 +35,11 @@ pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
 
 /// Security headers on every answer, and the request's time in the latency histogram.
 pub(crate) async fn harden(State(app): State<App>, req: Request, next: Next) -> Response {
-    // Indices into `metrics::ROUTES`.
-    let route = match req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str)
-    {
-        Some("/auth/verify") => 0,
-        Some("/auth/{slug}/callback") => 1,
-        Some("/auth/{slug}/start") => 2,
-        Some("/login") => 3,
-        Some(_) => 4,
-        None => 5,
-    };
+    let route = crate::metrics::Route::of(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let started = Instant::now();
     let mut res = next.run(req).await;
     app.metrics.observe(route, started.elapsed().as_secs_f64());
