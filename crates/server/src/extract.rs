@@ -7,7 +7,7 @@ use crate::web;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use ssogate_store::accounts::NewEvent;
+use ssogate_store::audit::NewEvent;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What every handler wants to know about the request.

@@ -10,7 +10,7 @@
 //! periodic [`Refusals::due`] sweep, whichever comes first.
 
 use crate::ratelimit::client_key;
-use ssogate_store::accounts::NewEvent;
+use ssogate_store::audit::NewEvent;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;

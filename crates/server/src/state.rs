@@ -9,7 +9,7 @@ use crate::registry::{self, ProviderEntry, Registry};
 use crate::web;
 use ssogate_config::Config;
 use ssogate_oidc::{Clock, OidcError, SystemClock};
-use ssogate_store::accounts::NewEvent;
+use ssogate_store::audit::NewEvent;
 use ssogate_store::sessions::SessionLifetimes;
 use ssogate_store::{Directory, StoreError};
 use std::net::IpAddr;

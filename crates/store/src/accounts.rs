@@ -3,8 +3,8 @@
 //! last-method guard, and audit events for things that are not logins.
 
 use crate::StoreError;
-use crate::directory::load_user;
-use crate::sql::{Arg, Db, args};
+use crate::sql::{Db, args};
+use crate::users::load_user;
 use ssogate_core::directory::ExistingUser;
 
 /// A linked identity as the account page shows it.
@@ -39,24 +39,7 @@ pub enum UnlinkOutcome {
     NotFound,
 }
 
-/// An audit event that is not a login decision (rejections before the engine ran,
-/// logouts, links, unlinks, local logins).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewEvent {
-    pub at: i64,
-    pub event: String,
-    /// `success` or `failure`.
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub provider: Option<String>,
-    pub subject: Option<String>,
-    pub user_id: Option<i64>,
-    pub address: Option<String>,
-    pub user_agent: Option<String>,
-    pub detail: Option<String>,
-}
-
-pub fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+pub(crate) fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser>, StoreError> {
     if db
         .query_int("SELECT id FROM users WHERE id = $1", args![id])?
         .is_none()
@@ -66,7 +49,7 @@ pub fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser>, Stor
     load_user(db, id).map(Some)
 }
 
-pub fn identities(db: &mut dyn Db, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+pub(crate) fn identities(db: &mut dyn Db, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
     db.query(
         "SELECT provider, subject, email, first_login_at, last_login_at
          FROM identities WHERE user_id = $1 ORDER BY first_login_at, id",
@@ -96,7 +79,7 @@ pub struct NewIdentity {
     pub claims: serde_json::Value,
 }
 
-pub fn link_identity(
+pub(crate) fn link_identity(
     db: &mut dyn Db,
     user_id: i64,
     id: &NewIdentity,
@@ -141,7 +124,7 @@ pub fn link_identity(
     Ok(LinkOutcome::Linked)
 }
 
-pub fn unlink_identity(
+pub(crate) fn unlink_identity(
     db: &mut dyn Db,
     user_id: i64,
     provider: &str,
@@ -183,27 +166,6 @@ pub fn unlink_identity(
     Ok(UnlinkOutcome::Unlinked)
 }
 
-pub fn record_event(db: &mut dyn Db, e: &NewEvent) -> Result<(), StoreError> {
-    let user = e.user_id.map_or(Arg::Text(None), Arg::Int);
-    db.exec(
-        "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            e.at.into(),
-            e.event.as_str().into(),
-            e.outcome.as_str().into(),
-            (&e.reason).into(),
-            (&e.provider).into(),
-            (&e.subject).into(),
-            user,
-            (&e.address).into(),
-            (&e.user_agent).into(),
-            (&e.detail).into(),
-        ],
-    )?;
-    Ok(())
-}
-
 /// What setting an external authentication id did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExternalIdOutcome {
@@ -216,7 +178,7 @@ pub enum ExternalIdOutcome {
 
 /// Sets (or with `None` removes) an account's external authentication id at a provider
 /// (BookStack's "External Authentication ID").
-pub fn set_external_id(
+pub(crate) fn set_external_id(
     db: &mut dyn Db,
     user_id: i64,
     provider: &str,
@@ -254,7 +216,7 @@ pub fn set_external_id(
 }
 
 /// Deletes an account with its identities, grants and sessions; whether it existed.
-pub fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
+pub(crate) fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
     // Sessions and the rest go with the account (ON DELETE CASCADE); audit events keep
     // their user id as history.
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
@@ -264,7 +226,7 @@ pub fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
 /// Changes an account's display name and/or email (`Some(None)` clears it). A changed
 /// email is no longer verified: the new address has not been proven to be the person's,
 /// so it cannot link by email until a provider vouches for it. Whether the account exists.
-pub fn update_profile(
+pub(crate) fn update_profile(
     db: &mut dyn Db,
     user_id: i64,
     display_name: Option<Option<&str>>,
@@ -293,7 +255,7 @@ pub fn update_profile(
 }
 
 /// The identities that signed in most recently: (provider, subject, username).
-pub fn recent_identities(
+pub(crate) fn recent_identities(
     db: &mut dyn Db,
     limit: i64,
 ) -> Result<Vec<(String, String, String)>, StoreError> {

@@ -1,6 +1,12 @@
-//! Audit events and the redaction of what they record.
+//! Audit events: what is recorded (one event per decision, change or refusal), how it
+//! is read back, and the redaction of the claims it keeps.
 
+use crate::sql::{Arg, Db, args};
+use crate::{RequestContext, StoreError};
 use serde_json::Value;
+use ssogate_core::Outcome;
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::decision::Decision;
 
 /// Claims and members whose values must never be stored: proofs and credentials.
 /// Matched by exact name (case-insensitively), so `postal_code`, `considered` or
@@ -46,6 +52,131 @@ pub fn redact(v: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
         other => other.clone(),
     }
+}
+
+/// An audit event that is not a login decision (rejections before the engine ran,
+/// logouts, links, unlinks, local logins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewEvent {
+    pub at: i64,
+    pub event: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub user_id: Option<i64>,
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+}
+
+pub(crate) fn record_event(db: &mut dyn Db, e: &NewEvent) -> Result<(), StoreError> {
+    let user = e.user_id.map_or(Arg::Text(None), Arg::Int);
+    db.exec(
+        "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            e.at.into(),
+            e.event.as_str().into(),
+            e.outcome.as_str().into(),
+            (&e.reason).into(),
+            (&e.provider).into(),
+            (&e.subject).into(),
+            user,
+            (&e.address).into(),
+            (&e.user_agent).into(),
+            (&e.detail).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The audit event of a sign-in decision, in its transaction.
+pub(crate) fn audit_login(
+    db: &mut dyn Db,
+    provider: &str,
+    sources: &ClaimSources,
+    outcome: &Outcome,
+    user_id: Option<i64>,
+    ctx: &RequestContext,
+) -> Result<(), StoreError> {
+    let event = match &outcome.decision {
+        Decision::Provision { .. } => "user.provisioned",
+        Decision::Link { .. } => "identity.linked",
+        Decision::SignIn { .. } => "login",
+        Decision::Reject(_) => "login.rejected",
+    };
+    let detail = serde_json::json!({
+        "decision": outcome.decision.code(),
+        "changes": &outcome.changes,
+        "trace": outcome.trace.to_strings(),
+    })
+    .to_string();
+    let failed = matches!(outcome.decision, Decision::Reject(_));
+    record_event(
+        db,
+        &NewEvent {
+            at: ctx.now,
+            event: event.to_owned(),
+            outcome: (if failed { "failure" } else { "success" }).to_owned(),
+            reason: outcome.reason().map(|r| r.code().to_owned()),
+            provider: Some(provider.to_owned()),
+            subject: Some(claim_subject(sources).to_owned()),
+            user_id,
+            address: ctx.address.clone(),
+            user_agent: ctx.user_agent.clone(),
+            detail: Some(detail),
+        },
+    )?;
+    Ok(())
+}
+
+/// An audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub event: String,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub provider: Option<String>,
+    pub subject: Option<String>,
+    pub user_id: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// The newest audit events first.
+pub(crate) fn audit_events(db: &mut dyn Db, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
+    db.query(
+        "SELECT at, event, outcome, reason, provider, subject, user_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+        args![limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(AuditEvent {
+            at: r.get(0)?.int()?,
+            event: r.get(1)?.text()?,
+            outcome: r.get(2)?.text()?,
+            reason: r.get(3)?.opt_text()?,
+            provider: r.get(4)?.opt_text()?,
+            subject: r.get(5)?.opt_text()?,
+            user_id: match r.get(6)? {
+                crate::sql::Cell::Null => None,
+                c => Some(c.int()?),
+            },
+            detail: r.get(7)?.opt_text()?,
+        })
+    })
+    .collect()
+}
+
+/// The `sub` the ID token claims (recorded with a sign-in's event, also when refused).
+pub(crate) fn claim_subject(sources: &ClaimSources) -> &str {
+    sources
+        .id_token
+        .get("sub")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ pub enum Edited {
 }
 
 /// The catalogue as stored.
-pub fn load(db: &mut dyn Db) -> Result<Catalogue, StoreError> {
+pub(crate) fn load(db: &mut dyn Db) -> Result<Catalogue, StoreError> {
     let mut c = Catalogue::default();
     for e in read(db, false)? {
         let Item {
@@ -116,7 +116,7 @@ pub fn load(db: &mut dyn Db) -> Result<Catalogue, StoreError> {
 }
 
 /// Every item, by kind then name, with its holders.
-pub fn entries(db: &mut dyn Db) -> Result<Vec<Entry>, StoreError> {
+pub(crate) fn entries(db: &mut dyn Db) -> Result<Vec<Entry>, StoreError> {
     read(db, true)
 }
 
@@ -215,7 +215,7 @@ fn set_external_ids(db: &mut dyn Db, group: i64, ids: &[String]) -> Result<(), S
 }
 
 /// Makes one change; call it inside a transaction.
-pub fn edit(db: &mut dyn Db, edit: &Edit) -> Result<Edited, StoreError> {
+pub(crate) fn edit(db: &mut dyn Db, edit: &Edit) -> Result<Edited, StoreError> {
     match edit {
         Edit::Create(item) => {
             if find(db, item.kind, &item.name)?.is_some() {

@@ -26,7 +26,7 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 /// Sets (or, with `None`, removes) an account's password. Whether the account exists.
 /// Stores an Argon2 hash made beforehand with [`hash_password`] — never inside a
 /// database lock, where its ~50 ms would stall every other reader or writer.
-pub fn set_password_hash(
+pub(crate) fn set_password_hash(
     db: &mut dyn Db,
     user_id: i64,
     hash: Option<&str>,
@@ -73,7 +73,10 @@ fn verify(password: &str, phc: &str) -> bool {
 pub type PasswordRecord = Option<(i64, Option<String>, String)>;
 
 /// Reads what [`judge_password`] needs; cheap, so it may run under a database lock.
-pub fn password_record(db: &mut dyn Db, username: &str) -> Result<PasswordRecord, StoreError> {
+pub(crate) fn password_record(
+    db: &mut dyn Db,
+    username: &str,
+) -> Result<PasswordRecord, StoreError> {
     let rows = db.query(
         "SELECT id, password_hash, status FROM users WHERE lower(username) = lower($1)",
         args![username],
@@ -139,7 +142,7 @@ pub struct ApiKeyInfo {
 }
 
 /// Creates a key; returns it whole, once: `ssg_<prefix>_<secret>`.
-pub fn create_api_key(
+pub(crate) fn create_api_key(
     db: &mut dyn Db,
     name: &str,
     scope: ApiScope,
@@ -164,7 +167,11 @@ pub fn create_api_key(
 }
 
 /// The scope of a presented key, if it is known and not revoked; records its use.
-pub fn check_api_key(db: &mut dyn Db, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
+pub(crate) fn check_api_key(
+    db: &mut dyn Db,
+    key: &str,
+    now: i64,
+) -> Result<Option<ApiScope>, StoreError> {
     let Some((prefix, secret)) = key.strip_prefix("ssg_").and_then(|k| k.split_once('_')) else {
         return Ok(None);
     };
@@ -200,7 +207,7 @@ pub fn check_api_key(db: &mut dyn Db, key: &str, now: i64) -> Result<Option<ApiS
 }
 
 /// Every key, newest first.
-pub fn list_api_keys(db: &mut dyn Db) -> Result<Vec<ApiKeyInfo>, StoreError> {
+pub(crate) fn list_api_keys(db: &mut dyn Db) -> Result<Vec<ApiKeyInfo>, StoreError> {
     let opt_int = |c: &Cell| -> Result<Option<i64>, StoreError> {
         match c {
             Cell::Null => Ok(None),
@@ -224,7 +231,7 @@ pub fn list_api_keys(db: &mut dyn Db) -> Result<Vec<ApiKeyInfo>, StoreError> {
 }
 
 /// Revokes a key; whether it was live.
-pub fn revoke_api_key(db: &mut dyn Db, id: i64, now: i64) -> Result<bool, StoreError> {
+pub(crate) fn revoke_api_key(db: &mut dyn Db, id: i64, now: i64) -> Result<bool, StoreError> {
     Ok(db.exec(
         "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
         args![now, id],

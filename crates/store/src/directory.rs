@@ -1,26 +1,21 @@
 //! The directory's reads and writes, written once for both engines.
 
-use crate::audit::redact;
-use crate::sql::{Db, Row, args};
+use crate::audit::{audit_login, claim_subject, redact};
+use crate::error::corrupt;
+use crate::sql::{Db, args};
+use crate::users::load_user;
 use crate::{RequestContext, StoreError};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::{Attribute, Decision, IdentityChange};
 use ssogate_core::directory::{DirectoryView, ExistingUser};
-use ssogate_core::domain::{
-    Catalogue, ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource,
-    UserStatus,
-};
+use ssogate_core::domain::{Catalogue, GrantKind, Group, Library};
 use ssogate_core::{Engine, Outcome};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use typed_arena::Arena;
 
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {value:?}"))
-}
-
 /// Makes the configured catalogue exist; nothing is deleted.
-pub fn sync_catalogue(db: &mut dyn Db, catalogue: &Catalogue) -> Result<(), StoreError> {
+pub(crate) fn sync_catalogue(db: &mut dyn Db, catalogue: &Catalogue) -> Result<(), StoreError> {
     for p in &catalogue.permissions {
         db.exec(
             "INSERT INTO permissions (name, label, required) VALUES ($1, $2, $3)
@@ -63,87 +58,6 @@ fn ensure_group(db: &mut dyn Db, name: &str) -> Result<i64, StoreError> {
         args![name],
     )?
     .ok_or_else(|| StoreError::Corrupt("INSERT … RETURNING returned nothing".into()))
-}
-
-/// Loads one account with its identities, external ids and grants.
-pub fn load_user(db: &mut dyn Db, id: i64) -> Result<ExistingUser, StoreError> {
-    let rows = db.query(
-        "SELECT username, email, email_verified, display_name, avatar, quota, status, source,
-                password_hash IS NOT NULL, is_admin, admin_source
-         FROM users WHERE id = $1",
-        args![id],
-    )?;
-    let r = rows
-        .first()
-        .ok_or_else(|| StoreError::Corrupt(format!("no account {id}")))?;
-    let status = r.get(6)?.text()?;
-    let source = r.get(7)?.text()?;
-    let identities = db
-        .query(
-            "SELECT provider, issuer, subject FROM identities WHERE user_id = $1 ORDER BY id",
-            args![id],
-        )?
-        .iter()
-        .map(|r: &Row| {
-            Ok(ExternalIdentity {
-                provider: r.get(0)?.text()?,
-                issuer: r.get(1)?.opt_text()?,
-                subject: r.get(2)?.text()?,
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let external_ids = db
-        .query(
-            "SELECT provider, external_id FROM external_ids WHERE user_id = $1",
-            args![id],
-        )?
-        .iter()
-        .map(|r: &Row| Ok((r.get(0)?.text()?, r.get(1)?.text()?)))
-        .collect::<Result<_, StoreError>>()?;
-    let mut grants = Vec::new();
-    for (kind, sql) in [
-        (
-            GrantKind::Permission,
-            "SELECT permission, source FROM user_permissions WHERE user_id = $1",
-        ),
-        (
-            GrantKind::Library,
-            "SELECT library, source FROM user_libraries WHERE user_id = $1",
-        ),
-        (
-            GrantKind::Group,
-            "SELECT g.name, ug.source FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE ug.user_id = $1",
-        ),
-    ] {
-        for row in db.query(sql, args![id])? {
-            let source = row.get(1)?.text()?;
-            let source =
-                GrantSource::parse(&source).ok_or_else(|| corrupt("grant source", &source))?;
-            grants.push(Grant::new(kind, row.get(0)?.text()?, source));
-        }
-    }
-    if r.get(9)?.bool()? {
-        let source = match r.get(10)?.opt_text()? {
-            Some(s) => GrantSource::parse(&s).ok_or_else(|| corrupt("admin source", &s))?,
-            None => GrantSource::Admin,
-        };
-        grants.push(Grant::new(GrantKind::Admin, "admin", source));
-    }
-    Ok(ExistingUser {
-        id: id.to_string(),
-        username: r.get(0)?.text()?,
-        email: r.get(1)?.opt_text()?,
-        email_verified: r.get(2)?.bool()?,
-        display_name: r.get(3)?.opt_text()?,
-        avatar: r.get(4)?.opt_text()?,
-        quota: r.get(5)?.opt_text()?,
-        status: UserStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        source: UserSource::parse(&source).ok_or_else(|| corrupt("source", &source))?,
-        has_password: r.get(8)?.bool()?,
-        identities,
-        external_ids,
-        grants,
-    })
 }
 
 /// The engine's view of the directory inside a login's transaction: lookups run as the
@@ -468,7 +382,7 @@ impl DirectoryView for View<'_> {
 }
 
 /// Decides a login against `db` and writes the outcome, inside the caller's transaction.
-pub fn login(
+pub(crate) fn login(
     db: &mut dyn Db,
     engine: &Engine,
     sources: &ClaimSources,
@@ -489,7 +403,7 @@ pub fn login(
 
 /// What a login with these claims would decide, without writing anything (the console's
 /// "test claims", the API's dry run).
-pub fn decide(
+pub(crate) fn decide(
     db: &mut dyn Db,
     engine: &Engine,
     sources: &ClaimSources,
@@ -505,7 +419,7 @@ pub fn decide(
 
 /// Takes a grant away as an administrator; whether there was one. A grant the provider
 /// owns comes back at the next sign-in if the claims still say so.
-pub fn revoke_by_admin(
+pub(crate) fn revoke_by_admin(
     db: &mut dyn Db,
     user_id: i64,
     kind: GrantKind,
@@ -538,7 +452,7 @@ fn parse_id(id: &str) -> Result<i64, StoreError> {
 }
 
 /// Writes an outcome; returns the account's id.
-pub fn apply(
+pub(crate) fn apply(
     db: &mut dyn Db,
     provider: &str,
     outcome: &Outcome,
@@ -575,14 +489,6 @@ pub fn apply(
     }
     audit_login(db, provider, sources, outcome, user_id, ctx)?;
     Ok(user_id)
-}
-
-fn claim_subject(sources: &ClaimSources) -> &str {
-    sources
-        .id_token
-        .get("sub")
-        .and_then(|s| s.as_str())
-        .unwrap_or_default()
 }
 
 fn write_changes(
@@ -781,86 +687,9 @@ fn provision_in_one_statement(
         .ok_or_else(|| StoreError::Corrupt("the provisioning statement returned no account".into()))
 }
 
-fn audit_login(
-    db: &mut dyn Db,
-    provider: &str,
-    sources: &ClaimSources,
-    outcome: &Outcome,
-    user_id: Option<i64>,
-    ctx: &RequestContext,
-) -> Result<(), StoreError> {
-    let event = match &outcome.decision {
-        Decision::Provision { .. } => "user.provisioned",
-        Decision::Link { .. } => "identity.linked",
-        Decision::SignIn { .. } => "login",
-        Decision::Reject(_) => "login.rejected",
-    };
-    let detail = serde_json::json!({
-        "decision": outcome.decision.code(),
-        "changes": &outcome.changes,
-        "trace": outcome.trace.to_strings(),
-    })
-    .to_string();
-    let failed = matches!(outcome.decision, Decision::Reject(_));
-    crate::accounts::record_event(
-        db,
-        &crate::accounts::NewEvent {
-            at: ctx.now,
-            event: event.to_owned(),
-            outcome: (if failed { "failure" } else { "success" }).to_owned(),
-            reason: outcome.reason().map(|r| r.code().to_owned()),
-            provider: Some(provider.to_owned()),
-            subject: Some(claim_subject(sources).to_owned()),
-            user_id,
-            address: ctx.address.clone(),
-            user_agent: ctx.user_agent.clone(),
-            detail: Some(detail),
-        },
-    )?;
-    Ok(())
-}
-
-/// An audit event as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
-    pub at: i64,
-    pub event: String,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub provider: Option<String>,
-    pub subject: Option<String>,
-    pub user_id: Option<i64>,
-    pub detail: Option<String>,
-}
-
-/// The newest audit events first.
-pub fn audit_events(db: &mut dyn Db, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-    db.query(
-        "SELECT at, event, outcome, reason, provider, subject, user_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
-        args![limit],
-    )?
-    .iter()
-    .map(|r| {
-        Ok(AuditEvent {
-            at: r.get(0)?.int()?,
-            event: r.get(1)?.text()?,
-            outcome: r.get(2)?.text()?,
-            reason: r.get(3)?.opt_text()?,
-            provider: r.get(4)?.opt_text()?,
-            subject: r.get(5)?.opt_text()?,
-            user_id: match r.get(6)? {
-                crate::sql::Cell::Null => None,
-                c => Some(c.int()?),
-            },
-            detail: r.get(7)?.opt_text()?,
-        })
-    })
-    .collect()
-}
-
 /// Grants something to an account as an administrator (source `admin`), replacing the
 /// source of a grant it already holds.
-pub fn grant_by_admin(
+pub(crate) fn grant_by_admin(
     db: &mut dyn Db,
     user_id: i64,
     kind: GrantKind,
@@ -894,7 +723,7 @@ pub fn grant_by_admin(
 }
 
 /// The redacted claims of the last login through (provider, subject).
-pub fn last_claims(
+pub(crate) fn last_claims(
     db: &mut dyn Db,
     provider: &str,
     subject: &str,

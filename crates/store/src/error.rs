@@ -59,3 +59,8 @@ impl StoreError {
         }
     }
 }
+
+/// A stored value that does not parse (`what`, and the value as found).
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {value:?}"))
+}

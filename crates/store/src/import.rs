@@ -3,7 +3,7 @@
 //! and does not stop the others.
 
 use crate::StoreError;
-use crate::accounts::{NewEvent, record_event};
+use crate::audit::{NewEvent, record_event};
 use crate::sql::{Db, args};
 use serde::Deserialize;
 use ssogate_core::domain::{GrantKind, UserStatus};
@@ -121,7 +121,11 @@ pub fn validate(row: &ImportRow) -> Result<(), String> {
 
 /// Creates or updates one account, with grants of source `import`, in the caller's
 /// transaction. With `dry_run` it decides and rolls back (the caller does not commit).
-pub fn import_row(db: &mut dyn Db, row: &ImportRow, now: i64) -> Result<ImportOutcome, StoreError> {
+pub(crate) fn import_row(
+    db: &mut dyn Db,
+    row: &ImportRow,
+    now: i64,
+) -> Result<ImportOutcome, StoreError> {
     if let Err(e) = validate(row) {
         return fail(e);
     }
@@ -285,7 +289,7 @@ pub const CHUNK: usize = 500;
 /// absent (a savepoint). A dry run runs every row in one transaction rolled back at the
 /// end, so rows that conflict with each other are reported as the real run would.
 /// `progress` is called after each row.
-pub fn import_rows(
+pub(crate) fn import_rows(
     db: &mut dyn Db,
     rows: &[ImportRow],
     now: i64,

@@ -23,15 +23,15 @@ pub mod sessions;
 pub mod settings;
 pub mod sql;
 pub mod sqlite;
+mod users;
 
-pub use directory::AuditEvent;
+pub use audit::AuditEvent;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-use accounts::{
-    ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
-};
+use accounts::{ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome};
+use audit::NewEvent;
 use credentials::{ApiKeyInfo, ApiScope, PasswordCheck};
 use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};

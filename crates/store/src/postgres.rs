@@ -8,11 +8,12 @@
 //! both engines (see `sql.rs`).
 
 use crate::accounts::{
-    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
+    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
 };
+use crate::audit::{self, AuditEvent, NewEvent};
 use crate::catalogue;
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
-use crate::directory::{self, AuditEvent};
+use crate::directory;
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::invalidate::{self, Invalidation, Sink};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
@@ -515,7 +516,7 @@ impl crate::Directory for PgStore {
                 "SELECT id FROM users WHERE lower(username) = lower($1)",
                 &[username.into()],
             )?;
-            id.map(|id| directory::load_user(c, id)).transpose()
+            id.map(|id| crate::users::load_user(c, id)).transpose()
         })
     }
 
@@ -529,7 +530,7 @@ impl crate::Directory for PgStore {
                 "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
                 &[provider.into(), subject.into()],
             )?;
-            id.map(|id| directory::load_user(c, id)).transpose()
+            id.map(|id| crate::users::load_user(c, id)).transpose()
         })
     }
 
@@ -547,7 +548,7 @@ impl crate::Directory for PgStore {
     }
 
     fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(|c| directory::audit_events(c, limit))
+        self.read(|c| audit::audit_events(c, limit))
     }
 
     fn last_claims(
@@ -778,7 +779,7 @@ impl crate::Directory for PgStore {
         })
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.read(|c| accounts::record_event(c, &event))
+        self.read(|c| audit::record_event(c, &event))
     }
     fn set_external_id(
         &self,

@@ -2,7 +2,7 @@
 //! events by time, account, provider, event and outcome; retention.
 
 use crate::StoreError;
-use crate::directory::AuditEvent;
+use crate::audit::AuditEvent;
 use crate::sql::{Arg, Cell, Db};
 use base64::Engine as _;
 use ssogate_core::domain::{UserSource, UserStatus};
@@ -96,7 +96,7 @@ fn ph(args: &[Arg<'_>]) -> String {
 }
 
 /// Lists accounts.
-pub fn list_users(db: &mut dyn Db, f: &UserFilter) -> Result<UserPage, StoreError> {
+pub(crate) fn list_users(db: &mut dyn Db, f: &UserFilter) -> Result<UserPage, StoreError> {
     let key = match f.sort {
         UserSort::Username => "lower(u.username)",
         UserSort::Created => "u.created_at",
@@ -233,7 +233,10 @@ pub struct AuditFilter {
 }
 
 /// Audit events, newest first, with their ids.
-pub fn query_audit(db: &mut dyn Db, f: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
+pub(crate) fn query_audit(
+    db: &mut dyn Db,
+    f: &AuditFilter,
+) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
     let mut args: Vec<Arg<'_>> = Vec::new();
     let mut wh = Vec::new();
     for (value, col, op) in [
@@ -291,7 +294,7 @@ pub fn query_audit(db: &mut dyn Db, f: &AuditFilter) -> Result<Vec<(i64, AuditEv
 }
 
 /// Deletes audit events older than `before` (Unix seconds); how many.
-pub fn purge_audit(db: &mut dyn Db, before: i64) -> Result<u64, StoreError> {
+pub(crate) fn purge_audit(db: &mut dyn Db, before: i64) -> Result<u64, StoreError> {
     db.exec(
         "DELETE FROM audit_events WHERE at < $1",
         &[Arg::Int(before)],
@@ -307,7 +310,7 @@ pub struct Stats {
     pub days: Vec<(i64, i64, i64)>,
 }
 
-pub fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
+pub(crate) fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
     let accounts = db
         .query(
             "SELECT source, status, COUNT(*) FROM users GROUP BY source, status ORDER BY source, status",

@@ -68,7 +68,7 @@ pub struct SessionOrigin<'a> {
 }
 
 /// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
-pub fn create(
+pub(crate) fn create(
     db: &mut dyn Db,
     user_id: i64,
     origin: &SessionOrigin<'_>,
@@ -86,7 +86,7 @@ pub fn create(
 
 /// The live session for a cookie's secret, its idle deadline pushed back; `None` when
 /// unknown, idle too long, past its absolute lifetime, or its account is not active.
-pub fn touch(
+pub(crate) fn touch(
     db: &mut dyn Db,
     secret: &str,
     now: i64,
@@ -115,7 +115,7 @@ pub fn touch(
 
 /// Ends one session (logout). `None` when there was none; otherwise the ID token it
 /// was opened with, if any (for `id_token_hint`).
-pub fn end(db: &mut dyn Db, secret: &str) -> Result<Option<Option<String>>, StoreError> {
+pub(crate) fn end(db: &mut dyn Db, secret: &str) -> Result<Option<Option<String>>, StoreError> {
     let rows = db.query(
         "DELETE FROM sessions WHERE id_hash = $1 RETURNING id_token",
         args![digest(secret).as_str()],
@@ -125,7 +125,7 @@ pub fn end(db: &mut dyn Db, secret: &str) -> Result<Option<Option<String>>, Stor
 
 /// Ends every session a provider's back-channel logout names: by `sid`, or by subject
 /// when the token carries no `sid`. Returns how many ended.
-pub fn end_by_provider(
+pub(crate) fn end_by_provider(
     db: &mut dyn Db,
     provider: &str,
     sid: Option<&str>,
@@ -149,12 +149,12 @@ pub fn end_by_provider(
     rows.iter().map(|r| r.get(0)?.text()).collect()
 }
 
-pub fn end_for_user(db: &mut dyn Db, user_id: i64) -> Result<u64, StoreError> {
+pub(crate) fn end_for_user(db: &mut dyn Db, user_id: i64) -> Result<u64, StoreError> {
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])
 }
 
 /// Sets an account's status; disabling or suspending it ends its sessions at once.
-pub fn set_status(
+pub(crate) fn set_status(
     db: &mut dyn Db,
     user_id: i64,
     status: ssogate_core::domain::UserStatus,
@@ -196,7 +196,7 @@ pub enum StateError {
 /// browser cookie).
 /// Keeps a pending login under the digest of its `state` (the relying party's), bound to
 /// a new browser secret, which is returned for the browser's cookie.
-pub fn put_state(
+pub(crate) fn put_state(
     db: &mut dyn Db,
     provider: &str,
     state: &str,
@@ -219,7 +219,7 @@ pub fn put_state(
 
 /// Takes a pending login, once, for the browser it was issued to: a try from another
 /// browser is refused and leaves it in place; a used state cannot be replayed.
-pub fn take_state(
+pub(crate) fn take_state(
     db: &mut dyn Db,
     state: &str,
     binding: Option<&str>,
@@ -266,7 +266,7 @@ pub fn take_state(
 }
 
 /// Deletes expired sessions and login states; returns how many of each.
-pub fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError> {
+pub(crate) fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError> {
     let sessions = db.exec(
         "DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1",
         args![now],

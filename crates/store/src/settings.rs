@@ -10,7 +10,7 @@ pub const PROVIDERS_SCOPE: &str = "providers";
 
 /// Records a logout token's `jti` until it expires; `false` if it was seen before (a
 /// replay). Expired records are dropped on the way.
-pub fn record_logout_jti(
+pub(crate) fn record_logout_jti(
     db: &mut dyn Db,
     provider: &str,
     jti: &str,
@@ -26,7 +26,7 @@ pub fn record_logout_jti(
 }
 
 /// The settings document of a scope (`global` or `provider:<slug>`), if saved.
-pub fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>, StoreError> {
+pub(crate) fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>, StoreError> {
     let rows = db.query(
         "SELECT document FROM provisioning_settings WHERE scope = $1",
         args![scope],
@@ -41,7 +41,7 @@ pub fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>, Store
 }
 
 /// Every saved settings document: (scope, document), in one query.
-pub fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
+pub(crate) fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
     db.query(
         "SELECT scope, document FROM provisioning_settings ORDER BY scope",
         &[],
@@ -57,7 +57,7 @@ pub fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError>
 }
 
 /// Saves a scope's settings document whole (all fields together, as the console saves).
-pub fn put_settings(
+pub(crate) fn put_settings(
     db: &mut dyn Db,
     scope: &str,
     document: &Value,
@@ -73,7 +73,7 @@ pub fn put_settings(
 }
 
 /// Every provider managed in the database: (slug, document).
-pub fn list_providers(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
+pub(crate) fn list_providers(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
     db.query("SELECT slug, document FROM providers ORDER BY slug", &[])?
         .iter()
         .map(|r| {
@@ -86,7 +86,7 @@ pub fn list_providers(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreErro
 }
 
 /// Adds or replaces a provider managed in the database.
-pub fn put_provider(
+pub(crate) fn put_provider(
     db: &mut dyn Db,
     slug: &str,
     document: &Value,
@@ -103,7 +103,7 @@ pub fn put_provider(
 /// Deletes a provider managed in the database and ends the sessions begun through it;
 /// how many accounts were linked to it (the accounts stay, with their identities, so
 /// re-adding the provider restores them).
-pub fn delete_provider(db: &mut dyn Db, slug: &str) -> Result<Option<i64>, StoreError> {
+pub(crate) fn delete_provider(db: &mut dyn Db, slug: &str) -> Result<Option<i64>, StoreError> {
     if db.exec("DELETE FROM providers WHERE slug = $1", args![slug])? == 0 {
         return Ok(None);
     }
@@ -115,7 +115,7 @@ pub fn delete_provider(db: &mut dyn Db, slug: &str) -> Result<Option<i64>, Store
 }
 
 /// How many accounts have an identity at a provider (for the delete confirmation).
-pub fn accounts_linked_to(db: &mut dyn Db, slug: &str) -> Result<i64, StoreError> {
+pub(crate) fn accounts_linked_to(db: &mut dyn Db, slug: &str) -> Result<i64, StoreError> {
     Ok(db
         .query_int(
             "SELECT count(DISTINCT user_id) FROM identities WHERE provider = $1",

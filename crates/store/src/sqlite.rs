@@ -9,11 +9,12 @@
 //! them run beside the writer).
 
 use crate::accounts::{
-    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewEvent, NewIdentity, UnlinkOutcome,
+    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
 };
+use crate::audit::{self, AuditEvent, NewEvent};
 use crate::catalogue;
 use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
-use crate::directory::{self, AuditEvent};
+use crate::directory;
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::invalidate::{Invalidation, Sink, Sinks};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
@@ -293,7 +294,7 @@ impl crate::Directory for SqliteStore {
 
     /// The newest audit events first.
     fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(|conn| directory::audit_events(conn, limit))
+        self.read(|conn| audit::audit_events(conn, limit))
     }
 
     /// The redacted claims of the last login through (provider, subject).
@@ -312,7 +313,7 @@ impl crate::Directory for SqliteStore {
                 "SELECT id FROM users WHERE lower(username) = lower($1)",
                 &[username.into()],
             )?;
-            id.map(|id| directory::load_user(conn, id)).transpose()
+            id.map(|id| crate::users::load_user(conn, id)).transpose()
         })
     }
 
@@ -328,7 +329,7 @@ impl crate::Directory for SqliteStore {
                 "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
                 &[provider.into(), subject.into()],
             )?;
-            id.map(|id| directory::load_user(conn, id)).transpose()
+            id.map(|id| crate::users::load_user(conn, id)).transpose()
         })
     }
 
@@ -584,7 +585,7 @@ impl crate::Directory for SqliteStore {
         .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
     }
     fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.write(move |c| accounts::record_event(c, &event))
+        self.write(move |c| audit::record_event(c, &event))
     }
     fn set_external_id(
         &self,
