@@ -193,6 +193,13 @@ pub(crate) fn open_directory(
             store.broadcast_to_other_processes();
             (Box::new(store), format!("sqlite://{}", path.display()))
         }
+        #[cfg(not(feature = "postgres"))]
+        ssogate_config::Database::Postgres(_) => {
+            return Err(Failure::Input(
+                "this ssogate was built without PostgreSQL support (cargo feature `postgres`); use a sqlite:// database_url, or a build with the feature (the default)".into(),
+            ));
+        }
+        #[cfg(feature = "postgres")]
         ssogate_config::Database::Postgres(url) => (
             Box::new(ssogate_store::PgStore::open(url).map_err(runtime)?),
             // Never print the password.

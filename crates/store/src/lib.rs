@@ -17,6 +17,7 @@ pub mod directory;
 mod error;
 pub mod import;
 pub mod invalidate;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod query;
 pub mod sessions;
@@ -27,6 +28,7 @@ mod users;
 
 pub use audit::AuditEvent;
 pub use error::StoreError;
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
