@@ -5,26 +5,26 @@
 //! document at `/api/openapi.json` is generated from these handlers (utoipa), and the
 //! router is built from the same declarations, so the two cannot drift apart.
 
+mod audit;
 mod catalogue;
+mod decisions;
 pub(crate) mod document;
 mod providers;
+mod users;
 
 use crate::state::App;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use ssogate_admin::{Admin, AdminError, StatusChange};
-use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
+use serde::Serialize;
+use ssogate_admin::{Admin, AdminError};
+use ssogate_core::domain::{GrantKind, UserStatus};
 use ssogate_store::credentials::ApiScope;
-use ssogate_store::import::ImportRow;
-use ssogate_store::query::{AuditFilter, UserFilter, UserSort};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -252,6 +252,12 @@ async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, Problem> {
     Err(refused())
 }
 
+pub use ssogate_admin::views::{Identity, User};
+
+pub(super) fn user_of(d: ssogate_admin::UserDetail) -> User {
+    User::from(d)
+}
+
 /// Runs an administrative call off the async threads.
 async fn admin<T: Send + 'static>(
     app: &App,
@@ -272,62 +278,7 @@ async fn admin<T: Send + 'static>(
         .map_err(Problem::from)
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct UserSummary {
-    pub id: i64,
-    pub username: String,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    /// active, disabled or pending.
-    pub status: String,
-    /// local, provider or api.
-    pub source: String,
-    pub admin: bool,
-    pub created_at: i64,
-    pub last_login_at: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct UserList {
-    pub users: Vec<UserSummary>,
-    /// Pass as `after` for the next page; absent on the last.
-    pub next: Option<String>,
-}
-
-pub use ssogate_admin::views::{Identity, User};
-
-fn user_of(d: ssogate_admin::UserDetail) -> User {
-    User::from(d)
-}
-
-/// Query parameters arrive as text and are checked here, so a bad one is named.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UserQuery {
-    /// Part of the username, display name or email.
-    search: Option<String>,
-    /// active, disabled or pending.
-    status: Option<String>,
-    /// local, provider or api.
-    source: Option<String>,
-    /// Has an identity at this provider.
-    provider: Option<String>,
-    permission: Option<String>,
-    library: Option<String>,
-    group: Option<String>,
-    /// true or false.
-    admin: Option<String>,
-    /// username, created or last_login.
-    sort: Option<String>,
-    /// true for descending.
-    desc: Option<String>,
-    /// 1–500, default 50.
-    limit: Option<String>,
-    /// The `next` of the previous page.
-    after: Option<String>,
-}
-
-fn parse_bool(field: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
+pub(super) fn parse_bool(field: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
     match v {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
@@ -339,7 +290,7 @@ fn parse_bool(field: &str, v: Option<&str>) -> ApiResult<Option<bool>> {
     }
 }
 
-fn parse_limit(field: &str, v: Option<&str>, default: i64, max: i64) -> ApiResult<i64> {
+pub(super) fn parse_limit(field: &str, v: Option<&str>, default: i64, max: i64) -> ApiResult<i64> {
     match v {
         None => Ok(default),
         Some(s) => match s.parse::<i64>() {
@@ -352,111 +303,8 @@ fn parse_limit(field: &str, v: Option<&str>, default: i64, max: i64) -> ApiResul
     }
 }
 
-impl UserQuery {
-    fn filter(&self) -> ApiResult<UserFilter> {
-        let status = self
-            .status
-            .as_deref()
-            .map(|s| {
-                UserStatus::parse(s).ok_or_else(|| {
-                    Problem::field(
-                        "status",
-                        format!("\"{s}\" is not active, disabled or pending"),
-                    )
-                })
-            })
-            .transpose()?;
-        let source = self
-            .source
-            .as_deref()
-            .map(|s| {
-                UserSource::parse(s).ok_or_else(|| {
-                    Problem::field("source", format!("\"{s}\" is not local, provider or api"))
-                })
-            })
-            .transpose()?;
-        let sort = match self.sort.as_deref() {
-            None | Some("username") => UserSort::Username,
-            Some("created") => UserSort::Created,
-            Some("last_login") => UserSort::LastLogin,
-            Some(other) => {
-                return Err(Problem::field(
-                    "sort",
-                    format!("\"{other}\" is not username, created or last_login"),
-                ));
-            }
-        };
-        Ok(UserFilter {
-            search: self.search.clone(),
-            source,
-            status,
-            admin: parse_bool("admin", self.admin.as_deref())?,
-            provider: self.provider.clone(),
-            permission: self.permission.clone(),
-            library: self.library.clone(),
-            group: self.group.clone(),
-            sort,
-            descending: parse_bool("desc", self.desc.as_deref())?.unwrap_or(false),
-            limit: parse_limit("limit", self.limit.as_deref(), 50, 500)?,
-            after: self.after.clone(),
-        })
-    }
-}
-
-/// List and search accounts.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserQuery),
-    security(("bearer" = [])),
-    responses((status = 200, body = UserList), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn list_users(
-    State(app): State<App>,
-    caller: Caller,
-    Query(q): Query<UserQuery>,
-) -> ApiResult<Json<UserList>> {
-    let filter = q.filter()?;
-    let page = admin(&app, &caller, move |a| a.list_users(&filter)).await?;
-    Ok(Json(UserList {
-        users: page
-            .users
-            .into_iter()
-            .map(|u| UserSummary {
-                id: u.id,
-                username: u.username,
-                email: u.email,
-                display_name: u.display_name,
-                status: u.status.as_str().to_owned(),
-                source: u.source.as_str().to_owned(),
-                admin: u.is_admin,
-                created_at: u.created_at,
-                last_login_at: u.last_login_at,
-            })
-            .collect(),
-        next: page.next,
-    }))
-}
-
-/// A new account to pre-provision (Nextcloud's provisioning API): with `provider` and
-/// `subject` it binds to that identity at its first sign-in.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUser {
-    pub username: String,
-    pub email: Option<String>,
-    pub email_verified: Option<bool>,
-    pub display_name: Option<String>,
-    pub provider: Option<String>,
-    pub subject: Option<String>,
-    pub external_id: Option<String>,
-    #[serde(default)]
-    pub permissions: Vec<String>,
-    #[serde(default)]
-    pub libraries: Vec<String>,
-    #[serde(default)]
-    pub groups: Vec<String>,
-    pub admin: Option<bool>,
-}
-
 /// A JSON body, read so that an error names the field.
-fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
+pub(super) fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Problem::field("body", format!("is not JSON: {e}")))?;
     if !value.is_object() {
@@ -480,345 +328,13 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
     })
 }
 
-/// Pre-provision an account.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    security(("bearer" = [])),
-    responses((status = 201, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_user(State(app): State<App>, caller: Caller, bytes: Bytes) -> ApiResult<Response> {
-    caller.admin()?;
-    let n: NewUser = body(&bytes)?;
-    // The identity to bind: a provider with its subject or external id, never half.
-    match (&n.provider, &n.subject, &n.external_id) {
-        (None, Some(_), _) | (None, None, Some(_)) => {
-            return Err(Problem::field(
-                "provider",
-                "subject and external_id need the provider they are at",
-            ));
-        }
-        (Some(_), None, None) => {
-            return Err(Problem::field(
-                "subject",
-                "a provider needs the subject (or external_id) to bind",
-            ));
-        }
-        _ => {}
-    }
-    let row = ImportRow {
-        username: n.username,
-        email: n.email,
-        email_verified: n.email_verified,
-        display_name: n.display_name,
-        status: None,
-        provider: n.provider,
-        subject: n.subject,
-        external_id: n.external_id,
-        permissions: n.permissions,
-        libraries: n.libraries,
-        groups: n.groups,
-        admin: n.admin,
-    };
-    let now = app.now();
-    let d = admin(&app, &caller, move |a| a.create_user(row, now)).await?;
-    Ok((StatusCode::CREATED, Json(user_of(d))).into_response())
-}
-
-/// One account, with grants, external ids and identities.
-#[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users",
-    params(("user" = String, Path, description = "username or numeric id")),
-    security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 404, body = Problem)))]
-async fn get_user(
-    State(app): State<App>,
-    caller: Caller,
-    Path(user): Path<String>,
-) -> ApiResult<Json<User>> {
-    let d = admin(&app, &caller, move |a| a.user(&user)).await?;
-    Ok(Json(user_of(d)))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserChange {
-    /// `disabled` disables (sessions end at once); `active` enables a disabled account or
-    /// approves a pending one.
-    pub status: Option<String>,
-    /// A new display name; empty clears it.
-    pub display_name: Option<String>,
-    /// A new email (unverified until a provider vouches for it); empty clears it.
-    pub email: Option<String>,
-}
-
-/// Change an account's status, display name or email.
-#[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", request_body = UserChange,
-    params(("user" = String, Path, description = "username or numeric id")),
-    security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn update_user(
-    State(app): State<App>,
-    caller: Caller,
-    Path(user): Path<String>,
-    bytes: Bytes,
-) -> ApiResult<Json<User>> {
-    caller.admin()?;
-    let change: UserChange = body(&bytes)?;
-    let d = admin(&app, &caller, move |a| {
-        let mut current = a.user(&user)?;
-        if change.display_name.is_some() || change.email.is_some() {
-            current = a.update_profile(
-                &user,
-                change.display_name.as_deref(),
-                change.email.as_deref(),
-            )?;
-        }
-        match change.status.as_deref() {
-            None => Ok(current),
-            Some("disabled") => a.set_status(&user, StatusChange::Disable),
-            Some("active") if current.user.status == UserStatus::Pending => {
-                a.set_status(&user, StatusChange::Approve)
-            }
-            Some("active") => a.set_status(&user, StatusChange::Enable),
-            Some(other) => Err(AdminError::Invalid {
-                field: "status",
-                message: format!("\"{other}\" is not active or disabled"),
-            }),
-        }
-    })
-    .await?;
-    Ok(Json(user_of(d)))
-}
-
-/// Delete an account with its identities, grants and sessions.
-#[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "users",
-    params(("user" = String, Path, description = "username or numeric id")),
-    security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn delete_user(
-    State(app): State<App>,
-    caller: Caller,
-    Path(user): Path<String>,
-) -> ApiResult<StatusCode> {
-    caller.admin()?;
-    admin(&app, &caller, move |a| a.delete_user(&user)).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExternalId {
-    pub external_id: String,
-}
-
-/// Set an account's external authentication id at a provider.
-#[utoipa::path(put, path = "/api/v1/users/{user}/external-ids/{provider}", tag = "users", request_body = ExternalId,
-    params(("user" = String, Path, description = "username or numeric id"), ("provider" = String, Path, description = "provider slug")),
-    security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn put_external_id(
-    State(app): State<App>,
-    caller: Caller,
-    Path((user, provider)): Path<(String, String)>,
-    bytes: Bytes,
-) -> ApiResult<StatusCode> {
-    caller.admin()?;
-    let e: ExternalId = body(&bytes)?;
-    admin(&app, &caller, move |a| {
-        a.set_external_id(&user, &provider, Some(&e.external_id))
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Remove an account's external authentication id at a provider.
-#[utoipa::path(delete, path = "/api/v1/users/{user}/external-ids/{provider}", tag = "users",
-    params(("user" = String, Path, description = "username or numeric id"), ("provider" = String, Path, description = "provider slug")),
-    security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn delete_external_id(
-    State(app): State<App>,
-    caller: Caller,
-    Path((user, provider)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    caller.admin()?;
-    admin(&app, &caller, move |a| {
-        a.set_external_id(&user, &provider, None)
-    })
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// Unix seconds, inclusive.
-    from: Option<String>,
-    /// Unix seconds, exclusive.
-    to: Option<String>,
-    /// Username or numeric id.
-    user: Option<String>,
-    provider: Option<String>,
-    event: Option<String>,
-    /// success or failure.
-    outcome: Option<String>,
-    /// Only events with a smaller id (the previous page's last).
-    before: Option<String>,
-    /// 1–1000, default 100.
-    limit: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AuditEvent {
-    pub id: i64,
-    pub at: i64,
-    pub event: String,
-    pub outcome: String,
-    pub reason: Option<String>,
-    pub provider: Option<String>,
-    pub subject: Option<String>,
-    pub user_id: Option<i64>,
-    /// The event's details (decision trace, actor, …).
-    pub detail: Option<serde_json::Value>,
-}
-
-fn parse_int(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
-    v.map(|s| {
-        s.parse::<i64>()
-            .map_err(|_| Problem::field(field, format!("\"{s}\" is not a whole number")))
-    })
-    .transpose()
-}
-
-/// Query the audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
-    security(("bearer" = [])),
-    responses((status = 200, body = [AuditEvent]), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn audit(
-    State(app): State<App>,
-    caller: Caller,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<Json<Vec<AuditEvent>>> {
-    if let Some(o) = &q.outcome
-        && !matches!(o.as_str(), "success" | "failure")
-    {
-        return Err(Problem::field(
-            "outcome",
-            format!("\"{o}\" is not success or failure"),
-        ));
-    }
-    let mut filter = AuditFilter {
-        from: parse_int("from", q.from.as_deref())?,
-        to: parse_int("to", q.to.as_deref())?,
-        user_id: None,
-        provider: q.provider.clone(),
-        event: q.event.clone(),
-        outcome: q.outcome.clone(),
-        before_id: parse_int("before", q.before.as_deref())?,
-        limit: parse_limit("limit", q.limit.as_deref(), 100, 1000)?,
-    };
-    let user = q.user.clone();
-    let events = admin(&app, &caller, move |a| {
-        filter.user_id = user.as_deref().map(|u| a.user_id(u)).transpose()?;
-        a.audit_events(&filter)
-    })
-    .await?;
-    Ok(Json(
-        events
-            .into_iter()
-            .map(|(id, e)| AuditEvent {
-                id,
-                at: e.at,
-                event: e.event,
-                outcome: e.outcome,
-                reason: e.reason,
-                provider: e.provider,
-                subject: e.subject,
-                user_id: e.user_id,
-                detail: e.detail.and_then(|d| serde_json::from_str(&d).ok()),
-            })
-            .collect(),
-    ))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    /// The provider slug whose policy decides.
-    pub provider: String,
-    /// The ID token's claims.
-    #[schema(value_type = Object)]
-    pub claims: serde_json::Value,
-    /// Userinfo claims, if the provider would send them.
-    #[schema(value_type = Option<Object>)]
-    pub userinfo: Option<serde_json::Value>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DecisionAnswer {
-    /// sign_in, link, provision or reject.
-    pub decision: String,
-    /// Why a sign-in would be refused (a stable code), if it would.
-    pub reason: Option<String>,
-    pub message: Option<String>,
-    pub allow_session: bool,
-    /// Why, step by step.
-    pub trace: Vec<String>,
-    /// What would be written.
-    pub changes: serde_json::Value,
-}
-
-/// What a sign-in with these claims would decide now, and why; nothing is written.
-#[utoipa::path(post, path = "/api/v1/decisions", tag = "provisioning", request_body = DecisionRequest,
-    security(("bearer" = [])),
-    responses((status = 200, body = DecisionAnswer), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn decide(
-    State(app): State<App>,
-    caller: Caller,
-    bytes: Bytes,
-) -> ApiResult<Json<DecisionAnswer>> {
-    let r: DecisionRequest = body(&bytes)?;
-    // Claims are JSON objects, as a provider sends them; anything else is a mistake.
-    if !r.claims.is_object() {
-        return Err(Problem::field("claims", "must be a JSON object"));
-    }
-    if r.userinfo
-        .as_ref()
-        .is_some_and(|u| !u.is_object() && !u.is_null())
-    {
-        return Err(Problem::field("userinfo", "must be a JSON object or null"));
-    }
-    let Some((engine, _)) = app.engine(&r.provider) else {
-        return Err(Problem::field(
-            "provider",
-            format!("no provider \"{}\" is configured", r.provider),
-        ));
-    };
-    let outcome = admin(&app, &caller, move |a| {
-        a.test_claims(engine, r.claims, r.userinfo)
-    })
-    .await?;
-    Ok(Json(DecisionAnswer {
-        decision: outcome.decision.code().to_owned(),
-        reason: outcome.reason().map(|r| r.code().to_owned()),
-        message: outcome.reason().map(ToString::to_string),
-        allow_session: outcome.allow_session,
-        trace: outcome.trace.to_strings(),
-        changes: serde_json::to_value(&outcome.changes).unwrap_or_default(),
-    }))
-}
-
 /// The API's routes and its OpenAPI document, from the same declarations.
 pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
     let r = providers::routes(OpenApiRouter::<App>::default());
     let r = catalogue::routes(r);
-    let (router, mut doc) = r
-        .routes(routes!(list_users, create_user))
-        .routes(routes!(get_user, update_user, delete_user))
-        .routes(routes!(put_external_id, delete_external_id))
-        .routes(routes!(decide))
-        .routes(routes!(audit))
-        .split_for_parts();
+    let r = users::routes(r);
+    let r = audit::routes(r);
+    let (router, mut doc) = decisions::routes(r).split_for_parts();
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("ssogate")
         .version(env!("CARGO_PKG_VERSION"))
