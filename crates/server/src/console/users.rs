@@ -1,0 +1,461 @@
+//! Accounts: the list with its filters, an account's page, and what an administrator
+//! does to one (status, grants, external ids, profile, delete).
+
+use super::{admin_failure, confirm, csrf_guard, run, with_cookie};
+use crate::auth::csrf_token;
+use crate::extract::{AdminSession, Req};
+use crate::pages;
+use crate::respond::server_error;
+use crate::state::App;
+use crate::web;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use ssogate_admin::StatusChange;
+use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
+use ssogate_store::query::{UserFilter, UserSort};
+use std::collections::HashMap;
+
+struct UserRow {
+    id: i64,
+    username: String,
+    email: String,
+    source: String,
+    status: String,
+    admin: bool,
+    last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_users.html")]
+struct UsersPage<'a> {
+    t: &'a crate::i18n::Texts,
+    search: String,
+    statuses: Vec<(&'static str, bool)>,
+    sources: Vec<(&'static str, bool)>,
+    sorts: Vec<(&'static str, bool)>,
+    admins: Vec<(&'static str, bool)>,
+    descending: bool,
+    /// Provider slugs, then each catalogue list, with whether chosen (first: "any").
+    providers: Vec<(String, bool)>,
+    permissions: Vec<(String, bool)>,
+    libraries: Vec<(String, bool)>,
+    groups: Vec<(String, bool)>,
+    users: Vec<UserRow>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+pub(super) fn options(all: &[&'static str], chosen: &str) -> Vec<(&'static str, bool)> {
+    all.iter().map(|o| (*o, *o == chosen)).collect()
+}
+
+pub(crate) async fn users(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let actor = admin.actor;
+    let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let filter = UserFilter {
+        search: get("search").map(str::to_owned),
+        status: get("status").and_then(UserStatus::parse),
+        source: get("source").and_then(UserSource::parse),
+        provider: get("provider").map(str::to_owned),
+        admin: match get("admin") {
+            Some("yes") => Some(true),
+            Some("no") => Some(false),
+            _ => None,
+        },
+        permission: get("permission").map(str::to_owned),
+        library: get("library").map(str::to_owned),
+        group: get("group").map(str::to_owned),
+        sort: match get("sort") {
+            Some("created") => UserSort::Created,
+            Some("last_login") => UserSort::LastLogin,
+            _ => UserSort::Username,
+        },
+        descending: get("desc") == Some("true"),
+        limit: 50,
+        after: get("after").map(str::to_owned),
+    };
+    let catalogue = app.db(|d| d.catalogue()).await.unwrap_or_default();
+    let choices = |key: &str, names: Vec<String>| {
+        let chosen = get(key).unwrap_or("");
+        std::iter::once(String::new())
+            .chain(names)
+            .map(|n| {
+                let on = n == chosen;
+                (n, on)
+            })
+            .collect::<Vec<_>>()
+    };
+    let f = filter.clone();
+    let (users, next, error) = match run(&app, actor, move |a| a.list_users(&f)).await {
+        Ok(page) => (page.users, page.next, None),
+        Err(e) => (Vec::new(), None, Some(e.to_string())),
+    };
+    let next = next.map(|n| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &q {
+            if k != "after" {
+                s.append_pair(k, v);
+            }
+        }
+        s.append_pair("after", &n);
+        format!("/admin/users?{}", s.finish())
+    });
+    pages::render(
+        StatusCode::OK,
+        &UsersPage {
+            t: req.t,
+            search: get("search").unwrap_or("").to_owned(),
+            admins: options(&["", "yes", "no"], get("admin").unwrap_or("")),
+            descending: filter.descending,
+            providers: choices(
+                "provider",
+                app.registry().providers.keys().cloned().collect(),
+            ),
+            permissions: choices(
+                "permission",
+                catalogue
+                    .permissions
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .collect(),
+            ),
+            libraries: choices(
+                "library",
+                catalogue.libraries.iter().map(|l| l.name.clone()).collect(),
+            ),
+            groups: choices(
+                "group",
+                catalogue.groups.iter().map(|g| g.name.clone()).collect(),
+            ),
+            statuses: options(
+                &["", "active", "disabled", "pending"],
+                get("status").unwrap_or(""),
+            ),
+            sources: options(
+                &["", "local", "provider", "api"],
+                get("source").unwrap_or(""),
+            ),
+            sorts: options(
+                &["username", "created", "last_login"],
+                get("sort").unwrap_or("username"),
+            ),
+            users: users
+                .into_iter()
+                .map(|u| UserRow {
+                    id: u.id,
+                    username: u.username,
+                    email: u.email.unwrap_or_default(),
+                    source: u.source.as_str().into(),
+                    status: u.status.as_str().into(),
+                    admin: u.is_admin,
+                    last_login: u.last_login_at.map_or_else(|| "never".into(), pages::utc),
+                })
+                .collect(),
+            next,
+            error,
+        },
+    )
+}
+
+struct GrantRow {
+    kind: String,
+    name: String,
+    source: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_user.html")]
+struct UserPage<'a> {
+    t: &'a crate::i18n::Texts,
+    id: i64,
+    username: String,
+    display_name: String,
+    email: String,
+    email_verified: bool,
+    source: String,
+    status: String,
+    admin: bool,
+    notice: Option<String>,
+    grants: Vec<GrantRow>,
+    grantable: Vec<String>,
+    providers: Vec<String>,
+    external_ids: Vec<(String, String)>,
+    identities: Vec<(String, String, String, String, String)>,
+    claims: Vec<(String, String)>,
+    csrf: String,
+}
+
+pub(crate) async fn user(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let detail = match account(&app, &req, &admin, id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let idents: Vec<(String, String)> = detail
+        .linked
+        .iter()
+        .map(|i| (i.provider.clone(), i.subject.clone()))
+        .collect();
+    let claims = app
+        .db(move |d| {
+            idents
+                .into_iter()
+                .map(|(p, s)| {
+                    Ok(d.last_claims(&p, &s)?
+                        .map(|c| (p, serde_json::to_string_pretty(&c).unwrap_or_default())))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map(|v| v.into_iter().flatten().collect())
+        .unwrap_or_default();
+    let c = match app.db(|d| d.catalogue()).await {
+        Ok(c) => c,
+        Err(e) => return server_error(req.t, &e),
+    };
+    let u = &detail.user;
+    let held =
+        |kind: GrantKind, name: &str| u.grants.iter().any(|g| g.kind == kind && g.name == name);
+    let mut grantable: Vec<String> = Vec::new();
+    grantable.extend(
+        c.permissions
+            .iter()
+            .filter(|p| !held(GrantKind::Permission, &p.name))
+            .map(|p| format!("permission:{}", p.name)),
+    );
+    grantable.extend(
+        c.libraries
+            .iter()
+            .filter(|l| !held(GrantKind::Library, &l.name))
+            .map(|l| format!("library:{}", l.name)),
+    );
+    grantable.extend(
+        c.groups
+            .iter()
+            .filter(|g| !held(GrantKind::Group, &g.name))
+            .map(|g| format!("group:{}", g.name)),
+    );
+    if !held(GrantKind::Admin, "admin") {
+        grantable.push("admin:admin".into());
+    }
+    let notice = q.get("notice").map(|n| match n.as_str() {
+        "granted" => "Granted.".to_owned(),
+        "revoked" => "Removed.".to_owned(),
+        "status" => "Status changed; sessions follow at once.".to_owned(),
+        "external_id" => "External id saved.".to_owned(),
+        "profile" => {
+            "Saved. A changed email is unverified until a provider vouches for it.".to_owned()
+        }
+        other => other.chars().take(100).collect(),
+    });
+    let (csrf, cookie) = csrf_token(&app, &req.headers);
+    let page = UserPage {
+        t: req.t,
+        id,
+        username: u.username.clone(),
+        display_name: u.display_name.clone().unwrap_or_default(),
+        email: u.email.clone().unwrap_or_default(),
+        email_verified: u.email_verified,
+        source: u.source.as_str().into(),
+        status: u.status.as_str().into(),
+        admin: u.grants.iter().any(|g| g.kind == GrantKind::Admin),
+        notice,
+        grants: u
+            .grants
+            .iter()
+            .map(|g| GrantRow {
+                kind: g.kind.to_string(),
+                name: g.name.clone(),
+                source: g.source.as_str().into(),
+            })
+            .collect(),
+        grantable,
+        providers: app.registry().providers.keys().cloned().collect(),
+        external_ids: u
+            .external_ids
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        identities: detail
+            .linked
+            .iter()
+            .map(|i| {
+                (
+                    i.provider.clone(),
+                    i.subject.clone(),
+                    i.email.clone().unwrap_or_default(),
+                    pages::utc(i.first_login_at),
+                    pages::utc(i.last_login_at),
+                )
+            })
+            .collect(),
+        claims,
+        csrf,
+    };
+    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+}
+
+/// An account's page: the account, read as the administrator.
+async fn account(
+    app: &App,
+    req: &Req,
+    admin: &AdminSession,
+    id: i64,
+) -> Result<ssogate_admin::UserDetail, Response> {
+    let who = id.to_string();
+    run(app, admin.actor.clone(), move |a| a.user(&who))
+        .await
+        .map_err(|e| admin_failure(req, &e))
+}
+
+fn kind_of(s: &str) -> Option<GrantKind> {
+    match s {
+        "permission" => Some(GrantKind::Permission),
+        "library" => Some(GrantKind::Library),
+        "group" => Some(GrantKind::Group),
+        "admin" => Some(GrantKind::Admin),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ActionForm {
+    csrf: Option<String>,
+    action: Option<String>,
+    grant: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    provider: Option<String>,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+}
+
+pub(crate) async fn user_action(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path((id, what)): Path<(i64, String)>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    let back = format!("/admin/users/{id}");
+    if let Some(r) = csrf_guard(&app, &req, f.csrf.as_deref()) {
+        return r;
+    }
+    let actor = admin.actor;
+    let who = id.to_string();
+    let result = match what.as_str() {
+        "status" => {
+            let change = match f.action.as_deref() {
+                Some("disable") => StatusChange::Disable,
+                Some("enable") => StatusChange::Enable,
+                Some("approve") => StatusChange::Approve,
+                _ => return crate::ops::not_found(req).await,
+            };
+            run(&app, actor, move |a| a.set_status(&who, change).map(drop)).await
+        }
+        "grant" => {
+            let Some((kind, name)) = f
+                .grant
+                .as_deref()
+                .and_then(|g| g.split_once(':'))
+                .and_then(|(k, n)| Some((kind_of(k)?, n.to_owned())))
+            else {
+                return crate::ops::not_found(req).await;
+            };
+            run(&app, actor, move |a| a.grant(&who, kind, &name).map(drop)).await
+        }
+        "revoke" => {
+            let (Some(kind), Some(name)) = (f.kind.as_deref().and_then(kind_of), f.name.clone())
+            else {
+                return crate::ops::not_found(req).await;
+            };
+            run(&app, actor, move |a| a.revoke(&who, kind, &name).map(drop)).await
+        }
+        "external-id" => {
+            let Some(provider) = f.provider.clone() else {
+                return crate::ops::not_found(req).await;
+            };
+            let ext = f.external_id.clone().filter(|e| !e.trim().is_empty());
+            run(&app, actor, move |a| {
+                a.set_external_id(&who, &provider, ext.as_deref())
+            })
+            .await
+        }
+        "profile" => {
+            let (name, email) = (f.display_name.clone(), f.email.clone());
+            run(&app, actor, move |a| {
+                a.update_profile(&who, name.as_deref(), email.as_deref())
+                    .map(drop)
+            })
+            .await
+        }
+        "delete" => {
+            return match run(&app, actor, move |a| a.delete_user(&who)).await {
+                Ok(()) => web::redirect(StatusCode::SEE_OTHER, "/admin/users"),
+                Err(e) => admin_failure(&req, &e),
+            };
+        }
+        _ => return crate::ops::not_found(req).await,
+    };
+    let notice = match what.as_str() {
+        "revoke" => "revoked",
+        "external-id" => "external_id",
+        "profile" => "profile",
+        "grant" => "granted",
+        _ => "status",
+    };
+    match result {
+        Ok(()) => web::redirect(StatusCode::SEE_OTHER, &format!("{back}?notice={notice}")),
+        Err(e) => admin_failure(&req, &e),
+    }
+}
+
+pub(crate) async fn delete(
+    state: State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    form: Form<ActionForm>,
+) -> Response {
+    user_action(state, req, admin, Path((id, "delete".to_owned())), form).await
+}
+
+pub(crate) async fn delete_confirm(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+) -> Response {
+    let detail = match account(&app, &req, &admin, id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let n = detail.linked.len();
+    confirm(
+        &app,
+        &req,
+        format!("Delete {}?", detail.user.username),
+        format!(
+            "The account, its {n} linked identit{}, its grants and its sessions go; the audit log keeps its history.",
+            if n == 1 { "y" } else { "ies" }
+        ),
+        format!("/admin/users/{id}/delete"),
+        "Delete".into(),
+        &format!("/admin/users/{id}"),
+    )
+}
