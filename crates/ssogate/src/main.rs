@@ -7,9 +7,13 @@
 #[macro_use]
 mod output;
 mod admin_cmd;
+mod apikey_cmd;
+mod audit_cmd;
 mod catalogue_cmd;
 mod provider_cmd;
 mod serve;
+mod settings_cmd;
+mod user_cmd;
 
 use clap::{Parser, Subcommand};
 use ssogate_core::Outcome;
@@ -61,16 +65,16 @@ enum Command {
     Sweep,
     /// Manage accounts: list, show, disable, enable, approve, delete, external ids.
     #[command(subcommand)]
-    User(admin_cmd::UserCommand),
+    User(user_cmd::UserCommand),
     /// Manage API keys (created once, stored hashed, scoped read or admin).
     #[command(subcommand)]
-    Apikey(admin_cmd::ApikeyCommand),
+    Apikey(apikey_cmd::ApikeyCommand),
     /// Query, export and follow the audit log.
     #[command(subcommand)]
-    Audit(admin_cmd::AuditCommand),
+    Audit(audit_cmd::AuditCommand),
     /// Show and change provisioning settings (as the console does).
     #[command(subcommand)]
-    Settings(admin_cmd::SettingsCommand),
+    Settings(settings_cmd::SettingsCommand),
     /// Work with the configured OpenID providers.
     #[command(subcommand)]
     Provider(provider_cmd::ProviderCommand),
@@ -154,10 +158,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Serve(args) => serve::serve(config, &args),
-        Command::User(cmd) => admin_cmd::user(&config, cmd),
-        Command::Apikey(cmd) => admin_cmd::apikey(&config, cmd),
-        Command::Audit(cmd) => admin_cmd::audit(&config, cmd),
-        Command::Settings(cmd) => admin_cmd::settings(&config, cmd),
+        Command::User(cmd) => user_cmd::user(&config, cmd),
+        Command::Apikey(cmd) => apikey_cmd::apikey(&config, cmd),
+        Command::Audit(cmd) => audit_cmd::audit(&config, cmd),
+        Command::Settings(cmd) => settings_cmd::settings(&config, cmd),
         Command::Demo(args) => serve::demo(&args),
         Command::Provision(args) => provision(&config, &args),
         Command::Migrate => migrate(&config),
