@@ -10,9 +10,14 @@
 //!
 //! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
+mod load;
+mod provider;
 pub mod seed_env;
 mod server;
 
+pub use load::{load, load_with_env};
+pub use provider::ProviderConfig;
+use provider::*;
 pub use server::{HeaderNames, RateLimits, ServerConfig};
 
 use figment::providers::{Env, Format, Toml};
@@ -100,64 +105,6 @@ impl Database {
                 "\"{}\" is not a database URL; use sqlite://PATH or postgres://USER@HOST/DB",
                 url.split(['@', ':']).next().unwrap_or("")
             ))
-        }
-    }
-}
-
-/// One provider as configured.
-#[derive(Debug, Clone)]
-pub struct ProviderConfig {
-    pub slug: String,
-    pub display_name: String,
-    pub issuer: String,
-    pub issuer_aliases: Vec<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    /// `openid profile email` unless set, plus `extra_scopes`.
-    pub scopes: Vec<String>,
-    pub trust_email: TrustEmail,
-    /// Send an account's email in the identity header even when it is not verified.
-    /// Off by default: an application that matches accounts by email could be taken
-    /// over by anyone who can set an unverified address at the provider.
-    pub forward_unverified_email: bool,
-    pub claims: ClaimMap,
-    pub provisioning: ProvisioningPolicy,
-    /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
-    pub protocol: ProtocolSettings,
-    /// Added through the console, API or CLI (editable there), not the configuration file.
-    pub from_database: bool,
-    /// The provider's own `provisioning` table as written (before the global one), so
-    /// that settings saved in the console can be layered between the two.
-    pub provisioning_table: Option<Value>,
-}
-
-impl ProviderConfig {
-    /// What the relying party needs of this provider, with callbacks under `base_url`.
-    pub fn rp_settings(&self, base_url: &str) -> ProviderSettings {
-        ProviderSettings {
-            slug: self.slug.clone(),
-            issuer: self.issuer.clone(),
-            client_id: self.client_id.clone().unwrap_or_default(),
-            client_secret: self.client_secret.as_ref().cloned(),
-            scopes: self.scopes.clone(),
-            redirect_uri: format!(
-                "{}/auth/{}/callback",
-                base_url.trim_end_matches('/'),
-                self.slug
-            ),
-            wanted_claims: self.claims.primary_claims(),
-            protocol: self.protocol.clone(),
-        }
-    }
-
-    /// What the engine needs of this provider.
-    pub fn policy(&self) -> ProviderPolicy {
-        ProviderPolicy {
-            slug: self.slug.clone(),
-            issuer: self.issuer.clone(),
-            issuer_aliases: self.issuer_aliases.clone(),
-            trust_email: self.trust_email,
-            claims: self.claims.clone(),
         }
     }
 }
@@ -390,7 +337,7 @@ impl Config {
     }
 }
 
-fn policy_error(origin: &str, slug: &str, e: &PolicyError) -> ConfigError {
+pub(crate) fn policy_error(origin: &str, slug: &str, e: &PolicyError) -> ConfigError {
     let (key, hint) = match e {
         PolicyError::Rule(r) => (
             format!("providers.{slug}.provisioning.rules[\"{}\"].when", r.name),
@@ -420,327 +367,8 @@ fn policy_error(origin: &str, slug: &str, e: &PolicyError) -> ConfigError {
     ConfigError::new(origin, key, e.to_string(), hint)
 }
 
-/// The `[providers.<slug>]` table, before merging.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawProvider {
-    #[serde(default)]
-    display_name: Option<String>,
-    issuer: String,
-    #[serde(default)]
-    issuer_aliases: Vec<String>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret: Option<Secret>,
-    #[serde(default)]
-    client_secret_file: Option<PathBuf>,
-    #[serde(default)]
-    scopes: Option<Vec<String>>,
-    #[serde(default)]
-    extra_scopes: Vec<String>,
-    #[serde(default)]
-    trust_email: TrustEmail,
-    #[serde(default)]
-    forward_unverified_email: bool,
-    // Deep-merged over the global tables, then typed.
-    #[serde(default)]
-    claims: Option<Value>,
-    #[serde(default)]
-    provisioning: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    database_url: Option<String>,
-    #[serde(default)]
-    base_url: Option<String>,
-    #[serde(default)]
-    server: ServerConfig,
-    #[serde(default)]
-    audit: AuditConfig,
-    #[serde(default)]
-    catalogue: Catalogue,
-    #[serde(default)]
-    claims: Option<Value>,
-    #[serde(default)]
-    provisioning: Option<Value>,
-    #[serde(default)]
-    providers: BTreeMap<String, Value>,
-}
-
-/// Loads `path` (if given) and the process environment.
-pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    load_with_env(path, &env)
-}
-
-/// Loads `path` (if given), the seeds' `OIDC_*` names from `env`, and `SSOGATE_*`
-/// variables from the process environment.
-pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
-    let mut figment = Figment::new();
-    if let Some(path) = path {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new(
-                path.display().to_string(),
-                "-",
-                format!("cannot read the file ({e})"),
-                "Check the path given with --config or SSOGATE_CONFIG.",
-            )
-        })?;
-        // Parse once ourselves for a precise syntax error (figment's names no line).
-        if let Err(e) = text.parse::<toml::Table>() {
-            return Err(ConfigError::new(
-                path.display().to_string(),
-                "-",
-                format!("not valid TOML: {}", e.message()),
-                format!(
-                    "Fix the syntax{}.",
-                    e.span()
-                        .map(|s| format!(" near byte {}", s.start))
-                        .unwrap_or_default()
-                ),
-            ));
-        }
-        figment = figment.merge(Toml::file_exact(path));
-    }
-    let file_providers: Vec<String> = figment
-        .find_value("providers")
-        .ok()
-        .and_then(|v| v.into_dict())
-        .map(|d| d.keys().cloned().collect())
-        .unwrap_or_default();
-    let seeds = seed_env::SeedEnv::from_vars(env, &file_providers)?;
-    let warnings = seeds.warnings.clone();
-    figment = figment.merge(seeds).merge(
-        Env::prefixed("SSOGATE_")
-            .split("__")
-            .ignore(&["config", "log"]),
-    );
-
-    let raw_value: Value = figment
-        .extract()
-        .map_err(|e| figment_error(&figment, path, e))?;
-    let raw: RawConfig =
-        typed(&raw_value, "").map_err(|(key, msg)| located(&figment, path, &key, msg))?;
-    let global_claims = raw.claims.unwrap_or(Value::Object(Map::new()));
-    let global_prov = raw.provisioning.unwrap_or(Value::Object(Map::new()));
-    // Check the global tables on their own, so their errors name them.
-    let _: ClaimMap =
-        typed(&global_claims, "claims").map_err(|(k, m)| located(&figment, path, &k, m))?;
-    let _: ProvisioningPolicy =
-        typed(&global_prov, "provisioning").map_err(|(k, m)| located(&figment, path, &k, m))?;
-
-    let mut providers = BTreeMap::new();
-    for (slug, value) in raw.providers {
-        let p = build_provider(&slug, value, &global_claims, &global_prov, true)
-            .map_err(|(k, m)| located(&figment, path, &k, m))?;
-        providers.insert(slug, p);
-    }
-
-    let database = Database::parse(raw.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
-        .map_err(|m| located(&figment, path, "database_url", m))?;
-    let base_url = raw
-        .base_url
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned())
-        .trim_end_matches('/')
-        .to_owned();
-    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-        return Err(located(
-            &figment,
-            path,
-            "base_url",
-            format!("\"{base_url}\" is not an http(s) URL, e.g. https://sso.example.org"),
-        ));
-    }
-    raw.server
-        .check()
-        .map_err(|(k, m)| located(&figment, path, &k, m))?;
-    let config = Config {
-        base_url,
-        server: raw.server,
-        audit: raw.audit,
-        database,
-        path: path.map(Path::to_path_buf),
-        catalogue: raw.catalogue,
-        providers,
-        warnings,
-        engines: BTreeMap::new(),
-        global_claims,
-        global_provisioning: global_prov,
-    };
-    check_catalogue(&config.catalogue).map_err(|(k, m)| located(&figment, path, &k, m))?;
-    // Compile every engine now, so a bad rule fails at start, not at someone's login.
-    let mut config = config;
-    for (slug, p) in &config.providers {
-        let engine = Engine::new(
-            p.policy(),
-            p.provisioning.clone(),
-            config.catalogue.permissions.clone(),
-        )
-        .map_err(|e| policy_error(&config.origin_name(), slug, &e))?;
-        config.engines.insert(slug.clone(), Arc::new(engine));
-    }
-    Ok(config)
-}
-
-/// Builds one provider from its table (the file's `[providers.<slug>]`, or a document
-/// saved in the database), its `claims` and `provisioning` deep-merged over the global
-/// tables. Errors are (key, message). Files are read only for the configuration file:
-/// a provider added through the console must not make ssogate read a local file into a
-/// secret it sends elsewhere.
-fn build_provider(
-    slug: &str,
-    value: Value,
-    global_claims: &Value,
-    global_prov: &Value,
-    from_file: bool,
-) -> Result<ProviderConfig, (String, String)> {
-    let prefix = format!("providers.{slug}");
-    if !valid_slug(slug) {
-        return Err((prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
-    }
-    // The provider table holds ssogate's own keys and the relying party's protocol
-    // keys; each half is typed strictly, so a misspelt key is still an error.
-    let (own, protocol) = split_provider(value);
-    let rp: RawProvider = typed(&own, &prefix)?;
-    let protocol: ProtocolSettings = typed(&protocol, &prefix)?;
-    let claims: ClaimMap = typed(
-        &merge(global_claims, rp.claims.as_ref()),
-        &format!("{prefix}.claims"),
-    )?;
-    let provisioning: ProvisioningPolicy = typed(
-        &merge(global_prov, rp.provisioning.as_ref()),
-        &format!("{prefix}.provisioning"),
-    )?;
-    let provisioning_table = rp.provisioning.clone();
-    if rp.issuer.trim().is_empty() {
-        return Err((format!("{prefix}.issuer"), "the issuer is empty".into()));
-    }
-    let client_secret = match (rp.client_secret, rp.client_secret_file) {
-        (Some(_), Some(_)) => {
-            return Err((
-                format!("{prefix}.client_secret_file"),
-                "client_secret and client_secret_file are both set".into(),
-            ));
-        }
-        (s, None) => s,
-        (None, Some(_)) if !from_file => {
-            return Err((
-                format!("{prefix}.client_secret_file"),
-                "only the configuration file may name a secret file; give client_secret".into(),
-            ));
-        }
-        (None, Some(file)) => Some(Secret::new(
-            std::fs::read_to_string(&file)
-                .map_err(|e| {
-                    (
-                        format!("{prefix}.client_secret_file"),
-                        format!("cannot read {} ({e})", file.display()),
-                    )
-                })?
-                .trim()
-                .to_owned(),
-        )),
-    };
-    let mut scopes = rp
-        .scopes
-        .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
-    for s in rp.extra_scopes {
-        if !scopes.contains(&s) {
-            scopes.push(s);
-        }
-    }
-    if !scopes.iter().any(|s| s == "openid") {
-        return Err((
-            format!("{prefix}.scopes"),
-            "the scopes must include \"openid\"".into(),
-        ));
-    }
-    Ok(ProviderConfig {
-        display_name: rp.display_name.unwrap_or_else(|| slug.to_owned()),
-        slug: slug.to_owned(),
-        issuer: rp.issuer,
-        issuer_aliases: rp.issuer_aliases,
-        client_id: rp.client_id,
-        client_secret,
-        scopes,
-        trust_email: rp.trust_email,
-        forward_unverified_email: rp.forward_unverified_email,
-        claims,
-        provisioning,
-        protocol,
-        from_database: !from_file,
-        provisioning_table,
-    })
-}
-
-/// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
-const OWN_PROVIDER_KEYS: [&str; 12] = [
-    "display_name",
-    "issuer",
-    "issuer_aliases",
-    "client_id",
-    "client_secret",
-    "client_secret_file",
-    "scopes",
-    "extra_scopes",
-    "trust_email",
-    "forward_unverified_email",
-    "claims",
-    "provisioning",
-];
-
-fn split_provider(value: Value) -> (Value, Value) {
-    let Value::Object(map) = value else {
-        return (value, Value::Object(Map::new()));
-    };
-    let (own, protocol): (Map<String, Value>, Map<String, Value>) = map
-        .into_iter()
-        .partition(|(k, _)| OWN_PROVIDER_KEYS.contains(&k.as_str()));
-    (Value::Object(own), Value::Object(protocol))
-}
-
-fn valid_slug(s: &str) -> bool {
-    let mut chars = s.chars();
-    s.len() <= 63
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
-fn check_catalogue(c: &Catalogue) -> Result<(), (String, String)> {
-    fn dupes<'a>(names: impl Iterator<Item = &'a str>, key: &str) -> Result<(), (String, String)> {
-        let mut seen = std::collections::BTreeSet::new();
-        for n in names {
-            if n.trim().is_empty() {
-                return Err((key.to_owned(), "a name is empty".into()));
-            }
-            if !seen.insert(n.to_lowercase()) {
-                return Err((key.to_owned(), format!("\"{n}\" is listed twice")));
-            }
-        }
-        Ok(())
-    }
-    dupes(
-        c.permissions.iter().map(|p: &Permission| p.name.as_str()),
-        "catalogue.permissions",
-    )?;
-    dupes(
-        c.libraries.iter().map(|l: &Library| l.name.as_str()),
-        "catalogue.libraries",
-    )?;
-    dupes(
-        c.groups.iter().map(|g: &Group| g.name.as_str()),
-        "catalogue.groups",
-    )
-}
-
 /// `over` deep-merged onto `base` (tables merge, everything else replaces).
-fn merge(base: &Value, over: Option<&Value>) -> Value {
+pub(crate) fn merge(base: &Value, over: Option<&Value>) -> Value {
     match (base, over) {
         (_, None) => base.clone(),
         (Value::Object(b), Some(Value::Object(o))) => {
@@ -756,7 +384,10 @@ fn merge(base: &Value, over: Option<&Value>) -> Value {
 }
 
 /// Deserializes with the path of the failing key.
-fn typed<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, (String, String)> {
+pub(crate) fn typed<T: serde::de::DeserializeOwned>(
+    v: &Value,
+    prefix: &str,
+) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let inner = e.path().to_string();
         let key = match (prefix.is_empty(), inner == ".") {
@@ -766,80 +397,4 @@ fn typed<T: serde::de::DeserializeOwned>(v: &Value, prefix: &str) -> Result<T, (
         };
         (key, e.into_inner().to_string())
     })
-}
-
-/// Names the source of a key: the file, or the environment variable.
-fn located(figment: &Figment, path: Option<&Path>, key: &str, message: String) -> ConfigError {
-    let parts: Vec<&str> = key.split('.').filter(|p| !p.is_empty()).collect();
-    let mut origin = None;
-    for n in (1..=parts.len()).rev() {
-        let prefix = parts.iter().take(n).copied().collect::<Vec<_>>().join(".");
-        if let Some(meta) = figment.find_metadata(&prefix) {
-            origin = Some(describe(meta, parts.get(..n).unwrap_or(&[])));
-            break;
-        }
-    }
-    let origin = origin.unwrap_or_else(|| {
-        path.map_or_else(|| "the defaults".to_owned(), |p| p.display().to_string())
-    });
-    let hint = if message.contains("unknown field") {
-        "Remove or rename the key; docs/configuration.md lists every key."
-    } else {
-        "Fix the value; docs/configuration.md describes every key."
-    };
-    ConfigError::new(origin, key, message, hint)
-}
-
-fn describe(meta: &Metadata, keys: &[&str]) -> String {
-    if let Some(figment::Source::File(p)) = &meta.source {
-        return p.display().to_string();
-    }
-    if meta.name.contains("SSOGATE_") {
-        return format!(
-            "environment variable SSOGATE_{}",
-            keys.join("__").to_ascii_uppercase()
-        );
-    }
-    let name = meta.interpolate(&Profile::Default, keys);
-    if name.is_empty() {
-        meta.name.to_string()
-    } else {
-        name
-    }
-}
-
-fn figment_error(figment: &Figment, path: Option<&Path>, e: figment::Error) -> ConfigError {
-    let key = e.path.join(".");
-    let origin = e
-        .metadata
-        .as_ref()
-        .map(|m| describe(m, &e.path.iter().map(String::as_str).collect::<Vec<_>>()))
-        .unwrap_or_else(|| {
-            path.map_or_else(|| "the environment".into(), |p| p.display().to_string())
-        });
-    let _ = figment;
-    ConfigError::new(
-        origin,
-        if key.is_empty() { "-".into() } else { key },
-        e.kind.to_string(),
-        "Fix the value; docs/configuration.md describes every key.",
-    )
-}
-
-impl Provider for seed_env::SeedEnv {
-    fn metadata(&self) -> Metadata {
-        let names = self.names.clone();
-        Metadata::named("OIDC_* environment variables").interpolater(
-            move |_: &Profile, keys: &[&str]| {
-                names
-                    .get(&keys.join("."))
-                    .cloned()
-                    .unwrap_or_else(|| "OIDC_* environment variables".to_owned())
-            },
-        )
-    }
-
-    fn data(&self) -> Result<figment::value::Map<Profile, figment::value::Dict>, figment::Error> {
-        figment::providers::Serialized::defaults(&self.value).data()
-    }
 }

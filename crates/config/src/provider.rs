@@ -1,0 +1,218 @@
+//! One provider: its `[providers.<slug>]` table (from the file or saved in the
+//! directory) built into what the relying party and the engine need.
+
+use super::*;
+
+/// One provider as configured.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub slug: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub issuer_aliases: Vec<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    /// `openid profile email` unless set, plus `extra_scopes`.
+    pub scopes: Vec<String>,
+    pub trust_email: TrustEmail,
+    /// Send an account's email in the identity header even when it is not verified.
+    /// Off by default: an application that matches accounts by email could be taken
+    /// over by anyone who can set an unverified address at the provider.
+    pub forward_unverified_email: bool,
+    pub claims: ClaimMap,
+    pub provisioning: ProvisioningPolicy,
+    /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
+    pub protocol: ProtocolSettings,
+    /// Added through the console, API or CLI (editable there), not the configuration file.
+    pub from_database: bool,
+    /// The provider's own `provisioning` table as written (before the global one), so
+    /// that settings saved in the console can be layered between the two.
+    pub provisioning_table: Option<Value>,
+}
+
+impl ProviderConfig {
+    /// What the relying party needs of this provider, with callbacks under `base_url`.
+    pub fn rp_settings(&self, base_url: &str) -> ProviderSettings {
+        ProviderSettings {
+            slug: self.slug.clone(),
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone().unwrap_or_default(),
+            client_secret: self.client_secret.as_ref().cloned(),
+            scopes: self.scopes.clone(),
+            redirect_uri: format!(
+                "{}/auth/{}/callback",
+                base_url.trim_end_matches('/'),
+                self.slug
+            ),
+            wanted_claims: self.claims.primary_claims(),
+            protocol: self.protocol.clone(),
+        }
+    }
+
+    /// What the engine needs of this provider.
+    pub fn policy(&self) -> ProviderPolicy {
+        ProviderPolicy {
+            slug: self.slug.clone(),
+            issuer: self.issuer.clone(),
+            issuer_aliases: self.issuer_aliases.clone(),
+            trust_email: self.trust_email,
+            claims: self.claims.clone(),
+        }
+    }
+}
+
+/// The `[providers.<slug>]` table, before merging.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProvider {
+    #[serde(default)]
+    display_name: Option<String>,
+    issuer: String,
+    #[serde(default)]
+    issuer_aliases: Vec<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<Secret>,
+    #[serde(default)]
+    client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    extra_scopes: Vec<String>,
+    #[serde(default)]
+    trust_email: TrustEmail,
+    #[serde(default)]
+    forward_unverified_email: bool,
+    // Deep-merged over the global tables, then typed.
+    #[serde(default)]
+    claims: Option<Value>,
+    #[serde(default)]
+    provisioning: Option<Value>,
+}
+
+/// Builds one provider from its table (the file's `[providers.<slug>]`, or a document
+/// saved in the database), its `claims` and `provisioning` deep-merged over the global
+/// tables. Errors are (key, message). Files are read only for the configuration file:
+/// a provider added through the console must not make ssogate read a local file into a
+/// secret it sends elsewhere.
+pub(crate) fn build_provider(
+    slug: &str,
+    value: Value,
+    global_claims: &Value,
+    global_prov: &Value,
+    from_file: bool,
+) -> Result<ProviderConfig, (String, String)> {
+    let prefix = format!("providers.{slug}");
+    if !valid_slug(slug) {
+        return Err((prefix, "a provider slug must be 1–63 lower-case letters, digits, '-' or '_', starting with a letter or digit".into()));
+    }
+    // The provider table holds ssogate's own keys and the relying party's protocol
+    // keys; each half is typed strictly, so a misspelt key is still an error.
+    let (own, protocol) = split_provider(value);
+    let rp: RawProvider = typed(&own, &prefix)?;
+    let protocol: ProtocolSettings = typed(&protocol, &prefix)?;
+    let claims: ClaimMap = typed(
+        &merge(global_claims, rp.claims.as_ref()),
+        &format!("{prefix}.claims"),
+    )?;
+    let provisioning: ProvisioningPolicy = typed(
+        &merge(global_prov, rp.provisioning.as_ref()),
+        &format!("{prefix}.provisioning"),
+    )?;
+    let provisioning_table = rp.provisioning.clone();
+    if rp.issuer.trim().is_empty() {
+        return Err((format!("{prefix}.issuer"), "the issuer is empty".into()));
+    }
+    let client_secret = match (rp.client_secret, rp.client_secret_file) {
+        (Some(_), Some(_)) => {
+            return Err((
+                format!("{prefix}.client_secret_file"),
+                "client_secret and client_secret_file are both set".into(),
+            ));
+        }
+        (s, None) => s,
+        (None, Some(_)) if !from_file => {
+            return Err((
+                format!("{prefix}.client_secret_file"),
+                "only the configuration file may name a secret file; give client_secret".into(),
+            ));
+        }
+        (None, Some(file)) => Some(Secret::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| {
+                    (
+                        format!("{prefix}.client_secret_file"),
+                        format!("cannot read {} ({e})", file.display()),
+                    )
+                })?
+                .trim()
+                .to_owned(),
+        )),
+    };
+    let mut scopes = rp
+        .scopes
+        .unwrap_or_else(|| ["openid", "profile", "email"].map(String::from).to_vec());
+    for s in rp.extra_scopes {
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err((
+            format!("{prefix}.scopes"),
+            "the scopes must include \"openid\"".into(),
+        ));
+    }
+    Ok(ProviderConfig {
+        display_name: rp.display_name.unwrap_or_else(|| slug.to_owned()),
+        slug: slug.to_owned(),
+        issuer: rp.issuer,
+        issuer_aliases: rp.issuer_aliases,
+        client_id: rp.client_id,
+        client_secret,
+        scopes,
+        trust_email: rp.trust_email,
+        forward_unverified_email: rp.forward_unverified_email,
+        claims,
+        provisioning,
+        protocol,
+        from_database: !from_file,
+        provisioning_table,
+    })
+}
+
+/// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
+pub(crate) const OWN_PROVIDER_KEYS: [&str; 12] = [
+    "display_name",
+    "issuer",
+    "issuer_aliases",
+    "client_id",
+    "client_secret",
+    "client_secret_file",
+    "scopes",
+    "extra_scopes",
+    "trust_email",
+    "forward_unverified_email",
+    "claims",
+    "provisioning",
+];
+
+pub(crate) fn split_provider(value: Value) -> (Value, Value) {
+    let Value::Object(map) = value else {
+        return (value, Value::Object(Map::new()));
+    };
+    let (own, protocol): (Map<String, Value>, Map<String, Value>) = map
+        .into_iter()
+        .partition(|(k, _)| OWN_PROVIDER_KEYS.contains(&k.as_str()));
+    (Value::Object(own), Value::Object(protocol))
+}
+
+pub(crate) fn valid_slug(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
