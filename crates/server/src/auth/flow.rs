@@ -1,0 +1,323 @@
+//! The sign-in through a provider: start (a pending login kept in the directory, the
+//! browser bound to it), callback (taken once, finished by the relying party), the
+//! engine's decision in one transaction, and the session.
+
+use super::*;
+use crate::extract::Req;
+use crate::pages::{self, Link};
+use crate::ratelimit::Bucket;
+use crate::registry::ProviderEntry;
+use crate::respond::server_error;
+use crate::state::App;
+use crate::web;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::decision::Decision;
+use ssogate_oidc::login::LOGIN_TTL;
+use ssogate_oidc::{CallbackParams, OidcError};
+use ssogate_store::RequestContext;
+use ssogate_store::sessions::SessionOrigin;
+
+#[derive(Deserialize)]
+pub(crate) struct StartQuery {
+    return_to: Option<String>,
+}
+
+pub(crate) async fn start(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Query(q): Query<StartQuery>,
+) -> Response {
+    if let Err(wait) = app.limits.hit(Bucket::Login, req.addr, app.now()) {
+        return too_many(&app, &req, "start", wait).await;
+    }
+    let Some(entry) = app.provider(&slug) else {
+        return unknown_provider(&app, &req, &slug).await;
+    };
+    let return_to = app.return_to(q.return_to.as_deref());
+    begin(&app, &req, &entry, &return_to, None).await
+}
+
+/// Sends the browser to the provider with a fresh state bound to it.
+pub(crate) async fn begin(
+    app: &App,
+    req: &Req,
+    entry: &ProviderEntry,
+    return_to: &str,
+    purpose: Option<String>,
+) -> Response {
+    let (url, pending) = match entry.rp.begin(return_to, purpose).await {
+        Ok(begun) => begun,
+        Err(e) => return login_failed(app, req, entry.rp.slug(), &e).await,
+    };
+    // The pending login is kept in the directory (any instance may get the callback),
+    // under the state's digest; the browser gets the binding secret.
+    let payload = match serde_json::to_string(&pending) {
+        Ok(p) => p,
+        Err(e) => {
+            let e = OidcError::StateStore(format!("cannot encode a login: {e}"));
+            return login_failed(app, req, entry.rp.slug(), &e).await;
+        }
+    };
+    let (provider, state, now) = (
+        pending.provider.clone(),
+        pending.state.clone(),
+        pending.created_at,
+    );
+    let binding = match app
+        .db(move |d| d.put_login_state(&provider, &state, &payload, now, LOGIN_TTL))
+        .await
+    {
+        Ok(b) => b,
+        Err(e) => return login_failed(app, req, entry.rp.slug(), &state_store_error(&e)).await,
+    };
+    let mut res = web::redirect(StatusCode::FOUND, url.as_str());
+    append(
+        &mut res,
+        web::set_cookie(
+            &binding_cookie(&pending.state),
+            &binding,
+            "/auth/",
+            Some(LOGIN_TTL),
+            app.secure,
+            "Lax",
+        ),
+    );
+    res
+}
+
+/// Takes the pending login of the callback's `state` from the directory, once, for the
+/// browser it was issued to.
+pub(super) async fn take_pending(
+    app: &App,
+    slug: &str,
+    state: Option<&str>,
+    binding: Option<&str>,
+) -> Result<ssogate_oidc::PendingLogin, OidcError> {
+    use ssogate_store::sessions::StateError;
+    let state = state.ok_or(OidcError::StateMissing)?.to_owned();
+    let (st, binding, provider, now) = (
+        state.clone(),
+        binding.map(str::to_owned),
+        slug.to_owned(),
+        app.now(),
+    );
+    let taken = app
+        .db(move |d| d.take_login_state(&st, binding.as_deref(), &provider, now))
+        .await
+        .map_err(|e| state_store_error(&e))?;
+    match taken {
+        Ok(s) => {
+            let mut pending: ssogate_oidc::PendingLogin = serde_json::from_str(&s.payload)
+                .map_err(|e| OidcError::StateStore(format!("a stored login is unreadable: {e}")))?;
+            pending.state = state;
+            Ok(pending)
+        }
+        Err(StateError::Unknown) => Err(OidcError::StateUnknown),
+        Err(StateError::Expired) => Err(OidcError::StateExpired),
+        Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser),
+        Err(StateError::OtherProvider) => Err(OidcError::StateWrongProvider {
+            expected: slug.to_owned(),
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+    iss: Option<String>,
+}
+
+pub(crate) async fn callback(
+    State(app): State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    if let Err(wait) = app.limits.hit(Bucket::Login, req.addr, app.now()) {
+        return too_many(&app, &req, "callback", wait).await;
+    }
+    let Some(entry) = app.provider(&slug) else {
+        return unknown_provider(&app, &req, &slug).await;
+    };
+    let cookie_name = q.state.as_deref().map(binding_cookie);
+    let binding = cookie_name
+        .as_deref()
+        .and_then(|n| web::cookie(&req.headers, n));
+    let params = CallbackParams {
+        state: q.state.clone(),
+        code: q.code,
+        error: q.error,
+        error_description: q.error_description,
+        iss: q.iss,
+    };
+    let finished = match take_pending(&app, &slug, params.state.as_deref(), binding).await {
+        Ok(pending) => entry.rp.finish(&params, pending).await,
+        Err(e) => Err(e),
+    };
+    let mut res = match finished {
+        Err(e) => login_failed(&app, &req, &slug, &e).await,
+        Ok(mut verified) => {
+            if let Some(dump) = verified.dump.take() {
+                dump_claims(&app, &req, &slug, &verified.subject, &dump).await;
+            }
+            match verified
+                .pending
+                .purpose
+                .as_deref()
+                .and_then(|p| p.strip_prefix("link:"))
+                .and_then(|id| id.parse::<i64>().ok())
+            {
+                Some(user_id) => {
+                    crate::account::finish_link(&app, &req, &entry, verified, user_id).await
+                }
+                None => sign_in(&app, &req, &entry, verified).await,
+            }
+        }
+    };
+    if let Some(name) = cookie_name {
+        append(&mut res, web::clear_cookie(&name, "/auth/", app.secure));
+    }
+    res
+}
+
+/// `dump_claims`: what the provider sent (proofs and credentials redacted) reaches the
+/// operator in the log and as an audit event, before the decision, whatever it is.
+pub(super) async fn dump_claims(app: &App, req: &Req, slug: &str, subject: &str, dump: &Value) {
+    let redacted = ssogate_store::audit::redact(dump).to_string();
+    tracing::info!(provider = slug, subject, claims = %redacted, "claims received (dump_claims)");
+    let mut ev = req.event("login.claims_dumped", "success", app.now());
+    ev.provider = Some(slug.to_owned());
+    ev.subject = Some(subject.to_owned());
+    ev.detail = Some(redacted);
+    app.audit(ev).await;
+}
+
+/// Claims → engine → one directory transaction → session.
+pub(super) async fn sign_in(
+    app: &App,
+    req: &Req,
+    entry: &ProviderEntry,
+    verified: ssogate_oidc::VerifiedLogin,
+) -> Response {
+    let slug = entry.rp.slug().to_owned();
+    let sources = ClaimSources {
+        id_token: Value::Object(verified.id_token_claims),
+        userinfo: verified.userinfo.map(Value::Object),
+    };
+    let ctx = RequestContext {
+        now: app.now(),
+        address: Some(req.addr.to_string()),
+        user_agent: web::user_agent(&req.headers),
+    };
+    let Some((engine, _)) = app.engine(&slug) else {
+        return unknown_provider(app, req, &slug).await;
+    };
+    let result = match app.db(move |d| d.login(engine, sources, ctx)).await {
+        Ok(r) => r,
+        Err(e) => return server_error(req.t, &e),
+    };
+    let outcome = &result.outcome;
+    if let Decision::Provision { .. } = outcome.decision {
+        app.metrics
+            .inc("ssogate_provisioned_users_total", &[("provider", &slug)]);
+    }
+    match (outcome.allow_session, result.user_id) {
+        (true, Some(user_id)) => {
+            app.metrics.inc(
+                "ssogate_logins_total",
+                &[("provider", &slug), ("outcome", "success")],
+            );
+            let origin = (
+                slug,
+                verified.sid,
+                verified.subject,
+                verified.tokens.id_token,
+            );
+            open_session(app, req, user_id, Some(origin), &verified.pending.return_to).await
+        }
+        _ => {
+            let reason = outcome.reason().map_or("pending", |r| r.code());
+            app.metrics.inc(
+                "ssogate_logins_total",
+                &[("provider", &slug), ("outcome", "rejected")],
+            );
+            app.metrics
+                .inc("ssogate_rejections_total", &[("reason", reason)]);
+            let body = match &outcome.decision {
+                Decision::Reject(r) => crate::i18n::reason(req.t, r),
+                _ => req.t.pending.to_owned(),
+            };
+            let mut res = pages::message(
+                req.t,
+                StatusCode::FORBIDDEN,
+                req.t.err_rejected_title,
+                &body,
+                Some(Link {
+                    href: "/login?direct=1".into(),
+                    label: req.t.back_to_login.into(),
+                }),
+                Some(reason),
+            );
+            // Whoever was signed in before in this browser is not any more.
+            end_presented_session(app, req).await;
+            append(&mut res, app.session_set_cookie(None));
+            res
+        }
+    }
+}
+
+/// Ends the session the request presents, if any (session fixation: a login always
+/// gets a new id).
+pub(super) async fn end_presented_session(app: &App, req: &Req) {
+    if let Some(old) = web::cookie(&req.headers, app.session_cookie()) {
+        let old = old.to_owned();
+        if let Err(e) = app.db(move |d| d.end_session(&old)).await {
+            tracing::warn!(error = %e, "the previous session could not be ended");
+        }
+    }
+}
+
+/// A new session (the old one, if any, ended) and the way to `return_to`.
+pub(crate) async fn open_session(
+    app: &App,
+    req: &Req,
+    user_id: i64,
+    origin: Option<(String, Option<String>, String, Option<String>)>,
+    return_to: &str,
+) -> Response {
+    end_presented_session(app, req).await;
+    let (now, life) = (app.now(), app.lifetimes);
+    let created = app
+        .db(move |d| {
+            let o = origin.as_ref();
+            d.create_session(
+                user_id,
+                &SessionOrigin {
+                    provider: o.map(|o| o.0.as_str()),
+                    sid: o.and_then(|o| o.1.as_deref()),
+                    subject: o.map(|o| o.2.as_str()),
+                    id_token: o.and_then(|o| o.3.as_deref()),
+                },
+                now,
+                life,
+            )
+        })
+        .await;
+    match created {
+        Ok(secret) => {
+            let mut res = web::redirect(StatusCode::SEE_OTHER, return_to);
+            append(&mut res, app.session_set_cookie(Some(&secret)));
+            res
+        }
+        Err(e) => server_error(req.t, &e),
+    }
+}
