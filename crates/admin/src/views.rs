@@ -1,5 +1,5 @@
-//! How an account is shown to scripts — the REST API's `User` and the CLI's `--json`
-//! print this one shape, so an id is a number everywhere.
+//! How accounts are shown to scripts — the REST API and the CLI's `--json` print these
+//! same shapes (`User`, `UserList`), so an id is a number everywhere.
 
 use crate::UserDetail;
 use serde::Serialize;
@@ -80,6 +80,53 @@ impl From<UserDetail> for User {
                     last_login_at: i.last_login_at,
                 })
                 .collect(),
+        }
+    }
+}
+
+/// One account in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    /// active, disabled or pending.
+    pub status: String,
+    /// local, provider or api.
+    pub source: String,
+    pub admin: bool,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserSummary>,
+    /// Pass as `after` for the next page; absent on the last.
+    pub next: Option<String>,
+}
+
+impl From<ssogate_store::query::UserPage> for UserList {
+    fn from(page: ssogate_store::query::UserPage) -> UserList {
+        UserList {
+            users: page
+                .users
+                .into_iter()
+                .map(|u| UserSummary {
+                    id: u.id,
+                    username: u.username,
+                    email: u.email,
+                    display_name: u.display_name,
+                    status: u.status.as_str().to_owned(),
+                    source: u.source.as_str().to_owned(),
+                    admin: u.is_admin,
+                    created_at: u.created_at,
+                    last_login_at: u.last_login_at,
+                })
+                .collect(),
+            next: page.next,
         }
     }
 }

@@ -242,19 +242,7 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             let filter = list.unwrap_or_default();
             let page = admin.list_users(&filter).map_err(fail)?;
             if args.json {
-                let users: Vec<serde_json::Value> = page
-                    .users
-                    .iter()
-                    .map(|u| {
-                        serde_json::json!({
-                            "id": u.id, "username": u.username, "email": u.email,
-                            "display_name": u.display_name, "status": u.status.as_str(),
-                            "source": u.source.as_str(), "admin": u.is_admin,
-                            "created_at": u.created_at, "last_login_at": u.last_login_at,
-                        })
-                    })
-                    .collect();
-                return json_out(&serde_json::json!({"users": users, "next": page.next}));
+                return json_out(&ssogate_admin::views::UserList::from(page));
             }
             outln!(
                 "{:<6} {:<20} {:<28} {:<9} {:<9} {:<5} LAST LOGIN",

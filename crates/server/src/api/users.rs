@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use ssogate_admin::{AdminError, StatusChange};
 use ssogate_core::domain::{UserSource, UserStatus};
 use ssogate_store::import::ImportRow;
@@ -16,27 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-#[derive(Serialize, ToSchema)]
-pub struct UserSummary {
-    pub id: i64,
-    pub username: String,
-    pub email: Option<String>,
-    pub display_name: Option<String>,
-    /// active, disabled or pending.
-    pub status: String,
-    /// local, provider or api.
-    pub source: String,
-    pub admin: bool,
-    pub created_at: i64,
-    pub last_login_at: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct UserList {
-    pub users: Vec<UserSummary>,
-    /// Pass as `after` for the next page; absent on the last.
-    pub next: Option<String>,
-}
+pub use ssogate_admin::views::UserList;
 
 /// Query parameters arrive as text and are checked here, so a bad one is named.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -127,24 +107,7 @@ async fn list_users(
 ) -> ApiResult<Json<UserList>> {
     let filter = q.filter()?;
     let page = admin(&app, &caller, move |a| a.list_users(&filter)).await?;
-    Ok(Json(UserList {
-        users: page
-            .users
-            .into_iter()
-            .map(|u| UserSummary {
-                id: u.id,
-                username: u.username,
-                email: u.email,
-                display_name: u.display_name,
-                status: u.status.as_str().to_owned(),
-                source: u.source.as_str().to_owned(),
-                admin: u.is_admin,
-                created_at: u.created_at,
-                last_login_at: u.last_login_at,
-            })
-            .collect(),
-        next: page.next,
-    }))
+    Ok(Json(UserList::from(page)))
 }
 
 /// A new account to pre-provision (Nextcloud's provisioning API): with `provider` and
