@@ -1,7 +1,7 @@
 //! The account page: linked identities, linking another provider (a login round-trip
 //! bound to the current session), unlinking with the last-method guard.
 
-use crate::auth::{self, CsrfForm, csrf_token};
+use crate::auth::{self, TokenForm, csrf_token};
 use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, AccountPage, FormButton, IdentityRow, Link, LinkButton, MessagePage};
@@ -134,7 +134,7 @@ pub(crate) async fn link(
     State(app): State<App>,
     req: Req,
     Path(slug): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<TokenForm>,
 ) -> Response {
     let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
         Ok(s) => s,
@@ -273,7 +273,7 @@ pub(crate) async fn unlink(
     State(app): State<App>,
     req: Req,
     Path(slug): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<TokenForm>,
 ) -> Response {
     let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
         Ok(s) => s,

@@ -1,5 +1,6 @@
 //! What handlers take from a request: [`Req`] (client address through trusted proxies,
-//! language, headers) and [`AdminSession`] (the administrator a console route serves).
+//! language, headers), [`AdminSession`] (the administrator a console route serves) and
+//! [`CsrfForm`] (a form whose CSRF token held).
 
 use crate::i18n::{self, Texts};
 use crate::state::App;
@@ -82,5 +83,46 @@ impl FromRequestParts<App> for AdminSession {
                 ))
             }
         }
+    }
+}
+
+/// A form posted with a valid CSRF token (the token field `csrf` must equal the CSRF
+/// cookie, and the post must come from our own origin), read as `T`. A handler that
+/// takes it cannot run for a forged form; the refusal is the "form expired" page.
+pub(crate) struct CsrfForm<T>(pub T);
+
+impl<T> axum::extract::FromRequest<App> for CsrfForm<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        app: &App,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse as _;
+        let (parts, body) = request.into_parts();
+        let req = Req::from_parts(&parts, app);
+        let bytes = match axum::body::to_bytes(body, 1024 * 1024).await {
+            Ok(b) => b,
+            Err(_) => return Err(axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response()),
+        };
+        let csrf = url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned());
+        if !web::csrf_ok(
+            &parts.headers,
+            app.csrf_cookie(),
+            csrf.as_deref(),
+            &app.base,
+        ) {
+            return Err(crate::auth::csrf_failed(app, &req));
+        }
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        axum::Form::<T>::from_request(request, app)
+            .await
+            .map(|axum::Form(v)| CsrfForm(v))
+            .map_err(|e| e.into_response())
     }
 }

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use ssogate_oidc::OidcError;
 
 #[derive(Deserialize)]
-pub(crate) struct CsrfForm {
+pub(crate) struct TokenForm {
     pub csrf: Option<String>,
 }
 
-pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<CsrfForm>) -> Response {
+pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<TokenForm>) -> Response {
     if !web::csrf_ok(
         &req.headers,
         app.csrf_cookie(),

@@ -9,7 +9,7 @@ mod logout;
 mod page;
 
 pub(crate) use flow::{begin, callback, open_session, start};
-pub(crate) use logout::{CsrfForm, backchannel_logout, logout};
+pub(crate) use logout::{TokenForm, backchannel_logout, logout};
 pub(crate) use page::{local_login, logged_out, login_page};
 
 use crate::extract::Req;

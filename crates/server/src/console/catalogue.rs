@@ -3,13 +3,12 @@
 //! external ids in BookStack's comma-separated form. Items of the configuration file
 //! are marked and read-only.
 
-use super::{admin_failure, csrf_guard, run, with_cookie};
+use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
 use crate::state::App;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -163,11 +162,8 @@ pub(crate) async fn create(
     req: Req,
     admin: AdminSession,
     Path(kind): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
-        return r;
-    }
     let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
@@ -238,11 +234,8 @@ pub(crate) async fn update(
     req: Req,
     admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
-        return r;
-    }
     let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
@@ -312,11 +305,8 @@ pub(crate) async fn delete(
     req: Req,
     admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(_pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
-        return r;
-    }
     let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;

@@ -1,13 +1,12 @@
 //! API keys in the console: listed (never their secrets), created — the key is shown
 //! once, on the answer to the form that made it —, revoked.
 
-use super::{admin_failure, back_with, csrf_guard, run, with_cookie};
+use super::{admin_failure, back_with, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
 use crate::state::App;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -105,11 +104,8 @@ pub(crate) async fn create(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
-        return r;
-    }
     let actor = admin.actor;
     let scope = match field(&pairs, "scope") {
         Some("admin") => ApiScope::Admin,
@@ -132,11 +128,8 @@ pub(crate) async fn revoke(
     req: Req,
     admin: AdminSession,
     Path(id): Path<i64>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(_pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, field(&pairs, "csrf")) {
-        return r;
-    }
     let actor = admin.actor;
     match run(&app, actor, move |a| a.revoke_api_key(id)).await {
         Ok(()) => back_with(

@@ -33,7 +33,7 @@ pub(crate) use provisioning::{
     save_provider as provisioning_save,
 };
 
-use crate::auth::{csrf_failed, csrf_token};
+use crate::auth::csrf_token;
 use crate::extract::{AdminSession, Req};
 use crate::pages::{self, FormButton, Link, MessagePage};
 use crate::respond::server_error;
@@ -163,13 +163,6 @@ fn admin_failure(req: &Req, e: &AdminError) -> Response {
         }),
         None,
     )
-}
-
-/// A console form's CSRF token: `Some(refusal)` when it does not hold (the
-/// administrator is checked by the guard around
-/// every `/admin` route, see [`require_admin`]).
-fn csrf_guard(app: &App, req: &Req, csrf: Option<&str>) -> Option<Response> {
-    (!web::csrf_ok(&req.headers, app.csrf_cookie(), csrf, &app.base)).then(|| csrf_failed(app, req))
 }
 
 /// The guard around every `/admin` route: only a signed-in administrator gets through,

@@ -2,13 +2,12 @@
 //! saved in the directory (added, edited, deleted with a confirmation that names how
 //! many accounts are linked), each checkable, with keys refreshable on every instance.
 
-use super::{admin_failure, csrf_guard, run, with_cookie};
+use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages::{self, Link};
 use crate::state::App;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -272,13 +271,6 @@ fn document(pairs: &[(String, String)]) -> Result<Map<String, Value>, String> {
     Ok(doc)
 }
 
-fn csrf_of(pairs: &[(String, String)]) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.clone())
-}
-
 fn back_with(notice: &str) -> Response {
     super::back_with("/admin/providers", notice)
 }
@@ -288,11 +280,8 @@ pub(crate) async fn add(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let slug = pairs
         .iter()
@@ -409,11 +398,8 @@ pub(crate) async fn update(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let mut changes = match document(&pairs) {
         Ok(d) => d,
@@ -478,11 +464,8 @@ pub(crate) async fn delete(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(_pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let (a, s) = (app.clone(), slug.clone());
     let deleted = run(&app, actor, move |adm| {
@@ -506,11 +489,8 @@ pub(crate) async fn refresh_keys(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(_pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, csrf_of(&pairs).as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     if app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;

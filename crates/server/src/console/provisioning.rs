@@ -2,14 +2,13 @@
 //! scope's fields saved together (switching automatic creation off keeps the rest),
 //! checked by compiling every provider before anything is stored.
 
-use super::{admin_failure, csrf_guard, run, with_cookie};
+use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
 use crate::respond::server_error;
 use crate::state::App;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -260,13 +259,6 @@ async fn save(
     inherit: bool,
     pairs: Vec<(String, String)>,
 ) -> Response {
-    let csrf = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.clone());
-    if let Some(r) = csrf_guard(&app, &req, csrf.as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let global = slug == "global";
     if !global && app.provider(&slug).is_none() {
@@ -313,7 +305,7 @@ pub(crate) async fn save_provider(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     save(app, req, admin, slug, false, pairs).await
 }
@@ -324,7 +316,7 @@ pub(crate) async fn inherit(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     save(app, req, admin, slug, true, pairs).await
 }
@@ -334,7 +326,7 @@ pub(crate) async fn save_global(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Form(pairs): Form<Vec<(String, String)>>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     save(app, req, admin, "global".into(), false, pairs).await
 }

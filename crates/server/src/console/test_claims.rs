@@ -1,12 +1,11 @@
 //! "Test claims": what a sign-in with these claims would decide now, and why.
 
-use super::{csrf_guard, run, with_cookie};
+use super::{run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
 use crate::state::App;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -85,7 +84,6 @@ pub(crate) async fn test_claims(
 
 #[derive(Deserialize)]
 pub(crate) struct TestForm {
-    csrf: Option<String>,
     provider: String,
     claims: String,
     #[serde(default)]
@@ -96,11 +94,8 @@ pub(crate) async fn test_claims_run(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Form(f): Form<TestForm>,
+    CsrfForm(f): CsrfForm<TestForm>,
 ) -> Response {
-    if let Some(r) = csrf_guard(&app, &req, f.csrf.as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let parse = |what: &str, text: &str| {
         serde_json::from_str::<serde_json::Value>(text)

@@ -1,15 +1,14 @@
 //! Accounts: the list with its filters, an account's page, and what an administrator
 //! does to one (status, grants, external ids, profile, delete).
 
-use super::{admin_failure, confirm, csrf_guard, run, with_cookie};
+use super::{admin_failure, confirm, run, with_cookie};
 use crate::auth::csrf_token;
-use crate::extract::{AdminSession, Req};
+use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
 use crate::respond::server_error;
 use crate::state::App;
 use crate::web;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -334,7 +333,6 @@ fn kind_of(s: &str) -> Option<GrantKind> {
 
 #[derive(Deserialize)]
 pub(crate) struct ActionForm {
-    csrf: Option<String>,
     action: Option<String>,
     grant: Option<String>,
     kind: Option<String>,
@@ -350,12 +348,9 @@ pub(crate) async fn user_action(
     req: Req,
     admin: AdminSession,
     Path((id, what)): Path<(i64, String)>,
-    Form(f): Form<ActionForm>,
+    CsrfForm(f): CsrfForm<ActionForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
-    if let Some(r) = csrf_guard(&app, &req, f.csrf.as_deref()) {
-        return r;
-    }
     let actor = admin.actor;
     let who = id.to_string();
     let result = match what.as_str() {
@@ -430,7 +425,7 @@ pub(crate) async fn delete(
     req: Req,
     admin: AdminSession,
     Path(id): Path<i64>,
-    form: Form<ActionForm>,
+    form: CsrfForm<ActionForm>,
 ) -> Response {
     user_action(state, req, admin, Path((id, "delete".to_owned())), form).await
 }

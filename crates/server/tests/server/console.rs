@@ -912,3 +912,63 @@ async fn api_keys_are_created_shown_once_and_revoked_in_the_console() {
             .any(|e| e.starts_with("admin.apikey.revoked"))
     );
 }
+
+/// Every console form, posted by an administrator without its CSRF token (or with
+/// another one), is the "form expired" page and changes nothing: the token is checked
+/// by the `CsrfForm` extractor the handlers take, not by each handler remembering to.
+#[tokio::test]
+async fn every_console_form_needs_its_token() {
+    let (h, admin, _bob, bob_id) = setup().await;
+    let audit_before = h.audit().len();
+    let users = h.users();
+    for (path, form) in [
+        (
+            format!("/admin/users/{bob_id}/status"),
+            vec![("action", "disable")],
+        ),
+        (
+            format!("/admin/users/{bob_id}/grant"),
+            vec![("grant", "permission:manage_library")],
+        ),
+        (format!("/admin/users/{bob_id}/delete"), vec![]),
+        (
+            "/admin/test-claims".to_owned(),
+            vec![("provider", "fake"), ("claims", "{}")],
+        ),
+        (
+            "/admin/provisioning".to_owned(),
+            vec![("auto_provision", "false")],
+        ),
+        (
+            "/admin/provisioning/fake".to_owned(),
+            vec![("auto_provision", "false")],
+        ),
+        ("/admin/provisioning/fake/inherit".to_owned(), vec![]),
+        (
+            "/admin/providers".to_owned(),
+            vec![("slug", "evil"), ("issuer", "https://evil.example")],
+        ),
+        ("/admin/providers/fake/jwks-refresh".to_owned(), vec![]),
+        ("/admin/catalogue/groups".to_owned(), vec![("name", "Evil")]),
+        (
+            "/admin/api-keys".to_owned(),
+            vec![("name", "evil"), ("scope", "admin")],
+        ),
+    ] {
+        for token in [None, Some("not-the-token")] {
+            let mut fields = form.clone();
+            if let Some(t) = token {
+                fields.push(("csrf", t));
+            }
+            let r = admin.post(&h.url(&path), &fields).await;
+            assert_eq!(r.status, 403, "{path} {token:?}: {}", r.body);
+            assert!(r.body.contains("csrf"), "{path}: {}", r.body);
+        }
+    }
+    assert_eq!(h.users(), users, "nothing deleted");
+    assert_eq!(
+        h.audit().len(),
+        audit_before,
+        "nothing changed, nothing audited"
+    );
+}
