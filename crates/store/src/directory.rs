@@ -9,6 +9,7 @@ use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::{Attribute, Decision, IdentityChange};
 use ssogate_core::directory::{DirectoryView, ExistingUser};
 use ssogate_core::domain::{Catalogue, GrantKind, Group, Library};
+use ssogate_core::engine::Lookups;
 use ssogate_core::{Engine, Outcome};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -77,58 +78,6 @@ pub struct View<'c> {
     error: RefCell<Option<StoreError>>,
 }
 
-/// What a login will look up, so the view can fetch it in one query instead of one
-/// round trip each (a PostgreSQL login was mostly round trips).
-#[derive(Debug, Clone, Default)]
-pub struct Hints {
-    pub provider: String,
-    pub subject: Option<String>,
-    pub issuers: Vec<String>,
-    pub external_id: Option<String>,
-    pub email: Option<String>,
-    pub usernames: Vec<String>,
-}
-
-impl Hints {
-    /// The keys the engine will ask for, from the claims as the engine mapped them.
-    pub fn for_login(engine: &Engine, mapped: &ssogate_core::engine::Mapped<'_>) -> Hints {
-        let provider = engine.provider();
-        let policy = engine.policy();
-        let Ok(profile) = &mapped.profile else {
-            return Hints {
-                provider: provider.slug.clone(),
-                ..Hints::default()
-            };
-        };
-        let up = &policy.username;
-        let mut usernames: Vec<String> = [
-            profile
-                .username
-                .as_deref()
-                .and_then(|u| ssogate_core::username::sanitize(u, up)),
-            profile
-                .email
-                .as_deref()
-                .and_then(|e| e.rsplit_once('@'))
-                .and_then(|(l, _)| ssogate_core::username::sanitize(l, up)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        usernames.dedup();
-        Hints {
-            provider: provider.slug.clone(),
-            subject: Some(profile.subject.clone()),
-            issuers: std::iter::once(provider.issuer.clone())
-                .chain(provider.issuer_aliases.iter().cloned())
-                .collect(),
-            external_id: profile.external_id.clone(),
-            email: profile.email.clone(),
-            usernames,
-        }
-    }
-}
-
 /// A prefetched lookup: kind and key.
 type Known = HashMap<(u8, String), Vec<i64>>;
 const BY_IDENTITY: u8 = 0;
@@ -137,7 +86,7 @@ const BY_EXTERNAL: u8 = 2;
 const BY_EMAIL: u8 = 3;
 const BY_USERNAME: u8 = 4;
 
-fn prefetch(db: &mut dyn Db, h: &Hints) -> Result<Known, StoreError> {
+fn prefetch(db: &mut dyn Db, h: &Lookups) -> Result<Known, StoreError> {
     let mut known = Known::new();
     let Some(subject) = &h.subject else {
         return Ok(known);
@@ -197,7 +146,7 @@ fn prefetch(db: &mut dyn Db, h: &Hints) -> Result<Known, StoreError> {
 
 impl<'c> View<'c> {
     /// The view of one login: the catalogue, and what `hints` names, in two queries.
-    pub fn load(db: &'c mut dyn Db, hints: &Hints) -> Result<Self, StoreError> {
+    pub fn load(db: &'c mut dyn Db, hints: &Lookups) -> Result<Self, StoreError> {
         let mut groups: Vec<Group> = Vec::new();
         let mut libraries = Vec::new();
         for row in db.query(
@@ -390,7 +339,7 @@ pub(crate) fn login(
 ) -> Result<crate::LoginResult, StoreError> {
     let outcome = {
         let mapped = engine.map(sources);
-        let view = View::load(&mut *db, &Hints::for_login(engine, &mapped))?;
+        let view = View::load(&mut *db, &engine.lookups(&mapped))?;
         let outcome = engine.decide_mapped(mapped, &view);
         if let Some(e) = view.into_error() {
             return Err(e);
@@ -409,7 +358,7 @@ pub(crate) fn decide(
     sources: &ClaimSources,
 ) -> Result<Outcome, StoreError> {
     let mapped = engine.map(sources);
-    let view = View::load(&mut *db, &Hints::for_login(engine, &mapped))?;
+    let view = View::load(&mut *db, &engine.lookups(&mapped))?;
     let outcome = engine.decide_mapped(mapped, &view);
     match view.into_error() {
         Some(e) => Err(e),

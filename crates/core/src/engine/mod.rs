@@ -4,8 +4,11 @@
 //! [`provisioning`] (a new one, with its grants).
 
 mod existing;
+mod lookups;
 mod matching;
 mod provisioning;
+
+pub use lookups::Lookups;
 
 use crate::claims::{ClaimSources, MapError, Profile};
 use crate::decision::{
