@@ -84,6 +84,16 @@ pub enum StatusChange {
     Approve,
 }
 
+/// A field as a form or request gives it: absent (leave it), empty (clear it), or a value.
+fn change(v: &Option<Option<String>>) -> ssogate_store::accounts::Change<String> {
+    use ssogate_store::accounts::Change;
+    match v {
+        None => Change::Keep,
+        Some(None) => Change::Clear,
+        Some(Some(s)) => Change::Set(s.clone()),
+    }
+}
+
 /// The administrative surface over a directory, acting as `actor`.
 pub struct Admin {
     directory: Arc<dyn Directory>,
@@ -311,7 +321,7 @@ impl Admin {
         }
         let (id, user) = self.find(who)?;
         self.directory
-            .update_profile(id, name.clone(), mail.clone(), (self.now)())?;
+            .update_profile(id, change(&name), change(&mail), (self.now)())?;
         self.audit(
             "admin.user.updated",
             Some(id),

@@ -7,6 +7,29 @@ use crate::sql::{Db, args};
 use crate::users::load_user;
 use ssogate_core::directory::ExistingUser;
 
+/// A change to an optional field: leave it, clear it, or set it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Change<T> {
+    /// `None` to leave the field; `Some(value)` to write (`None` inside clears it).
+    fn new_value(&self) -> Option<Option<&str>>
+    where
+        T: AsRef<str>,
+    {
+        match self {
+            Change::Keep => None,
+            Change::Clear => Some(None),
+            Change::Set(v) => Some(Some(v.as_ref())),
+        }
+    }
+}
+
 /// A linked identity as the account page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IdentityInfo {
@@ -229,8 +252,8 @@ pub(crate) fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreEr
 pub(crate) fn update_profile(
     db: &mut dyn Db,
     user_id: i64,
-    display_name: Option<Option<&str>>,
-    email: Option<Option<&str>>,
+    display_name: &Change<String>,
+    email: &Change<String>,
     now: i64,
 ) -> Result<bool, StoreError> {
     if db
@@ -239,13 +262,13 @@ pub(crate) fn update_profile(
     {
         return Ok(false);
     }
-    if let Some(name) = display_name {
+    if let Some(name) = display_name.new_value() {
         db.exec(
             "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3",
             args![name, now, user_id],
         )?;
     }
-    if let Some(email) = email {
+    if let Some(email) = email.new_value() {
         db.exec(
             "UPDATE users SET email = $1, email_verified = $2, updated_at = $3 WHERE id = $4",
             args![email, false, now, user_id],

@@ -105,7 +105,7 @@ pub trait Directory: Send + Sync {
     ) -> Result<Option<Session>, StoreError>;
     /// Ends one session: `None` when there was none, otherwise the ID token it was
     /// opened with, if any (for `id_token_hint` at RP-initiated logout).
-    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError>;
+    fn end_session(&self, secret: &str) -> Result<Option<sessions::EndedSession>, StoreError>;
     /// Ends the sessions a back-channel logout names (by `sid`, else by subject).
     fn end_sessions_by_provider(
         &self,
@@ -248,13 +248,13 @@ pub trait Directory: Send + Sync {
         kind: GrantKind,
         name: &str,
     ) -> Result<bool, StoreError>;
-    /// Changes an account's display name and/or email (`Some(None)` clears one); a new
-    /// email is unverified. Whether the account exists.
+    /// Changes an account's display name and/or email; a new email is unverified.
+    /// Whether the account exists.
     fn update_profile(
         &self,
         user_id: i64,
-        display_name: Option<Option<String>>,
-        email: Option<Option<String>>,
+        display_name: accounts::Change<String>,
+        email: accounts::Change<String>,
         now: i64,
     ) -> Result<bool, StoreError>;
     /// The identities that signed in most recently: (provider, subject, username).

@@ -8,7 +8,7 @@
 //! both engines (see `sql.rs`).
 
 use crate::accounts::{
-    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
+    self, Change, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
 };
 use crate::audit::{self, AuditEvent, NewEvent};
 use crate::catalogue;
@@ -585,7 +585,7 @@ impl crate::Directory for PgStore {
     ) -> Result<Option<Session>, StoreError> {
         self.read(|c| sessions::touch(c, secret, now, life))
     }
-    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError> {
+    fn end_session(&self, secret: &str) -> Result<Option<sessions::EndedSession>, StoreError> {
         self.transaction(|tx| {
             let ended = sessions::end(tx, secret)?;
             notify(tx, &[Invalidation::Session(sessions::digest(secret))])?;
@@ -810,18 +810,12 @@ impl crate::Directory for PgStore {
     fn update_profile(
         &self,
         user_id: i64,
-        display_name: Option<Option<String>>,
-        email: Option<Option<String>>,
+        display_name: Change<String>,
+        email: Change<String>,
         now: i64,
     ) -> Result<bool, StoreError> {
         self.transaction(|tx| {
-            let out = accounts::update_profile(
-                tx,
-                user_id,
-                display_name.as_ref().map(Option::as_deref),
-                email.as_ref().map(Option::as_deref),
-                now,
-            )?;
+            let out = accounts::update_profile(tx, user_id, &display_name, &email, now)?;
             notify(tx, &[Invalidation::User(user_id)])?;
             Ok(out)
         })

@@ -113,14 +113,27 @@ pub(crate) fn touch(
     }
 }
 
-/// Ends one session (logout). `None` when there was none; otherwise the ID token it
-/// was opened with, if any (for `id_token_hint`).
-pub(crate) fn end(db: &mut dyn Db, secret: &str) -> Result<Option<Option<String>>, StoreError> {
+/// A session that was ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    /// The ID token it was opened with, if any (for RP-initiated logout's
+    /// `id_token_hint`).
+    pub id_token: Option<String>,
+}
+
+/// Ends one session (logout); `None` when there was none.
+pub(crate) fn end(db: &mut dyn Db, secret: &str) -> Result<Option<EndedSession>, StoreError> {
     let rows = db.query(
         "DELETE FROM sessions WHERE id_hash = $1 RETURNING id_token",
         args![digest(secret).as_str()],
     )?;
-    rows.first().map(|r| r.get(0)?.opt_text()).transpose()
+    rows.first()
+        .map(|r| {
+            Ok(EndedSession {
+                id_token: r.get(0)?.opt_text()?,
+            })
+        })
+        .transpose()
 }
 
 /// Ends every session a provider's back-channel logout names: by `sid`, or by subject

@@ -9,7 +9,7 @@
 //! them run beside the writer).
 
 use crate::accounts::{
-    self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
+    self, Change, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
 };
 use crate::audit::{self, AuditEvent, NewEvent};
 use crate::catalogue;
@@ -376,7 +376,7 @@ impl crate::Directory for SqliteStore {
         let secret = secret.to_owned();
         self.write(move |c| sessions::touch(c, &secret, now, life))
     }
-    fn end_session(&self, secret: &str) -> Result<Option<Option<String>>, StoreError> {
+    fn end_session(&self, secret: &str) -> Result<Option<sessions::EndedSession>, StoreError> {
         let hash = sessions::digest(secret);
         let secret = secret.to_owned();
         let ended = self.write(move |c| sessions::end(c, &secret))?;
@@ -620,19 +620,13 @@ impl crate::Directory for SqliteStore {
     fn update_profile(
         &self,
         user_id: i64,
-        display_name: Option<Option<String>>,
-        email: Option<Option<String>>,
+        display_name: Change<String>,
+        email: Change<String>,
         now: i64,
     ) -> Result<bool, StoreError> {
         self.write(move |c| {
             let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::update_profile(
-                &mut tx,
-                user_id,
-                display_name.as_ref().map(Option::as_deref),
-                email.as_ref().map(Option::as_deref),
-                now,
-            )?;
+            let out = accounts::update_profile(&mut tx, user_id, &display_name, &email, now)?;
             tx.commit()?;
             Ok(out)
         })

@@ -19,11 +19,12 @@ use ssogate_core::domain::{
 };
 use ssogate_core::policy::ProvisioningPolicy;
 use ssogate_core::{Engine, ProviderPolicy};
+use ssogate_store::accounts::Change;
 use ssogate_store::credentials::{ApiScope, PasswordCheck};
 use ssogate_store::import::{ImportOutcome, ImportRow};
 use ssogate_store::invalidate::Invalidation;
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
-use ssogate_store::sessions::{SessionLifetimes, SessionOrigin, StateError};
+use ssogate_store::sessions::{EndedSession, SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{
     Directory, LoginResult, PgStore, RequestContext, SqliteStore, StoreError, Table,
 };
@@ -416,8 +417,8 @@ fn administration_reads_and_writes(f: Fixture) {
     assert!(
         s.update_profile(
             a,
-            Some(Some("Ada A".into())),
-            Some(Some("ada@new.example".into())),
+            Change::Set("Ada A".into()),
+            Change::Set("ada@new.example".into()),
             9
         )
         .unwrap()
@@ -431,9 +432,15 @@ fn administration_reads_and_writes(f: Fixture) {
         ),
         (Some("Ada A"), Some("ada@new.example"), false)
     );
-    assert!(s.update_profile(a, Some(None), None, 10).unwrap());
+    assert!(
+        s.update_profile(a, Change::Clear, Change::Keep, 10)
+            .unwrap()
+    );
     assert_eq!(s.user(a).unwrap().unwrap().display_name, None);
-    assert!(!s.update_profile(9999, Some(None), None, 10).unwrap());
+    assert!(
+        !s.update_profile(9999, Change::Clear, Change::Keep, 10)
+            .unwrap()
+    );
     // Recent sign-ins, newest first.
     let recent = s.recent_identities(10).unwrap();
     assert_eq!(recent.len(), 2);
@@ -1135,14 +1142,16 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
     let out = s.create_session(id, &signed_in, t0, LIFE).unwrap();
     assert_eq!(
         s.end_session(&out).unwrap(),
-        Some(Some("eyJh.eyJz.c2ln".to_owned()))
+        Some(EndedSession {
+            id_token: Some("eyJh.eyJz.c2ln".to_owned())
+        })
     );
     let out = s
         .create_session(id, &SessionOrigin::default(), t0, LIFE)
         .unwrap();
     assert_eq!(
         s.end_session(&out).unwrap(),
-        Some(None),
+        Some(EndedSession { id_token: None }),
         "no ID token: a password sign-in"
     );
     assert!(s.end_session(&out).unwrap().is_none());

@@ -34,7 +34,7 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<Token
     let mut target = "/logged-out".to_owned();
     if let Some((secret, session)) = session {
         let id_token = match app.db(move |d| d.end_session(&secret)).await {
-            Ok(ended) => ended.flatten(),
+            Ok(ended) => ended.and_then(|e| e.id_token),
             Err(e) => return server_error(req.t, &e),
         };
         let mut ev = req.event("logout", "success", app.now());
