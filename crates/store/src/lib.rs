@@ -37,7 +37,7 @@ use audit::NewEvent;
 use credentials::{ApiKeyInfo, ApiScope, PasswordCheck};
 use import::{ImportOutcome, ImportRow};
 use query::{AuditFilter, UserFilter, UserPage};
-use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
+use sessions::{LoginState, Session, SessionLifetimes, SessionOrigin};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
@@ -131,7 +131,7 @@ pub trait Directory: Send + Sync {
         binding: Option<&str>,
         provider: &str,
         now: i64,
-    ) -> Result<Result<LoginState, StateError>, StoreError>;
+    ) -> Result<LoginState, sessions::TakeStateError>;
     /// Deletes expired sessions and login states.
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError>;
     /// Lists accounts with filters, sorting and keyset pagination.

@@ -17,7 +17,7 @@ use crate::directory;
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::invalidate::{self, Invalidation, Sink};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
-use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
+use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin};
 use crate::settings;
 use crate::sql::{Arg, Cell, Db, Row};
 use crate::{LoginResult, RequestContext, StoreError, Table};
@@ -630,8 +630,8 @@ impl crate::Directory for PgStore {
         binding: Option<&str>,
         provider: &str,
         now: i64,
-    ) -> Result<Result<LoginState, StateError>, StoreError> {
-        self.read(|c| sessions::take_state(c, state, binding, provider, now))
+    ) -> Result<LoginState, sessions::TakeStateError> {
+        sessions::taken(self.read(|c| sessions::take_state(c, state, binding, provider, now)))
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.read(|c| sessions::sweep(c, now))

@@ -205,8 +205,32 @@ pub enum StateError {
     OtherProvider,
 }
 
-/// Stores a pending login under a fresh `state`; returns (state, binding secret for the
-/// browser cookie).
+/// Why a pending login was not handed out: refused (and why), or the directory failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeStateError {
+    #[error(transparent)]
+    Refused(StateError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TakeStateError {
+    /// The refusal, if it was one.
+    pub fn refusal(&self) -> Option<StateError> {
+        match self {
+            TakeStateError::Refused(r) => Some(*r),
+            TakeStateError::Store(_) => None,
+        }
+    }
+}
+
+/// Flattens the store's two layers (the query, then the verdict) into one error.
+pub(crate) fn taken(
+    r: Result<Result<LoginState, StateError>, StoreError>,
+) -> Result<LoginState, TakeStateError> {
+    r?.map_err(TakeStateError::Refused)
+}
+
 /// Keeps a pending login under the digest of its `state` (the relying party's), bound to
 /// a new browser secret, which is returned for the browser's cookie.
 pub(crate) fn put_state(

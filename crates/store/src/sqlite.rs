@@ -18,7 +18,7 @@ use crate::directory;
 use crate::import::{self, ImportOutcome, ImportRow};
 use crate::invalidate::{Invalidation, Sink, Sinks};
 use crate::query::{self, AuditFilter, UserFilter, UserPage};
-use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin, StateError};
+use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin};
 use crate::settings;
 use crate::sql::Db;
 use crate::{LoginResult, RequestContext, StoreError, Table};
@@ -422,13 +422,15 @@ impl crate::Directory for SqliteStore {
         binding: Option<&str>,
         provider: &str,
         now: i64,
-    ) -> Result<Result<LoginState, StateError>, StoreError> {
+    ) -> Result<LoginState, sessions::TakeStateError> {
         let (state, binding, p) = (
             state.to_owned(),
             binding.map(String::from),
             provider.to_owned(),
         );
-        self.write(move |c| sessions::take_state(c, &state, binding.as_deref(), &p, now))
+        sessions::taken(
+            self.write(move |c| sessions::take_state(c, &state, binding.as_deref(), &p, now)),
+        )
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |c| sessions::sweep(c, now))

@@ -1267,7 +1267,6 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     assert_ne!(state, binding);
     let taken = s
         .take_login_state(&state, Some(&binding), "corp", t + 5)
-        .unwrap()
         .unwrap();
     assert_eq!(
         (taken.provider.as_str(), taken.payload.as_str()),
@@ -1275,8 +1274,9 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     );
     assert_eq!(
         s.take_login_state(&state, Some(&binding), "corp", t + 6)
-            .unwrap(),
-        Err(StateError::Unknown),
+            .err()
+            .and_then(|e| e.refusal()),
+        Some(StateError::Unknown),
         "one-time"
     );
 
@@ -1284,17 +1284,19 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     let first_binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some("another-browser"), "corp", t)
-            .unwrap(),
-        Err(StateError::OtherBrowser)
+            .err()
+            .and_then(|e| e.refusal()),
+        Some(StateError::OtherBrowser)
     );
     assert_eq!(
-        s.take_login_state(&state, None, "corp", t).unwrap(),
-        Err(StateError::OtherBrowser),
+        s.take_login_state(&state, None, "corp", t)
+            .err()
+            .and_then(|e| e.refusal()),
+        Some(StateError::OtherBrowser),
         "a try without the binding is another browser's too"
     );
     assert!(
         s.take_login_state(&state, Some(&first_binding), "corp", t + 1)
-            .unwrap()
             .is_ok(),
         "the tries from elsewhere did not burn the rightful browser's state"
     );
@@ -1303,15 +1305,17 @@ fn login_states_are_one_time_bound_to_the_browser_and_expire(f: Fixture) {
     let binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some(&binding), "corp", t + 600)
-            .unwrap(),
-        Err(StateError::Expired)
+            .err()
+            .and_then(|e| e.refusal()),
+        Some(StateError::Expired)
     );
     let state = fresh_state();
     let binding = s.put_login_state("corp", &state, "p", t, 600).unwrap();
     assert_eq!(
         s.take_login_state(&state, Some(&binding), "google", t)
-            .unwrap(),
-        Err(StateError::OtherProvider)
+            .err()
+            .and_then(|e| e.refusal()),
+        Some(StateError::OtherProvider)
     );
 
     s.put_login_state("corp", &fresh_state(), "p", t, 600)

@@ -99,7 +99,7 @@ pub(super) async fn take_pending(
     state: Option<&str>,
     binding: Option<&str>,
 ) -> Result<ssogate_oidc::PendingLogin, OidcError> {
-    use ssogate_store::sessions::StateError;
+    use ssogate_store::sessions::{StateError, TakeStateError};
     let state = state.ok_or(OidcError::StateMissing)?.to_owned();
     let (st, binding, provider, now) = (
         state.clone(),
@@ -108,9 +108,14 @@ pub(super) async fn take_pending(
         app.now(),
     );
     let taken = app
-        .db(move |d| d.take_login_state(&st, binding.as_deref(), &provider, now))
+        .db(move |d| Ok(d.take_login_state(&st, binding.as_deref(), &provider, now)))
         .await
         .map_err(|e| state_store_error(&e))?;
+    let taken = match taken {
+        Ok(s) => Ok(s),
+        Err(TakeStateError::Refused(r)) => Err(r),
+        Err(TakeStateError::Store(e)) => return Err(state_store_error(&e)),
+    };
     match taken {
         Ok(s) => {
             let mut pending: ssogate_oidc::PendingLogin = serde_json::from_str(&s.payload)
