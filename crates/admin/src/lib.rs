@@ -383,7 +383,11 @@ impl Admin {
     }
 
     /// Creates an API key; the whole key is returned once and never stored.
-    pub fn create_api_key(&self, name: &str, scope: ApiScope) -> Result<String, AdminError> {
+    pub fn create_api_key(
+        &self,
+        name: &str,
+        scope: ApiScope,
+    ) -> Result<ssogate_store::sessions::Secret, AdminError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
             return Err(AdminError::Invalid {

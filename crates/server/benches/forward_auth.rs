@@ -194,7 +194,7 @@ bearer_audience = "api://books"
     tokio::spawn(ssogate_server::serve(app, listener, std::future::pending()));
     Instance {
         url,
-        secret,
+        secret: secret.expose().to_owned(),
         directory,
     }
 }

@@ -44,10 +44,10 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
             let key = admin.create_api_key(&name, scope).map_err(fail)?;
             if json {
                 return json_out(
-                    &serde_json::json!({"name": name.trim(), "scope": scope.as_str(), "key": key}),
+                    &serde_json::json!({"name": name.trim(), "scope": scope.as_str(), "key": key.expose()}),
                 );
             }
-            outln!("{key}");
+            outln!("{}", key.expose());
             eprintln!("This key is shown once; store it now. It is kept only as a hash.");
             Ok(())
         }

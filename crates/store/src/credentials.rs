@@ -1,7 +1,7 @@
 //! Local passwords (Argon2id) and API keys (a random secret, stored as a SHA-256 digest).
 
 use crate::StoreError;
-use crate::sessions::{digest, new_secret};
+use crate::sessions::{Secret, digest, new_secret};
 use crate::sql::{Cell, Db, args};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
@@ -147,7 +147,7 @@ pub(crate) fn create_api_key(
     name: &str,
     scope: ApiScope,
     now: i64,
-) -> Result<String, StoreError> {
+) -> Result<Secret, StoreError> {
     if name.trim().is_empty() {
         return Err(StoreError::InvalidInput(
             "an API key needs a name (what uses it)".into(),
@@ -163,7 +163,7 @@ pub(crate) fn create_api_key(
         "INSERT INTO api_keys (name, prefix, secret_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![name.trim(), prefix.as_str(), digest(&secret).as_str(), scope.as_str(), now],
     )?;
-    Ok(format!("ssg_{prefix}_{secret}"))
+    Ok(Secret(format!("ssg_{prefix}_{secret}")))
 }
 
 /// The scope of a presented key, if it is known and not revoked; records its use.

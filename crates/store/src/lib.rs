@@ -95,7 +95,7 @@ pub trait Directory: Send + Sync {
         origin: &SessionOrigin<'_>,
         now: i64,
         life: SessionLifetimes,
-    ) -> Result<String, StoreError>;
+    ) -> Result<sessions::Secret, StoreError>;
     /// The live session for a cookie's secret, its idle deadline pushed back.
     fn touch_session(
         &self,
@@ -164,7 +164,12 @@ pub trait Directory: Send + Sync {
     /// Checks a username and password.
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError>;
     /// Creates an API key; returns it whole, once.
-    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError>;
+    fn create_api_key(
+        &self,
+        name: &str,
+        scope: ApiScope,
+        now: i64,
+    ) -> Result<sessions::Secret, StoreError>;
     /// The scope of a presented key, if live; records its use.
     fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError>;
     /// Every key, newest first (never their secrets).

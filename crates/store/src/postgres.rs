@@ -574,7 +574,7 @@ impl crate::Directory for PgStore {
         origin: &SessionOrigin<'_>,
         now: i64,
         life: SessionLifetimes,
-    ) -> Result<String, StoreError> {
+    ) -> Result<sessions::Secret, StoreError> {
         self.transaction(|tx| sessions::create(tx, user_id, origin, now, life))
     }
     fn touch_session(
@@ -705,7 +705,12 @@ impl crate::Directory for PgStore {
         let record = self.read(|c| credentials::password_record(c, username))?;
         Ok(credentials::judge_password(record, password))
     }
-    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
+    fn create_api_key(
+        &self,
+        name: &str,
+        scope: ApiScope,
+        now: i64,
+    ) -> Result<sessions::Secret, StoreError> {
         self.read(|c| credentials::create_api_key(c, name, scope, now))
     }
     fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {

@@ -8,6 +8,32 @@ use crate::StoreError;
 use crate::sql::{Db, args};
 use base64::Engine as _;
 
+/// A secret handed to its holder once (a session cookie's value, an API key): it prints
+/// as `[redacted]` in `Debug` and has no `Display`, so it cannot slip into a log line or
+/// a message by accident; [`Secret::expose`] (or `&*secret`) gives the text where it must
+/// go.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub(crate) String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
 /// A fresh secret: 32 random bytes, base64url without padding (43 characters).
 pub fn new_secret() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
@@ -74,14 +100,14 @@ pub(crate) fn create(
     origin: &SessionOrigin<'_>,
     now: i64,
     life: SessionLifetimes,
-) -> Result<String, StoreError> {
+) -> Result<Secret, StoreError> {
     let secret = new_secret()?;
     db.exec(
         "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token)
          VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
         args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token],
     )?;
-    Ok(secret)
+    Ok(Secret(secret))
 }
 
 /// The live session for a cookie's secret, its idle deadline pushed back; `None` when
@@ -337,6 +363,13 @@ mod tests {
     }
 
     #[test]
+    fn secrets_never_print() {
+        let s = Secret("hunter2-hunter2".into());
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(s.expose(), "hunter2-hunter2");
+    }
+
+    #[test]
     fn only_digests_of_secrets_are_stored() {
         let mut c = db();
         let session = create(
@@ -362,8 +395,13 @@ mod tests {
         let stored = everything(&mut c, "SELECT * FROM sessions")
             + &everything(&mut c, "SELECT * FROM login_states")
             + &everything(&mut c, "SELECT * FROM api_keys");
-        for secret in [&session, &state, &binding, &key_secret] {
-            assert!(!stored.contains(secret.as_str()), "{secret} stored as is");
+        for secret in [
+            session.expose(),
+            state.as_str(),
+            binding.as_str(),
+            key_secret.as_str(),
+        ] {
+            assert!(!stored.contains(secret), "{secret} stored as is");
             assert!(
                 stored.contains(&digest(secret)),
                 "digest of {secret} missing"

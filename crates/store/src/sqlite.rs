@@ -350,7 +350,7 @@ impl crate::Directory for SqliteStore {
         origin: &SessionOrigin<'_>,
         now: i64,
         life: SessionLifetimes,
-    ) -> Result<String, StoreError> {
+    ) -> Result<sessions::Secret, StoreError> {
         let (p, sid, sub, id_token) = (
             origin.provider.map(String::from),
             origin.sid.map(String::from),
@@ -503,7 +503,12 @@ impl crate::Directory for SqliteStore {
         let record = self.read(|c| credentials::password_record(c, username))?;
         Ok(credentials::judge_password(record, password))
     }
-    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<String, StoreError> {
+    fn create_api_key(
+        &self,
+        name: &str,
+        scope: ApiScope,
+        now: i64,
+    ) -> Result<sessions::Secret, StoreError> {
         let name = name.to_owned();
         self.write(move |c| credentials::create_api_key(c, &name, scope, now))
     }

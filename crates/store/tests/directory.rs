@@ -727,7 +727,8 @@ fn api_keys_are_shown_once_stored_hashed_and_revocable(f: Fixture) {
     assert_eq!(keys[0].name, "dashboard");
     assert!(
         read.starts_with(&format!("ssg_{}_", keys[0].prefix)),
-        "{read} / {}",
+        "{} / {}",
+        read.expose(),
         keys[0].prefix
     );
     assert!(admin.starts_with(&format!("ssg_{}_", keys[1].prefix)));
@@ -1175,7 +1176,8 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
     assert_eq!(
         s.count(Table::Sessions).unwrap(),
         0,
-        "{kept} expired and swept"
+        "{} expired and swept",
+        kept.expose()
     );
 }
 

@@ -117,7 +117,7 @@ pub(crate) async fn create(
     };
     let name = field(&pairs, "name").unwrap_or_default().to_owned();
     match run(&app, actor.clone(), move |a| a.create_api_key(&name, scope)).await {
-        Ok(key) => page(&app, &req, actor, None, None, Some(key)).await,
+        Ok(key) => page(&app, &req, actor, None, None, Some(key.expose().to_owned())).await,
         Err(e) if e.is_input() => page(&app, &req, actor, None, Some(e.to_string()), None).await,
         Err(e) => admin_failure(&req, &e),
     }

@@ -16,9 +16,21 @@ async fn setup() -> (Harness, Keys) {
     Browser::new().login(&h, "alice").await;
     let d = &h.directory;
     let keys = Keys {
-        read: d.create_api_key("reader", ApiScope::Read, 1).unwrap(),
-        admin: d.create_api_key("admin", ApiScope::Admin, 1).unwrap(),
-        revoked: d.create_api_key("old", ApiScope::Admin, 1).unwrap(),
+        read: d
+            .create_api_key("reader", ApiScope::Read, 1)
+            .unwrap()
+            .expose()
+            .to_owned(),
+        admin: d
+            .create_api_key("admin", ApiScope::Admin, 1)
+            .unwrap()
+            .expose()
+            .to_owned(),
+        revoked: d
+            .create_api_key("old", ApiScope::Admin, 1)
+            .unwrap()
+            .expose()
+            .to_owned(),
     };
     let id = d
         .list_api_keys()
@@ -1090,7 +1102,9 @@ async fn providers_settings_and_the_catalogue_reach_every_instance_on_postgres()
     let key = tokio::task::spawn_blocking(move || d.create_api_key("admin", ApiScope::Admin, 1))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_owned();
     let admin = Some(key.as_str());
     let added = ssogate_testkit::FakeProvider::start().await;
     let (s, _, r) = call(

@@ -382,7 +382,7 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
     let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
     let bob_permissions = || async {
         http.get(format!("{base}/auth/verify"))
-            .header("cookie", format!("ssogate_session={bob_cookie}"))
+            .header("cookie", format!("ssogate_session={}", bob_cookie.expose()))
             .send()
             .await
             .unwrap()
