@@ -196,28 +196,48 @@ fn the_dev_provider_is_not_part_of_serve() {
     );
 }
 
-/// `ssogate serve` with this configuration, logging to `log`, once it listens.
-fn serve(config: &std::path::Path, log: &std::path::Path, level: &str) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ssogate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env_clear()
-        .env("SSOGATE_LOG", level)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for_line(&mut child, "ssogate listening on")
-    }))
-    .is_err()
-    {
-        panic!(
-            "serve did not start: {}",
-            std::fs::read_to_string(log).unwrap()
+/// `ssogate serve` on a port free at the time, with the configuration `config_for(port)`
+/// written to `dir/ssogate.toml`, logging to `dir/stderr.log`, once it listens. A port
+/// taken between being found free and being bound (tests run in parallel) is tried
+/// again with another.
+fn serve_on_a_free_port(
+    dir: &std::path::Path,
+    config_for: impl Fn(u16) -> String,
+    level: &str,
+) -> (Running, u16, std::path::PathBuf, std::path::PathBuf) {
+    let config = dir.join("ssogate.toml");
+    let log = dir.join("stderr.log");
+    for _ in 0..5 {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        std::fs::write(&config, config_for(port)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ssogate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("SSOGATE_LOG", level)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for_line(&mut child, "ssogate listening on")
+        }))
+        .is_ok();
+        if started {
+            return (Running(child), port, config, log);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(
+            text.contains("Address already in use"),
+            "serve did not start: {text}"
         );
     }
-    Running(child)
+    panic!("no free port to serve on after 5 tries");
 }
 
 /// Asks `url` until it answers `want` (a change made by another process arrives within
@@ -238,21 +258,18 @@ async fn status_becomes(b: &mut Browser, url: &str, want: u16) -> u16 {
 async fn a_running_server_on_sqlite_follows_the_cli_at_once() {
     let idp = ssogate_testkit::FakeProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let db = dir.path().join("s.db");
+    let (_running, port, config, _) = serve_on_a_free_port(
+        dir.path(),
+        |port| {
+            format!(
+                "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:{port}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[provisioning]\nauto_provision = true\n",
+                db.display(),
+            )
+        },
+        "info",
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("ssogate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = \"sqlite://{}\"\nbase_url = \"{base}\"\n[server]\nbind = \"127.0.0.1:{port}\"\n[provisioning]\nauto_provision = true\n",
-            dir.path().join("s.db").display(),
-        ),
-    )
-    .unwrap();
-    let _running = serve(&config, &dir.path().join("stderr.log"), "info");
     let cli = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_ssogate"))
             .arg("--config")
@@ -300,25 +317,21 @@ async fn a_running_server_on_sqlite_follows_the_cli_at_once() {
 async fn a_full_login_leaves_no_secret_in_the_logs() {
     let idp = ssogate_testkit::FakeProvider::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let db = dir.path().join("s.db");
+    let (running, port, _config, log) = serve_on_a_free_port(
+        dir.path(),
+        |port| {
+            format!(
+                "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:{port}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nlocal_login = true\n[providers.fake]\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
+                db.display(),
+                idp.issuer,
+                idp.client_id(),
+                idp.client_secret()
+            )
+        },
+        "trace",
+    );
     let base = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("ssogate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = \"sqlite://{}\"\nbase_url = \"{base}\"\n[server]\nbind = \"127.0.0.1:{port}\"\nlocal_login = true\n[providers.fake]\nissuer = \"{}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"\n",
-            dir.path().join("s.db").display(),
-            idp.issuer,
-            idp.client_id(),
-            idp.client_secret()
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("stderr.log");
-    let running = serve(&config, &log, "trace");
 
     let mut b = Browser::new();
     let start = b.go("GET", &format!("{base}/auth/fake/start"), None).await;
