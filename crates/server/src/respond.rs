@@ -40,17 +40,7 @@ pub(crate) fn server_error(t: &Texts, e: &StoreError) -> Response {
 
 /// [`server_error`] for machine clients: `application/problem+json` (RFC 9457).
 pub(crate) fn server_problem(e: &StoreError) -> Response {
-    crate::api::Problem::from(ssogate_admin::AdminError::Store(clone_store_error(e)))
-        .into_response()
-}
-
-/// The parts of a store error a problem document needs (the error itself is not Clone).
-fn clone_store_error(e: &StoreError) -> StoreError {
-    if e.is_unavailable() {
-        StoreError::Unavailable(e.to_string())
-    } else {
-        StoreError::Corrupt(e.to_string())
-    }
+    crate::api::Problem::of_store(e).into_response()
 }
 
 /// A JSON error for machine routes.

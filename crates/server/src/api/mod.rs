@@ -104,19 +104,29 @@ impl From<AdminError> for Problem {
             }
             AdminError::Invalid { field, message } => Problem::field(field, message.clone()),
             AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m.clone()),
-            AdminError::Store(ssogate_store::StoreError::InvalidInput(m)) => {
+            AdminError::Store(inner) => Problem::of_store(inner),
+        }
+    }
+}
+
+impl Problem {
+    /// A directory failure: 400 for input it refused, 503 (with `Retry-After`) when it
+    /// cannot be reached, else 500; the detail is logged, never shown.
+    pub(crate) fn of_store(e: &ssogate_store::StoreError) -> Problem {
+        match e {
+            ssogate_store::StoreError::InvalidInput(m) => {
                 Problem::new(StatusCode::BAD_REQUEST, "bad-request", m.clone())
             }
-            AdminError::Store(inner) if inner.is_unavailable() => {
-                tracing::error!(error = %inner, "the directory cannot be reached");
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "the directory cannot be reached");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "directory-unavailable",
                     "the user directory cannot be reached; try again shortly",
                 )
             }
-            AdminError::Store(inner) => {
-                tracing::error!(error = %inner, "an API call failed in the directory");
+            e => {
+                tracing::error!(error = %e, "a request failed in the directory");
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "server-error",
