@@ -43,10 +43,6 @@ pub enum OidcError {
     StateWrongProvider { expected: String },
     #[error("could not keep the sign-in state: {0}")]
     StateStore(String),
-    /// The caller's storage of pending logins or `jti`s cannot be reached right now:
-    /// nobody's fault in the sign-in, and not the provider's.
-    #[error("the sign-in state cannot be kept: its storage is unavailable ({0})")]
-    StateStoreUnavailable(String),
 
     // --- the authorization response and the token endpoint ---
     #[error("the provider refused the sign-in: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
@@ -166,7 +162,6 @@ impl OidcError {
             StateOtherBrowser => "state_other_browser",
             StateWrongProvider { .. } => "state_wrong_provider",
             StateStore(_) => "state_store",
-            StateStoreUnavailable(_) => "directory_unavailable",
             ProviderError { .. } => "provider_error",
             CodeMissing => "code_missing",
             ResponseIssuerMismatch { .. } => "response_issuer_mismatch",

@@ -74,7 +74,7 @@ pub(crate) async fn begin(
         .await
     {
         Ok(b) => b,
-        Err(e) => return login_failed(app, req, entry.rp.slug(), &state_store_error(&e)).await,
+        Err(e) => return step_failed(app, req, entry.rp.slug(), StepError::Directory(e)).await,
     };
     let mut res = web::redirect(StatusCode::FOUND, url.as_str());
     append(
@@ -98,7 +98,7 @@ pub(super) async fn take_pending(
     slug: &str,
     state: Option<&str>,
     binding: Option<&str>,
-) -> Result<ssogate_oidc::PendingLogin, OidcError> {
+) -> Result<ssogate_oidc::PendingLogin, StepError> {
     use ssogate_store::sessions::{StateError, TakeStateError};
     let state = state.ok_or(OidcError::StateMissing)?.to_owned();
     let (st, binding, provider, now) = (
@@ -110,11 +110,11 @@ pub(super) async fn take_pending(
     let taken = app
         .db(move |d| Ok(d.take_login_state(&st, binding.as_deref(), &provider, now)))
         .await
-        .map_err(|e| state_store_error(&e))?;
+        .map_err(StepError::Directory)?;
     let taken = match taken {
         Ok(s) => Ok(s),
         Err(TakeStateError::Refused(r)) => Err(r),
-        Err(TakeStateError::Store(e)) => return Err(state_store_error(&e)),
+        Err(TakeStateError::Store(e)) => return Err(StepError::Directory(e)),
     };
     match taken {
         Ok(s) => {
@@ -123,12 +123,13 @@ pub(super) async fn take_pending(
             pending.state = state;
             Ok(pending)
         }
-        Err(StateError::Unknown) => Err(OidcError::StateUnknown),
-        Err(StateError::Expired) => Err(OidcError::StateExpired),
-        Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser),
+        Err(StateError::Unknown) => Err(OidcError::StateUnknown.into()),
+        Err(StateError::Expired) => Err(OidcError::StateExpired.into()),
+        Err(StateError::OtherBrowser) => Err(OidcError::StateOtherBrowser.into()),
         Err(StateError::OtherProvider) => Err(OidcError::StateWrongProvider {
             expected: slug.to_owned(),
-        }),
+        }
+        .into()),
     }
 }
 
@@ -165,11 +166,15 @@ pub(crate) async fn callback(
         iss: q.iss,
     };
     let finished = match take_pending(&app, &slug, params.state.as_deref(), binding).await {
-        Ok(pending) => entry.rp.finish(&params, pending).await,
+        Ok(pending) => entry
+            .rp
+            .finish(&params, pending)
+            .await
+            .map_err(StepError::from),
         Err(e) => Err(e),
     };
     let mut res = match finished {
-        Err(e) => login_failed(&app, &req, &slug, &e).await,
+        Err(e) => step_failed(&app, &req, &slug, e).await,
         Ok(mut verified) => {
             if let Some(dump) = verified.dump.take() {
                 dump_claims(&app, &req, &slug, &verified.subject, &dump).await;

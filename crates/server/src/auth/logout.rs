@@ -105,15 +105,15 @@ pub(crate) async fn backchannel_logout(
                 .await
             {
                 Ok(true) => Ok(lr),
-                Ok(false) => Err(OidcError::LogoutTokenReplayed),
-                Err(e) => Err(state_store_error(&e)),
+                Ok(false) => Err(OidcError::LogoutTokenReplayed.into()),
+                Err(e) => Err(StepError::Directory(e)),
             }
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     match checked {
-        Err(OidcError::StateStoreUnavailable(detail)) => {
-            tracing::error!(error = %detail, "a back-channel logout could not be checked: the directory cannot be reached");
+        Err(StepError::Directory(e)) if e.is_unavailable() => {
+            tracing::error!(error = %e, "a back-channel logout could not be checked: the directory cannot be reached");
             let mut res = json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
@@ -125,7 +125,15 @@ pub(crate) async fn backchannel_logout(
             );
             res
         }
-        Err(e) => {
+        Err(StepError::Directory(e)) => {
+            tracing::error!(error = %e, "a back-channel logout could not be checked");
+            json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the logout token could not be checked",
+            )
+        }
+        Err(StepError::Refused(e)) => {
             ev.reason = Some(e.code().into());
             ev.detail = Some(e.to_string());
             app.refused(ev, req.addr).await;

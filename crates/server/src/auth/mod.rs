@@ -108,29 +108,38 @@ pub(super) async fn unknown_provider(app: &App, req: &Req, slug: &str) -> Respon
     )
 }
 
-/// A directory failure while keeping or taking a login, as the relying party's error
-/// (an outage is said as one: 503, the provider not blamed).
-pub(super) fn state_store_error(e: &ssogate_store::StoreError) -> OidcError {
-    if e.is_unavailable() {
-        OidcError::StateStoreUnavailable(e.to_string())
-    } else {
-        OidcError::StateStore(e.to_string())
+/// Why a sign-in step failed: the relying party refused it, or the directory failed
+/// (ours: an outage is a 503 that names the directory, never the provider).
+pub(super) enum StepError {
+    Refused(OidcError),
+    Directory(ssogate_store::StoreError),
+}
+
+impl From<OidcError> for StepError {
+    fn from(e: OidcError) -> StepError {
+        StepError::Refused(e)
+    }
+}
+
+/// The answer to a failed sign-in step.
+pub(super) async fn step_failed(app: &App, req: &Req, slug: &str, e: StepError) -> Response {
+    match e {
+        StepError::Refused(e) => login_failed(app, req, slug, &e).await,
+        StepError::Directory(e) => {
+            let reason = if e.is_unavailable() {
+                "directory_unavailable"
+            } else {
+                "store_error"
+            };
+            app.metrics
+                .inc("ssogate_rejections_total", &[("reason", reason)]);
+            server_error(req.t, &e)
+        }
     }
 }
 
 /// A refused callback or start: an audit event, a metric, and a page that says what to do.
 pub(crate) async fn login_failed(app: &App, req: &Req, slug: &str, e: &OidcError) -> Response {
-    if let OidcError::StateStoreUnavailable(detail) = e {
-        // Ours, not the provider's nor the person's: say so, and ask to come back.
-        app.metrics.inc(
-            "ssogate_rejections_total",
-            &[("reason", "directory_unavailable")],
-        );
-        return server_error(
-            req.t,
-            &ssogate_store::StoreError::Unavailable(detail.clone()),
-        );
-    }
     let code = e.code();
     let mut ev = req.event("login.failed", "failure", app.now());
     ev.reason = Some(code.into());

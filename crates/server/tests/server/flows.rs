@@ -1031,6 +1031,19 @@ async fn a_database_outage_is_a_503_that_names_the_directory() {
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.body.contains("directory_unavailable"), "{}", r.body);
     assert!(r.body.contains("not at fault"), "{}", r.body);
+    // A back-channel logout cannot be checked against replays: 503, send it again.
+    let token = h.idp.sign(
+        json!({"alg": "RS256", "typ": "logout+jwt", "kid": "k1"}),
+        &h.idp.logout_claims(Some("alice"), None),
+    );
+    let r = Browser::new()
+        .post(
+            &h.url("/auth/fake/backchannel-logout"),
+            &[("logout_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.header("retry-after").as_deref(), Some("5"));
     // Back: the rightful session works again.
     pg_admin(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true;")).await;
     assert_eq!(b.status_within(&verify, 200).await, 200);
