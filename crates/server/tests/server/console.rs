@@ -971,4 +971,14 @@ async fn every_console_form_needs_its_token() {
         audit_before,
         "nothing changed, nothing audited"
     );
+    // A form body past a mebibyte is not read at all.
+    let huge = "x".repeat(1536 * 1024);
+    let r = admin
+        .post(
+            &h.url("/admin/catalogue/groups"),
+            &[("name", huge.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(h.audit().len(), audit_before);
 }
