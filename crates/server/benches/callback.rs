@@ -13,7 +13,7 @@
 )]
 
 use ssogate_server::{App, AppOptions};
-use ssogate_store::Directory;
+use ssogate_store::prelude::*;
 use ssogate_testkit::FakeProvider;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -13,7 +13,8 @@ use predicates::prelude::*;
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::domain::UserStatus;
-use ssogate_store::{Directory, RequestContext, SqliteStore};
+use ssogate_store::prelude::*;
+use ssogate_store::{RequestContext, SqliteStore};
 use std::path::PathBuf;
 
 /// A directory with alice (active, verified, groups) and bob (pending).
@@ -160,7 +161,7 @@ fn output_escapes_control_characters_and_a_closed_pipe_is_no_panic() {
     let store = SqliteStore::open(&db).unwrap();
     let name = evil.to_owned();
     store
-        .write(move |c| {
+        .with_writer(move |c| {
             c.execute(
                 "UPDATE users SET display_name = ?1 WHERE username = 'alice'",
                 [name],

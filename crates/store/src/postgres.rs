@@ -7,26 +7,12 @@
 //! times. The client is the synchronous `postgres` crate, so the same query code serves
 //! both engines (see `sql.rs`).
 
-use crate::accounts::{
-    self, Change, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
-};
-use crate::audit::{self, AuditEvent, NewEvent};
-use crate::catalogue;
-use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
-use crate::directory;
-use crate::import::{self, ImportOutcome, ImportRow};
+use crate::StoreError;
+use crate::directory::{Backend, Changed};
 use crate::invalidate::{self, Invalidation, Sink};
-use crate::query::{self, AuditFilter, UserFilter, UserPage};
-use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin};
-use crate::settings;
 use crate::sql::{Arg, Cell, Db, Row};
-use crate::{LoginResult, RequestContext, StoreError, Table};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, Statement};
-use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
-use ssogate_core::{Engine, Outcome};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -451,13 +437,6 @@ impl PgStore {
         self.put(conn);
         result
     }
-
-    fn read<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.get()?;
-        let r = f(&mut conn);
-        self.put(conn);
-        r
-    }
 }
 
 fn migrate(client: &mut Client) -> Result<(), StoreError> {
@@ -490,370 +469,50 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl crate::Directory for PgStore {
-    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
-        self.transaction(|tx| directory::sync_catalogue(tx, catalogue))
+impl Backend for PgStore {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.get()?;
+        let r = f(&mut conn);
+        self.put(conn);
+        r
     }
 
-    fn login(
+    /// Each statement commits on its own (one round trip, no `BEGIN`); what changed is
+    /// sent once `f` is done.
+    fn write<T: Send + 'static>(
         &self,
-        engine: Arc<Engine>,
-        sources: ClaimSources,
-        ctx: RequestContext,
-    ) -> Result<LoginResult, StoreError> {
+        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.get()?;
+        let mut changed = Changed::default();
+        let r = f(&mut conn, &mut changed).and_then(|v| {
+            notify(&mut conn, &changed.take())?;
+            Ok(v)
+        });
+        self.put(conn);
+        r
+    }
+
+    fn write_tx<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         self.transaction(|tx| {
-            let result = directory::login(tx, &engine, &sources, &ctx)?;
-            if let Some(id) = result.user_id {
-                notify(tx, &[Invalidation::User(id)])?;
-            }
-            Ok(result)
-        })
-    }
-
-    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|c| {
-            let id = c.query_int(
-                "SELECT id FROM users WHERE lower(username) = lower($1)",
-                &[username.into()],
-            )?;
-            id.map(|id| crate::users::load_user(c, id)).transpose()
-        })
-    }
-
-    fn user_by_identity(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|c| {
-            let id = c.query_int(
-                "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
-                &[provider.into(), subject.into()],
-            )?;
-            id.map(|id| crate::users::load_user(c, id)).transpose()
+            let mut changed = Changed::default();
+            let v = f(tx, &mut changed)?;
+            notify(tx, &changed.take())?;
+            Ok(v)
         })
     }
 
-    fn grant_by_admin(
-        &self,
-        user_id: i64,
-        kind: GrantKind,
-        name: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.transaction(|tx| {
-            directory::grant_by_admin(tx, user_id, kind, name, now)?;
-            notify(tx, &[Invalidation::User(user_id)])
-        })
+    fn emit(&self, what: Vec<Invalidation>) -> Result<(), StoreError> {
+        self.read(|db| notify(db, &what))
     }
 
-    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(|c| audit::audit_events(c, limit))
-    }
-
-    fn last_claims(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        self.read(|c| directory::last_claims(c, provider, subject))
-    }
-
-    fn count(&self, table: Table) -> Result<i64, StoreError> {
-        self.read(|c| {
-            Ok(
-                c.query_int(&format!("SELECT count(*) FROM {}", table.name()), &[])?
-                    .unwrap_or(0),
-            )
-        })
-    }
-
-    fn create_session(
-        &self,
-        user_id: i64,
-        origin: &SessionOrigin<'_>,
-        now: i64,
-        life: SessionLifetimes,
-    ) -> Result<sessions::Secret, StoreError> {
-        self.transaction(|tx| sessions::create(tx, user_id, origin, now, life))
-    }
-    fn touch_session(
-        &self,
-        secret: &str,
-        now: i64,
-        life: SessionLifetimes,
-    ) -> Result<Option<Session>, StoreError> {
-        self.read(|c| sessions::touch(c, secret, now, life))
-    }
-    fn end_session(&self, secret: &str) -> Result<Option<sessions::EndedSession>, StoreError> {
-        self.transaction(|tx| {
-            let ended = sessions::end(tx, secret)?;
-            notify(tx, &[Invalidation::Session(sessions::digest(secret))])?;
-            Ok(ended)
-        })
-    }
-    fn end_sessions_by_provider(
-        &self,
-        provider: &str,
-        sid: Option<&str>,
-        subject: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        self.transaction(|tx| {
-            let what: Vec<Invalidation> = sessions::end_by_provider(tx, provider, sid, subject)?
-                .into_iter()
-                .map(Invalidation::Session)
-                .collect();
-            notify(tx, &what)?;
-            Ok(what.len() as u64)
-        })
-    }
-    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
-        self.transaction(|tx| {
-            let n = sessions::end_for_user(tx, user_id)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(n)
-        })
-    }
-    fn put_login_state(
-        &self,
-        provider: &str,
-        state: &str,
-        payload: &str,
-        now: i64,
-        ttl: i64,
-    ) -> Result<String, StoreError> {
-        self.read(|c| sessions::put_state(c, provider, state, payload, now, ttl))
-    }
-    fn take_login_state(
-        &self,
-        state: &str,
-        binding: Option<&str>,
-        provider: &str,
-        now: i64,
-    ) -> Result<LoginState, sessions::TakeStateError> {
-        sessions::taken(self.read(|c| sessions::take_state(c, state, binding, provider, now)))
-    }
-    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
-        self.read(|c| sessions::sweep(c, now))
-    }
-    fn record_logout_jti(
-        &self,
-        provider: &str,
-        jti: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.read(|c| settings::record_logout_jti(c, provider, jti, expires_at, now))
-    }
-    fn all_settings(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.read(|c| settings::all_settings(c))
-    }
-    fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        self.read(|c| settings::get_settings(c, scope))
-    }
-    fn put_settings(
-        &self,
-        scope: &str,
-        document: &serde_json::Value,
-        by: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.transaction(|tx| {
-            settings::put_settings(tx, scope, document, by, now)?;
-            notify(tx, &[Invalidation::Settings(scope.to_owned())])
-        })
-    }
-    fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.read(|c| settings::list_providers(c))
-    }
-    fn put_provider(
-        &self,
-        slug: &str,
-        document: &serde_json::Value,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.transaction(|tx| {
-            settings::put_provider(tx, slug, document, now)?;
-            notify(
-                tx,
-                &[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())],
-            )
-        })
-    }
-    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
-        self.transaction(|tx| {
-            let out = settings::delete_provider(tx, slug)?;
-            if out.is_some() {
-                notify(tx, &[Invalidation::All])?;
-            }
-            Ok(out)
-        })
-    }
-    fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
-        self.read(|c| settings::accounts_linked_to(c, slug))
-    }
-    fn set_password(
-        &self,
-        user_id: i64,
-        password: Option<&str>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let hash = password.map(credentials::hash_password).transpose()?;
-        self.read(|c| credentials::set_password_hash(c, user_id, hash.as_deref(), now))
-    }
-    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
-        let record = self.read(|c| credentials::password_record(c, username))?;
-        Ok(credentials::judge_password(record, password))
-    }
-    fn create_api_key(
-        &self,
-        name: &str,
-        scope: ApiScope,
-        now: i64,
-    ) -> Result<sessions::Secret, StoreError> {
-        self.read(|c| credentials::create_api_key(c, name, scope, now))
-    }
-    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
-        self.read(|c| credentials::check_api_key(c, key, now))
-    }
-    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        self.read(|c| credentials::list_api_keys(c))
-    }
-    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.read(|c| credentials::revoke_api_key(c, id, now))
-    }
-    fn import_users(
-        &self,
-        rows: Vec<ImportRow>,
-        now: i64,
-        dry_run: bool,
-        audit: Option<import::ImportAudit>,
-        progress: Box<dyn Fn(u64) + Send + Sync>,
-    ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let out =
-            self.read(|c| import::import_rows(c, &rows, now, dry_run, audit.as_ref(), &*progress))?;
-        if !dry_run {
-            self.read(|c| notify(c, &[Invalidation::All]))?;
-        }
-        Ok(out)
-    }
-    fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
-        self.read(|c| query::list_users(c, filter))
-    }
-    fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
-        self.read(|c| query::query_audit(c, filter))
-    }
-    fn purge_audit(&self, before: i64) -> Result<u64, StoreError> {
-        self.read(|c| query::purge_audit(c, before))
-    }
-    fn set_user_status(
-        &self,
-        user_id: i64,
-        status: UserStatus,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.transaction(|tx| {
-            let changed = sessions::set_status(tx, user_id, status, now)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(changed)
-        })
-    }
-    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|c| accounts::user_by_id(c, id))
-    }
-    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
-        self.read(|c| accounts::identities(c, user_id))
-    }
-    fn link_identity(
-        &self,
-        user_id: i64,
-        identity: NewIdentity,
-        now: i64,
-    ) -> Result<LinkOutcome, StoreError> {
-        self.transaction(|tx| {
-            let out = accounts::link_identity(tx, user_id, &identity, now)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(out)
-        })
-    }
-    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
-        self.transaction(|tx| {
-            let out = accounts::unlink_identity(tx, user_id, provider)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(out)
-        })
-    }
-    fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.read(|c| audit::record_event(c, &event))
-    }
-    fn set_external_id(
-        &self,
-        user_id: i64,
-        provider: &str,
-        external_id: Option<&str>,
-    ) -> Result<ExternalIdOutcome, StoreError> {
-        self.transaction(|tx| accounts::set_external_id(tx, user_id, provider, external_id))
-    }
-    fn stats(&self, since: i64) -> Result<query::Stats, StoreError> {
-        self.read(|c| query::stats(c, since))
-    }
-    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
-        self.read(|c| directory::decide(c, &engine, &sources))
-    }
-    fn revoke_by_admin(
-        &self,
-        user_id: i64,
-        kind: GrantKind,
-        name: &str,
-    ) -> Result<bool, StoreError> {
-        self.transaction(|tx| {
-            let revoked = directory::revoke_by_admin(tx, user_id, kind, name)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(revoked)
-        })
-    }
-    fn update_profile(
-        &self,
-        user_id: i64,
-        display_name: Change<String>,
-        email: Change<String>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.transaction(|tx| {
-            let out = accounts::update_profile(tx, user_id, &display_name, &email, now)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(out)
-        })
-    }
-    fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.read(|c| accounts::recent_identities(c, limit))
-    }
-    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
-        self.transaction(|tx| {
-            let out = accounts::delete_user(tx, user_id)?;
-            notify(tx, &[Invalidation::User(user_id)])?;
-            Ok(out)
-        })
-    }
-    fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError> {
-        self.read(|c| catalogue::entries(c))
-    }
-    fn catalogue(&self) -> Result<Catalogue, StoreError> {
-        self.read(|c| catalogue::load(c))
-    }
-    fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError> {
-        self.transaction(|tx| {
-            let out = catalogue::edit(tx, &edit)?;
-            if matches!(out, catalogue::Edited::Done { .. }) {
-                notify(tx, &[Invalidation::All])?;
-            }
-            Ok(out)
-        })
-    }
-    fn announce(&self, what: Invalidation) -> Result<(), StoreError> {
-        self.read(|c| notify(c, &[what]))
-    }
-    fn watch(&self, sink: Sink) -> Result<(), StoreError> {
+    fn subscribe(&self, sink: Sink) -> Result<(), StoreError> {
         // The listener connects on its own thread (the client must not run inside an
         // async runtime, which is where a server calls this).
         let (config, tls, stop) = (self.config.clone(), self.tls.clone(), self.stop.clone());

@@ -8,25 +8,11 @@
 //! the same stale view. Reads for other purposes use a separate connection (WAL lets
 //! them run beside the writer).
 
-use crate::accounts::{
-    self, Change, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
-};
-use crate::audit::{self, AuditEvent, NewEvent};
-use crate::catalogue;
-use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
-use crate::directory;
-use crate::import::{self, ImportOutcome, ImportRow};
+use crate::StoreError;
+use crate::directory::{Backend, Changed};
 use crate::invalidate::{Invalidation, Sink, Sinks};
-use crate::query::{self, AuditFilter, UserFilter, UserPage};
-use crate::sessions::{self, LoginState, Session, SessionLifetimes, SessionOrigin};
-use crate::settings;
 use crate::sql::Db;
-use crate::{LoginResult, RequestContext, StoreError, Table};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
-use ssogate_core::claims::ClaimSources;
-use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
-use ssogate_core::{Engine, Outcome};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -52,7 +38,7 @@ pub struct SqliteStore {
     path: PathBuf,
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
-    reader: Mutex<Connection>,
+    readers: Readers,
     sinks: Sinks,
     /// Also write invalidations to the file for other processes (the CLI does).
     broadcast: std::sync::atomic::AtomicBool,
@@ -107,6 +93,65 @@ pub fn migrate(conn: &mut Connection) -> Result<i64, StoreError> {
     Ok(supported)
 }
 
+/// Read-only connections beside the writer (WAL lets them read while it writes): taken
+/// from the idle ones or opened, and kept for the next reader up to [`IDLE_READERS`].
+/// How many read at once is bounded by the caller (the server's blocking pool).
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// Connections handed out now (tests watch it).
+    busy: std::sync::atomic::AtomicUsize,
+}
+
+/// Read connections kept open when idle: each holds its prepared statements.
+const IDLE_READERS: usize = 8;
+
+impl Readers {
+    fn open(path: &Path) -> rusqlite::Result<Self> {
+        let readers = Readers {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            busy: std::sync::atomic::AtomicUsize::new(0),
+        };
+        // One now, so a file that cannot be read fails at open, not at the first request.
+        let first = readers.connect()?;
+        readers.put(first);
+        Ok(readers)
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let idle = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let conn = match idle {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        self.busy.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.busy.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.put(conn);
+    }
+
+    fn put(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < IDLE_READERS
+        {
+            idle.push(conn);
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -117,14 +162,7 @@ impl SqliteStore {
         let mut writer = Connection::open(path).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
         migrate(&mut writer)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_err)?;
-        reader
-            .execute_batch("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
-            .map_err(open_err)?;
+        let readers = Readers::open(path).map_err(open_err)?;
 
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
@@ -140,7 +178,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             jobs: Some(tx),
             writer: Some(handle),
-            reader: Mutex::new(reader),
+            readers,
             sinks: Sinks::default(),
             broadcast: std::sync::atomic::AtomicBool::new(false),
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -157,13 +195,14 @@ impl SqliteStore {
     }
 
     /// Tells this process's watchers, and other processes' when broadcasting.
-    fn emit(&self, what: &[Invalidation]) {
+    fn tell(&self, what: Vec<Invalidation>) {
+        let what = what.as_slice();
         self.sinks.emit(what);
         if what.is_empty() || !self.broadcast.load(std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         let payloads: Vec<String> = what.iter().map(Invalidation::payload).collect();
-        let stored = self.write(move |c| {
+        let stored = self.with_writer(move |c| {
             let now = crate::RequestContext::now().now;
             let tx = c.transaction()?;
             tx.execute("DELETE FROM notifications WHERE at < ?1", [now - 3600])?;
@@ -218,7 +257,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the writer thread and waits for its answer.
-    pub fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub fn with_writer<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -234,444 +273,57 @@ impl SqliteStore {
             .map_err(|_| StoreError::WriterGone)?;
         answer.recv().map_err(|_| StoreError::WriterGone)?
     }
-
-    /// Runs `f` on the read connection.
-    pub fn read<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let mut conn = self.reader.lock().map_err(|_| StoreError::WriterGone)?;
-        f(&mut conn)
-    }
 }
 
-impl crate::Directory for SqliteStore {
-    /// Makes the configured catalogue exist: permissions, libraries and groups (with
-    /// their external ids) are inserted or updated; nothing is deleted.
-    fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
-        let catalogue = catalogue.clone();
-        self.write(move |conn| {
-            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            directory::sync_catalogue(&mut tx, &catalogue)?;
-            tx.commit()?;
-            Ok(())
-        })
+impl Backend for SqliteStore {
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Db) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.readers.take()?;
+        let out = f(&mut conn);
+        self.readers.give_back(conn);
+        out
     }
 
-    /// Decides a login with `engine` against the directory and writes the outcome — the
-    /// account, its identity, its grants and an audit event — in one transaction.
-    fn login(
+    fn write<T: Send + 'static>(
         &self,
-        engine: Arc<Engine>,
-        sources: ClaimSources,
-        ctx: RequestContext,
-    ) -> Result<LoginResult, StoreError> {
-        let result = self.write(move |conn| {
-            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let result = directory::login(&mut tx, &engine, &sources, &ctx)?;
-            tx.commit()?;
-            Ok(result)
+        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (value, mut changed) = self.with_writer(move |conn| {
+            let mut changed = Changed::default();
+            let value = f(conn, &mut changed)?;
+            Ok((value, changed))
         })?;
-        if let Some(id) = result.user_id {
-            self.emit(&[Invalidation::User(id)]);
-        }
-        Ok(result)
+        self.tell(changed.take());
+        Ok(value)
     }
 
-    /// Grants something to an account as an administrator.
-    fn grant_by_admin(
+    fn write_tx<T: Send + 'static>(
         &self,
-        user_id: i64,
-        kind: GrantKind,
-        name: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write(move |conn| directory::grant_by_admin(conn, user_id, kind, &name, now))?;
-        self.emit(&[Invalidation::User(user_id)]);
-        Ok(())
-    }
-
-    /// The newest audit events first.
-    fn audit_events(&self, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(|conn| audit::audit_events(conn, limit))
-    }
-
-    /// The redacted claims of the last login through (provider, subject).
-    fn last_claims(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        self.read(|conn| directory::last_claims(conn, provider, subject))
-    }
-
-    /// The account with this username (case-insensitive), as the engine sees it.
-    fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|conn| {
-            let id = conn.query_int(
-                "SELECT id FROM users WHERE lower(username) = lower($1)",
-                &[username.into()],
-            )?;
-            id.map(|id| crate::users::load_user(conn, id)).transpose()
-        })
-    }
-
-    /// The account signed in by (provider, subject), with its grants: one indexed lookup
-    /// plus the account's rows.
-    fn user_by_identity(
-        &self,
-        provider: &str,
-        subject: &str,
-    ) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|conn| {
-            let id = conn.query_int(
-                "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
-                &[provider.into(), subject.into()],
-            )?;
-            id.map(|id| crate::users::load_user(conn, id)).transpose()
-        })
-    }
-
-    /// How many rows a table has (for checks and tests).
-    fn count(&self, table: Table) -> Result<i64, StoreError> {
-        self.read(|conn| {
-            Ok(
-                conn.query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-    }
-
-    fn create_session(
-        &self,
-        user_id: i64,
-        origin: &SessionOrigin<'_>,
-        now: i64,
-        life: SessionLifetimes,
-    ) -> Result<sessions::Secret, StoreError> {
-        let (p, sid, sub, id_token) = (
-            origin.provider.map(String::from),
-            origin.sid.map(String::from),
-            origin.subject.map(String::from),
-            origin.id_token.map(String::from),
-        );
-        self.write(move |c| {
-            let origin = SessionOrigin {
-                provider: p.as_deref(),
-                sid: sid.as_deref(),
-                subject: sub.as_deref(),
-                id_token: id_token.as_deref(),
-            };
-            sessions::create(c, user_id, &origin, now, life)
-        })
-    }
-    fn touch_session(
-        &self,
-        secret: &str,
-        now: i64,
-        life: SessionLifetimes,
-    ) -> Result<Option<Session>, StoreError> {
-        let secret = secret.to_owned();
-        self.write(move |c| sessions::touch(c, &secret, now, life))
-    }
-    fn end_session(&self, secret: &str) -> Result<Option<sessions::EndedSession>, StoreError> {
-        let hash = sessions::digest(secret);
-        let secret = secret.to_owned();
-        let ended = self.write(move |c| sessions::end(c, &secret))?;
-        self.emit(&[Invalidation::Session(hash)]);
-        Ok(ended)
-    }
-    fn end_sessions_by_provider(
-        &self,
-        provider: &str,
-        sid: Option<&str>,
-        subject: Option<&str>,
-    ) -> Result<u64, StoreError> {
-        let (p, sid, sub) = (
-            provider.to_owned(),
-            sid.map(String::from),
-            subject.map(String::from),
-        );
-        let hashes =
-            self.write(move |c| sessions::end_by_provider(c, &p, sid.as_deref(), sub.as_deref()))?;
-        let what: Vec<Invalidation> = hashes.into_iter().map(Invalidation::Session).collect();
-        self.emit(&what);
-        Ok(what.len() as u64)
-    }
-    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
-        let n = self.write(move |c| sessions::end_for_user(c, user_id))?;
-        self.emit(&[Invalidation::User(user_id)]);
-        Ok(n)
-    }
-    fn put_login_state(
-        &self,
-        provider: &str,
-        state: &str,
-        payload: &str,
-        now: i64,
-        ttl: i64,
-    ) -> Result<String, StoreError> {
-        let (p, st, payload) = (provider.to_owned(), state.to_owned(), payload.to_owned());
-        self.write(move |c| sessions::put_state(c, &p, &st, &payload, now, ttl))
-    }
-    fn take_login_state(
-        &self,
-        state: &str,
-        binding: Option<&str>,
-        provider: &str,
-        now: i64,
-    ) -> Result<LoginState, sessions::TakeStateError> {
-        let (state, binding, p) = (
-            state.to_owned(),
-            binding.map(String::from),
-            provider.to_owned(),
-        );
-        sessions::taken(
-            self.write(move |c| sessions::take_state(c, &state, binding.as_deref(), &p, now)),
-        )
-    }
-    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
-        self.write(move |c| sessions::sweep(c, now))
-    }
-    fn record_logout_jti(
-        &self,
-        provider: &str,
-        jti: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let (p, j) = (provider.to_owned(), jti.to_owned());
-        self.write(move |c| settings::record_logout_jti(c, &p, &j, expires_at, now))
-    }
-    fn all_settings(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.read(|c| settings::all_settings(c))
-    }
-    fn get_settings(&self, scope: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        self.read(|c| settings::get_settings(c, scope))
-    }
-    fn put_settings(
-        &self,
-        scope: &str,
-        document: &serde_json::Value,
-        by: Option<&str>,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let changed = Invalidation::Settings(scope.to_owned());
-        let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(String::from));
-        self.write(move |c| settings::put_settings(c, &scope, &document, by.as_deref(), now))?;
-        self.emit(&[changed]);
-        Ok(())
-    }
-    fn list_providers(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        self.read(|c| settings::list_providers(c))
-    }
-    fn put_provider(
-        &self,
-        slug: &str,
-        document: &serde_json::Value,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let (slug, document) = (slug.to_owned(), document.clone());
-        self.write(move |c| settings::put_provider(c, &slug, &document, now))?;
-        self.emit(&[Invalidation::Settings(settings::PROVIDERS_SCOPE.into())]);
-        Ok(())
-    }
-    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
-        let slug = slug.to_owned();
-        let out = self.write(move |c| settings::delete_provider(c, &slug))?;
-        if out.is_some() {
-            self.emit(&[Invalidation::All]);
-        }
-        Ok(out)
-    }
-    fn accounts_linked_to(&self, slug: &str) -> Result<i64, StoreError> {
-        self.read(|c| settings::accounts_linked_to(c, slug))
-    }
-    fn set_password(
-        &self,
-        user_id: i64,
-        password: Option<&str>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        // Hashed before the writer is asked, so no one waits behind Argon2.
-        let hash = password.map(credentials::hash_password).transpose()?;
-        self.write(move |c| credentials::set_password_hash(c, user_id, hash.as_deref(), now))
-    }
-    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
-        let record = self.read(|c| credentials::password_record(c, username))?;
-        Ok(credentials::judge_password(record, password))
-    }
-    fn create_api_key(
-        &self,
-        name: &str,
-        scope: ApiScope,
-        now: i64,
-    ) -> Result<sessions::Secret, StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| credentials::create_api_key(c, &name, scope, now))
-    }
-    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
-        let key = key.to_owned();
-        self.write(move |c| credentials::check_api_key(c, &key, now))
-    }
-    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
-        self.read(|c| credentials::list_api_keys(c))
-    }
-    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.write(move |c| credentials::revoke_api_key(c, id, now))
-    }
-    fn import_users(
-        &self,
-        rows: Vec<ImportRow>,
-        now: i64,
-        dry_run: bool,
-        audit: Option<import::ImportAudit>,
-        progress: Box<dyn Fn(u64) + Send + Sync>,
-    ) -> Result<Vec<ImportOutcome>, StoreError> {
-        let out = self.write(move |c| {
-            import::import_rows(c, &rows, now, dry_run, audit.as_ref(), &*progress)
+        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (value, mut changed) = self.with_writer(move |conn| {
+            let mut changed = Changed::default();
+            let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&mut tx, &mut changed)?;
+            tx.commit()?;
+            Ok((value, changed))
         })?;
-        if !dry_run {
-            self.emit(&[Invalidation::All]);
-        }
-        Ok(out)
+        self.tell(changed.take());
+        Ok(value)
     }
-    fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
-        self.read(|c| query::list_users(c, filter))
+
+    fn emit(&self, what: Vec<Invalidation>) -> Result<(), StoreError> {
+        self.tell(what);
+        Ok(())
     }
-    fn query_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEvent)>, StoreError> {
-        self.read(|c| query::query_audit(c, filter))
-    }
-    fn purge_audit(&self, before: i64) -> Result<u64, StoreError> {
-        self.write(move |c| query::purge_audit(c, before))
-    }
-    fn set_user_status(
-        &self,
-        user_id: i64,
-        status: UserStatus,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let changed = sessions::set_status(&mut tx, user_id, status, now)?;
-            tx.commit()?;
-            Ok(changed)
-        })
-        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
-        self.read(|c| accounts::user_by_id(c, id))
-    }
-    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
-        self.read(|c| accounts::identities(c, user_id))
-    }
-    fn link_identity(
-        &self,
-        user_id: i64,
-        identity: NewIdentity,
-        now: i64,
-    ) -> Result<LinkOutcome, StoreError> {
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::link_identity(&mut tx, user_id, &identity, now)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
-        let provider = provider.to_owned();
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::unlink_identity(&mut tx, user_id, &provider)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    fn record_event(&self, event: NewEvent) -> Result<(), StoreError> {
-        self.write(move |c| audit::record_event(c, &event))
-    }
-    fn set_external_id(
-        &self,
-        user_id: i64,
-        provider: &str,
-        external_id: Option<&str>,
-    ) -> Result<ExternalIdOutcome, StoreError> {
-        let (p, e) = (provider.to_owned(), external_id.map(str::to_owned));
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::set_external_id(&mut tx, user_id, &p, e.as_deref())?;
-            tx.commit()?;
-            Ok(out)
-        })
-    }
-    fn stats(&self, since: i64) -> Result<query::Stats, StoreError> {
-        self.read(|c| query::stats(c, since))
-    }
-    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
-        self.read(|c| directory::decide(c, &engine, &sources))
-    }
-    fn revoke_by_admin(
-        &self,
-        user_id: i64,
-        kind: GrantKind,
-        name: &str,
-    ) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.write(move |c| directory::revoke_by_admin(c, user_id, kind, &name))
-            .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    fn update_profile(
-        &self,
-        user_id: i64,
-        display_name: Change<String>,
-        email: Change<String>,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::update_profile(&mut tx, user_id, &display_name, &email, now)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.read(|c| accounts::recent_identities(c, limit))
-    }
-    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
-        self.write(move |c| {
-            let mut tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = accounts::delete_user(&mut tx, user_id)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .inspect(|_| self.emit(&[Invalidation::User(user_id)]))
-    }
-    /// One process owns a SQLite file, so its own writes are all there is to hear.
-    fn watch(&self, sink: Sink) -> Result<(), StoreError> {
+
+    /// One process owns a SQLite file; other processes (the CLI) are heard through the
+    /// notifications table when they broadcast.
+    fn subscribe(&self, sink: Sink) -> Result<(), StoreError> {
         self.sinks.add(sink);
         self.poll_other_processes()
-    }
-    fn catalogue_entries(&self) -> Result<Vec<catalogue::Entry>, StoreError> {
-        self.read(|c| catalogue::entries(c))
-    }
-    fn catalogue(&self) -> Result<Catalogue, StoreError> {
-        self.read(|c| catalogue::load(c))
-    }
-    fn edit_catalogue(&self, edit: catalogue::Edit) -> Result<catalogue::Edited, StoreError> {
-        let out = self.write(move |c| catalogue::edit(c, &edit))?;
-        if matches!(out, catalogue::Edited::Done { .. }) {
-            self.emit(&[Invalidation::All]);
-        }
-        Ok(out)
-    }
-    fn announce(&self, what: Invalidation) -> Result<(), StoreError> {
-        self.emit(&[what]);
-        Ok(())
     }
 }
 
@@ -710,8 +362,28 @@ impl Drop for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Directory;
+    use crate::{Backend, KeyStore};
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Reads do not queue behind each other: a read that is still running (here, the
+    /// outer one) does not keep another from getting a connection — with the single
+    /// `Mutex<Connection>` this was, the inner read waited for ever.
+    #[test]
+    fn reads_run_side_by_side_on_a_pool_of_connections() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap_or_else(|e| panic!("{e}"));
+        let inner = store
+            .read(|outer| {
+                let users = outer.query_int("SELECT count(*) FROM users", &[])?;
+                let busy = store.readers.busy.load(Ordering::SeqCst);
+                let both = store.read(|_| Ok(store.readers.busy.load(Ordering::SeqCst)))?;
+                Ok((users, busy, both))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(inner, (Some(0), 1, 2));
+        assert_eq!(store.readers.busy.load(Ordering::SeqCst), 0);
+        assert_eq!(store.readers.idle.lock().map(|v| v.len()).unwrap_or(0), 2);
+    }
 
     /// Regression: Argon2 ran while the reader connection was held, so every password
     /// attempt stalled forward-auth cache misses and console reads behind it. While
@@ -723,7 +395,7 @@ mod tests {
         let store =
             Arc::new(SqliteStore::open(&dir.path().join("t.db")).unwrap_or_else(|e| panic!("{e}")));
         store
-            .write(|c| {
+            .with_writer(|c| {
                 c.execute_batch("INSERT INTO users (id, username, source, status, created_at, updated_at) VALUES (1, 'pw', 'local', 'active', 0, 0)")
                     .map_err(StoreError::from)
             })
@@ -751,9 +423,9 @@ mod tests {
         }
         let (mut free, mut busy) = (0u64, 0u64);
         while !done.load(Ordering::SeqCst) {
-            match store.reader.try_lock() {
-                Ok(_) => free += 1,
-                Err(_) => busy += 1,
+            match store.readers.busy.load(Ordering::SeqCst) {
+                0 => free += 1,
+                _ => busy += 1,
             }
         }
         checker

@@ -23,6 +23,7 @@ use ssogate_store::accounts::Change;
 use ssogate_store::credentials::{ApiScope, PasswordCheck};
 use ssogate_store::import::{ImportOutcome, ImportRow};
 use ssogate_store::invalidate::Invalidation;
+use ssogate_store::prelude::*;
 use ssogate_store::query::{AuditFilter, UserFilter, UserPage, UserSort};
 use ssogate_store::sessions::{EndedSession, SessionLifetimes, SessionOrigin, StateError};
 use ssogate_store::{

@@ -7,6 +7,7 @@ use crate::external::{Chrome, OP_CLIENT, OP_SECRET, Op, op_dir, start_op};
 use fantoccini::{Client, Locator};
 use ssogate_server::{App, AppOptions};
 use ssogate_store::Directory;
+use ssogate_store::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
-//! The directory's reads and writes, written once for both engines.
+//! A login, decided and written: the lookups the engine asked for fetched in a few
+//! queries, the engine's view of the directory over them, and the outcome's rows
+//! (on PostgreSQL in one writable-CTE statement for a first login). Also the grant
+//! writes an administrator makes. Written once for both engines over [`Db`].
 
 use crate::audit::{audit_login, claim_subject, redact};
 use crate::error::corrupt;

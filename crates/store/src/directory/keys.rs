@@ -1,0 +1,122 @@
+//! Keys and settings: local passwords, API keys, provisioning settings documents and the
+//! providers managed in the database.
+
+use super::Backend;
+use crate::StoreError;
+use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
+use crate::invalidate::Invalidation;
+use crate::sessions::Secret;
+use crate::settings;
+use serde_json::Value;
+
+pub trait KeyStore {
+    /// Sets (or removes) an account's local password (Argon2id). Whether it exists.
+    fn set_password(
+        &self,
+        user_id: i64,
+        password: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Checks a username and password.
+    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError>;
+    /// Creates an API key; returns it whole, once.
+    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError>;
+    /// The scope of a presented key, if live; records its use.
+    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError>;
+    /// Every key, newest first (never their secrets).
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError>;
+    /// Revokes a key; whether it was live.
+    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError>;
+    /// The provisioning settings document of a scope (`global` or `provider:<slug>`).
+    fn get_settings(&self, scope: &str) -> Result<Option<Value>, StoreError>;
+    /// Every saved provisioning settings document: (scope, document).
+    fn all_settings(&self) -> Result<Vec<(String, Value)>, StoreError>;
+    /// Saves a scope's provisioning settings document whole.
+    fn put_settings(
+        &self,
+        scope: &str,
+        document: &Value,
+        by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError>;
+    /// Providers managed in the database: (slug, document).
+    fn list_providers(&self) -> Result<Vec<(String, Value)>, StoreError>;
+    /// Adds or replaces a provider managed in the database.
+    fn put_provider(&self, slug: &str, document: &Value, now: i64) -> Result<(), StoreError>;
+    /// Deletes a provider and ends the sessions begun through it; how many accounts were
+    /// linked to it (`None`: no such provider). Watchers hear `All`.
+    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError>;
+}
+
+impl<B: Backend> KeyStore for B {
+    fn set_password(
+        &self,
+        user_id: i64,
+        password: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        // Hashed before a connection is taken, so no one waits behind Argon2.
+        let hash = password.map(credentials::hash_password).transpose()?;
+        self.write(move |db, _| credentials::set_password_hash(db, user_id, hash.as_deref(), now))
+    }
+    fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
+        // Judged after the connection is given back, for the same reason.
+        let record = self.read(|db| credentials::password_record(db, username))?;
+        Ok(credentials::judge_password(record, password))
+    }
+    fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError> {
+        let name = name.to_owned();
+        self.write(move |db, _| credentials::create_api_key(db, &name, scope, now))
+    }
+    fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
+        let key = key.to_owned();
+        self.write(move |db, _| credentials::check_api_key(db, &key, now))
+    }
+    fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
+        self.read(credentials::list_api_keys)
+    }
+    fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.write(move |db, _| credentials::revoke_api_key(db, id, now))
+    }
+    fn get_settings(&self, scope: &str) -> Result<Option<Value>, StoreError> {
+        self.read(|db| settings::get_settings(db, scope))
+    }
+    fn all_settings(&self) -> Result<Vec<(String, Value)>, StoreError> {
+        self.read(settings::all_settings)
+    }
+    fn put_settings(
+        &self,
+        scope: &str,
+        document: &Value,
+        by: Option<&str>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(str::to_owned));
+        self.write_tx(move |db, changed| {
+            settings::put_settings(db, &scope, &document, by.as_deref(), now)?;
+            changed.push(Invalidation::Settings(scope.clone()));
+            Ok(())
+        })
+    }
+    fn list_providers(&self) -> Result<Vec<(String, Value)>, StoreError> {
+        self.read(settings::list_providers)
+    }
+    fn put_provider(&self, slug: &str, document: &Value, now: i64) -> Result<(), StoreError> {
+        let (slug, document) = (slug.to_owned(), document.clone());
+        self.write_tx(move |db, changed| {
+            settings::put_provider(db, &slug, &document, now)?;
+            changed.push(Invalidation::Settings(settings::PROVIDERS_SCOPE.into()));
+            Ok(())
+        })
+    }
+    fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
+        let slug = slug.to_owned();
+        self.write_tx(move |db, changed| {
+            let out = settings::delete_provider(db, &slug)?;
+            if out.is_some() {
+                changed.push(Invalidation::All);
+            }
+            Ok(out)
+        })
+    }
+}

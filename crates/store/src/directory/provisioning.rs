@@ -1,0 +1,46 @@
+//! Logins: the engine's decision against the directory, written in one transaction, and
+//! the same decision as a dry run.
+
+use super::Backend;
+use crate::provision;
+use crate::{LoginResult, RequestContext, StoreError};
+use ssogate_core::claims::ClaimSources;
+use ssogate_core::{Engine, Outcome};
+use std::sync::Arc;
+
+pub trait LoginStore {
+    /// Decides a login with `engine` and writes the outcome — account, identity, grants
+    /// and an audit event — in one transaction.
+    fn login(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError>;
+    /// What a login with these claims would decide now, writing nothing.
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError>;
+}
+
+impl<B: Backend> LoginStore for B {
+    /// On SQLite the writer thread runs lookups, decision and writes in one `IMMEDIATE`
+    /// transaction, so two first logins of one subject are decided one after the other.
+    /// On PostgreSQL the loser of such a race fails on a unique constraint and is decided
+    /// again against the winner's rows.
+    fn login(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError> {
+        self.write_tx(move |db, changed| {
+            let result = provision::login(db, &engine, &sources, &ctx)?;
+            if let Some(id) = result.user_id {
+                changed.user(id);
+            }
+            Ok(result)
+        })
+    }
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
+        self.read(|db| provision::decide(db, &engine, &sources))
+    }
+}

@@ -1,0 +1,177 @@
+//! Sessions and login states: opening, touching and ending sessions, pending logins
+//! (one-time, bound to the browser) and the back-channel logout replay guard.
+
+use super::Backend;
+use crate::StoreError;
+use crate::invalidate::Invalidation;
+use crate::sessions::{
+    self, EndedSession, LoginState, Secret, Session, SessionLifetimes, SessionOrigin,
+    TakeStateError,
+};
+use crate::settings;
+
+pub trait SessionStore {
+    /// Opens a session; returns the cookie's secret (stored only as a digest).
+    fn create_session(
+        &self,
+        user_id: i64,
+        origin: &SessionOrigin<'_>,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Secret, StoreError>;
+    /// The live session for a cookie's secret, its idle deadline pushed back.
+    fn touch_session(
+        &self,
+        secret: &str,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Ends one session: `None` when there was none, otherwise the ID token it was
+    /// opened with, if any (for `id_token_hint` at RP-initiated logout).
+    fn end_session(&self, secret: &str) -> Result<Option<EndedSession>, StoreError>;
+    /// Ends the sessions a back-channel logout names (by `sid`, else by subject).
+    fn end_sessions_by_provider(
+        &self,
+        provider: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StoreError>;
+    /// Ends every session of an account.
+    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError>;
+    /// Stores a pending login under its state; returns the browser-binding secret.
+    fn put_login_state(
+        &self,
+        provider: &str,
+        state: &str,
+        payload: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<String, StoreError>;
+    /// Takes a pending login, once.
+    fn take_login_state(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<LoginState, TakeStateError>;
+    /// Deletes expired sessions and login states.
+    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError>;
+    /// Records a back-channel logout token's `jti`; `false` when it is a replay.
+    fn record_logout_jti(
+        &self,
+        provider: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+}
+
+impl<B: Backend> SessionStore for B {
+    fn create_session(
+        &self,
+        user_id: i64,
+        origin: &SessionOrigin<'_>,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Secret, StoreError> {
+        let owned = [origin.provider, origin.sid, origin.subject, origin.id_token]
+            .map(|s| s.map(str::to_owned));
+        self.write(move |db, _| {
+            let [provider, sid, subject, id_token] = &owned;
+            let origin = SessionOrigin {
+                provider: provider.as_deref(),
+                sid: sid.as_deref(),
+                subject: subject.as_deref(),
+                id_token: id_token.as_deref(),
+            };
+            sessions::create(db, user_id, &origin, now, life)
+        })
+    }
+    fn touch_session(
+        &self,
+        secret: &str,
+        now: i64,
+        life: SessionLifetimes,
+    ) -> Result<Option<Session>, StoreError> {
+        let secret = secret.to_owned();
+        self.write(move |db, _| sessions::touch(db, &secret, now, life))
+    }
+    fn end_session(&self, secret: &str) -> Result<Option<EndedSession>, StoreError> {
+        let secret = secret.to_owned();
+        self.write_tx(move |db, changed| {
+            let ended = sessions::end(db, &secret)?;
+            changed.push(Invalidation::Session(sessions::digest(&secret)));
+            Ok(ended)
+        })
+    }
+    fn end_sessions_by_provider(
+        &self,
+        provider: &str,
+        sid: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let (provider, sid, subject) = (
+            provider.to_owned(),
+            sid.map(str::to_owned),
+            subject.map(str::to_owned),
+        );
+        self.write_tx(move |db, changed| {
+            let ended =
+                sessions::end_by_provider(db, &provider, sid.as_deref(), subject.as_deref())?;
+            let n = ended.len() as u64;
+            for digest in ended {
+                changed.push(Invalidation::Session(digest));
+            }
+            Ok(n)
+        })
+    }
+    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.write_tx(move |db, changed| {
+            let n = sessions::end_for_user(db, user_id)?;
+            changed.user(user_id);
+            Ok(n)
+        })
+    }
+    fn put_login_state(
+        &self,
+        provider: &str,
+        state: &str,
+        payload: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<String, StoreError> {
+        let (provider, state, payload) =
+            (provider.to_owned(), state.to_owned(), payload.to_owned());
+        self.write(move |db, _| sessions::put_state(db, &provider, &state, &payload, now, ttl))
+    }
+    fn take_login_state(
+        &self,
+        state: &str,
+        binding: Option<&str>,
+        provider: &str,
+        now: i64,
+    ) -> Result<LoginState, TakeStateError> {
+        let (state, binding, provider) = (
+            state.to_owned(),
+            binding.map(str::to_owned),
+            provider.to_owned(),
+        );
+        sessions::taken(self.write(move |db, _| {
+            sessions::take_state(db, &state, binding.as_deref(), &provider, now)
+        }))
+    }
+    fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
+        self.write(move |db, _| sessions::sweep(db, now))
+    }
+    fn record_logout_jti(
+        &self,
+        provider: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (provider, jti) = (provider.to_owned(), jti.to_owned());
+        self.write(move |db, _| settings::record_logout_jti(db, &provider, &jti, expires_at, now))
+    }
+}
