@@ -10,20 +10,25 @@
 use crate::StoreError;
 use crate::directory::{Backend, Changed};
 use crate::invalidate::{self, Invalidation, Sink};
-use crate::sql::{Arg, Cell, Db, Row};
-use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use postgres::{Client, GenericClient, Statement};
+use crate::sql::Db;
+use postgres::Client;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+mod url;
+mod wire;
+
+use url::connection;
+use wire::{Conn, Tx, classify, lost_race, pg_error};
+
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/postgres/0001_directory.sql"),
-    include_str!("../migrations/postgres/0002_sessions.sql"),
-    include_str!("../migrations/postgres/0003_api_keys.sql"),
-    include_str!("../migrations/postgres/0004_settings.sql"),
-    include_str!("../migrations/postgres/0005_notifications.sql"),
-    include_str!("../migrations/postgres/0006_session_id_token.sql"),
+    include_str!("../../migrations/postgres/0001_directory.sql"),
+    include_str!("../../migrations/postgres/0002_sessions.sql"),
+    include_str!("../../migrations/postgres/0003_api_keys.sql"),
+    include_str!("../../migrations/postgres/0004_settings.sql"),
+    include_str!("../../migrations/postgres/0005_notifications.sql"),
+    include_str!("../../migrations/postgres/0006_session_id_token.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):
@@ -70,256 +75,10 @@ impl Drop for PgStore {
     }
 }
 
-/// How to reach the server: the URL parsed, with ssogate's additions applied.
-///
-/// * `sslrootcert=PATH` (as libpq spells it): trust this CA file (PEM) besides the
-///   system's roots.
-/// * Without `sslmode`, connections to anything but loopback or a Unix socket require
-///   TLS (libpq's default, `prefer`, would silently fall back to plain text); loopback
-///   goes without. `sslmode=disable|prefer|require` is honoured when given, and the
-///   server's certificate is always verified (the system's roots and `sslrootcert`).
-///
-/// And the pool's cap: `max_connections=N` (an ssogate addition, like `sslrootcert`),
-/// [`DEFAULT_MAX_CONNECTIONS`] when not given.
-fn connection(url: &str) -> Result<(postgres::Config, MakeRustlsConnect, usize), StoreError> {
-    let bad =
-        |why: String| StoreError::PostgresConnect(format!("the database URL is not usable: {why}"));
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut kept = Vec::new();
-    let mut root_cert = None;
-    let mut mode_given = false;
-    let mut max = DEFAULT_MAX_CONNECTIONS;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("sslrootcert", path)) => root_cert = Some(path.to_owned()),
-            Some(("max_connections", n)) => {
-                max = n
-                    .parse()
-                    .ok()
-                    .filter(|n: &usize| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "max_connections={n} is not a number of connections between 1 and 1000"
-                        ))
-                    })?;
-            }
-            Some(("sslmode", _)) => {
-                mode_given = true;
-                kept.push(pair);
-            }
-            _ => kept.push(pair),
-        }
-    }
-    let rebuilt = if kept.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
-    let mut config: postgres::Config = rebuilt
-        .parse()
-        .map_err(|e: postgres::Error| bad(e.to_string()))?;
-    let local = config.get_hosts().iter().all(|h| match h {
-        postgres::config::Host::Tcp(name) => {
-            matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
-        }
-        postgres::config::Host::Unix(_) => true,
-    });
-    if !mode_given {
-        // Certificates are always verified, so libpq's `prefer` would turn a server with
-        // a self-signed certificate into a failure; choose instead: encryption on the
-        // network, none over loopback where it protects nothing.
-        config.ssl_mode(if local {
-            postgres::config::SslMode::Disable
-        } else {
-            postgres::config::SslMode::Require
-        });
-    }
-
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(path) = &root_cert {
-        let pem = std::fs::read(path)
-            .map_err(|e| bad(format!("cannot read sslrootcert {path} ({e})")))?;
-        let mut added = 0;
-        use rustls_pki_types::pem::PemObject as _;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| bad(format!("sslrootcert {path} is not PEM ({e})")))?;
-            roots
-                .add(cert)
-                .map_err(|e| bad(format!("sslrootcert {path}: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(bad(format!("sslrootcert {path} holds no certificate")));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok((config, MakeRustlsConnect::new(tls), max))
-}
-
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL may hold a password.
         f.debug_struct("PgStore").finish_non_exhaustive()
-    }
-}
-
-impl ToSql for Arg<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut postgres::types::private::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            Arg::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
-            Arg::Int(i) => i.to_sql(ty, out),
-            Arg::Text(t) => t.to_sql(ty, out),
-            Arg::Bool(b) => b.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        [
-            Type::INT8,
-            Type::INT4,
-            Type::TEXT,
-            Type::VARCHAR,
-            Type::BOOL,
-        ]
-        .contains(ty)
-    }
-
-    to_sql_checked!();
-}
-
-fn pg_error(e: postgres::Error) -> StoreError {
-    // `Display` says only "db error"; the server's message is what helps.
-    match e.as_db_error() {
-        // Class 08 (connection exception) and 57 (operator intervention: shutdown,
-        // cannot connect now): the server is going or gone, not this query's fault.
-        Some(d) if d.code().code().starts_with("08") || d.code().code().starts_with("57") => {
-            StoreError::Unavailable(format!("{} ({})", d.message(), d.code().code()))
-        }
-        Some(d) => StoreError::Postgres(format!("{} ({})", d.message(), d.code().code())),
-        // No answer from the server at all: a closed connection, an I/O error.
-        None => StoreError::Unavailable(e.to_string()),
-    }
-}
-
-fn rows(rows: Vec<postgres::Row>) -> Result<Vec<Row>, StoreError> {
-    rows.into_iter()
-        .map(|r| {
-            (0..r.len())
-                .map(|i| {
-                    let ty = r
-                        .columns()
-                        .get(i)
-                        .map(|c| c.type_().clone())
-                        .unwrap_or(Type::TEXT);
-                    let cell = if ty == Type::INT8 {
-                        r.try_get::<_, Option<i64>>(i)
-                            .map(|v| v.map_or(Cell::Null, Cell::Int))
-                    } else if ty == Type::INT4 {
-                        r.try_get::<_, Option<i32>>(i)
-                            .map(|v| v.map_or(Cell::Null, |v| Cell::Int(i64::from(v))))
-                    } else if ty == Type::BOOL {
-                        r.try_get::<_, Option<bool>>(i)
-                            .map(|v| v.map_or(Cell::Null, Cell::Bool))
-                    } else {
-                        r.try_get::<_, Option<String>>(i)
-                            .map(|v| v.map_or(Cell::Null, Cell::Text))
-                    };
-                    cell.map_err(pg_error)
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Row)
-        })
-        .collect()
-}
-
-fn params<'a>(args: &'a [Arg<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
-    args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
-}
-
-/// Prepared statements, per connection: without them every query is parsed again, which
-/// doubled the round trips of a login.
-type Statements = HashMap<String, Statement>;
-
-/// A pooled connection with its prepared statements.
-struct Conn {
-    client: Client,
-    statements: Statements,
-}
-
-fn prepared(
-    client: &mut impl GenericClient,
-    cache: &mut Statements,
-    sql: &str,
-) -> Result<Statement, StoreError> {
-    if let Some(st) = cache.get(sql) {
-        return Ok(st.clone());
-    }
-    let st = client.prepare(sql).map_err(classify)?;
-    cache.insert(sql.to_owned(), st.clone());
-    Ok(st)
-}
-
-impl Db for Conn {
-    fn writable_cte(&self) -> bool {
-        true
-    }
-    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        let st = prepared(&mut self.client, &mut self.statements, sql)?;
-        self.client.execute(&st, &params(args)).map_err(classify)
-    }
-    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        let st = prepared(&mut self.client, &mut self.statements, sql)?;
-        rows(self.client.query(&st, &params(args)).map_err(classify)?)
-    }
-}
-
-/// A transaction on a pooled connection, sharing its prepared statements.
-pub struct Tx<'a> {
-    tx: postgres::Transaction<'a>,
-    statements: &'a mut Statements,
-}
-
-impl Db for Tx<'_> {
-    fn writable_cte(&self) -> bool {
-        true
-    }
-    fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        let st = prepared(&mut self.tx, self.statements, sql)?;
-        self.tx.execute(&st, &params(args)).map_err(classify)
-    }
-    fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        let st = prepared(&mut self.tx, self.statements, sql)?;
-        rows(self.tx.query(&st, &params(args)).map_err(classify)?)
-    }
-}
-
-/// A unique violation, serialization failure or deadlock: another writer won a race.
-fn lost_race(e: &StoreError) -> bool {
-    matches!(e, StoreError::Race)
-}
-
-fn classify(e: postgres::Error) -> StoreError {
-    use postgres::error::SqlState;
-    match e.code() {
-        Some(c)
-            if *c == SqlState::UNIQUE_VIOLATION
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
-        {
-            StoreError::Race
-        }
-        _ => pg_error(e),
     }
 }
 
@@ -616,22 +375,6 @@ fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use postgres::config::SslMode;
-
-    #[test]
-    fn max_connections_is_read_from_the_url_and_checked() {
-        let cap = |url: &str| connection(url).map(|(_, _, n)| n);
-        assert_eq!(
-            cap("postgres://u@127.0.0.1/x").ok(),
-            Some(DEFAULT_MAX_CONNECTIONS)
-        );
-        assert_eq!(
-            cap("postgres://u@127.0.0.1/x?max_connections=4").ok(),
-            Some(4)
-        );
-        assert!(cap("postgres://u@127.0.0.1/x?max_connections=0").is_err());
-        assert!(cap("postgres://u@127.0.0.1/x?max_connections=lots").is_err());
-    }
 
     /// Connections are capped: past the cap a caller waits, and is refused as
     /// unavailable (503 upstream) when none frees up in time.
@@ -662,32 +405,5 @@ mod tests {
         store.put(b);
         store.put(c);
         assert!(store.idle.lock().map(|v| v.len()).unwrap_or(0) <= 2);
-    }
-
-    #[test]
-    fn tls_is_required_off_loopback_unless_the_url_says_otherwise() {
-        let mode = |url: &str| connection(url).map(|(c, _, _)| c.get_ssl_mode());
-        assert_eq!(
-            mode("postgres://u:p@db.example.com/x").ok(),
-            Some(SslMode::Require)
-        );
-        assert_eq!(
-            mode("postgres://u@db.example.com/x?sslmode=disable").ok(),
-            Some(SslMode::Disable)
-        );
-        assert_eq!(
-            mode("postgres://u@127.0.0.1:5432/x").ok(),
-            Some(SslMode::Disable)
-        );
-        assert_eq!(
-            mode("postgres://u@localhost/x").ok(),
-            Some(SslMode::Disable)
-        );
-        assert_eq!(
-            mode("postgres://u@127.0.0.1/x?sslmode=require").ok(),
-            Some(SslMode::Require)
-        );
-        assert!(mode("postgres://u@127.0.0.1/x?sslrootcert=/nonexistent.pem").is_err());
-        assert!(mode("postgres://u@127.0.0.1/x?sslmode=sometimes").is_err());
     }
 }
