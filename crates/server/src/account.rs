@@ -2,53 +2,41 @@
 //! bound to the current session), unlinking with the last-method guard.
 
 use crate::auth::{self, TokenForm, csrf_token};
+use crate::extract::CsrfForm;
 use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, AccountPage, FormButton, IdentityRow, Link, LinkButton, MessagePage};
 use crate::registry::ProviderEntry;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageError, PageResult};
 use crate::state::App;
 use crate::web;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::response::Response;
 use serde::Deserialize;
 use ssogate_store::accounts::{LinkOutcome, NewIdentity, UnlinkOutcome};
 use ssogate_store::sessions::Session;
 
-pub(crate) async fn root(State(app): State<App>, req: Req) -> Response {
-    match app.session(&req.headers).await {
-        Ok(Some(_)) if app.demo_people.is_some() => {
-            web::redirect(StatusCode::FOUND, "/demo/whoami")
-        }
-        Ok(Some(_)) => web::redirect(StatusCode::FOUND, "/account"),
-        Ok(None) => web::redirect(StatusCode::FOUND, "/login"),
-        Err(e) => server_error(req.t, &e),
-    }
+pub(crate) async fn root(State(app): State<App>, req: Req) -> PageResult {
+    let target = match app.session(&req.headers).await.or_page(&req)? {
+        Some(_) if app.demo_people.is_some() => "/demo/whoami",
+        Some(_) => "/account",
+        None => "/login",
+    };
+    Ok(web::redirect(StatusCode::FOUND, target))
 }
 
-/// The session, or the response that sends the browser to sign in first.
-async fn signed_in(app: &App, req: &Req, back: &str) -> Result<Session, Response> {
-    match app.session(&req.headers).await {
-        Ok(Some((_, s))) => Ok(s),
-        Ok(None) => {
+/// The session, or the answer that sends the browser to sign in first.
+async fn signed_in(app: &App, req: &Req, back: &str) -> Result<Session, PageError> {
+    match app.session(&req.headers).await.or_page(req)? {
+        Some((_, s)) => Ok(s),
+        None => {
             let q: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", back)
                 .append_pair("direct", "1")
                 .finish();
-            Err(web::redirect(StatusCode::FOUND, &format!("/login?{q}")))
+            Err(web::redirect(StatusCode::FOUND, &format!("/login?{q}")).into())
         }
-        Err(e) => Err(server_error(req.t, &e)),
     }
-}
-
-/// A state-changing form from the account page: its CSRF token, then the session.
-async fn signed_in_form(app: &App, req: &Req, csrf: Option<&str>) -> Result<Session, Response> {
-    if !web::csrf_ok(&req.headers, app.csrf_cookie(), csrf, &app.base) {
-        return Err(auth::csrf_failed(app, req));
-    }
-    signed_in(app, req, "/account").await
 }
 
 fn provider_name(app: &App, slug: &str) -> String {
@@ -65,17 +53,12 @@ pub(crate) async fn page(
     State(app): State<App>,
     req: Req,
     Query(q): Query<AccountQuery>,
-) -> Response {
-    let session = match signed_in(&app, &req, "/account").await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let id = session.user_id;
-    let loaded = app.db(move |d| Ok((d.user(id)?, d.identities(id)?))).await;
-    let (user, identities) = match loaded {
-        Ok((Some(u), i)) => (u, i),
-        Ok((None, _)) => return web::redirect(StatusCode::FOUND, "/login?direct=1"),
-        Err(e) => return server_error(req.t, &e),
+) -> PageResult {
+    let id = signed_in(&app, &req, "/account").await?.user_id;
+    let loaded = app.db(move |d| Ok((d.user(id)?, d.identities(id)?)));
+    let (user, identities) = match loaded.await.or_page(&req)? {
+        (Some(u), i) => (u, i),
+        (None, _) => return Ok(web::redirect(StatusCode::FOUND, "/login?direct=1")),
     };
     let t = req.t;
     let notice = q.notice.as_deref().and_then(|n| {
@@ -127,31 +110,28 @@ pub(crate) async fn page(
     if let Some(c) = cookie {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
-    res
+    Ok(res)
 }
 
 pub(crate) async fn link(
     State(app): State<App>,
     req: Req,
     Path(slug): Path<String>,
-    Form(f): Form<TokenForm>,
-) -> Response {
-    let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    CsrfForm(_): CsrfForm<TokenForm>,
+) -> PageResult {
+    let session = signed_in(&app, &req, "/account").await?;
     let Some(entry) = app.provider(&slug) else {
-        return crate::ops::not_found(req).await;
+        return Ok(crate::ops::not_found(req).await);
     };
     let back = format!("{}/account", app.config.base_url);
-    auth::begin(
+    Ok(auth::begin(
         &app,
         &req,
         &entry,
         &back,
-        Some(format!("link:{}", session.user_id)),
+        auth::Purpose::Link(session.user_id),
     )
-    .await
+    .await)
 }
 
 /// The callback of a linking round-trip: the browser must still be signed in to the
@@ -162,17 +142,17 @@ pub(crate) async fn finish_link(
     entry: &ProviderEntry,
     verified: ssogate_oidc::VerifiedLogin,
     user_id: i64,
-) -> Response {
+) -> PageResult {
     let slug = entry.rp.slug().to_owned();
     let mut ev = req.event("identity.linked", "failure", app.now());
     ev.provider = Some(slug.clone());
     ev.subject = Some(verified.subject.clone());
-    match app.session(&req.headers).await {
-        Ok(Some((_, s))) if s.user_id == user_id => {}
-        Ok(_) => {
+    match app.session(&req.headers).await.or_page(req)? {
+        Some((_, s)) if s.user_id == user_id => {}
+        _ => {
             ev.reason = Some("link_session_changed".into());
             app.audit(ev).await;
-            return pages::message(
+            return Ok(pages::message(
                 req.t,
                 StatusCode::FORBIDDEN,
                 req.t.err_state_title,
@@ -182,9 +162,8 @@ pub(crate) async fn finish_link(
                     label: req.t.account_title.into(),
                 }),
                 Some("link_session_changed"),
-            );
+            ));
         }
-        Err(e) => return server_error(req.t, &e),
     }
     let claims = serde_json::Value::Object(verified.id_token_claims.clone());
     let email = verified
@@ -201,13 +180,10 @@ pub(crate) async fn finish_link(
         claims,
     };
     let now = app.now();
-    let outcome = match app
+    let outcome = app
         .db(move |d| d.link_identity(user_id, identity, now))
         .await
-    {
-        Ok(o) => o,
-        Err(e) => return server_error(req.t, &e),
-    };
+        .or_page(req)?;
     ev.user_id = Some(user_id);
     let notice = match outcome {
         LinkOutcome::Linked | LinkOutcome::AlreadyLinked => {
@@ -228,20 +204,18 @@ pub(crate) async fn finish_link(
         }
     };
     app.audit(ev).await;
-    web::redirect(
+    Ok(web::redirect(
         StatusCode::SEE_OTHER,
         &format!("/account?notice={notice}:{slug}"),
-    )
+    ))
 }
 
 pub(crate) async fn unlink_confirm(
     State(app): State<App>,
     req: Req,
     Path(slug): Path<String>,
-) -> Response {
-    if let Err(r) = signed_in(&app, &req, "/account").await {
-        return r;
-    }
+) -> PageResult {
+    signed_in(&app, &req, "/account").await?;
     let name = provider_name(&app, &slug);
     let (csrf, cookie) = csrf_token(&app, &req.headers);
     let t = req.t;
@@ -266,24 +240,21 @@ pub(crate) async fn unlink_confirm(
     if let Some(c) = cookie {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
-    res
+    Ok(res)
 }
 
 pub(crate) async fn unlink(
     State(app): State<App>,
     req: Req,
     Path(slug): Path<String>,
-    Form(f): Form<TokenForm>,
-) -> Response {
-    let session = match signed_in_form(&app, &req, f.csrf.as_deref()).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    CsrfForm(_): CsrfForm<TokenForm>,
+) -> PageResult {
+    let session = signed_in(&app, &req, "/account").await?;
     let (user_id, s) = (session.user_id, slug.clone());
-    let outcome = match app.db(move |d| d.unlink_identity(user_id, &s)).await {
-        Ok(o) => o,
-        Err(e) => return server_error(req.t, &e),
-    };
+    let outcome = app
+        .db(move |d| d.unlink_identity(user_id, &s))
+        .await
+        .or_page(&req)?;
     let mut ev = req.event("identity.unlinked", "failure", app.now());
     ev.user_id = Some(user_id);
     ev.provider = Some(slug.clone());
@@ -313,5 +284,5 @@ pub(crate) async fn unlink(
             res.headers_mut().append(header::SET_COOKIE, c);
         }
     }
-    res
+    Ok(res)
 }

@@ -1,10 +1,87 @@
 //! Answers for failures: a page for people, problem+json for machines, and the JSON
 //! error of the forward-auth and back-channel endpoints.
 
+use crate::extract::Req;
 use crate::i18n::Texts;
+use crate::pages::Link;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ssogate_admin::AdminError;
 use ssogate_store::StoreError;
+
+/// Why a page request ended early. Handlers return [`PageResult`] and end with `?`:
+/// a directory failure becomes the 503/500 page, an administrative refusal its 404/422
+/// page, and any finished answer (sign in first, forbidden, form expired) goes out as
+/// it is. No handler writes its own error page for these.
+pub(crate) enum PageError {
+    /// The directory failed.
+    Store(&'static Texts, StoreError),
+    /// An administrative call failed (the input, or the directory underneath).
+    Admin(&'static Texts, AdminError),
+    /// A finished answer that ends the request (boxed: `Result`s carrying it stay small).
+    Page(Box<Response>),
+}
+
+/// What a page handler returns.
+pub(crate) type PageResult = Result<Response, PageError>;
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Store(t, e) => server_error(t, &e),
+            PageError::Admin(t, e) => admin_failure(t, &e),
+            PageError::Page(r) => *r,
+        }
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(r: Response) -> PageError {
+        PageError::Page(Box::new(r))
+    }
+}
+
+/// `.or_page(&req)?`: a failure as the page for this request's language.
+pub(crate) trait OrPage<T> {
+    fn or_page(self, req: &Req) -> Result<T, PageError>;
+}
+
+impl<T> OrPage<T> for Result<T, StoreError> {
+    fn or_page(self, req: &Req) -> Result<T, PageError> {
+        self.map_err(|e| PageError::Store(req.t, e))
+    }
+}
+
+impl<T> OrPage<T> for Result<T, AdminError> {
+    fn or_page(self, req: &Req) -> Result<T, PageError> {
+        self.map_err(|e| PageError::Admin(req.t, e))
+    }
+}
+
+/// An administrative call that failed: a directory failure is the server's (503/500);
+/// anything else is the input's — 404 for what does not exist, 422 with the reason.
+pub(crate) fn admin_failure(t: &Texts, e: &AdminError) -> Response {
+    if let AdminError::Store(s) = e
+        && !e.is_input()
+    {
+        return server_error(t, s);
+    }
+    let status = match e {
+        AdminError::NotFound { .. } => StatusCode::NOT_FOUND,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    crate::pages::message(
+        t,
+        status,
+        "That did not work",
+        &e.to_string(),
+        Some(Link {
+            href: "/admin/users".into(),
+            label: "Users".into(),
+        }),
+        None,
+    )
+}
 
 /// Seconds a client is asked to wait when the directory cannot be reached.
 pub(crate) const RETRY_AFTER: u32 = 5;

@@ -5,7 +5,7 @@
 use crate::cache::CachedSession;
 use crate::extract::Req;
 use crate::pages::{self, WhoamiPage};
-use crate::respond::{json_error, server_error, server_problem};
+use crate::respond::{OrPage, PageResult, json_error, server_error, server_problem};
 use crate::state::App;
 use crate::web;
 use axum::extract::State;
@@ -183,11 +183,10 @@ fn unauthenticated(app: &App, req: &Req, q: &[(String, String)]) -> Response {
 }
 
 /// The demo's stand-in for a proxied application.
-pub(crate) async fn whoami(State(app): State<App>, req: Req) -> Response {
-    let session = match app.cached_session(&req.headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return web::redirect(StatusCode::FOUND, "/login?return_to=%2Fdemo%2Fwhoami"),
-        Err(e) => return server_error(req.t, &e),
+pub(crate) async fn whoami(State(app): State<App>, req: Req) -> PageResult {
+    let Some(session) = app.cached_session(&req.headers).await.or_page(&req)? else {
+        let to_login = "/login?return_to=%2Fdemo%2Fwhoami";
+        return Ok(web::redirect(StatusCode::FOUND, to_login));
     };
     let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
     let mut res = pages::render(
@@ -203,7 +202,7 @@ pub(crate) async fn whoami(State(app): State<App>, req: Req) -> Response {
     if let Some(c) = cookie {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
-    res
+    Ok(res)
 }
 
 fn bearer_refused(error: &str, description: &str, status: StatusCode) -> Response {

@@ -7,12 +7,12 @@ use crate::extract::Req;
 use crate::pages::{self, Link};
 use crate::ratelimit::Bucket;
 use crate::registry::ProviderEntry;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use crate::web;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use ssogate_core::claims::ClaimSources;
@@ -40,7 +40,41 @@ pub(crate) async fn start(
         return unknown_provider(&app, &req, &slug).await;
     };
     let return_to = app.return_to(q.return_to.as_deref());
-    begin(&app, &req, &entry, &return_to, None).await
+    begin(&app, &req, &entry, &return_to, Purpose::SignIn).await
+}
+
+/// Why a round-trip through a provider was started. Kept with the pending login (the
+/// relying party carries it as opaque text; this is the one place that reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Sign in (or be provisioned) through the provider.
+    SignIn,
+    /// Link the identity to this signed-in account.
+    Link(i64),
+}
+
+impl Purpose {
+    fn encode(self) -> Option<String> {
+        match self {
+            Purpose::SignIn => None,
+            Purpose::Link(account) => Some(format!("link:{account}")),
+        }
+    }
+
+    /// Anything unreadable is a plain sign-in: the account to link to is never guessed.
+    fn decode(text: Option<&str>) -> Purpose {
+        text.and_then(|p| p.strip_prefix("link:"))
+            .and_then(|id| id.parse().ok())
+            .map_or(Purpose::SignIn, Purpose::Link)
+    }
+}
+
+/// Where a new session came from, for back-channel and RP-initiated logout.
+pub(crate) struct SessionStart {
+    pub provider: String,
+    pub sid: Option<String>,
+    pub subject: String,
+    pub id_token: Option<String>,
 }
 
 /// Sends the browser to the provider with a fresh state bound to it.
@@ -49,9 +83,9 @@ pub(crate) async fn begin(
     req: &Req,
     entry: &ProviderEntry,
     return_to: &str,
-    purpose: Option<String>,
+    purpose: Purpose,
 ) -> Response {
-    let (url, pending) = match entry.rp.begin(return_to, purpose).await {
+    let (url, pending) = match entry.rp.begin(return_to, purpose.encode()).await {
         Ok(begun) => begun,
         Err(e) => return login_failed(app, req, entry.rp.slug(), &e).await,
     };
@@ -179,18 +213,13 @@ pub(crate) async fn callback(
             if let Some(dump) = verified.dump.take() {
                 dump_claims(&app, &req, &slug, &verified.subject, &dump).await;
             }
-            match verified
-                .pending
-                .purpose
-                .as_deref()
-                .and_then(|p| p.strip_prefix("link:"))
-                .and_then(|id| id.parse::<i64>().ok())
-            {
-                Some(user_id) => {
+            match Purpose::decode(verified.pending.purpose.as_deref()) {
+                Purpose::Link(user_id) => {
                     crate::account::finish_link(&app, &req, &entry, verified, user_id).await
                 }
-                None => sign_in(&app, &req, &entry, verified).await,
+                Purpose::SignIn => sign_in(&app, &req, &entry, verified).await,
             }
+            .into_response()
         }
     };
     if let Some(name) = cookie_name {
@@ -217,7 +246,7 @@ pub(super) async fn sign_in(
     req: &Req,
     entry: &ProviderEntry,
     verified: ssogate_oidc::VerifiedLogin,
-) -> Response {
+) -> PageResult {
     let slug = entry.rp.slug().to_owned();
     let sources = ClaimSources {
         id_token: Value::Object(verified.id_token_claims),
@@ -229,12 +258,12 @@ pub(super) async fn sign_in(
         user_agent: web::user_agent(&req.headers),
     };
     let Some((engine, _)) = app.engine(&slug) else {
-        return unknown_provider(app, req, &slug).await;
+        return Ok(unknown_provider(app, req, &slug).await);
     };
-    let result = match app.db(move |d| d.login(engine, sources, ctx)).await {
-        Ok(r) => r,
-        Err(e) => return server_error(req.t, &e),
-    };
+    let result = app
+        .db(move |d| d.login(engine, sources, ctx))
+        .await
+        .or_page(req)?;
     let outcome = &result.outcome;
     if let Decision::Provision { .. } = outcome.decision {
         app.metrics
@@ -246,12 +275,12 @@ pub(super) async fn sign_in(
                 "ssogate_logins_total",
                 &[("provider", &slug), ("outcome", "success")],
             );
-            let origin = (
-                slug,
-                verified.sid,
-                verified.subject,
-                verified.tokens.id_token,
-            );
+            let origin = SessionStart {
+                provider: slug,
+                sid: verified.sid,
+                subject: verified.subject,
+                id_token: verified.tokens.id_token,
+            };
             open_session(app, req, user_id, Some(origin), &verified.pending.return_to).await
         }
         _ => {
@@ -280,7 +309,7 @@ pub(super) async fn sign_in(
             // Whoever was signed in before in this browser is not any more.
             end_presented_session(app, req).await;
             append(&mut res, app.session_set_cookie(None));
-            res
+            Ok(res)
         }
     }
 }
@@ -301,9 +330,9 @@ pub(crate) async fn open_session(
     app: &App,
     req: &Req,
     user_id: i64,
-    origin: Option<(String, Option<String>, String, Option<String>)>,
+    origin: Option<SessionStart>,
     return_to: &str,
-) -> Response {
+) -> PageResult {
     end_presented_session(app, req).await;
     let (now, life) = (app.now(), app.lifetimes);
     let created = app
@@ -312,22 +341,33 @@ pub(crate) async fn open_session(
             d.create_session(
                 user_id,
                 &SessionOrigin {
-                    provider: o.map(|o| o.0.as_str()),
-                    sid: o.and_then(|o| o.1.as_deref()),
-                    subject: o.map(|o| o.2.as_str()),
-                    id_token: o.and_then(|o| o.3.as_deref()),
+                    provider: o.map(|o| o.provider.as_str()),
+                    sid: o.and_then(|o| o.sid.as_deref()),
+                    subject: o.map(|o| o.subject.as_str()),
+                    id_token: o.and_then(|o| o.id_token.as_deref()),
                 },
                 now,
                 life,
             )
         })
-        .await;
-    match created {
-        Ok(secret) => {
-            let mut res = web::redirect(StatusCode::SEE_OTHER, return_to);
-            append(&mut res, app.session_set_cookie(Some(&secret)));
-            res
+        .await
+        .or_page(req)?;
+    let mut res = web::redirect(StatusCode::SEE_OTHER, return_to);
+    append(&mut res, app.session_set_cookie(Some(&created)));
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Purpose;
+
+    #[test]
+    fn a_purpose_survives_the_pending_login_and_junk_is_never_a_link() {
+        for p in [Purpose::SignIn, Purpose::Link(42)] {
+            assert_eq!(Purpose::decode(p.encode().as_deref()), p);
         }
-        Err(e) => server_error(req.t, &e),
+        for junk in ["link:", "link:x", "link:4 2", "other:5", ""] {
+            assert_eq!(Purpose::decode(Some(junk)), Purpose::SignIn, "{junk}");
+        }
     }
 }

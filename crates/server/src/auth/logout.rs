@@ -2,8 +2,9 @@
 //! the provider.
 
 use super::*;
+use crate::extract::CsrfForm;
 use crate::extract::Req;
-use crate::respond::{json_error, server_error};
+use crate::respond::{OrPage, PageResult, json_error};
 use crate::state::App;
 use crate::web;
 use axum::Form;
@@ -13,30 +14,23 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use ssogate_oidc::OidcError;
 
+/// A form with nothing but its CSRF token (which [`CsrfForm`] checks).
 #[derive(Deserialize)]
-pub(crate) struct TokenForm {
-    pub csrf: Option<String>,
-}
+pub(crate) struct TokenForm {}
 
-pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<TokenForm>) -> Response {
-    if !web::csrf_ok(
-        &req.headers,
-        app.csrf_cookie(),
-        f.csrf.as_deref(),
-        &app.base,
-    ) {
-        return csrf_failed(&app, &req);
-    }
-    let session = match app.session(&req.headers).await {
-        Ok(s) => s,
-        Err(e) => return server_error(req.t, &e),
-    };
+pub(crate) async fn logout(
+    State(app): State<App>,
+    req: Req,
+    CsrfForm(_): CsrfForm<TokenForm>,
+) -> PageResult {
+    let session = app.session(&req.headers).await.or_page(&req)?;
     let mut target = "/logged-out".to_owned();
     if let Some((secret, session)) = session {
-        let id_token = match app.db(move |d| d.end_session(&secret)).await {
-            Ok(ended) => ended.and_then(|e| e.id_token),
-            Err(e) => return server_error(req.t, &e),
-        };
+        let id_token = app
+            .db(move |d| d.end_session(&secret))
+            .await
+            .or_page(&req)?
+            .and_then(|e| e.id_token);
         let mut ev = req.event("logout", "success", app.now());
         ev.user_id = Some(session.user_id);
         ev.provider = session.provider.clone();
@@ -68,7 +62,7 @@ pub(crate) async fn logout(State(app): State<App>, req: Req, Form(f): Form<Token
     }
     let mut res = web::redirect(StatusCode::SEE_OTHER, &target);
     append(&mut res, app.session_set_cookie(None));
-    res
+    Ok(res)
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use crate::extract::Req;
 use crate::i18n::with_name;
 use crate::pages::{self, Link, LoginPage, ProviderButton};
 use crate::ratelimit::Bucket;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use crate::web;
 use axum::Form;
@@ -108,9 +108,11 @@ pub(crate) async fn local_login(
     State(app): State<App>,
     req: Req,
     Form(f): Form<LocalLoginForm>,
-) -> Response {
+) -> PageResult {
+    // Not `CsrfForm`: with password sign-in switched off the route answers 404 before
+    // anything else, as if it did not exist.
     if !app.config.server.local_login {
-        return crate::ops::not_found(req).await;
+        return Ok(crate::ops::not_found(req).await);
     }
     if !web::csrf_ok(
         &req.headers,
@@ -118,18 +120,18 @@ pub(crate) async fn local_login(
         f.csrf.as_deref(),
         &app.base,
     ) {
-        return csrf_failed(&app, &req);
+        return Ok(csrf_failed(&app, &req));
     }
     if let Err(wait) = app.limits.hit(Bucket::Password, req.addr, app.now()) {
-        return too_many(&app, &req, "password", wait).await;
+        return Ok(too_many(&app, &req, "password", wait).await);
     }
     let return_to = app.return_to(f.return_to.as_deref());
     let username = f.username.trim().to_owned();
     let (u, p) = (username.clone(), f.password);
-    let check = match app.db(move |d| d.check_password(&u, &p)).await {
-        Ok(c) => c,
-        Err(e) => return server_error(req.t, &e),
-    };
+    let check = app
+        .db(move |d| d.check_password(&u, &p))
+        .await
+        .or_page(&req)?;
     let mut ev = req.event("login.password", "failure", app.now());
     ev.subject = Some(username.chars().take(128).collect());
     let message = match check {
@@ -152,12 +154,12 @@ pub(crate) async fn local_login(
     app.audit(ev).await;
     app.metrics
         .inc("ssogate_rejections_total", &[("reason", message.0)]);
-    login_form(
+    Ok(login_form(
         &app,
         &req,
         StatusCode::UNAUTHORIZED,
         &return_to,
         Some(message.1.to_owned()),
         &username,
-    )
+    ))
 }

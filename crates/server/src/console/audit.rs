@@ -1,9 +1,10 @@
 //! The audit log: filters, pages, and the CSV export.
 
+use super::run;
 use super::users::options;
-use super::{admin_failure, run};
 use crate::extract::{AdminSession, Req};
 use crate::pages;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -132,12 +133,9 @@ pub(crate) async fn audit_csv(
     req: Req,
     admin: AdminSession,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
+) -> PageResult {
     let actor = admin.actor;
-    let events = match audit_events(&app, actor, &q, 10_000).await {
-        Ok(e) => e,
-        Err(e) => return admin_failure(&req, &e),
-    };
+    let events = audit_events(&app, actor, &q, 10_000).await.or_page(&req)?;
     let mut out = String::from("id,at,event,outcome,reason,provider,subject,user_id,detail\r\n");
     for (id, e) in events {
         let row = [
@@ -159,7 +157,7 @@ pub(crate) async fn audit_csv(
         );
         out.push_str("\r\n");
     }
-    (
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (
@@ -170,7 +168,7 @@ pub(crate) async fn audit_csv(
         ],
         out,
     )
-        .into_response()
+        .into_response())
 }
 
 #[cfg(test)]

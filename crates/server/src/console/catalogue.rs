@@ -7,11 +7,12 @@ use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use ssogate_admin::{AdminError, CatalogueItem};
 use ssogate_core::domain::{Catalogue, format_external_ids, parse_external_ids};
 use ssogate_store::catalogue::{Item, ItemKind};
@@ -82,11 +83,8 @@ async fn list_page(
     actor: String,
     notice: Option<String>,
     error: Option<String>,
-) -> Response {
-    let items = match run(app, actor, |a| a.catalogue()).await {
-        Ok(i) => i,
-        Err(e) => return admin_failure(req, &e),
-    };
+) -> PageResult {
+    let items = run(app, actor, |a| a.catalogue()).await.or_page(req)?;
     let mut sections = [
         (ItemKind::Permission, "Permissions"),
         (ItemKind::Library, "Libraries"),
@@ -109,7 +107,7 @@ async fn list_page(
     } else {
         StatusCode::OK
     };
-    with_cookie(
+    Ok(with_cookie(
         pages::render(
             status,
             &CataloguePage {
@@ -121,7 +119,7 @@ async fn list_page(
             },
         ),
         cookie,
-    )
+    ))
 }
 
 pub(crate) async fn catalogue(
@@ -132,7 +130,9 @@ pub(crate) async fn catalogue(
 ) -> Response {
     let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
-    list_page(&app, &req, actor, notice, None).await
+    list_page(&app, &req, actor, notice, None)
+        .await
+        .into_response()
 }
 
 fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -178,7 +178,9 @@ pub(crate) async fn create(
     .await;
     match made {
         Ok(i) => back_with(&format!("Created the {kind} {}.", i.entry.item.name)),
-        Err(e) if e.is_input() => list_page(&app, &req, actor, None, Some(e.to_string())).await,
+        Err(e) if e.is_input() => list_page(&app, &req, actor, None, Some(e.to_string()))
+            .await
+            .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
 }
@@ -190,18 +192,17 @@ async fn item_page(
     kind: ItemKind,
     name: String,
     error: Option<String>,
-) -> Response {
-    let found = match run(app, actor, move |a| a.catalogue_item(kind, &name)).await {
-        Ok(i) => i,
-        Err(e) => return admin_failure(req, &e),
-    };
+) -> PageResult {
+    let found = run(app, actor, move |a| a.catalogue_item(kind, &name))
+        .await
+        .or_page(req)?;
     let (csrf, cookie) = csrf_token(app, &req.headers);
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    with_cookie(
+    Ok(with_cookie(
         pages::render(
             status,
             &ItemPage {
@@ -212,7 +213,7 @@ async fn item_page(
             },
         ),
         cookie,
-    )
+    ))
 }
 
 pub(crate) async fn item(
@@ -225,7 +226,9 @@ pub(crate) async fn item(
     let Some(kind) = kind_of(&kind) else {
         return crate::ops::not_found(req).await;
     };
-    item_page(&app, &req, actor, kind, name, None).await
+    item_page(&app, &req, actor, kind, name, None)
+        .await
+        .into_response()
 }
 
 /// Saves an item (a new name renames it; every grant follows).
@@ -251,7 +254,9 @@ pub(crate) async fn update(
     match changed {
         Ok(i) => back_with(&format!("Saved the {kind} {}.", i.entry.item.name)),
         Err(e) if e.is_input() && !matches!(e, AdminError::NotFound { .. }) => {
-            item_page(&app, &req, actor, kind, name, Some(e.to_string())).await
+            item_page(&app, &req, actor, kind, name, Some(e.to_string()))
+                .await
+                .into_response()
         }
         Err(e) => admin_failure(&req, &e),
     }
@@ -263,23 +268,22 @@ pub(crate) async fn delete_confirm(
     req: Req,
     admin: AdminSession,
     Path((kind, name)): Path<(String, String)>,
-) -> Response {
+) -> PageResult {
     let actor = admin.actor;
     let Some(kind) = kind_of(&kind) else {
-        return crate::ops::not_found(req).await;
+        return Ok(crate::ops::not_found(req).await);
     };
     let n = name.clone();
-    let found = match run(&app, actor, move |a| a.catalogue_item(kind, &n)).await {
-        Ok(i) => i,
-        Err(e) => return admin_failure(&req, &e),
-    };
+    let found = run(&app, actor, move |a| a.catalogue_item(kind, &n))
+        .await
+        .or_page(&req)?;
     let n = found.entry.holders;
     let path = format!(
         "/admin/catalogue/{}/{}",
         kind.as_str(),
         utf8_percent_encode(&name)
     );
-    super::confirm(
+    Ok(super::confirm(
         &app,
         &req,
         format!("Delete the {kind} {name}?"),
@@ -291,7 +295,7 @@ pub(crate) async fn delete_confirm(
         format!("{path}/delete"),
         format!("Delete {name}"),
         "/admin/catalogue",
-    )
+    ))
 }
 
 fn utf8_percent_encode(s: &str) -> String {
@@ -323,7 +327,9 @@ pub(crate) async fn delete(
             "Deleted the {kind} {name}; {h} account{} lost it.",
             if h == 1 { "" } else { "s" }
         )),
-        Err(e) if e.is_input() => list_page(&app, &req, actor, None, Some(e.to_string())).await,
+        Err(e) if e.is_input() => list_page(&app, &req, actor, None, Some(e.to_string()))
+            .await
+            .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
 }

@@ -2,12 +2,11 @@
 
 use crate::extract::{AdminSession, Req};
 use crate::pages;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 
 #[derive(Template)]
 #[template(path = "console_dashboard.html")]
@@ -68,14 +67,15 @@ fn chart(days: &[(i64, i64, i64)], today: i64) -> String {
     svg
 }
 
-pub(crate) async fn dashboard(State(app): State<App>, req: Req, _admin: AdminSession) -> Response {
+pub(crate) async fn dashboard(
+    State(app): State<App>,
+    req: Req,
+    _admin: AdminSession,
+) -> PageResult {
     let today = app.now().div_euclid(86_400) * 86_400;
     let since = today - 29 * 86_400;
-    let stats = match app.db(move |d| d.stats(since)).await {
-        Ok(s) => s,
-        Err(e) => return server_error(req.t, &e),
-    };
-    pages::render(
+    let stats = app.db(move |d| d.stats(since)).await.or_page(&req)?;
+    Ok(pages::render(
         StatusCode::OK,
         &DashboardPage {
             t: req.t,
@@ -84,5 +84,5 @@ pub(crate) async fn dashboard(State(app): State<App>, req: Req, _admin: AdminSes
             failures: stats.days.iter().map(|d| d.2).sum(),
             accounts: stats.accounts,
         },
-    )
+    ))
 }

@@ -5,11 +5,12 @@ use super::{admin_failure, back_with, run, with_cookie};
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use ssogate_store::credentials::ApiScope;
 use std::collections::HashMap;
 
@@ -42,11 +43,8 @@ async fn page(
     notice: Option<String>,
     error: Option<String>,
     created: Option<String>,
-) -> Response {
-    let keys = match run(app, actor, |a| a.api_keys()).await {
-        Ok(k) => k,
-        Err(e) => return admin_failure(req, &e),
-    };
+) -> PageResult {
+    let keys = run(app, actor, |a| a.api_keys()).await.or_page(req)?;
     let keys = keys
         .into_iter()
         .map(|k| KeyRow {
@@ -67,7 +65,7 @@ async fn page(
     let (csrf, cookie) = csrf_token(app, &req.headers);
     // Rendered with `Cache-Control: no-store`, like every page: the one holding a new
     // key is kept by no cache.
-    with_cookie(
+    Ok(with_cookie(
         pages::render(
             status,
             &KeysPage {
@@ -80,7 +78,7 @@ async fn page(
             },
         ),
         cookie,
-    )
+    ))
 }
 
 pub(crate) async fn keys(
@@ -91,7 +89,9 @@ pub(crate) async fn keys(
 ) -> Response {
     let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
-    page(&app, &req, actor, notice, None, None).await
+    page(&app, &req, actor, notice, None, None)
+        .await
+        .into_response()
 }
 
 fn field<'a>(pairs: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -112,13 +112,18 @@ pub(crate) async fn create(
         Some("read") | None => ApiScope::Read,
         Some(other) => {
             let e = format!("scope: \"{other}\" is not read or admin");
-            return page(&app, &req, actor, None, Some(e), None).await;
+            return page(&app, &req, actor, None, Some(e), None)
+                .await
+                .into_response();
         }
     };
     let name = field(&pairs, "name").unwrap_or_default().to_owned();
     match run(&app, actor.clone(), move |a| a.create_api_key(&name, scope)).await {
-        Ok(key) => page(&app, &req, actor, None, None, Some(key.expose().to_owned())).await,
-        Err(e) if e.is_input() => page(&app, &req, actor, None, Some(e.to_string()), None).await,
+        Ok(key) => (page(&app, &req, actor, None, None, Some(key.expose().to_owned())).await)
+            .into_response(),
+        Err(e) if e.is_input() => page(&app, &req, actor, None, Some(e.to_string()), None)
+            .await
+            .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
 }

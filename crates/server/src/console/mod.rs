@@ -36,33 +36,30 @@ pub(crate) use provisioning::{
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, Req};
 use crate::pages::{self, FormButton, Link, MessagePage};
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageError};
 use crate::state::App;
 use crate::web;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use ssogate_admin::{Admin, AdminError};
 use ssogate_core::domain::GrantKind;
 
 /// The signed-in administrator, or the answer for anyone else.
-async fn administrator(app: &App, req: &Req, back: &str) -> Result<String, Response> {
-    let session = match app.session(&req.headers).await {
-        Ok(Some((_, s))) => s,
-        Ok(None) => {
+async fn administrator(app: &App, req: &Req, back: &str) -> Result<String, PageError> {
+    let session = match app.session(&req.headers).await.or_page(req)? {
+        Some((_, s)) => s,
+        None => {
             let q: String = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", back)
                 .append_pair("direct", "1")
                 .finish();
-            return Err(web::redirect(StatusCode::FOUND, &format!("/login?{q}")));
+            return Err(web::redirect(StatusCode::FOUND, &format!("/login?{q}")).into());
         }
-        Err(e) => return Err(server_error(req.t, &e)),
     };
     let id = session.user_id;
-    let user = match app.db(move |d| d.user(id)).await {
-        Ok(Some(u)) => u,
-        Ok(None) => return Err(web::redirect(StatusCode::FOUND, "/login?direct=1")),
-        Err(e) => return Err(server_error(req.t, &e)),
+    let Some(user) = app.db(move |d| d.user(id)).await.or_page(req)? else {
+        return Err(web::redirect(StatusCode::FOUND, "/login?direct=1").into());
     };
     if !user.grants.iter().any(|g| g.kind == GrantKind::Admin) {
         return Err(pages::message(
@@ -75,7 +72,8 @@ async fn administrator(app: &App, req: &Req, back: &str) -> Result<String, Respo
                 label: req.t.account_title.into(),
             }),
             Some("not_admin"),
-        ));
+        )
+        .into());
     }
     Ok(format!("user:{}", user.username))
 }
@@ -143,26 +141,7 @@ fn confirm(
 }
 
 fn admin_failure(req: &Req, e: &AdminError) -> Response {
-    if let AdminError::Store(s) = e
-        && !e.is_input()
-    {
-        return server_error(req.t, s);
-    }
-    let status = match e {
-        AdminError::NotFound { .. } => StatusCode::NOT_FOUND,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    pages::message(
-        req.t,
-        status,
-        "That did not work",
-        &e.to_string(),
-        Some(Link {
-            href: "/admin/users".into(),
-            label: "Users".into(),
-        }),
-        None,
-    )
+    crate::respond::admin_failure(req.t, e)
 }
 
 /// The guard around every `/admin` route: only a signed-in administrator gets through,
@@ -191,6 +170,6 @@ pub(crate) async fn require_admin(
             request = axum::extract::Request::from_parts(parts, body);
             next.run(request).await
         }
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }

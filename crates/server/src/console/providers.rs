@@ -6,11 +6,12 @@ use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages::{self, Link};
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use ssogate_admin::AdminError;
 use std::collections::HashMap;
@@ -162,17 +163,14 @@ async fn list_page(
     notice: Option<String>,
     error: Option<(String, ProviderForm)>,
     report: Option<ssogate_oidc::CheckReport>,
-) -> Response {
-    let providers = match rows(app, actor).await {
-        Ok(r) => r,
-        Err(e) => return admin_failure(req, &e),
-    };
+) -> PageResult {
+    let providers = rows(app, actor).await.or_page(req)?;
     let (status, error, form) = match error {
         Some((e, f)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(e), f),
         None => (StatusCode::OK, None, ProviderForm::default()),
     };
     let (csrf, cookie) = csrf_token(app, &req.headers);
-    with_cookie(
+    Ok(with_cookie(
         pages::render(
             status,
             &ProvidersPage {
@@ -186,7 +184,7 @@ async fn list_page(
             },
         ),
         cookie,
-    )
+    ))
 }
 
 pub(crate) async fn providers(
@@ -197,7 +195,9 @@ pub(crate) async fn providers(
 ) -> Response {
     let actor = admin.actor;
     let notice = q.get("notice").map(|n| n.chars().take(200).collect());
-    list_page(&app, &req, actor, notice, None, None).await
+    list_page(&app, &req, actor, notice, None, None)
+        .await
+        .into_response()
 }
 
 /// `ssogate provider check` from the console: discovery and keys fetched afresh.
@@ -212,7 +212,9 @@ pub(crate) async fn check_provider(
         return crate::ops::not_found(req).await;
     };
     let report = entry.rp.check().await;
-    list_page(&app, &req, actor, None, None, Some(report)).await
+    list_page(&app, &req, actor, None, None, Some(report))
+        .await
+        .into_response()
 }
 
 /// The submitted form as a provider document.
@@ -310,7 +312,10 @@ pub(crate) async fn add(
     };
     let doc = match document(&pairs) {
         Ok(d) => d,
-        Err(e) => return list_page(&app, &req, actor, None, Some((e, shown(&pairs))), None).await,
+        Err(e) => {
+            return (list_page(&app, &req, actor, None, Some((e, shown(&pairs))), None).await)
+                .into_response();
+        }
     };
     let (a, s) = (app.clone(), slug.clone());
     let added = run(&app, actor.clone(), move |adm| {
@@ -320,17 +325,16 @@ pub(crate) async fn add(
     .await;
     match added {
         Ok(()) => back_with(&format!("Added {slug}; people can sign in through it now.")),
-        Err(e) if e.is_input() => {
-            list_page(
-                &app,
-                &req,
-                actor,
-                None,
-                Some((e.to_string(), shown(&pairs))),
-                None,
-            )
-            .await
-        }
+        Err(e) if e.is_input() => (list_page(
+            &app,
+            &req,
+            actor,
+            None,
+            Some((e.to_string(), shown(&pairs))),
+            None,
+        )
+        .await)
+            .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
 }
@@ -436,15 +440,14 @@ pub(crate) async fn delete_confirm(
     req: Req,
     admin: AdminSession,
     Path(slug): Path<String>,
-) -> Response {
+) -> PageResult {
     let actor = admin.actor;
     let s = slug.clone();
-    let record = match run(&app, actor, move |a| a.saved_provider_record(&s)).await {
-        Ok(r) => r,
-        Err(e) => return admin_failure(&req, &e),
-    };
+    let record = run(&app, actor, move |a| a.saved_provider_record(&s))
+        .await
+        .or_page(&req)?;
     let n = record.linked_accounts;
-    super::confirm(
+    Ok(super::confirm(
         &app,
         &req,
         format!("Delete the provider {slug}?"),
@@ -456,7 +459,7 @@ pub(crate) async fn delete_confirm(
         format!("/admin/providers/{slug}/delete"),
         format!("Delete {slug}"),
         "/admin/providers",
-    )
+    ))
 }
 
 pub(crate) async fn delete(

@@ -6,12 +6,12 @@ use super::{admin_failure, run, with_cookie};
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use ssogate_admin::AdminError;
 use ssogate_core::domain::Catalogue;
@@ -116,17 +116,14 @@ async fn page(
     req: &Req,
     notice: Option<String>,
     failed: Option<(&str, String)>,
-) -> Response {
+) -> PageResult {
     let read = app
         .db(move |d| {
             let saved = crate::registry::read_saved(d)?;
             Ok((saved, d.catalogue()?))
         })
         .await;
-    let (saved, catalogue) = match read {
-        Ok(r) => r,
-        Err(e) => return server_error(req.t, &e),
-    };
+    let (saved, catalogue) = read.or_page(req)?;
     let error_of = |slug: &str| {
         failed
             .as_ref()
@@ -170,7 +167,7 @@ async fn page(
     } else {
         StatusCode::OK
     };
-    with_cookie(
+    Ok(with_cookie(
         pages::render(
             status,
             &ProvisioningPage {
@@ -181,7 +178,7 @@ async fn page(
             },
         ),
         cookie,
-    )
+    ))
 }
 
 pub(crate) async fn provisioning(
@@ -198,7 +195,7 @@ pub(crate) async fn provisioning(
             format!("Saved the settings of {slug}.")
         }
     });
-    page(&app, &req, notice, None).await
+    page(&app, &req, notice, None).await.into_response()
 }
 
 /// A scope's form as a settings document: every field, so they are saved together.
@@ -269,7 +266,11 @@ async fn save(
     } else {
         match document(&pairs) {
             Ok(d) => d,
-            Err(message) => return page(&app, &req, None, Some((&slug, message))).await,
+            Err(message) => {
+                return page(&app, &req, None, Some((&slug, message)))
+                    .await
+                    .into_response();
+            }
         }
     };
     let scope = if global {
@@ -292,9 +293,9 @@ async fn save(
                     .finish()
             ),
         ),
-        Err(AdminError::Invalid { message, .. }) => {
-            page(&app, &req, None, Some((&slug, message))).await
-        }
+        Err(AdminError::Invalid { message, .. }) => page(&app, &req, None, Some((&slug, message)))
+            .await
+            .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
 }

@@ -5,7 +5,7 @@ use super::{admin_failure, confirm, run, with_cookie};
 use crate::auth::csrf_token;
 use crate::extract::{AdminSession, CsrfForm, Req};
 use crate::pages;
-use crate::respond::server_error;
+use crate::respond::{OrPage, PageResult};
 use crate::state::App;
 use crate::web;
 use askama::Template;
@@ -199,11 +199,8 @@ pub(crate) async fn user(
     admin: AdminSession,
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let detail = match account(&app, &req, &admin, id).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let detail = account(&app, &req, &admin, id).await?;
     let idents: Vec<(String, String)> = detail
         .linked
         .iter()
@@ -222,10 +219,7 @@ pub(crate) async fn user(
         .await
         .map(|v| v.into_iter().flatten().collect())
         .unwrap_or_default();
-    let c = match app.db(|d| d.catalogue()).await {
-        Ok(c) => c,
-        Err(e) => return server_error(req.t, &e),
-    };
+    let c = app.db(|d| d.catalogue()).await.or_page(&req)?;
     let u = &detail.user;
     let held =
         |kind: GrantKind, name: &str| u.grants.iter().any(|g| g.kind == kind && g.name == name);
@@ -305,7 +299,7 @@ pub(crate) async fn user(
         claims,
         csrf,
     };
-    with_cookie(pages::render(StatusCode::OK, &page), cookie)
+    Ok(with_cookie(pages::render(StatusCode::OK, &page), cookie))
 }
 
 /// An account's page: the account, read as the administrator.
@@ -435,13 +429,10 @@ pub(crate) async fn delete_confirm(
     req: Req,
     admin: AdminSession,
     Path(id): Path<i64>,
-) -> Response {
-    let detail = match account(&app, &req, &admin, id).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let detail = account(&app, &req, &admin, id).await?;
     let n = detail.linked.len();
-    confirm(
+    Ok(confirm(
         &app,
         &req,
         format!("Delete {}?", detail.user.username),
@@ -452,5 +443,5 @@ pub(crate) async fn delete_confirm(
         format!("/admin/users/{id}/delete"),
         "Delete".into(),
         &format!("/admin/users/{id}"),
-    )
+    ))
 }
