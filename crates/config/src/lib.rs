@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 use ssogate_core::domain::{Catalogue, Group, Library, Permission};
 use ssogate_core::engine::{Engine, PolicyError};
 use ssogate_core::policy::{ClaimMap, ProviderPolicy, ProvisioningPolicy, TrustEmail};
-use ssogate_oidc::{ProtocolSettings, ProviderSettings};
+use ssogate_protocol::{ProtocolSettings, ProviderSettings};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl ConfigError {
 }
 
 /// A client secret: never printed (the relying party's own type).
-pub use ssogate_oidc::ClientSecret as Secret;
+pub use ssogate_protocol::ClientSecret as Secret;
 
 /// `[audit]`: how long audit events are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -21,7 +21,7 @@ pub struct ProviderConfig {
     pub forward_unverified_email: bool,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
-    /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_oidc`).
+    /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_protocol`).
     pub protocol: ProtocolSettings,
     /// Added through the console, API or CLI (editable there), not the configuration file.
     pub from_database: bool,

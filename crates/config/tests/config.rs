@@ -439,8 +439,8 @@ fn protocol_keys_live_in_the_provider_table_and_are_checked() {
         assert_eq!(
             p.protocol.algorithms,
             [
-                ssogate_oidc::Algorithm::RS256,
-                ssogate_oidc::Algorithm::ES256
+                ssogate_protocol::Algorithm::RS256,
+                ssogate_protocol::Algorithm::ES256
             ]
         );
         let rp = p.rp_settings(&c.base_url);
@@ -492,7 +492,7 @@ fn bookstack_endpoint_variables_configure_manual_endpoints() {
             p.public_key_file.as_deref(),
             Some(Path::new("/etc/bookstack/idp.pem"))
         );
-        assert_eq!(p.end_session, ssogate_oidc::settings::EndSession::Off);
+        assert_eq!(p.end_session, ssogate_protocol::settings::EndSession::Off);
         assert!(p.dump_claims);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         Ok(())

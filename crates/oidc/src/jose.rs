@@ -12,56 +12,21 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+pub use ssogate_protocol::Algorithm;
 use std::fmt;
-use std::str::FromStr;
 
 /// The largest token accepted (bytes); larger input is refused before any decoding.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
-/// A JWS signature algorithm ssogate can verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Algorithm {
-    RS256,
-    RS384,
-    RS512,
-    PS256,
-    PS384,
-    PS512,
-    ES256,
-    ES384,
-    EdDSA,
-    HS256,
+/// How each algorithm is verified: its key family, the primitive, and the hash of
+/// `at_hash`/`c_hash`.
+trait Suite {
+    fn family(self) -> KeyType;
+    fn verification(self) -> Option<&'static dyn VerificationAlgorithm>;
+    fn hash(self) -> &'static aws_lc_rs::digest::Algorithm;
 }
 
-impl Algorithm {
-    /// Every asymmetric algorithm: the default allow-list.
-    pub const ASYMMETRIC: [Algorithm; 9] = [
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::EdDSA => "EdDSA",
-            Algorithm::HS256 => "HS256",
-        }
-    }
-
+impl Suite for Algorithm {
     fn family(self) -> KeyType {
         match self {
             Algorithm::RS256
@@ -93,7 +58,7 @@ impl Algorithm {
     }
 
     /// The hash used for `at_hash` / `c_hash` (OpenID Connect Core 3.1.3.6).
-    pub fn hash(self) -> &'static aws_lc_rs::digest::Algorithm {
+    fn hash(self) -> &'static aws_lc_rs::digest::Algorithm {
         match self {
             Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 | Algorithm::HS256 => {
                 &aws_lc_rs::digest::SHA256
@@ -102,38 +67,6 @@ impl Algorithm {
             // Ed25519 signs with SHA-512.
             Algorithm::RS512 | Algorithm::PS512 | Algorithm::EdDSA => &aws_lc_rs::digest::SHA512,
         }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "RS256" => Algorithm::RS256,
-            "RS384" => Algorithm::RS384,
-            "RS512" => Algorithm::RS512,
-            "PS256" => Algorithm::PS256,
-            "PS384" => Algorithm::PS384,
-            "PS512" => Algorithm::PS512,
-            "ES256" => Algorithm::ES256,
-            "ES384" => Algorithm::ES384,
-            "EdDSA" => Algorithm::EdDSA,
-            "HS256" => Algorithm::HS256,
-            _ => return Err(format!("unsupported algorithm \"{s}\"")),
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for Algorithm {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

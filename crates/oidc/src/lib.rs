@@ -19,7 +19,6 @@ pub mod http;
 pub mod jose;
 pub mod login;
 pub mod provider;
-pub mod settings;
 pub mod validate;
 
 pub use bearer::BearerIdentity;
@@ -28,7 +27,7 @@ pub use error::OidcError;
 pub use jose::Algorithm;
 pub use login::PendingLogin;
 pub use provider::{CallbackParams, Provider, TokenSet, VerifiedLogin};
-pub use settings::{ClientSecret, ProtocolSettings, ProviderSettings};
+pub use ssogate_protocol::{ClientSecret, ProtocolSettings, ProviderSettings, settings};
 pub use validate::LogoutRequest;
 
 /// Where "now" comes from (injectable so tests never depend on the wall clock).

@@ -1,6 +1,6 @@
 //! What an operator configures about one provider's protocol side.
 
-use crate::jose::Algorithm;
+use crate::Algorithm;
 use serde::Deserialize;
 use std::fmt;
 use std::path::PathBuf;
