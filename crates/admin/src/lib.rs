@@ -17,7 +17,7 @@ pub use providers::ProviderRecord;
 
 use serde::Serialize;
 use ssogate_core::directory::ExistingUser;
-use ssogate_core::domain::{Catalogue, GrantKind, UserStatus};
+use ssogate_core::domain::{Catalogue, GrantKind, UserId, UserStatus};
 use ssogate_store::accounts::{ExternalIdOutcome, IdentityInfo};
 use ssogate_store::audit::NewEvent;
 use ssogate_store::credentials::{ApiKeyInfo, ApiScope};
@@ -208,7 +208,7 @@ impl Admin {
     fn audit(
         &self,
         event: &str,
-        user_id: Option<i64>,
+        user_id: Option<UserId>,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
         let mut detail = detail;
@@ -229,11 +229,11 @@ impl Admin {
     }
 
     /// The account with this username (case-insensitive), or its numeric id.
-    fn find(&self, who: &str) -> Result<(i64, ExistingUser), AdminError> {
+    fn find(&self, who: &str) -> Result<(UserId, ExistingUser), AdminError> {
         let by_name = self.directory.user_by_username(who)?;
         let user = match by_name {
             Some(u) => Some(u),
-            None => match who.parse::<i64>() {
+            None => match who.parse::<UserId>() {
                 Ok(id) => self.directory.user(id)?,
                 Err(_) => None,
             },
@@ -242,10 +242,7 @@ impl Admin {
             what: "account",
             name: who.to_owned(),
         })?;
-        let id = user.id.parse::<i64>().map_err(|_| {
-            StoreError::Corrupt(format!("account id \"{}\" is not a number", user.id))
-        })?;
-        Ok((id, user))
+        Ok((user.id, user))
     }
 
     pub fn list_users(&self, filter: &UserFilter) -> Result<UserPage, AdminError> {
@@ -507,7 +504,7 @@ impl Admin {
     }
 
     /// The account id behind a username, for filters.
-    pub fn user_id(&self, who: &str) -> Result<i64, AdminError> {
+    pub fn user_id(&self, who: &str) -> Result<UserId, AdminError> {
         Ok(self.find(who)?.0)
     }
 }

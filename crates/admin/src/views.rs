@@ -3,7 +3,7 @@
 
 use crate::UserDetail;
 use serde::Serialize;
-use ssogate_core::domain::GrantKind;
+use ssogate_core::domain::{GrantKind, UserId};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -25,7 +25,8 @@ pub struct Identity {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct User {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub email_verified: bool,
@@ -56,7 +57,7 @@ impl From<UserDetail> for User {
                 .collect::<Vec<_>>()
         };
         User {
-            id: u.id.parse().unwrap_or_default(),
+            id: u.id,
             admin: u.grants.iter().any(|g| g.kind == GrantKind::Admin),
             permissions: of(GrantKind::Permission),
             libraries: of(GrantKind::Library),
@@ -87,7 +88,8 @@ impl From<UserDetail> for User {
 /// One account in a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserSummary {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub display_name: Option<String>,

@@ -2,7 +2,7 @@
 //! the JSON contract of `provision --dry-run`.
 
 use crate::claims::MapError;
-use crate::domain::{ExternalIdentity, GrantKind, UserSource, UserStatus};
+use crate::domain::{ExternalIdentity, GrantKind, UserId, UserSource, UserStatus};
 use crate::grants::GrantDiff;
 use crate::policy::MatchBy;
 use crate::trace::Trace;
@@ -93,11 +93,11 @@ pub struct NewAccount {
 pub enum Decision {
     /// A known identity signs in to its account.
     SignIn {
-        user_id: String,
+        user_id: UserId,
     },
     /// An existing account is adopted: this identity is linked to it.
     Link {
-        user_id: String,
+        user_id: UserId,
         matched_by: MatchBy,
     },
     /// A new account is created.
@@ -198,7 +198,7 @@ pub struct Changes {
 /// The account as it stands after the decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UserView {
-    pub id: Option<String>,
+    pub id: Option<UserId>,
     pub username: Option<String>,
     pub email: Option<String>,
     pub email_verified: bool,

@@ -3,7 +3,9 @@
 //! The engine never performs I/O; whoever calls it (the store, the dry-run command, a
 //! test) answers these lookups, typically from rows fetched before the call.
 
-use crate::domain::{ExternalIdentity, Grant, GrantKind, Group, Library, UserSource, UserStatus};
+use crate::domain::{
+    ExternalIdentity, Grant, GrantKind, Group, Library, UserId, UserSource, UserStatus,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -11,9 +13,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExistingUser {
-    /// Opaque id in the directory; defaults to the username in files.
+    /// The id in the directory; in files, given or numbered in order.
     #[serde(default)]
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     #[serde(default)]
     pub email: Option<String>,

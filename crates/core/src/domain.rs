@@ -3,6 +3,43 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// An account's id in the directory: a number the directory assigns. Text only at the
+/// edges (a URL path, a CLI argument, an old file), where it is parsed once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::str::FromStr for UserId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim().parse().map(UserId)
+    }
+}
+
+/// A number, or (in files written before ids were numbers) a string holding one.
+impl<'de> Deserialize<'de> for UserId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(i64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(UserId(n)),
+            Either::Text(t) => t.parse().map_err(|_| {
+                serde::de::Error::custom(format!("\"{t}\" is not an account id (a number)"))
+            }),
+        }
+    }
+}
+
 /// Whether an account may sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 use crate::decision::{AttributesMut, Decision, IdentityChange, Outcome};
 use crate::directory::{DirectoryView, ExistingUser};
 use crate::domain::{
-    ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserSource, UserStatus,
+    ExternalIdentity, Grant, GrantKind, GrantSource, Group, Library, UserId, UserSource, UserStatus,
 };
 use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
@@ -49,8 +49,9 @@ pub enum GrantRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserRecord {
+    /// Numbered in file order when absent.
     #[serde(default)]
-    pub id: Option<String>,
+    pub id: Option<UserId>,
     pub username: String,
     #[serde(default)]
     pub email: Option<String>,
@@ -105,7 +106,7 @@ impl From<UserRecord> for ExistingUser {
             grants.push(Grant::new(GrantKind::Admin, "admin", r.admin_source));
         }
         ExistingUser {
-            id: r.id.unwrap_or_else(|| r.username.clone()),
+            id: r.id.unwrap_or_default(),
             username: r.username,
             email: r.email,
             email_verified: r.email_verified,
@@ -135,8 +136,21 @@ impl InMemoryDirectory {
         dir
     }
 
-    /// Adds (or replaces, by username) an account.
-    pub fn insert(&mut self, user: ExistingUser) {
+    /// The id the next new account gets.
+    fn next_id(&self) -> UserId {
+        UserId(self.users.iter().map(|u| u.id.0).max().unwrap_or(0) + 1)
+    }
+
+    /// Adds (or replaces, by username) an account. One without an id (0), or with the id
+    /// of another account (copied from another directory), gets the next id.
+    pub fn insert(&mut self, mut user: ExistingUser) {
+        let taken = self
+            .users
+            .iter()
+            .any(|u| u.id == user.id && !u.username.eq_ignore_ascii_case(&user.username));
+        if user.id == UserId::default() || taken {
+            user.id = self.next_id();
+        }
         let key = user.username.to_lowercase();
         let index = match self.by_username.get(&key).copied() {
             Some(i) => {
@@ -242,15 +256,15 @@ impl InMemoryDirectory {
 
     /// Applies an outcome the way the store does, in memory: for tests, simulations and
     /// dry runs of several logins in a row. Returns the account's id, if any.
-    pub fn apply(&mut self, outcome: &Outcome) -> Option<String> {
+    pub fn apply(&mut self, outcome: &Outcome) -> Option<UserId> {
         let id = match &outcome.decision {
             Decision::Reject(_) => return None,
-            Decision::SignIn { user_id } | Decision::Link { user_id, .. } => user_id.clone(),
-            Decision::Provision { account } => account.username.clone(),
+            Decision::SignIn { user_id } | Decision::Link { user_id, .. } => *user_id,
+            Decision::Provision { .. } => self.next_id(),
         };
         let mut user = match &outcome.decision {
             Decision::Provision { account } => ExistingUser {
-                id: id.clone(),
+                id,
                 username: account.username.clone(),
                 email: account.email.clone(),
                 email_verified: account.email_verified,

@@ -245,17 +245,13 @@ fn subject_wins_over_every_other_match() {
         json!({"users": [{"username": "someone", "identities": [{"provider": "corp", "subject": "ada-sub"}]}]}),
     );
     d.insert(other.users()[0].clone());
+    let id = d.find("someone").unwrap().id;
     let o = engine(ProvisioningPolicy {
         link_by_email: true,
         ..Default::default()
     })
     .decide(&claims(ada()), &d);
-    assert_eq!(
-        o.decision,
-        Decision::SignIn {
-            user_id: "someone".into()
-        }
-    );
+    assert_eq!(o.decision, Decision::SignIn { user_id: id });
 }
 
 #[test]
@@ -453,13 +449,9 @@ fn issuer_alias_keeps_accounts_across_an_idp_move() {
         json!({"users": [{"username": "moved", "identities": [{"provider": "legacy", "issuer": "https://old-idp.example.com", "subject": "s1"}]}]}),
     );
     d.insert(u.users()[0].clone());
+    let id = d.find("moved").unwrap().id;
     let o = engine_with(p, ProvisioningPolicy::default()).decide(&claims(json!({"sub": "s1"})), &d);
-    assert_eq!(
-        o.decision,
-        Decision::SignIn {
-            user_id: "moved".into()
-        }
-    );
+    assert_eq!(o.decision, Decision::SignIn { user_id: id });
     assert!(matches!(
         o.changes.identity,
         Some(IdentityChange::Rebind { .. })
@@ -587,15 +579,11 @@ fn defaults_apply_on_first_provisioning_only() {
         .retain(|g| g.name != "download_books" && g.name != "main" && g.name != "read_books");
     user.grants
         .push(Grant::new(GrantKind::Library, "kids", GrantSource::Admin));
+    let ada_id = user.id;
     d.insert(user);
 
     let second = e.decide(&claims(ada()), &d);
-    assert_eq!(
-        second.decision,
-        Decision::SignIn {
-            user_id: "ada".into()
-        }
-    );
+    assert_eq!(second.decision, Decision::SignIn { user_id: ada_id });
     assert_eq!(
         names(&second, GrantKind::Permission),
         ["read_books"],
@@ -1340,13 +1328,9 @@ fn two_provider_entries_of_one_issuer_share_the_account() {
         json!({"users": [{"username": "kim", "identities": [{"provider": "corp-web", "issuer": "https://idp.example.com", "subject": "k1"}]}]}),
     );
     d.insert(u.users()[0].clone());
+    let kim = d.find("kim").unwrap().id;
     let o = engine(ProvisioningPolicy::default()).decide(&claims(json!({"sub": "k1"})), &d);
-    assert_eq!(
-        o.decision,
-        Decision::SignIn {
-            user_id: "kim".into()
-        }
-    );
+    assert_eq!(o.decision, Decision::SignIn { user_id: kim });
     assert!(
         matches!(&o.changes.identity, Some(IdentityChange::Create(i)) if i.provider == "corp" && i.subject == "k1"),
         "{:?}",
@@ -1354,12 +1338,7 @@ fn two_provider_entries_of_one_issuer_share_the_account() {
     );
     d.apply(&o);
     let again = engine(ProvisioningPolicy::default()).decide(&claims(json!({"sub": "k1"})), &d);
-    assert_eq!(
-        again.decision,
-        Decision::SignIn {
-            user_id: "kim".into()
-        }
-    );
+    assert_eq!(again.decision, Decision::SignIn { user_id: kim });
     assert!(again.changes.identity.is_none());
     assert_eq!(d.find("kim").unwrap().identities.len(), 2);
 }

@@ -13,6 +13,7 @@ use crate::web;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use serde::Deserialize;
+use ssogate_core::domain::UserId;
 use ssogate_store::accounts::{LinkOutcome, NewIdentity, UnlinkOutcome};
 use ssogate_store::sessions::Session;
 
@@ -141,7 +142,7 @@ pub(crate) async fn finish_link(
     req: &Req,
     entry: &ProviderEntry,
     verified: ssogate_oidc::VerifiedLogin,
-    user_id: i64,
+    user_id: UserId,
 ) -> PageResult {
     let slug = entry.rp.slug().to_owned();
     let mut ev = req.event("identity.linked", "failure", app.now());

@@ -8,6 +8,7 @@
 
 use axum::http::{HeaderName, HeaderValue};
 use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::UserId;
 use ssogate_store::invalidate::Invalidation;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -19,7 +20,7 @@ pub(crate) const TOUCH_EVERY: i64 = 60;
 const MAX_ENTRIES: usize = 200_000;
 
 pub(crate) struct CachedSession {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub expires_at: i64,
     pub idle: i64,
     /// When the directory last pushed the idle deadline.
@@ -48,7 +49,7 @@ impl CachedSession {
 #[derive(Default)]
 struct Maps {
     by_hash: HashMap<String, Arc<CachedSession>>,
-    by_user: HashMap<i64, HashSet<String>>,
+    by_user: HashMap<UserId, HashSet<String>>,
     /// (deadline when queued, hash), soonest first. A deadline pushed back by a touch
     /// is found late and queued again; entries invalidated meanwhile are skipped.
     by_deadline: BTreeSet<(i64, String)>,
@@ -160,11 +161,11 @@ impl SessionCache {
 mod tests {
     use super::*;
 
-    fn entry(user_id: i64) -> Arc<CachedSession> {
+    fn entry(user_id: UserId) -> Arc<CachedSession> {
         entry_until(user_id, 1_000)
     }
 
-    fn entry_until(user_id: i64, expires_at: i64) -> Arc<CachedSession> {
+    fn entry_until(user_id: UserId, expires_at: i64) -> Arc<CachedSession> {
         Arc::new(CachedSession {
             user_id,
             expires_at,
@@ -182,13 +183,13 @@ mod tests {
     #[test]
     fn invalidations_remove_sessions_users_and_everything() {
         let c = SessionCache::default();
-        c.insert("a".into(), entry(1), c.generation(), 0);
-        c.insert("b".into(), entry(1), c.generation(), 0);
-        c.insert("c".into(), entry(2), c.generation(), 0);
+        c.insert("a".into(), entry(UserId(1)), c.generation(), 0);
+        c.insert("b".into(), entry(UserId(1)), c.generation(), 0);
+        c.insert("c".into(), entry(UserId(2)), c.generation(), 0);
         assert_eq!(c.len(), 3);
         c.invalidate(&Invalidation::Session("a".into()));
         assert!(c.get("a").is_none() && c.get("b").is_some());
-        c.invalidate(&Invalidation::User(1));
+        c.invalidate(&Invalidation::User(UserId(1)));
         assert!(c.get("b").is_none() && c.get("c").is_some());
         c.invalidate(&Invalidation::All);
         assert_eq!(c.len(), 0);
@@ -198,8 +199,8 @@ mod tests {
     fn a_read_that_raced_an_invalidation_is_not_kept() {
         let c = SessionCache::default();
         let seen = c.generation();
-        c.invalidate(&Invalidation::User(7));
-        c.insert("x".into(), entry(7), seen, 0);
+        c.invalidate(&Invalidation::User(UserId(7)));
+        c.insert("x".into(), entry(UserId(7)), seen, 0);
         assert!(c.get("x").is_none());
     }
 
@@ -214,13 +215,13 @@ mod tests {
             let until = if i % 2 == 0 { 50 } else { 1_000 };
             c.insert(
                 format!("s{i}"),
-                entry_until(i as i64, until),
+                entry_until(UserId(i as i64), until),
                 c.generation(),
                 0,
             );
         }
         assert_eq!(c.len(), MAX_ENTRIES);
-        c.insert("new".into(), entry(1), c.generation(), 60);
+        c.insert("new".into(), entry(UserId(1)), c.generation(), 60);
         assert!(c.get("new").is_some(), "a new session is cached when full");
         assert!(c.get("s0").is_none(), "an expired one made room");
         assert!(c.get("s1").is_some(), "live ones stay");
@@ -229,7 +230,7 @@ mod tests {
         let touched = c.get("s3").unwrap_or_else(|| unreachable!());
         touched.touched_at.store(900, Ordering::Relaxed);
         for i in 0..(MAX_ENTRIES / 2) {
-            c.insert(format!("n{i}"), entry(9), c.generation(), 60);
+            c.insert(format!("n{i}"), entry(UserId(9)), c.generation(), 60);
         }
         assert!(
             c.get("s3").is_some(),
@@ -240,7 +241,7 @@ mod tests {
 
     #[test]
     fn liveness_follows_the_absolute_and_idle_deadlines() {
-        let e = entry(1);
+        let e = entry(UserId(1));
         assert!(e.live(50));
         assert!(!e.live(100), "idle since the last touch");
         e.touched_at.store(950, Ordering::Relaxed);

@@ -276,13 +276,7 @@ async fn bearer_session(
         }
         Err(e) => return Err(server_problem(&e)),
     };
-    let Ok(user_id) = user.id.parse::<i64>() else {
-        return Err(bearer_refused(
-            "invalid_token",
-            "unknown account",
-            StatusCode::FORBIDDEN,
-        ));
-    };
+    let user_id = user.id;
     if user.status != ssogate_core::domain::UserStatus::Active {
         return Err(bearer_refused(
             "invalid_token",

@@ -61,7 +61,7 @@ client_secret = "secret"
     }
     let bob = store.user_by_username("bob").unwrap().unwrap();
     store
-        .set_user_status(bob.id.parse().unwrap(), UserStatus::Pending, 1)
+        .set_user_status(bob.id, UserStatus::Pending, 1)
         .unwrap();
     (dir, config)
 }

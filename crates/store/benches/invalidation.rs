@@ -14,6 +14,7 @@
 )]
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ssogate_core::domain::UserId;
 use ssogate_store::invalidate::{CHANNEL, Invalidation};
 use ssogate_store::{Directory, PgStore};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,7 +103,7 @@ fn bench(c: &mut Criterion) {
             if let Invalidation::User(id) = w
                 && let Ok(tx) = heard_tx.lock()
             {
-                let _ = tx.send(*id);
+                let _ = tx.send(id.0);
             }
         }))
         .unwrap();
@@ -113,7 +114,7 @@ fn bench(c: &mut Criterion) {
     let one_store = |next: &mut i64| {
         *next += 1;
         let start = Instant::now();
-        writer.announce(Invalidation::User(*next)).unwrap();
+        writer.announce(Invalidation::User(UserId(*next))).unwrap();
         loop {
             let id = heard.recv_timeout(Duration::from_secs(10)).unwrap();
             if id == *next {
@@ -129,7 +130,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let mut one_floor = |next: &mut i64| {
         *next += 1;
-        let want = Invalidation::User(*next).payload();
+        let want = Invalidation::User(UserId(*next)).payload();
         let start = Instant::now();
         notifier
             .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &want])

@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::sql::{Db, args};
 use crate::users::load_user;
 use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::UserId;
 
 /// A change to an optional field: leave it, clear it, or set it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -62,7 +63,7 @@ pub enum UnlinkOutcome {
     NotFound,
 }
 
-pub(crate) fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+pub(crate) fn user_by_id(db: &mut dyn Db, id: UserId) -> Result<Option<ExistingUser>, StoreError> {
     if db
         .query_int("SELECT id FROM users WHERE id = $1", args![id])?
         .is_none()
@@ -72,7 +73,10 @@ pub(crate) fn user_by_id(db: &mut dyn Db, id: i64) -> Result<Option<ExistingUser
     load_user(db, id).map(Some)
 }
 
-pub(crate) fn identities(db: &mut dyn Db, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+pub(crate) fn identities(
+    db: &mut dyn Db,
+    user_id: UserId,
+) -> Result<Vec<IdentityInfo>, StoreError> {
     db.query(
         "SELECT provider, subject, email, first_login_at, last_login_at
          FROM identities WHERE user_id = $1 ORDER BY first_login_at, id",
@@ -104,7 +108,7 @@ pub struct NewIdentity {
 
 pub(crate) fn link_identity(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     id: &NewIdentity,
     now: i64,
 ) -> Result<LinkOutcome, StoreError> {
@@ -119,7 +123,7 @@ pub(crate) fn link_identity(
         args![&id.provider, &id.subject],
     )?;
     match owner {
-        Some(owner) if owner == user_id => {
+        Some(owner) if owner == user_id.0 => {
             db.exec(
                 "UPDATE identities SET last_login_at = $3 WHERE provider = $1 AND subject = $2",
                 args![&id.provider, &id.subject, now],
@@ -149,7 +153,7 @@ pub(crate) fn link_identity(
 
 pub(crate) fn unlink_identity(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     provider: &str,
 ) -> Result<UnlinkOutcome, StoreError> {
     let count = db
@@ -203,7 +207,7 @@ pub enum ExternalIdOutcome {
 /// (BookStack's "External Authentication ID").
 pub(crate) fn set_external_id(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     provider: &str,
     external_id: Option<&str>,
 ) -> Result<ExternalIdOutcome, StoreError> {
@@ -224,7 +228,7 @@ pub(crate) fn set_external_id(
         "SELECT user_id FROM external_ids WHERE provider = $1 AND external_id = $2",
         args![provider, ext],
     )?;
-    if owner.is_some_and(|o| o != user_id) {
+    if owner.is_some_and(|o| o != user_id.0) {
         return Ok(ExternalIdOutcome::TakenByAnother);
     }
     db.exec(
@@ -239,7 +243,7 @@ pub(crate) fn set_external_id(
 }
 
 /// Deletes an account with its identities, grants and sessions; whether it existed.
-pub(crate) fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreError> {
+pub(crate) fn delete_user(db: &mut dyn Db, user_id: UserId) -> Result<bool, StoreError> {
     // Sessions and the rest go with the account (ON DELETE CASCADE); audit events keep
     // their user id as history.
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
@@ -251,7 +255,7 @@ pub(crate) fn delete_user(db: &mut dyn Db, user_id: i64) -> Result<bool, StoreEr
 /// so it cannot link by email until a provider vouches for it. Whether the account exists.
 pub(crate) fn update_profile(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     display_name: &Change<String>,
     email: &Change<String>,
     now: i64,

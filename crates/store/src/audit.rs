@@ -7,6 +7,7 @@ use serde_json::Value;
 use ssogate_core::Outcome;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::Decision;
+use ssogate_core::domain::UserId;
 
 /// Claims and members whose values must never be stored: proofs and credentials.
 /// Matched by exact name (case-insensitively), so `postal_code`, `considered` or
@@ -65,14 +66,14 @@ pub struct NewEvent {
     pub reason: Option<String>,
     pub provider: Option<String>,
     pub subject: Option<String>,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub address: Option<String>,
     pub user_agent: Option<String>,
     pub detail: Option<String>,
 }
 
 pub(crate) fn record_event(db: &mut dyn Db, e: &NewEvent) -> Result<(), StoreError> {
-    let user = e.user_id.map_or(Arg::Text(None), Arg::Int);
+    let user = Arg::from(e.user_id);
     db.exec(
         "INSERT INTO audit_events (at, event, outcome, reason, provider, subject, user_id, address, user_agent, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -98,7 +99,7 @@ pub(crate) fn audit_login(
     provider: &str,
     sources: &ClaimSources,
     outcome: &Outcome,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     ctx: &RequestContext,
 ) -> Result<(), StoreError> {
     let event = match &outcome.decision {
@@ -141,7 +142,7 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     pub provider: Option<String>,
     pub subject: Option<String>,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub detail: Option<String>,
 }
 
@@ -162,7 +163,7 @@ pub(crate) fn audit_events(db: &mut dyn Db, limit: i64) -> Result<Vec<AuditEvent
             subject: r.get(5)?.opt_text()?,
             user_id: match r.get(6)? {
                 crate::sql::Cell::Null => None,
-                c => Some(c.int()?),
+                c => Some(c.user_id()?),
             },
             detail: r.get(7)?.opt_text()?,
         })

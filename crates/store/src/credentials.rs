@@ -6,6 +6,7 @@ use crate::sql::{Cell, Db, args};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use ssogate_core::domain::UserId;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -28,7 +29,7 @@ pub fn hash_password(password: &str) -> Result<String, StoreError> {
 /// database lock, where its ~50 ms would stall every other reader or writer.
 pub(crate) fn set_password_hash(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     hash: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -41,7 +42,7 @@ pub(crate) fn set_password_hash(
 /// The answer to a username and password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordCheck {
-    Ok(i64),
+    Ok(UserId),
     /// No such account, or the wrong password: the two are not told apart.
     Wrong,
     /// The account has no password: it signs in through a provider (Tududi's message).
@@ -107,7 +108,7 @@ pub fn judge_password(record: PasswordRecord, password: &str) -> PasswordCheck {
         return PasswordCheck::Wrong;
     }
     match status.as_str() {
-        "active" => PasswordCheck::Ok(id),
+        "active" => PasswordCheck::Ok(UserId(id)),
         "pending" => PasswordCheck::Pending,
         _ => PasswordCheck::Disabled,
     }

@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::audit::{NewEvent, record_event};
 use crate::sql::{Db, args};
 use serde::Deserialize;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{GrantKind, UserStatus};
 use ssogate_core::policy::UsernamePolicy;
 
@@ -57,10 +58,10 @@ pub struct ImportAudit {
 /// What happened to a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImportOutcome {
-    Created(i64),
-    Updated(i64),
+    Created(UserId),
+    Updated(UserId),
     /// The account already holds everything the row says.
-    Skipped(i64),
+    Skipped(UserId),
     Failed(String),
     /// Refused because another account already has the email, identity or external
     /// id: nothing wrong with the row itself.
@@ -275,9 +276,9 @@ pub(crate) fn import_row(
         )? > 0;
     }
     Ok(match (existing, changed) {
-        (None, _) => ImportOutcome::Created(id),
-        (Some(_), true) => ImportOutcome::Updated(id),
-        (Some(_), false) => ImportOutcome::Skipped(id),
+        (None, _) => ImportOutcome::Created(UserId(id)),
+        (Some(_), true) => ImportOutcome::Updated(UserId(id)),
+        (Some(_), false) => ImportOutcome::Skipped(UserId(id)),
     })
 }
 
@@ -308,7 +309,7 @@ pub(crate) fn import_rows(
     result
 }
 
-fn event(at: i64, name: &str, user_id: Option<i64>, detail: serde_json::Value) -> NewEvent {
+fn event(at: i64, name: &str, user_id: Option<UserId>, detail: serde_json::Value) -> NewEvent {
     NewEvent {
         at,
         event: name.to_owned(),

@@ -4,6 +4,7 @@
 //! transaction, so every instance on the database hears it when (and only if) the write
 //! commits.
 
+use ssogate_core::domain::UserId;
 use std::sync::{Arc, Mutex};
 
 /// The PostgreSQL channel.
@@ -14,7 +15,7 @@ pub enum Invalidation {
     /// One session, by the digest of its secret.
     Session(String),
     /// Every session of an account (ended, or the account's grants or status changed).
-    User(i64),
+    User(UserId),
     /// A provisioning settings document changed (`global` or `provider:<slug>`).
     Settings(String),
     /// Everything (a notification may have been missed, or a bulk change happened).
@@ -73,7 +74,7 @@ mod tests {
     fn payloads_round_trip_and_unknown_means_everything() {
         for i in [
             Invalidation::Session("ab12".into()),
-            Invalidation::User(42),
+            Invalidation::User(UserId(42)),
             Invalidation::Settings("provider:corp".into()),
             Invalidation::All,
         ] {

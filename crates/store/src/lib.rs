@@ -44,6 +44,7 @@ pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use ssogate_core::Outcome;
+use ssogate_core::domain::UserId;
 
 /// Who asked, for the audit trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,5 +74,5 @@ impl RequestContext {
 pub struct LoginResult {
     pub outcome: Outcome,
     /// The account signed in to or created; `None` for rejections without one.
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
 }

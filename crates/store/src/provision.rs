@@ -4,13 +4,13 @@
 //! writes an administrator makes. Written once for both engines over [`Db`].
 
 use crate::audit::{audit_login, claim_subject, redact};
-use crate::error::corrupt;
 use crate::sql::{Db, args};
 use crate::users::load_user;
 use crate::{RequestContext, StoreError};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::{Attribute, Decision, IdentityChange};
 use ssogate_core::directory::{DirectoryView, ExistingUser};
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{Catalogue, GrantKind, Group, Library};
 use ssogate_core::engine::Lookups;
 use ssogate_core::{Engine, Outcome};
@@ -207,14 +207,16 @@ impl<'c> View<'c> {
         self.keep(r).unwrap_or_default()
     }
 
-    fn user(&self, id: i64) -> Option<&ExistingUser> {
+    fn user(&self, id: UserId) -> Option<&ExistingUser> {
         let r = load_user(&mut **self.db.borrow_mut(), id);
         let user = self.keep(r)?;
         Some(self.arena.alloc(user))
     }
 
     fn first(&self, sql: &str, a: &[crate::sql::Arg<'_>]) -> Option<&ExistingUser> {
-        self.ids(sql, a).first().and_then(|&id| self.user(id))
+        self.ids(sql, a)
+            .first()
+            .and_then(|&id| self.user(UserId(id)))
     }
 
     fn hint_provider(&self) -> &str {
@@ -233,7 +235,7 @@ impl DirectoryView for View<'_> {
             .known(BY_IDENTITY, subject)
             .filter(|_| provider == self.hint_provider())
         {
-            return ids.first().and_then(|&id| self.user(id));
+            return ids.first().and_then(|&id| self.user(UserId(id)));
         }
         self.first(
             "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
@@ -245,7 +247,7 @@ impl DirectoryView for View<'_> {
         if self.known(BY_IDENTITY, subject).is_some()
             && let Some(ids) = self.known(BY_ISSUER, issuer)
         {
-            return ids.first().and_then(|&id| self.user(id));
+            return ids.first().and_then(|&id| self.user(UserId(id)));
         }
         self.first(
             "SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2 ORDER BY id LIMIT 1",
@@ -258,7 +260,7 @@ impl DirectoryView for View<'_> {
             .known(BY_EXTERNAL, external_id)
             .filter(|_| provider == self.hint_provider())
         {
-            return ids.first().and_then(|&id| self.user(id));
+            return ids.first().and_then(|&id| self.user(UserId(id)));
         }
         self.first(
             "SELECT user_id FROM external_ids WHERE provider = $1 AND external_id = $2",
@@ -268,20 +270,20 @@ impl DirectoryView for View<'_> {
 
     fn find_by_email(&self, email: &str) -> Vec<&ExistingUser> {
         if let Some(ids) = self.known(BY_EMAIL, &email.to_lowercase()) {
-            return ids.iter().filter_map(|&id| self.user(id)).collect();
+            return ids.iter().filter_map(|&id| self.user(UserId(id))).collect();
         }
         self.ids(
             "SELECT id FROM users WHERE lower(email) = lower($1) ORDER BY id",
             args![email],
         )
         .into_iter()
-        .filter_map(|id| self.user(id))
+        .filter_map(|id| self.user(UserId(id)))
         .collect()
     }
 
     fn find_by_username(&self, username: &str) -> Option<&ExistingUser> {
         if let Some(ids) = self.known(BY_USERNAME, &username.to_lowercase()) {
-            return ids.first().and_then(|&id| self.user(id));
+            return ids.first().and_then(|&id| self.user(UserId(id)));
         }
         self.first(
             "SELECT id FROM users WHERE lower(username) = lower($1)",
@@ -373,7 +375,7 @@ pub(crate) fn decide(
 /// owns comes back at the next sign-in if the claims still say so.
 pub(crate) fn revoke_by_admin(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     kind: GrantKind,
     name: &str,
 ) -> Result<bool, StoreError> {
@@ -399,10 +401,6 @@ pub(crate) fn revoke_by_admin(
     Ok(n > 0)
 }
 
-fn parse_id(id: &str) -> Result<i64, StoreError> {
-    id.parse().map_err(|_| corrupt("user id", id))
-}
-
 /// Writes an outcome; returns the account's id.
 pub(crate) fn apply(
     db: &mut dyn Db,
@@ -410,16 +408,17 @@ pub(crate) fn apply(
     outcome: &Outcome,
     sources: &ClaimSources,
     ctx: &RequestContext,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<UserId>, StoreError> {
     let now = ctx.now;
     if let Decision::Provision { account } = &outcome.decision
         && db.writable_cte()
     {
-        return provision_in_one_statement(db, provider, account, outcome, sources, ctx).map(Some);
+        return provision_in_one_statement(db, provider, account, outcome, sources, ctx)
+            .map(|id| Some(UserId(id)));
     }
     let user_id = match &outcome.decision {
-        Decision::Reject(_) => outcome.user.id.as_deref().map(parse_id).transpose()?,
-        Decision::SignIn { user_id } | Decision::Link { user_id, .. } => Some(parse_id(user_id)?),
+        Decision::Reject(_) => outcome.user.id,
+        Decision::SignIn { user_id } | Decision::Link { user_id, .. } => Some(*user_id),
         Decision::Provision { account } => db.query_int(
             "INSERT INTO users (username, email, email_verified, display_name, avatar, quota, status, source, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
@@ -434,7 +433,8 @@ pub(crate) fn apply(
                 account.source.as_str(),
                 now
             ],
-        )?,
+        )?
+        .map(UserId),
     };
     if let (Some(id), false) = (user_id, matches!(outcome.decision, Decision::Reject(_))) {
         write_changes(db, id, provider, outcome, sources, now)?;
@@ -445,7 +445,7 @@ pub(crate) fn apply(
 
 fn write_changes(
     db: &mut dyn Db,
-    id: i64,
+    id: UserId,
     provider: &str,
     outcome: &Outcome,
     sources: &ClaimSources,
@@ -643,7 +643,7 @@ fn provision_in_one_statement(
 /// source of a grant it already holds.
 pub(crate) fn grant_by_admin(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     kind: GrantKind,
     name: &str,
     now: i64,

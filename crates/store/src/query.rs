@@ -5,6 +5,7 @@ use crate::StoreError;
 use crate::audit::AuditEvent;
 use crate::sql::{Arg, Cell, Db};
 use base64::Engine as _;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{UserSource, UserStatus};
 
 /// How to order accounts.
@@ -40,7 +41,7 @@ pub struct UserFilter {
 /// An account in a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserSummary {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub email: Option<String>,
     pub display_name: Option<String>,
@@ -190,14 +191,14 @@ pub(crate) fn list_users(db: &mut dyn Db, f: &UserFilter) -> Result<UserPage, St
         if i64::try_from(i).unwrap_or(i64::MAX) == limit {
             if let Some(last) = users.last().map(|u: &UserSummary| u.id) {
                 let prev = rows.get(i - 1).ok_or_else(bad_cursor)?;
-                next = Some(encode_cursor(prev.get(9)?, last));
+                next = Some(encode_cursor(prev.get(9)?, last.0));
             }
             break;
         }
         let status = r.get(4)?.text()?;
         let source = r.get(5)?.text()?;
         users.push(UserSummary {
-            id: r.get(0)?.int()?,
+            id: r.get(0)?.user_id()?,
             username: r.get(1)?.text()?,
             email: r.get(2)?.opt_text()?,
             display_name: r.get(3)?.opt_text()?,
@@ -223,7 +224,7 @@ pub struct AuditFilter {
     pub from: Option<i64>,
     /// Unix seconds, exclusive.
     pub to: Option<i64>,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub provider: Option<String>,
     pub event: Option<String>,
     pub outcome: Option<String>,
@@ -242,7 +243,7 @@ pub(crate) fn query_audit(
     for (value, col, op) in [
         (f.from, "at", ">="),
         (f.to, "at", "<"),
-        (f.user_id, "user_id", "="),
+        (f.user_id.map(|u| u.0), "user_id", "="),
         (f.before_id, "id", "<"),
     ] {
         if let Some(v) = value {
@@ -284,7 +285,7 @@ pub(crate) fn query_audit(
                     subject: r.get(6)?.opt_text()?,
                     user_id: match r.get(7)? {
                         Cell::Null => None,
-                        c => Some(c.int()?),
+                        c => Some(c.user_id()?),
                     },
                     detail: r.get(8)?.opt_text()?,
                 },

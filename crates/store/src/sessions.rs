@@ -7,6 +7,7 @@
 use crate::StoreError;
 use crate::sql::{Db, args};
 use base64::Engine as _;
+use ssogate_core::domain::UserId;
 
 /// A secret handed to its holder once (a session cookie's value, an API key): it prints
 /// as `[redacted]` in `Debug` and has no `Display`, so it cannot slip into a log line or
@@ -75,7 +76,7 @@ impl Default for SessionLifetimes {
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub provider: Option<String>,
     pub sid: Option<String>,
     pub subject: Option<String>,
@@ -96,7 +97,7 @@ pub struct SessionOrigin<'a> {
 /// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
 pub(crate) fn create(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     origin: &SessionOrigin<'_>,
     now: i64,
     life: SessionLifetimes,
@@ -128,7 +129,7 @@ pub(crate) fn touch(
     )?;
     match rows.first() {
         Some(r) => Ok(Some(Session {
-            user_id: r.get(0)?.int()?,
+            user_id: r.get(0)?.user_id()?,
             provider: r.get(1)?.opt_text()?,
             sid: r.get(2)?.opt_text()?,
             subject: r.get(3)?.opt_text()?,
@@ -188,14 +189,14 @@ pub(crate) fn end_by_provider(
     rows.iter().map(|r| r.get(0)?.text()).collect()
 }
 
-pub(crate) fn end_for_user(db: &mut dyn Db, user_id: i64) -> Result<u64, StoreError> {
+pub(crate) fn end_for_user(db: &mut dyn Db, user_id: UserId) -> Result<u64, StoreError> {
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])
 }
 
 /// Sets an account's status; disabling or suspending it ends its sessions at once.
 pub(crate) fn set_status(
     db: &mut dyn Db,
-    user_id: i64,
+    user_id: UserId,
     status: ssogate_core::domain::UserStatus,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -374,7 +375,7 @@ mod tests {
         let mut c = db();
         let session = create(
             &mut c,
-            1,
+            UserId(1),
             &SessionOrigin::default(),
             0,
             SessionLifetimes::default(),

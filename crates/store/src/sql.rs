@@ -40,6 +40,16 @@ impl<'a> From<&'a Option<String>> for Arg<'a> {
         Arg::Text(v.as_deref())
     }
 }
+impl From<ssogate_core::domain::UserId> for Arg<'_> {
+    fn from(v: ssogate_core::domain::UserId) -> Self {
+        Arg::Int(v.0)
+    }
+}
+impl From<Option<ssogate_core::domain::UserId>> for Arg<'_> {
+    fn from(v: Option<ssogate_core::domain::UserId>) -> Self {
+        v.map_or(Arg::Text(None), |id| Arg::Int(id.0))
+    }
+}
 impl From<bool> for Arg<'_> {
     fn from(v: bool) -> Self {
         Arg::Bool(v)
@@ -77,6 +87,10 @@ impl Cell {
                 "expected text, found {other:?}"
             ))),
         }
+    }
+    /// An account id.
+    pub fn user_id(&self) -> Result<ssogate_core::domain::UserId, StoreError> {
+        self.int().map(ssogate_core::domain::UserId)
     }
     pub fn opt_text(&self) -> Result<Option<String>, StoreError> {
         match self {

@@ -363,6 +363,7 @@ impl Drop for SqliteStore {
 mod tests {
     use super::*;
     use crate::{Backend, KeyStore};
+    use ssogate_core::domain::UserId;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// Reads do not queue behind each other: a read that is still running (here, the
@@ -401,7 +402,7 @@ mod tests {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         store
-            .set_password(1, Some("correct horse battery"), 1)
+            .set_password(UserId(1), Some("correct horse battery"), 1)
             .unwrap_or_else(|e| panic!("{e}"));
         let (started, done) = (
             Arc::new(AtomicBool::new(false)),
@@ -413,7 +414,10 @@ mod tests {
                 started.store(true, Ordering::SeqCst);
                 for _ in 0..3 {
                     let r = store.check_password("pw", "correct horse battery");
-                    assert!(matches!(r, Ok(crate::credentials::PasswordCheck::Ok(1))));
+                    assert!(matches!(
+                        r,
+                        Ok(crate::credentials::PasswordCheck::Ok(UserId(1)))
+                    ));
                 }
                 done.store(true, Ordering::SeqCst);
             })

@@ -5,12 +5,13 @@ use crate::StoreError;
 use crate::error::corrupt;
 use crate::sql::{Db, Row, args};
 use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{
     ExternalIdentity, Grant, GrantKind, GrantSource, UserSource, UserStatus,
 };
 
 /// Loads one account with its identities, external ids and grants.
-pub(crate) fn load_user(db: &mut dyn Db, id: i64) -> Result<ExistingUser, StoreError> {
+pub(crate) fn load_user(db: &mut dyn Db, id: UserId) -> Result<ExistingUser, StoreError> {
     let rows = db.query(
         "SELECT username, email, email_verified, display_name, avatar, quota, status, source,
                 password_hash IS NOT NULL, is_admin, admin_source
@@ -74,7 +75,7 @@ pub(crate) fn load_user(db: &mut dyn Db, id: i64) -> Result<ExistingUser, StoreE
         grants.push(Grant::new(GrantKind::Admin, "admin", source));
     }
     Ok(ExistingUser {
-        id: id.to_string(),
+        id,
         username: r.get(0)?.text()?,
         email: r.get(1)?.opt_text()?,
         email_verified: r.get(2)?.bool()?,

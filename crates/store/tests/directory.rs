@@ -13,6 +13,7 @@
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::Decision;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::UserSource;
 use ssogate_core::domain::{
     Catalogue, GrantKind, GrantSource, Group, Library, Permission, UserStatus,
@@ -406,7 +407,7 @@ fn administration_reads_and_writes(f: Fixture) {
         ExternalIdOutcome::TakenByAnother
     );
     assert_eq!(
-        s.set_external_id(9999, "corp", Some("X2")).unwrap(),
+        s.set_external_id(UserId(9999), "corp", Some("X2")).unwrap(),
         ExternalIdOutcome::NoSuchUser
     );
     assert_eq!(s.user(a).unwrap().unwrap().external_ids["corp"], "X1");
@@ -439,7 +440,7 @@ fn administration_reads_and_writes(f: Fixture) {
     );
     assert_eq!(s.user(a).unwrap().unwrap().display_name, None);
     assert!(
-        !s.update_profile(9999, Change::Clear, Change::Keep, 10)
+        !s.update_profile(UserId(9999), Change::Clear, Change::Keep, 10)
             .unwrap()
     );
     // Recent sign-ins, newest first.
@@ -558,7 +559,7 @@ fn identities_link_and_unlink_with_the_last_method_guard(f: Fixture) {
         LinkOutcome::ProviderAlreadyLinked
     );
     assert_eq!(
-        s.link_identity(9999, id("third", "z"), 13).unwrap(),
+        s.link_identity(UserId(9999), id("third", "z"), 13).unwrap(),
         LinkOutcome::NoSuchUser
     );
     let ids = s.identities(a).unwrap();
@@ -570,10 +571,7 @@ fn identities_link_and_unlink_with_the_last_method_guard(f: Fixture) {
         s.last_claims("other", "x").unwrap().unwrap()["nonce"],
         "[redacted]"
     );
-    assert_eq!(
-        s.user_by_identity("other", "x").unwrap().unwrap().id,
-        a.to_string()
-    );
+    assert_eq!(s.user_by_identity("other", "x").unwrap().unwrap().id, a);
     assert_eq!(
         s.unlink_identity(a, "other").unwrap(),
         UnlinkOutcome::Unlinked
@@ -594,7 +592,7 @@ fn identities_link_and_unlink_with_the_last_method_guard(f: Fixture) {
     );
     assert!(s.identities(a).unwrap().is_empty());
     assert!(s.user(a).unwrap().is_some());
-    assert!(s.user(9999).unwrap().is_none());
+    assert!(s.user(UserId(9999)).unwrap().is_none());
 }
 
 fn settings_providers_and_logout_replays(f: Fixture) {
@@ -854,12 +852,7 @@ fn imports_are_row_by_row_and_a_dry_run_writes_nothing(f: Fixture) {
         &engine(policy()),
         json!({"sub": "a1", "preferred_username": "whatever"}),
     );
-    assert_eq!(
-        r.outcome.decision,
-        Decision::SignIn {
-            user_id: ann.id.clone()
-        }
-    );
+    assert_eq!(r.outcome.decision, Decision::SignIn { user_id: ann.id });
 }
 
 fn users_are_listed_with_filters_sorting_and_keyset_pages(f: Fixture) {
@@ -1077,7 +1070,7 @@ const LIFE: SessionLifetimes = SessionLifetimes {
     absolute: 3600,
 };
 
-fn account(s: &dyn Directory, sub: &str) -> i64 {
+fn account(s: &dyn Directory, sub: &str) -> UserId {
     login(
         s,
         &engine(policy()),
@@ -1168,7 +1161,10 @@ fn sessions_expire_end_and_follow_the_account(f: Fixture) {
     assert!(s.set_user_status(id, UserStatus::Disabled, t0).unwrap());
     assert_eq!(s.touch_session(&live, t0 + 1, LIFE).unwrap(), None);
     assert!(s.set_user_status(id, UserStatus::Active, t0).unwrap());
-    assert!(!s.set_user_status(999_999, UserStatus::Active, t0).unwrap());
+    assert!(
+        !s.set_user_status(UserId(999_999), UserStatus::Active, t0)
+            .unwrap()
+    );
 
     // Sweeping removes every expired session.
     let kept = s.create_session(id, &origin, t0, LIFE).unwrap();
@@ -1339,7 +1335,7 @@ fn first_login_provisions_and_the_next_signs_in(f: Fixture) {
     let id = first.user_id.unwrap();
 
     let user = s.user_by_username("ADA").unwrap().unwrap();
-    assert_eq!(user.id, id.to_string());
+    assert_eq!(user.id, id);
     assert_eq!(user.display_name.as_deref(), Some("Ada Lovelace"));
     assert!(user.email_verified && user.is_admin());
     let mut grants: Vec<(GrantKind, &str, GrantSource)> = user
@@ -1361,16 +1357,11 @@ fn first_login_provisions_and_the_next_signs_in(f: Fixture) {
     );
     assert_eq!(
         s.user_by_identity("corp", "ada").unwrap().map(|u| u.id),
-        Some(id.to_string())
+        Some(id)
     );
 
     let second = login(s, &e, claims);
-    assert_eq!(
-        second.outcome.decision,
-        Decision::SignIn {
-            user_id: id.to_string()
-        }
-    );
+    assert_eq!(second.outcome.decision, Decision::SignIn { user_id: id });
     assert!(second.outcome.changes.grants.added.is_empty());
     assert_eq!(s.count(Table::Users).unwrap(), 1);
     let events: Vec<String> = s

@@ -14,7 +14,7 @@ impl Engine {
     ) -> Outcome {
         let user = found.user;
         let mut view = UserView {
-            id: Some(user.id.clone()),
+            id: Some(user.id),
             username: Some(user.username.clone()),
             email: user.email.clone(),
             email_verified: user.email_verified,
@@ -56,29 +56,25 @@ impl Engine {
         };
         let (decision, identity) = match (found.by, found.rebind) {
             (MatchBy::Subject, None) => (
-                Decision::SignIn {
-                    user_id: user.id.clone(),
-                },
+                Decision::SignIn { user_id: user.id },
                 found
                     .also_link
                     .then(|| IdentityChange::Create(current.clone())),
             ),
             (MatchBy::Subject, Some(previous)) => (
-                Decision::SignIn {
-                    user_id: user.id.clone(),
-                },
+                Decision::SignIn { user_id: user.id },
                 Some(IdentityChange::Rebind { previous, current }),
             ),
             (by, Some(previous)) => (
                 Decision::Link {
-                    user_id: user.id.clone(),
+                    user_id: user.id,
                     matched_by: by,
                 },
                 Some(IdentityChange::Rebind { previous, current }),
             ),
             (by, None) => (
                 Decision::Link {
-                    user_id: user.id.clone(),
+                    user_id: user.id,
                     matched_by: by,
                 },
                 Some(IdentityChange::Create(current)),

@@ -5,6 +5,7 @@ use crate::state::App;
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
+use ssogate_core::domain::UserId;
 use ssogate_store::query::AuditFilter;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -38,7 +39,8 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     pub provider: Option<String>,
     pub subject: Option<String>,
-    pub user_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
+    pub user_id: Option<UserId>,
     /// The event's details (decision trace, actor, …).
     pub detail: Option<serde_json::Value>,
 }

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::Decision;
+use ssogate_core::domain::UserId;
 use ssogate_oidc::login::LOGIN_TTL;
 use ssogate_oidc::{CallbackParams, OidcError};
 use ssogate_store::RequestContext;
@@ -50,7 +51,7 @@ pub(crate) enum Purpose {
     /// Sign in (or be provisioned) through the provider.
     SignIn,
     /// Link the identity to this signed-in account.
-    Link(i64),
+    Link(UserId),
 }
 
 impl Purpose {
@@ -329,7 +330,7 @@ pub(super) async fn end_presented_session(app: &App, req: &Req) {
 pub(crate) async fn open_session(
     app: &App,
     req: &Req,
-    user_id: i64,
+    user_id: UserId,
     origin: Option<SessionStart>,
     return_to: &str,
 ) -> PageResult {
@@ -360,10 +361,11 @@ pub(crate) async fn open_session(
 #[cfg(test)]
 mod tests {
     use super::Purpose;
+    use ssogate_core::domain::UserId;
 
     #[test]
     fn a_purpose_survives_the_pending_login_and_junk_is_never_a_link() {
-        for p in [Purpose::SignIn, Purpose::Link(42)] {
+        for p in [Purpose::SignIn, Purpose::Link(UserId(42))] {
             assert_eq!(Purpose::decode(p.encode().as_deref()), p);
         }
         for junk in ["link:", "link:x", "link:4 2", "other:5", ""] {

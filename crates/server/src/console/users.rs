@@ -14,12 +14,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use ssogate_admin::StatusChange;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
 use ssogate_store::query::{UserFilter, UserSort};
 use std::collections::HashMap;
 
 struct UserRow {
-    id: i64,
+    id: UserId,
     username: String,
     email: String,
     source: String,
@@ -175,7 +176,7 @@ struct GrantRow {
 #[template(path = "console_user.html")]
 struct UserPage<'a> {
     t: &'a crate::i18n::Texts,
-    id: i64,
+    id: UserId,
     username: String,
     display_name: String,
     email: String,
@@ -197,7 +198,7 @@ pub(crate) async fn user(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let detail = account(&app, &req, &admin, id).await?;
@@ -307,7 +308,7 @@ async fn account(
     app: &App,
     req: &Req,
     admin: &AdminSession,
-    id: i64,
+    id: UserId,
 ) -> Result<ssogate_admin::UserDetail, Response> {
     let who = id.to_string();
     run(app, admin.actor.clone(), move |a| a.user(&who))
@@ -341,7 +342,7 @@ pub(crate) async fn user_action(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Path((id, what)): Path<(i64, String)>,
+    Path((id, what)): Path<(UserId, String)>,
     CsrfForm(f): CsrfForm<ActionForm>,
 ) -> Response {
     let back = format!("/admin/users/{id}");
@@ -418,7 +419,7 @@ pub(crate) async fn delete(
     state: State<App>,
     req: Req,
     admin: AdminSession,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     form: CsrfForm<ActionForm>,
 ) -> Response {
     user_action(state, req, admin, Path((id, "delete".to_owned())), form).await
@@ -428,7 +429,7 @@ pub(crate) async fn delete_confirm(
     State(app): State<App>,
     req: Req,
     admin: AdminSession,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
 ) -> PageResult {
     let detail = account(&app, &req, &admin, id).await?;
     let n = detail.linked.len();

@@ -5,6 +5,7 @@
 
 use crate::external::{Chrome, OP_CLIENT, OP_SECRET, Op, op_dir, start_op};
 use fantoccini::{Client, Locator};
+use ssogate_core::domain::UserId;
 use ssogate_server::{App, AppOptions};
 use ssogate_store::Directory;
 use ssogate_store::prelude::*;
@@ -285,7 +286,7 @@ async fn a_person_signs_in_links_and_signs_out_in_a_real_browser() {
     assert_eq!(landed, format!("{base}/account?notice=linked:op2"));
     let text = body(c).await;
     assert!(text.contains("OP Two is now linked"), "{text}");
-    assert_eq!(real.directory.identities(1).unwrap().len(), 2);
+    assert_eq!(real.directory.identities(UserId(1)).unwrap().len(), 2);
     assert_eq!(users(), 1, "linking never creates an account");
     click(c, "a[href='/account/unlink/op2']").await;
     assert!(body(c).await.contains("Unlink OP Two?"));
@@ -297,7 +298,7 @@ async fn a_person_signs_in_links_and_signs_out_in_a_real_browser() {
             .as_str()
             .ends_with("notice=unlinked:op2")
     );
-    assert_eq!(real.directory.identities(1).unwrap().len(), 1);
+    assert_eq!(real.directory.identities(UserId(1)).unwrap().len(), 1);
 
     // 5. Back-channel logout: signing out at the provider ends the session here.
     assert_eq!(sessions(), 1);
@@ -331,7 +332,7 @@ async fn a_person_signs_in_links_and_signs_out_in_a_real_browser() {
 
     // 7. A disabled account is told so.
     real.directory
-        .set_user_status(1, ssogate_core::domain::UserStatus::Disabled, 1)
+        .set_user_status(UserId(1), ssogate_core::domain::UserStatus::Disabled, 1)
         .unwrap();
     c.goto(&format!("{base}/auth/op/start")).await.unwrap();
     through_provider(c, base, "alice").await;
@@ -361,13 +362,7 @@ async fn an_administrator_uses_the_console_in_a_real_browser() {
         .unwrap();
         d.import_users(vec![row], 1, false, None, Box::new(|_| {}))
             .unwrap();
-        let id: i64 = d
-            .user_by_username("bob")
-            .unwrap()
-            .unwrap()
-            .id
-            .parse()
-            .unwrap();
+        let id = d.user_by_username("bob").unwrap().unwrap().id;
         let secret = d
             .create_session(
                 id,

@@ -2,10 +2,11 @@
 
 use crate::support::{Browser, Harness, Opts};
 use serde_json::json;
+use ssogate_core::domain::UserId;
 
 const ADMINS: &str = "[[provisioning.rules]]\nname = \"admins administer\"\nwhen = '\"admins\" in groups'\ngrant_admin = true";
 
-async fn setup() -> (Harness, Browser, Browser, i64) {
+async fn setup() -> (Harness, Browser, Browser, UserId) {
     let h = Harness::start(Opts {
         provisioning: ADMINS,
         ..Opts::default()
@@ -15,14 +16,12 @@ async fn setup() -> (Harness, Browser, Browser, i64) {
     assert_eq!(admin.login(&h, "alice").await.status, 303);
     let bob = Browser::new();
     assert_eq!(bob.login(&h, "bob").await.status, 303);
-    let bob_id: i64 = h
+    let bob_id = h
         .directory
         .user_by_identity("fake", "bob")
         .unwrap()
         .unwrap()
-        .id
-        .parse()
-        .unwrap();
+        .id;
     (h, admin, bob, bob_id)
 }
 
@@ -253,7 +252,11 @@ async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
         )
         .await;
     assert_eq!(
-        h.directory.user(bob_id).unwrap().unwrap().external_ids["fake"],
+        h.directory
+            .user(bob_id)
+            .unwrap()
+            .unwrap()
+            .external_ids["fake"],
         "B-1"
     );
     admin

@@ -2,6 +2,7 @@
 
 use crate::support::{Browser, Harness, Opts};
 use serde_json::json;
+use ssogate_core::domain::UserId;
 
 #[tokio::test]
 async fn first_login_provisions_with_defaults_and_lands_on_return_to() {
@@ -469,7 +470,7 @@ async fn account_page_links_and_unlinks_with_the_last_method_guard() {
         "{}",
         page.body
     );
-    assert_eq!(h.directory.identities(1).unwrap().len(), 2);
+    assert_eq!(h.directory.identities(UserId(1)).unwrap().len(), 2);
     // The linked identity signs in to the same account.
     let b2 = Browser::new();
     b2.login_via(&h, other, "/auth/other/start", "bob").await;
@@ -495,13 +496,13 @@ async fn account_page_links_and_unlinks_with_the_last_method_guard() {
         r.location().as_deref(),
         Some("/account?notice=unlinked:other")
     );
-    assert_eq!(h.directory.identities(1).unwrap().len(), 1);
+    assert_eq!(h.directory.identities(UserId(1)).unwrap().len(), 1);
     // The last way to sign in cannot be unlinked.
     let r = b
         .post(&h.url("/account/unlink/fake"), &[("csrf", &csrf)])
         .await;
     assert_eq!(r.location().as_deref(), Some("/account?notice=last:fake"));
-    assert_eq!(h.directory.identities(1).unwrap().len(), 1);
+    assert_eq!(h.directory.identities(UserId(1)).unwrap().len(), 1);
     let audit = h.audit();
     assert!(
         audit
@@ -580,7 +581,7 @@ async fn hybrid_login_tells_single_sign_on_accounts_to_use_their_provider() {
     );
     // A local password works.
     h.directory
-        .set_password(1, Some("correct horse battery staple"), 1)
+        .set_password(UserId(1), Some("correct horse battery staple"), 1)
         .unwrap();
     let r = b
         .post(
@@ -926,7 +927,7 @@ async fn a_link_finished_under_another_session_is_refused() {
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("link_session_changed"));
     assert_eq!(
-        h.directory.identities(1).unwrap().len(),
+        h.directory.identities(UserId(1)).unwrap().len(),
         1,
         "nothing was linked to alice"
     );

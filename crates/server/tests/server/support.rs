@@ -209,7 +209,7 @@ groups.enabled = true
         let (d, subject) = (self.directory.clone(), subject.to_owned());
         tokio::task::spawn_blocking(move || {
             let user = d.user_by_identity("fake", &subject).unwrap().unwrap();
-            let id: i64 = user.id.parse().unwrap();
+            let id = user.id;
             d.set_user_status(id, ssogate_core::domain::UserStatus::Disabled, 1)
                 .unwrap();
         })

@@ -11,11 +11,12 @@ use crate::sessions;
 use crate::sql::args;
 use crate::users::load_user;
 use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::UserStatus;
 
 pub trait AccountStore {
     /// One account with its identities, external ids and grants.
-    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError>;
+    fn user(&self, id: UserId) -> Result<Option<ExistingUser>, StoreError>;
     /// The account with this username (case-insensitive).
     fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError>;
     /// The account signed in by (provider, subject), with its grants.
@@ -29,7 +30,7 @@ pub trait AccountStore {
     /// Sets an account's status; anything but active ends its sessions. Whether it exists.
     fn set_user_status(
         &self,
-        user_id: i64,
+        user_id: UserId,
         status: UserStatus,
         now: i64,
     ) -> Result<bool, StoreError>;
@@ -37,13 +38,13 @@ pub trait AccountStore {
     /// Whether the account exists.
     fn update_profile(
         &self,
-        user_id: i64,
+        user_id: UserId,
         display_name: Change<String>,
         email: Change<String>,
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Deletes an account (identities, grants, sessions); whether it existed.
-    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError>;
+    fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError>;
     /// Creates or updates pre-provisioned accounts, each row whole or absent; a dry run
     /// writes nothing. `progress` is called after each row.
     ///
@@ -61,7 +62,7 @@ pub trait AccountStore {
 }
 
 impl<B: Backend> AccountStore for B {
-    fn user(&self, id: i64) -> Result<Option<ExistingUser>, StoreError> {
+    fn user(&self, id: UserId) -> Result<Option<ExistingUser>, StoreError> {
         self.read(|db| accounts::user_by_id(db, id))
     }
     fn user_by_username(&self, username: &str) -> Result<Option<ExistingUser>, StoreError> {
@@ -70,7 +71,7 @@ impl<B: Backend> AccountStore for B {
                 "SELECT id FROM users WHERE lower(username) = lower($1)",
                 args![username],
             )?;
-            id.map(|id| load_user(db, id)).transpose()
+            id.map(|id| load_user(db, UserId(id))).transpose()
         })
     }
     /// One indexed lookup plus the account's rows.
@@ -84,7 +85,7 @@ impl<B: Backend> AccountStore for B {
                 "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2",
                 args![provider, subject],
             )?;
-            id.map(|id| load_user(db, id)).transpose()
+            id.map(|id| load_user(db, UserId(id))).transpose()
         })
     }
     fn list_users(&self, filter: &UserFilter) -> Result<UserPage, StoreError> {
@@ -92,7 +93,7 @@ impl<B: Backend> AccountStore for B {
     }
     fn set_user_status(
         &self,
-        user_id: i64,
+        user_id: UserId,
         status: UserStatus,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -104,7 +105,7 @@ impl<B: Backend> AccountStore for B {
     }
     fn update_profile(
         &self,
-        user_id: i64,
+        user_id: UserId,
         display_name: Change<String>,
         email: Change<String>,
         now: i64,
@@ -115,7 +116,7 @@ impl<B: Backend> AccountStore for B {
             Ok(out)
         })
     }
-    fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+    fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.write_tx(move |db, changed| {
             let out = accounts::delete_user(db, user_id)?;
             changed.user(user_id);

@@ -6,6 +6,7 @@ use crate::StoreError;
 use crate::catalogue::{self, Edit, Edited, Entry};
 use crate::invalidate::Invalidation;
 use crate::provision;
+use ssogate_core::domain::UserId;
 use ssogate_core::domain::{Catalogue, GrantKind};
 
 pub trait GrantStore {
@@ -15,7 +16,7 @@ pub trait GrantStore {
     /// Grants something as an administrator (source `admin`; a login never removes it).
     fn grant_by_admin(
         &self,
-        user_id: i64,
+        user_id: UserId,
         kind: GrantKind,
         name: &str,
         now: i64,
@@ -23,7 +24,7 @@ pub trait GrantStore {
     /// Takes a grant away as an administrator; whether there was one.
     fn revoke_by_admin(
         &self,
-        user_id: i64,
+        user_id: UserId,
         kind: GrantKind,
         name: &str,
     ) -> Result<bool, StoreError>;
@@ -43,7 +44,7 @@ impl<B: Backend> GrantStore for B {
     }
     fn grant_by_admin(
         &self,
-        user_id: i64,
+        user_id: UserId,
         kind: GrantKind,
         name: &str,
         now: i64,
@@ -57,7 +58,7 @@ impl<B: Backend> GrantStore for B {
     }
     fn revoke_by_admin(
         &self,
-        user_id: i64,
+        user_id: UserId,
         kind: GrantKind,
         name: &str,
     ) -> Result<bool, StoreError> {

@@ -7,25 +7,27 @@ use crate::accounts::{
     self, ExternalIdOutcome, IdentityInfo, LinkOutcome, NewIdentity, UnlinkOutcome,
 };
 use crate::{provision, settings};
+use ssogate_core::domain::UserId;
 
 pub trait IdentityStore {
     /// The identities linked to an account, oldest first.
-    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError>;
+    fn identities(&self, user_id: UserId) -> Result<Vec<IdentityInfo>, StoreError>;
     /// Links a verified identity to a signed-in account (account linking), in one
     /// transaction; never moves an identity from another account.
     fn link_identity(
         &self,
-        user_id: i64,
+        user_id: UserId,
         identity: NewIdentity,
         now: i64,
     ) -> Result<LinkOutcome, StoreError>;
     /// Unlinks an account's identity at a provider, unless it is the last way to sign in.
-    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError>;
+    fn unlink_identity(&self, user_id: UserId, provider: &str)
+    -> Result<UnlinkOutcome, StoreError>;
     /// Sets or (with `None`) removes an account's external authentication id at a
     /// provider.
     fn set_external_id(
         &self,
-        user_id: i64,
+        user_id: UserId,
         provider: &str,
         external_id: Option<&str>,
     ) -> Result<ExternalIdOutcome, StoreError>;
@@ -42,12 +44,12 @@ pub trait IdentityStore {
 }
 
 impl<B: Backend> IdentityStore for B {
-    fn identities(&self, user_id: i64) -> Result<Vec<IdentityInfo>, StoreError> {
+    fn identities(&self, user_id: UserId) -> Result<Vec<IdentityInfo>, StoreError> {
         self.read(|db| accounts::identities(db, user_id))
     }
     fn link_identity(
         &self,
-        user_id: i64,
+        user_id: UserId,
         identity: NewIdentity,
         now: i64,
     ) -> Result<LinkOutcome, StoreError> {
@@ -57,7 +59,11 @@ impl<B: Backend> IdentityStore for B {
             Ok(out)
         })
     }
-    fn unlink_identity(&self, user_id: i64, provider: &str) -> Result<UnlinkOutcome, StoreError> {
+    fn unlink_identity(
+        &self,
+        user_id: UserId,
+        provider: &str,
+    ) -> Result<UnlinkOutcome, StoreError> {
         let provider = provider.to_owned();
         self.write_tx(move |db, changed| {
             let out = accounts::unlink_identity(db, user_id, &provider)?;
@@ -67,7 +73,7 @@ impl<B: Backend> IdentityStore for B {
     }
     fn set_external_id(
         &self,
-        user_id: i64,
+        user_id: UserId,
         provider: &str,
         external_id: Option<&str>,
     ) -> Result<ExternalIdOutcome, StoreError> {

@@ -8,12 +8,13 @@ use crate::invalidate::Invalidation;
 use crate::sessions::Secret;
 use crate::settings;
 use serde_json::Value;
+use ssogate_core::domain::UserId;
 
 pub trait KeyStore {
     /// Sets (or removes) an account's local password (Argon2id). Whether it exists.
     fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError>;
@@ -51,7 +52,7 @@ pub trait KeyStore {
 impl<B: Backend> KeyStore for B {
     fn set_password(
         &self,
-        user_id: i64,
+        user_id: UserId,
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {

@@ -25,6 +25,7 @@ pub use sessions::SessionStore;
 use crate::StoreError;
 use crate::invalidate::{Invalidation, Sink};
 use crate::sql::Db;
+use ssogate_core::domain::UserId;
 
 /// What an engine offers the directory. Implemented by [`crate::SqliteStore`] and
 /// [`crate::PgStore`]; the operations above are written once over it.
@@ -68,7 +69,7 @@ impl Changed {
     pub fn push(&mut self, what: Invalidation) {
         self.0.push(what);
     }
-    pub fn user(&mut self, user_id: i64) {
+    pub fn user(&mut self, user_id: UserId) {
         self.push(Invalidation::User(user_id));
     }
     pub fn is_empty(&self) -> bool {

@@ -9,12 +9,13 @@ use crate::sessions::{
     TakeStateError,
 };
 use crate::settings;
+use ssogate_core::domain::UserId;
 
 pub trait SessionStore {
     /// Opens a session; returns the cookie's secret (stored only as a digest).
     fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         origin: &SessionOrigin<'_>,
         now: i64,
         life: SessionLifetimes,
@@ -37,7 +38,7 @@ pub trait SessionStore {
         subject: Option<&str>,
     ) -> Result<u64, StoreError>;
     /// Ends every session of an account.
-    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError>;
+    fn end_sessions_for_user(&self, user_id: UserId) -> Result<u64, StoreError>;
     /// Stores a pending login under its state; returns the browser-binding secret.
     fn put_login_state(
         &self,
@@ -70,7 +71,7 @@ pub trait SessionStore {
 impl<B: Backend> SessionStore for B {
     fn create_session(
         &self,
-        user_id: i64,
+        user_id: UserId,
         origin: &SessionOrigin<'_>,
         now: i64,
         life: SessionLifetimes,
@@ -126,7 +127,7 @@ impl<B: Backend> SessionStore for B {
             Ok(n)
         })
     }
-    fn end_sessions_for_user(&self, user_id: i64) -> Result<u64, StoreError> {
+    fn end_sessions_for_user(&self, user_id: UserId) -> Result<u64, StoreError> {
         self.write_tx(move |db, changed| {
             let n = sessions::end_for_user(db, user_id)?;
             changed.user(user_id);
