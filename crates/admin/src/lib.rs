@@ -18,6 +18,7 @@ pub use providers::ProviderRecord;
 use serde::Serialize;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{Catalogue, GrantKind, UserId, UserStatus};
+use ssogate_core::policy::Scope;
 use ssogate_store::accounts::{ExternalIdOutcome, IdentityInfo};
 use ssogate_store::audit::NewEvent;
 use ssogate_store::credentials::{ApiKeyInfo, ApiScope};
@@ -468,12 +469,12 @@ impl Admin {
         }
     }
 
-    /// Saves a provisioning settings document (`provider:<slug>` or `global`): `changes`
+    /// Saves a provisioning settings document (global or a provider's): `changes`
     /// laid over what is saved (or, with `replace`, instead of it), accepted by `check`
     /// (the caller compiles the engine with it), stored and audited. The saved document.
     pub fn save_settings(
         &self,
-        scope: &str,
+        scope: &Scope,
         changes: serde_json::Map<String, serde_json::Value>,
         replace: bool,
         check: impl FnOnce(&serde_json::Value) -> Result<(), String>,
@@ -498,7 +499,7 @@ impl Admin {
         self.audit(
             "admin.settings.saved",
             None,
-            serde_json::json!({"scope": scope, "settings": doc}),
+            serde_json::json!({"scope": scope.key(), "settings": doc}),
         )?;
         Ok(doc)
     }

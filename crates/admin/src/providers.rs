@@ -157,9 +157,9 @@ impl Admin {
     /// them anew at its next use (after the provider rotated its keys); audited.
     pub fn refresh_keys(&self, slug: &str) -> Result<(), AdminError> {
         self.directory
-            .announce(ssogate_store::invalidate::Invalidation::Settings(format!(
-                "keys:{slug}"
-            )))?;
+            .announce(ssogate_store::invalidate::Invalidation::ProviderKeys(
+                slug.to_owned(),
+            ))?;
         self.audit(
             "admin.provider.keys_refreshed",
             None,

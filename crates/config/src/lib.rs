@@ -19,6 +19,7 @@ pub use load::{load, load_with_env};
 pub use provider::ProviderConfig;
 use provider::*;
 pub use server::{HeaderNames, RateLimits, ServerConfig};
+use ssogate_core::policy::Scope;
 
 use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -156,13 +157,13 @@ impl Saved {
         self.providers.push((slug.to_owned(), document.clone()));
     }
 
-    /// Sets a settings document by scope: `global` or `provider:<slug>`.
-    pub fn put_settings(&mut self, scope: &str, document: &Value) {
-        match scope.strip_prefix("provider:") {
-            Some(slug) => {
-                self.settings.insert(slug.to_owned(), document.clone());
+    /// Sets a settings document by scope.
+    pub fn put_settings(&mut self, scope: &Scope, document: &Value) {
+        match scope {
+            Scope::Provider(slug) => {
+                self.settings.insert(slug.clone(), document.clone());
             }
-            None => self.global = Some(document.clone()),
+            Scope::Global => self.global = Some(document.clone()),
         }
     }
 }

@@ -6,6 +6,46 @@
 use crate::claims::ClaimExpr;
 use serde::{Deserialize, Serialize};
 
+/// Where saved provisioning settings apply: everywhere, or one provider's sign-ins.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Global,
+    Provider(String),
+}
+
+impl Scope {
+    /// How the scope is stored and sent between instances: `global`, `provider:<slug>`.
+    pub fn key(&self) -> String {
+        match self {
+            Scope::Global => "global".to_owned(),
+            Scope::Provider(slug) => format!("provider:{slug}"),
+        }
+    }
+
+    /// The scope a stored key names; `None` for anything else.
+    pub fn parse(key: &str) -> Option<Scope> {
+        match key.strip_prefix("provider:") {
+            Some(slug) if !slug.is_empty() => Some(Scope::Provider(slug.to_owned())),
+            Some(_) => None,
+            None => (key == "global").then_some(Scope::Global),
+        }
+    }
+
+    /// `global`, or the provider's slug (as the console and CLI name a scope).
+    pub fn name(&self) -> &str {
+        match self {
+            Scope::Global => "global",
+            Scope::Provider(slug) => slug,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
 /// How a login is matched to an existing account, after (provider, subject).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

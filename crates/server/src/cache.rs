@@ -146,8 +146,9 @@ impl SessionCache {
                 }
             }
             Invalidation::All => *m = Maps::default(),
-            // Settings change engines, not sessions.
-            Invalidation::Settings(_) => {}
+            // These change engines and providers, not sessions.
+            Invalidation::Settings(_) | Invalidation::Providers | Invalidation::ProviderKeys(_) => {
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! directory says one of those changed, on this instance or another.
 
 use ssogate_config::{Compiled, Config, ConfigError, ProviderConfig, Saved};
+use ssogate_core::policy::Scope;
 use ssogate_oidc::{Clock, OidcError, Provider};
 use ssogate_store::{Directory, StoreError};
 use std::collections::BTreeMap;
@@ -62,12 +63,11 @@ pub fn read_saved(directory: &dyn Directory) -> Result<Saved, StoreError> {
     let mut global = None;
     let mut settings = BTreeMap::new();
     for (scope, doc) in directory.all_settings()? {
-        match scope.strip_prefix("provider:") {
-            Some(slug) => {
-                settings.insert(slug.to_owned(), doc);
+        match scope {
+            Scope::Provider(slug) => {
+                settings.insert(slug, doc);
             }
-            None if scope == "global" => global = Some(doc),
-            None => {}
+            Scope::Global => global = Some(doc),
         }
     }
     Ok(Saved {

@@ -8,6 +8,7 @@ use crate::ratelimit::RateLimiter;
 use crate::registry::{self, ProviderEntry, Registry};
 use crate::web;
 use ssogate_config::Config;
+use ssogate_core::policy::Scope;
 use ssogate_oidc::{Clock, OidcError, SystemClock};
 use ssogate_store::audit::NewEvent;
 use ssogate_store::sessions::SessionLifetimes;
@@ -160,9 +161,9 @@ impl App {
         app.directory.watch(Arc::new(move |what| {
             use ssogate_store::invalidate::Invalidation;
             let keys_of = match what {
-                Invalidation::Settings(scope) => scope.strip_prefix("keys:"),
-                Invalidation::All => None,
-                _ => return,
+                Invalidation::ProviderKeys(slug) => Some(slug.as_str()),
+                Invalidation::Settings(_) | Invalidation::Providers | Invalidation::All => None,
+                Invalidation::Session(_) | Invalidation::User(_) => return,
             };
             let Some(inner) = weak.upgrade() else { return };
             let app = App(inner);
@@ -222,13 +223,13 @@ impl App {
         Ok(())
     }
 
-    /// Saves a provisioning settings document (`global` or `provider:<slug>`) through
+    /// Saves a provisioning settings document (global or a provider's) through
     /// `adm` once every provider compiles with it, then rebuilds here at once (other
     /// instances hear of it through the directory). Blocking.
     pub(crate) fn save_settings(
         &self,
         adm: &ssogate_admin::Admin,
-        scope: &str,
+        scope: &Scope,
         changes: serde_json::Map<String, serde_json::Value>,
         replace: bool,
     ) -> Result<serde_json::Value, ssogate_admin::AdminError> {

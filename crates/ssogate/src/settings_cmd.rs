@@ -4,6 +4,7 @@ use crate::admin_cmd::{actor, fail, json_out, no_provider};
 use crate::{Failure, open_directory};
 use clap::Subcommand;
 use ssogate_admin::Admin;
+use ssogate_core::policy::Scope;
 use std::sync::Arc;
 
 #[derive(Subcommand)]
@@ -133,7 +134,7 @@ fn save_setting(
         .map_err(|e| Failure::Input(format!("{key}: \"{value}\" is not a JSON value ({e})")))?;
     let mut changes = serde_json::Map::new();
     changes.insert(key.to_owned(), parsed);
-    let scope = provider.map_or_else(|| "global".to_owned(), |p| format!("provider:{p}"));
+    let scope = provider.map_or(Scope::Global, |p| Scope::Provider(p.to_owned()));
     Admin::new(store.clone(), actor())
         .save_settings(&scope, changes, false, |doc| {
             ssogate_server::registry::check(config, store.as_ref(), |saved| {
@@ -144,7 +145,7 @@ fn save_setting(
         .map_err(fail)?;
     outln!(
         "saved {}.{key}; running servers apply it at once",
-        provider.unwrap_or("global")
+        scope.name()
     );
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! commits.
 
 use ssogate_core::domain::UserId;
+use ssogate_core::policy::Scope;
 use std::sync::{Arc, Mutex};
 
 /// The PostgreSQL channel.
@@ -16,8 +17,12 @@ pub enum Invalidation {
     Session(String),
     /// Every session of an account (ended, or the account's grants or status changed).
     User(UserId),
-    /// A provisioning settings document changed (`global` or `provider:<slug>`).
-    Settings(String),
+    /// A provisioning settings document changed.
+    Settings(Scope),
+    /// The providers managed in the database changed.
+    Providers,
+    /// A provider's discovery document and keys must be fetched anew (it rotated them).
+    ProviderKeys(String),
     /// Everything (a notification may have been missed, or a bulk change happened).
     All,
 }
@@ -27,7 +32,10 @@ impl Invalidation {
         match self {
             Invalidation::Session(h) => format!("s:{h}"),
             Invalidation::User(id) => format!("u:{id}"),
-            Invalidation::Settings(scope) => format!("c:{scope}"),
+            Invalidation::Settings(scope) => format!("c:{}", scope.key()),
+            // Spelled as settings scopes, as instances of earlier versions send them.
+            Invalidation::Providers => "c:providers".to_owned(),
+            Invalidation::ProviderKeys(slug) => format!("c:keys:{slug}"),
             Invalidation::All => "*".to_owned(),
         }
     }
@@ -37,7 +45,12 @@ impl Invalidation {
         match payload.split_once(':') {
             Some(("s", h)) if !h.is_empty() => Invalidation::Session(h.to_owned()),
             Some(("u", id)) => id.parse().map_or(Invalidation::All, Invalidation::User),
-            Some(("c", scope)) if !scope.is_empty() => Invalidation::Settings(scope.to_owned()),
+            Some(("c", "providers")) => Invalidation::Providers,
+            Some(("c", scope)) => match scope.strip_prefix("keys:") {
+                Some(slug) if !slug.is_empty() => Invalidation::ProviderKeys(slug.to_owned()),
+                Some(_) => Invalidation::All,
+                None => Scope::parse(scope).map_or(Invalidation::All, Invalidation::Settings),
+            },
             _ => Invalidation::All,
         }
     }
@@ -75,7 +88,10 @@ mod tests {
         for i in [
             Invalidation::Session("ab12".into()),
             Invalidation::User(UserId(42)),
-            Invalidation::Settings("provider:corp".into()),
+            Invalidation::Settings(Scope::Provider("corp".into())),
+            Invalidation::Settings(Scope::Global),
+            Invalidation::Providers,
+            Invalidation::ProviderKeys("corp".into()),
             Invalidation::All,
         ] {
             assert_eq!(Invalidation::parse(&i.payload()), i);
@@ -83,5 +99,17 @@ mod tests {
         assert_eq!(Invalidation::parse("u:x"), Invalidation::All);
         assert_eq!(Invalidation::parse("s:"), Invalidation::All);
         assert_eq!(Invalidation::parse("what"), Invalidation::All);
+        assert_eq!(Invalidation::parse("c:keys:"), Invalidation::All);
+        assert_eq!(Invalidation::parse("c:provider:"), Invalidation::All);
+        assert_eq!(Invalidation::parse("c:other"), Invalidation::All);
+        // What earlier versions send is still understood.
+        assert_eq!(
+            Invalidation::parse("c:keys:corp"),
+            Invalidation::ProviderKeys("corp".into())
+        );
+        assert_eq!(
+            Invalidation::parse("c:global"),
+            Invalidation::Settings(Scope::Global)
+        );
     }
 }

@@ -2,11 +2,10 @@
 //! in the database, and the back-channel logout replay guard.
 
 use crate::StoreError;
+use crate::error::corrupt;
 use crate::sql::{Db, args};
 use serde_json::Value;
-
-/// The invalidation scope that says the providers managed in the database changed.
-pub const PROVIDERS_SCOPE: &str = "providers";
+use ssogate_core::policy::Scope;
 
 /// Records a logout token's `jti` until it expires; `false` if it was seen before (a
 /// replay). Expired records are dropped on the way.
@@ -25,11 +24,11 @@ pub(crate) fn record_logout_jti(
     Ok(inserted > 0)
 }
 
-/// The settings document of a scope (`global` or `provider:<slug>`), if saved.
-pub(crate) fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>, StoreError> {
+/// The settings document of a scope, if saved.
+pub(crate) fn get_settings(db: &mut dyn Db, scope: &Scope) -> Result<Option<Value>, StoreError> {
     let rows = db.query(
         "SELECT document FROM provisioning_settings WHERE scope = $1",
-        args![scope],
+        args![scope.key().as_str()],
     )?;
     rows.first()
         .map(|r| {
@@ -41,16 +40,17 @@ pub(crate) fn get_settings(db: &mut dyn Db, scope: &str) -> Result<Option<Value>
 }
 
 /// Every saved settings document: (scope, document), in one query.
-pub(crate) fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, StoreError> {
+pub(crate) fn all_settings(db: &mut dyn Db) -> Result<Vec<(Scope, Value)>, StoreError> {
     db.query(
         "SELECT scope, document FROM provisioning_settings ORDER BY scope",
         &[],
     )?
     .iter()
     .map(|r| {
-        let scope = r.get(0)?.text()?;
+        let key = r.get(0)?.text()?;
+        let scope = Scope::parse(&key).ok_or_else(|| corrupt("settings scope", &key))?;
         let doc = serde_json::from_str(&r.get(1)?.text()?)
-            .map_err(|e| StoreError::Corrupt(format!("settings of {scope}: {e}")))?;
+            .map_err(|e| StoreError::Corrupt(format!("settings of {key}: {e}")))?;
         Ok((scope, doc))
     })
     .collect()
@@ -59,7 +59,7 @@ pub(crate) fn all_settings(db: &mut dyn Db) -> Result<Vec<(String, Value)>, Stor
 /// Saves a scope's settings document whole (all fields together, as the console saves).
 pub(crate) fn put_settings(
     db: &mut dyn Db,
-    scope: &str,
+    scope: &Scope,
     document: &Value,
     by: Option<&str>,
     now: i64,
@@ -67,7 +67,7 @@ pub(crate) fn put_settings(
     db.exec(
         "INSERT INTO provisioning_settings (scope, document, updated_at, updated_by) VALUES ($1, $2, $3, $4)
          ON CONFLICT (scope) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-        args![scope, document.to_string().as_str(), now, by],
+        args![scope.key().as_str(), document.to_string().as_str(), now, by],
     )?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use ssogate_core::domain::{
     Catalogue, GrantKind, GrantSource, Group, Library, Permission, UserStatus,
 };
 use ssogate_core::policy::ProvisioningPolicy;
+use ssogate_core::policy::Scope;
 use ssogate_core::{Engine, ProviderPolicy};
 use ssogate_store::accounts::Change;
 use ssogate_store::credentials::{ApiScope, PasswordCheck};
@@ -611,20 +612,22 @@ fn settings_providers_and_logout_replays(f: Fixture) {
         "expired records are forgotten"
     );
 
-    assert_eq!(s.get_settings("global").unwrap(), None);
+    assert_eq!(s.get_settings(&Scope::Global).unwrap(), None);
     let doc = json!({"auto_provision": true, "default_permissions": ["download"]});
-    s.put_settings("global", &doc, Some("admin"), 1).unwrap();
+    s.put_settings(&Scope::Global, &doc, Some("admin"), 1)
+        .unwrap();
     // Switching provisioning off keeps the defaults it holds.
     let off = json!({"auto_provision": false, "default_permissions": ["download"]});
-    s.put_settings("global", &off, Some("admin"), 2).unwrap();
-    assert_eq!(s.get_settings("global").unwrap(), Some(off.clone()));
-    s.put_settings("provider:corp", &json!({}), None, 3)
+    s.put_settings(&Scope::Global, &off, Some("admin"), 2)
+        .unwrap();
+    assert_eq!(s.get_settings(&Scope::Global).unwrap(), Some(off.clone()));
+    s.put_settings(&Scope::Provider("corp".into()), &json!({}), None, 3)
         .unwrap();
     assert_eq!(
         s.all_settings().unwrap(),
         [
-            ("global".to_owned(), off),
-            ("provider:corp".to_owned(), json!({}))
+            (Scope::Global, off),
+            (Scope::Provider("corp".into()), json!({}))
         ],
         "every document in one read"
     );
@@ -1722,22 +1725,22 @@ fn sqlite_changes_of_another_process_are_heard() {
     let id = account(&cli, "far");
     cli.set_user_status(id, UserStatus::Disabled, 10).unwrap();
     heard.wait_for(&Invalidation::User(id));
-    cli.put_settings("global", &json!({"auto_provision": false}), None, 10)
+    cli.put_settings(&Scope::Global, &json!({"auto_provision": false}), None, 10)
         .unwrap();
-    heard.wait_for(&Invalidation::Settings("global".into()));
+    heard.wait_for(&Invalidation::Settings(Scope::Global));
     // A handle that does not broadcast (a second server would) is not heard.
     let quiet = SqliteStore::open(&path).unwrap();
     quiet
-        .put_settings("provider:x", &json!({}), None, 11)
+        .put_settings(&Scope::Provider("x".into()), &json!({}), None, 11)
         .unwrap();
-    cli.put_settings("provider:y", &json!({}), None, 12)
+    cli.put_settings(&Scope::Provider("y".into()), &json!({}), None, 12)
         .unwrap();
-    heard.wait_for(&Invalidation::Settings("provider:y".into()));
+    heard.wait_for(&Invalidation::Settings(Scope::Provider("y".into())));
     assert!(
         !heard
             .0
             .lock()
             .unwrap()
-            .contains(&Invalidation::Settings("provider:x".into()))
+            .contains(&Invalidation::Settings(Scope::Provider("x".into())))
     );
 }

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use ssogate_admin::AdminError;
+use ssogate_core::policy::Scope;
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
@@ -284,7 +285,7 @@ async fn get_provisioning(
     let Some((_, p)) = app.engine(&slug) else {
         return Err(not_found(&slug));
     };
-    let scope = format!("provider:{slug}");
+    let scope = Scope::Provider(slug.clone());
     let own = app
         .db(move |d| d.get_settings(&scope))
         .await
@@ -377,7 +378,7 @@ async fn patch_provisioning(
     }
     let (a, s) = (app.clone(), slug.clone());
     admin(&app, &caller, move |adm| {
-        a.save_settings(adm, &format!("provider:{s}"), changes, inherit)
+        a.save_settings(adm, &Scope::Provider(s), changes, inherit)
             .map(drop)
     })
     .await?;
@@ -391,7 +392,7 @@ async fn patch_provisioning(
     responses((status = 200, body = ProvisioningChange), (status = 401, body = Problem)))]
 async fn get_global(State(app): State<App>, _caller: Caller) -> ApiResult<Json<Value>> {
     let saved = app
-        .db(|d| d.get_settings("global"))
+        .db(|d| d.get_settings(&Scope::Global))
         .await
         .map_err(|e| Problem::from(AdminError::Store(e)))?;
     Ok(Json(saved.unwrap_or_else(|| Value::Object(Map::new()))))
@@ -420,7 +421,7 @@ async fn patch_global(
     let changes = changes_of(&change);
     let a = app.clone();
     let doc = admin(&app, &caller, move |adm| {
-        a.save_settings(adm, "global", changes, false)
+        a.save_settings(adm, &Scope::Global, changes, false)
     })
     .await?;
     Ok(Json(doc))

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use ssogate_admin::AdminError;
 use ssogate_core::domain::Catalogue;
 use ssogate_core::policy::ProvisioningPolicy;
+use ssogate_core::policy::Scope;
 use std::collections::HashMap;
 
 pub(super) struct Choice {
@@ -274,9 +275,9 @@ async fn save(
         }
     };
     let scope = if global {
-        "global".to_owned()
+        Scope::Global
     } else {
-        format!("provider:{slug}")
+        Scope::Provider(slug.clone())
     };
     let a = app.clone();
     let saved = run(&app, actor, move |adm| {

@@ -252,11 +252,7 @@ async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
         )
         .await;
     assert_eq!(
-        h.directory
-            .user(bob_id)
-            .unwrap()
-            .unwrap()
-            .external_ids["fake"],
+        h.directory.user(bob_id).unwrap().unwrap().external_ids["fake"],
         "B-1"
     );
     admin

@@ -1059,9 +1059,9 @@ async fn a_burst_of_change_notifications_coalesces_into_few_rebuilds() {
     let d = h.directory.clone();
     tokio::task::spawn_blocking(move || {
         for i in 0..300 {
-            d.announce(ssogate_store::invalidate::Invalidation::Settings(format!(
-                "provider:burst-{i}"
-            )))
+            d.announce(ssogate_store::invalidate::Invalidation::Settings(
+                ssogate_core::policy::Scope::Provider(format!("burst-{i}")),
+            ))
             .unwrap();
         }
     })

@@ -9,6 +9,7 @@ use crate::sessions::Secret;
 use crate::settings;
 use serde_json::Value;
 use ssogate_core::domain::UserId;
+use ssogate_core::policy::Scope;
 
 pub trait KeyStore {
     /// Sets (or removes) an account's local password (Argon2id). Whether it exists.
@@ -28,14 +29,14 @@ pub trait KeyStore {
     fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// Revokes a key; whether it was live.
     fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError>;
-    /// The provisioning settings document of a scope (`global` or `provider:<slug>`).
-    fn get_settings(&self, scope: &str) -> Result<Option<Value>, StoreError>;
+    /// The provisioning settings document of a scope.
+    fn get_settings(&self, scope: &Scope) -> Result<Option<Value>, StoreError>;
     /// Every saved provisioning settings document: (scope, document).
-    fn all_settings(&self) -> Result<Vec<(String, Value)>, StoreError>;
+    fn all_settings(&self) -> Result<Vec<(Scope, Value)>, StoreError>;
     /// Saves a scope's provisioning settings document whole.
     fn put_settings(
         &self,
-        scope: &str,
+        scope: &Scope,
         document: &Value,
         by: Option<&str>,
         now: i64,
@@ -79,20 +80,20 @@ impl<B: Backend> KeyStore for B {
     fn revoke_api_key(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         self.write(move |db, _| credentials::revoke_api_key(db, id, now))
     }
-    fn get_settings(&self, scope: &str) -> Result<Option<Value>, StoreError> {
+    fn get_settings(&self, scope: &Scope) -> Result<Option<Value>, StoreError> {
         self.read(|db| settings::get_settings(db, scope))
     }
-    fn all_settings(&self) -> Result<Vec<(String, Value)>, StoreError> {
+    fn all_settings(&self) -> Result<Vec<(Scope, Value)>, StoreError> {
         self.read(settings::all_settings)
     }
     fn put_settings(
         &self,
-        scope: &str,
+        scope: &Scope,
         document: &Value,
         by: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let (scope, document, by) = (scope.to_owned(), document.clone(), by.map(str::to_owned));
+        let (scope, document, by) = (scope.clone(), document.clone(), by.map(str::to_owned));
         self.write_tx(move |db, changed| {
             settings::put_settings(db, &scope, &document, by.as_deref(), now)?;
             changed.push(Invalidation::Settings(scope.clone()));
@@ -106,7 +107,7 @@ impl<B: Backend> KeyStore for B {
         let (slug, document) = (slug.to_owned(), document.clone());
         self.write_tx(move |db, changed| {
             settings::put_provider(db, &slug, &document, now)?;
-            changed.push(Invalidation::Settings(settings::PROVIDERS_SCOPE.into()));
+            changed.push(Invalidation::Providers);
             Ok(())
         })
     }

@@ -103,7 +103,7 @@ pub trait Directory:
     /// on this instance, and (PostgreSQL) on every other instance on the database.
     fn watch(&self, sink: Sink) -> Result<(), StoreError>;
     /// Tells every watcher (on every instance, for PostgreSQL) something no write says,
-    /// e.g. `Settings("keys:<slug>")` after an operator asks for a provider's keys anew.
+    /// e.g. `ProviderKeys(slug)` after an operator asks for a provider's keys anew.
     fn announce(&self, what: Invalidation) -> Result<(), StoreError>;
 }
 
