@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Directory calls run at once on the blocking pool (the rest wait, holding no
     /// thread); PostgreSQL's `max_connections` bounds them further.
     pub directory_threads: u16,
+    /// Threads that verify local passwords (Argon2), at the lowest scheduling priority:
+    /// a burst of password attempts slows password sign-ins, never forward-auth.
+    pub password_threads: u16,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             headers: HeaderNames::default(),
             api_accepts_provider_tokens: false,
             directory_threads: 16,
+            password_threads: 2,
         }
     }
 }

@@ -18,6 +18,7 @@ mod cache;
 mod console;
 pub mod devidp;
 mod extract;
+mod hashing;
 mod i18n;
 mod metrics;
 mod middleware;

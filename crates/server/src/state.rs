@@ -73,6 +73,8 @@ pub struct Inner {
     pub(crate) reloads_requested: std::sync::atomic::AtomicU64,
     /// Directory calls running at once (see [`App::db`]).
     pub(crate) db_slots: tokio::sync::Semaphore,
+    /// Where local passwords are verified (low-priority threads).
+    pub(crate) hashing: crate::hashing::Hashing,
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
 }
 
@@ -119,6 +121,11 @@ impl App {
             refusals: crate::refusals::Refusals::default(),
             reloads_requested: std::sync::atomic::AtomicU64::new(0),
             db_slots: tokio::sync::Semaphore::new(usize::from(s.directory_threads.max(1))),
+            hashing: crate::hashing::Hashing::start(s.password_threads).map_err(|e| {
+                AppError::Store(StoreError::Corrupt(format!(
+                    "cannot start the password threads: {e}"
+                )))
+            })?,
             reloads_done: std::sync::atomic::AtomicU64::new(0),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,

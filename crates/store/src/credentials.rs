@@ -69,9 +69,8 @@ fn verify(password: &str, phc: &str) -> bool {
     })
 }
 
-/// Checks a username and password.
 /// What a password check needs of an account: its id, hash and status.
-pub type PasswordRecord = Option<(i64, Option<String>, String)>;
+pub type PasswordRecord = Option<(UserId, Option<String>, String)>;
 
 /// Reads what [`judge_password`] needs; cheap, so it may run under a database lock.
 pub(crate) fn password_record(
@@ -86,7 +85,7 @@ pub(crate) fn password_record(
         return Ok(None);
     };
     Ok(Some((
-        r.get(0)?.int()?,
+        r.get(0)?.user_id()?,
         r.get(1)?.opt_text()?,
         r.get(2)?.text()?,
     )))
@@ -108,7 +107,7 @@ pub fn judge_password(record: PasswordRecord, password: &str) -> PasswordCheck {
         return PasswordCheck::Wrong;
     }
     match status.as_str() {
-        "active" => PasswordCheck::Ok(UserId(id)),
+        "active" => PasswordCheck::Ok(id),
         "pending" => PasswordCheck::Pending,
         _ => PasswordCheck::Disabled,
     }

@@ -128,10 +128,16 @@ pub(crate) async fn local_login(
     let return_to = app.return_to(f.return_to.as_deref());
     let username = f.username.trim().to_owned();
     let (u, p) = (username.clone(), f.password);
-    let check = app
-        .db(move |d| d.check_password(&u, &p))
+    let record = app.db(move |d| d.password_record(&u)).await.or_page(&req)?;
+    let Ok(check) = app
+        .hashing
+        .run(move || ssogate_store::credentials::judge_password(record, &p))
         .await
-        .or_page(&req)?;
+    else {
+        // Every password thread is busy and the queue is full: a flood. Ask to come back
+        // as a rate limit would.
+        return Ok(too_many(&app, &req, "password", 5).await);
+    };
     let mut ev = req.event("login.password", "failure", app.now());
     ev.subject = Some(username.chars().take(128).collect());
     let message = match check {

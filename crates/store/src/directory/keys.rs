@@ -3,7 +3,7 @@
 
 use super::Backend;
 use crate::StoreError;
-use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck};
+use crate::credentials::{self, ApiKeyInfo, ApiScope, PasswordCheck, PasswordRecord};
 use crate::invalidate::Invalidation;
 use crate::sessions::Secret;
 use crate::settings;
@@ -19,8 +19,12 @@ pub trait KeyStore {
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError>;
-    /// Checks a username and password.
+    /// Checks a username and password (Argon2 on the calling thread, after the
+    /// connection is given back).
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError>;
+    /// What a password check needs of an account (no hashing: cheap), for callers that
+    /// verify on threads of their own with [`credentials::judge_password`].
+    fn password_record(&self, username: &str) -> Result<PasswordRecord, StoreError>;
     /// Creates an API key; returns it whole, once.
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError>;
     /// The scope of a presented key, if live; records its use.
@@ -63,8 +67,11 @@ impl<B: Backend> KeyStore for B {
     }
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
         // Judged after the connection is given back, for the same reason.
-        let record = self.read(|db| credentials::password_record(db, username))?;
+        let record = self.password_record(username)?;
         Ok(credentials::judge_password(record, password))
+    }
+    fn password_record(&self, username: &str) -> Result<PasswordRecord, StoreError> {
+        self.read(|db| credentials::password_record(db, username))
     }
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError> {
         let name = name.to_owned();
