@@ -1,4 +1,5 @@
-//! What wraps every answer: request ids, security headers, the latency histogram.
+//! What wraps every answer: request ids and spans, problem documents for the API,
+//! security headers, the latency histogram.
 
 use crate::state::App;
 use axum::extract::{MatchedPath, Request, State};
@@ -9,11 +10,19 @@ use std::time::Instant;
 
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
-/// Gives each request an id — this process's random prefix and a counter, cheap enough
-/// for forward-auth's hot path — in `X-Request-Id` on the request (replacing any a
-/// client sent) and on the answer, so a report can be matched to the log.
-pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
+/// The one layer around every request (one, not four: forward-auth answers in
+/// microseconds, and each `from_fn` layer costs a boxed future and a cloned service).
+///
+/// * An id — this process's random prefix and a counter — in `X-Request-Id` on the
+///   request (replacing any a client sent) and on the answer, so a report can be
+///   matched to the log; every log line of the request carries it in a span with the
+///   method and path (never the query: a callback's holds the code and state).
+/// * The framework's own refusals on `/api/v1/` (405, 413, 400 before a handler ran)
+///   become problem documents like every other API error.
+/// * The request's time in the latency histogram, and the security headers.
+pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) -> Response {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use tracing::Instrument as _;
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let prefix = PREFIX.get_or_init(|| {
@@ -26,24 +35,30 @@ pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
     if let Some(v) = &value {
         req.headers_mut().insert(REQUEST_ID, v.clone());
     }
-    let mut res = next.run(req).await;
-    if let Some(v) = value {
-        res.headers_mut().insert(REQUEST_ID, v);
-    }
-    res
-}
-
-/// Security headers on every answer, and the request's time in the latency histogram.
-pub(crate) async fn harden(State(app): State<App>, req: Request, next: Next) -> Response {
     let route = crate::metrics::Route::of(
         req.extensions()
             .get::<MatchedPath>()
             .map(MatchedPath::as_str),
     );
+    let api = req.uri().path().starts_with("/api/v1/");
+    let span =
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
-    let mut res = next.run(req).await;
+    let mut res = next.run(req).instrument(span).await;
     app.metrics.observe(route, started.elapsed().as_secs_f64());
+    if api {
+        res = crate::api::as_problem(res);
+    }
     let h = res.headers_mut();
+    if let Some(v) = value {
+        h.insert(REQUEST_ID, v);
+    }
+    harden(h, app.secure);
+    res
+}
+
+/// Security headers on every answer.
+fn harden(h: &mut axum::http::HeaderMap, secure: bool) {
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -63,11 +78,10 @@ pub(crate) async fn harden(State(app): State<App>, req: Request, next: Next) -> 
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    if app.secure {
+    if secure {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    res
 }

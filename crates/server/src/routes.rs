@@ -1,11 +1,11 @@
 //! Every route, and the layers around them.
 
 use crate::extract::Req;
-use crate::middleware::{REQUEST_ID, harden, request_id};
+use crate::middleware::frame;
 use crate::state::App;
 use crate::{account, auth, console, ops, verify};
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::middleware;
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -143,24 +143,6 @@ pub fn router(app: App) -> Router {
             axum::routing::any(crate::api::no_such_endpoint),
         );
     r.fallback(ops::not_found)
-        .layer(middleware::from_fn(crate::api::problems_only))
-        .layer(middleware::from_fn_with_state(app.clone(), harden))
-        // Every log line of a request carries its id, method and path (never the query:
-        // a callback's holds the code and state), so one sign-in can be followed.
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(|req: &Request| {
-                    let id = req
-                        .headers()
-                        .get(REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
-                    tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
-                })
-                .on_request(())
-                .on_response(())
-                .on_failure(()),
-        )
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn_with_state(app.clone(), frame))
         .with_state(app)
 }

@@ -12,7 +12,7 @@
     clippy::indexing_slicing
 )]
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::json;
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::domain::{Catalogue, Group, Library, Permission};
@@ -176,5 +176,20 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+#[path = "../../../benches/ratio.rs"]
+mod ratio;
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    for clients in [1, 8, 32] {
+        ratio::report(
+            &format!("postgres_provision/store_login at {clients} clients vs the CTE floor"),
+            ("postgres_provision", &format!("store_login/{clients}")),
+            ("postgres_provision", &format!("floor_cte/{clients}")),
+            ratio::Target::ThroughputAtLeast(0.9),
+        );
+    }
+}

@@ -17,7 +17,7 @@
     clippy::indexing_slicing
 )]
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rusqlite::{Connection, params};
 use serde_json::json;
 use ssogate_core::claims::ClaimSources;
@@ -243,5 +243,18 @@ fn lookup(c: &mut Criterion) {
     );
 }
 
+#[path = "../../../benches/ratio.rs"]
+mod ratio;
+
 criterion_group!(benches, provision, lookup);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratio::report(
+        "provision/store_login vs plain rusqlite",
+        ("provision", "store_login"),
+        ("provision", "floor_rusqlite"),
+        ratio::Target::ThroughputAtLeast(0.9),
+    );
+}

@@ -380,15 +380,10 @@ pub(crate) async fn no_such_endpoint() -> Problem {
 
 /// Refusals the framework makes before a handler runs (405 wrong method, 413 body too
 /// large, 400 an unreadable path or query) become problem documents like every other
-/// API error.
-pub(crate) async fn problems_only(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let api = request.uri().path().starts_with("/api/v1/");
-    let res = next.run(request).await;
+/// API error. Called by the request frame for `/api/v1/` answers.
+pub(crate) fn as_problem(res: Response) -> Response {
     let status = res.status();
-    if !api || !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
     let is_problem = res
