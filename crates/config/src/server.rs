@@ -65,7 +65,7 @@ impl Default for ServerConfig {
             headers: HeaderNames::default(),
             api_accepts_provider_tokens: false,
             directory_threads: 16,
-            password_threads: 2,
+            password_threads: 1,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Password verification off everyone else's path: Argon2 is deliberately expensive, so
-//! it runs on a few threads of its own at the lowest scheduling priority (nice 19). A
+//! it runs on a few threads of its own at the lowest scheduling priority (`SCHED_IDLE`). A
 //! burst of password attempts — a crowd or an attack — then waits for spare CPU time
 //! and slows other password sign-ins, never forward-auth or the directory's pool.
 
@@ -26,11 +26,7 @@ impl Hashing {
             std::thread::Builder::new()
                 .name(format!("ssogate-passwords-{i}"))
                 .spawn(move || {
-                    if let Err(e) = thread_priority::set_current_thread_priority(
-                        thread_priority::ThreadPriority::Min,
-                    ) {
-                        tracing::warn!(error = ?e, "password checks run at normal priority");
-                    }
+                    lowest_priority();
                     loop {
                         let job = match queue.lock() {
                             Ok(q) => q.recv(),
@@ -60,6 +56,25 @@ impl Hashing {
     }
 }
 
+/// `SCHED_IDLE` where there is one (Linux): the thread runs only on a core nothing else
+/// wants, and gives it up the moment anything else wakes; else the lowest niceness.
+fn lowest_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    );
+    if idle.is_err()
+        && let Err(e) = thread_priority::set_current_thread_priority(ThreadPriority::Min)
+    {
+        tracing::warn!(error = ?e, "password checks run at normal priority");
+    }
+}
+
 /// Too many password checks are waiting (or the pool stopped): try again shortly.
 #[derive(Debug)]
 pub(crate) struct Busy;
@@ -68,25 +83,24 @@ pub(crate) struct Busy;
 mod tests {
     use super::*;
 
-    /// The workers give way to everything else: they run at the lowest priority the
-    /// system allows (nice 19 on Linux).
+    /// The workers give way to everything else: on Linux they run under `SCHED_IDLE`.
     #[tokio::test]
     async fn password_threads_run_at_the_lowest_priority() {
         let pool = Hashing::start(1).unwrap_or_else(|e| panic!("{e}"));
-        let nice = pool
+        let policy = pool
             .run(|| {
                 std::fs::read_to_string("/proc/thread-self/stat")
                     .ok()
                     .and_then(|s| {
-                        // Field 19 (nice), counted after the ")" that ends the name.
+                        // Field 41 (policy), counted after the ")" that ends the name.
                         let rest = s.rsplit_once(')')?.1;
-                        rest.split_whitespace().nth(16)?.parse::<i32>().ok()
+                        rest.split_whitespace().nth(38)?.parse::<i32>().ok()
                     })
             })
             .await
             .unwrap_or_else(|_| panic!("the pool refused a job"));
         if cfg!(target_os = "linux") {
-            assert_eq!(nice, Some(19));
+            assert_eq!(policy, Some(5), "SCHED_IDLE");
         }
         assert_eq!(pool.run(|| 6 * 7).await.ok(), Some(42));
     }
