@@ -9,10 +9,12 @@
 
 mod catalogue;
 pub mod dates;
+mod passwords;
 mod providers;
 pub mod views;
 
 pub use catalogue::CatalogueItem;
+pub use passwords::ResetLink;
 pub use providers::ProviderRecord;
 
 use serde::Serialize;
@@ -104,11 +106,26 @@ pub struct Admin {
 }
 
 /// What the configuration file defines: read-only here, changed in the file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Configured {
     pub catalogue: Catalogue,
     /// Slugs of the providers the file defines.
     pub providers: Vec<String>,
+    /// What a new local password must be.
+    pub passwords: ssogate_core::password::PasswordPolicy,
+    /// How long a password reset link works.
+    pub reset_link_seconds: i64,
+}
+
+impl Default for Configured {
+    fn default() -> Self {
+        Configured {
+            catalogue: Catalogue::default(),
+            providers: Vec::new(),
+            passwords: ssogate_core::password::PasswordPolicy::default(),
+            reset_link_seconds: 3600,
+        }
+    }
 }
 
 fn system_now() -> i64 {
@@ -230,7 +247,7 @@ impl Admin {
     }
 
     /// The account with this username (case-insensitive), or its numeric id.
-    fn find(&self, who: &str) -> Result<(UserId, ExistingUser), AdminError> {
+    pub(crate) fn find(&self, who: &str) -> Result<(UserId, ExistingUser), AdminError> {
         let by_name = self.directory.user_by_username(who)?;
         let user = match by_name {
             Some(u) => Some(u),

@@ -63,6 +63,62 @@ impl ConfigError {
 /// A client secret: never printed (the relying party's own type).
 pub use ssogate_protocol::ClientSecret as Secret;
 
+/// `[passwords]`: what a new local password must be, and how long a reset link lives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub max_length: usize,
+    pub not_username_or_email: bool,
+    /// Minutes a reset link an administrator made stays usable (once).
+    pub reset_link_minutes: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let p = ssogate_core::password::PasswordPolicy::default();
+        PasswordConfig {
+            min_length: p.min_length,
+            max_length: p.max_length,
+            not_username_or_email: p.not_username_or_email,
+            reset_link_minutes: 60,
+        }
+    }
+}
+
+impl PasswordConfig {
+    /// The rules, as the core applies them.
+    pub fn policy(&self) -> ssogate_core::password::PasswordPolicy {
+        ssogate_core::password::PasswordPolicy {
+            min_length: self.min_length,
+            max_length: self.max_length,
+            not_username_or_email: self.not_username_or_email,
+        }
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        if self.min_length < 1 || self.min_length > self.max_length {
+            return Err((
+                "passwords.min_length".into(),
+                format!(
+                    "{} is not between 1 and max_length ({})",
+                    self.min_length, self.max_length
+                ),
+            ));
+        }
+        if self.reset_link_minutes == 0 || self.reset_link_minutes > 7 * 24 * 60 {
+            return Err((
+                "passwords.reset_link_minutes".into(),
+                format!(
+                    "{} is not between 1 and 10080 (a week)",
+                    self.reset_link_minutes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `[audit]`: how long audit events are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +174,8 @@ pub struct Config {
     /// Where the directory lives (`database_url`, or `SSOGATE_DATABASE_URL`).
     pub database: Database,
     pub audit: AuditConfig,
+    /// Local passwords (`[passwords]`).
+    pub passwords: PasswordConfig,
     pub catalogue: Catalogue,
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Where ssogate is reached; callbacks are `{base_url}/auth/{slug}/callback`.

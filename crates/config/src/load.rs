@@ -15,6 +15,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     audit: AuditConfig,
     #[serde(default)]
+    passwords: PasswordConfig,
+    #[serde(default)]
     catalogue: Catalogue,
     #[serde(default)]
     claims: Option<Value>,
@@ -111,10 +113,14 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     raw.server
         .check()
         .map_err(|(k, m)| located(&figment, path, &k, m))?;
+    raw.passwords
+        .check()
+        .map_err(|(k, m)| located(&figment, path, &k, m))?;
     let config = Config {
         base_url,
         server: raw.server,
         audit: raw.audit,
+        passwords: raw.passwords,
         database,
         path: path.map(Path::to_path_buf),
         catalogue: raw.catalogue,

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod grants;
 pub mod groups;
 pub mod memory;
+pub mod password;
 pub mod policy;
 pub mod rules;
 pub mod spi;

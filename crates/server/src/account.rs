@@ -48,6 +48,8 @@ fn provider_name(app: &App, slug: &str) -> String {
 #[derive(Deserialize)]
 pub(crate) struct AccountQuery {
     notice: Option<String>,
+    /// A refusal of the password form, by code.
+    password_error: Option<String>,
 }
 
 pub(crate) async fn page(
@@ -55,7 +57,8 @@ pub(crate) async fn page(
     req: Req,
     Query(q): Query<AccountQuery>,
 ) -> PageResult {
-    let id = signed_in(&app, &req, "/account").await?.user_id;
+    let session = signed_in(&app, &req, "/account").await?;
+    let id = session.user_id;
     let loaded = app.db(move |d| Ok((d.user(id)?, d.identities(id)?)));
     let (user, identities) = match loaded.await.or_page(&req)? {
         (Some(u), i) => (u, i),
@@ -70,6 +73,7 @@ pub(crate) async fn page(
             "taken" => t.link_taken,
             "exists" => t.link_exists,
             "last" => t.last_method,
+            "password" => t.password_changed,
             _ => return None,
         };
         Some(with_name(text, &provider_name(&app, slug)))
@@ -106,6 +110,14 @@ pub(crate) async fn page(
                 .collect(),
             linkable,
             csrf,
+            passwords_on: app.config.server.local_login,
+            has_password: user.has_password,
+            fresh: app.now() - session.created_at <= crate::password::FRESH_SECONDS,
+            min_length: app.config.passwords.min_length,
+            password_error: q
+                .password_error
+                .as_deref()
+                .and_then(|c| crate::password::refusal_text(&app, t, c)),
         },
     );
     if let Some(c) = cookie {

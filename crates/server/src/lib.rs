@@ -24,6 +24,7 @@ mod metrics;
 mod middleware;
 mod ops;
 mod pages;
+mod password;
 mod ratelimit;
 mod refusals;
 pub mod registry;

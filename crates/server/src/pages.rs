@@ -69,6 +69,13 @@ pub(crate) struct AccountPage<'a> {
     pub identities: Vec<IdentityRow>,
     pub linkable: Vec<LinkButton>,
     pub csrf: String,
+    /// Password sign-in is on (`local_login`): the password section shows.
+    pub passwords_on: bool,
+    pub has_password: bool,
+    /// Signed in recently enough to set a first password.
+    pub fresh: bool,
+    pub min_length: usize,
+    pub password_error: Option<String>,
 }
 
 #[derive(Template)]

@@ -57,6 +57,16 @@ impl Registry {
     }
 }
 
+/// What the configuration file defines, as the administrative layer needs it.
+pub fn configured(config: &Config) -> ssogate_admin::Configured {
+    ssogate_admin::Configured {
+        catalogue: config.catalogue.clone(),
+        providers: config.providers.keys().cloned().collect(),
+        passwords: config.passwords.policy(),
+        reset_link_seconds: i64::from(config.passwords.reset_link_minutes) * 60,
+    }
+}
+
 /// Reads what the directory holds for the configuration: saved providers, every settings
 /// document (in one query), the catalogue's permissions. Blocking.
 pub fn read_saved(directory: &dyn Directory) -> Result<Saved, StoreError> {

@@ -26,6 +26,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/account", get(account::page))
         .route("/account/link/{slug}", post(account::link))
+        .route("/account/password", post(crate::password::change))
+        .route(
+            "/password/reset",
+            get(crate::password::reset_page).post(crate::password::reset),
+        )
         .route(
             "/account/unlink/{slug}",
             get(account::unlink_confirm).post(account::unlink),
@@ -126,7 +131,10 @@ pub fn router(app: App) -> Router {
                     let catalogue = app.db(|d| d.catalogue()).await.unwrap_or_default();
                     let providers: Vec<String> = app.registry().providers.keys().cloned().collect();
                     axum::Json(crate::api::document::with_names(
-                        &finished, &catalogue, &providers,
+                        &finished,
+                        &catalogue,
+                        &providers,
+                        &app.config.passwords.policy(),
                     ))
                 }
             }),

@@ -190,10 +190,7 @@ impl App {
 
     /// What the configuration file defines, for the administrative layer.
     pub(crate) fn configured(&self) -> ssogate_admin::Configured {
-        ssogate_admin::Configured {
-            catalogue: self.config.catalogue.clone(),
-            providers: self.config.providers.keys().cloned().collect(),
-        }
+        registry::configured(&self.config)
     }
 
     /// The providers and engines in force now.

@@ -16,12 +16,8 @@ pub(crate) fn actor() -> String {
 
 pub(crate) fn admin(config: &ssogate_config::Config) -> Result<Admin, Failure> {
     let (store, _) = open_directory(config)?;
-    Ok(
-        Admin::new(Arc::from(store), actor()).with_configured(ssogate_admin::Configured {
-            catalogue: config.catalogue.clone(),
-            providers: config.providers.keys().cloned().collect(),
-        }),
-    )
+    Ok(Admin::new(Arc::from(store), actor())
+        .with_configured(ssogate_server::registry::configured(config)))
 }
 
 pub(crate) fn fail(e: AdminError) -> Failure {

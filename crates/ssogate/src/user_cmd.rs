@@ -6,7 +6,7 @@ use clap::Subcommand;
 use ssogate_admin::{Admin, StatusChange};
 use ssogate_core::domain::{GrantKind, UserSource, UserStatus};
 use ssogate_store::query::{UserFilter, UserSort};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 #[derive(Subcommand)]
 pub(crate) enum UserCommand {
@@ -33,6 +33,19 @@ pub(crate) enum UserCommand {
         /// Add to these groups (repeatable).
         #[arg(long = "group")]
         groups: Vec<String>,
+        /// Make the account an administrator (the first one can be made this way before
+        /// any provider works: with --password-stdin it signs in at /login).
+        #[arg(long)]
+        admin: bool,
+        /// A storage quota as the application reads it (e.g. "5 GB").
+        #[arg(long)]
+        quota: Option<String>,
+        /// Give the account a local password read from standard input (never argv).
+        #[arg(long, conflicts_with = "password_file")]
+        password_stdin: bool,
+        /// Give the account a local password read from this file's first line.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -72,6 +85,24 @@ pub(crate) enum UserCommand {
         /// Do not ask.
         #[arg(long)]
         force: bool,
+    },
+    /// Set an account's local password, read from standard input (asked twice, hidden,
+    /// in a terminal) or a file — never from the command line, where `ps` and the
+    /// shell's history would keep it. With --remove, take it away.
+    SetPassword {
+        user: String,
+        /// Read the password from this file's first line.
+        #[arg(long, conflicts_with = "remove")]
+        password_file: Option<std::path::PathBuf>,
+        /// Remove the password (refused when it is the account's only way in).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Make a one-time link for the person to choose a password; prints it once.
+    ResetLink {
+        user: String,
+        #[arg(long)]
+        json: bool,
     },
     /// Set (or with --clear remove) the external authentication id at a provider.
     SetExternalId {
@@ -183,8 +214,22 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             permissions,
             libraries,
             groups,
+            admin: make_admin,
+            quota,
+            password_stdin,
+            password_file,
             json,
         } => {
+            // Read before anything is created, so a failed read creates nothing.
+            let password = if password_stdin || password_file.is_some() {
+                let p = read_password(password_file.as_deref())?;
+                admin
+                    .check_password_policy(&username, email.as_deref(), &p)
+                    .map_err(fail)?;
+                Some(p)
+            } else {
+                None
+            };
             let row = ssogate_store::import::ImportRow {
                 username,
                 email,
@@ -197,10 +242,16 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
                 permissions,
                 libraries,
                 groups,
-                admin: None,
+                admin: make_admin.then_some(true),
+                quota,
+                password_hash: None,
             };
             let now = ssogate_store::RequestContext::now().now;
             let d = admin.create_user(row, now).map_err(fail)?;
+            let d = match password {
+                Some(p) => admin.set_password(&d.user.username, &p).map_err(fail)?,
+                None => d,
+            };
             if json {
                 return json_out(&ssogate_admin::views::User::from(d));
             }
@@ -353,6 +404,42 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             outln!("deleted \"{}\"", d.user.username);
             Ok(())
         }
+        UserCommand::SetPassword {
+            user,
+            password_file,
+            remove,
+        } => {
+            if remove {
+                let d = admin.remove_password(&user).map_err(fail)?;
+                outln!("\"{}\" has no password now", d.user.username);
+                return Ok(());
+            }
+            let password = read_password(password_file.as_deref())?;
+            let d = admin.set_password(&user, &password).map_err(fail)?;
+            outln!("\"{}\" has a new password", d.user.username);
+            Ok(())
+        }
+        UserCommand::ResetLink { user, json } => {
+            let link = admin.create_reset_link(&user).map_err(fail)?;
+            let url = format!(
+                "{}/password/reset?token={}",
+                config.base_url,
+                link.token.expose()
+            );
+            if json {
+                return json_out(&serde_json::json!({
+                    "username": link.username,
+                    "url": url,
+                    "expires_at": link.expires_at,
+                }));
+            }
+            outln!(
+                "a link for \"{}\" to choose a password, usable once until {} (earlier links no longer work):\n{url}",
+                link.username,
+                time(link.expires_at)
+            );
+            Ok(())
+        }
         UserCommand::SetExternalId {
             user,
             provider,
@@ -374,6 +461,49 @@ pub(crate) fn user(config: &ssogate_config::Config, cmd: UserCommand) -> Result<
             Ok(())
         }
     }
+}
+
+/// A password from a file's first line, or from standard input: asked twice without
+/// echo in a terminal, else its first line (`printf '%s' "$PW" | ssogate …`).
+fn read_password(file: Option<&std::path::Path>) -> Result<String, Failure> {
+    let first_line = |text: &str| text.lines().next().unwrap_or("").to_owned();
+    let password = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::Input(format!(
+                    "cannot read the password file {} ({e})",
+                    path.display()
+                ))
+            })?;
+            first_line(&text)
+        }
+        None if std::io::stdin().is_terminal() => {
+            let ask = |prompt: &str| {
+                rpassword::prompt_password(prompt)
+                    .map_err(|e| Failure::Input(format!("cannot read the password ({e})")))
+            };
+            let first = ask("new password: ")?;
+            if ask("the same again: ")? != first {
+                return Err(Failure::Input(
+                    "the two passwords differ; nothing was changed".into(),
+                ));
+            }
+            first
+        }
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Input(format!("cannot read standard input ({e})")))?;
+            first_line(&text)
+        }
+    };
+    if password.is_empty() {
+        return Err(Failure::Input(
+            "no password was given (an empty line); nothing was changed".into(),
+        ));
+    }
+    Ok(password)
 }
 
 fn status(admin: &Admin, user: &str, change: StatusChange, done: &str) -> Result<(), Failure> {

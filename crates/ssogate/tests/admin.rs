@@ -804,3 +804,95 @@ fn groups_libraries_and_permissions_are_managed() {
     let v = json_of(ssogate(&config).args(["user", "show", "alice", "--json"]));
     assert!(!v.to_string().contains("Nights"), "{v}");
 }
+
+/// Passwords never come from argv: stdin (a pipe here) or a file. The first
+/// administrator can be made before any provider works, and signs in with it.
+#[test]
+fn passwords_are_set_from_stdin_or_a_file_and_reset_links_are_printed_once() {
+    let (dir, config) = fixture();
+    ssogate(&config)
+        .args(["user", "add", "root", "--admin", "--password-stdin"])
+        .write_stdin("the first admin's passphrase\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("created \"root\""));
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let root = store.user_by_username("root").unwrap().unwrap();
+    assert!(root.has_password);
+    assert!(
+        root.grants
+            .iter()
+            .any(|g| g.kind == ssogate_core::domain::GrantKind::Admin)
+    );
+    assert_eq!(
+        store
+            .check_password("root", "the first admin's passphrase")
+            .unwrap(),
+        ssogate_store::credentials::PasswordCheck::Ok(root.id)
+    );
+    // The policy, before anything is created: nothing half-made is left behind.
+    ssogate(&config)
+        .args(["user", "add", "short", "--password-stdin"])
+        .write_stdin("short\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("too short"));
+    assert!(store.user_by_username("short").unwrap().is_none());
+    // There is no way to give it on the command line.
+    ssogate(&config)
+        .args(["user", "set-password", "alice", "--password", "x"])
+        .assert()
+        .code(2);
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "alice's new passphrase\nignored second line\n").unwrap();
+    ssogate(&config)
+        .args(["user", "set-password", "alice", "--password-file"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"alice\" has a new password"));
+    let alice = store.user_by_username("alice").unwrap().unwrap();
+    assert_eq!(
+        store
+            .check_password("alice", "alice's new passphrase")
+            .unwrap(),
+        ssogate_store::credentials::PasswordCheck::Ok(alice.id)
+    );
+    ssogate(&config)
+        .args(["user", "set-password", "alice"])
+        .write_stdin("alice@example.org\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("must not be the username"));
+    // The only way in for root: removing it is refused; alice has a provider too.
+    ssogate(&config)
+        .args(["user", "set-password", "root", "--remove"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("signs in only with its password"));
+    ssogate(&config)
+        .args(["user", "set-password", "alice", "--remove"])
+        .assert()
+        .success();
+    let link = json_of(ssogate(&config).args(["user", "reset-link", "alice", "--json"]));
+    let url = link["url"].as_str().unwrap();
+    assert!(url.contains("/password/reset?token="), "{link}");
+    let token = url.rsplit_once("token=").unwrap().1;
+    assert_eq!(
+        store
+            .peek_password_reset(token, RequestContext::now().now)
+            .unwrap(),
+        Some(alice.id)
+    );
+    let audit = json_of(ssogate(&config).args(["audit", "query", "--json"]));
+    let text = audit.to_string();
+    for event in [
+        "admin.user.password_set",
+        "admin.user.password_removed",
+        "admin.user.password_reset_link",
+    ] {
+        assert!(text.contains(event), "{event}: {text}");
+    }
+    assert!(!text.contains("passphrase"), "no password in the audit log");
+    assert!(!text.contains(token), "no token in the audit log");
+}

@@ -1,4 +1,9 @@
-//! Local passwords (Argon2id) and API keys (a random secret, stored as a SHA-256 digest).
+//! Local passwords (Argon2id; Argon2 and bcrypt hashes brought by an import are verified
+//! too, and replaced by Argon2id at the next sign-in), one-time reset links, and API keys
+//! (a random secret, stored as a SHA-256 digest).
+//!
+//! What a new password must be (length, not the username) is the caller's policy
+//! (`ssogate_core::password`); this module only hashes, stores and verifies.
 
 use crate::StoreError;
 use crate::sessions::{Secret, digest, new_secret};
@@ -8,15 +13,13 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ssogate_core::domain::UserId;
 
-/// Shortest password accepted.
-pub const MIN_PASSWORD_CHARS: usize = 10;
-
-/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes).
+/// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on
+/// purpose: call it outside any database lock.
 pub fn hash_password(password: &str) -> Result<String, StoreError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(StoreError::InvalidInput(format!(
-            "a password needs at least {MIN_PASSWORD_CHARS} characters"
-        )));
+    if password.is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a password cannot be empty".into(),
+        ));
     }
     Argon2::default()
         .hash_password(password.as_bytes())
@@ -37,6 +40,67 @@ pub(crate) fn set_password_hash(
         "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
         args![hash, now, user_id],
     )? > 0)
+}
+
+/// Makes a one-time reset link's token for an account (`None`: no such account). Only
+/// the newest link of an account works: earlier ones, and expired ones, are deleted.
+pub(crate) fn create_password_reset(
+    db: &mut dyn Db,
+    user_id: UserId,
+    by: Option<&str>,
+    now: i64,
+    ttl: i64,
+) -> Result<Option<Secret>, StoreError> {
+    if db
+        .query_int("SELECT id FROM users WHERE id = $1", args![user_id])?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    db.exec(
+        "DELETE FROM password_resets WHERE user_id = $1 OR expires_at <= $2",
+        args![user_id, now],
+    )?;
+    let token = new_secret()?;
+    db.exec(
+        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at, created_by)
+         VALUES ($1, $2, $3, $4, $5)",
+        args![digest(&token).as_str(), user_id, now, now + ttl, by],
+    )?;
+    Ok(Some(Secret(token)))
+}
+
+/// The account a live reset token is for, without using it up (to show the form).
+pub(crate) fn peek_password_reset(
+    db: &mut dyn Db,
+    token: &str,
+    now: i64,
+) -> Result<Option<UserId>, StoreError> {
+    Ok(db
+        .query_int(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND expires_at > $2",
+            args![digest(token).as_str(), now],
+        )?
+        .map(UserId))
+}
+
+/// Uses a reset token up: the account it was for, once, while it lives.
+pub(crate) fn take_password_reset(
+    db: &mut dyn Db,
+    token: &str,
+    now: i64,
+) -> Result<Option<UserId>, StoreError> {
+    let taken = db
+        .query_int(
+            "DELETE FROM password_resets WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id",
+            args![digest(token).as_str(), now],
+        )?
+        .map(UserId);
+    db.exec(
+        "DELETE FROM password_resets WHERE expires_at <= $1",
+        args![now],
+    )?;
+    Ok(taken)
 }
 
 /// The answer to a username and password.
@@ -61,12 +125,41 @@ fn decoy() -> &'static str {
     })
 }
 
+/// Which stored hash a string is: Argon2 in PHC form, or bcrypt (`$2a$`, `$2b$`, `$2y$`,
+/// as PHP, Node's bcrypt, Rails and Spring store them).
+fn scheme(phc: &str) -> Option<&'static str> {
+    if phc.starts_with("$argon2id$") || phc.starts_with("$argon2i$") || phc.starts_with("$argon2d$")
+    {
+        PasswordHash::new(phc).ok().map(|_| "argon2")
+    } else if ["$2a$", "$2b$", "$2y$"].iter().any(|p| phc.starts_with(p)) && phc.len() == 60 {
+        Some("bcrypt")
+    } else {
+        None
+    }
+}
+
+/// Whether `hash` can be stored as a password: an Argon2 PHC string or a bcrypt hash.
+/// An import accepts these so people keep their passwords when they move.
+pub fn accepted_hash(hash: &str) -> bool {
+    scheme(hash).is_some()
+}
+
+/// Whether a stored hash should be replaced after a successful sign-in (anything but
+/// Argon2id: bcrypt truncates at 72 bytes and is cheaper to attack).
+pub fn needs_rehash(hash: &str) -> bool {
+    !hash.starts_with("$argon2id$")
+}
+
 fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    match scheme(phc) {
+        Some("argon2") => PasswordHash::new(phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        }),
+        Some("bcrypt") => bcrypt::verify(password, phc).unwrap_or(false),
+        _ => false,
+    }
 }
 
 /// What a password check needs of an account: its id, hash and status.

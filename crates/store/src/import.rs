@@ -40,6 +40,13 @@ pub struct ImportRow {
     pub groups: Vec<String>,
     #[serde(default)]
     pub admin: Option<bool>,
+    /// A storage quota as the application reads it (Nextcloud's `quota`, e.g. `5 GB`).
+    #[serde(default)]
+    pub quota: Option<String>,
+    /// A password hash from the system being left (Argon2 PHC or bcrypt `$2b$…`), so
+    /// people keep their passwords; replaced by Argon2id at their first sign-in.
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 /// Who imports, and from where: every account created or changed is an audit event
@@ -109,6 +116,18 @@ pub fn validate(row: &ImportRow) -> Result<(), String> {
             ));
         }
     }
+    if let Some(q) = &row.quota
+        && (q.chars().count() > 64 || q.contains(char::is_control))
+    {
+        return Err("quota must be at most 64 characters, without control characters".into());
+    }
+    if let Some(h) = &row.password_hash
+        && !crate::credentials::accepted_hash(h)
+    {
+        return Err(
+            "password_hash is not an Argon2 (PHC `$argon2id$…`) or bcrypt (`$2b$…`) hash".into(),
+        );
+    }
     match (&row.provider, &row.subject, &row.external_id) {
         (None, Some(_), _) => return Err("subject needs provider".into()),
         (None, None, Some(_)) => return Err("external_id needs provider".into()),
@@ -137,7 +156,12 @@ pub(crate) fn import_row(
     let mut changed = false;
     let id = match existing {
         Some(id) => {
-            for (col, value) in [("email", &row.email), ("display_name", &row.display_name)] {
+            for (col, value) in [
+                ("email", &row.email),
+                ("display_name", &row.display_name),
+                ("quota", &row.quota),
+                ("password_hash", &row.password_hash),
+            ] {
                 if value.is_some() {
                     let sql = format!(
                         "UPDATE users SET {col} = $1, updated_at = $2 WHERE id = $3 AND {col} IS DISTINCT FROM $1"
@@ -172,15 +196,17 @@ pub(crate) fn import_row(
             }
             changed = true;
             db.query_int(
-                "INSERT INTO users (username, email, email_verified, display_name, status, source, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'api', $6, $6) RETURNING id",
+                "INSERT INTO users (username, email, email_verified, display_name, status, source, created_at, updated_at, quota, password_hash)
+                 VALUES ($1, $2, $3, $4, $5, 'api', $6, $6, $7, $8) RETURNING id",
                 args![
                     &row.username,
                     &row.email,
                     row.email_verified.unwrap_or(false),
                     &row.display_name,
                     row.status.unwrap_or_default().as_str(),
-                    now
+                    now,
+                    &row.quota,
+                    &row.password_hash
                 ],
             )?
             .ok_or_else(|| StoreError::Corrupt("INSERT … RETURNING returned nothing".into()))?

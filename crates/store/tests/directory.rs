@@ -193,6 +193,8 @@ both!(
     audit_events_are_queried_and_purged,
     imports_are_row_by_row_and_a_dry_run_writes_nothing,
     passwords_are_argon2id_and_sso_only_accounts_say_so,
+    password_reset_links_are_one_time_newest_only_and_expire,
+    imports_keep_argon2_and_bcrypt_passwords_and_set_quotas,
     api_keys_are_shown_once_stored_hashed_and_revocable,
     settings_providers_and_logout_replays,
     invalidations_reach_every_watcher_after_commit,
@@ -669,8 +671,8 @@ fn passwords_are_argon2id_and_sso_only_accounts_say_so(f: Fixture) {
         PasswordCheck::SingleSignOnOnly
     );
     assert!(
-        s.set_password(id, Some("too short"), 1).is_err(),
-        "at least 10 characters"
+        s.set_password(id, Some(""), 1).is_err(),
+        "never an empty password (the policy beyond that is the caller's)"
     );
     assert!(
         s.set_password(id, Some("correct horse battery"), 1)
@@ -703,6 +705,115 @@ fn passwords_are_argon2id_and_sso_only_accounts_say_so(f: Fixture) {
     assert_eq!(
         s.check_password("pw", "correct horse battery").unwrap(),
         PasswordCheck::SingleSignOnOnly
+    );
+}
+
+fn password_reset_links_are_one_time_newest_only_and_expire(f: Fixture) {
+    let s = &*f.store;
+    let id = account(s, "rl");
+    assert!(
+        s.create_password_reset(UserId(999_999), None, 10, 60)
+            .unwrap()
+            .is_none()
+    );
+    let older = s
+        .create_password_reset(id, Some("user:root"), 10, 60)
+        .unwrap()
+        .unwrap();
+    let newest = s
+        .create_password_reset(id, Some("user:root"), 11, 60)
+        .unwrap()
+        .unwrap();
+    assert_eq!(newest.len(), 43);
+    assert_eq!(s.peek_password_reset(&older, 12).unwrap(), None, "replaced");
+    assert_eq!(s.peek_password_reset(&newest, 12).unwrap(), Some(id));
+    assert_eq!(
+        s.peek_password_reset(&newest, 12).unwrap(),
+        Some(id),
+        "peeking keeps it"
+    );
+    assert_eq!(s.take_password_reset(&newest, 71).unwrap(), None, "expired");
+    let again = s.create_password_reset(id, None, 100, 60).unwrap().unwrap();
+    assert_eq!(s.take_password_reset(&again, 101).unwrap(), Some(id));
+    assert_eq!(s.take_password_reset(&again, 102).unwrap(), None, "once");
+    // Only a digest is kept.
+    let later = s.create_password_reset(id, None, 200, 60).unwrap().unwrap();
+    assert_eq!(s.count(Table::PasswordResets).unwrap(), 1);
+    assert!(s.delete_user(id).unwrap());
+    assert_eq!(s.peek_password_reset(&later, 201).unwrap(), None);
+    assert_eq!(
+        s.count(Table::PasswordResets).unwrap(),
+        0,
+        "gone with the account"
+    );
+}
+
+fn imports_keep_argon2_and_bcrypt_passwords_and_set_quotas(f: Fixture) {
+    let s = &*f.store;
+    let argon = ssogate_store::credentials::hash_password("kept from the old app").unwrap();
+    let bcrypt = bcrypt::hash("kept from the old app", 4).unwrap();
+    let row = |u: &str, hash: &str| ImportRow {
+        username: u.into(),
+        quota: Some("5 GB".into()),
+        password_hash: Some(hash.into()),
+        ..Default::default()
+    };
+    let out = s
+        .import_users(
+            vec![
+                row("argo", &argon),
+                row("bcry", &bcrypt),
+                row("junk", "plaintext-password"),
+            ],
+            1,
+            false,
+            None,
+            Box::new(|_| {}),
+        )
+        .unwrap();
+    assert!(matches!(out[0], ImportOutcome::Created(_)), "{out:?}");
+    assert!(matches!(out[1], ImportOutcome::Created(_)), "{out:?}");
+    assert!(
+        matches!(&out[2], ImportOutcome::Failed(m) if m.contains("password_hash")),
+        "a password in clear is refused: {out:?}"
+    );
+    for user in ["argo", "bcry"] {
+        let u = s.user_by_username(user).unwrap().unwrap();
+        assert_eq!(u.quota.as_deref(), Some("5 GB"));
+        assert_eq!(
+            s.check_password(user, "kept from the old app").unwrap(),
+            PasswordCheck::Ok(u.id),
+            "{user}"
+        );
+        assert_eq!(
+            s.check_password(user, "not it").unwrap(),
+            PasswordCheck::Wrong
+        );
+    }
+    assert!(!ssogate_store::credentials::needs_rehash(&argon));
+    assert!(ssogate_store::credentials::needs_rehash(&bcrypt));
+    // An update may change the quota alone.
+    let out = s
+        .import_users(
+            vec![ImportRow {
+                username: "argo".into(),
+                quota: Some("10 GB".into()),
+                ..Default::default()
+            }],
+            2,
+            false,
+            None,
+            Box::new(|_| {}),
+        )
+        .unwrap();
+    assert!(matches!(out[0], ImportOutcome::Updated(_)), "{out:?}");
+    assert_eq!(
+        s.user_by_username("argo")
+            .unwrap()
+            .unwrap()
+            .quota
+            .as_deref(),
+        Some("10 GB")
     );
 }
 

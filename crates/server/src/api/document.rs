@@ -361,7 +361,12 @@ fn item_input(kind: &str) -> Value {
 }
 
 /// The per-request part: names that must exist, as enums of what exists now.
-pub(crate) fn with_names(doc: &Value, catalogue: &Catalogue, providers: &[String]) -> Value {
+pub(crate) fn with_names(
+    doc: &Value,
+    catalogue: &Catalogue,
+    providers: &[String],
+    passwords: &ssogate_core::password::PasswordPolicy,
+) -> Value {
     let mut v = doc.clone();
     let names = |list: Vec<&str>| -> Value {
         if list.is_empty() {
@@ -424,6 +429,16 @@ pub(crate) fn with_names(doc: &Value, catalogue: &Catalogue, providers: &[String
                     json!({"type": ["string", "null"], "enum": slugs}),
                 );
             }
+        }
+        if let Some(s) = schemas.get_mut("NewPassword") {
+            // The configured lengths, and not only spaces; that it is not the username
+            // or email, no schema can say.
+            put(
+                s,
+                &["properties", "password"],
+                json!({"type": ["string", "null"], "minLength": passwords.min_length,
+                    "maxLength": passwords.max_length, "pattern": "\\S"}),
+            );
         }
         if let Some(s) = schemas.get_mut("DecisionRequest") {
             let provider = if providers.is_empty() {

@@ -1,4 +1,5 @@
-//! Accounts: list and search, pre-provision, read, change, delete, external ids.
+//! Accounts: list and search, pre-provision, read, change, delete, external ids, local
+//! passwords and reset links.
 
 use super::{ApiResult, Caller, Problem, User, admin, body, parse_bool, parse_limit, user_of};
 use crate::state::App;
@@ -129,6 +130,8 @@ pub struct NewUser {
     #[serde(default)]
     pub groups: Vec<String>,
     pub admin: Option<bool>,
+    /// A storage quota as the application reads it (Nextcloud's `quota`, e.g. `5 GB`).
+    pub quota: Option<String>,
 }
 
 /// Pre-provision an account.
@@ -168,6 +171,8 @@ async fn create_user(State(app): State<App>, caller: Caller, bytes: Bytes) -> Ap
         libraries: n.libraries,
         groups: n.groups,
         admin: n.admin,
+        quota: n.quota,
+        password_hash: None,
     };
     let now = app.now();
     let d = admin(&app, &caller, move |a| a.create_user(row, now)).await?;
@@ -300,8 +305,82 @@ async fn delete_external_id(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    /// The new password (checked against `[passwords]`); `null` removes the password.
+    pub password: Option<String>,
+}
+
+/// Set an account's local password, or remove it (`{"password": null}`; refused when it
+/// is the account's only way to sign in). The password is never echoed nor audited.
+#[utoipa::path(put, path = "/api/v1/users/{user}/password", tag = "users", request_body = NewPassword,
+    params(("user" = String, Path, description = "username or numeric id")),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn put_password(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
+    caller.admin()?;
+    let p: NewPassword = body(&bytes)?;
+    admin(&app, &caller, move |a| match p.password {
+        Some(pw) => a.set_password(&user, &pw),
+        None => a.remove_password(&user),
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A one-time password reset link, shown once.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ResetLink {
+    /// Open it to choose a password; earlier links of the account stop working.
+    pub url: String,
+    /// Unix seconds after which the link no longer works.
+    pub expires_at: i64,
+}
+
+/// Make a one-time link for the person to choose a password (`[passwords]
+/// reset_link_minutes`); only its digest is stored.
+#[utoipa::path(post, path = "/api/v1/users/{user}/password-reset", tag = "users",
+    params(("user" = String, Path, description = "username or numeric id")),
+    security(("bearer" = [])),
+    responses((status = 201, body = ResetLink), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn create_reset_link(
+    State(app): State<App>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> ApiResult<Response> {
+    caller.admin()?;
+    let link = admin(&app, &caller, move |a| a.create_reset_link(&user)).await?;
+    let url = format!(
+        "{}/password/reset?token={}",
+        app.config.base_url,
+        link.token.expose()
+    );
+    let mut res = (
+        StatusCode::CREATED,
+        Json(ResetLink {
+            url,
+            expires_at: link.expires_at,
+        }),
+    )
+        .into_response();
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}
+
 pub(super) fn routes(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(list_users, create_user))
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(put_external_id, delete_external_id))
+        .routes(routes!(put_password))
+        .routes(routes!(create_reset_link))
 }

@@ -129,6 +129,12 @@ pub(crate) async fn local_login(
     let username = f.username.trim().to_owned();
     let (u, p) = (username.clone(), f.password);
     let record = app.db(move |d| d.password_record(&u)).await.or_page(&req)?;
+    // A hash an import brought (bcrypt) is replaced by Argon2id once it has matched.
+    let upgrade = record
+        .as_ref()
+        .and_then(|(_, hash, _)| hash.as_deref())
+        .is_some_and(ssogate_store::credentials::needs_rehash)
+        .then(|| p.clone());
     let Ok(check) = app
         .hashing
         .run(move || ssogate_store::credentials::judge_password(record, &p))
@@ -145,6 +151,22 @@ pub(crate) async fn local_login(
             ev.outcome = "success".into();
             ev.user_id = Some(user_id);
             app.audit(ev).await;
+            if let Some(password) = upgrade {
+                // Once per account, before the answer (so the next sign-in finds it done).
+                let hashed = app
+                    .hashing
+                    .run(move || ssogate_store::credentials::hash_password(&password))
+                    .await;
+                if let Ok(Ok(hash)) = hashed {
+                    let now = app.now();
+                    let stored = app
+                        .db(move |d| d.set_password_hash(user_id, Some(hash), now))
+                        .await;
+                    if let Err(e) = stored {
+                        tracing::warn!(error = %e, "an imported password hash was not upgraded");
+                    }
+                }
+            }
             app.metrics.inc(
                 "ssogate_logins_total",
                 &[("provider", "local"), ("outcome", "success")],

@@ -184,6 +184,8 @@ struct UserPage<'a> {
     source: String,
     status: String,
     admin: bool,
+    has_password: bool,
+    min_password: usize,
     notice: Option<String>,
     grants: Vec<GrantRow>,
     grantable: Vec<String>,
@@ -254,6 +256,8 @@ pub(crate) async fn user(
         "profile" => {
             "Saved. A changed email is unverified until a provider vouches for it.".to_owned()
         }
+        "password" => "Password saved.".to_owned(),
+        "password_removed" => "Password removed.".to_owned(),
         other => other.chars().take(100).collect(),
     });
     let (csrf, cookie) = csrf_token(&app, &req.headers);
@@ -267,6 +271,8 @@ pub(crate) async fn user(
         source: u.source.as_str().into(),
         status: u.status.as_str().into(),
         admin: u.grants.iter().any(|g| g.kind == GrantKind::Admin),
+        has_password: u.has_password,
+        min_password: app.config.passwords.min_length,
         notice,
         grants: u
             .grants
@@ -336,6 +342,8 @@ pub(crate) struct ActionForm {
     external_id: Option<String>,
     display_name: Option<String>,
     email: Option<String>,
+    password: Option<String>,
+    repeat: Option<String>,
 }
 
 pub(crate) async fn user_action(
@@ -394,6 +402,33 @@ pub(crate) async fn user_action(
             })
             .await
         }
+        "password" if f.action.as_deref() == Some("remove") => {
+            run(&app, actor, move |a| a.remove_password(&who).map(drop)).await
+        }
+        "password" => {
+            let (Some(password), Some(repeat)) = (f.password.clone(), f.repeat.clone()) else {
+                return crate::ops::not_found(req).await;
+            };
+            if password != repeat {
+                return admin_failure(
+                    &req,
+                    &ssogate_admin::AdminError::Invalid {
+                        field: "password",
+                        message: "the two passwords differ; nothing was changed".into(),
+                    },
+                );
+            }
+            run(&app, actor, move |a| {
+                a.set_password(&who, &password).map(drop)
+            })
+            .await
+        }
+        "reset-link" => {
+            return match run(&app, actor, move |a| a.create_reset_link(&who)).await {
+                Ok(link) => reset_link_page(&app, &req, &back, &link),
+                Err(e) => admin_failure(&req, &e),
+            };
+        }
         "delete" => {
             return match run(&app, actor, move |a| a.delete_user(&who)).await {
                 Ok(()) => web::redirect(StatusCode::SEE_OTHER, "/admin/users"),
@@ -407,12 +442,49 @@ pub(crate) async fn user_action(
         "external-id" => "external_id",
         "profile" => "profile",
         "grant" => "granted",
+        "password" if f.action.as_deref() == Some("remove") => "password_removed",
+        "password" => "password",
         _ => "status",
     };
     match result {
         Ok(()) => web::redirect(StatusCode::SEE_OTHER, &format!("{back}?notice={notice}")),
         Err(e) => admin_failure(&req, &e),
     }
+}
+
+/// The link, shown this once (only its digest is kept), with when it stops working.
+fn reset_link_page(app: &App, req: &Req, back: &str, link: &ssogate_admin::ResetLink) -> Response {
+    let url = format!(
+        "{}/password/reset?token={}",
+        app.config.base_url,
+        link.token.expose()
+    );
+    let mut res = pages::render(
+        StatusCode::OK,
+        &pages::MessagePage {
+            t: req.t,
+            title: format!("Reset link for {}", link.username),
+            paragraphs: vec![
+                format!(
+                    "Give this link to {} to choose a password. It works once, until {} UTC; earlier links no longer work. It is shown only now.",
+                    link.username,
+                    pages::utc(link.expires_at)
+                ),
+                url,
+            ],
+            form: None,
+            link: Some(pages::Link {
+                href: back.to_owned(),
+                label: "Back to the account".into(),
+            }),
+            reference: None,
+        },
+    );
+    res.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
 }
 
 pub(crate) async fn delete(

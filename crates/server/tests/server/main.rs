@@ -13,6 +13,7 @@ mod console;
 mod external;
 mod flows;
 mod nginx;
+mod passwords;
 mod proxies;
 mod security;
 mod support;

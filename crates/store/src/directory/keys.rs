@@ -19,6 +19,27 @@ pub trait KeyStore {
         password: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError>;
+    /// Stores a password hash made beforehand ([`credentials::hash_password`], on a
+    /// thread of the caller's choosing), or removes the password. Whether it exists.
+    fn set_password_hash(
+        &self,
+        user_id: UserId,
+        hash: Option<String>,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// A one-time reset link's token for an account, valid `ttl` seconds; earlier links
+    /// of the account stop working. `None`: no such account.
+    fn create_password_reset(
+        &self,
+        user_id: UserId,
+        by: Option<&str>,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<Secret>, StoreError>;
+    /// The account a live reset token is for, without using it up.
+    fn peek_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError>;
+    /// Uses a reset token up: the account it was for, once, while it lives.
+    fn take_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError>;
     /// Checks a username and password (Argon2 on the calling thread, after the
     /// connection is given back).
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError>;
@@ -64,6 +85,33 @@ impl<B: Backend> KeyStore for B {
         // Hashed before a connection is taken, so no one waits behind Argon2.
         let hash = password.map(credentials::hash_password).transpose()?;
         self.write(move |db, _| credentials::set_password_hash(db, user_id, hash.as_deref(), now))
+    }
+    fn set_password_hash(
+        &self,
+        user_id: UserId,
+        hash: Option<String>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |db, _| credentials::set_password_hash(db, user_id, hash.as_deref(), now))
+    }
+    fn create_password_reset(
+        &self,
+        user_id: UserId,
+        by: Option<&str>,
+        now: i64,
+        ttl: i64,
+    ) -> Result<Option<Secret>, StoreError> {
+        let by = by.map(str::to_owned);
+        self.write_tx(move |db, _| {
+            credentials::create_password_reset(db, user_id, by.as_deref(), now, ttl)
+        })
+    }
+    fn peek_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError> {
+        self.read(|db| credentials::peek_password_reset(db, token, now))
+    }
+    fn take_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError> {
+        let token = token.to_owned();
+        self.write_tx(move |db, _| credentials::take_password_reset(db, &token, now))
     }
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
         // Judged after the connection is given back, for the same reason.

@@ -133,6 +133,7 @@ pub enum Table {
     UserPermissions,
     Sessions,
     LoginStates,
+    PasswordResets,
 }
 
 impl Table {
@@ -145,6 +146,7 @@ impl Table {
             Table::UserPermissions => "user_permissions",
             Table::Sessions => "sessions",
             Table::LoginStates => "login_states",
+            Table::PasswordResets => "password_resets",
         }
     }
 }

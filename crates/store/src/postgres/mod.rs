@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_settings.sql"),
     include_str!("../../migrations/postgres/0005_notifications.sql"),
     include_str!("../../migrations/postgres/0006_session_id_token.sql"),
+    include_str!("../../migrations/postgres/0007_password_resets.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):

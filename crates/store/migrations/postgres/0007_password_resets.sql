@@ -1,0 +1,12 @@
+-- One-time password reset links an administrator makes: only the SHA-256 digest of the
+-- token is stored; the newest link of an account is the only one that works.
+
+CREATE TABLE password_resets (
+    token_hash  TEXT    PRIMARY KEY,
+    user_id     BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  BIGINT  NOT NULL,
+    expires_at  BIGINT  NOT NULL,
+    created_by  TEXT
+);
+
+CREATE INDEX password_resets_user ON password_resets (user_id);
