@@ -232,6 +232,11 @@ fn tighten_schemas(v: &mut Value) {
             &["properties", "display_name"],
             nullable(format!("^[^{CTRL}]{{0,200}}$")),
         );
+        put(
+            s,
+            &["properties", "quota"],
+            nullable(format!("^[^{CTRL}]{{0,64}}$")),
+        );
         for key in ["subject", "external_id"] {
             put(
                 s,
