@@ -56,7 +56,7 @@ pub(crate) struct AuditArgs {
 
 fn audit_line(id: i64, e: &ssogate_store::AuditEvent) -> String {
     format!(
-        "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}",
+        "{:<6} {:<17} {:<22} {:<8} {:<28} {}{}{}",
         id,
         time(e.at),
         e.event,
@@ -66,6 +66,10 @@ fn audit_line(id: i64, e: &ssogate_store::AuditEvent) -> String {
         e.subject
             .as_deref()
             .map(|s| format!("/{s}"))
+            .unwrap_or_default(),
+        e.address
+            .as_deref()
+            .map(|a| format!("  from {a}"))
             .unwrap_or_default()
     )
 }
@@ -152,23 +156,10 @@ pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Resul
     if csv {
         let mut w = csv::Writer::from_writer(std::io::stdout().lock());
         let io = |e: csv::Error| Failure::Runtime(format!("cannot write CSV: {e}"));
-        w.write_record([
-            "id", "at", "event", "outcome", "reason", "provider", "subject", "user_id", "detail",
-        ])
-        .map_err(io)?;
-        for (id, e) in &events {
-            w.write_record([
-                id.to_string(),
-                e.at.to_string(),
-                e.event.clone(),
-                e.outcome.clone(),
-                e.reason.clone().unwrap_or_default(),
-                e.provider.clone().unwrap_or_default(),
-                e.subject.clone().unwrap_or_default(),
-                e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                e.detail.clone().unwrap_or_default(),
-            ])
+        w.write_record(ssogate_store::AuditEvent::CSV_COLUMNS)
             .map_err(io)?;
+        for (id, e) in &events {
+            w.write_record(e.csv_fields(*id)).map_err(io)?;
         }
         return w
             .flush()
@@ -180,7 +171,7 @@ pub(crate) fn audit(config: &ssogate_config::Config, cmd: AuditCommand) -> Resul
             .map(|(id, e)| {
                 serde_json::json!({"id": id, "at": e.at, "event": e.event, "outcome": e.outcome,
                     "reason": e.reason, "provider": e.provider, "subject": e.subject,
-                    "user_id": e.user_id,
+                    "user_id": e.user_id, "address": e.address, "user_agent": e.user_agent,
                     "detail": e.detail.as_deref().and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())})
             })
             .collect();

@@ -144,30 +144,78 @@ pub struct AuditEvent {
     pub subject: Option<String>,
     pub user_id: Option<UserId>,
     pub detail: Option<String>,
+    /// The client's address, as the request came (after trusted proxies).
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuditEvent {
+    /// The columns of an export, in order (CLI and console write the same file).
+    pub const CSV_COLUMNS: [&'static str; 11] = [
+        "id",
+        "at",
+        "event",
+        "outcome",
+        "reason",
+        "provider",
+        "subject",
+        "user_id",
+        "address",
+        "user_agent",
+        "detail",
+    ];
+
+    /// One export row, in [`AuditEvent::CSV_COLUMNS`] order.
+    pub fn csv_fields(&self, id: i64) -> [String; 11] {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            id.to_string(),
+            self.at.to_string(),
+            self.event.clone(),
+            self.outcome.clone(),
+            text(&self.reason),
+            text(&self.provider),
+            text(&self.subject),
+            self.user_id.map(|u| u.to_string()).unwrap_or_default(),
+            text(&self.address),
+            text(&self.user_agent),
+            text(&self.detail),
+        ]
+    }
+}
+
+/// The columns [`read_event`] reads, in its order.
+pub(crate) const EVENT_COLUMNS: &str =
+    "at, event, outcome, reason, provider, subject, user_id, detail, address, user_agent";
+
+/// An event from a row whose columns from `first` on are [`EVENT_COLUMNS`].
+pub(crate) fn read_event(r: &crate::sql::Row, first: usize) -> Result<AuditEvent, StoreError> {
+    let col = |i: usize| r.get(first + i);
+    Ok(AuditEvent {
+        at: col(0)?.int()?,
+        event: col(1)?.text()?,
+        outcome: col(2)?.text()?,
+        reason: col(3)?.opt_text()?,
+        provider: col(4)?.opt_text()?,
+        subject: col(5)?.opt_text()?,
+        user_id: match col(6)? {
+            crate::sql::Cell::Null => None,
+            c => Some(c.user_id()?),
+        },
+        detail: col(7)?.opt_text()?,
+        address: col(8)?.opt_text()?,
+        user_agent: col(9)?.opt_text()?,
+    })
 }
 
 /// The newest audit events first.
 pub(crate) fn audit_events(db: &mut dyn Db, limit: i64) -> Result<Vec<AuditEvent>, StoreError> {
     db.query(
-        "SELECT at, event, outcome, reason, provider, subject, user_id, detail FROM audit_events ORDER BY id DESC LIMIT $1",
+        &format!("SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY id DESC LIMIT $1"),
         args![limit],
     )?
     .iter()
-    .map(|r| {
-        Ok(AuditEvent {
-            at: r.get(0)?.int()?,
-            event: r.get(1)?.text()?,
-            outcome: r.get(2)?.text()?,
-            reason: r.get(3)?.opt_text()?,
-            provider: r.get(4)?.opt_text()?,
-            subject: r.get(5)?.opt_text()?,
-            user_id: match r.get(6)? {
-                crate::sql::Cell::Null => None,
-                c => Some(c.user_id()?),
-            },
-            detail: r.get(7)?.opt_text()?,
-        })
-    })
+    .map(|r| read_event(r, 0))
     .collect()
 }
 

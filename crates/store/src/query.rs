@@ -263,7 +263,8 @@ pub(crate) fn query_audit(
     }
     args.push(Arg::Int(f.limit.clamp(1, 10_000)));
     let sql = format!(
-        "SELECT id, at, event, outcome, reason, provider, subject, user_id, detail FROM audit_events {} ORDER BY id DESC LIMIT ${}",
+        "SELECT id, {} FROM audit_events {} ORDER BY id DESC LIMIT ${}",
+        crate::audit::EVENT_COLUMNS,
         if wh.is_empty() {
             String::new()
         } else {
@@ -273,24 +274,7 @@ pub(crate) fn query_audit(
     );
     db.query(&sql, &args)?
         .iter()
-        .map(|r| {
-            Ok((
-                r.get(0)?.int()?,
-                AuditEvent {
-                    at: r.get(1)?.int()?,
-                    event: r.get(2)?.text()?,
-                    outcome: r.get(3)?.text()?,
-                    reason: r.get(4)?.opt_text()?,
-                    provider: r.get(5)?.opt_text()?,
-                    subject: r.get(6)?.opt_text()?,
-                    user_id: match r.get(7)? {
-                        Cell::Null => None,
-                        c => Some(c.user_id()?),
-                    },
-                    detail: r.get(8)?.opt_text()?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.get(0)?.int()?, crate::audit::read_event(r, 1)?)))
         .collect()
 }
 

@@ -43,6 +43,9 @@ pub struct AuditEvent {
     pub user_id: Option<UserId>,
     /// The event's details (decision trace, actor, …).
     pub detail: Option<serde_json::Value>,
+    /// The client's address (after trusted proxies).
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 fn parse_int(field: &str, v: Option<&str>) -> ApiResult<Option<i64>> {
@@ -99,6 +102,8 @@ async fn audit(
                 subject: e.subject,
                 user_id: e.user_id,
                 detail: e.detail.and_then(|d| serde_json::from_str(&d).ok()),
+                address: e.address,
+                user_agent: e.user_agent,
             })
             .collect(),
     ))

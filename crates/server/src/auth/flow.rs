@@ -266,9 +266,24 @@ pub(super) async fn sign_in(
         .await
         .or_page(req)?;
     let outcome = &result.outcome;
-    if let Decision::Provision { .. } = outcome.decision {
-        app.metrics
-            .inc("ssogate_provisioned_users_total", &[("provider", &slug)]);
+    // What was decided, in the log (Booklore's "Auto-provisioning new user …" lines):
+    // names and reasons, never claims or tokens.
+    let username = outcome.user.username.as_deref().unwrap_or("");
+    match &outcome.decision {
+        Decision::Provision { .. } => {
+            tracing::info!(provider = %slug, username, "auto-provisioning a new user");
+            app.metrics
+                .inc("ssogate_provisioned_users_total", &[("provider", &slug)]);
+        }
+        Decision::Link { matched_by, .. } => {
+            tracing::info!(provider = %slug, username, matched_by = ?matched_by, "linked a new identity to an existing user")
+        }
+        Decision::SignIn { .. } => {
+            tracing::info!(provider = %slug, username, "signed in an existing user")
+        }
+        Decision::Reject(r) => {
+            tracing::info!(provider = %slug, reason = r.code(), "refused a sign-in")
+        }
     }
     match (outcome.allow_session, result.user_id) {
         (true, Some(user_id)) => {

@@ -14,6 +14,19 @@ use ssogate_admin::AdminError;
 use ssogate_store::query::AuditFilter;
 use std::collections::HashMap;
 
+/// One event as the page shows it.
+struct AuditRow {
+    at: String,
+    event: String,
+    outcome: String,
+    reason: String,
+    provider: String,
+    subject: String,
+    user: String,
+    address: String,
+    user_agent: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_audit.html")]
 struct AuditPage<'a> {
@@ -26,7 +39,7 @@ struct AuditPage<'a> {
     outcomes: Vec<(&'static str, bool)>,
     csv: String,
     error: Option<String>,
-    events: Vec<(String, String, String, String, String, String, String)>,
+    events: Vec<AuditRow>,
 }
 
 async fn audit_events(
@@ -96,16 +109,16 @@ pub(crate) async fn audit(
             error,
             events: events
                 .into_iter()
-                .map(|(_, e)| {
-                    (
-                        pages::utc(e.at),
-                        e.event,
-                        e.outcome,
-                        e.reason.unwrap_or_default(),
-                        e.provider.unwrap_or_default(),
-                        e.subject.unwrap_or_default(),
-                        e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                    )
+                .map(|(_, e)| AuditRow {
+                    at: pages::utc(e.at),
+                    event: e.event,
+                    outcome: e.outcome,
+                    reason: e.reason.unwrap_or_default(),
+                    provider: e.provider.unwrap_or_default(),
+                    subject: e.subject.unwrap_or_default(),
+                    user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
+                    address: e.address.unwrap_or_default(),
+                    user_agent: e.user_agent.unwrap_or_default(),
                 })
                 .collect(),
         },
@@ -136,19 +149,10 @@ pub(crate) async fn audit_csv(
 ) -> PageResult {
     let actor = admin.actor;
     let events = audit_events(&app, actor, &q, 10_000).await.or_page(&req)?;
-    let mut out = String::from("id,at,event,outcome,reason,provider,subject,user_id,detail\r\n");
+    let mut out = ssogate_store::AuditEvent::CSV_COLUMNS.join(",");
+    out.push_str("\r\n");
     for (id, e) in events {
-        let row = [
-            id.to_string(),
-            e.at.to_string(),
-            e.event,
-            e.outcome,
-            e.reason.unwrap_or_default(),
-            e.provider.unwrap_or_default(),
-            e.subject.unwrap_or_default(),
-            e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-            e.detail.unwrap_or_default(),
-        ];
+        let row = e.csv_fields(id);
         out.push_str(
             &row.iter()
                 .map(|f| csv_field(f))

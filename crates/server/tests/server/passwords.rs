@@ -559,3 +559,60 @@ async fn administrators_manage_passwords_in_the_console() {
     assert_eq!(r.status, 403);
     assert!(!h.directory.user(bob).unwrap().unwrap().has_password);
 }
+
+/// The address and user agent stored with every event are shown wherever events are:
+/// the API, the console's page and its CSV export.
+#[tokio::test]
+async fn audit_events_show_the_address_and_the_user_agent() {
+    let h = Harness::start(Opts {
+        server: LOCAL,
+        provisioning: "[[provisioning.rules]]\nname = \"admins administer\"\nwhen = '\"admins\" in groups'\ngrant_admin = true",
+        ..Opts::default()
+    })
+    .await;
+    let admin = Browser::new();
+    admin.login(&h, "alice").await;
+    let b = Browser::new();
+    let csrf = b.csrf(&h).await;
+    b.post_with(
+        &h.url("/login"),
+        &[
+            ("username", "nobody"),
+            ("password", "wrong guess here"),
+            ("csrf", &csrf),
+        ],
+        &[("user-agent", "Mozilla/5.0 (audit test)")],
+    )
+    .await;
+    let key = h
+        .directory
+        .create_api_key("reader", ApiScope::Read, 1)
+        .unwrap()
+        .expose()
+        .to_owned();
+    let (s, v) = api(&h, "GET", "/api/v1/audit?event=login.password", &key, None).await;
+    assert_eq!(s, 200, "{v}");
+    let e = &v[0];
+    assert_eq!(e["address"], "127.0.0.1", "{v}");
+    assert_eq!(e["user_agent"], "Mozilla/5.0 (audit test)", "{v}");
+    let page = admin.get(&h.url("/admin/audit")).await;
+    assert!(
+        page.body.contains("Mozilla/5.0 (audit test)"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<th scope=\"col\">Address</th>"));
+    let csv = admin.get(&h.url("/admin/audit.csv")).await;
+    assert!(
+        csv.body.starts_with(
+            "id,at,event,outcome,reason,provider,subject,user_id,address,user_agent,detail"
+        ),
+        "{}",
+        csv.body
+    );
+    assert!(
+        csv.body.contains("127.0.0.1,Mozilla/5.0 (audit test),"),
+        "{}",
+        csv.body
+    );
+}
