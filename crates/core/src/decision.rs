@@ -189,6 +189,11 @@ impl AttributeChange {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Changes {
     pub identity: Option<IdentityChange>,
+    /// The account's external authentication id at this provider becomes this value
+    /// (the `external_id` claim, BookStack's `OIDC_EXTERNAL_ID_CLAIM`), so a later change
+    /// of `sub` still finds the account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub attributes: Vec<AttributeChange>,
     pub create_groups: Vec<String>,
     #[serde(flatten)]

@@ -225,6 +225,9 @@ pub struct RuleSpec {
 #[serde(default, deny_unknown_fields)]
 pub struct ProvisioningPolicy {
     pub auto_provision: bool,
+    /// With `auto_provision` off a sign-in only authenticates (Booklore, Nextcloud): no
+    /// attribute and no grant changes. This keeps both in sync on every sign-in anyway.
+    pub sync_without_provisioning: bool,
     pub soft_auto_provision: bool,
     pub disable_account_creation: bool,
     pub match_by: Vec<MatchBy>,
@@ -248,6 +251,7 @@ impl Default for ProvisioningPolicy {
     fn default() -> Self {
         ProvisioningPolicy {
             auto_provision: true,
+            sync_without_provisioning: false,
             soft_auto_provision: true,
             disable_account_creation: false,
             // Adopting accounts by email or username is opt-in: a username is often

@@ -254,6 +254,101 @@ fn subject_wins_over_every_other_match() {
     assert_eq!(o.decision, Decision::SignIn { user_id: id });
 }
 
+/// BookStack's `OIDC_EXTERNAL_ID_CLAIM`: the claim's value becomes the account's external
+/// id when it is created and is kept current, so a later change of `sub` still finds it.
+#[test]
+fn the_external_id_claim_is_recorded_at_provisioning_and_kept_current() {
+    let p = ProviderPolicy {
+        claims: ClaimMap {
+            external_id: Some(ClaimExpr::claim("upn")),
+            ..Default::default()
+        },
+        ..provider()
+    };
+    let e = engine_with(p, ProvisioningPolicy::default());
+    let mut d = base_dir();
+    let first = e.decide(
+        &claims(json!({"sub": "s1", "upn": "G-1", "preferred_username": "grace"})),
+        &d,
+    );
+    assert!(matches!(first.decision, Decision::Provision { .. }));
+    assert_eq!(first.changes.external_id.as_deref(), Some("G-1"));
+    d.apply(&first);
+    let mut grace = d.find("grace").unwrap().clone();
+    grace.external_ids.insert("corp".into(), "G-1".into());
+    d.insert(grace);
+    // Unchanged: nothing to write.
+    let again = e.decide(&claims(json!({"sub": "s1", "upn": "G-1"})), &d);
+    assert!(matches!(again.decision, Decision::SignIn { .. }));
+    assert_eq!(again.changes.external_id, None);
+    // Changed at the provider: recorded.
+    let moved = e.decide(&claims(json!({"sub": "s1", "upn": "G-2"})), &d);
+    assert_eq!(moved.changes.external_id.as_deref(), Some("G-2"));
+    // Held by another account: never taken from it.
+    let other = dir(json!({"users": [{"username": "hopper", "external_ids": {"corp": "G-9"}}]}));
+    d.insert(other.users()[0].clone());
+    let taken = e.decide(&claims(json!({"sub": "s1", "upn": "G-9"})), &d);
+    assert!(
+        matches!(taken.decision, Decision::SignIn { .. }),
+        "subject wins"
+    );
+    assert_eq!(taken.changes.external_id, None);
+    assert!(trace_has(&taken, "belongs to \"hopper\"; not recorded"));
+}
+
+/// `auto_provision = false` authenticates only (Booklore, Nextcloud): rules and group
+/// sync change no grant and no attribute changes; `sync_without_provisioning` keeps
+/// syncing. Deny rules still refuse.
+#[test]
+fn without_auto_provision_a_sign_in_only_authenticates() {
+    let policy = |sync: bool| ProvisioningPolicy {
+        auto_provision: false,
+        sync_without_provisioning: sync,
+        groups: ssogate_core::policy::GroupSyncPolicy {
+            enabled: true,
+            ..Default::default()
+        },
+        rules: vec![ssogate_core::policy::RuleSpec {
+            name: "readers".into(),
+            when: "true".into(),
+            grant_permissions: vec!["download_books".into()],
+            grant_libraries: vec![],
+            grant_groups: vec![],
+            grant_admin: false,
+            deny: false,
+            message: None,
+        }],
+        ..ProvisioningPolicy::default()
+    };
+    let d = dir(json!({
+        "groups": [{"name": "Editors"}, {"name": "Readers"}],
+        "users": [{"username": "ada", "email": "old@example.com", "email_verified": true,
+            "identities": [{"provider": "corp", "subject": "ada-sub"}],
+            "groups": [{"name": "Readers", "source": "provider"}]}]
+    }));
+    let only = engine(policy(false)).decide(&claims(ada()), &d);
+    assert!(
+        matches!(only.decision, Decision::SignIn { .. }),
+        "{:?}",
+        only.trace
+    );
+    assert!(only.changes.attributes.is_empty());
+    assert!(only.changes.grants.added.is_empty() && only.changes.grants.removed.is_empty());
+    assert_eq!(names(&only, GrantKind::Group), ["Readers"]);
+    assert!(trace_has(&only, "only authenticates"));
+    let synced = engine(policy(true)).decide(&claims(ada()), &d);
+    assert!(
+        !synced.changes.attributes.is_empty(),
+        "the email follows the claims"
+    );
+    assert!(names(&synced, GrantKind::Group).contains(&"Editors".to_owned()));
+    assert!(names(&synced, GrantKind::Permission).contains(&"download_books".to_owned()));
+    let mut deny = policy(false);
+    deny.rules[0].deny = true;
+    let refused = engine(deny).decide(&claims(ada()), &d);
+    assert!(matches!(refused.decision, Decision::Reject(_)));
+}
+
 #[test]
 fn bookstack_external_id_claim_links_and_rebinds() {
     let p = ProviderPolicy {

@@ -413,8 +413,11 @@ pub(crate) fn apply(
     if let Decision::Provision { account } = &outcome.decision
         && db.writable_cte()
     {
-        return provision_in_one_statement(db, provider, account, outcome, sources, ctx)
-            .map(|id| Some(UserId(id)));
+        let id = UserId(provision_in_one_statement(
+            db, provider, account, outcome, sources, ctx,
+        )?);
+        record_external_id(db, id, provider, outcome)?;
+        return Ok(Some(id));
     }
     let user_id = match &outcome.decision {
         Decision::Reject(_) => outcome.user.id,
@@ -438,9 +441,25 @@ pub(crate) fn apply(
     };
     if let (Some(id), false) = (user_id, matches!(outcome.decision, Decision::Reject(_))) {
         write_changes(db, id, provider, outcome, sources, now)?;
+        record_external_id(db, id, provider, outcome)?;
     }
     audit_login(db, provider, sources, outcome, user_id, ctx)?;
     Ok(user_id)
+}
+
+/// The external id the engine decided to record. It checked no other account holds it;
+/// if one took it since (a concurrent login), the unique index fails the transaction and
+/// the login is decided again (PostgreSQL) — never two accounts with one id.
+fn record_external_id(
+    db: &mut dyn Db,
+    id: UserId,
+    provider: &str,
+    outcome: &Outcome,
+) -> Result<(), StoreError> {
+    if let Some(ext) = &outcome.changes.external_id {
+        crate::accounts::set_external_id(db, id, provider, Some(ext))?;
+    }
+    Ok(())
 }
 
 fn write_changes(

@@ -194,6 +194,7 @@ both!(
     imports_are_row_by_row_and_a_dry_run_writes_nothing,
     passwords_are_argon2id_and_sso_only_accounts_say_so,
     password_reset_links_are_one_time_newest_only_and_expire,
+    a_changed_subject_finds_the_account_by_its_recorded_external_id,
     imports_keep_argon2_and_bcrypt_passwords_and_set_quotas,
     api_keys_are_shown_once_stored_hashed_and_revocable,
     settings_providers_and_logout_replays,
@@ -705,6 +706,66 @@ fn passwords_are_argon2id_and_sso_only_accounts_say_so(f: Fixture) {
     assert_eq!(
         s.check_password("pw", "correct horse battery").unwrap(),
         PasswordCheck::SingleSignOnOnly
+    );
+}
+
+/// BookStack's `OIDC_EXTERNAL_ID_CLAIM`: the first sign-in records the claim as the
+/// account's external id (on PostgreSQL through the one-statement first login too), so
+/// when the provider later sends another `sub` for the person, the same account signs
+/// in — before, this was a duplicate account or an `email_in_use` refusal.
+fn a_changed_subject_finds_the_account_by_its_recorded_external_id(f: Fixture) {
+    let s = &*f.store;
+    let e = Arc::new(
+        Engine::new(
+            ProviderPolicy {
+                claims: ssogate_core::ClaimMap {
+                    external_id: Some(ssogate_core::ClaimExpr::claim("upn")),
+                    ..Default::default()
+                },
+                ..ProviderPolicy::new("corp", "https://idp.example.com")
+            },
+            policy(),
+            catalogue().permissions,
+        )
+        .unwrap(),
+    );
+    let first = login(
+        s,
+        &e,
+        json!({"sub": "old-sub", "upn": "E-7", "preferred_username": "grace", "email": "grace@example.com", "email_verified": true}),
+    );
+    let id = first.user_id.unwrap();
+    assert_eq!(
+        s.user(id)
+            .unwrap()
+            .unwrap()
+            .external_ids
+            .get("corp")
+            .map(String::as_str),
+        Some("E-7")
+    );
+    let moved = login(
+        s,
+        &e,
+        json!({"sub": "new-sub", "upn": "E-7", "preferred_username": "grace", "email": "grace@example.com", "email_verified": true}),
+    );
+    assert!(moved.outcome.allow_session, "{:?}", moved.outcome.decision);
+    assert_eq!(moved.user_id, Some(id), "the same account");
+    assert_eq!(s.count(Table::Users).unwrap(), 1);
+    assert_eq!(
+        s.user_by_identity("corp", "new-sub").unwrap().map(|u| u.id),
+        Some(id)
+    );
+    // A change of the claim at the provider is kept current.
+    login(s, &e, json!({"sub": "new-sub", "upn": "E-8"}));
+    assert_eq!(
+        s.user(id)
+            .unwrap()
+            .unwrap()
+            .external_ids
+            .get("corp")
+            .map(String::as_str),
+        Some("E-8")
     );
 }
 

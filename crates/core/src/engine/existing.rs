@@ -83,9 +83,12 @@ impl Engine {
 
         let mut changes = Changes {
             identity,
+            external_id: self.external_id_to_record(profile, dir, Some(user), &mut trace),
             ..Changes::default()
         };
-        if p.auto_provision {
+        // With auto_provision off a sign-in only authenticates, unless asked to sync.
+        let sync = p.auto_provision || p.sync_without_provisioning;
+        if sync {
             changes.attributes = self.sync_attributes(profile, user, dir, &mut trace);
             let mut fields = AttributesMut {
                 email: &mut view.email,
@@ -100,8 +103,27 @@ impl Engine {
         } else {
             trace.note(
                 Step::Attributes,
-                "auto_provision is off: attributes are not updated from claims",
+                "auto_provision is off: the sign-in only authenticates; attributes and grants are left as they are (sync_without_provisioning keeps them in sync)",
             );
+            view.is_admin = user.is_admin();
+            changes.grants = GrantDiff {
+                grants: user.grants.clone(),
+                ..GrantDiff::default()
+            };
+            trace.note(
+                Step::Decision,
+                match &decision {
+                    Decision::SignIn { .. } => format!("sign in as \"{}\"", user.username),
+                    _ => format!("link this identity to \"{}\" and sign in", user.username),
+                },
+            );
+            return Outcome {
+                decision,
+                allow_session: true,
+                user: view,
+                changes,
+                trace,
+            };
         }
 
         let last_admin = user.is_admin() && dir.active_admin_count() <= 1;
@@ -137,6 +159,40 @@ impl Engine {
             changes,
             trace,
         }
+    }
+
+    /// The external id to record for the account (`user`, or the one being created):
+    /// the claim's value when it differs from what is stored and no other account holds
+    /// it at this provider.
+    pub(super) fn external_id_to_record(
+        &self,
+        profile: &Profile,
+        dir: &dyn DirectoryView,
+        user: Option<&ExistingUser>,
+        trace: &mut Trace,
+    ) -> Option<String> {
+        let value = profile.external_id.as_ref()?;
+        let slug = &self.provider.slug;
+        if user.and_then(|u| u.external_ids.get(slug)) == Some(value) {
+            return None;
+        }
+        if let Some(other) = dir.find_by_external_id(slug, value)
+            && user.is_none_or(|u| u.id != other.id)
+        {
+            trace.note(
+                Step::Match,
+                format!(
+                    "external authentication id \"{value}\" belongs to \"{}\"; not recorded for this account",
+                    other.username
+                ),
+            );
+            return None;
+        }
+        trace.note(
+            Step::Attributes,
+            format!("external authentication id at {slug} recorded: \"{value}\""),
+        );
+        Some(value.clone())
     }
 
     pub(super) fn sync_attributes(

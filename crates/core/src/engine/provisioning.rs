@@ -130,6 +130,7 @@ impl Engine {
                 issuer: Some(self.provider.issuer.clone()),
                 subject: profile.subject.clone(),
             })),
+            external_id: self.external_id_to_record(profile, dir, None, &mut trace),
             attributes: Vec::new(),
             create_groups: resolution.create.clone(),
             grants: diff,
