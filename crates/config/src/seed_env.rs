@@ -13,8 +13,16 @@
 //! | `OIDC_AUTH_ENDPOINT`, `OIDC_TOKEN_ENDPOINT`, `OIDC_USERINFO_ENDPOINT`, `OIDC_ISSUER_DISCOVER`, `OIDC_PUBLIC_KEY` (`file://` path), `OIDC_END_SESSION_ENDPOINT` (true/false/URL), `OIDC_DUMP_USER_DETAILS` | that provider's `authorization_endpoint`, `token_endpoint`, `userinfo_endpoint`, `discovery`, `public_key_file`, `end_session`, `dump_claims` (BookStack) |
 //! | `OIDC_PROVIDER_<N>_{SLUG,NAME,ISSUER,ISSUER_URL,CLIENT_ID,CLIENT_SECRET,SCOPE,ADDITIONAL_SCOPES,AUTO_PROVISION,ADMIN_EMAIL_DOMAINS}` | `providers.<slug>`, N from 1 upwards without gaps |
 //!
-//! `OIDC_ENABLED=false` ignores the provider variables. Unknown `OIDC_PROVIDER_<N>_*`
-//! names are errors; other unknown `OIDC_*` names are warnings.
+//! | `BASE_URL` (Tududi), `APP_URL` (BookStack) | `base_url` |
+//! | `AUTH_METHOD` (BookStack) | `oidc` accepted (and BookStack's defaults apply); any other method refused |
+//! | `AUTH_AUTO_INITIATE` (BookStack) | `server.auto_initiate` — BookStack's default, false, when `AUTH_METHOD=oidc` and it is not set |
+//!
+//! `OIDC_ENABLED=false` ignores the provider variables. Tududi leaves OIDC off unless
+//! `OIDC_ENABLED=true`: Tududi's names (`OIDC_ISSUER_URL`, `OIDC_PROVIDER_SLUG`,
+//! `OIDC_PROVIDER_NAME`, `OIDC_PROVIDER_<N>_*`) without it are ignored, with a warning
+//! saying so; BookStack's names (`OIDC_ISSUER`, `AUTH_METHOD=oidc`) need no switch.
+//! Unknown `OIDC_PROVIDER_<N>_*` names are errors; other unknown `OIDC_*` and `AUTH_*`
+//! names are warnings.
 
 use crate::ConfigError;
 use serde_json::{Map, Value, json};
@@ -159,8 +167,57 @@ impl SeedEnv {
             );
         }
 
+        for var in ["BASE_URL", "APP_URL"] {
+            if let Some(v) = env.get(var).filter(|v| !v.trim().is_empty()) {
+                out.set("base_url", var, Value::String(v.trim().to_owned()));
+            }
+        }
+        let bookstack = match env
+            .get("AUTH_METHOD")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(m) if m == "oidc" => true,
+            Some(m) => {
+                return Err(err(
+                    "AUTH_METHOD",
+                    "-",
+                    format!("\"{m}\" is a BookStack sign-in method ssogate does not offer"),
+                    "ssogate signs in through OpenID Connect only: set AUTH_METHOD=oidc, or remove it.",
+                ));
+            }
+        };
+        match env.get("AUTH_AUTO_INITIATE") {
+            Some(v) => {
+                let b = parse_bool("AUTH_AUTO_INITIATE", "server.auto_initiate", v)?;
+                out.set("server.auto_initiate", "AUTH_AUTO_INITIATE", Value::Bool(b));
+            }
+            // BookStack shows its login page unless told to go straight to the provider.
+            None if bookstack => {
+                out.set("server.auto_initiate", "AUTH_METHOD", Value::Bool(false));
+            }
+            None => {}
+        }
+        let tududi = [
+            "OIDC_ISSUER_URL",
+            "OIDC_PROVIDER_SLUG",
+            "OIDC_PROVIDER_NAME",
+        ]
+        .iter()
+        .any(|k| env.contains_key(k))
+            || env.keys().any(|k| {
+                k.starts_with("OIDC_PROVIDER_")
+                    && k.as_bytes().get(14).is_some_and(u8::is_ascii_digit)
+            });
         let enabled = match env.get("OIDC_ENABLED") {
             Some(v) => parse_bool("OIDC_ENABLED", "-", v)?,
+            // Tududi's default: off until OIDC_ENABLED=true.
+            None if tududi && !bookstack => {
+                out.warnings.push(
+                    "Tududi's OIDC variables are set but OIDC_ENABLED is not: as in Tududi, OIDC stays off — set OIDC_ENABLED=true to use them".into(),
+                );
+                false
+            }
             None => true,
         };
         if enabled {
@@ -194,11 +251,11 @@ impl SeedEnv {
             "OIDC_DUMP_USER_DETAILS",
             "OIDC_PUBLIC_KEY",
         ];
-        for k in env
-            .keys()
-            .filter(|k| k.starts_with("OIDC_") && !k.starts_with("OIDC_PROVIDER_"))
-        {
-            if !known_single.contains(k) {
+        let known_auth = ["AUTH_METHOD", "AUTH_AUTO_INITIATE"];
+        for k in env.keys().filter(|k| {
+            (k.starts_with("OIDC_") && !k.starts_with("OIDC_PROVIDER_")) || k.starts_with("AUTH_")
+        }) {
+            if !known_single.contains(k) && !known_auth.contains(k) {
                 out.warnings.push(format!(
                     "environment variable {k} is not one ssogate reads; ignored"
                 ));

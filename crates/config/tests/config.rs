@@ -174,6 +174,7 @@ fn seed_variable_names() {
             jail,
             MINIMAL,
             &[
+                ("OIDC_ENABLED", "true"),
                 ("OIDC_DISPLAY_NAME_CLAIMS", "given_name|family_name"),
                 ("OIDC_EXTERNAL_ID_CLAIM", "upn"),
                 ("OIDC_GROUPS_CLAIM", "resource_access.bookstack.roles"),
@@ -289,7 +290,9 @@ fn seed_variable_errors() {
     ];
     for (vars, needle) in cases {
         Jail::expect_with(|jail| {
-            let e = load_text(jail, MINIMAL, vars)
+            let mut vars = vars.to_vec();
+            vars.push(("OIDC_ENABLED", "true"));
+            let e = load_text(jail, MINIMAL, &vars)
                 .err()
                 .unwrap_or_else(|| panic!("{vars:?} loaded"));
             assert!(e.to_string().contains(needle), "{vars:?}: {e}");
@@ -495,6 +498,80 @@ fn bookstack_endpoint_variables_configure_manual_endpoints() {
         assert_eq!(p.end_session, ssogate_protocol::settings::EndSession::Off);
         assert!(p.dump_claims);
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        Ok(())
+    });
+}
+
+/// The seeds' own switches and names beside the `OIDC_*` ones: Tududi's `BASE_URL` and
+/// its default of OIDC *off*; BookStack's `APP_URL`, `AUTH_METHOD` and
+/// `AUTH_AUTO_INITIATE` (default false); look-alike names get a warning naming them.
+#[test]
+fn the_seeds_switches_and_urls_are_read() {
+    // Tududi: OIDC stays off without OIDC_ENABLED=true, and says so.
+    Jail::expect_with(|jail| {
+        let c = load_text(
+            jail,
+            MINIMAL,
+            &[
+                ("BASE_URL", "https://tasks.example.org"),
+                ("OIDC_PROVIDER_SLUG", "google"),
+                ("OIDC_ISSUER_URL", "https://accounts.google.com"),
+                ("OIDC_CLIENT_ID", "t"),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(c.base_url, "https://tasks.example.org");
+        assert!(!c.providers.contains_key("google"));
+        assert!(
+            c.warnings.iter().any(|w| w.contains("OIDC_ENABLED is not")),
+            "{:?}",
+            c.warnings
+        );
+        let c = load_text(
+            jail,
+            MINIMAL,
+            &[
+                ("OIDC_ENABLED", "true"),
+                ("OIDC_PROVIDER_SLUG", "google"),
+                ("OIDC_ISSUER_URL", "https://accounts.google.com"),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        assert!(c.providers.contains_key("google"));
+        Ok(())
+    });
+    // BookStack: AUTH_METHOD=oidc needs no switch; its login page shows unless
+    // AUTH_AUTO_INITIATE=true; APP_URL is the base URL.
+    Jail::expect_with(|jail| {
+        let vars = [
+            ("AUTH_METHOD", "oidc"),
+            ("APP_URL", "https://wiki.example.org"),
+            ("OIDC_ISSUER", "https://idp.example.org"),
+            ("OIDC_CLIENT_ID", "wiki"),
+            ("AUTH_REGISTRATION_ROLE", "viewer"),
+        ];
+        let c = load_text(jail, MINIMAL, &vars).map_err(|e| e.to_string())?;
+        assert_eq!(c.base_url, "https://wiki.example.org");
+        assert!(!c.server.auto_initiate, "BookStack's default");
+        assert_eq!(
+            c.providers["corp"].issuer, "https://idp.example.org",
+            "the file's only provider takes the single-provider names"
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("AUTH_REGISTRATION_ROLE")),
+            "{:?}",
+            c.warnings
+        );
+        let mut vars = vars.to_vec();
+        vars.push(("AUTH_AUTO_INITIATE", "true"));
+        let c = load_text(jail, MINIMAL, &vars).map_err(|e| e.to_string())?;
+        assert!(c.server.auto_initiate);
+        let e = load_text(jail, MINIMAL, &[("AUTH_METHOD", "ldap")])
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("AUTH_METHOD=oidc"), "{e}");
         Ok(())
     });
 }
