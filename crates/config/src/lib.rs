@@ -16,8 +16,8 @@ pub mod seed_env;
 mod server;
 
 pub use load::{load, load_with_env};
-pub use provider::ProviderConfig;
 use provider::*;
+pub use provider::{Callback, ProviderConfig};
 pub use server::{HeaderNames, RateLimits, ServerConfig};
 use ssogate_core::policy::Scope;
 

@@ -3,6 +3,52 @@
 
 use super::*;
 
+/// Where a provider sends the browser back: ssogate's own path, or the path the system
+/// being left registered at the provider, so nobody has to re-register redirect URIs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Callback {
+    /// `/auth/{slug}/callback`.
+    #[default]
+    Ssogate,
+    /// BookStack's `/oidc/callback` (one provider only).
+    Bookstack,
+    /// Tududi's `/api/oidc/callback/{slug}` (sign-in starts at `/api/oidc/auth/{slug}`).
+    Tududi,
+    /// Nextcloud user_oidc's `/apps/user_oidc/code` (one provider only).
+    Nextcloud,
+}
+
+impl Callback {
+    /// The callback's path for provider `slug`.
+    pub fn path(self, slug: &str) -> String {
+        match self {
+            Callback::Ssogate => format!("/auth/{slug}/callback"),
+            Callback::Bookstack => "/oidc/callback".into(),
+            Callback::Tududi => format!("/api/oidc/callback/{slug}"),
+            Callback::Nextcloud => "/apps/user_oidc/code".into(),
+        }
+    }
+
+    /// The cookie path that covers the callback (the login's browser binding).
+    pub fn cookie_path(self) -> &'static str {
+        match self {
+            Callback::Ssogate => "/auth/",
+            Callback::Bookstack => "/oidc/",
+            Callback::Tududi => "/api/oidc/",
+            Callback::Nextcloud => "/apps/user_oidc/",
+        }
+    }
+
+    /// Where a sign-in through this provider starts.
+    pub fn start_path(self, slug: &str) -> String {
+        match self {
+            Callback::Tududi => format!("/api/oidc/auth/{slug}"),
+            _ => format!("/auth/{slug}/start"),
+        }
+    }
+}
+
 /// One provider as configured.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
@@ -19,6 +65,8 @@ pub struct ProviderConfig {
     /// Off by default: an application that matches accounts by email could be taken
     /// over by anyone who can set an unverified address at the provider.
     pub forward_unverified_email: bool,
+    /// Where the provider sends the browser back (`callback`).
+    pub callback: Callback,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
     /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_protocol`).
@@ -40,9 +88,9 @@ impl ProviderConfig {
             client_secret: self.client_secret.as_ref().cloned(),
             scopes: self.scopes.clone(),
             redirect_uri: format!(
-                "{}/auth/{}/callback",
+                "{}{}",
                 base_url.trim_end_matches('/'),
-                self.slug
+                self.callback.path(&self.slug)
             ),
             wanted_claims: self.claims.primary_claims(),
             protocol: self.protocol.clone(),
@@ -84,6 +132,8 @@ pub(crate) struct RawProvider {
     trust_email: TrustEmail,
     #[serde(default)]
     forward_unverified_email: bool,
+    #[serde(default)]
+    callback: Callback,
     // Deep-merged over the global tables, then typed.
     #[serde(default)]
     claims: Option<Value>,
@@ -173,6 +223,7 @@ pub(crate) fn build_provider(
         client_secret,
         scopes,
         trust_email: rp.trust_email,
+        callback: rp.callback,
         forward_unverified_email: rp.forward_unverified_email,
         claims,
         provisioning,
@@ -183,7 +234,7 @@ pub(crate) fn build_provider(
 }
 
 /// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
-pub(crate) const OWN_PROVIDER_KEYS: [&str; 12] = [
+pub(crate) const OWN_PROVIDER_KEYS: [&str; 13] = [
     "display_name",
     "issuer",
     "issuer_aliases",
@@ -194,6 +245,7 @@ pub(crate) const OWN_PROVIDER_KEYS: [&str; 12] = [
     "extra_scopes",
     "trust_email",
     "forward_unverified_email",
+    "callback",
     "claims",
     "provisioning",
 ];

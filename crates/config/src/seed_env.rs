@@ -15,6 +15,7 @@
 //!
 //! | `BASE_URL` (Tududi), `APP_URL` (BookStack) | `base_url` |
 //! | `AUTH_METHOD` (BookStack) | `oidc` accepted (and BookStack's defaults apply); any other method refused |
+//! | (any provider defined by these names) | `callback`: Tududi's `/api/oidc/callback/{slug}` for Tududi's names, BookStack's `/oidc/callback` for BookStack's, so the redirect URIs registered at the provider keep working |
 //! | `AUTH_AUTO_INITIATE` (BookStack) | `server.auto_initiate` — BookStack's default, false, when `AUTH_METHOD=oidc` and it is not set |
 //!
 //! `OIDC_ENABLED=false` ignores the provider variables. Tududi leaves OIDC off unless
@@ -380,7 +381,23 @@ impl SeedEnv {
                 .iter()
                 .find_map(|n| env.get(n).map(|v| ((*n).to_owned(), (*v).to_owned())))
         };
-        self.provider_fields(&slug, &get)
+        self.provider_fields(&slug, &get)?;
+        // The redirect URI the provider already has registered for the system being left.
+        let tududi = [
+            "OIDC_ISSUER_URL",
+            "OIDC_PROVIDER_SLUG",
+            "OIDC_PROVIDER_NAME",
+        ]
+        .iter()
+        .find(|k| env.contains_key(*k));
+        let (var, style) = match tududi {
+            Some(var) => (*var, "tududi"),
+            None if env.contains_key("OIDC_ISSUER") => ("OIDC_ISSUER", "bookstack"),
+            None if env.contains_key("AUTH_METHOD") => ("AUTH_METHOD", "bookstack"),
+            None => return Ok(()),
+        };
+        self.set(&format!("providers.{slug}.callback"), var, json!(style));
+        Ok(())
     }
 
     fn numbered_providers(&mut self, env: &BTreeMap<&str, &str>) -> Result<(), ConfigError> {
@@ -437,6 +454,11 @@ impl SeedEnv {
                 self.set(&format!("providers.{slug}"), &slug_var, json!({}));
             }
             self.provider_fields(slug, &get)?;
+            self.set(
+                &format!("providers.{slug}.callback"),
+                &slug_var,
+                json!("tududi"),
+            );
         }
         Ok(())
     }

@@ -537,7 +537,11 @@ fn the_seeds_switches_and_urls_are_read() {
             ],
         )
         .map_err(|e| e.to_string())?;
-        assert!(c.providers.contains_key("google"));
+        assert_eq!(
+            c.providers["google"].callback,
+            ssogate_config::Callback::Tududi,
+            "Tududi's redirect URI keeps working"
+        );
         Ok(())
     });
     // BookStack: AUTH_METHOD=oidc needs no switch; its login page shows unless
@@ -556,6 +560,14 @@ fn the_seeds_switches_and_urls_are_read() {
         assert_eq!(
             c.providers["corp"].issuer, "https://idp.example.org",
             "the file's only provider takes the single-provider names"
+        );
+        assert_eq!(
+            c.providers["corp"].callback,
+            ssogate_config::Callback::Bookstack
+        );
+        assert_eq!(
+            c.providers["corp"].rp_settings(&c.base_url).redirect_uri,
+            "https://wiki.example.org/oidc/callback"
         );
         assert!(
             c.warnings

@@ -26,6 +26,47 @@ pub(crate) async fn root(State(app): State<App>, req: Req) -> PageResult {
     Ok(web::redirect(StatusCode::FOUND, target))
 }
 
+/// Tududi's `GET /api/oidc/identities`: the signed-in person's linked identities, as
+/// JSON (401 when nobody is signed in).
+pub(crate) async fn identities_json(State(app): State<App>, req: Req) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let session = match app.session(&req.headers).await {
+        Ok(Some((_, s))) => s,
+        Ok(None) => {
+            return crate::respond::json_error(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "no valid session; sign in first",
+            );
+        }
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let id = session.user_id;
+    match app.db(move |d| d.identities(id)).await {
+        Ok(list) => {
+            let identities: Vec<serde_json::Value> = list
+                .into_iter()
+                .map(|i| {
+                    serde_json::json!({
+                        "provider": i.provider,
+                        "provider_slug": i.provider,
+                        "subject": i.subject,
+                        "email": i.email,
+                        "first_login_at": i.first_login_at,
+                        "last_login_at": i.last_login_at,
+                    })
+                })
+                .collect();
+            (
+                [(header::CACHE_CONTROL, "no-store")],
+                axum::Json(serde_json::json!({ "identities": identities })),
+            )
+                .into_response()
+        }
+        Err(e) => crate::respond::server_problem(&e),
+    }
+}
+
 /// The session, or the answer that sends the browser to sign in first.
 async fn signed_in(app: &App, req: &Req, back: &str) -> Result<Session, PageError> {
     match app.session(&req.headers).await.or_page(req)? {

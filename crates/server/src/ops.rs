@@ -83,7 +83,9 @@ pub(crate) async fn providers(State(app): State<App>) -> Response {
                 "slug": slug,
                 "name": p.config.display_name,
                 "button_text": with_name(&app.config.server.login_label, &p.config.display_name),
-                "start_url": format!("{}/auth/{slug}/start", app.config.base_url),
+                "start_url": format!("{}{}", app.config.base_url, p.config.callback.start_path(slug)),
+                // Tududi's shape.
+                "type": "oidc",
             })
         })
         .collect();

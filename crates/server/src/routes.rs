@@ -27,6 +27,13 @@ pub fn router(app: App) -> Router {
         .route("/account", get(account::page))
         .route("/account/link/{slug}", post(account::link))
         .route("/account/password", post(crate::password::change))
+        // The paths of the systems being left, so redirect URIs registered at the
+        // provider keep working (`callback` in a provider's table).
+        .route("/oidc/callback", get(auth::legacy_callback))
+        .route("/apps/user_oidc/code", get(auth::legacy_callback))
+        .route("/api/oidc/callback/{slug}", get(auth::legacy_callback))
+        .route("/api/oidc/auth/{slug}", get(auth::legacy_start))
+        .route("/api/oidc/identities", get(account::identities_json))
         .route(
             "/password/reset",
             get(crate::password::reset_page).post(crate::password::reset),

@@ -117,7 +117,7 @@ pub(crate) async fn begin(
         web::set_cookie(
             &binding_cookie(&pending.state),
             &binding,
-            "/auth/",
+            entry.config.callback.cookie_path(),
             Some(LOGIN_TTL),
             app.secure,
             "Lax",
@@ -224,9 +224,64 @@ pub(crate) async fn callback(
         }
     };
     if let Some(name) = cookie_name {
-        append(&mut res, web::clear_cookie(&name, "/auth/", app.secure));
+        let path = entry.config.callback.cookie_path();
+        append(&mut res, web::clear_cookie(&name, path, app.secure));
     }
     res
+}
+
+/// The callback paths of the systems being left (`callback` in the provider's table):
+/// BookStack's `/oidc/callback` and Nextcloud's `/apps/user_oidc/code` name no
+/// provider, so the one provider with that style answers; Tududi's
+/// `/api/oidc/callback/{slug}` names it. A path answers only for providers configured
+/// with its style (the redirect URI sent to the provider is that path).
+pub(crate) async fn legacy_callback(
+    State(app): State<App>,
+    req: Req,
+    uri: axum::http::Uri,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    use ssogate_config::Callback;
+    let path = uri.path();
+    let wanted = if path == "/oidc/callback" {
+        Some((Callback::Bookstack, None))
+    } else if path == "/apps/user_oidc/code" {
+        Some((Callback::Nextcloud, None))
+    } else {
+        path.strip_prefix("/api/oidc/callback/")
+            .map(|slug| (Callback::Tududi, Some(slug.to_owned())))
+    };
+    let registry = app.registry();
+    let slug = wanted.and_then(|(style, slug)| {
+        registry
+            .providers
+            .iter()
+            .filter(|(s, p)| p.config.callback == style && slug.as_ref().is_none_or(|x| x == *s))
+            .map(|(s, _)| s.clone())
+            .next()
+    });
+    match slug {
+        Some(slug) => callback(State(app), req, Path(slug), Query(q)).await,
+        None => crate::ops::not_found(req).await,
+    }
+}
+
+/// Tududi's `GET /api/oidc/auth/{slug}`: starts a sign-in through a provider configured
+/// with Tududi's callback.
+pub(crate) async fn legacy_start(
+    state: State<App>,
+    req: Req,
+    Path(slug): Path<String>,
+    query: Query<StartQuery>,
+) -> Response {
+    let tududi = state
+        .0
+        .provider(&slug)
+        .is_some_and(|p| p.config.callback == ssogate_config::Callback::Tududi);
+    if !tududi {
+        return crate::ops::not_found(req).await;
+    }
+    start(state, req, Path(slug), query).await
 }
 
 /// `dump_claims`: what the provider sent (proofs and credentials redacted) reaches the

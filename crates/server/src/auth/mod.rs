@@ -8,7 +8,9 @@ mod flow;
 mod logout;
 mod page;
 
-pub(crate) use flow::{Purpose, begin, callback, open_session, start};
+pub(crate) use flow::{
+    Purpose, begin, callback, legacy_callback, legacy_start, open_session, start,
+};
 pub(crate) use logout::{TokenForm, backchannel_logout, logout};
 pub(crate) use page::{local_login, logged_out, login_page};
 

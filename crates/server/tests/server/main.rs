@@ -12,6 +12,7 @@ mod browser;
 mod console;
 mod external;
 mod flows;
+mod migration;
 mod nginx;
 mod passwords;
 mod proxies;
