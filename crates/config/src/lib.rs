@@ -18,7 +18,7 @@ mod server;
 pub use load::{load, load_with_env};
 use provider::*;
 pub use provider::{Callback, ProviderConfig};
-pub use server::{HeaderNames, RateLimits, ServerConfig};
+pub use server::{DEFAULT_LOGIN_LABEL, HeaderNames, RateLimits, ServerConfig};
 use ssogate_core::policy::Scope;
 
 use figment::providers::{Env, Format, Toml};

@@ -88,10 +88,13 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     let _: ProvisioningPolicy =
         typed(&global_prov, "provisioning").map_err(|(k, m)| located(&figment, path, &k, m))?;
 
+    let order = path.map(provider_order).unwrap_or_default();
     let mut providers = BTreeMap::new();
     for (slug, value) in raw.providers {
-        let p = build_provider(&slug, value, &global_claims, &global_prov, true)
+        let mut p = build_provider(&slug, value, &global_claims, &global_prov, true)
             .map_err(|(k, m)| located(&figment, path, &k, m))?;
+        // After the file's providers come those of the environment.
+        p.position = order.iter().position(|s| *s == slug).unwrap_or(order.len());
         providers.insert(slug, p);
     }
 
@@ -143,6 +146,35 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         config.engines.insert(slug.clone(), Arc::new(engine));
     }
     Ok(config)
+}
+
+/// The providers in the order the file's `[providers.<slug>]` tables appear (the parsed
+/// configuration keeps no order): the login page shows their buttons in that order.
+fn provider_order(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut order: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let Some(rest) = line
+            .strip_prefix('[')
+            .and_then(|l| l.trim_start().strip_prefix("providers."))
+        else {
+            continue;
+        };
+        let slug: String = match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next().unwrap_or("").to_owned(),
+            None => rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect(),
+        };
+        if !slug.is_empty() && !order.contains(&slug) {
+            order.push(slug);
+        }
+    }
+    order
 }
 
 pub(crate) fn check_catalogue(c: &Catalogue) -> Result<(), (String, String)> {

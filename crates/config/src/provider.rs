@@ -67,6 +67,8 @@ pub struct ProviderConfig {
     pub forward_unverified_email: bool,
     /// Where the provider sends the browser back (`callback`).
     pub callback: Callback,
+    /// Its place on the login page: the file's order first, then the rest by slug.
+    pub position: usize,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
     /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_protocol`).
@@ -224,6 +226,7 @@ pub(crate) fn build_provider(
         scopes,
         trust_email: rp.trust_email,
         callback: rp.callback,
+        position: usize::MAX,
         forward_unverified_email: rp.forward_unverified_email,
         claims,
         provisioning,

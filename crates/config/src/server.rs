@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub password_threads: u16,
 }
 
+/// The login button's words unless configured; shown in the page's language.
+pub const DEFAULT_LOGIN_LABEL: &str = "Sign in with {name}";
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -57,7 +60,7 @@ impl Default for ServerConfig {
             session_max_hours: 7 * 24,
             local_login: false,
             auto_initiate: true,
-            login_label: "Sign in with {name}".into(),
+            login_label: DEFAULT_LOGIN_LABEL.into(),
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             rp_logout: true,

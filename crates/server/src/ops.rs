@@ -74,10 +74,10 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
 /// The public list of providers (slug, name, button text) for apps that draw their own
 /// login buttons.
 pub(crate) async fn providers(State(app): State<App>) -> Response {
-    let list: Vec<serde_json::Value> = app
-        .registry()
-        .providers
-        .iter()
+    let registry = app.registry();
+    let list: Vec<serde_json::Value> = registry
+        .in_order()
+        .into_iter()
         .map(|(slug, p)| {
             serde_json::json!({
                 "slug": slug,

@@ -44,6 +44,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The providers as the login page lists them: the configuration file's order, then
+    /// the others (environment, directory) by slug.
+    pub(crate) fn in_order(&self) -> Vec<(&String, &Arc<ProviderEntry>)> {
+        let mut list: Vec<_> = self.providers.iter().collect();
+        list.sort_by_key(|(slug, p)| (p.config.position, *slug));
+        list
+    }
+
     /// The providers whose access tokens are accepted (`bearer` is not `off`).
     pub(crate) fn bearer_providers(&self) -> impl Iterator<Item = &Arc<ProviderEntry>> {
         self.providers

@@ -57,13 +57,19 @@ pub(super) fn login_form(
     username: &str,
 ) -> Response {
     let (csrf, cookie) = csrf_token(app, &req.headers);
-    let providers = app
-        .registry()
-        .providers
-        .iter()
+    let configured = &app.config.server.login_label;
+    let template = if configured == ssogate_config::DEFAULT_LOGIN_LABEL {
+        req.t.sign_in_with
+    } else {
+        configured.as_str()
+    };
+    let registry = app.registry();
+    let providers = registry
+        .in_order()
+        .into_iter()
         .map(|(slug, p)| ProviderButton {
             href: start_href(slug, return_to),
-            label: with_name(&app.config.server.login_label, &p.config.display_name),
+            label: with_name(template, &p.config.display_name),
         })
         .collect();
     let mut res = pages::render(

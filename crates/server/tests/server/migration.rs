@@ -93,3 +93,29 @@ async fn the_nextcloud_callback_path_finishes_a_sign_in() {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
 }
+
+/// Provider buttons come in the configuration file's order (not by slug), labelled in
+/// the page's language unless `login_label` is configured.
+#[tokio::test]
+async fn provider_buttons_follow_the_file_and_speak_the_pages_language() {
+    let h = Harness::start(Opts {
+        server: "local_login = true",
+        extra: "[providers.alpha]\ndisplay_name = \"Alpha\"\nissuer = \"https://alpha.invalid\"\nclient_id = \"a\"\n",
+        ..Opts::default()
+    })
+    .await;
+    let page = Browser::new()
+        .get_with(&h.url("/login"), &[("accept-language", "de")])
+        .await;
+    let fake = page
+        .body
+        .find("Anmelden mit Fake")
+        .unwrap_or_else(|| panic!("{}", page.body));
+    let alpha = page.body.find("Anmelden mit Alpha").unwrap();
+    assert!(fake < alpha, "the file lists fake first");
+    let providers: serde_json::Value =
+        serde_json::from_str(&Browser::new().get(&h.url("/api/oidc/providers")).await.body)
+            .unwrap();
+    assert_eq!(providers["providers"][0]["slug"], "fake");
+    assert_eq!(providers["providers"][1]["slug"], "alpha");
+}
