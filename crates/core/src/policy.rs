@@ -114,6 +114,8 @@ pub enum EmailConflict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UsernamePolicy {
+    /// Where a new account's username comes from first.
+    pub source: UsernameSource,
     pub fallback: UsernameFallback,
     pub collision: Collision,
     /// In characters.
@@ -121,16 +123,32 @@ pub struct UsernamePolicy {
     pub lowercase: bool,
     /// Transliterate to ASCII (`José` → `jose`); otherwise Unicode letters are kept.
     pub ascii_only: bool,
+    /// Keep `@` in usernames (Booklore's usernames are often email addresses); with
+    /// `lowercase = false` their capitals stay too.
+    pub allow_at_sign: bool,
+}
+
+/// Where a new account's username comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameSource {
+    /// The username claim (`claims.username`), then the fallback.
+    #[default]
+    Claim,
+    /// The part of the email before `@`, always (Tududi's rule), then the fallback.
+    EmailPrefix,
 }
 
 impl Default for UsernamePolicy {
     fn default() -> Self {
         UsernamePolicy {
+            source: UsernameSource::Claim,
             fallback: UsernameFallback::EmailPrefix,
             collision: Collision::Suffix,
             max_length: 64,
             lowercase: true,
             ascii_only: true,
+            allow_at_sign: false,
         }
     }
 }

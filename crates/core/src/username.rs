@@ -24,6 +24,7 @@ pub fn subject_hash(provider: &str, subject: &str) -> String {
 
 fn allowed(c: char, policy: &UsernamePolicy) -> bool {
     SEPARATORS.contains(&c)
+        || (c == '@' && policy.allow_at_sign)
         || if policy.ascii_only {
             c.is_ascii_alphanumeric()
         } else {

@@ -349,6 +349,48 @@ fn without_auto_provision_a_sign_in_only_authenticates() {
     assert!(matches!(refused.decision, Decision::Reject(_)));
 }
 
+/// Tududi's rule as a first-class choice: the username is the email's prefix even when
+/// a username claim is there; Booklore's usernames keep `@` and capitals when asked.
+#[test]
+fn usernames_come_from_the_email_prefix_or_keep_at_signs_and_capitals() {
+    let c = claims(
+        json!({"sub": "s1", "preferred_username": "Grace.Hopper@Navy.mil",
+        "email": "ghopper@example.com", "email_verified": true}),
+    );
+    let with = |username: ssogate_core::policy::UsernamePolicy| {
+        let o = engine(ProvisioningPolicy {
+            username,
+            ..ProvisioningPolicy::default()
+        })
+        .decide(&c, &base_dir());
+        match o.decision {
+            Decision::Provision { account } => account.username,
+            other => panic!("{other:?}"),
+        }
+    };
+    let default = ssogate_core::policy::UsernamePolicy::default();
+    assert_eq!(
+        with(default.clone()),
+        "grace.hopper_navy.mil",
+        "the safe default"
+    );
+    assert_eq!(
+        with(ssogate_core::policy::UsernamePolicy {
+            source: ssogate_core::policy::UsernameSource::EmailPrefix,
+            ..default.clone()
+        }),
+        "ghopper"
+    );
+    assert_eq!(
+        with(ssogate_core::policy::UsernamePolicy {
+            allow_at_sign: true,
+            lowercase: false,
+            ..default
+        }),
+        "Grace.Hopper@Navy.mil"
+    );
+}
+
 #[test]
 fn bookstack_external_id_claim_links_and_rebinds() {
     let p = ProviderPolicy {

@@ -21,7 +21,9 @@ use crate::domain::{
 };
 use crate::grants::{GrantDiff, GrantPlan};
 use crate::groups::{self, GroupResolution};
-use crate::policy::{EmailConflict, MatchBy, ProviderPolicy, ProvisioningPolicy, UsernameFallback};
+use crate::policy::{
+    EmailConflict, MatchBy, ProviderPolicy, ProvisioningPolicy, UsernameFallback, UsernameSource,
+};
 use crate::rules::{self, CompiledRule, RuleError, RuleInput, RuleResult};
 use crate::spi::{
     AssignContext, AssignmentError, AssignmentProvider, CreateContext, IdentityCreator, NewAccount,

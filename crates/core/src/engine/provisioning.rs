@@ -283,7 +283,30 @@ impl PolicyCreator<'_> {
 impl PolicyCreator<'_> {
     fn base_username(&self, profile: &Profile, trace: &mut Trace) -> Option<String> {
         let up = &self.engine.policy.username;
-        if let Some(raw) = &profile.username {
+        let email_prefix = || {
+            profile
+                .email
+                .as_ref()
+                .and_then(|e| e.rsplit_once('@'))
+                .map(|(l, _)| l.to_owned())
+        };
+        if up.source == UsernameSource::EmailPrefix {
+            match email_prefix().and_then(|raw| username::sanitize(&raw, up)) {
+                Some(name) => {
+                    trace.note(
+                        Step::Username,
+                        format!(
+                            "username from the email's prefix (source = email_prefix): \"{name}\""
+                        ),
+                    );
+                    return Some(name);
+                }
+                None => trace.note(
+                    Step::Username,
+                    "source = email_prefix, but there is no usable email",
+                ),
+            }
+        } else if let Some(raw) = &profile.username {
             if let Some(name) = username::sanitize(raw, up) {
                 trace.note(
                     Step::Username,
@@ -297,14 +320,7 @@ impl PolicyCreator<'_> {
             );
         }
         let (what, raw) = match up.fallback {
-            UsernameFallback::EmailPrefix => (
-                "email prefix",
-                profile
-                    .email
-                    .as_ref()
-                    .and_then(|e| e.rsplit_once('@'))
-                    .map(|(l, _)| l.to_owned()),
-            ),
+            UsernameFallback::EmailPrefix => ("email prefix", email_prefix()),
             UsernameFallback::Subject => ("subject", Some(profile.subject.clone())),
             UsernameFallback::None => {
                 trace.note(
