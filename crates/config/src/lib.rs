@@ -422,6 +422,10 @@ pub(crate) fn policy_error(origin: &str, slug: &str, e: &PolicyError) -> ConfigE
             format!("providers.{slug}.provisioning.admin_email_domains"),
             "List bare domains such as \"example.com\".",
         ),
+        PolicyError::TwoIdSchemes => (
+            format!("providers.{slug}.provisioning.nextcloud_user_ids"),
+            "Keep nextcloud_user_ids (accounts moving from Nextcloud) or unique_user_ids, not both.",
+        ),
     };
     ConfigError::new(origin, key, e.to_string(), hint)
 }

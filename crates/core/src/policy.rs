@@ -128,6 +128,33 @@ pub struct UsernamePolicy {
     pub allow_at_sign: bool,
 }
 
+/// How Nextcloud's user_oidc made its user ids, to make the same ones (its
+/// `LocalIdService` and `UserMapper::getOrCreate`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NextcloudIds {
+    /// The provider's number in Nextcloud (`occ user_oidc:provider` lists it).
+    pub provider_id: u32,
+    #[serde(default)]
+    pub mode: NextcloudIdMode,
+    /// For `provider_based`: Nextcloud's identifier of the provider (default: the slug).
+    #[serde(default)]
+    pub provider_identifier: Option<String>,
+}
+
+/// user_oidc's three id schemes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NextcloudIdMode {
+    /// "Use unique user id" (user_oidc's default): SHA-256 of `{provider_id}_0_{sub}`.
+    #[default]
+    Unique,
+    /// "Use provider identifier as prefix": `{identifier}-{sub}`.
+    ProviderBased,
+    /// The subject as it is.
+    Plain,
+}
+
 /// Where a new account's username comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -251,6 +278,8 @@ pub struct ProvisioningPolicy {
     pub match_by: Vec<MatchBy>,
     pub link_by_email: bool,
     pub unique_user_ids: bool,
+    /// Nextcloud user_oidc's user ids, so accounts keep their ids when moving from it.
+    pub nextcloud_user_ids: Option<NextcloudIds>,
     pub require_approval: bool,
     pub email_conflict: EmailConflict,
     pub default_permissions: Vec<String>,
@@ -278,6 +307,7 @@ impl Default for ProvisioningPolicy {
             match_by: vec![MatchBy::Subject, MatchBy::ExternalIdClaim],
             link_by_email: false,
             unique_user_ids: false,
+            nextcloud_user_ids: None,
             require_approval: false,
             email_conflict: EmailConflict::Reject,
             default_permissions: Vec::new(),

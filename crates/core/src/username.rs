@@ -1,6 +1,6 @@
 //! Username derivation: sanitising, fallbacks, collisions, and `unique_user_ids`.
 
-use crate::policy::{Collision, UsernamePolicy};
+use crate::policy::{Collision, NextcloudIdMode, NextcloudIds, UsernamePolicy};
 use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
@@ -20,6 +20,28 @@ pub fn subject_hash(provider: &str, subject: &str) -> String {
     h.update([0u8]);
     h.update(subject.as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The user id Nextcloud's user_oidc gives the person `subject` of provider `slug`
+/// (`LocalIdService::getId`, then `UserMapper::getOrCreate`: ids over 64 characters are
+/// hashed once more). Stable: it must equal what Nextcloud stored.
+pub fn nextcloud_user_id(ids: &NextcloudIds, slug: &str, subject: &str) -> String {
+    let id = match ids.mode {
+        NextcloudIdMode::Unique => sha256_hex(&format!("{}_0_{subject}", ids.provider_id)),
+        NextcloudIdMode::ProviderBased => format!(
+            "{}-{subject}",
+            ids.provider_identifier.as_deref().unwrap_or(slug)
+        ),
+        NextcloudIdMode::Plain => subject.to_owned(),
+    };
+    if id.len() > 64 { sha256_hex(&id) } else { id }
 }
 
 fn allowed(c: char, policy: &UsernamePolicy) -> bool {

@@ -391,6 +391,81 @@ fn usernames_come_from_the_email_prefix_or_keep_at_signs_and_capitals() {
     );
 }
 
+/// Nextcloud user_oidc's ids, exactly: an account moved from Nextcloud (imported with
+/// its Nextcloud user id) is found by the id only this identity gives, and new accounts
+/// get the id Nextcloud would have given them.
+#[test]
+fn nextcloud_user_ids_are_user_oidcs_exactly() {
+    use ssogate_core::policy::{NextcloudIdMode, NextcloudIds};
+    use ssogate_core::username::nextcloud_user_id;
+    let ids = |mode| NextcloudIds {
+        provider_id: 1,
+        mode,
+        provider_identifier: None,
+    };
+    // user_oidc's own integration test: provider 1, this subject.
+    assert_eq!(
+        nextcloud_user_id(
+            &ids(NextcloudIdMode::Unique),
+            "corp",
+            "aea81860-b25c-4f75-b9b5-9d632c3ba06f"
+        ),
+        "f617ef761d09b2afe1647c0bf9080ab75ec0d0fa1fbc95850091614f5fec1eea"
+    );
+    assert_eq!(
+        nextcloud_user_id(&ids(NextcloudIdMode::ProviderBased), "corp", "ada"),
+        "corp-ada"
+    );
+    // Over 64 characters: hashed once more, as getOrCreate does.
+    assert_eq!(
+        nextcloud_user_id(
+            &ids(NextcloudIdMode::ProviderBased),
+            "corp",
+            &"x".repeat(70)
+        ),
+        "708c19b71912985b7b07b9d4ef7c94d7e38d1742a7ada71d5d353c2bcf362d5d"
+    );
+    assert_eq!(
+        nextcloud_user_id(&ids(NextcloudIdMode::Plain), "corp", "auth0|7"),
+        "auth0|7"
+    );
+
+    let policy = ProvisioningPolicy {
+        nextcloud_user_ids: Some(ids(NextcloudIdMode::Unique)),
+        ..ProvisioningPolicy::default()
+    };
+    let sub = "aea81860-b25c-4f75-b9b5-9d632c3ba06f";
+    let id = "f617ef761d09b2afe1647c0bf9080ab75ec0d0fa1fbc95850091614f5fec1eea";
+    let fresh = engine(policy.clone()).decide(
+        &claims(json!({"sub": sub, "preferred_username": "kc1"})),
+        &base_dir(),
+    );
+    assert!(
+        matches!(&fresh.decision, Decision::Provision { account } if account.username == id),
+        "{:?}",
+        fresh.decision
+    );
+    let mut d = base_dir();
+    let moved = dir(json!({"users": [{"username": id, "display_name": "Key Cloak 1"}]}));
+    d.insert(moved.users()[0].clone());
+    let o = engine(policy).decide(&claims(json!({"sub": sub})), &d);
+    assert!(matches!(o.decision, Decision::Link { .. }), "{:?}", o.trace);
+    assert!(trace_has(&o, "the account moved from Nextcloud"));
+    assert!(
+        Engine::new(
+            provider(),
+            ProvisioningPolicy {
+                unique_user_ids: true,
+                nextcloud_user_ids: Some(ids(NextcloudIdMode::Plain)),
+                ..ProvisioningPolicy::default()
+            },
+            catalogue(),
+        )
+        .is_err(),
+        "one id scheme at a time"
+    );
+}
+
 #[test]
 fn bookstack_external_id_claim_links_and_rebinds() {
     let p = ProviderPolicy {

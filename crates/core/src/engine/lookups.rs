@@ -43,6 +43,13 @@ impl Engine {
         .into_iter()
         .flatten()
         .collect();
+        if let Some(ids) = &self.policy.nextcloud_user_ids {
+            usernames.push(username::nextcloud_user_id(
+                ids,
+                &provider.slug,
+                &profile.subject,
+            ));
+        }
         usernames.dedup();
         Lookups {
             provider: provider.slug.clone(),

@@ -64,6 +64,25 @@ impl Engine {
             }
         }
         trace.note(Step::Match, format!("no identity ({slug}, {sub}) yet"));
+        // An account Nextcloud made for this person has the id only this identity gives.
+        if let Some(ids) = &self.policy.nextcloud_user_ids {
+            let id = username::nextcloud_user_id(ids, slug, sub);
+            if let Some(user) = dir
+                .find_by_username(&id)
+                .filter(|u| u.identity_at(slug).is_none())
+            {
+                trace.note(
+                    Step::Match,
+                    format!("\"{id}\" is the Nextcloud user id of this identity: the account moved from Nextcloud"),
+                );
+                return Some(Found {
+                    user,
+                    by: MatchBy::Username,
+                    rebind: None,
+                    also_link: false,
+                });
+            }
+        }
         if self.policy.unique_user_ids {
             trace.note(
                 Step::Match,

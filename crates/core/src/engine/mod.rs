@@ -57,6 +57,8 @@ pub enum PolicyError {
     UniqueIdsTooLong,
     #[error("username.max_length must be at least 1")]
     ZeroLength,
+    #[error("unique_user_ids and nextcloud_user_ids are two id schemes: choose one")]
+    TwoIdSchemes,
     #[error("admin_email_domains entry \"{0}\" is not a domain")]
     BadDomain(String),
 }
@@ -131,6 +133,9 @@ impl Engine {
         }
         if policy.unique_user_ids && policy.username.max_length < 64 {
             return Err(PolicyError::UniqueIdsTooLong);
+        }
+        if policy.unique_user_ids && policy.nextcloud_user_ids.is_some() {
+            return Err(PolicyError::TwoIdSchemes);
         }
         let known = || {
             permissions

@@ -217,7 +217,20 @@ impl PolicyCreator<'_> {
     fn make(&self, ctx: &CreateContext<'_>, trace: &mut Trace) -> Result<NewAccount, RejectReason> {
         let p = &self.engine.policy;
         let profile = ctx.profile;
-        let username = if p.unique_user_ids {
+        let username = if let Some(ids) = &p.nextcloud_user_ids {
+            let id = username::nextcloud_user_id(ids, ctx.provider, &profile.subject);
+            trace.note(
+                Step::Username,
+                format!(
+                    "nextcloud_user_ids ({:?}): username is Nextcloud's user id \"{id}\"",
+                    ids.mode
+                ),
+            );
+            if ctx.directory.username_taken(&id) {
+                return Err(RejectReason::UsernameConflict { username: id });
+            }
+            id
+        } else if p.unique_user_ids {
             let id = username::subject_hash(ctx.provider, &profile.subject);
             trace.note(
                 Step::Username,
