@@ -104,60 +104,77 @@ impl Provider {
         let max_cache = now.saturating_add(i64::from(p.bearer_cache_seconds));
         let identity = match p.bearer {
             BearerMode::Off => return Err(OidcError::BearerDisabled),
-            BearerMode::Jwt => {
-                let (jws, _) = self.verify_signature(token).await?;
-                validate::check_access_token(
-                    jws.header_str("typ"),
-                    &jws.claims,
-                    &self.expected(None),
-                    &self.settings().bearer_audiences(),
-                )?;
-                let exp = jws.claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-                BearerIdentity {
-                    provider: self.slug().to_owned(),
-                    subject: jws
-                        .claims
-                        .get("sub")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    client_id: jws
-                        .claims
-                        .get("client_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    scopes: scopes(&jws.claims),
-                    expires_at: exp,
-                    claims: jws.claims,
-                }
-            }
-            BearerMode::Userinfo => {
-                let claims = self.userinfo(token, None).await.map_err(|e| match e {
-                    OidcError::HttpStatus {
-                        status: 401 | 403, ..
-                    } => OidcError::TokenInactive,
-                    other => other,
-                })?;
-                let subject = claims
-                    .get("sub")
-                    .and_then(Value::as_str)
-                    .filter(|s| !s.is_empty())
-                    .ok_or(OidcError::MissingClaim("sub"))?
-                    .to_owned();
-                BearerIdentity {
-                    provider: self.slug().to_owned(),
-                    subject,
-                    client_id: None,
-                    scopes: Vec::new(),
-                    expires_at: max_cache,
-                    claims,
-                }
-            }
+            BearerMode::Jwt => self.jwt_bearer(token, now).await?,
+            BearerMode::Userinfo => self.userinfo_bearer(token, max_cache).await?,
             BearerMode::Introspection => self.introspect(token, now, max_cache).await?,
+            // A compact JWS has three dot-separated parts; anything else is opaque.
+            BearerMode::JwtOrUserinfo if token.split('.').count() == 3 => {
+                self.jwt_bearer(token, now).await?
+            }
+            BearerMode::JwtOrUserinfo => self.userinfo_bearer(token, max_cache).await?,
         };
         let identity = Arc::new(identity);
         self.bearer_cache.put(token, identity.clone(), now);
         Ok(identity)
+    }
+
+    /// An RFC 9068 JWT access token, validated locally: signature, issuer, expiry, and an
+    /// accepted audience.
+    async fn jwt_bearer(&self, token: &str, now: i64) -> Result<BearerIdentity, OidcError> {
+        let (jws, _) = self.verify_signature(token).await?;
+        validate::check_access_token(
+            jws.header_str("typ"),
+            &jws.claims,
+            &self.expected(None),
+            &self.settings().bearer_audiences(),
+        )?;
+        let exp = jws.claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        Ok(BearerIdentity {
+            provider: self.slug().to_owned(),
+            subject: jws
+                .claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            client_id: jws
+                .claims
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            scopes: scopes(&jws.claims),
+            expires_at: exp,
+            claims: jws.claims,
+        })
+    }
+
+    /// Whatever the userinfo endpoint accepts (it cannot say which client a token is
+    /// for: acknowledged with `bearer_userinfo_accept_any_client`).
+    async fn userinfo_bearer(
+        &self,
+        token: &str,
+        max_cache: i64,
+    ) -> Result<BearerIdentity, OidcError> {
+        let claims = self.userinfo(token, None).await.map_err(|e| match e {
+            OidcError::HttpStatus {
+                status: 401 | 403, ..
+            } => OidcError::TokenInactive,
+            other => other,
+        })?;
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or(OidcError::MissingClaim("sub"))?
+            .to_owned();
+        Ok(BearerIdentity {
+            provider: self.slug().to_owned(),
+            subject,
+            client_id: None,
+            scopes: Vec::new(),
+            expires_at: max_cache,
+            claims,
+        })
     }
 
     async fn introspect(

@@ -54,7 +54,7 @@ impl Provider {
                 "the issuer uses http off loopback (allow_insecure_http): tokens and codes cross the network in clear".into()
             });
         }
-        if s.protocol.bearer == crate::settings::BearerMode::Userinfo {
+        if s.protocol.bearer.uses_userinfo() {
             r.warnings.push(
                 "bearer = \"userinfo\" accepts access tokens this provider issued to any of its clients (acknowledged with bearer_userinfo_accept_any_client); prefer \"jwt\" or \"introspection\", which check the audience".into(),
             );

@@ -153,7 +153,7 @@ impl Provider {
                 "allow_hs256 needs a client_secret to verify with".into(),
             ));
         }
-        if settings.protocol.bearer == crate::settings::BearerMode::Userinfo
+        if settings.protocol.bearer.uses_userinfo()
             && !settings.protocol.bearer_userinfo_accept_any_client
         {
             return Err(config_err(
@@ -366,12 +366,33 @@ impl Provider {
         }
     }
 
+    /// The OIDC `claims` request parameter (Core 5.5): Nextcloud's default claims
+    /// (`quota`, `name`, `email`, `groups`) and the claims the map reads, asked for in the
+    /// ID token and from userinfo.
+    fn claims_request(&self) -> String {
+        let mut names: Vec<String> = ["quota", "name", "email", "groups"]
+            .map(String::from)
+            .to_vec();
+        for c in &self.settings.wanted_claims {
+            if !names.contains(c) {
+                names.push(c.clone());
+            }
+        }
+        let wanted: Map<String, Value> = names.into_iter().map(|n| (n, Value::Null)).collect();
+        serde_json::json!({ "id_token": wanted, "userinfo": wanted }).to_string()
+    }
+
     pub(crate) fn expected<'a>(&'a self, audience: Option<&'a str>) -> Expected<'a> {
         Expected {
             issuer: &self.settings.issuer,
             audience: audience.unwrap_or(&self.settings.client_id),
             client_id: &self.settings.client_id,
             check_audience: self.settings.protocol.check_audience,
+            check_azp: self
+                .settings
+                .protocol
+                .check_azp
+                .unwrap_or(self.settings.protocol.check_audience),
             leeway: self.settings.leeway(),
             now: self.now(),
         }
@@ -440,6 +461,9 @@ impl Provider {
         }
         if let Some(prompt) = &self.settings.protocol.prompt {
             req = req.add_extra_param("prompt", prompt.clone());
+        }
+        if self.settings.protocol.request_claims {
+            req = req.add_extra_param("claims", self.claims_request());
         }
         let (url, _) = req.url();
         Ok((url, pending))

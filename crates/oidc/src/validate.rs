@@ -20,6 +20,8 @@ pub struct Expected<'a> {
     /// Checked against `azp` (the client id).
     pub client_id: &'a str,
     pub check_audience: bool,
+    /// Check `azp` against the client id (ID tokens; independent of the audience).
+    pub check_azp: bool,
     pub leeway: i64,
     pub now: i64,
 }
@@ -65,12 +67,12 @@ pub fn check_common(
         });
     }
     let audiences = audiences(claims)?;
-    if want.check_audience {
-        if !audiences.contains(&want.audience) {
-            return Err(OidcError::WrongAudience {
-                found: audiences.join(", "),
-            });
-        }
+    if want.check_audience && !audiences.contains(&want.audience) {
+        return Err(OidcError::WrongAudience {
+            found: audiences.join(", "),
+        });
+    }
+    if want.check_azp {
         match string(claims, "azp") {
             Some(azp) if azp != want.client_id => {
                 return Err(OidcError::WrongAzp {
@@ -219,6 +221,7 @@ pub fn check_access_token(
         claims,
         &Expected {
             check_audience: false,
+            check_azp: false,
             ..*want
         },
         true,
@@ -249,6 +252,7 @@ mod tests {
             audience: "app",
             client_id: "app",
             check_audience: true,
+            check_azp: true,
             leeway: 60,
             now,
         }
@@ -285,9 +289,30 @@ mod tests {
         ));
         let off = Expected {
             check_audience: false,
+            check_azp: false,
             ..want(950)
         };
         assert!(check_common(&c, &off, true).is_ok());
+        // Each check is its own switch (Nextcloud's two settings).
+        let aud_only_off = Expected {
+            check_audience: false,
+            ..want(950)
+        };
+        assert!(matches!(
+            check_common(&c, &aud_only_off, true),
+            Err(OidcError::AzpMissing)
+        ));
+        let foreign_azp =
+            obj(json!({"iss":"https://idp","aud":"app","azp":"other","exp":1000,"iat":900}));
+        assert!(matches!(
+            check_common(&foreign_azp, &want(950), true),
+            Err(OidcError::WrongAzp { .. })
+        ));
+        let azp_off = Expected {
+            check_azp: false,
+            ..want(950)
+        };
+        assert!(check_common(&foreign_azp, &azp_off, true).is_ok());
     }
 
     #[test]

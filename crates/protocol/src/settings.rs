@@ -59,6 +59,18 @@ pub enum BearerMode {
     Userinfo,
     /// RFC 7662 token introspection.
     Introspection,
+    /// Nextcloud's `selfencoded_bearer_validation` with `userinfo_bearer_validation`: a
+    /// JWT is validated locally (its audience checked), any other token through the
+    /// userinfo endpoint — which, as with `userinfo`, needs
+    /// `bearer_userinfo_accept_any_client = true`.
+    JwtOrUserinfo,
+}
+
+impl BearerMode {
+    /// Whether some tokens are validated through the userinfo endpoint.
+    pub fn uses_userinfo(self) -> bool {
+        matches!(self, BearerMode::Userinfo | BearerMode::JwtOrUserinfo)
+    }
 }
 
 /// RP-initiated logout: on (the discovered `end_session_endpoint`), off, or an explicit
@@ -136,8 +148,15 @@ pub struct ProtocolSettings {
     pub allow_hs256: bool,
     /// Clock skew tolerated on `exp`, `iat`, `nbf` (at most 300 s).
     pub leeway_seconds: u32,
-    /// Check `aud` and `azp` (Nextcloud `check_audience`); on by default.
+    /// Check an ID token's `aud` (Nextcloud `login_validation_audience_check`); on by
+    /// default.
     pub check_audience: bool,
+    /// Check an ID token's `azp` (Nextcloud `login_validation_azp_check`); unset, it
+    /// follows `check_audience` (which switched both before they were separate).
+    pub check_azp: Option<bool>,
+    /// Ask for `quota`, `name`, `email` and `groups` (and the mapped claims) through the
+    /// OIDC `claims` request parameter (Nextcloud `enable_default_claims`); off by default.
+    pub request_claims: bool,
     pub discovery_ttl_seconds: u32,
     pub jwks_ttl_seconds: u32,
     /// The least time between two JWKS fetches caused by an unknown `kid`.
@@ -183,6 +202,8 @@ impl Default for ProtocolSettings {
             allow_hs256: false,
             leeway_seconds: 60,
             check_audience: true,
+            check_azp: None,
+            request_claims: false,
             discovery_ttl_seconds: 3600,
             jwks_ttl_seconds: 3600,
             jwks_min_refetch_seconds: 30,

@@ -120,6 +120,21 @@ async fn audience_checks_can_be_switched_off_per_provider() {
     let mut c = r.claims();
     c["aud"] = json!(["x", "y"]);
     r.id_token(&c).await.unwrap();
+    // Nextcloud switches them separately: audience off, azp still checked.
+    let mut p = ProtocolSettings::default();
+    p.check_audience = false;
+    p.check_azp = Some(true);
+    let r = rig_with(p).await;
+    let mut c = r.claims();
+    c["aud"] = json!(["x", "y"]);
+    assert_eq!(r.id_token(&c).await.unwrap_err(), OidcError::AzpMissing);
+    // And azp off alone: another party's azp passes, the audience is still ours.
+    let mut p = ProtocolSettings::default();
+    p.check_azp = Some(false);
+    let r = rig_with(p).await;
+    let mut c = r.claims();
+    c["azp"] = json!("other");
+    r.id_token(&c).await.unwrap();
 }
 
 #[tokio::test]

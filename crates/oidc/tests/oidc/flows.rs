@@ -321,3 +321,60 @@ async fn an_unreachable_provider_is_said_so() {
     assert!(matches!(e, OidcError::Unreachable { .. }), "{e:?}");
     assert!(e.is_provider_side());
 }
+
+/// Nextcloud's self-encoded and userinfo bearer validation together: a JWT is checked
+/// locally (a foreign audience is refused, never passed on to userinfo), an opaque
+/// token goes to userinfo.
+#[tokio::test]
+async fn jwt_or_userinfo_bearer_validation() {
+    let mut p = ProtocolSettings::default();
+    p.bearer = BearerMode::JwtOrUserinfo;
+    p.bearer_audience = vec!["https://api.example".into()];
+    p.bearer_userinfo_accept_any_client = true;
+    let r = rig_with(p).await;
+    let jwt = r.fake.sign(
+        serde_json::json!({"typ": "at+jwt"}),
+        &r.fake.access_claims("alice", "https://api.example"),
+    );
+    assert_eq!(r.rp.bearer(&jwt).await.unwrap().subject, "alice");
+    let foreign = r.fake.sign(
+        serde_json::json!({"typ": "at+jwt"}),
+        &r.fake.access_claims("alice", "https://other-api.example"),
+    );
+    assert!(matches!(
+        r.rp.bearer(&foreign).await,
+        Err(OidcError::WrongAudience { .. })
+    ));
+    let opaque = r.login().await.unwrap().tokens.access_token;
+    assert_eq!(r.rp.bearer(&opaque).await.unwrap().subject, "alice");
+    assert_eq!(
+        r.rp.bearer("not-a-token").await.unwrap_err(),
+        OidcError::TokenInactive
+    );
+}
+
+/// Nextcloud's `enable_default_claims`: the authorization request asks for quota, name,
+/// email, groups and the mapped claims through the `claims` parameter; off by default.
+#[tokio::test]
+async fn default_claims_are_requested_when_asked() {
+    let r = rig().await;
+    let (url, _) = r.rp.begin("/", None).await.unwrap();
+    assert!(!url.query_pairs().any(|(k, _)| k == "claims"));
+    let mut p = ProtocolSettings::default();
+    p.request_claims = true;
+    let r = rig_with(p).await;
+    let (url, _) = r.rp.begin("/", None).await.unwrap();
+    let claims: serde_json::Value = serde_json::from_str(
+        &url.query_pairs()
+            .find(|(k, _)| k == "claims")
+            .map(|(_, v)| v.into_owned())
+            .unwrap(),
+    )
+    .unwrap();
+    for name in ["quota", "name", "email", "groups"] {
+        assert!(claims["id_token"].get(name).is_some(), "{claims}");
+        assert!(claims["userinfo"].get(name).is_some(), "{claims}");
+    }
+    // The login still completes.
+    r.login().await.unwrap();
+}
