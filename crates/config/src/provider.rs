@@ -69,6 +69,9 @@ pub struct ProviderConfig {
     pub callback: Callback,
     /// Its place on the login page: the file's order first, then the rest by slug.
     pub position: usize,
+    /// Re-validate sessions at the provider with their refresh token this often (Tududi);
+    /// a refusal ends the session. 0: never.
+    pub refresh_interval_minutes: u32,
     pub claims: ClaimMap,
     pub provisioning: ProvisioningPolicy,
     /// Discovery, endpoints, algorithms, logout, bearer tokens… (see `ssogate_protocol`).
@@ -136,6 +139,8 @@ pub(crate) struct RawProvider {
     forward_unverified_email: bool,
     #[serde(default)]
     callback: Callback,
+    #[serde(default)]
+    refresh_interval_minutes: u32,
     // Deep-merged over the global tables, then typed.
     #[serde(default)]
     claims: Option<Value>,
@@ -227,6 +232,7 @@ pub(crate) fn build_provider(
         trust_email: rp.trust_email,
         callback: rp.callback,
         position: usize::MAX,
+        refresh_interval_minutes: rp.refresh_interval_minutes,
         forward_unverified_email: rp.forward_unverified_email,
         claims,
         provisioning,
@@ -237,7 +243,7 @@ pub(crate) fn build_provider(
 }
 
 /// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
-pub(crate) const OWN_PROVIDER_KEYS: [&str; 13] = [
+pub(crate) const OWN_PROVIDER_KEYS: [&str; 14] = [
     "display_name",
     "issuer",
     "issuer_aliases",
@@ -249,6 +255,7 @@ pub(crate) const OWN_PROVIDER_KEYS: [&str; 13] = [
     "trust_email",
     "forward_unverified_email",
     "callback",
+    "refresh_interval_minutes",
     "claims",
     "provisioning",
 ];

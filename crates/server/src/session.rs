@@ -5,7 +5,9 @@ use crate::cache::CachedSession;
 use crate::state::App;
 use crate::web;
 use axum::http::{HeaderMap, HeaderValue};
+use ssogate_oidc::OidcError;
 use ssogate_store::StoreError;
+use ssogate_store::audit::NewEvent;
 use ssogate_store::sessions::Session;
 use std::sync::Arc;
 
@@ -56,10 +58,96 @@ impl App {
         let secret = secret.to_owned();
         let (now, life) = (self.now(), self.lifetimes);
         let s = secret.clone();
-        Ok(self
-            .db(move |d| d.touch_session(&s, now, life))
-            .await?
-            .map(|session| (secret, session)))
+        let found = self.db(move |d| d.touch_session(&s, now, life)).await?;
+        if let Some(session) = &found {
+            self.revalidate(&secret, session);
+        }
+        Ok(found.map(|session| (secret, session)))
+    }
+
+    /// Re-validates the session at its provider with its refresh token when the
+    /// provider asks for it (`refresh_interval_minutes`) and it is due, off the
+    /// request's path. A provider that refuses the token (`invalid_grant`: the person
+    /// was removed or their grant revoked) ends the session; an unreachable provider
+    /// does not (it is tried again an interval later).
+    pub(crate) fn revalidate(&self, secret: &str, session: &Session) {
+        let Some(slug) = session.provider.as_deref() else {
+            return;
+        };
+        let Some(entry) = self.provider(slug) else {
+            return;
+        };
+        let interval = i64::from(entry.config.refresh_interval_minutes) * 60;
+        let now = self.now();
+        if interval == 0 || !session.refreshable || now - session.refreshed_at < interval {
+            return;
+        }
+        let (app, secret) = (self.clone(), secret.to_owned());
+        let (subject, user_id) = (session.subject.clone(), session.user_id);
+        tokio::spawn(async move {
+            let s = secret.clone();
+            let claimed = app
+                .db(move |d| d.claim_refresh(&s, now, now - interval))
+                .await;
+            let token = match claimed {
+                Ok(Some(token)) => token,
+                // Another request or instance is at it, or the session is gone.
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a session's re-validation could not be claimed");
+                    return;
+                }
+            };
+            let subject = subject.unwrap_or_default();
+            match entry.rp.refresh(&token, &subject).await {
+                Ok(tokens) => {
+                    let Some(rotated) = tokens.refresh_token.filter(|t| *t != *token) else {
+                        return;
+                    };
+                    let s = secret.clone();
+                    if let Err(e) = app.db(move |d| d.record_refresh(&s, &rotated)).await {
+                        tracing::warn!(error = %e, "a rotated refresh token could not be kept");
+                    }
+                }
+                Err(e) if refusal_ends_session(&e) => {
+                    let ended = app.db(move |d| d.end_session(&secret)).await;
+                    if let Err(e) = &ended {
+                        tracing::error!(error = %e, "a session the provider refused could not be ended");
+                    }
+                    tracing::info!(provider = %entry.rp.slug(), user = %user_id, error = %e,
+                        "the provider refused to refresh a session; it is ended");
+                    app.metrics.inc(
+                        "ssogate_sessions_refresh_total",
+                        &[("provider", entry.rp.slug()), ("outcome", "refused")],
+                    );
+                    app.audit(NewEvent {
+                        at: app.now(),
+                        event: "session.refresh_refused".into(),
+                        outcome: "failure".into(),
+                        reason: Some(match &e {
+                            OidcError::CodeRejected { error, .. } => error.clone(),
+                            other => other.code().to_owned(),
+                        }),
+                        provider: Some(entry.rp.slug().to_owned()),
+                        subject: Some(subject),
+                        user_id: Some(user_id),
+                        detail: Some(format!(
+                            "The provider refused the session's refresh token ({e}); the session was ended and the person must sign in again."
+                        )),
+                        ..NewEvent::default()
+                    })
+                    .await;
+                }
+                Err(e) => {
+                    app.metrics.inc(
+                        "ssogate_sessions_refresh_total",
+                        &[("provider", entry.rp.slug()), ("outcome", "error")],
+                    );
+                    tracing::warn!(provider = %entry.rp.slug(), error = %e,
+                        "a session could not be re-validated at its provider; it stays, and is tried again an interval later");
+                }
+            }
+        });
     }
 
     /// The session behind the request's cookie with its account and identity headers,
@@ -92,10 +180,12 @@ impl App {
                 // session found gone there leaves the cache too.
                 let (app, secret, life) = (self.clone(), secret.to_owned(), self.lifetimes);
                 tokio::spawn(async move {
-                    let alive = app.db(move |d| d.touch_session(&secret, now, life)).await;
-                    if !matches!(alive, Ok(Some(_))) {
-                        app.cache
-                            .invalidate(&ssogate_store::invalidate::Invalidation::Session(hash));
+                    let s = secret.clone();
+                    match app.db(move |d| d.touch_session(&s, now, life)).await {
+                        Ok(Some(session)) => app.revalidate(&secret, &session),
+                        _ => app
+                            .cache
+                            .invalidate(&ssogate_store::invalidate::Invalidation::Session(hash)),
                     }
                 });
             }
@@ -114,6 +204,7 @@ impl App {
         let Some((session, user)) = loaded else {
             return Ok(None);
         };
+        self.revalidate(secret, &session);
         let headers = header_pairs(self, &user, session.provider.as_deref());
         let entry = Arc::new(CachedSession {
             provider: session.provider.clone(),
@@ -146,4 +237,37 @@ pub(crate) fn header_pairs(
             ))
         })
         .collect()
+}
+
+/// Whether a failed refresh says the person's access is gone (rather than that the
+/// provider or ssogate's client settings are at fault, which must not sign everyone out).
+fn refusal_ends_session(e: &OidcError) -> bool {
+    match e {
+        OidcError::CodeRejected { error, .. } => error == "invalid_grant",
+        OidcError::SubjectChanged => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refusal_ends_session;
+    use ssogate_oidc::OidcError;
+
+    #[test]
+    fn only_a_refused_grant_ends_a_session_never_a_client_or_network_fault() {
+        let rejected = |error: &str| OidcError::CodeRejected {
+            error: error.into(),
+            description: None,
+        };
+        assert!(refusal_ends_session(&rejected("invalid_grant")));
+        assert!(refusal_ends_session(&OidcError::SubjectChanged));
+        // ssogate's own client settings at fault: signing everyone out would not help.
+        assert!(!refusal_ends_session(&rejected("invalid_client")));
+        assert!(!refusal_ends_session(&rejected("unauthorized_client")));
+        assert!(!refusal_ends_session(&OidcError::Unreachable {
+            url: "https://idp.example/token".into(),
+            detail: "connection refused".into(),
+        }));
+    }
 }

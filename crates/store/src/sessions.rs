@@ -84,6 +84,10 @@ pub struct Session {
     pub subject: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Whether the session holds a refresh token to re-validate it at the provider with.
+    pub refreshable: bool,
+    /// When the session was last re-validated at the provider (its sign-in, at first).
+    pub refreshed_at: i64,
 }
 
 /// What a new session records about the login that opened it.
@@ -94,6 +98,8 @@ pub struct SessionOrigin<'a> {
     pub subject: Option<&'a str>,
     /// The sign-in's ID token, for `id_token_hint` at RP-initiated logout.
     pub id_token: Option<&'a str>,
+    /// The provider's refresh token, to re-validate the session later.
+    pub refresh_token: Option<&'a str>,
 }
 
 /// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
@@ -106,9 +112,9 @@ pub(crate) fn create(
 ) -> Result<Secret, StoreError> {
     let secret = new_secret()?;
     db.exec(
-        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
-        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token],
+        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token, refresh_token, refreshed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $6)",
+        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token, origin.refresh_token],
     )?;
     Ok(Secret(secret))
 }
@@ -126,7 +132,7 @@ pub(crate) fn touch(
         "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
          WHERE id_hash = $1 AND idle_expires_at > $2 AND expires_at > $2
            AND user_id IN (SELECT id FROM users WHERE status = 'active')
-         RETURNING user_id, provider, sid, subject, created_at, expires_at",
+         RETURNING user_id, provider, sid, subject, created_at, expires_at, refresh_token, refreshed_at",
         args![id.as_str(), now, now + life.idle],
     )?;
     match rows.first() {
@@ -137,9 +143,49 @@ pub(crate) fn touch(
             subject: r.get(3)?.opt_text()?,
             created_at: r.get(4)?.int()?,
             expires_at: r.get(5)?.int()?,
+            refreshable: r.get(6)?.opt_text()?.is_some(),
+            refreshed_at: match r.get(7)? {
+                crate::sql::Cell::Null => r.get(4)?.int()?,
+                c => c.int()?,
+            },
         })),
         None => Ok(None),
     }
+}
+
+/// Claims a session's re-validation: when it holds a refresh token and was last
+/// re-validated at or before `due_before`, marks it re-validated `now` and hands out the
+/// token. Exactly one caller wins, across instances, so a rotating refresh token is
+/// never presented twice (which a provider's reuse detection would punish).
+pub(crate) fn claim_refresh(
+    db: &mut dyn Db,
+    secret: &str,
+    now: i64,
+    due_before: i64,
+) -> Result<Option<Secret>, StoreError> {
+    let rows = db.query(
+        "UPDATE sessions SET refreshed_at = $2
+         WHERE id_hash = $1 AND refresh_token IS NOT NULL
+           AND coalesce(refreshed_at, created_at) <= $3 AND expires_at > $2
+         RETURNING refresh_token",
+        args![digest(secret).as_str(), now, due_before],
+    )?;
+    match rows.first() {
+        Some(r) => Ok(r.get(0)?.opt_text()?.map(Secret)),
+        None => Ok(None),
+    }
+}
+
+/// Keeps the refresh token a provider rotated to.
+pub(crate) fn record_refresh(
+    db: &mut dyn Db,
+    secret: &str,
+    refresh_token: &str,
+) -> Result<bool, StoreError> {
+    Ok(db.exec(
+        "UPDATE sessions SET refresh_token = $2 WHERE id_hash = $1",
+        args![digest(secret).as_str(), refresh_token],
+    )? > 0)
 }
 
 /// A session that was ended.

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_notifications.sql"),
     include_str!("../migrations/sqlite/0006_session_id_token.sql"),
     include_str!("../migrations/sqlite/0007_password_resets.sql"),
+    include_str!("../migrations/sqlite/0008_session_refresh.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -258,6 +258,7 @@ struct Inner {
     /// what introspection adds for them.
     foreign: HashMap<String, (String, Map<String, Value>)>,
     refresh: HashMap<String, String>,
+    refreshes: u64,
     tamper: Option<Tamper>,
     userinfo_override: Option<Map<String, Value>>,
     userinfo_jwt: bool,
@@ -334,6 +335,7 @@ impl FakeProvider {
             access: HashMap::new(),
             foreign: HashMap::new(),
             refresh: HashMap::new(),
+            refreshes: 0,
             tamper: None,
             userinfo_override: None,
             userinfo_jwt: false,
@@ -443,6 +445,18 @@ impl FakeProvider {
 
     pub fn set_tamper(&self, tamper: Option<Tamper>) {
         self.lock().tamper = tamper;
+    }
+
+    /// Revokes every refresh token issued for `subject` (the person removed, or their
+    /// grant withdrawn): using one is then `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self, subject: &str) {
+        self.lock().refresh.retain(|_, s| s != subject);
+    }
+
+    /// How many refresh-token grants the token endpoint has granted (each used token is
+    /// gone: a second use is refused).
+    pub fn refreshes(&self) -> u64 {
+        self.lock().refreshes
     }
 
     /// Replace what userinfo answers (e.g. another `sub`).
@@ -763,6 +777,7 @@ async fn token(
                     "unknown refresh token",
                 );
             };
+            inner.refreshes += 1;
             Json(issue(&app, &mut inner, &subject, None)).into_response()
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "no"),

@@ -76,6 +76,8 @@ pub(crate) struct SessionStart {
     pub sid: Option<String>,
     pub subject: String,
     pub id_token: Option<String>,
+    /// Kept only when the provider re-validates sessions (`refresh_interval_minutes`).
+    pub refresh_token: Option<String>,
 }
 
 /// Sends the browser to the provider with a fresh state bound to it.
@@ -351,6 +353,10 @@ pub(super) async fn sign_in(
                 sid: verified.sid,
                 subject: verified.subject,
                 id_token: verified.tokens.id_token,
+                refresh_token: verified
+                    .tokens
+                    .refresh_token
+                    .filter(|_| entry.config.refresh_interval_minutes > 0),
             };
             open_session(app, req, user_id, Some(origin), &verified.pending.return_to).await
         }
@@ -416,6 +422,7 @@ pub(crate) async fn open_session(
                     sid: o.and_then(|o| o.sid.as_deref()),
                     subject: o.map(|o| o.subject.as_str()),
                     id_token: o.and_then(|o| o.id_token.as_deref()),
+                    refresh_token: o.and_then(|o| o.refresh_token.as_deref()),
                 },
                 now,
                 life,

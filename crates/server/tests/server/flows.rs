@@ -1096,3 +1096,130 @@ async fn a_burst_of_change_notifications_coalesces_into_few_rebuilds() {
         "{done} rebuilds for {asked} notifications"
     );
 }
+
+/// Polls `done` for up to five seconds (for work ssogate does off the request's path).
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..250 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    done()
+}
+
+/// Tududi's token refresh: a session is re-validated at the provider every interval
+/// with its refresh token (rotated as the provider rotates it); once the provider
+/// refuses it, the session ends and is audited, without waiting for it to expire.
+async fn refresh_scenario(postgres: Option<String>) {
+    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ));
+    let h = Harness::start(Opts {
+        fake: "refresh_interval_minutes = 5",
+        clock: Some(clock.clone()),
+        postgres,
+        ..Opts::default()
+    })
+    .await;
+    h.idp.set_now(ssogate_oidc::Clock::now(&*clock));
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    let verify = h.url("/auth/verify");
+    assert_eq!(b.get(&verify).await.status, 200);
+    // Not due yet: the provider is not asked.
+    clock.advance(4 * 60);
+    assert_eq!(b.get(&verify).await.status, 200);
+    assert_eq!(h.idp.refreshes(), 0);
+    // Due: asked once, the session stays, and the rotated token is the one kept.
+    clock.advance(2 * 60);
+    h.idp.set_now(ssogate_oidc::Clock::now(&*clock));
+    assert_eq!(b.get(&verify).await.status, 200);
+    assert!(eventually(|| h.idp.refreshes() == 1).await);
+    clock.advance(6 * 60);
+    h.idp.set_now(ssogate_oidc::Clock::now(&*clock));
+    assert_eq!(b.get(&verify).await.status, 200);
+    assert!(eventually(|| h.idp.refreshes() == 2).await);
+    // (The second grant proves the rotated token was kept: the first is spent.)
+    // The person is removed at the provider: the next re-validation ends the session.
+    h.idp.revoke_refresh_tokens("alice");
+    clock.advance(6 * 60);
+    assert_eq!(b.get(&verify).await.status, 200);
+    assert_eq!(b.status_within(&verify, 401).await, 401);
+    assert_eq!(h.idp.refreshes(), 2);
+    // (PostgreSQL's client blocks: read the directory off the test's async thread.)
+    let d = h.directory.clone();
+    let read = move || {
+        let sessions = d.count(ssogate_store::Table::Sessions).unwrap();
+        let events: Vec<String> = d
+            .audit_events(200)
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}/{}/{}", e.event, e.outcome, e.reason.unwrap_or_default()))
+            .collect();
+        (sessions, events)
+    };
+    let mut seen = (1, Vec::new());
+    for _ in 0..250 {
+        let read = read.clone();
+        seen = tokio::task::spawn_blocking(read).await.unwrap();
+        if seen.1.iter().any(|e| e.starts_with("session.refresh")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.0, 0);
+    let refreshes: Vec<_> = seen.1.iter().filter(|e| e.contains("refresh")).collect();
+    assert_eq!(
+        refreshes,
+        ["session.refresh_refused/failure/invalid_grant"],
+        "{:?}",
+        seen.1
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_the_provider_refuses_ends_the_session() {
+    refresh_scenario(None).await;
+}
+
+#[tokio::test]
+async fn a_refresh_the_provider_refuses_ends_the_session_on_postgres() {
+    if let Some(url) = crate::support::postgres_database() {
+        refresh_scenario(Some(url)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_a_refresh_interval_sessions_are_never_refreshed() {
+    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ));
+    let h = Harness::start(Opts {
+        clock: Some(clock.clone()),
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    assert_eq!(b.login(&h, "alice").await.status, 303);
+    for _ in 0..3 {
+        clock.advance(30 * 60);
+        assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+    }
+    assert_eq!(h.idp.refreshes(), 0);
+    // The refresh token was never kept: there is nothing to re-validate with.
+    let secret = b.cookie("ssogate_session").unwrap();
+    let now = ssogate_oidc::Clock::now(&*clock);
+    assert!(
+        h.directory
+            .claim_refresh(&secret, now, now)
+            .unwrap()
+            .is_none()
+    );
+}

@@ -24,6 +24,8 @@ pub struct Opts {
     pub fake: &'static str,
     /// A fresh PostgreSQL database instead of a SQLite file.
     pub postgres: Option<String>,
+    /// The instance's clock, for tests that move time (the real one when `None`).
+    pub clock: Option<Arc<ssogate_oidc::ManualClock>>,
 }
 
 /// A fresh database on the PostgreSQL server `scripts/test` starts, or `None` (with the
@@ -76,6 +78,7 @@ pub struct Harness {
 fn instance(
     path: &std::path::Path,
     listener: tokio::net::TcpListener,
+    clock: Option<Arc<ssogate_oidc::ManualClock>>,
 ) -> (Arc<dyn Directory>, oneshot::Sender<()>) {
     let config = ssogate_config::load_with_env(Some(path), &[]).unwrap();
     // Opened off the async thread, as `ssogate serve` does before its runtime starts.
@@ -95,7 +98,11 @@ fn instance(
         .join()
         .unwrap()
     });
-    let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+    let mut options = AppOptions::default();
+    if let Some(clock) = clock {
+        options.clock = clock;
+    }
+    let app = App::new(config, directory.clone(), options).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
         ssogate_server::serve(app, listener, async {
@@ -183,7 +190,7 @@ groups.enabled = true
         toml.push_str(opts.extra);
         let path = dir.path().join("ssogate.toml");
         std::fs::write(&path, toml).unwrap();
-        let (directory, stop) = instance(&path, listener);
+        let (directory, stop) = instance(&path, listener, opts.clock.clone());
         Harness {
             idp,
             other,
@@ -200,7 +207,7 @@ groups.enabled = true
     pub async fn second_instance(&self) -> (String, oneshot::Sender<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (_, stop) = instance(&self.config, listener);
+        let (_, stop) = instance(&self.config, listener, None);
         (base, stop)
     }
 

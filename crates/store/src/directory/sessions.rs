@@ -58,6 +58,16 @@ pub trait SessionStore {
     ) -> Result<LoginState, TakeStateError>;
     /// Deletes expired sessions and login states.
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError>;
+    /// Claims a session's re-validation at the provider when the last one was at or
+    /// before `due_before`: the refresh token to use, for exactly one caller.
+    fn claim_refresh(
+        &self,
+        secret: &str,
+        now: i64,
+        due_before: i64,
+    ) -> Result<Option<Secret>, StoreError>;
+    /// Keeps the refresh token the provider rotated to. Whether the session still exists.
+    fn record_refresh(&self, secret: &str, refresh_token: &str) -> Result<bool, StoreError>;
     /// Records a back-channel logout token's `jti`; `false` when it is a replay.
     fn record_logout_jti(
         &self,
@@ -76,15 +86,22 @@ impl<B: Backend> SessionStore for B {
         now: i64,
         life: SessionLifetimes,
     ) -> Result<Secret, StoreError> {
-        let owned = [origin.provider, origin.sid, origin.subject, origin.id_token]
-            .map(|s| s.map(str::to_owned));
+        let owned = [
+            origin.provider,
+            origin.sid,
+            origin.subject,
+            origin.id_token,
+            origin.refresh_token,
+        ]
+        .map(|s| s.map(str::to_owned));
         self.write(move |db, _| {
-            let [provider, sid, subject, id_token] = &owned;
+            let [provider, sid, subject, id_token, refresh_token] = &owned;
             let origin = SessionOrigin {
                 provider: provider.as_deref(),
                 sid: sid.as_deref(),
                 subject: subject.as_deref(),
                 id_token: id_token.as_deref(),
+                refresh_token: refresh_token.as_deref(),
             };
             sessions::create(db, user_id, &origin, now, life)
         })
@@ -161,6 +178,19 @@ impl<B: Backend> SessionStore for B {
         sessions::taken(self.write(move |db, _| {
             sessions::take_state(db, &state, binding.as_deref(), &provider, now)
         }))
+    }
+    fn claim_refresh(
+        &self,
+        secret: &str,
+        now: i64,
+        due_before: i64,
+    ) -> Result<Option<Secret>, StoreError> {
+        let secret = secret.to_owned();
+        self.write(move |db, _| sessions::claim_refresh(db, &secret, now, due_before))
+    }
+    fn record_refresh(&self, secret: &str, refresh_token: &str) -> Result<bool, StoreError> {
+        let (secret, refresh_token) = (secret.to_owned(), refresh_token.to_owned());
+        self.write(move |db, _| sessions::record_refresh(db, &secret, &refresh_token))
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |db, _| sessions::sweep(db, now))

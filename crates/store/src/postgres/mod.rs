@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_notifications.sql"),
     include_str!("../../migrations/postgres/0006_session_id_token.sql"),
     include_str!("../../migrations/postgres/0007_password_resets.sql"),
+    include_str!("../../migrations/postgres/0008_session_refresh.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):
