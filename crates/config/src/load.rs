@@ -69,7 +69,8 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         .unwrap_or_default();
     let seeds = seed_env::SeedEnv::from_vars(env, &file_providers)?;
     let warnings = seeds.warnings.clone();
-    figment = figment.merge(seeds).merge(
+    let implied = Implied(seeds.clone());
+    figment = figment.merge(seeds).join(implied).merge(
         Env::prefixed("SSOGATE_")
             .split("__")
             .ignore(&["config", "log"]),
@@ -269,6 +270,23 @@ pub(crate) fn figment_error(
         e.kind.to_string(),
         "Fix the value; docs/configuration.md describes every key.",
     )
+}
+
+/// The seed system's own defaults, under the file (see [`seed_env::SeedEnv::implied`]).
+struct Implied(seed_env::SeedEnv);
+
+impl Provider for Implied {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<figment::value::Map<Profile, figment::value::Dict>, figment::Error> {
+        if self.0.implied.is_object() {
+            figment::providers::Serialized::defaults(&self.0.implied).data()
+        } else {
+            Ok(Default::default())
+        }
+    }
 }
 
 impl Provider for seed_env::SeedEnv {

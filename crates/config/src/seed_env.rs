@@ -34,6 +34,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default)]
 pub struct SeedEnv {
     pub value: Value,
+    /// What the seed system does without being told (its redirect paths, Tududi's
+    /// usernames): filled in only where the file says nothing.
+    pub implied: Value,
     /// Key path → the variable it came from, for error messages.
     pub names: BTreeMap<String, String>,
     pub warnings: Vec<String>,
@@ -74,6 +77,25 @@ fn parse_bool(var: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// Sets the dotted `path` in `target`, making the tables on the way.
+fn put(target: &mut Value, path: &str, v: Value) {
+    let mut cur = target;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let Value::Object(map) = cur else { return };
+        if i + 1 == parts.len() {
+            map.insert((*part).to_owned(), v);
+            break;
+        }
+        cur = map
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
 fn list(v: &str, sep: char) -> Vec<String> {
     v.split(sep)
         .map(str::trim)
@@ -84,21 +106,13 @@ fn list(v: &str, sep: char) -> Vec<String> {
 
 impl SeedEnv {
     fn set(&mut self, path: &str, var: &str, v: Value) {
-        let mut cur = &mut self.value;
-        let parts: Vec<&str> = path.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            if !cur.is_object() {
-                *cur = Value::Object(Map::new());
-            }
-            let Value::Object(map) = cur else { return };
-            if i + 1 == parts.len() {
-                map.insert((*part).to_owned(), v);
-                break;
-            }
-            cur = map
-                .entry((*part).to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-        }
+        put(&mut self.value, path, v);
+        self.names.insert(path.to_owned(), var.to_owned());
+    }
+
+    /// Like [`Self::set`], for a default the configuration file may override.
+    fn imply(&mut self, path: &str, var: &str, v: Value) {
+        put(&mut self.implied, path, v);
         self.names.insert(path.to_owned(), var.to_owned());
     }
 
@@ -396,8 +410,20 @@ impl SeedEnv {
             None if env.contains_key("AUTH_METHOD") => ("AUTH_METHOD", "bookstack"),
             None => return Ok(()),
         };
-        self.set(&format!("providers.{slug}.callback"), var, json!(style));
+        self.imply(&format!("providers.{slug}.callback"), var, json!(style));
+        if style == "tududi" {
+            self.tududi_usernames(&slug, var);
+        }
         Ok(())
+    }
+
+    /// Tududi names new accounts after the part of the email before the `@`.
+    fn tududi_usernames(&mut self, slug: &str, var: &str) {
+        self.imply(
+            &format!("providers.{slug}.provisioning.username.source"),
+            var,
+            json!("email_prefix"),
+        );
     }
 
     fn numbered_providers(&mut self, env: &BTreeMap<&str, &str>) -> Result<(), ConfigError> {
@@ -454,11 +480,12 @@ impl SeedEnv {
                 self.set(&format!("providers.{slug}"), &slug_var, json!({}));
             }
             self.provider_fields(slug, &get)?;
-            self.set(
+            self.imply(
                 &format!("providers.{slug}.callback"),
                 &slug_var,
                 json!("tududi"),
             );
+            self.tududi_usernames(slug, &slug_var);
         }
         Ok(())
     }

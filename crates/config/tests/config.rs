@@ -542,6 +542,34 @@ fn the_seeds_switches_and_urls_are_read() {
             ssogate_config::Callback::Tududi,
             "Tududi's redirect URI keeps working"
         );
+        assert_eq!(
+            c.providers["google"].provisioning.username.source,
+            ssogate_core::policy::UsernameSource::EmailPrefix,
+            "Tududi's usernames"
+        );
+        // What Tududi implies, the file may still decide otherwise.
+        let text = format!(
+            "{MINIMAL}\n[providers.google]\ncallback = \"ssogate\"\n\n[providers.google.provisioning.username]\nsource = \"claim\"\n"
+        );
+        let c = load_text(
+            jail,
+            &text,
+            &[
+                ("OIDC_ENABLED", "true"),
+                ("OIDC_PROVIDER_SLUG", "google"),
+                ("OIDC_ISSUER_URL", "https://accounts.google.com"),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(c.providers["google"].issuer, "https://accounts.google.com");
+        assert_eq!(
+            c.providers["google"].callback,
+            ssogate_config::Callback::Ssogate
+        );
+        assert_eq!(
+            c.providers["google"].provisioning.username.source,
+            ssogate_core::policy::UsernameSource::Claim
+        );
         Ok(())
     });
     // BookStack: AUTH_METHOD=oidc needs no switch; its login page shows unless
