@@ -94,18 +94,33 @@ pub struct Op {
 }
 
 pub fn start_op(dir: &Path, base: &str, slug: &str, host: &str) -> Op {
+    start_op_at(
+        dir,
+        &format!("{base}/auth/{slug}/callback"),
+        &format!("{base}/logged-out"),
+        &format!("{base}/auth/{slug}/backchannel-logout"),
+        host,
+    )
+}
+
+/// oidc-provider for one relying party with these redirect, post-logout and
+/// back-channel URIs registered.
+pub fn start_op_at(
+    dir: &Path,
+    redirect_uri: &str,
+    post_logout_uri: &str,
+    backchannel_uri: &str,
+    host: &str,
+) -> Op {
     let keys = tempfile::tempdir().unwrap();
     let mut child = Command::new("node")
         .arg(dir.join("server.mjs"))
         .current_dir(dir)
         .env("OP_PORT", free_port().to_string())
         .env("OP_HOST", host)
-        .env("OP_REDIRECT_URI", format!("{base}/auth/{slug}/callback"))
-        .env("OP_POST_LOGOUT_URI", format!("{base}/logged-out"))
-        .env(
-            "OP_BACKCHANNEL_URI",
-            format!("{base}/auth/{slug}/backchannel-logout"),
-        )
+        .env("OP_REDIRECT_URI", redirect_uri)
+        .env("OP_POST_LOGOUT_URI", post_logout_uri)
+        .env("OP_BACKCHANNEL_URI", backchannel_uri)
         .env("OP_KEYS", "k1:RS256")
         .env("OP_KEYS_DIR", keys.path())
         .stdout(Stdio::piped())

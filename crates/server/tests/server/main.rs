@@ -12,6 +12,7 @@ mod browser;
 mod console;
 mod external;
 mod flows;
+mod guides;
 mod migration;
 mod nginx;
 mod passwords;
