@@ -40,6 +40,17 @@ impl Callback {
         }
     }
 
+    /// Where the provider sends the browser after RP-initiated logout: a URI the system
+    /// being left had registered (BookStack: `/login?prevent_auto_init=true` when it
+    /// signs in automatically, else `/`; Nextcloud: its root), so the provider accepts it.
+    pub fn post_logout_path(self, auto_initiate: bool) -> &'static str {
+        match self {
+            Callback::Bookstack if auto_initiate => "/login?prevent_auto_init=true",
+            Callback::Bookstack | Callback::Nextcloud => "/",
+            Callback::Ssogate | Callback::Tududi => "/logged-out",
+        }
+    }
+
     /// Where a sign-in through this provider starts.
     pub fn start_path(self, slug: &str) -> String {
         match self {

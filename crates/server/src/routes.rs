@@ -31,6 +31,14 @@ pub fn router(app: App) -> Router {
         // provider keep working (`callback` in a provider's table).
         .route("/oidc/callback", get(auth::legacy_callback))
         .route("/apps/user_oidc/code", get(auth::legacy_callback))
+        .route(
+            "/apps/user_oidc/backchannel-logout/{name}",
+            post(auth::nextcloud_backchannel_logout),
+        )
+        .route(
+            "/index.php/apps/user_oidc/backchannel-logout/{name}",
+            post(auth::nextcloud_backchannel_logout),
+        )
         .route("/api/oidc/callback/{slug}", get(auth::legacy_callback))
         .route("/api/oidc/auth/{slug}", get(auth::legacy_start))
         .route("/api/oidc/identities", get(account::identities_json))

@@ -40,7 +40,14 @@ pub(crate) async fn logout(
         if app.config.server.rp_logout
             && let Some(entry) = session.provider.as_deref().and_then(|p| app.provider(p))
         {
-            let back = format!("{}/logged-out", app.config.base_url);
+            let back = format!(
+                "{}{}",
+                app.config.base_url,
+                entry
+                    .config
+                    .callback
+                    .post_logout_path(app.config.server.auto_initiate)
+            );
             // The ID token tells the provider which of its sessions to end, so it need
             // not ask (RP-Initiated Logout 1.0, 2: RECOMMENDED).
             // A fresh random `state`: some providers (Glewlwyd) strand the person on
@@ -68,6 +75,28 @@ pub(crate) async fn logout(
 #[derive(Deserialize)]
 pub(crate) struct BackchannelForm {
     logout_token: Option<String>,
+}
+
+/// Nextcloud user_oidc's back-channel logout URI
+/// (`/index.php/apps/user_oidc/backchannel-logout/{name}`, also without `index.php`),
+/// so the URI registered at the provider keeps working: the provider of that slug, else
+/// the one configured with Nextcloud's callback.
+pub(crate) async fn nextcloud_backchannel_logout(
+    State(app): State<App>,
+    req: Req,
+    Path(name): Path<String>,
+    form: Form<BackchannelForm>,
+) -> Response {
+    let slug = if app.provider(&name).is_some() {
+        name
+    } else {
+        app.registry()
+            .providers
+            .iter()
+            .find(|(_, p)| p.config.callback == ssogate_config::Callback::Nextcloud)
+            .map_or(name, |(s, _)| s.clone())
+    };
+    backchannel_logout(State(app), req, Path(slug), form).await
 }
 
 /// Back-Channel Logout 1.0, 2.8: 200 when done, 400 with a JSON error otherwise.

@@ -11,7 +11,7 @@ mod page;
 pub(crate) use flow::{
     Purpose, begin, callback, legacy_callback, legacy_start, open_session, start,
 };
-pub(crate) use logout::{TokenForm, backchannel_logout, logout};
+pub(crate) use logout::{TokenForm, backchannel_logout, logout, nextcloud_backchannel_logout};
 pub(crate) use page::{local_login, logged_out, login_page};
 
 use crate::extract::Req;

@@ -33,17 +33,18 @@ fn fill(text: &str, base: &str, issuer: &str, db: &str) -> String {
 }
 
 impl Moved {
-    /// The provider with `callback` (a path) registered, and ssogate configured by `file`
-    /// and `env` as the guide says.
-    async fn start(callback: &str, file: &str, env: &[(&str, &str)]) -> Option<Moved> {
+    /// The provider with the old system's `[callback, post-logout, back-channel]` paths
+    /// registered, and ssogate configured by `file` and `env` as the guide says.
+    async fn start(paths: [&str; 3], file: &str, env: &[(&str, &str)]) -> Option<Moved> {
+        let [callback, post_logout, backchannel] = paths;
         let op_dir = op_dir()?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let op = start_op_at(
             &op_dir,
             &format!("{base}{callback}"),
-            &format!("{base}/logged-out"),
-            &format!("{base}/auth/unused/backchannel-logout"),
+            &format!("{base}{post_logout}"),
+            &format!("{base}{backchannel}"),
             "127.0.0.1",
         );
         let dir = tempfile::tempdir().unwrap();
@@ -97,45 +98,69 @@ fn grants(u: &ExistingUser) -> Vec<String> {
     g
 }
 
-/// Signs `login` in from `start` (a path), through the provider's own login and
-/// consent pages; the answer of ssogate's callback.
-async fn sign_in(b: &Browser, m: &Moved, start: &str, login: &str) -> Resp {
-    let mut url = Url::parse(&m.url(start)).unwrap();
+/// `attr="…"` of an HTML tag's text.
+fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    tag.split(&format!("{name}=\"")).nth(1)?.split('"').next()
+}
+
+/// Follows the browser from `url` through redirects and the provider's own pages (its
+/// development login and consent forms, its logout confirmation) until it is back at
+/// ssogate (or, for a logout with nowhere to return to, on the provider's last page);
+/// that answer and its address.
+async fn walk(b: &Browser, m: &Moved, mut url: Url, login: &str) -> (Url, Resp) {
     for _ in 0..12 {
+        if url.as_str().starts_with(&m.base) {
+            return (url.clone(), b.get(url.as_str()).await);
+        }
         let r = b.get(url.as_str()).await;
-        let next = match r.status {
+        url = match r.status {
             301..=303 | 307 | 308 => url.join(&r.location().unwrap()).unwrap(),
-            200 => {
-                // oidc-provider's development login and consent forms.
-                let action = r
+            200 if r.body.contains("<form") => {
+                let form_tag = r.body.split("<form").nth(1).unwrap();
+                let action = url.join(attr(form_tag, "action").unwrap()).unwrap();
+                let mut fields: Vec<(String, String)> = r
                     .body
-                    .split("action=\"")
-                    .nth(1)
-                    .and_then(|a| a.split('"').next())
-                    .unwrap_or_else(|| panic!("no form at {url}: {}", r.body));
-                let action = url.join(action).unwrap();
-                let form: &[(&str, &str)] = if r.body.contains("value=\"login\"") {
-                    &[("prompt", "login"), ("login", login), ("password", "x")]
-                } else {
-                    &[("prompt", "consent")]
-                };
-                let p = b.post(action.as_str(), form).await;
-                assert!(
-                    (301..=303).contains(&p.status),
-                    "{action}: {} {}",
-                    p.status,
-                    p.body
-                );
-                action.join(&p.location().unwrap()).unwrap()
+                    .split("<input")
+                    .skip(1)
+                    .map(|t| t.split('>').next().unwrap())
+                    .filter(|t| t.contains("type=\"hidden\""))
+                    .filter_map(|t| Some((attr(t, "name")?.into(), attr(t, "value")?.into())))
+                    .collect();
+                if r.body.contains("name=\"login\"") {
+                    fields.push(("login".into(), login.into()));
+                    fields.push(("password".into(), "x".into()));
+                }
+                if r.body.contains("name=\"logout\"") {
+                    fields.push(("logout".into(), "yes".into()));
+                }
+                let fields: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let p = b.post(action.as_str(), &fields).await;
+                match p.status {
+                    301..=303 => action.join(&p.location().unwrap()).unwrap(),
+                    200 => return (action, p),
+                    s => panic!("{action} answered {s}: {}", p.body),
+                }
             }
+            200 => return (url, r),
             s => panic!("{url} answered {s}: {}", r.body),
         };
-        if next.as_str().starts_with(&m.base) {
-            return b.get(next.as_str()).await;
-        }
-        url = next;
     }
-    panic!("the sign-in did not come back to ssogate");
+    panic!("the browser did not come back to ssogate");
+}
+
+/// Signs `login` in from `start` (a path); the answer of ssogate's callback.
+async fn sign_in(b: &Browser, m: &Moved, start: &str, login: &str) -> Resp {
+    let r = b.get(&m.url(start)).await;
+    assert_eq!(r.status, 302, "{start}: {}", r.body);
+    let (back, r) = walk(b, m, Url::parse(&r.location().unwrap()).unwrap(), login).await;
+    assert!(
+        back.as_str().starts_with(&m.base),
+        "the provider kept the browser: {back}"
+    );
+    r
 }
 
 /// Forward-auth's answer for the browser's session, as (header, value) pairs.
@@ -162,7 +187,8 @@ fn header<'a>(h: &'a [(String, String)], name: &str) -> &'a str {
 #[tokio::test]
 async fn bookstack_guide_signs_in_through_the_real_provider() {
     let Some(m) = Moved::start(
-        "/oidc/callback",
+        // BookStack's: its callback, and `/` to come back to after logout.
+        ["/oidc/callback", "/", "/unused"],
         r#"database_url = "{db}"
 
 [catalogue]
@@ -213,13 +239,27 @@ groups = [
     assert_eq!(header(&h, "remote-email"), "alice@example.org");
     assert_eq!(header(&h, "remote-name"), "Alice Liddell");
     assert_eq!(header(&h, "remote-groups"), "Admin,Viewer");
+    // Logout goes on to the provider and comes back where BookStack's registration says.
+    let _ = b.get(&m.url("/account")).await;
+    let csrf = b.cookie("ssogate_csrf").unwrap();
+    let r = b.post(&m.url("/logout"), &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, 303);
+    let to = Url::parse(&r.location().unwrap()).unwrap();
+    assert!(to.as_str().starts_with(&m._op.issuer), "{to}");
+    let (back, _) = walk(&b, &m, to, "alice").await;
+    assert_eq!(back.origin(), Url::parse(&m.base).unwrap().origin());
+    assert_eq!(back.path(), "/");
+    let verify = b
+        .get_with(&m.url("/auth/verify"), &[("accept", "application/json")])
+        .await;
+    assert_eq!(verify.status, 401);
 }
 
 /// docs/migrating/tududi.md: Tududi's environment, unchanged.
 #[tokio::test]
 async fn tududi_guide_signs_in_through_the_real_provider() {
     let Some(m) = Moved::start(
-        "/api/oidc/callback/company",
+        ["/api/oidc/callback/company", "/logged-out", "/unused"],
         "database_url = \"{db}\"\n",
         &[
             ("BASE_URL", "{base}"),
@@ -242,7 +282,10 @@ async fn tududi_guide_signs_in_through_the_real_provider() {
     let b = Browser::new();
     let providers: serde_json::Value =
         serde_json::from_str(&b.get(&m.url("/api/oidc/providers")).await.body).unwrap();
-    assert_eq!(providers["providers"][0]["name"], "Company SSO", "{providers}");
+    assert_eq!(
+        providers["providers"][0]["name"], "Company SSO",
+        "{providers}"
+    );
     let r = sign_in(&b, &m, "/api/oidc/auth/company", "carol").await;
     assert_eq!(r.status, 303, "{}", r.body);
     // Tududi's username rule (the email's local part) and its admin domains.
@@ -261,7 +304,7 @@ async fn tududi_guide_signs_in_through_the_real_provider() {
 #[tokio::test]
 async fn booklore_guide_signs_in_through_the_real_provider() {
     let Some(m) = Moved::start(
-        "/auth/pocketid/callback",
+        ["/auth/pocketid/callback", "/logged-out", "/unused"],
         r#"database_url = "{db}"
 base_url = "{base}"
 
@@ -329,7 +372,12 @@ allow_at_sign = true
 #[tokio::test]
 async fn nextcloud_guide_signs_in_through_the_real_provider() {
     let Some(m) = Moved::start(
-        "/apps/user_oidc/code",
+        // user_oidc's, back-channel logout included.
+        [
+            "/apps/user_oidc/code",
+            "/",
+            "/index.php/apps/user_oidc/backchannel-logout/keycloak",
+        ],
         r#"database_url = "{db}"
 base_url = "{base}"
 
@@ -372,6 +420,17 @@ groups.enabled = true
     assert_eq!(header(&h, "remote-user"), nextcloud_id);
     assert_eq!(header(&h, "remote-name"), "Alice Liddell");
     assert_eq!(header(&h, "remote-groups"), "admins,readers");
+    // Signing out at the provider reaches ssogate on user_oidc's back-channel URI.
+    let end = Url::parse(&format!("{}/session/end", m._op.issuer)).unwrap();
+    let _ = walk(&b, &m, end, "alice").await;
+    assert_eq!(b.status_within(&m.url("/auth/verify"), 401).await, 401);
+    let events = m.directory.audit_events(50).unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "logout.backchannel" && e.outcome == "success"),
+        "{events:?}"
+    );
 }
 
 /// docs/migrating/livecycle.md: an IdentityCreator and an AssignmentProvider as claim
@@ -379,7 +438,7 @@ groups.enabled = true
 #[tokio::test]
 async fn livecycle_guide_signs_in_through_the_real_provider() {
     let Some(m) = Moved::start(
-        "/auth/corp/callback",
+        ["/auth/corp/callback", "/logged-out", "/unused"],
         r#"database_url = "{db}"
 base_url = "{base}"
 
