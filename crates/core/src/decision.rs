@@ -53,6 +53,13 @@ pub enum RejectReason {
     NoUsername,
     #[error("Your account could not be set up ({provider}: {message}). Ask an administrator.")]
     AssignmentFailed { provider: String, message: String },
+    /// A provisioning hook refused the sign-in; its message is shown as written.
+    #[error("{message}")]
+    DeniedByHook { hook: String, message: String },
+    #[error(
+        "Your sign-in could not be checked right now (provisioning hook \"{hook}\": {message}). Try again in a few minutes; if it keeps failing, tell the administrator."
+    )]
+    HookFailed { hook: String, message: String },
 }
 
 impl RejectReason {
@@ -71,6 +78,8 @@ impl RejectReason {
             RejectReason::UsernameConflict { .. } => "username_conflict",
             RejectReason::NoUsername => "no_username",
             RejectReason::AssignmentFailed { .. } => "assignment_failed",
+            RejectReason::DeniedByHook { .. } => "denied_by_hook",
+            RejectReason::HookFailed { .. } => "hook_failed",
         }
     }
 }

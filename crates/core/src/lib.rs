@@ -16,6 +16,7 @@ pub mod domain;
 pub mod engine;
 pub mod grants;
 pub mod groups;
+pub mod hooks;
 pub mod memory;
 pub mod password;
 pub mod policy;

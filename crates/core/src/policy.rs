@@ -292,6 +292,9 @@ pub struct ProvisioningPolicy {
     pub groups: GroupSyncPolicy,
     pub sync_attributes: AttributeSync,
     pub rules: Vec<RuleSpec>,
+    /// Provisioning hooks asked, in this order, about every sign-in (names of the
+    /// `[hooks.<name>]` tables).
+    pub hooks: Vec<String>,
 }
 
 impl Default for ProvisioningPolicy {
@@ -319,6 +322,7 @@ impl Default for ProvisioningPolicy {
             groups: GroupSyncPolicy::default(),
             sync_attributes: AttributeSync::default(),
             rules: Vec::new(),
+            hooks: Vec::new(),
         }
     }
 }

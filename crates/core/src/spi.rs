@@ -49,8 +49,10 @@ pub struct AssignContext<'a> {
     pub username: &'a str,
     pub first_login: bool,
     pub directory: &'a dyn DirectoryView,
-    /// Grants from rules whose condition held for this login.
+    /// Grants from rules whose condition held for this login (and from hooks).
     pub rule_grants: &'a [Grant],
+    /// Grants provisioning hooks take away for this login.
+    pub revokes: &'a [Grant],
     /// What the groups claim resolved to.
     pub groups: &'a GroupResolution<'a>,
 }

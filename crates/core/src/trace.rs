@@ -9,6 +9,7 @@ use std::fmt;
 pub enum Step {
     Map,
     Rules,
+    Hooks,
     Groups,
     Match,
     Policy,
@@ -24,6 +25,7 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Step::Map => "map",
             Step::Rules => "rules",
+            Step::Hooks => "hooks",
             Step::Groups => "groups",
             Step::Match => "match",
             Step::Policy => "policy",

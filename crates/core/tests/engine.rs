@@ -1554,3 +1554,164 @@ fn two_provider_entries_of_one_issuer_share_the_account() {
     assert!(again.changes.identity.is_none());
     assert_eq!(d.find("kim").unwrap().identities.len(), 2);
 }
+
+/// What a provisioning hook answered, as the server would hand it over.
+fn answered(hook: &str, answer: Value) -> ssogate_core::hooks::HookVerdict {
+    ssogate_core::hooks::HookVerdict::Answered {
+        hook: hook.into(),
+        answer: serde_json::from_value(answer).unwrap(),
+    }
+}
+
+fn decide_with(
+    e: &Engine,
+    d: &InMemoryDirectory,
+    c: &ClaimSources,
+    v: &[ssogate_core::hooks::HookVerdict],
+) -> Outcome {
+    e.decide_mapped_with(e.map(c), d, v)
+}
+
+/// LiveCycle's IdentityCreator and AssignmentProvider at run time: hooks' answers set
+/// attributes, add and take away grants (within the plan's limits), deny, and a failed
+/// hook refuses unless it fails open; every step is in the trace.
+#[test]
+fn provisioning_hook_answers_shape_the_decision() {
+    let e = engine(ProvisioningPolicy {
+        default_permissions: vec!["download_books".into()],
+        default_libraries: vec!["main".into()],
+        ..ProvisioningPolicy::default()
+    });
+    let d = base_dir();
+    let c = claims(ada());
+    let o = decide_with(
+        &e,
+        &d,
+        &c,
+        &[
+            answered(
+                "crm",
+                json!({"attributes": {"display_name": "Ada (Engineering)", "email": "ada@corp.example", "email_verified": true},
+                       "grant": {"permissions": ["upload_books"], "groups": ["Editors"]},
+                       "note": "engineering staff"}),
+            ),
+            answered(
+                "policy",
+                json!({"revoke": {"permissions": ["download_books", "read_books"], "libraries": ["main"]}}),
+            ),
+        ],
+    );
+    let Decision::Provision { account } = &o.decision else {
+        panic!("{:?}", o.decision)
+    };
+    assert_eq!(account.display_name.as_deref(), Some("Ada (Engineering)"));
+    assert_eq!(account.email.as_deref(), Some("ada@corp.example"));
+    assert!(account.email_verified);
+    assert_eq!(
+        names(&o, GrantKind::Permission),
+        ["read_books", "upload_books"]
+    );
+    assert_eq!(names(&o, GrantKind::Library), Vec::<String>::new());
+    assert_eq!(names(&o, GrantKind::Group), ["Editors"]);
+    assert!(trace_has(
+        &o,
+        "hook \"crm\" grants permission \"upload_books\", group \"Editors\" (engineering staff)"
+    ));
+    assert!(trace_has(&o, "required permissions stay"));
+
+    // A denial refuses, with the hook's message; nothing after it runs.
+    let o = decide_with(
+        &e,
+        &d,
+        &c,
+        &[
+            answered(
+                "crm",
+                json!({"deny": "Contractors sign in through the partner portal."}),
+            ),
+            answered("policy", json!({"grant": {"admin": true}})),
+        ],
+    );
+    assert_eq!(reason(&o), Some("denied_by_hook"));
+    assert_eq!(
+        o.reason().unwrap().to_string(),
+        "Contractors sign in through the partner portal."
+    );
+    assert!(!trace_has(&o, "hook \"policy\""));
+
+    // A hook that could not be asked: closed refuses, open lets the policy decide.
+    let failed = |fail_open| ssogate_core::hooks::HookVerdict::Failed {
+        hook: "crm".into(),
+        error: "timed out after 3000 ms".into(),
+        fail_open,
+    };
+    let o = decide_with(&e, &d, &c, &[failed(false)]);
+    assert_eq!(reason(&o), Some("hook_failed"));
+    assert!(!o.allow_session);
+    let o = decide_with(&e, &d, &c, &[failed(true)]);
+    assert!(matches!(o.decision, Decision::Provision { .. }));
+    assert!(trace_has(&o, "fails open"));
+
+    // An email the hook sets without vouching for it is not verified.
+    let o = decide_with(
+        &e,
+        &d,
+        &c,
+        &[answered(
+            "crm",
+            json!({"attributes": {"email": "ada@elsewhere.example"}}),
+        )],
+    );
+    let Decision::Provision { account } = &o.decision else {
+        panic!()
+    };
+    assert!(!account.email_verified);
+}
+
+/// Hook grants are re-evaluated at every sign-in like a rule's; an administrator's grant
+/// is never taken away by one.
+#[test]
+fn hook_grants_follow_the_hook_and_never_undo_an_administrator() {
+    let e = engine(ProvisioningPolicy::default());
+    let d = dir(json!({
+        "libraries": [{"name": "main"}],
+        "users": [{"username": "ada", "identities": [{"provider": "corp", "subject": "ada-sub"}],
+                   "permissions": [
+                     {"name": "read_books", "source": "default"},
+                     {"name": "manage_library", "source": "admin"},
+                     {"name": "upload_books", "source": "rule"}
+                   ]}]
+    }));
+    let c = claims(json!({"sub": "ada-sub", "preferred_username": "ada"}));
+    // Still given: kept. Taking away the administrator's grant is refused.
+    let o = decide_with(
+        &e,
+        &d,
+        &c,
+        &[answered(
+            "crm",
+            json!({"grant": {"permissions": ["upload_books"]}, "revoke": {"permissions": ["manage_library"]}}),
+        )],
+    );
+    assert!(
+        matches!(o.decision, Decision::SignIn { .. }),
+        "{:?}",
+        o.decision
+    );
+    assert!(
+        o.changes.grants.removed.is_empty(),
+        "{:?}",
+        o.changes.grants
+    );
+    assert_eq!(o.changes.grants.refused.len(), 1);
+    // No longer given: taken back.
+    let o = decide_with(&e, &d, &c, &[answered("crm", json!({}))]);
+    assert_eq!(
+        o.changes.grants.removed,
+        [Grant::new(
+            GrantKind::Permission,
+            "upload_books",
+            GrantSource::Rule
+        )]
+    );
+}

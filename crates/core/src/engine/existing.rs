@@ -9,6 +9,7 @@ impl Engine {
         dir: &dyn DirectoryView,
         found: Found<'_>,
         rule_grants: &[Grant],
+        revokes: &[Grant],
         resolution: &GroupResolution<'_>,
         mut trace: Trace,
     ) -> Outcome {
@@ -136,6 +137,7 @@ impl Engine {
             first_login: false,
             directory: dir,
             rule_grants,
+            revokes,
             groups: resolution,
         };
         let diff = match self.run_assigners(&ctx, plan, &mut trace) {

@@ -21,6 +21,7 @@ use crate::domain::{
 };
 use crate::grants::{GrantDiff, GrantPlan};
 use crate::groups::{self, GroupResolution};
+use crate::hooks::HookVerdict;
 use crate::policy::{
     EmailConflict, MatchBy, ProviderPolicy, ProvisioningPolicy, UsernameFallback, UsernameSource,
 };
@@ -244,8 +245,29 @@ impl Engine {
 
     /// The second half of [`Engine::decide`].
     pub fn decide_mapped(&self, mapped: Mapped<'_>, dir: &dyn DirectoryView) -> Outcome {
+        self.decide_mapped_with(mapped, dir, &[])
+    }
+
+    /// [`Engine::decide_mapped`] with what the provisioning hooks answered about this
+    /// sign-in (see [`crate::hooks`]), applied in their order: a denial or a failed hook
+    /// that fails closed refuses; attributes replace the mapped claims; grants join the
+    /// rules' and revocations come last.
+    pub fn decide_mapped_with(
+        &self,
+        mapped: Mapped<'_>,
+        dir: &dyn DirectoryView,
+        verdicts: &[HookVerdict],
+    ) -> Outcome {
         match mapped.profile {
-            Ok(profile) => self.decide_profile(&profile, dir, mapped.trace),
+            Ok(mut profile) => {
+                let mut trace = mapped.trace;
+                for v in verdicts {
+                    if let HookVerdict::Answered { hook, answer } = v {
+                        apply_attributes(&mut profile, hook, &answer.attributes, &mut trace);
+                    }
+                }
+                self.decide_profile(&profile, dir, trace, verdicts)
+            }
             Err(e) => reject(
                 RejectReason::InvalidClaims(e),
                 UserView::default(),
@@ -259,6 +281,7 @@ impl Engine {
         profile: &Profile,
         dir: &dyn DirectoryView,
         mut trace: Trace,
+        verdicts: &[HookVerdict],
     ) -> Outcome {
         let mapped = UserView {
             username: profile.username.clone(),
@@ -327,6 +350,72 @@ impl Engine {
             }
         }
 
+        // Provisioning hooks, in the chain's order.
+        let mut revokes = Vec::new();
+        for v in verdicts {
+            match v {
+                HookVerdict::Failed {
+                    hook,
+                    error,
+                    fail_open: true,
+                } => trace.note(
+                    Step::Hooks,
+                    format!("hook \"{hook}\" failed ({error}); it fails open, so the decision stands without it"),
+                ),
+                HookVerdict::Failed { hook, error, .. } => {
+                    trace.note(
+                        Step::Hooks,
+                        format!("hook \"{hook}\" failed ({error}); it fails closed"),
+                    );
+                    return reject(
+                        RejectReason::HookFailed {
+                            hook: hook.clone(),
+                            message: error.clone(),
+                        },
+                        mapped,
+                        trace,
+                    );
+                }
+                HookVerdict::Answered { hook, answer } => {
+                    let note = answer
+                        .note
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
+                    if let Some(message) = &answer.deny {
+                        trace.note(Step::Hooks, format!("hook \"{hook}\" denies the sign-in{note}"));
+                        return reject(
+                            RejectReason::DeniedByHook {
+                                hook: hook.clone(),
+                                message: message.clone(),
+                            },
+                            mapped,
+                            trace,
+                        );
+                    }
+                    let granted = answer.grant.grants(GrantSource::Rule);
+                    let taken = answer.revoke.grants(GrantSource::Rule);
+                    let names = |g: &[Grant]| {
+                        g.iter()
+                            .map(|g| format!("{} \"{}\"", g.kind, g.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    let what = match (granted.is_empty(), taken.is_empty()) {
+                        (true, true) => "changes no grant".to_owned(),
+                        (false, true) => format!("grants {}", names(&granted)),
+                        (true, false) => format!("takes away {}", names(&taken)),
+                        (false, false) => {
+                            format!("grants {}; takes away {}", names(&granted), names(&taken))
+                        }
+                    };
+                    trace.note(Step::Hooks, format!("hook \"{hook}\" {what}{note}"));
+                    rule_grants.extend(granted);
+                    revokes.extend(taken);
+                }
+            }
+        }
+
         // Groups.
         let gp = &self.policy.groups;
         let resolution = if gp.enabled {
@@ -354,9 +443,61 @@ impl Engine {
         };
 
         match self.find_account(profile, dir, &mut trace) {
-            Some(found) => self.existing(profile, dir, found, &rule_grants, &resolution, trace),
-            None => self.provision(profile, dir, &rule_grants, &resolution, mapped, trace),
+            Some(found) => self.existing(
+                profile,
+                dir,
+                found,
+                &rule_grants,
+                &revokes,
+                &resolution,
+                trace,
+            ),
+            None => self.provision(
+                profile,
+                dir,
+                &rule_grants,
+                &revokes,
+                &resolution,
+                mapped,
+                trace,
+            ),
         }
+    }
+}
+
+/// A hook's attributes in place of the mapped claims, traced.
+fn apply_attributes(
+    profile: &mut Profile<'_>,
+    hook: &str,
+    a: &crate::hooks::HookAttributes,
+    trace: &mut Trace,
+) {
+    let mut set = Vec::new();
+    if let Some(v) = &a.username {
+        profile.username = Some(v.clone());
+        set.push("username");
+    }
+    if let Some(v) = &a.email {
+        profile.email = Some(v.clone());
+        // Only the hook's word makes its address verified.
+        profile.email_verified = a.email_verified.unwrap_or(false);
+        set.push("email");
+    } else if let Some(v) = a.email_verified {
+        profile.email_verified = profile.email_verified && v;
+    }
+    if let Some(v) = &a.display_name {
+        profile.display_name = Some(v.clone());
+        set.push("display name");
+    }
+    if let Some(v) = &a.quota {
+        profile.quota = Some(v.clone());
+        set.push("quota");
+    }
+    if !set.is_empty() {
+        trace.note(
+            Step::Hooks,
+            format!("hook \"{hook}\" sets the {}", set.join(", ")),
+        );
     }
 }
 

@@ -9,6 +9,7 @@ impl Engine {
         profile: &Profile,
         dir: &dyn DirectoryView,
         rule_grants: &[Grant],
+        revokes: &[Grant],
         resolution: &GroupResolution<'_>,
         mapped: UserView,
         mut trace: Trace,
@@ -96,6 +97,7 @@ impl Engine {
             first_login: true,
             directory: dir,
             rule_grants,
+            revokes,
             groups: resolution,
         };
         let mut view = UserView {
@@ -511,6 +513,21 @@ impl AssignmentProvider for PolicyAssignments<'_> {
                         trace,
                     );
                 }
+            }
+        }
+        plan.flush(trace);
+        // Provisioning hooks have the last word on what this sign-in holds, within the
+        // plan's limits (never an administrator's grant, never the last admin).
+        for g in ctx.revokes {
+            let required = g.kind == GrantKind::Permission
+                && e.permissions.iter().any(|x| x.required && x.name == g.name);
+            if required {
+                trace.note(
+                    Step::Grants,
+                    format!("a hook asked to remove required permission \"{}\"; required permissions stay", g.name),
+                );
+            } else if plan.has(g.kind, &g.name) {
+                plan.revoke(g.kind, &g.name, "a provisioning hook takes it away", trace);
             }
         }
         Ok(())
