@@ -204,12 +204,14 @@ impl Admin {
         self.user(who)
     }
 
-    /// What a sign-in with these claims would decide, and why — nothing is written.
+    /// What a sign-in with these claims would decide, and why — nothing is written
+    /// (`verdicts`: what the provider's provisioning hooks answered, asked as a dry run).
     pub fn test_claims(
         &self,
         engine: Arc<ssogate_core::Engine>,
         id_token: serde_json::Value,
         userinfo: Option<serde_json::Value>,
+        verdicts: Vec<ssogate_core::hooks::HookVerdict>,
     ) -> Result<ssogate_core::Outcome, AdminError> {
         if !id_token.is_object() {
             return Err(AdminError::Invalid {
@@ -217,9 +219,10 @@ impl Admin {
                 message: "must be a JSON object of claims".into(),
             });
         }
-        Ok(self.directory.decide(
+        Ok(self.directory.decide_with(
             engine,
             ssogate_core::claims::ClaimSources { id_token, userinfo },
+            verdicts,
         )?)
     }
 

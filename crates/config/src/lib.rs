@@ -10,11 +10,13 @@
 //!
 //! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
+mod hooks;
 mod load;
 mod provider;
 pub mod seed_env;
 mod server;
 
+pub use hooks::{HookConfig, OnFailure};
 pub use load::{load, load_with_env};
 use provider::*;
 pub use provider::{Callback, ProviderConfig};
@@ -182,6 +184,8 @@ pub struct Config {
     pub base_url: String,
     /// Listening, pages, sessions and forward-auth (`[server]`).
     pub server: ServerConfig,
+    /// Provisioning hooks (`[hooks.<name>]`), for policies to name.
+    pub hooks: BTreeMap<String, HookConfig>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,
@@ -365,7 +369,33 @@ impl Config {
             })?;
         let engine = Engine::new(provider.policy(), policy.clone(), self.permissions(saved))
             .map_err(|e| policy_error(origin, slug, &e))?;
+        self.check_hooks(origin, slug, &policy)?;
         Ok((Arc::new(engine), policy))
+    }
+
+    /// Every hook a policy names is configured.
+    pub(crate) fn check_hooks(
+        &self,
+        origin: &str,
+        slug: &str,
+        policy: &ProvisioningPolicy,
+    ) -> Result<(), ConfigError> {
+        match policy.hooks.iter().find(|h| !self.hooks.contains_key(*h)) {
+            None => Ok(()),
+            Some(h) => Err(ConfigError::new(
+                origin,
+                format!("providers.{slug}.provisioning.hooks"),
+                format!(
+                    "there is no hook \"{h}\" (configured: {})",
+                    if self.hooks.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        self.hooks.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                ),
+                "Add a [hooks.<name>] table to the configuration file, or remove the name.",
+            )),
+        }
     }
 
     /// [`Config::compile`], falling back past saved settings that no longer compile

@@ -24,6 +24,8 @@ pub(crate) struct RawConfig {
     provisioning: Option<Value>,
     #[serde(default)]
     providers: BTreeMap<String, Value>,
+    #[serde(default)]
+    hooks: BTreeMap<String, crate::hooks::RawHook>,
 }
 
 /// Loads `path` (if given) and the process environment.
@@ -120,7 +122,13 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     raw.passwords
         .check()
         .map_err(|(k, m)| located(&figment, path, &k, m))?;
+    let origin = path.map_or_else(|| "the environment".to_owned(), |p| p.display().to_string());
+    let mut hooks = BTreeMap::new();
+    for (name, raw) in raw.hooks {
+        hooks.insert(name.clone(), crate::hooks::build_hook(&name, raw, &origin)?);
+    }
     let config = Config {
+        hooks,
         base_url,
         server: raw.server,
         audit: raw.audit,
@@ -144,6 +152,7 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
             config.catalogue.permissions.clone(),
         )
         .map_err(|e| policy_error(&config.origin_name(), slug, &e))?;
+        config.check_hooks(&config.origin_name(), slug, &p.provisioning)?;
         config.engines.insert(slug.clone(), Arc::new(engine));
     }
     Ok(config)

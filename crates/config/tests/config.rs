@@ -615,3 +615,41 @@ fn the_seeds_switches_and_urls_are_read() {
         Ok(())
     });
 }
+
+/// `[hooks.<name>]`: HTTPS or loopback HTTP, a secret long enough to sign with, and a
+/// policy may only name hooks that exist.
+#[test]
+fn provisioning_hooks_are_checked_when_loaded() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    Jail::expect_with(|jail| {
+        let ok = format!(
+            "{MINIMAL}\n[providers.corp.provisioning]\nhooks = [\"crm\"]\n\n[hooks.crm]\nurl = \"https://crm.example.org/hook\"\nsecret = \"{secret}\"\non_failure = \"ignore\"\n"
+        );
+        let c = load_text(jail, &ok, &[]).map_err(|e| e.to_string())?;
+        assert_eq!(c.hooks["crm"].timeout_ms, 3000);
+        assert_eq!(c.hooks["crm"].on_failure, ssogate_config::OnFailure::Ignore);
+        assert!(
+            !format!("{:?}", c.hooks["crm"]).contains("MfKQ9r8G"),
+            "the secret is never printed"
+        );
+        for (bad, key) in [
+            (
+                ok.replace("https://crm.example.org", "http://crm.example.org"),
+                "hooks.crm.url",
+            ),
+            (ok.replace(secret, "short"), "hooks.crm.secret"),
+            (
+                ok.replace("hooks = [\"crm\"]", "hooks = [\"crm\", \"erp\"]"),
+                "providers.corp.provisioning.hooks",
+            ),
+            (
+                ok.replace("on_failure = \"ignore\"", "timeout_ms = 0"),
+                "hooks.crm.timeout_ms",
+            ),
+        ] {
+            let e = load_text(jail, &bad, &[]).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+        }
+        Ok(())
+    });
+}

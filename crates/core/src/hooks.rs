@@ -96,7 +96,7 @@ impl HookGrants {
 pub enum HookVerdict {
     Answered {
         hook: String,
-        answer: HookAnswer,
+        answer: Box<HookAnswer>,
     },
     /// The hook could not be asked or gave no usable answer.
     Failed {

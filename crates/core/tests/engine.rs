@@ -1559,7 +1559,7 @@ fn two_provider_entries_of_one_issuer_share_the_account() {
 fn answered(hook: &str, answer: Value) -> ssogate_core::hooks::HookVerdict {
     ssogate_core::hooks::HookVerdict::Answered {
         hook: hook.into(),
-        answer: serde_json::from_value(answer).unwrap(),
+        answer: Box::new(serde_json::from_value(answer).unwrap()),
     }
 }
 

@@ -19,6 +19,7 @@ mod console;
 pub mod devidp;
 mod extract;
 mod hashing;
+mod hooks;
 mod i18n;
 mod metrics;
 mod middleware;

@@ -76,6 +76,8 @@ pub struct Inner {
     /// Where local passwords are verified (low-priority threads).
     pub(crate) hashing: crate::hashing::Hashing,
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
+    /// The HTTP client provisioning hooks are called with, made at the first call.
+    pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -127,6 +129,7 @@ impl App {
                 )))
             })?,
             reloads_done: std::sync::atomic::AtomicU64::new(0),
+            hooks_http: std::sync::OnceLock::new(),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,

@@ -341,11 +341,12 @@ pub(crate) fn login(
     engine: &Engine,
     sources: &ClaimSources,
     ctx: &RequestContext,
+    verdicts: &[ssogate_core::hooks::HookVerdict],
 ) -> Result<crate::LoginResult, StoreError> {
     let outcome = {
         let mapped = engine.map(sources);
         let view = View::load(&mut *db, &engine.lookups(&mapped))?;
-        let outcome = engine.decide_mapped(mapped, &view);
+        let outcome = engine.decide_mapped_with(mapped, &view, verdicts);
         if let Some(e) = view.into_error() {
             return Err(e);
         }
@@ -361,10 +362,11 @@ pub(crate) fn decide(
     db: &mut dyn Db,
     engine: &Engine,
     sources: &ClaimSources,
+    verdicts: &[ssogate_core::hooks::HookVerdict],
 ) -> Result<Outcome, StoreError> {
     let mapped = engine.map(sources);
     let view = View::load(&mut *db, &engine.lookups(&mapped))?;
-    let outcome = engine.decide_mapped(mapped, &view);
+    let outcome = engine.decide_mapped_with(mapped, &view, verdicts);
     match view.into_error() {
         Some(e) => Err(e),
         None => Ok(outcome),

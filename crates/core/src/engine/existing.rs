@@ -8,8 +8,7 @@ impl Engine {
         profile: &Profile,
         dir: &dyn DirectoryView,
         found: Found<'_>,
-        rule_grants: &[Grant],
-        revokes: &[Grant],
+        granted: &Granted,
         resolution: &GroupResolution<'_>,
         mut trace: Trace,
     ) -> Outcome {
@@ -136,8 +135,8 @@ impl Engine {
             username: &user.username,
             first_login: false,
             directory: dir,
-            rule_grants,
-            revokes,
+            rule_grants: &granted.grants,
+            revokes: &granted.revokes,
             groups: resolution,
         };
         let diff = match self.run_assigners(&ctx, plan, &mut trace) {

@@ -107,6 +107,13 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// What rules and hooks give a sign-in, and what hooks take away.
+#[derive(Default)]
+struct Granted {
+    grants: Vec<Grant>,
+    revokes: Vec<Grant>,
+}
+
 struct Found<'d> {
     user: &'d ExistingUser,
     by: MatchBy,
@@ -416,6 +423,11 @@ impl Engine {
             }
         }
 
+        let granted = Granted {
+            grants: rule_grants,
+            revokes,
+        };
+
         // Groups.
         let gp = &self.policy.groups;
         let resolution = if gp.enabled {
@@ -443,24 +455,8 @@ impl Engine {
         };
 
         match self.find_account(profile, dir, &mut trace) {
-            Some(found) => self.existing(
-                profile,
-                dir,
-                found,
-                &rule_grants,
-                &revokes,
-                &resolution,
-                trace,
-            ),
-            None => self.provision(
-                profile,
-                dir,
-                &rule_grants,
-                &revokes,
-                &resolution,
-                mapped,
-                trace,
-            ),
+            Some(found) => self.existing(profile, dir, found, &granted, &resolution, trace),
+            None => self.provision(profile, dir, &granted, &resolution, mapped, trace),
         }
     }
 }

@@ -8,8 +8,7 @@ impl Engine {
         &self,
         profile: &Profile,
         dir: &dyn DirectoryView,
-        rule_grants: &[Grant],
-        revokes: &[Grant],
+        granted: &Granted,
         resolution: &GroupResolution<'_>,
         mapped: UserView,
         mut trace: Trace,
@@ -96,8 +95,8 @@ impl Engine {
             username: &account.username,
             first_login: true,
             directory: dir,
-            rule_grants,
-            revokes,
+            rule_grants: &granted.grants,
+            revokes: &granted.revokes,
             groups: resolution,
         };
         let mut view = UserView {

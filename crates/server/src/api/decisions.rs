@@ -57,14 +57,21 @@ async fn decide(
     {
         return Err(Problem::field("userinfo", "must be a JSON object or null"));
     }
-    let Some((engine, _)) = app.engine(&r.provider) else {
+    let Some((engine, policy)) = app.engine(&r.provider) else {
         return Err(Problem::field(
             "provider",
             format!("no provider \"{}\" is configured", r.provider),
         ));
     };
+    let sources = ssogate_core::claims::ClaimSources {
+        id_token: r.claims.clone(),
+        userinfo: r.userinfo.clone().filter(|u| !u.is_null()),
+    };
+    let verdicts = crate::hooks::consult(&app, &r.provider, &policy.hooks, &engine, &sources, true)
+        .await
+        .map_err(|e| Problem::of_store(&e))?;
     let outcome = admin(&app, &caller, move |a| {
-        a.test_claims(engine, r.claims, r.userinfo)
+        a.test_claims(engine, r.claims, r.userinfo, verdicts)
     })
     .await?;
     Ok(Json(DecisionAnswer {

@@ -255,6 +255,8 @@ async fn refresh_keys(
 
 #[derive(Serialize, ToSchema)]
 pub struct ProvisioningSettings {
+    /// Provisioning hooks asked about every sign-in, in order (`[hooks.<name>]`).
+    pub hooks: Vec<String>,
     pub auto_provision: bool,
     pub soft_auto_provision: bool,
     pub disable_account_creation: bool,
@@ -295,6 +297,7 @@ async fn get_provisioning(
         .and_then(Value::as_object)
         .is_none_or(Map::is_empty);
     Ok(Json(ProvisioningSettings {
+        hooks: p.hooks,
         rules: p
             .rules
             .iter()
@@ -332,6 +335,10 @@ pub struct ProvisioningChange {
     pub default_groups: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_email_domains: Option<Vec<String>>,
+    /// Provisioning hooks to ask, in order; each must be a `[hooks.<name>]` of the
+    /// configuration file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Vec<String>>,
     /// Replaces the rules: each `{name, when, grant_permissions, …}` as in
     /// `[[provisioning.rules]]`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -315,11 +315,14 @@ pub(super) async fn sign_in(
         address: Some(req.addr.to_string()),
         user_agent: web::user_agent(&req.headers),
     };
-    let Some((engine, _)) = app.engine(&slug) else {
+    let Some((engine, policy)) = app.engine(&slug) else {
         return Ok(unknown_provider(app, req, &slug).await);
     };
+    let verdicts = crate::hooks::consult(app, &slug, &policy.hooks, &engine, &sources, false)
+        .await
+        .or_page(req)?;
     let result = app
-        .db(move |d| d.login(engine, sources, ctx))
+        .db(move |d| d.login_with(engine, sources, ctx, verdicts))
         .await
         .or_page(req)?;
     let outcome = &result.outcome;

@@ -45,6 +45,10 @@ pub(super) struct ScopeView {
     pub groups: Vec<Choice>,
     pub domains: String,
     pub rules: String,
+    /// The hooks asked, in order, comma-separated.
+    pub hooks: String,
+    /// The hooks the configuration file defines.
+    pub known_hooks: String,
 }
 
 #[derive(Template)]
@@ -63,6 +67,7 @@ fn view(
     c: &Catalogue,
     inherits: bool,
     error: Option<String>,
+    known_hooks: String,
 ) -> ScopeView {
     let choose = |names: Vec<String>, chosen: &[String]| {
         names
@@ -109,6 +114,8 @@ fn view(
         ),
         domains: p.admin_email_domains.join(", "),
         rules: serde_json::to_string_pretty(&p.rules).unwrap_or_else(|_| "[]".into()),
+        hooks: p.hooks.join(", "),
+        known_hooks,
     }
 }
 
@@ -131,6 +138,16 @@ async fn page(
             .filter(|(s, _)| *s == slug)
             .map(|(_, e)| e.clone())
     };
+    let known_hooks = if app.config.hooks.is_empty() {
+        "none".to_owned()
+    } else {
+        app.config
+            .hooks
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut scopes = Vec::new();
     match app.config.global_policy(&saved) {
         Ok(g) => scopes.push(view(
@@ -140,6 +157,7 @@ async fn page(
             &catalogue,
             false,
             error_of("global"),
+            known_hooks.clone(),
         )),
         Err(e) => tracing::warn!(error = %e, "the global provisioning settings do not compile"),
     }
@@ -160,6 +178,7 @@ async fn page(
             &catalogue,
             inherits,
             error_of(slug),
+            known_hooks.clone(),
         ));
     }
     let (csrf, cookie) = csrf_token(app, &req.headers);
@@ -226,6 +245,17 @@ fn document(pairs: &[(String, String)]) -> Result<Map<String, Value>, String> {
         "default_groups": list("default_groups"),
         "admin_email_domains": domains,
     });
+    // Hooks likewise: in the order written.
+    if let Some(text) = field("hooks")
+        && let Value::Object(m) = &mut doc
+    {
+        let hooks: Vec<String> = text
+            .split(',')
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect();
+        m.insert("hooks".into(), json!(hooks));
+    }
     // Rules only when the form had the field (a form without it keeps what applies).
     if let Some(text) = field("rules") {
         let text = text.trim();

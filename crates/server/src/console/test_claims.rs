@@ -105,7 +105,6 @@ pub(crate) async fn test_claims_run(
     let mut result = None;
     match (
         app.engine(&f.provider)
-            .map(|(e, _)| e)
             .ok_or_else(|| format!("no provider \"{}\" is configured", f.provider)),
         parse("claims", &f.claims),
         if f.userinfo.trim().is_empty() {
@@ -116,12 +115,29 @@ pub(crate) async fn test_claims_run(
     ) {
         (Err(e), _, _) => error = Some(e),
         (_, Err(e), _) | (_, _, Err(e)) => error = Some(e),
-        (Ok(engine), Ok(claims), Ok(userinfo)) => {
-            match run(&app, actor, move |a| {
-                a.test_claims(engine, claims, userinfo)
-            })
-            .await
-            {
+        (Ok((engine, policy)), Ok(claims), Ok(userinfo)) => {
+            let sources = ssogate_core::claims::ClaimSources {
+                id_token: claims.clone(),
+                userinfo: userinfo.clone(),
+            };
+            // The provider's hooks are asked too, told it is a dry run.
+            let verdicts = if claims.is_object() {
+                crate::hooks::consult(&app, &f.provider, &policy.hooks, &engine, &sources, true)
+                    .await
+                    .map_err(ssogate_admin::AdminError::from)
+            } else {
+                Ok(Vec::new())
+            };
+            let decided = match verdicts {
+                Ok(verdicts) => {
+                    run(&app, actor, move |a| {
+                        a.test_claims(engine, claims, userinfo, verdicts)
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match decided {
                 Ok(outcome) => {
                     result = Some(Decided {
                         decision: outcome.decision.code().to_owned(),

@@ -13,6 +13,7 @@ mod console;
 mod external;
 mod flows;
 mod guides;
+mod hooks;
 mod migration;
 mod nginx;
 mod passwords;

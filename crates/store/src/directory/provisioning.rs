@@ -5,6 +5,7 @@ use super::Backend;
 use crate::provision;
 use crate::{LoginResult, RequestContext, StoreError};
 use ssogate_core::claims::ClaimSources;
+use ssogate_core::hooks::HookVerdict;
 use ssogate_core::{Engine, Outcome};
 use std::sync::Arc;
 
@@ -16,9 +17,29 @@ pub trait LoginStore {
         engine: Arc<Engine>,
         sources: ClaimSources,
         ctx: RequestContext,
+    ) -> Result<LoginResult, StoreError> {
+        self.login_with(engine, sources, ctx, Vec::new())
+    }
+    /// [`LoginStore::login`] with what the provisioning hooks answered (asked before,
+    /// outside any transaction).
+    fn login_with(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        ctx: RequestContext,
+        verdicts: Vec<HookVerdict>,
     ) -> Result<LoginResult, StoreError>;
     /// What a login with these claims would decide now, writing nothing.
-    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError>;
+    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
+        self.decide_with(engine, sources, Vec::new())
+    }
+    /// [`LoginStore::decide`] with the hooks' answers.
+    fn decide_with(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        verdicts: Vec<HookVerdict>,
+    ) -> Result<Outcome, StoreError>;
 }
 
 impl<B: Backend> LoginStore for B {
@@ -26,21 +47,27 @@ impl<B: Backend> LoginStore for B {
     /// transaction, so two first logins of one subject are decided one after the other.
     /// On PostgreSQL the loser of such a race fails on a unique constraint and is decided
     /// again against the winner's rows.
-    fn login(
+    fn login_with(
         &self,
         engine: Arc<Engine>,
         sources: ClaimSources,
         ctx: RequestContext,
+        verdicts: Vec<HookVerdict>,
     ) -> Result<LoginResult, StoreError> {
         self.write_tx(move |db, changed| {
-            let result = provision::login(db, &engine, &sources, &ctx)?;
+            let result = provision::login(db, &engine, &sources, &ctx, &verdicts)?;
             if let Some(id) = result.user_id {
                 changed.user(id);
             }
             Ok(result)
         })
     }
-    fn decide(&self, engine: Arc<Engine>, sources: ClaimSources) -> Result<Outcome, StoreError> {
-        self.read(|db| provision::decide(db, &engine, &sources))
+    fn decide_with(
+        &self,
+        engine: Arc<Engine>,
+        sources: ClaimSources,
+        verdicts: Vec<HookVerdict>,
+    ) -> Result<Outcome, StoreError> {
+        self.read(|db| provision::decide(db, &engine, &sources, &verdicts))
     }
 }
