@@ -1,312 +1,192 @@
-//! The pages' words in English, German and French, chosen by `Accept-Language`,
+//! The pages' words in every language of `crates/server/i18n/` (one TOML file each,
+//! which a translator edits without touching Rust), chosen by `Accept-Language`,
 //! rejection reasons included (the core says them in English; [`reason`] says them in
-//! the page's language, with the same details filled in).
+//! the page's language, with the same details filled in). Arabic pages are laid out
+//! right to left.
 
 use axum::http::HeaderMap;
 
-pub(crate) struct Texts {
-    pub lang: &'static str,
-    pub sign_in_title: &'static str,
-    pub sign_in_intro: &'static str,
-    pub username: &'static str,
-    pub password: &'static str,
-    pub sign_in_button: &'static str,
-    pub or: &'static str,
-    pub no_methods: &'static str,
-    pub signed_out_title: &'static str,
-    pub signed_out_body: &'static str,
-    pub sign_in_again: &'static str,
-    pub account_title: &'static str,
-    pub signed_in_as: &'static str,
-    pub linked_identities: &'static str,
-    pub provider: &'static str,
-    pub email: &'static str,
-    pub first_linked: &'static str,
-    pub last_login: &'static str,
-    pub link_another: &'static str,
-    pub link_button: &'static str,
-    pub sign_in_with: &'static str,
-    pub unlink: &'static str,
-    pub unlink_confirm_title: &'static str,
-    pub unlink_confirm_body: &'static str,
-    pub cancel: &'static str,
-    pub sign_out: &'static str,
-    pub start_again: &'static str,
-    pub back_to_login: &'static str,
-    pub err_state_title: &'static str,
-    pub err_provider_title: &'static str,
-    pub err_unreachable_title: &'static str,
-    pub err_unreachable_body: &'static str,
-    pub err_not_found_title: &'static str,
-    pub err_not_found_body: &'static str,
-    pub err_rejected_title: &'static str,
-    pub err_invalid_title: &'static str,
-    pub err_invalid_body: &'static str,
-    pub err_too_many_title: &'static str,
-    pub err_too_many_body: &'static str,
-    pub err_csrf_title: &'static str,
-    pub err_csrf_body: &'static str,
-    pub err_server_title: &'static str,
-    pub err_server_body: &'static str,
-    pub err_unavailable_title: &'static str,
-    pub err_unavailable_body: &'static str,
-    pub wrong_password: &'static str,
-    pub sso_only: &'static str,
-    pub disabled: &'static str,
-    pub pending: &'static str,
-    pub link_done: &'static str,
-    pub unlinked: &'static str,
-    pub link_taken: &'static str,
-    pub link_exists: &'static str,
-    pub last_method: &'static str,
-    pub password_heading: &'static str,
-    pub no_password_warning: &'static str,
-    pub current_password: &'static str,
-    pub new_password: &'static str,
-    pub repeat_password: &'static str,
-    pub set_password: &'static str,
-    pub password_hint: &'static str,
-    pub reauth_to_set: &'static str,
-    pub password_changed: &'static str,
-    pub passwords_differ: &'static str,
-    pub current_wrong: &'static str,
-    pub password_too_short: &'static str,
-    pub password_too_long: &'static str,
-    pub password_is_identity: &'static str,
-    pub password_blank: &'static str,
-    pub reset_title: &'static str,
-    pub reset_intro: &'static str,
-    pub reset_invalid: &'static str,
-    pub reset_done: &'static str,
+macro_rules! texts {
+    ($($field:ident),* $(,)?) => {
+        /// One language's texts (from `crates/server/i18n/{lang}.toml`).
+        pub(crate) struct Texts {
+            pub lang: &'static str,
+            /// `rtl` for right-to-left scripts, else `ltr` (the `dir` of `<html>`).
+            pub dir: &'static str,
+            $(pub $field: &'static str,)*
+        }
+
+        /// Every key a language file has (the file test checks them).
+        #[cfg(test)]
+        pub(crate) const KEYS: &[&str] = &[$(stringify!($field)),*];
+
+        impl Texts {
+            /// A language from its file's table; a key it lacks says it in `fallback`'s
+            /// words (English), never nothing.
+            fn from_table(
+                lang: &'static str,
+                table: &std::collections::BTreeMap<String, String>,
+                fallback: Option<&Texts>,
+            ) -> Texts {
+                let get = |key: &str, en: Option<&'static str>| -> &'static str {
+                    match table.get(key) {
+                        // Made once per language at start, kept for the process's life.
+                        Some(v) => Box::leak(v.clone().into_boxed_str()),
+                        None => en.unwrap_or(""),
+                    }
+                };
+                Texts {
+                    lang,
+                    dir: if RTL.contains(&lang) { "rtl" } else { "ltr" },
+                    $($field: get(stringify!($field), fallback.map(|f| f.$field)),)*
+                }
+            }
+        }
+    };
 }
 
-const EN: Texts = Texts {
-    lang: "en",
-    sign_in_title: "Sign in",
-    sign_in_intro: "Choose how to sign in.",
-    username: "Username",
-    password: "Password",
-    sign_in_button: "Sign in",
-    or: "or",
-    no_methods: "No way to sign in is configured yet. Ask the administrator to add a provider.",
-    signed_out_title: "You are signed out",
-    signed_out_body: "Your session has ended.",
-    sign_in_again: "Sign in again",
-    account_title: "Your account",
-    signed_in_as: "Signed in as",
-    linked_identities: "Linked sign-in providers",
-    provider: "Provider",
-    email: "Email",
-    first_linked: "First linked",
-    last_login: "Last sign-in",
-    link_another: "Link another provider",
-    link_button: "Link {name}",
-    sign_in_with: "Sign in with {name}",
-    unlink: "Unlink",
-    unlink_confirm_title: "Unlink {name}?",
-    unlink_confirm_body: "You will no longer be able to sign in with {name}.",
-    cancel: "Cancel",
-    sign_out: "Sign out",
-    start_again: "Start again",
-    back_to_login: "Back to sign-in",
-    err_state_title: "This sign-in cannot continue",
-    err_provider_title: "The provider refused the sign-in",
-    err_unreachable_title: "The provider cannot be reached",
-    err_unreachable_body: "Signing in through this provider is not possible right now. Try again in a few minutes; if it keeps failing, tell the administrator.",
-    err_not_found_title: "Unknown provider",
-    err_not_found_body: "There is no sign-in provider at this address. Go back to the sign-in page and pick one from the list.",
-    err_rejected_title: "You cannot sign in",
-    err_invalid_title: "The sign-in could not be verified",
-    err_invalid_body: "The answer from the provider failed a security check, so nobody was signed in. Start again; if it keeps failing, tell the administrator.",
-    err_too_many_title: "Too many attempts",
-    err_too_many_body: "There were too many sign-in attempts from your address. Wait a few minutes and try again.",
-    err_csrf_title: "This form has expired",
-    err_csrf_body: "The form could not be verified, so nothing was changed. Reload the page and try again.",
-    err_server_title: "Something went wrong",
-    err_server_body: "The error was recorded. Try again in a moment; if it keeps failing, tell the administrator.",
-    err_unavailable_title: "Sign-in is unavailable for a moment",
-    err_unavailable_body: "ssogate cannot reach its user directory right now, so nobody can be signed in. Your provider is not at fault. Try again in a minute; if it keeps failing, tell the administrator.",
-    wrong_password: "Wrong username or password.",
-    sso_only: "This account uses single sign-on. Please sign in with your provider.",
-    disabled: "This account is disabled. Contact an administrator if you think this is a mistake.",
-    pending: "This account is awaiting approval by an administrator. Try again once it has been approved.",
-    link_done: "{name} is now linked to your account.",
-    unlinked: "{name} is no longer linked to your account.",
-    link_taken: "That {name} identity already belongs to another account; nothing was linked.",
-    link_exists: "Your account already has a {name} identity; unlink it first.",
-    last_method: "This is your only way to sign in. Link another provider first.",
-    password_heading: "Password",
-    no_password_warning: "Your account has no password: you can sign in only through a provider. Set one to keep a way in when the provider is unavailable.",
-    current_password: "Current password",
-    new_password: "New password",
-    repeat_password: "New password, again",
-    set_password: "Save password",
-    password_hint: "At least {n} characters, not your username or email address.",
-    reauth_to_set: "To set a first password, sign out and sign in again, then come back here within 10 minutes.",
-    password_changed: "Your password is saved.",
-    passwords_differ: "The two new passwords differ; nothing was changed.",
-    current_wrong: "The current password is not right; nothing was changed.",
-    password_too_short: "The password is too short: use at least {n} characters.",
-    password_too_long: "The password is too long: use at most {n} characters.",
-    password_is_identity: "The password must not be your username or email address.",
-    password_blank: "The password cannot be only spaces.",
-    reset_title: "Choose a password",
-    reset_intro: "Choose a new password for {name}.",
-    reset_invalid: "This link no longer works: it was used, a newer one replaced it, or it expired. Ask an administrator for a new one.",
-    reset_done: "Your password is set, and every session of your account has ended. Sign in with the new password.",
-};
+texts! {
+    sign_in_title,
+    sign_in_intro,
+    username,
+    password,
+    sign_in_button,
+    or,
+    no_methods,
+    signed_out_title,
+    signed_out_body,
+    sign_in_again,
+    account_title,
+    signed_in_as,
+    linked_identities,
+    provider,
+    email,
+    first_linked,
+    last_login,
+    link_another,
+    link_button,
+    sign_in_with,
+    unlink,
+    unlink_confirm_title,
+    unlink_confirm_body,
+    cancel,
+    sign_out,
+    start_again,
+    back_to_login,
+    err_state_title,
+    err_provider_title,
+    err_unreachable_title,
+    err_unreachable_body,
+    err_not_found_title,
+    err_not_found_body,
+    err_rejected_title,
+    err_invalid_title,
+    err_invalid_body,
+    err_too_many_title,
+    err_too_many_body,
+    err_csrf_title,
+    err_csrf_body,
+    err_server_title,
+    err_server_body,
+    err_unavailable_title,
+    err_unavailable_body,
+    wrong_password,
+    sso_only,
+    disabled,
+    pending,
+    link_done,
+    unlinked,
+    link_taken,
+    link_exists,
+    last_method,
+    password_heading,
+    no_password_warning,
+    current_password,
+    new_password,
+    repeat_password,
+    set_password,
+    password_hint,
+    reauth_to_set,
+    password_changed,
+    passwords_differ,
+    current_wrong,
+    password_too_short,
+    password_too_long,
+    password_is_identity,
+    password_blank,
+    reset_title,
+    reset_intro,
+    reset_invalid,
+    reset_done,
+    reason_not_in_allowed_group,
+    reason_auto_provisioning_disabled,
+    reason_account_creation_disabled,
+    reason_existing_account_not_adoptable,
+    reason_email_in_use,
+    reason_username_conflict,
+    reason_no_username,
+    reason_hook_failed,
+}
 
-const DE: Texts = Texts {
-    lang: "de",
-    sign_in_title: "Anmelden",
-    sign_in_intro: "Wählen Sie, wie Sie sich anmelden.",
-    username: "Benutzername",
-    password: "Passwort",
-    sign_in_button: "Anmelden",
-    or: "oder",
-    no_methods: "Es ist noch keine Anmeldemethode eingerichtet. Bitten Sie die Administration, einen Anbieter hinzuzufügen.",
-    signed_out_title: "Sie sind abgemeldet",
-    signed_out_body: "Ihre Sitzung wurde beendet.",
-    sign_in_again: "Erneut anmelden",
-    account_title: "Ihr Konto",
-    signed_in_as: "Angemeldet als",
-    linked_identities: "Verknüpfte Anmeldeanbieter",
-    provider: "Anbieter",
-    email: "E-Mail",
-    first_linked: "Verknüpft seit",
-    last_login: "Letzte Anmeldung",
-    link_another: "Weiteren Anbieter verknüpfen",
-    link_button: "{name} verknüpfen",
-    sign_in_with: "Anmelden mit {name}",
-    unlink: "Trennen",
-    unlink_confirm_title: "{name} trennen?",
-    unlink_confirm_body: "Sie können sich dann nicht mehr mit {name} anmelden.",
-    cancel: "Abbrechen",
-    sign_out: "Abmelden",
-    start_again: "Neu beginnen",
-    back_to_login: "Zurück zur Anmeldung",
-    err_state_title: "Diese Anmeldung kann nicht fortgesetzt werden",
-    err_provider_title: "Der Anbieter hat die Anmeldung abgelehnt",
-    err_unreachable_title: "Der Anbieter ist nicht erreichbar",
-    err_unreachable_body: "Die Anmeldung über diesen Anbieter ist gerade nicht möglich. Versuchen Sie es in einigen Minuten erneut; wenn es weiter scheitert, informieren Sie die Administration.",
-    err_not_found_title: "Unbekannter Anbieter",
-    err_not_found_body: "Unter dieser Adresse gibt es keinen Anmeldeanbieter. Gehen Sie zur Anmeldeseite zurück und wählen Sie einen aus der Liste.",
-    err_rejected_title: "Anmeldung nicht möglich",
-    err_invalid_title: "Die Anmeldung konnte nicht überprüft werden",
-    err_invalid_body: "Die Antwort des Anbieters hat eine Sicherheitsprüfung nicht bestanden; niemand wurde angemeldet. Beginnen Sie neu; wenn es weiter scheitert, informieren Sie die Administration.",
-    err_too_many_title: "Zu viele Versuche",
-    err_too_many_body: "Von Ihrer Adresse kamen zu viele Anmeldeversuche. Warten Sie einige Minuten und versuchen Sie es erneut.",
-    err_csrf_title: "Dieses Formular ist abgelaufen",
-    err_csrf_body: "Das Formular konnte nicht überprüft werden; nichts wurde geändert. Laden Sie die Seite neu und versuchen Sie es erneut.",
-    err_server_title: "Etwas ist schiefgegangen",
-    err_server_body: "Der Fehler wurde protokolliert. Versuchen Sie es gleich noch einmal; wenn es weiter scheitert, informieren Sie die Administration.",
-    err_unavailable_title: "Die Anmeldung ist kurz nicht verfügbar",
-    err_unavailable_body: "ssogate erreicht sein Benutzerverzeichnis gerade nicht, daher kann sich niemand anmelden. Ihr Anbieter ist nicht schuld. Versuchen Sie es in einer Minute noch einmal; wenn es weiter scheitert, informieren Sie die Administration.",
-    wrong_password: "Falscher Benutzername oder falsches Passwort.",
-    sso_only: "Dieses Konto verwendet Single Sign-On. Bitte melden Sie sich über Ihren Anbieter an.",
-    disabled: "Dieses Konto ist deaktiviert. Wenden Sie sich an die Administration, wenn das ein Irrtum ist.",
-    pending: "Dieses Konto wartet auf Freigabe durch die Administration. Versuchen Sie es nach der Freigabe erneut.",
-    link_done: "{name} ist jetzt mit Ihrem Konto verknüpft.",
-    unlinked: "{name} ist nicht mehr mit Ihrem Konto verknüpft.",
-    link_taken: "Diese {name}-Identität gehört bereits zu einem anderen Konto; nichts wurde verknüpft.",
-    link_exists: "Ihr Konto hat bereits eine {name}-Identität; trennen Sie diese zuerst.",
-    last_method: "Dies ist Ihre einzige Anmeldemöglichkeit. Verknüpfen Sie zuerst einen weiteren Anbieter.",
-    password_heading: "Passwort",
-    no_password_warning: "Ihr Konto hat kein Passwort: Sie können sich nur über einen Anbieter anmelden. Legen Sie eines fest, um Zugang zu behalten, wenn der Anbieter nicht erreichbar ist.",
-    current_password: "Aktuelles Passwort",
-    new_password: "Neues Passwort",
-    repeat_password: "Neues Passwort wiederholen",
-    set_password: "Passwort speichern",
-    password_hint: "Mindestens {n} Zeichen, nicht Ihr Benutzername oder Ihre E-Mail-Adresse.",
-    reauth_to_set: "Um ein erstes Passwort festzulegen, melden Sie sich ab und wieder an und kommen Sie innerhalb von 10 Minuten hierher zurück.",
-    password_changed: "Ihr Passwort ist gespeichert.",
-    passwords_differ: "Die beiden neuen Passwörter unterscheiden sich; nichts wurde geändert.",
-    current_wrong: "Das aktuelle Passwort stimmt nicht; nichts wurde geändert.",
-    password_too_short: "Das Passwort ist zu kurz: Verwenden Sie mindestens {n} Zeichen.",
-    password_too_long: "Das Passwort ist zu lang: Verwenden Sie höchstens {n} Zeichen.",
-    password_is_identity: "Das Passwort darf nicht Ihr Benutzername oder Ihre E-Mail-Adresse sein.",
-    password_blank: "Das Passwort darf nicht nur aus Leerzeichen bestehen.",
-    reset_title: "Passwort wählen",
-    reset_intro: "Wählen Sie ein neues Passwort für {name}.",
-    reset_invalid: "Dieser Link funktioniert nicht mehr: Er wurde benutzt, durch einen neueren ersetzt oder ist abgelaufen. Bitten Sie einen Administrator um einen neuen.",
-    reset_done: "Ihr Passwort ist festgelegt, und alle Sitzungen Ihres Kontos wurden beendet. Melden Sie sich mit dem neuen Passwort an.",
-};
+/// Languages written right to left.
+const RTL: &[&str] = &["ar"];
 
-const FR: Texts = Texts {
-    lang: "fr",
-    sign_in_title: "Connexion",
-    sign_in_intro: "Choisissez comment vous connecter.",
-    username: "Nom d’utilisateur",
-    password: "Mot de passe",
-    sign_in_button: "Se connecter",
-    or: "ou",
-    no_methods: "Aucun moyen de connexion n’est encore configuré. Demandez à l’administrateur d’ajouter un fournisseur.",
-    signed_out_title: "Vous êtes déconnecté",
-    signed_out_body: "Votre session est terminée.",
-    sign_in_again: "Se reconnecter",
-    account_title: "Votre compte",
-    signed_in_as: "Connecté en tant que",
-    linked_identities: "Fournisseurs de connexion liés",
-    provider: "Fournisseur",
-    email: "E-mail",
-    first_linked: "Lié depuis",
-    last_login: "Dernière connexion",
-    link_another: "Lier un autre fournisseur",
-    link_button: "Lier {name}",
-    sign_in_with: "Se connecter avec {name}",
-    unlink: "Délier",
-    unlink_confirm_title: "Délier {name} ?",
-    unlink_confirm_body: "Vous ne pourrez plus vous connecter avec {name}.",
-    cancel: "Annuler",
-    sign_out: "Se déconnecter",
-    start_again: "Recommencer",
-    back_to_login: "Retour à la connexion",
-    err_state_title: "Cette connexion ne peut pas continuer",
-    err_provider_title: "Le fournisseur a refusé la connexion",
-    err_unreachable_title: "Le fournisseur est injoignable",
-    err_unreachable_body: "La connexion par ce fournisseur est impossible pour le moment. Réessayez dans quelques minutes ; si cela persiste, prévenez l’administrateur.",
-    err_not_found_title: "Fournisseur inconnu",
-    err_not_found_body: "Il n’y a pas de fournisseur de connexion à cette adresse. Revenez à la page de connexion et choisissez-en un dans la liste.",
-    err_rejected_title: "Connexion impossible",
-    err_invalid_title: "La connexion n’a pas pu être vérifiée",
-    err_invalid_body: "La réponse du fournisseur a échoué à un contrôle de sécurité ; personne n’a été connecté. Recommencez ; si cela persiste, prévenez l’administrateur.",
-    err_too_many_title: "Trop de tentatives",
-    err_too_many_body: "Trop de tentatives de connexion depuis votre adresse. Patientez quelques minutes puis réessayez.",
-    err_csrf_title: "Ce formulaire a expiré",
-    err_csrf_body: "Le formulaire n’a pas pu être vérifié ; rien n’a été modifié. Rechargez la page et réessayez.",
-    err_server_title: "Une erreur est survenue",
-    err_server_body: "L’erreur a été enregistrée. Réessayez dans un instant ; si cela persiste, prévenez l’administrateur.",
-    err_unavailable_title: "La connexion est momentanément indisponible",
-    err_unavailable_body: "ssogate ne peut pas joindre son annuaire d’utilisateurs pour le moment : personne ne peut se connecter. Votre fournisseur n’y est pour rien. Réessayez dans une minute ; si cela persiste, prévenez l’administrateur.",
-    wrong_password: "Nom d’utilisateur ou mot de passe incorrect.",
-    sso_only: "Ce compte utilise l’authentification unique. Connectez-vous avec votre fournisseur.",
-    disabled: "Ce compte est désactivé. Contactez un administrateur si vous pensez que c’est une erreur.",
-    pending: "Ce compte attend l’approbation d’un administrateur. Réessayez une fois qu’il aura été approuvé.",
-    link_done: "{name} est maintenant lié à votre compte.",
-    unlinked: "{name} n’est plus lié à votre compte.",
-    link_taken: "Cette identité {name} appartient déjà à un autre compte ; rien n’a été lié.",
-    link_exists: "Votre compte a déjà une identité {name} ; déliez-la d’abord.",
-    last_method: "C’est votre seul moyen de connexion. Liez d’abord un autre fournisseur.",
-    password_heading: "Mot de passe",
-    no_password_warning: "Votre compte n’a pas de mot de passe : vous ne pouvez vous connecter que par un fournisseur. Définissez-en un pour garder un accès quand le fournisseur est indisponible.",
-    current_password: "Mot de passe actuel",
-    new_password: "Nouveau mot de passe",
-    repeat_password: "Nouveau mot de passe, à nouveau",
-    set_password: "Enregistrer le mot de passe",
-    password_hint: "Au moins {n} caractères, ni votre nom d’utilisateur ni votre adresse e-mail.",
-    reauth_to_set: "Pour définir un premier mot de passe, déconnectez-vous puis reconnectez-vous, et revenez ici dans les 10 minutes.",
-    password_changed: "Votre mot de passe est enregistré.",
-    passwords_differ: "Les deux nouveaux mots de passe diffèrent ; rien n’a été modifié.",
-    current_wrong: "Le mot de passe actuel n’est pas le bon ; rien n’a été modifié.",
-    password_too_short: "Le mot de passe est trop court : utilisez au moins {n} caractères.",
-    password_too_long: "Le mot de passe est trop long : utilisez au plus {n} caractères.",
-    password_is_identity: "Le mot de passe ne doit être ni votre nom d’utilisateur ni votre adresse e-mail.",
-    password_blank: "Le mot de passe ne peut pas être fait que d’espaces.",
-    reset_title: "Choisir un mot de passe",
-    reset_intro: "Choisissez un nouveau mot de passe pour {name}.",
-    reset_invalid: "Ce lien ne fonctionne plus : il a été utilisé, remplacé par un plus récent, ou il a expiré. Demandez-en un nouveau à un administrateur.",
-    reset_done: "Votre mot de passe est défini, et toutes les sessions de votre compte sont terminées. Connectez-vous avec le nouveau mot de passe.",
-};
+/// Every language ssogate's pages speak, English first (the fallback): the files are
+/// compiled in, so a binary needs nothing beside it.
+const FILES: &[(&str, &str)] = &[
+    ("en", include_str!("../i18n/en.toml")),
+    ("ar", include_str!("../i18n/ar.toml")),
+    ("bg", include_str!("../i18n/bg.toml")),
+    ("da", include_str!("../i18n/da.toml")),
+    ("de", include_str!("../i18n/de.toml")),
+    ("el", include_str!("../i18n/el.toml")),
+    ("es", include_str!("../i18n/es.toml")),
+    ("fi", include_str!("../i18n/fi.toml")),
+    ("fr", include_str!("../i18n/fr.toml")),
+    ("id", include_str!("../i18n/id.toml")),
+    ("it", include_str!("../i18n/it.toml")),
+    ("ja", include_str!("../i18n/ja.toml")),
+    ("ko", include_str!("../i18n/ko.toml")),
+    ("nl", include_str!("../i18n/nl.toml")),
+    ("no", include_str!("../i18n/no.toml")),
+    ("pl", include_str!("../i18n/pl.toml")),
+    ("pt", include_str!("../i18n/pt.toml")),
+    ("ro", include_str!("../i18n/ro.toml")),
+    ("ru", include_str!("../i18n/ru.toml")),
+    ("sl", include_str!("../i18n/sl.toml")),
+    ("sv", include_str!("../i18n/sv.toml")),
+    ("tr", include_str!("../i18n/tr.toml")),
+    ("uk", include_str!("../i18n/uk.toml")),
+    ("vi", include_str!("../i18n/vi.toml")),
+    ("zh", include_str!("../i18n/zh.toml")),
+];
+
+fn parse(lang: &str, text: &str) -> std::collections::BTreeMap<String, String> {
+    toml::from_str(text).unwrap_or_else(|e| {
+        tracing::error!(lang, error = %e, "a translation file does not parse; English is used");
+        Default::default()
+    })
+}
+
+static ALL: std::sync::LazyLock<Vec<Texts>> = std::sync::LazyLock::new(|| {
+    let mut all: Vec<Texts> = Vec::with_capacity(FILES.len());
+    for (lang, text) in FILES {
+        let t = Texts::from_table(lang, &parse(lang, text), all.first());
+        all.push(t);
+    }
+    all
+});
+
+/// The texts of `lang`, if ssogate speaks it.
+pub(crate) fn language(lang: &str) -> Option<&'static Texts> {
+    ALL.iter().find(|t| t.lang == lang)
+}
+
+fn english() -> &'static Texts {
+    static BLANK: std::sync::LazyLock<Texts> =
+        std::sync::LazyLock::new(|| Texts::from_table("en", &Default::default(), None));
+    ALL.first().unwrap_or(&BLANK)
+}
 
 /// The best of our languages for an `Accept-Language` header (RFC 9110 12.5.4);
 /// English when none fits.
@@ -315,7 +195,7 @@ pub(crate) fn texts(headers: &HeaderMap) -> &'static Texts {
         .get(axum::http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
     else {
-        return &EN;
+        return english();
     };
     let mut best: Option<(f32, &'static Texts)> = None;
     for item in header.split(',') {
@@ -325,21 +205,19 @@ pub(crate) fn texts(headers: &HeaderMap) -> &'static Texts {
             .find_map(|p| p.trim().strip_prefix("q="))
             .and_then(|q| q.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
-        let primary = tag.split('-').next().unwrap_or("");
-        let found = match primary {
-            "en" => Some(&EN),
-            "de" => Some(&DE),
-            "fr" => Some(&FR),
-            _ => None,
+        let primary = match tag.split('-').next().unwrap_or("") {
+            // Norwegian Bokmål and Nynorsk read the Norwegian texts.
+            "nb" | "nn" => "no",
+            other => other,
         };
-        if let Some(t) = found
+        if let Some(t) = language(primary)
             && q > 0.0
             && best.is_none_or(|(bq, _)| q > bq)
         {
             best = Some((q, t));
         }
     }
-    best.map_or(&EN, |(_, t)| t)
+    best.map_or_else(english, |(_, t)| t)
 }
 
 /// Replaces `{name}` in a text.
@@ -364,41 +242,42 @@ mod tests {
     #[test]
     fn accept_language_picks_the_best_quality() {
         assert_eq!(pick("de-DE,de;q=0.9,en;q=0.5"), "de");
-        assert_eq!(pick("es, fr;q=0.8, en;q=0.7"), "fr");
-        assert_eq!(pick("ja"), "en");
+        assert_eq!(pick("es, fr;q=0.8, en;q=0.7"), "es");
+        assert_eq!(pick("tlh, fr;q=0.8, en;q=0.7"), "fr");
+        assert_eq!(pick("ja"), "ja");
+        assert_eq!(pick("nb-NO, en;q=0.5"), "no");
+        assert_eq!(pick("zh-Hans-CN"), "zh");
+        assert_eq!(pick("xx, tlh;q=0.9"), "en");
         assert_eq!(pick("fr;q=0, de;q=0.1"), "de");
         assert_eq!(pick(""), "en");
     }
 }
 
-/// A rejection reason in the page's language. A rule's own message is the
+/// A rejection reason in the page's language. A rule's or a hook's own message is the
 /// administrator's words and is shown as written; the details of unusable claims stay
 /// as the core says them (they are for the administrator).
 pub(crate) fn reason(t: &Texts, r: &ssogate_core::decision::RejectReason) -> String {
     use ssogate_core::decision::RejectReason as R;
-    let en = t.lang == "en";
-    match (t.lang, r) {
-        (_, R::DeniedByRule { .. }) | (_, R::InvalidClaims(_)) | (_, R::AssignmentFailed { .. }) => {
-            r.to_string()
+    match r {
+        R::DeniedByRule { .. }
+        | R::DeniedByHook { .. }
+        | R::InvalidClaims(_)
+        | R::AssignmentFailed { .. } => r.to_string(),
+        _ if t.lang == "en" => r.to_string(),
+        R::AccountDisabled => t.disabled.to_owned(),
+        R::AwaitingApproval => t.pending.to_owned(),
+        R::NotInAllowedGroup => t.reason_not_in_allowed_group.to_owned(),
+        R::AutoProvisioningDisabled => t.reason_auto_provisioning_disabled.to_owned(),
+        R::AccountCreationDisabled => t.reason_account_creation_disabled.to_owned(),
+        R::ExistingAccountNotAdoptable { matched_by } => t
+            .reason_existing_account_not_adoptable
+            .replace("{matched_by}", matched_by),
+        R::EmailInUse { email } => t.reason_email_in_use.replace("{email}", email),
+        R::UsernameConflict { username } => {
+            t.reason_username_conflict.replace("{username}", username)
         }
-        _ if en => r.to_string(),
-        (_, R::AccountDisabled) => t.disabled.to_owned(),
-        (_, R::AwaitingApproval) => t.pending.to_owned(),
-        ("de", R::NotInAllowedGroup) => "Die Anmeldung ist Mitgliedern bestimmter Gruppen vorbehalten, und Sie gehören keiner davon an. Bitten Sie die Administration um Zugang.".into(),
-        ("fr", R::NotInAllowedGroup) => "La connexion est réservée aux membres de certains groupes, et vous n’en faites partie d’aucun. Demandez l’accès à un administrateur.".into(),
-        ("de", R::AutoProvisioningDisabled) => "Konten werden nicht automatisch angelegt, und kein Konto passt zu Ihnen. Bitten Sie die Administration, Ihr Konto anzulegen.".into(),
-        ("fr", R::AutoProvisioningDisabled) => "La création automatique de comptes est désactivée, et aucun compte ne vous correspond. Demandez à un administrateur de créer votre compte.".into(),
-        ("de", R::AccountCreationDisabled) => "Hier werden keine neuen Konten angelegt; nur bestehende Konten können sich anmelden. Bitten Sie die Administration, Ihr Konto anzulegen.".into(),
-        ("fr", R::AccountCreationDisabled) => "Aucun nouveau compte ne peut être créé ici ; seuls les comptes existants peuvent se connecter. Demandez à un administrateur de créer votre compte.".into(),
-        ("de", R::ExistingAccountNotAdoptable { matched_by }) => format!("Ein Konto mit passendem Merkmal ({matched_by}) besteht bereits und darf von diesem Anbieter nicht übernommen werden. Melden Sie sich auf anderem Weg an oder bitten Sie die Administration, es zu verknüpfen."),
-        ("fr", R::ExistingAccountNotAdoptable { matched_by }) => format!("Un compte correspondant ({matched_by}) existe déjà et ne peut pas être repris par ce fournisseur. Connectez-vous autrement, ou demandez à un administrateur de le lier."),
-        ("de", R::EmailInUse { email }) => format!("Ein Konto mit der E-Mail-Adresse {email} besteht bereits. Melden Sie sich dort an und verknüpfen Sie diesen Anbieter auf Ihrer Kontoseite, oder wenden Sie sich an die Administration."),
-        ("fr", R::EmailInUse { email }) => format!("Un compte avec l’adresse {email} existe déjà. Connectez-vous à ce compte et liez ce fournisseur depuis votre page de compte, ou contactez un administrateur."),
-        ("de", R::UsernameConflict { username }) => format!("Der Benutzername „{username}“ ist bereits vergeben. Bitten Sie die Administration, den Konflikt zu lösen."),
-        ("fr", R::UsernameConflict { username }) => format!("Le nom d’utilisateur « {username} » est déjà pris. Demandez à un administrateur de résoudre le conflit."),
-        ("de", R::NoUsername) => "Aus Ihren Angaben ließ sich kein Benutzername ableiten. Bitten Sie die Administration, die Zuordnung des Benutzernamens zu prüfen.".into(),
-        ("fr", R::NoUsername) => "Aucun nom d’utilisateur n’a pu être déduit de vos informations. Demandez à l’administrateur de vérifier la correspondance du nom d’utilisateur.".into(),
-        _ => r.to_string(),
+        R::NoUsername => t.reason_no_username.to_owned(),
+        R::HookFailed { .. } => t.reason_hook_failed.to_owned(),
     }
 }
 
@@ -412,15 +291,20 @@ mod reason_tests {
         let taken = R::UsernameConflict {
             username: "ada".into(),
         };
-        assert_eq!(reason(&EN, &taken), taken.to_string());
-        assert!(reason(&DE, &taken).contains("„ada“"));
-        assert!(reason(&FR, &taken).contains("« ada »"));
-        assert_eq!(reason(&DE, &R::AccountDisabled), DE.disabled);
+        let (en, de, fr) = (
+            language("en").unwrap(),
+            language("de").unwrap(),
+            language("fr").unwrap(),
+        );
+        assert_eq!(reason(en, &taken), taken.to_string());
+        assert!(reason(de, &taken).contains("„ada“"));
+        assert!(reason(fr, &taken).contains("« ada »"));
+        assert_eq!(reason(de, &R::AccountDisabled), de.disabled);
         let rule = R::DeniedByRule {
             rule: "contractors".into(),
             message: "Contractors use the other portal.".into(),
         };
-        assert_eq!(reason(&FR, &rule), "Contractors use the other portal.");
+        assert_eq!(reason(fr, &rule), "Contractors use the other portal.");
         for r in [
             R::NotInAllowedGroup,
             R::AutoProvisioningDisabled,
@@ -433,9 +317,70 @@ mod reason_tests {
                 matched_by: "email".into(),
             },
         ] {
-            for t in [&DE, &FR] {
+            for t in ALL.iter().filter(|t| t.lang != "en") {
                 assert_ne!(reason(t, &r), r.to_string(), "{} {:?}", t.lang, r);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn placeholders(text: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut rest = text;
+        while let Some(i) = rest.find('{') {
+            let Some(j) = rest[i..].find('}') else { break };
+            out.insert(rest[i..i + j + 1].to_owned());
+            rest = &rest[i + j + 1..];
+        }
+        out
+    }
+
+    /// A translator's file that lost a key, gained one, lost a placeholder or left a
+    /// text empty fails here, naming the language and the key.
+    #[test]
+    fn every_language_has_every_text_with_its_placeholders() {
+        let keys: BTreeSet<&str> = KEYS.iter().copied().collect();
+        let en: BTreeMap<String, String> = toml::from_str(FILES[0].1).unwrap();
+        for (lang, text) in FILES {
+            let table: BTreeMap<String, String> =
+                toml::from_str(text).unwrap_or_else(|e| panic!("{lang}.toml: {e}"));
+            let have: BTreeSet<&str> = table.keys().map(String::as_str).collect();
+            assert_eq!(
+                keys.difference(&have).collect::<Vec<_>>(),
+                Vec::<&&str>::new(),
+                "{lang}.toml lacks these keys"
+            );
+            assert_eq!(
+                have.difference(&keys).collect::<Vec<_>>(),
+                Vec::<&&str>::new(),
+                "{lang}.toml has keys ssogate does not know"
+            );
+            for key in KEYS {
+                let (mine, english) = (&table[*key], &en[*key]);
+                assert!(!mine.trim().is_empty(), "{lang}.toml: {key} is empty");
+                assert_eq!(
+                    placeholders(mine),
+                    placeholders(english),
+                    "{lang}.toml: {key} must keep the placeholders of the English text"
+                );
+            }
+        }
+    }
+
+    /// At least the languages Tududi ships, and English.
+    #[test]
+    fn the_seed_systems_languages_are_all_there() {
+        for lang in [
+            "en", "ar", "bg", "da", "de", "el", "es", "fi", "fr", "id", "it", "ja", "ko", "nl",
+            "no", "pl", "pt", "ro", "ru", "sl", "sv", "tr", "uk", "vi", "zh",
+        ] {
+            let t = language(lang).unwrap_or_else(|| panic!("no {lang}"));
+            assert_eq!(t.dir, if lang == "ar" { "rtl" } else { "ltr" });
         }
     }
 }

@@ -1223,3 +1223,46 @@ async fn without_a_refresh_interval_sessions_are_never_refreshed() {
             .is_none()
     );
 }
+
+/// The pages speak the languages Tududi ships: the login page in Japanese and in Arabic
+/// (laid out right to left), buttons included; a refusal in Polish.
+#[tokio::test]
+async fn pages_speak_the_visitors_language_and_arabic_reads_right_to_left() {
+    let h = Harness::start(Opts {
+        server: "local_login = true",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    let page = |lang: &'static str| {
+        let (b, url) = (&b, h.url("/login?direct=1"));
+        async move { b.get_with(&url, &[("accept-language", lang)]).await.body }
+    };
+    let ja = page("ja-JP,ja;q=0.9").await;
+    assert!(ja.contains(r#"<html lang="ja" dir="ltr">"#), "{ja}");
+    assert!(ja.contains("Fake IdP でサインイン"), "{ja}");
+    let ar = page("ar-EG").await;
+    assert!(ar.contains(r#"<html lang="ar" dir="rtl">"#), "{ar}");
+    assert!(ar.contains("تسجيل الدخول عبر Fake IdP"), "{ar}");
+    let en = page("tlh").await;
+    assert!(en.contains(r#"<html lang="en" dir="ltr">"#), "{en}");
+    // A wrong password, said in Polish.
+    let csrf = b.csrf(&h).await;
+    let r = b
+        .post_with(
+            &h.url("/login"),
+            &[
+                ("csrf", &csrf),
+                ("username", "nobody"),
+                ("password", "wrong-password"),
+            ],
+            &[("accept-language", "pl")],
+        )
+        .await;
+    assert!(
+        r.body
+            .contains("Nieprawidłowa nazwa użytkownika lub hasło."),
+        "{}",
+        r.body
+    );
+}
