@@ -83,11 +83,24 @@ fn taken(msg: impl Into<String>) -> Result<ImportOutcome, StoreError> {
     Ok(ImportOutcome::Conflict(msg.into()))
 }
 
+/// What an administrator may give as a username (import, `user add`, the API): the
+/// systems people move from kept usernames with capitals and `@` (Booklore's are often
+/// email addresses, Nextcloud's may be too), so those are accepted here even where the
+/// policy for new sign-ins keeps them out; ASCII only, no spaces or control characters,
+/// and unique regardless of case.
+fn administered_usernames() -> UsernamePolicy {
+    UsernamePolicy {
+        allow_at_sign: true,
+        lowercase: false,
+        ..UsernamePolicy::default()
+    }
+}
+
 /// Checks a row without touching the database.
 pub fn validate(row: &ImportRow) -> Result<(), String> {
-    if !ssogate_core::username::is_valid(&row.username, &UsernamePolicy::default()) {
+    if !ssogate_core::username::is_valid(&row.username, &administered_usernames()) {
         return Err(format!(
-            "username \"{}\" is not valid: 1–64 lower-case letters, digits, '.', '_' or '-', not starting or ending with a separator",
+            "username \"{}\" is not valid: 1–64 letters, digits, '@', '.', '_' or '-' (ASCII), not starting or ending with '.', '_' or '-'",
             row.username
         ));
     }

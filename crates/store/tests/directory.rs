@@ -196,6 +196,7 @@ both!(
     password_reset_links_are_one_time_newest_only_and_expire,
     a_changed_subject_finds_the_account_by_its_recorded_external_id,
     imports_keep_argon2_and_bcrypt_passwords_and_set_quotas,
+    imports_keep_usernames_with_capitals_and_at_signs,
     api_keys_are_shown_once_stored_hashed_and_revocable,
     settings_providers_and_logout_replays,
     invalidations_reach_every_watcher_after_commit,
@@ -807,6 +808,48 @@ fn password_reset_links_are_one_time_newest_only_and_expire(f: Fixture) {
         0,
         "gone with the account"
     );
+}
+
+/// Booklore's and Nextcloud's usernames (capitals, email-shaped) come over as they are,
+/// unique regardless of case; spaces and control characters still do not.
+fn imports_keep_usernames_with_capitals_and_at_signs(f: Fixture) {
+    let s = &*f.store;
+    let row = |u: &str| ImportRow {
+        username: u.into(),
+        ..Default::default()
+    };
+    let out = s
+        .import_users(
+            vec![
+                row("Ada.Lovelace@Example.org"),
+                row("ada.lovelace@example.org"),
+                row("ada lovelace"),
+                row("ada\u{7}"),
+            ],
+            1,
+            false,
+            None,
+            Box::new(|_| {}),
+        )
+        .unwrap();
+    assert!(matches!(out[0], ImportOutcome::Created(_)), "{out:?}");
+    assert!(
+        !matches!(out[1], ImportOutcome::Created(_)),
+        "one account per name, whatever its case: {out:?}"
+    );
+    assert!(
+        matches!(&out[2], ImportOutcome::Failed(m) if m.contains("not valid")),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[3], ImportOutcome::Failed(m) if m.contains("not valid")),
+        "{out:?}"
+    );
+    let u = s
+        .user_by_username("ADA.LOVELACE@EXAMPLE.ORG")
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.username, "Ada.Lovelace@Example.org");
 }
 
 fn imports_keep_argon2_and_bcrypt_passwords_and_set_quotas(f: Fixture) {

@@ -220,7 +220,7 @@ fn tighten_schemas(v: &mut Value) {
         put(
             s,
             &["properties", "username"],
-            json!({"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"}),
+            json!({"type": "string", "pattern": "^[A-Za-z0-9@](?:[A-Za-z0-9@._-]{0,62}[A-Za-z0-9@])?$"}),
         );
         put(
             s,
