@@ -17,6 +17,9 @@ pub enum Callback {
     Tududi,
     /// Nextcloud user_oidc's `/apps/user_oidc/code` (one provider only).
     Nextcloud,
+    /// The same on a Nextcloud without pretty URLs: `/index.php/apps/user_oidc/code`.
+    #[serde(rename = "nextcloud_index_php")]
+    NextcloudIndexPhp,
 }
 
 impl Callback {
@@ -27,6 +30,7 @@ impl Callback {
             Callback::Bookstack => "/oidc/callback".into(),
             Callback::Tududi => format!("/api/oidc/callback/{slug}"),
             Callback::Nextcloud => "/apps/user_oidc/code".into(),
+            Callback::NextcloudIndexPhp => "/index.php/apps/user_oidc/code".into(),
         }
     }
 
@@ -37,6 +41,7 @@ impl Callback {
             Callback::Bookstack => "/oidc/",
             Callback::Tududi => "/api/oidc/",
             Callback::Nextcloud => "/apps/user_oidc/",
+            Callback::NextcloudIndexPhp => "/index.php/apps/user_oidc/",
         }
     }
 
@@ -46,7 +51,7 @@ impl Callback {
     pub fn post_logout_path(self, auto_initiate: bool) -> &'static str {
         match self {
             Callback::Bookstack if auto_initiate => "/login?prevent_auto_init=true",
-            Callback::Bookstack | Callback::Nextcloud => "/",
+            Callback::Bookstack | Callback::Nextcloud | Callback::NextcloudIndexPhp => "/",
             Callback::Ssogate | Callback::Tududi => "/logged-out",
         }
     }

@@ -43,8 +43,15 @@ impl Route {
     pub(crate) fn of(matched: Option<&str>) -> Route {
         match matched {
             Some("/auth/verify") => Route::Verify,
-            Some("/auth/{slug}/callback") => Route::Callback,
-            Some("/auth/{slug}/start") => Route::Start,
+            // The seeds' paths (a provider's `callback` style) time as ssogate's own.
+            Some(
+                "/auth/{slug}/callback"
+                | "/oidc/callback"
+                | "/apps/user_oidc/code"
+                | "/index.php/apps/user_oidc/code"
+                | "/api/oidc/callback/{slug}",
+            ) => Route::Callback,
+            Some("/auth/{slug}/start" | "/api/oidc/auth/{slug}") => Route::Start,
             Some("/login") => Route::Login,
             Some(_) => Route::Other,
             None => Route::Unmatched,

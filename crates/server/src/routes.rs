@@ -31,6 +31,7 @@ pub fn router(app: App) -> Router {
         // provider keep working (`callback` in a provider's table).
         .route("/oidc/callback", get(auth::legacy_callback))
         .route("/apps/user_oidc/code", get(auth::legacy_callback))
+        .route("/index.php/apps/user_oidc/code", get(auth::legacy_callback))
         .route(
             "/apps/user_oidc/backchannel-logout/{name}",
             post(auth::nextcloud_backchannel_logout),

@@ -249,6 +249,8 @@ pub(crate) async fn legacy_callback(
         Some((Callback::Bookstack, None))
     } else if path == "/apps/user_oidc/code" {
         Some((Callback::Nextcloud, None))
+    } else if path == "/index.php/apps/user_oidc/code" {
+        Some((Callback::NextcloudIndexPhp, None))
     } else {
         path.strip_prefix("/api/oidc/callback/")
             .map(|slug| (Callback::Tududi, Some(slug.to_owned())))

@@ -93,7 +93,13 @@ pub(crate) async fn nextcloud_backchannel_logout(
         app.registry()
             .providers
             .iter()
-            .find(|(_, p)| p.config.callback == ssogate_config::Callback::Nextcloud)
+            .find(|(_, p)| {
+                matches!(
+                    p.config.callback,
+                    ssogate_config::Callback::Nextcloud
+                        | ssogate_config::Callback::NextcloudIndexPhp
+                )
+            })
             .map_or(name, |(s, _)| s.clone())
     };
     backchannel_logout(State(app), req, Path(slug), form).await

@@ -92,6 +92,20 @@ async fn the_nextcloud_callback_path_finishes_a_sign_in() {
     let r = b.login(&h, "alice").await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+    // A Nextcloud without pretty URLs registered the same path under /index.php/.
+    let h = Harness::start(Opts {
+        fake: "callback = \"nextcloud_index_php\"",
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    assert_eq!(
+        redirect_uri(&h, &b, "/auth/fake/start").await,
+        h.url("/index.php/apps/user_oidc/code")
+    );
+    let r = b.login(&h, "alice").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
 }
 
 /// Provider buttons come in the configuration file's order (not by slug), labelled in
