@@ -1,0 +1,60 @@
+//! A downstream application registered with ssogate (`[clients.<id>]`).
+
+use serde::Serialize;
+use std::fmt;
+
+/// How a client proves itself at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// A confidential client with a secret: `client_secret_basic` or `client_secret_post`.
+    Secret,
+    /// A public client (a single-page or native app): no secret, PKCE required.
+    None,
+}
+
+/// A client's secret: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(s: impl Into<String>) -> Self {
+        ClientSecret(s.into())
+    }
+    /// Compares in constant time.
+    pub fn matches(&self, given: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), given.as_bytes())
+            .is_ok()
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One client, as configured.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub auth: ClientAuth,
+    /// Present for [`ClientAuth::Secret`].
+    pub secret: Option<ClientSecret>,
+    /// Matched exactly, character for character.
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes it may be given (`openid` always).
+    pub scopes: Vec<String>,
+    /// PKCE S256 on every authorization (always for public clients).
+    pub require_pkce: bool,
+    pub id_token_seconds: i64,
+    pub access_token_seconds: i64,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.auth == ClientAuth::None
+    }
+}

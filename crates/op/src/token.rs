@@ -1,0 +1,245 @@
+//! The token endpoint (RFC 6749 3.2 and 4.1.3, RFC 7636 4.6): who the client is, and
+//! whether a code it presents was issued to it, for this redirect URI and this verifier.
+
+use crate::authorize::Authorization;
+use crate::client::Client;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+/// A refusal at the token endpoint, as RFC 6749 5.2 names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// 401; `basic`: the client tried HTTP Basic (the answer carries `WWW-Authenticate`).
+    #[error("invalid_client: {message}")]
+    InvalidClient { message: String, basic: bool },
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("unsupported_grant_type: {0}")]
+    UnsupportedGrantType(String),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::InvalidRequest(_) => "invalid_request",
+            TokenError::InvalidClient { .. } => "invalid_client",
+            TokenError::InvalidGrant(_) => "invalid_grant",
+            TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
+        }
+    }
+    pub fn description(&self) -> String {
+        match self {
+            TokenError::InvalidRequest(m)
+            | TokenError::InvalidGrant(m)
+            | TokenError::UnsupportedGrantType(m)
+            | TokenError::InvalidClient { message: m, .. } => m.clone(),
+        }
+    }
+}
+
+fn bad_client(message: &str, basic: bool) -> TokenError {
+    TokenError::InvalidClient {
+        message: message.to_owned(),
+        basic,
+    }
+}
+
+/// `client_id:client_secret` from an `Authorization: Basic` value (each part
+/// form-urlencoded, RFC 6749 2.3.1).
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let b64 = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let raw = String::from_utf8(STANDARD.decode(b64.trim()).ok()?).ok()?;
+    let (id, secret) = raw.split_once(':')?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// Authenticates the client of a token request: HTTP Basic, or `client_id` and
+/// `client_secret` in the form, or `client_id` alone for a public client. One method
+/// per request; a confidential client never passes without its secret.
+pub fn authenticate<'c>(
+    basic: Option<(String, String)>,
+    form_id: Option<&str>,
+    form_secret: Option<&str>,
+    client: impl Fn(&str) -> Option<&'c Client>,
+) -> Result<&'c Client, TokenError> {
+    match (basic, form_secret) {
+        (Some(_), Some(_)) => Err(TokenError::InvalidRequest(
+            "use one client authentication method, not two".into(),
+        )),
+        (Some((id, secret)), None) => {
+            if form_id.is_some_and(|f| f != id) {
+                return Err(TokenError::InvalidRequest(
+                    "client_id differs from the authenticated client".into(),
+                ));
+            }
+            let c = client(&id).ok_or_else(|| bad_client("unknown client", true))?;
+            match &c.secret {
+                Some(s) if s.matches(&secret) => Ok(c),
+                _ => Err(bad_client("client authentication failed", true)),
+            }
+        }
+        (None, Some(secret)) => {
+            let id = form_id.ok_or_else(|| bad_client("client_id is missing", false))?;
+            let c = client(id).ok_or_else(|| bad_client("unknown client", false))?;
+            match &c.secret {
+                Some(s) if s.matches(secret) => Ok(c),
+                _ => Err(bad_client("client authentication failed", false)),
+            }
+        }
+        (None, None) => {
+            let id =
+                form_id.ok_or_else(|| bad_client("client authentication is missing", false))?;
+            let c = client(id).ok_or_else(|| bad_client("unknown client", false))?;
+            if c.is_public() {
+                Ok(c)
+            } else {
+                Err(bad_client(
+                    "this client must authenticate with its secret",
+                    false,
+                ))
+            }
+        }
+    }
+}
+
+/// A PKCE verifier or challenge: 43–128 unreserved characters.
+pub fn pkce_value_ok(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Whether `verifier` answers the S256 `challenge`.
+pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
+    if !pkce_value_ok(verifier) {
+        return false;
+    }
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    let computed = URL_SAFE_NO_PAD.encode(d.as_ref());
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+        .is_ok()
+}
+
+/// Checks a redeemed code's authorization against the request that redeems it.
+pub fn check_code(
+    granted: &Authorization,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+) -> Result<(), TokenError> {
+    if granted.client_id != client.id {
+        return Err(TokenError::InvalidGrant(
+            "the code was issued to another client".into(),
+        ));
+    }
+    if redirect_uri != Some(granted.redirect_uri.as_str()) {
+        return Err(TokenError::InvalidGrant(
+            "redirect_uri differs from the authorization request's".into(),
+        ));
+    }
+    match (&granted.code_challenge, verifier) {
+        (Some(c), Some(v)) if pkce_matches(c, v) => Ok(()),
+        (Some(_), Some(_)) => Err(TokenError::InvalidGrant(
+            "the code_verifier does not match".into(),
+        )),
+        (Some(_), None) => Err(TokenError::InvalidGrant("code_verifier is missing".into())),
+        // A verifier for a code issued without a challenge is a downgrade attempt.
+        (None, Some(_)) => Err(TokenError::InvalidGrant(
+            "a code_verifier for a code issued without PKCE".into(),
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientAuth, ClientSecret};
+
+    fn client(id: &str, secret: Option<&str>) -> Client {
+        Client {
+            id: id.into(),
+            name: id.into(),
+            auth: if secret.is_some() {
+                ClientAuth::Secret
+            } else {
+                ClientAuth::None
+            },
+            secret: secret.map(ClientSecret::new),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: vec!["openid".into()],
+            require_pkce: true,
+            id_token_seconds: 300,
+            access_token_seconds: 600,
+        }
+    }
+
+    #[test]
+    fn pkce_s256_is_rfc_7636s_example() {
+        // RFC 7636, appendix B.
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_matches(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        ));
+        assert!(!pkce_matches(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"
+        ));
+        assert!(!pkce_matches(challenge, "short"));
+    }
+
+    #[test]
+    fn clients_authenticate_one_way_and_confidential_ones_always_with_their_secret() {
+        let (conf, public) = (client("conf", Some("s3cret")), client("spa", None));
+        let find = |id: &str| [&conf, &public].into_iter().find(|c| c.id == id);
+        let basic = |s: &str| basic_credentials(&format!("Basic {}", STANDARD.encode(s)));
+        assert_eq!(
+            authenticate(basic("conf:s3cret"), None, None, find)
+                .unwrap()
+                .id,
+            "conf"
+        );
+        assert!(matches!(
+            authenticate(basic("conf:wrong"), None, None, find),
+            Err(TokenError::InvalidClient { basic: true, .. })
+        ));
+        assert_eq!(
+            authenticate(None, Some("conf"), Some("s3cret"), find)
+                .unwrap()
+                .id,
+            "conf"
+        );
+        assert!(authenticate(None, Some("conf"), Some("wrong"), find).is_err());
+        assert!(
+            authenticate(None, Some("conf"), None, find).is_err(),
+            "no secret, no token"
+        );
+        assert_eq!(
+            authenticate(None, Some("spa"), None, find).unwrap().id,
+            "spa"
+        );
+        assert!(authenticate(None, Some("spa"), Some("anything"), find).is_err());
+        assert!(matches!(
+            authenticate(basic("conf:s3cret"), None, Some("s3cret"), find),
+            Err(TokenError::InvalidRequest(_))
+        ));
+        assert!(authenticate(basic("conf:s3cret"), Some("spa"), None, find).is_err());
+        assert!(authenticate(None, None, None, find).is_err());
+        // Form-urlencoded parts (RFC 6749 2.3.1).
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("a%3Ab:c%2Bd"))),
+            Some(("a:b".into(), "c+d".into()))
+        );
+    }
+}
