@@ -10,6 +10,7 @@
 //!
 //! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
+mod clients;
 mod hooks;
 mod load;
 mod provider;
@@ -184,6 +185,8 @@ pub struct Config {
     pub base_url: String,
     /// Listening, pages, sessions and forward-auth (`[server]`).
     pub server: ServerConfig,
+    /// Downstream applications signing in through ssogate (`[clients.<id>]`).
+    pub clients: BTreeMap<String, ssogate_op::Client>,
     /// Provisioning hooks (`[hooks.<name>]`), for policies to name.
     pub hooks: BTreeMap<String, HookConfig>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).

@@ -26,6 +26,8 @@ pub(crate) struct RawConfig {
     providers: BTreeMap<String, Value>,
     #[serde(default)]
     hooks: BTreeMap<String, crate::hooks::RawHook>,
+    #[serde(default)]
+    clients: BTreeMap<String, crate::clients::RawClient>,
 }
 
 /// Loads `path` (if given) and the process environment.
@@ -127,7 +129,12 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     for (name, raw) in raw.hooks {
         hooks.insert(name.clone(), crate::hooks::build_hook(&name, raw, &origin)?);
     }
+    let mut clients = BTreeMap::new();
+    for (id, raw) in raw.clients {
+        clients.insert(id.clone(), crate::clients::build_client(&id, raw, &origin)?);
+    }
     let config = Config {
+        clients,
         hooks,
         base_url,
         server: raw.server,

@@ -23,6 +23,7 @@ mod hooks;
 mod i18n;
 mod metrics;
 mod middleware;
+mod op;
 mod ops;
 mod pages;
 mod password;

@@ -52,6 +52,18 @@ pub fn router(app: App) -> Router {
             get(account::unlink_confirm).post(account::unlink),
         )
         .route("/api/oidc/providers", get(ops::providers))
+        // ssogate as an OpenID Provider (`[clients.<id>]`).
+        .route(
+            "/.well-known/openid-configuration",
+            get(crate::op::discovery),
+        )
+        .route("/oauth2/jwks", get(crate::op::jwks))
+        .route("/oauth2/authorize", get(crate::op::authorize))
+        .route("/oauth2/token", post(crate::op::token))
+        .route(
+            "/oauth2/userinfo",
+            get(crate::op::userinfo).post(crate::op::userinfo),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -78,6 +78,8 @@ pub struct Inner {
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
     /// The HTTP client provisioning hooks are called with, made at the first call.
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
+    /// The provider's signing key, once read from (or made in) the directory.
+    pub(crate) op_key: std::sync::RwLock<Option<Arc<ssogate_op::keys::SigningKey>>>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -130,6 +132,7 @@ impl App {
             })?,
             reloads_done: std::sync::atomic::AtomicU64::new(0),
             hooks_http: std::sync::OnceLock::new(),
+            op_key: std::sync::RwLock::new(None),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,

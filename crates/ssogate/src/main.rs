@@ -231,7 +231,7 @@ fn sweep(config: &ssogate_config::Config) -> Result<(), Failure> {
             .map_err(runtime)?
     };
     outln!(
-        "{name}: removed {sessions} expired sessions, {states} expired login states, {audit} audit events older than {}",
+        "{name}: removed {sessions} expired sessions, {states} expired login states, codes and tokens, {audit} audit events older than {}",
         if days == 0 {
             "forever (retention_days = 0)".to_owned()
         } else {

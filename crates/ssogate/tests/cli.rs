@@ -290,7 +290,7 @@ fn migrate_creates_the_database_and_is_idempotent() {
             .assert()
             .success()
             .stdout(
-                predicate::str::contains("schema up to date (version 8)").and(
+                predicate::str::contains("schema up to date (version 9)").and(
                     predicate::str::contains("10 permissions, 3 libraries, 3 groups"),
                 ),
             );
@@ -451,7 +451,7 @@ fn sweep_removes_what_has_expired() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "removed 0 expired sessions, 0 expired login states, 0 audit events older than 90 days",
+            "removed 0 expired sessions, 0 expired login states, codes and tokens, 0 audit events older than 90 days",
         ));
 }
 

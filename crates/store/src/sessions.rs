@@ -387,7 +387,14 @@ pub(crate) fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError>
         "DELETE FROM login_states WHERE expires_at <= $1",
         args![now],
     )?;
-    Ok((sessions, states))
+    // The provider's codes and access tokens: used codes stay an hour past expiry, so a
+    // late replay is still recognised (and revokes what the code earned).
+    let codes = db.exec(
+        "DELETE FROM op_codes WHERE expires_at <= $1",
+        args![now - 3600],
+    )?;
+    let tokens = db.exec("DELETE FROM op_tokens WHERE expires_at <= $1", args![now])?;
+    Ok((sessions, states + codes + tokens))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod hooks;
 mod migration;
 mod nginx;
 mod passwords;
+mod provider;
 mod proxies;
 mod security;
 mod support;

@@ -11,6 +11,7 @@ mod audit;
 mod grants;
 mod identities;
 mod keys;
+pub mod op;
 mod provisioning;
 mod sessions;
 
@@ -19,6 +20,7 @@ pub use audit::AuditStore;
 pub use grants::GrantStore;
 pub use identities::IdentityStore;
 pub use keys::KeyStore;
+pub use op::ProviderStore;
 pub use provisioning::LoginStore;
 pub use sessions::SessionStore;
 
@@ -90,6 +92,7 @@ pub trait Directory:
     + AuditStore
     + KeyStore
     + LoginStore
+    + ProviderStore
     + Send
     + Sync
 {
@@ -157,6 +160,6 @@ pub mod prelude {
     pub use super::Directory;
     pub use super::{
         AccountStore as _, AuditStore as _, GrantStore as _, IdentityStore as _, KeyStore as _,
-        LoginStore as _, SessionStore as _,
+        LoginStore as _, ProviderStore as _, SessionStore as _,
     };
 }

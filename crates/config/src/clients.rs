@@ -1,0 +1,180 @@
+//! `[clients.<id>]`: downstream applications that sign in through ssogate as their
+//! OpenID Provider.
+
+use crate::ConfigError;
+use serde::Deserialize;
+use ssogate_op::client::{Client, ClientAuth, ClientSecret};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClient {
+    #[serde(default)]
+    name: Option<String>,
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    public: bool,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+    #[serde(default = "default_scopes")]
+    scopes: Vec<String>,
+    #[serde(default = "yes")]
+    require_pkce: bool,
+    #[serde(default = "five_minutes")]
+    id_token_seconds: i64,
+    #[serde(default = "ten_minutes")]
+    access_token_seconds: i64,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"]
+        .map(String::from)
+        .to_vec()
+}
+fn yes() -> bool {
+    true
+}
+fn five_minutes() -> i64 {
+    300
+}
+fn ten_minutes() -> i64 {
+    600
+}
+
+/// A redirect URI as OpenID Connect allows it: absolute, http(s), no fragment.
+fn uri_ok(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|p| {
+        matches!(p.scheme(), "https" | "http") && p.fragment().is_none() && p.host().is_some()
+    })
+}
+
+pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Client, ConfigError> {
+    let key = |k: &str| format!("clients.{id}.{k}");
+    let bad =
+        |k: &str, message: String, hint: &str| ConfigError::new(origin, key(k), message, hint);
+    if id.is_empty()
+        || id.len() > 100
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(ConfigError::new(
+            origin,
+            format!("clients.{id}"),
+            "a client id is 1–100 letters, digits, '-', '_' or '.'",
+            "Rename the [clients.<id>] table; the application sends this id as client_id.",
+        ));
+    }
+    if raw.redirect_uris.is_empty() {
+        return Err(bad(
+            "redirect_uris",
+            "a client needs at least one redirect URI".into(),
+            "List the application's callback URL exactly as it sends it.",
+        ));
+    }
+    for u in raw
+        .redirect_uris
+        .iter()
+        .chain(&raw.post_logout_redirect_uris)
+    {
+        if !uri_ok(u) {
+            return Err(bad(
+                "redirect_uris",
+                format!("\"{u}\" is not an absolute http(s) URL without a fragment"),
+                "Give the full URL, e.g. https://wiki.example.org/oidc/callback.",
+            ));
+        }
+    }
+    if !raw.scopes.iter().any(|s| s == "openid") {
+        return Err(bad(
+            "scopes",
+            "the scopes must include openid".into(),
+            "Add \"openid\" (and profile, email, groups, permissions, libraries as the application needs).",
+        ));
+    }
+    for s in &raw.scopes {
+        if !ssogate_op::discovery::SCOPES.contains(&s.as_str()) {
+            return Err(bad(
+                "scopes",
+                format!("\"{s}\" is not a scope ssogate releases"),
+                "Use openid, profile, email, groups, permissions and libraries.",
+            ));
+        }
+    }
+    for (k, v) in [
+        ("id_token_seconds", raw.id_token_seconds),
+        ("access_token_seconds", raw.access_token_seconds),
+    ] {
+        if !(30..=86_400).contains(&v) {
+            return Err(bad(
+                k,
+                format!("{v} is not between 30 and 86400"),
+                "Tokens live minutes, not days.",
+            ));
+        }
+    }
+    let secret = match (raw.public, raw.secret, raw.secret_file) {
+        (true, None, None) => None,
+        (true, _, _) => {
+            return Err(bad(
+                "secret",
+                "a public client has no secret".into(),
+                "Remove the secret, or set public = false.",
+            ));
+        }
+        (false, Some(_), Some(_)) => {
+            return Err(bad(
+                "secret_file",
+                "secret and secret_file are both set".into(),
+                "Keep one.",
+            ));
+        }
+        (false, Some(s), None) => Some(s),
+        (false, None, Some(file)) => Some(
+            std::fs::read_to_string(&file)
+                .map_err(|e| {
+                    bad(
+                        "secret_file",
+                        format!("cannot read {} ({e})", file.display()),
+                        "Check the path and its permissions.",
+                    )
+                })?
+                .trim()
+                .to_owned(),
+        ),
+        (false, None, None) => {
+            return Err(bad(
+                "secret",
+                "a confidential client needs a secret".into(),
+                "Set secret_file (or secret) to at least 24 random characters, or public = true for an application that cannot keep one.",
+            ));
+        }
+    };
+    if secret.as_ref().is_some_and(|s| s.len() < 24) {
+        return Err(bad(
+            "secret",
+            "the secret is shorter than 24 characters".into(),
+            "Use at least 24 random characters.",
+        ));
+    }
+    Ok(Client {
+        id: id.to_owned(),
+        name: raw.name.unwrap_or_else(|| id.to_owned()),
+        auth: if raw.public {
+            ClientAuth::None
+        } else {
+            ClientAuth::Secret
+        },
+        secret: secret.map(ClientSecret::new),
+        redirect_uris: raw.redirect_uris,
+        post_logout_redirect_uris: raw.post_logout_redirect_uris,
+        scopes: raw.scopes,
+        require_pkce: raw.require_pkce || raw.public,
+        id_token_seconds: raw.id_token_seconds,
+        access_token_seconds: raw.access_token_seconds,
+    })
+}

@@ -1,0 +1,484 @@
+//! ssogate as an OpenID Provider for the applications in `[clients.<id>]`: discovery,
+//! JWKS, the authorization endpoint (the person signs in to ssogate — through any
+//! upstream provider or a password — and comes back), the token endpoint and userinfo.
+//! The protocol is `ssogate_op`'s; this module holds the routes, the session, the
+//! directory calls and the audit trail. Answered only when a client is configured.
+
+use crate::extract::Req;
+use crate::respond::json_error;
+use crate::state::App;
+use crate::web;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::{GrantKind, UserStatus};
+use ssogate_op::authorize::{self, Authorization, AuthorizeError};
+use ssogate_op::claims::{self, Issued, Person};
+use ssogate_op::keys::SigningKey;
+use ssogate_op::token::{self, TokenError};
+use ssogate_store::directory::op::{NewCode, Redeemed, StoredKey, TokenGrant};
+use std::sync::Arc;
+
+/// How long a code lives (RFC 6749 4.1.2: short; one use).
+const CODE_SECONDS: i64 = 60;
+
+fn not_configured() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "ssogate is not an OpenID Provider here: no [clients.<id>] is configured",
+    )
+}
+
+fn issuer(app: &App) -> &str {
+    &app.config.base_url
+}
+
+/// The signing key every instance shares: read from the directory, made (once, by
+/// whichever instance gets there first) when there is none.
+async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
+    if let Ok(guard) = app.op_key.read()
+        && let Some(k) = guard.as_ref()
+    {
+        return Ok(k.clone());
+    }
+    let load = |keys: Vec<StoredKey>| -> Result<Option<SigningKey>, String> {
+        match keys.first() {
+            Some(k) => {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(&k.private_key)
+                    .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
+                SigningKey::from_pkcs8(&der)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }
+            None => Ok(None),
+        }
+    };
+    let keys = app.db(|d| d.op_keys()).await.map_err(|e| e.to_string())?;
+    let key = match load(keys)? {
+        Some(k) => k,
+        None => {
+            let fresh = tokio::task::spawn_blocking(SigningKey::generate)
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            let stored = StoredKey {
+                kid: fresh.kid.clone(),
+                alg: "RS256".into(),
+                private_key: base64::engine::general_purpose::STANDARD
+                    .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
+                created_at: app.now(),
+            };
+            app.db(move |d| d.op_add_first_key(stored))
+                .await
+                .map_err(|e| e.to_string())?;
+            // Whichever key won is the one every instance uses.
+            let keys = app.db(|d| d.op_keys()).await.map_err(|e| e.to_string())?;
+            load(keys)?.ok_or("no signing key after making one")?
+        }
+    };
+    let key = Arc::new(key);
+    if let Ok(mut guard) = app.op_key.write() {
+        *guard = Some(key.clone());
+    }
+    Ok(key)
+}
+
+pub(crate) async fn discovery(State(app): State<App>) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(ssogate_op::discovery::document(issuer(&app))),
+    )
+        .into_response()
+}
+
+pub(crate) async fn jwks(State(app): State<App>) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    match signing_key(&app).await {
+        Ok(k) => (
+            [(header::CACHE_CONTROL, "public, max-age=300")],
+            axum::Json(ssogate_op::keys::jwks(&[&k])),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the provider's signing key is not available");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "signing keys are not available",
+            )
+        }
+    }
+}
+
+/// The person's account as claims see it.
+fn person(u: &ExistingUser) -> Person {
+    let names = |kind: GrantKind| {
+        let mut v: Vec<String> = u
+            .grants
+            .iter()
+            .filter(|g| g.kind == kind)
+            .map(|g| g.name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    Person {
+        sub: u.id.0.to_string(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        name: u.display_name.clone(),
+        groups: names(GrantKind::Group),
+        permissions: names(GrantKind::Permission),
+        libraries: names(GrantKind::Library),
+        admin: u.is_admin(),
+    }
+}
+
+fn found(location: &str) -> Response {
+    web::redirect(StatusCode::FOUND, location)
+}
+
+/// The authorization endpoint (Core 3.1.2).
+pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let iss = issuer(&app).to_owned();
+    let now = app.now();
+    let a = match authorize::validate(&pairs, |id| app.config.clients.get(id)) {
+        Ok(a) => a,
+        Err(AuthorizeError::Page { error, description }) => {
+            let mut ev = req.event("op.authorize", "failure", now);
+            ev.reason = Some(error.into());
+            ev.detail = Some(description.clone());
+            app.refused(ev, req.addr).await;
+            return crate::pages::message(
+                req.t,
+                StatusCode::BAD_REQUEST,
+                req.t.err_state_title,
+                &format!(
+                    "The application's sign-in request is not valid: {description}. Go back to the application and try again; if it keeps failing, tell its administrator."
+                ),
+                None,
+                Some(error),
+            );
+        }
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state,
+        }) => {
+            let mut ev = req.event("op.authorize", "failure", now);
+            ev.reason = Some(error.into());
+            ev.detail = Some(description.clone());
+            app.refused(ev, req.addr).await;
+            return found(&authorize::error_redirect(
+                &redirect_uri,
+                error,
+                &description,
+                state.as_deref(),
+                &iss,
+            ));
+        }
+    };
+    let session = match app.session(&req.headers).await {
+        Ok(s) => s,
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
+    let fresh = |created: i64| !a.prompt_login && a.max_age.is_none_or(|m| now - created <= m);
+    let (secret, session) = match session {
+        Some((secret, s)) if fresh(s.created_at) => (secret, s),
+        _ if a.prompt_none => {
+            return found(&authorize::error_redirect(
+                &a.redirect_uri,
+                "login_required",
+                "nobody is signed in to ssogate",
+                a.state.as_deref(),
+                &iss,
+            ));
+        }
+        _ => return found(&login_then(&pairs)),
+    };
+    let user = match app.db(move |d| d.user(session.user_id)).await {
+        Ok(Some(u)) if u.status == UserStatus::Active => u,
+        Ok(_) => return found(&login_then(&pairs)),
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
+    let code = match ssogate_op::random_token(32) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "no code could be made");
+            return crate::respond::server_error(
+                req.t,
+                &ssogate_store::StoreError::Corrupt(e.to_string()),
+            );
+        }
+    };
+    let grant_json = serde_json::to_string(&a).unwrap_or_default();
+    let new = NewCode {
+        code_hash: ssogate_op::digest(&code),
+        client_id: a.client_id.clone(),
+        user_id: user.id,
+        grant_json,
+        auth_time: session.created_at,
+        sid: Some(ssogate_store::sessions::digest(&secret)),
+        expires_at: now + CODE_SECONDS,
+    };
+    if let Err(e) = app.db(move |d| d.op_put_code(new)).await {
+        return crate::respond::server_error(req.t, &e);
+    }
+    let mut ev = req.event("op.authorize", "success", now);
+    ev.user_id = Some(user.id);
+    ev.detail = Some(format!("client {}", a.client_id));
+    app.audit(ev).await;
+    found(&authorize::success(&a, &code, &iss))
+}
+
+/// Where the person signs in before coming back to this request: the same request,
+/// less a `prompt=login` that would ask again forever (a fresh sign-in within five
+/// minutes then satisfies it).
+fn login_then(pairs: &[(String, String)]) -> String {
+    let mut again = url::form_urlencoded::Serializer::new(String::new());
+    let mut had_login = false;
+    for (k, v) in pairs {
+        if k == "prompt" && v.split(' ').any(|p| p == "login") {
+            had_login = true;
+            let rest: Vec<&str> = v
+                .split(' ')
+                .filter(|p| *p != "login" && !p.is_empty())
+                .collect();
+            if !rest.is_empty() {
+                again.append_pair(k, &rest.join(" "));
+            }
+            continue;
+        }
+        if k == "max_age" && had_login {
+            continue;
+        }
+        again.append_pair(k, v);
+    }
+    if had_login && !pairs.iter().any(|(k, _)| k == "max_age") {
+        again.append_pair("max_age", "300");
+    }
+    let back = format!("{}?{}", ssogate_op::discovery::AUTHORIZE, again.finish());
+    let mut login = url::form_urlencoded::Serializer::new(String::new());
+    login.append_pair("return_to", &back);
+    format!("/login?{}", login.finish())
+}
+
+fn token_error(e: &TokenError) -> Response {
+    let status = match e {
+        TokenError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut res = json_error(status, e.code(), &e.description());
+    if let TokenError::InvalidClient { basic: true, .. } = e {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ssogate\""),
+        );
+    }
+    res
+}
+
+/// The token endpoint (RFC 6749 4.1.3): an authorization code for tokens.
+pub(crate) async fn token(State(app): State<App>, req: Req, body: Bytes) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let result = exchange(&app, &req, &body, now).await;
+    match result {
+        Ok(res) => res,
+        Err(e) => {
+            let mut ev = req.event("op.token", "failure", now);
+            ev.reason = Some(e.code().into());
+            ev.detail = Some(e.description());
+            app.refused(ev, req.addr).await;
+            token_error(&e)
+        }
+    }
+}
+
+async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Response, TokenError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, _) in &pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(TokenError::InvalidRequest(format!(
+                "{k} is given more than once"
+            )));
+        }
+    }
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let basic = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token::basic_credentials);
+    let client = token::authenticate(basic, get("client_id"), get("client_secret"), |id| {
+        app.config.clients.get(id)
+    })?;
+    match get("grant_type") {
+        Some("authorization_code") => {}
+        Some(other) => {
+            return Err(TokenError::UnsupportedGrantType(format!(
+                "grant_type {other} is not supported"
+            )));
+        }
+        None => return Err(TokenError::InvalidRequest("grant_type is missing".into())),
+    }
+    let code = get("code").ok_or_else(|| TokenError::InvalidRequest("code is missing".into()))?;
+    let code_hash = ssogate_op::digest(code);
+    let h = code_hash.clone();
+    let redeemed = app
+        .db(move |d| d.op_redeem_code(&h, now))
+        .await
+        .map_err(|e| TokenError::InvalidRequest(format!("the directory failed: {e}")))?;
+    let (user_id, grant_json, auth_time, sid) = match redeemed {
+        Redeemed::Fresh {
+            user_id,
+            grant_json,
+            auth_time,
+            sid,
+            ..
+        } => (user_id, grant_json, auth_time, sid),
+        Redeemed::Replayed { client_id, revoked } => {
+            let mut ev = req.event("op.code_replayed", "failure", now);
+            ev.reason = Some("code_replayed".into());
+            ev.detail = Some(format!(
+                "client {client_id} presented a used code; {revoked} token(s) it earned revoked"
+            ));
+            app.audit(ev).await;
+            return Err(TokenError::InvalidGrant("the code was used before".into()));
+        }
+        Redeemed::Unknown => {
+            return Err(TokenError::InvalidGrant(
+                "the code is unknown or expired".into(),
+            ));
+        }
+    };
+    let granted: Authorization = serde_json::from_str(&grant_json)
+        .map_err(|_| TokenError::InvalidGrant("the code's record is unreadable".into()))?;
+    token::check_code(&granted, client, get("redirect_uri"), get("code_verifier"))?;
+    let user = app
+        .db(move |d| d.user(user_id))
+        .await
+        .map_err(|e| TokenError::InvalidRequest(format!("the directory failed: {e}")))?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
+    let key = signing_key(app)
+        .await
+        .map_err(|e| TokenError::InvalidRequest(format!("no signing key: {e}")))?;
+    let access =
+        ssogate_op::random_token(32).map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
+    let scope = granted.scopes.join(" ");
+    let tg = TokenGrant {
+        client_id: client.id.clone(),
+        user_id,
+        scope: scope.clone(),
+    };
+    let (th, ch) = (ssogate_op::digest(&access), code_hash);
+    let expires_in = client.access_token_seconds;
+    app.db(move |d| d.op_put_token(&th, &ch, &tg, now + expires_in))
+        .await
+        .map_err(|e| TokenError::InvalidRequest(format!("the directory failed: {e}")))?;
+    let claims = claims::id_token(
+        &person(&user),
+        &granted,
+        &Issued {
+            issuer: issuer(app),
+            now,
+            auth_time,
+            sid: sid.as_deref(),
+            lifetime: client.id_token_seconds,
+            access_token: &access,
+        },
+    );
+    let id_token = key
+        .sign(&claims)
+        .map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
+    let mut ev = req.event("op.token", "success", now);
+    ev.user_id = Some(user_id);
+    ev.detail = Some(format!("client {}", client.id));
+    app.audit(ev).await;
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        axum::Json(serde_json::json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "id_token": id_token,
+            "scope": scope,
+        })),
+    )
+        .into_response())
+}
+
+fn invalid_token(description: &str) -> Response {
+    let mut res = json_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    res
+}
+
+/// Userinfo (Core 5.3): the claims the access token's scopes release, for an account
+/// that is still active.
+pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let Some(token) = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return invalid_token("an access token is required (Authorization: Bearer)");
+    };
+    let hash = ssogate_op::digest(token);
+    let grant = match app.db(move |d| d.op_token(&hash, now)).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            let mut ev = req.event("op.userinfo", "failure", now);
+            ev.reason = Some("invalid_token".into());
+            app.refused(ev, req.addr).await;
+            return invalid_token("the access token is unknown or expired");
+        }
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let user = match app.db(move |d| d.user(grant.user_id)).await {
+        Ok(Some(u)) if u.status == UserStatus::Active => u,
+        Ok(_) => return invalid_token("the account is not active"),
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(claims::released(&person(&user), &scopes)),
+    )
+        .into_response()
+}

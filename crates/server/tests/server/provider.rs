@@ -1,0 +1,443 @@
+//! ssogate as an OpenID Provider, chained: the in-process upstream provider → ssogate
+//! (provisioning) → a downstream application. The downstream application is ssogate's
+//! own relying party (a second instance), which checks everything a strict client
+//! checks: discovery, the `iss` parameter, state, PKCE, the ID token's signature against
+//! the JWKS, issuer, audience, nonce, expiry and `at_hash`. Then the provider-side
+//! attacks: codes replayed, redirect URIs varied, PKCE dropped or wrong, clients
+//! unauthenticated, `prompt=none` without a session.
+
+use crate::support::{Browser, Harness, Opts, Resp};
+use serde_json::{Value, json};
+use ssogate_server::{App, AppOptions};
+use ssogate_store::Directory;
+use ssogate_store::prelude::*;
+use std::sync::Arc;
+use url::Url;
+
+const SECRET: &str = "downstream-secret-0123456789abcdef";
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The downstream application: a second ssogate whose only provider is `op`.
+struct Downstream {
+    base: String,
+    directory: Arc<dyn Directory>,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_base = format!("http://{}", listener.local_addr().unwrap());
+    let op = Harness::start(Opts {
+        extra: leak(format!(
+            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    let (down, listener) = downstream(&op, listener).await;
+    (op, down, listener)
+}
+
+async fn downstream(
+    op: &Harness,
+    listener: tokio::net::TcpListener,
+) -> (Downstream, tokio::net::TcpListener) {
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"database_url = "sqlite://{db}"
+base_url = "{base}"
+
+[server]
+cookie_name = "app_session"
+
+[catalogue]
+groups = [{{ name = "Readers" }}]
+
+[provisioning]
+auto_provision = true
+groups.enabled = true
+
+[providers.sso]
+display_name = "ssogate"
+issuer = "{issuer}"
+client_id = "downstream"
+client_secret = "{SECRET}"
+scopes = ["openid", "profile", "email", "groups", "permissions"]
+"#,
+            db = dir.path().join("app.db").display(),
+            issuer = op.base,
+        ),
+    )
+    .unwrap();
+    let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
+    let store = ssogate_store::SqliteStore::open(&dir.path().join("app.db")).unwrap();
+    store.sync_catalogue(&config.catalogue).unwrap();
+    let directory: Arc<dyn Directory> = Arc::new(store);
+    let app = App::new(config, directory.clone(), AppOptions::default()).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ssogate_server::serve(app, listener, async {
+        let _ = rx.await;
+    }));
+    // A fresh listener for tests that need another downstream address.
+    let spare = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    (
+        Downstream {
+            base,
+            directory,
+            _dir: dir,
+            _stop: tx,
+        },
+        spare,
+    )
+}
+
+fn loc(r: &Resp, base: &str) -> String {
+    Url::parse(base)
+        .unwrap()
+        .join(
+            &r.location()
+                .unwrap_or_else(|| panic!("no location: {} {}", r.status, r.body)),
+        )
+        .unwrap()
+        .to_string()
+}
+
+/// Follows the chain: the application sends the browser to ssogate, ssogate to its
+/// login, the upstream provider signs `subject` in, ssogate provisions and issues a
+/// code, the application redeems it. The application's callback answer.
+async fn sign_in_through_the_chain(
+    b: &Browser,
+    op: &Harness,
+    app: &Downstream,
+    subject: &str,
+) -> Resp {
+    let r = b.get(&format!("{}/auth/sso/start", app.base)).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let authorize = loc(&r, &app.base);
+    assert!(
+        authorize.starts_with(&format!("{}/oauth2/authorize?", op.base)),
+        "{authorize}"
+    );
+    let r = b.get(&authorize).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let login = Url::parse(&loc(&r, &op.base)).unwrap();
+    assert_eq!(login.path(), "/login");
+    let return_to = login
+        .query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // ssogate's own sign-in through the upstream provider, coming back to the request.
+    let mut start = Url::parse(&op.url("/auth/fake/start")).unwrap();
+    start.query_pairs_mut().append_pair("return_to", &return_to);
+    let back = b.login_via(op, &op.idp, start.as_str(), subject).await;
+    assert_eq!(back.status, 303, "{}", back.body);
+    let r = b.get(&loc(&back, &op.base)).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let callback = loc(&r, &op.base);
+    assert!(
+        callback.starts_with(&format!("{}/auth/sso/callback?", app.base)),
+        "{callback}"
+    );
+    let q: Vec<(String, String)> = Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert!(
+        q.iter().any(|(k, v)| k == "iss" && *v == op.base),
+        "RFC 9207: {q:?}"
+    );
+    b.get(&callback).await
+}
+
+#[tokio::test]
+async fn an_application_signs_in_through_ssogate_and_receives_the_provisioned_person() {
+    let (op, app, _) = chain().await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true,
+               "name": "Alice Liddell", "groups": ["readers"]}),
+    );
+    let b = Browser::new();
+    let r = sign_in_through_the_chain(&b, &op, &app, "alice").await;
+    assert_eq!(
+        r.status, 303,
+        "the application accepted ssogate's tokens: {}",
+        r.body
+    );
+    // What ssogate decided reached the application.
+    let alice = app.directory.user_by_username("alice").unwrap().unwrap();
+    assert_eq!(alice.email.as_deref(), Some("alice@example.org"));
+    assert!(alice.email_verified);
+    assert_eq!(alice.display_name.as_deref(), Some("Alice Liddell"));
+    assert!(
+        alice.grants.iter().any(|g| g.name == "Readers"),
+        "{:?}",
+        alice.grants
+    );
+    let v = b
+        .get_with(
+            &format!("{}/auth/verify", app.base),
+            &[("accept", "application/json")],
+        )
+        .await;
+    assert_eq!(v.status, 200);
+    assert_eq!(v.header("remote-user").as_deref(), Some("alice"));
+    // A second sign-in needs no login at ssogate: its session is reused.
+    let b2 = Browser::new();
+    b2.set_cookie("ssogate_session", &b.cookie("ssogate_session").unwrap());
+    let r = b2.get(&format!("{}/auth/sso/start", app.base)).await;
+    let r = b2.get(&loc(&r, &app.base)).await;
+    assert_eq!(r.status, 302);
+    assert!(loc(&r, &op.base).starts_with(&format!("{}/auth/sso/callback?code=", app.base)));
+    let events: Vec<String> = op.audit();
+    assert!(
+        events.iter().any(|e| e == "op.token/success/"),
+        "{events:?}"
+    );
+}
+
+/// Discovery and JWKS describe what is served; the ID token is RS256 with a published
+/// key, never `alg: none`.
+#[tokio::test]
+async fn discovery_and_keys_are_published_and_nothing_is_served_without_clients() {
+    let (op, _app, _) = chain().await;
+    let b = Browser::new();
+    let d: Value = serde_json::from_str(
+        &b.get(&op.url("/.well-known/openid-configuration"))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(d["issuer"], op.base.as_str());
+    assert_eq!(d["response_types_supported"], json!(["code"]));
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert!(
+        !d["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "none")
+    );
+    let jwks: Value =
+        serde_json::from_str(&b.get(d["jwks_uri"].as_str().unwrap()).await.body).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["alg"], "RS256");
+    // The same key on every call (kept in the directory).
+    let again: Value = serde_json::from_str(&b.get(&op.url("/oauth2/jwks")).await.body).unwrap();
+    assert_eq!(again, jwks);
+    let plain = Harness::start(Opts::default()).await;
+    assert_eq!(
+        b.get(&plain.url("/.well-known/openid-configuration"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        b.get(&plain.url("/oauth2/authorize?client_id=x"))
+            .await
+            .status,
+        404
+    );
+}
+
+/// A code redeemed by hand, then the attacks on the token endpoint and userinfo.
+#[tokio::test]
+async fn codes_are_one_time_bound_to_client_redirect_and_verifier() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    // Sign in to ssogate first, so the authorization answers at once.
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let authorize = |extra: &[(&str, &str)]| {
+        let mut u = Url::parse(&op.url("/oauth2/authorize")).unwrap();
+        {
+            let mut q = u.query_pairs_mut();
+            for (k, v) in [
+                ("response_type", "code"),
+                ("client_id", "downstream"),
+                ("redirect_uri", redirect.as_str()),
+                ("scope", "openid email"),
+                ("state", "s1"),
+                ("nonce", "n1"),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ] {
+                if !extra.iter().any(|(e, _)| *e == k) {
+                    q.append_pair(k, v);
+                }
+            }
+            for (k, v) in extra {
+                if !v.is_empty() {
+                    q.append_pair(k, v);
+                }
+            }
+        }
+        u.to_string()
+    };
+    let code_of = |r: &Resp| {
+        Url::parse(&r.location().unwrap())
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+    };
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let token = |form: Vec<(&'static str, String)>, basic: Option<(&'static str, &'static str)>| {
+        let http = http.clone();
+        let url = op.url("/oauth2/token");
+        async move {
+            let mut req = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(form)
+                        .finish(),
+                );
+            if let Some((u, p)) = basic {
+                req = req.basic_auth(u, Some(p));
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let redeem = |code: String, verifier: &'static str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            ("code_verifier", verifier.to_owned()),
+        ]
+    };
+    // The right request gets tokens; userinfo answers for the access token.
+    let code = code_of(&b.get(&authorize(&[])).await).unwrap();
+    let (s, t) = token(redeem(code.clone(), verifier), Some(("downstream", SECRET))).await;
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["token_type"], "Bearer");
+    let info = http
+        .get(op.url("/oauth2/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 200);
+    let info: Value = serde_json::from_str(&info.text().await.unwrap()).unwrap();
+    let part = |i: usize| -> Value {
+        use base64::Engine as _;
+        let seg = t["id_token"].as_str().unwrap().split('.').nth(i).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(seg)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let (header, claims) = (part(0), part(1));
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims["iss"], op.base.as_str());
+    assert_eq!(claims["aud"], "downstream");
+    assert_eq!(claims["nonce"], "n1");
+    assert_eq!(claims["sub"], info["sub"]);
+    assert!(
+        claims.get("groups").is_none(),
+        "only the scopes asked for: {claims}"
+    );
+    // The same code again: refused, and the token it earned is revoked.
+    let (s, e) = token(redeem(code, verifier), Some(("downstream", SECRET))).await;
+    assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
+    let revoked = http
+        .get(op.url("/oauth2/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401, "a replayed code revokes its tokens");
+    assert!(
+        op.audit()
+            .iter()
+            .any(|e| e.starts_with("op.code_replayed/"))
+    );
+    // A wrong verifier, no verifier, another redirect URI, no client secret, a wrong one.
+    let code = code_of(&b.get(&authorize(&[])).await).unwrap();
+    let (s, e) = token(
+        redeem(code, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"),
+        Some(("downstream", SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+    let code = code_of(&b.get(&authorize(&[])).await).unwrap();
+    let mut no_verifier = redeem(code, verifier);
+    no_verifier.retain(|(k, _)| *k != "code_verifier");
+    let (s, _) = token(no_verifier, Some(("downstream", SECRET))).await;
+    assert_eq!(s, 400);
+    let code = code_of(&b.get(&authorize(&[])).await).unwrap();
+    let mut elsewhere = redeem(code, verifier);
+    elsewhere[2].1 = format!("{}/auth/sso/callback/", app.base);
+    let (s, _) = token(elsewhere, Some(("downstream", SECRET))).await;
+    assert_eq!(s, 400);
+    let code = code_of(&b.get(&authorize(&[])).await).unwrap();
+    let (s, e) = token(redeem(code.clone(), verifier), None).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{e}"
+    );
+    let (s, _) = token(
+        redeem(code.clone(), verifier),
+        Some(("downstream", "wrong-secret-wrong-secret")),
+    )
+    .await;
+    assert_eq!(s, 401);
+    // A public client cannot redeem a confidential client's code.
+    let mut as_spa = redeem(code, verifier);
+    as_spa.push(("client_id", "spa".into()));
+    let (s, e) = token(as_spa, None).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+    // Redirect URI variants and open redirects never leave ssogate.
+    for bad in [
+        format!("{}/auth/sso/callback/", app.base),
+        format!("{}/auth/sso/callback?x=1", app.base),
+        "https://evil.example/".to_owned(),
+    ] {
+        let r = b.get(&authorize(&[("redirect_uri", &bad)])).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.location().is_none());
+    }
+    // PKCE downgrade refused at the authorization endpoint.
+    let r = b
+        .get(&authorize(&[("code_challenge_method", "plain")]))
+        .await;
+    assert!(r.location().unwrap().contains("error=invalid_request"));
+    // prompt=none without a session: login_required back to the client, no page.
+    let r = Browser::new().get(&authorize(&[("prompt", "none")])).await;
+    assert_eq!(r.status, 302);
+    let to = r.location().unwrap();
+    assert!(
+        to.starts_with(&redirect) && to.contains("error=login_required") && to.contains("state=s1"),
+        "{to}"
+    );
+}

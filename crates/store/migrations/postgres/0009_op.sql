@@ -1,0 +1,33 @@
+-- ssogate as an OpenID Provider: its signing keys (PKCS#8, base64; every instance signs
+-- with the same key), authorization codes and access tokens, both kept only as SHA-256
+-- digests. A code is used once; a replayed code revokes the tokens it earned.
+
+CREATE TABLE op_keys (
+    kid         TEXT    PRIMARY KEY,
+    alg         TEXT    NOT NULL,
+    private_key TEXT    NOT NULL,
+    created_at  BIGINT  NOT NULL,
+    retired_at  BIGINT
+);
+
+CREATE TABLE op_codes (
+    code_hash   TEXT    PRIMARY KEY,
+    client_id   TEXT    NOT NULL,
+    user_id     BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    grant_json  TEXT    NOT NULL,
+    auth_time   BIGINT  NOT NULL,
+    sid         TEXT,
+    expires_at  BIGINT  NOT NULL,
+    used_at     BIGINT
+);
+
+CREATE TABLE op_tokens (
+    token_hash  TEXT    PRIMARY KEY,
+    code_hash   TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    user_id     BIGINT  NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    scope       TEXT    NOT NULL,
+    expires_at  BIGINT  NOT NULL
+);
+
+CREATE INDEX op_tokens_code ON op_tokens (code_hash);

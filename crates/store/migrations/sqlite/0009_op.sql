@@ -1,0 +1,33 @@
+-- ssogate as an OpenID Provider: its signing keys (PKCS#8, base64; every instance signs
+-- with the same key), authorization codes and access tokens, both kept only as SHA-256
+-- digests. A code is used once; a replayed code revokes the tokens it earned.
+
+CREATE TABLE op_keys (
+    kid         TEXT    PRIMARY KEY,
+    alg         TEXT    NOT NULL,
+    private_key TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL,
+    retired_at  INTEGER
+);
+
+CREATE TABLE op_codes (
+    code_hash   TEXT    PRIMARY KEY,
+    client_id   TEXT    NOT NULL,
+    user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    grant_json  TEXT    NOT NULL,
+    auth_time   INTEGER NOT NULL,
+    sid         TEXT,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+
+CREATE TABLE op_tokens (
+    token_hash  TEXT    PRIMARY KEY,
+    code_hash   TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    scope       TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+
+CREATE INDEX op_tokens_code ON op_tokens (code_hash);

@@ -1,0 +1,200 @@
+//! What ssogate as an OpenID Provider keeps: signing keys, authorization codes and
+//! access tokens (codes and tokens as SHA-256 digests only; the caller hashes).
+
+use super::Backend;
+use crate::StoreError;
+use crate::sql::{Db, args};
+use ssogate_core::domain::UserId;
+
+/// A signing key as kept: PKCS#8 DER, base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_key: String,
+    pub created_at: i64,
+}
+
+/// A code to keep until it is redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    /// The authorization it earns, as the protocol crate serialises it.
+    pub grant_json: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What redeeming a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// Live and now used up.
+    Fresh {
+        client_id: String,
+        user_id: UserId,
+        grant_json: String,
+        auth_time: i64,
+        sid: Option<String>,
+    },
+    /// Used before: every token it earned is revoked now (RFC 6749 4.1.2).
+    Replayed { client_id: String, revoked: u64 },
+    /// Unknown or expired.
+    Unknown,
+}
+
+/// A live access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub client_id: String,
+    pub user_id: UserId,
+    pub scope: String,
+}
+
+pub trait ProviderStore {
+    /// The keys not retired, oldest first (the first signs).
+    fn op_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// Keeps `key` unless a live key exists already (another instance made one first).
+    fn op_add_first_key(&self, key: StoredKey) -> Result<(), StoreError>;
+    fn op_put_code(&self, code: NewCode) -> Result<(), StoreError>;
+    /// Redeems a code once.
+    fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError>;
+    fn op_put_token(
+        &self,
+        token_hash: &str,
+        code_hash: &str,
+        grant: &TokenGrant,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The grant of a live access token. (Expired codes and tokens go with
+    /// [`crate::SessionStore::sweep`].)
+    fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError>;
+}
+
+fn redeem(db: &mut dyn Db, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
+    let rows = db.query(
+        "UPDATE op_codes SET used_at = $2
+         WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
+         RETURNING client_id, user_id, grant_json, auth_time, sid",
+        args![code_hash, now],
+    )?;
+    if let Some(r) = rows.first() {
+        return Ok(Redeemed::Fresh {
+            client_id: r.get(0)?.text()?,
+            user_id: UserId(r.get(1)?.int()?),
+            grant_json: r.get(2)?.text()?,
+            auth_time: r.get(3)?.int()?,
+            sid: r.get(4)?.opt_text()?,
+        });
+    }
+    let used = db.query(
+        "SELECT client_id FROM op_codes WHERE code_hash = $1 AND used_at IS NOT NULL",
+        args![code_hash],
+    )?;
+    match used.first() {
+        Some(r) => {
+            let client_id = r.get(0)?.text()?;
+            let revoked = db.exec(
+                "DELETE FROM op_tokens WHERE code_hash = $1",
+                args![code_hash],
+            )?;
+            Ok(Redeemed::Replayed { client_id, revoked })
+        }
+        None => Ok(Redeemed::Unknown),
+    }
+}
+
+impl<B: Backend> ProviderStore for B {
+    fn op_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        self.read(|db| {
+            db.query(
+                "SELECT kid, alg, private_key, created_at FROM op_keys
+                 WHERE retired_at IS NULL ORDER BY created_at, kid",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(StoredKey {
+                    kid: r.get(0)?.text()?,
+                    alg: r.get(1)?.text()?,
+                    private_key: r.get(2)?.text()?,
+                    created_at: r.get(3)?.int()?,
+                })
+            })
+            .collect()
+        })
+    }
+    fn op_add_first_key(&self, key: StoredKey) -> Result<(), StoreError> {
+        self.write_tx(move |db, _| {
+            db.exec(
+                "INSERT INTO op_keys (kid, alg, private_key, created_at)
+                 SELECT $1, $2, $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM op_keys WHERE retired_at IS NULL)",
+                args![
+                    key.kid.as_str(),
+                    key.alg.as_str(),
+                    key.private_key.as_str(),
+                    key.created_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+    fn op_put_code(&self, code: NewCode) -> Result<(), StoreError> {
+        self.write(move |db, _| {
+            db.exec(
+                "INSERT INTO op_codes (code_hash, client_id, user_id, grant_json, auth_time, sid, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                args![
+                    code.code_hash.as_str(),
+                    code.client_id.as_str(),
+                    code.user_id,
+                    code.grant_json.as_str(),
+                    code.auth_time,
+                    code.sid.as_deref(),
+                    code.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+    fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
+        let code_hash = code_hash.to_owned();
+        self.write_tx(move |db, _| redeem(db, &code_hash, now))
+    }
+    fn op_put_token(
+        &self,
+        token_hash: &str,
+        code_hash: &str,
+        grant: &TokenGrant,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let (t, c, g) = (token_hash.to_owned(), code_hash.to_owned(), grant.clone());
+        self.write(move |db, _| {
+            db.exec(
+                "INSERT INTO op_tokens (token_hash, code_hash, client_id, user_id, scope, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                args![t.as_str(), c.as_str(), g.client_id.as_str(), g.user_id, g.scope.as_str(), expires_at],
+            )?;
+            Ok(())
+        })
+    }
+    fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT client_id, user_id, scope FROM op_tokens WHERE token_hash = $1 AND expires_at > $2",
+                args![token_hash, now],
+            )?;
+            match rows.first() {
+                Some(r) => Ok(Some(TokenGrant {
+                    client_id: r.get(0)?.text()?,
+                    user_id: UserId(r.get(1)?.int()?),
+                    scope: r.get(2)?.text()?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+}
