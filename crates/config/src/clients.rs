@@ -15,6 +15,8 @@ pub(crate) struct RawClient {
     #[serde(default)]
     post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
+    backchannel_logout_uri: Option<String>,
+    #[serde(default)]
     public: bool,
     #[serde(default)]
     secret: Option<String>,
@@ -172,6 +174,7 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         secret: secret.map(ClientSecret::new),
         redirect_uris: raw.redirect_uris,
         post_logout_redirect_uris: raw.post_logout_redirect_uris,
+        backchannel_logout_uri: raw.backchannel_logout_uri,
         scopes: raw.scopes,
         require_pkce: raw.require_pkce || raw.public,
         id_token_seconds: raw.id_token_seconds,

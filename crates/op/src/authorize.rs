@@ -290,6 +290,7 @@ mod tests {
             secret: (!public).then(|| ClientSecret::new("s")),
             redirect_uris: vec!["https://wiki.example.org/oidc/callback".into()],
             post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
             scopes: vec![
                 "openid".into(),
                 "profile".into(),

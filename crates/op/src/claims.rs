@@ -85,6 +85,28 @@ pub fn id_token(person: &Person, a: &Authorization, i: &Issued<'_>) -> Value {
     Value::Object(c)
 }
 
+/// A logout token's claims (Back-Channel Logout 1.0, 2.4): the account and the session
+/// that ended, for one client; never a `nonce`.
+pub fn logout_token(
+    issuer: &str,
+    client_id: &str,
+    sub: &str,
+    sid: &str,
+    jti: &str,
+    now: i64,
+) -> Value {
+    json!({
+        "iss": issuer,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + 120,
+        "jti": jti,
+        "sub": sub,
+        "sid": sid,
+        "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -45,6 +45,8 @@ pub struct Client {
     /// Matched exactly, character for character.
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where ssogate tells the application that a session ended (Back-Channel Logout).
+    pub backchannel_logout_uri: Option<String>,
     /// The scopes it may be given (`openid` always).
     pub scopes: Vec<String>,
     /// PKCE S256 on every authorization (always for public clients).

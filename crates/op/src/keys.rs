@@ -66,7 +66,12 @@ impl SigningKey {
 
     /// `claims` signed as a compact JWS with RS256 and this key's `kid`.
     pub fn sign(&self, claims: &Value) -> Result<String, OpError> {
-        let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        self.sign_typed(claims, "JWT")
+    }
+
+    /// [`Self::sign`] with another `typ` (`logout+jwt` for logout tokens).
+    pub fn sign_typed(&self, claims: &Value, typ: &str) -> Result<String, OpError> {
+        let header = json!({"alg": "RS256", "typ": typ, "kid": self.kid});
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -78,6 +83,29 @@ impl SigningKey {
             .sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
             .map_err(|_| OpError::Sign)?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+    }
+}
+
+impl SigningKey {
+    /// The claims of a token this key signed (RS256, this `kid`), or `None`. Expiry is
+    /// the caller's to judge: an `id_token_hint` may be expired and still name a session.
+    pub fn verify(&self, token: &str) -> Option<Value> {
+        let mut parts = token.split('.');
+        let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != "RS256" || header.get("kid")?.as_str()? != self.kid {
+            return None;
+        }
+        let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
+        let public = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            self.pair.public_key().as_ref(),
+        );
+        public.verify(format!("{h}.{p}").as_bytes(), &sig).ok()?;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
     }
 }
 
@@ -129,5 +157,22 @@ mod tests {
         public
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
             .unwrap();
+        assert_eq!(key.verify(&token).unwrap()["sub"], "1");
+        // A changed payload, `alg: none`, another key: nothing.
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(r#"{"sub":"2"}"#),
+            parts[2]
+        );
+        assert!(key.verify(&forged).is_none());
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            parts[1]
+        );
+        assert!(key.verify(&none).is_none());
+        let other = SigningKey::generate().unwrap();
+        assert!(other.verify(&token).is_none());
     }
 }

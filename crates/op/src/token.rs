@@ -177,6 +177,7 @@ mod tests {
             secret: secret.map(ClientSecret::new),
             redirect_uris: vec!["https://app.example/cb".into()],
             post_logout_redirect_uris: vec![],
+            backchannel_logout_uri: None,
             scopes: vec!["openid".into()],
             require_pkce: true,
             id_token_seconds: 300,

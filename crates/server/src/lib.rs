@@ -61,6 +61,19 @@ pub async fn serve(
             }
         })
     };
+    // Back-channel logouts to downstream applications, sent by whichever instance claims
+    // them first; a second's delay at most, and nothing to do without clients.
+    let logouts = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                crate::op::deliver_logouts(&app).await;
+            }
+        })
+    };
     let served = axum::serve(
         listener,
         router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -68,6 +81,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    logouts.abort();
     app.record_refusal_summaries(true).await;
     served
 }

@@ -396,7 +396,8 @@ async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Respons
     };
     let (th, ch) = (ssogate_op::digest(&access), code_hash);
     let expires_in = client.access_token_seconds;
-    app.db(move |d| d.op_put_token(&th, &ch, &tg, now + expires_in))
+    let login_sid = sid.clone();
+    app.db(move |d| d.op_put_token(&th, &ch, &tg, login_sid.as_deref(), now, now + expires_in))
         .await
         .map_err(|e| TokenError::InvalidRequest(format!("the directory failed: {e}")))?;
     let claims = claims::id_token(
@@ -481,4 +482,121 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         axum::Json(claims::released(&person(&user), &scopes)),
     )
         .into_response()
+}
+
+/// Seconds before the `attempts`-th delivery is tried again: 10 s doubling, at most an
+/// hour.
+fn retry_in(attempts: i64) -> i64 {
+    (10_i64 << attempts.clamp(0, 9)).min(3600)
+}
+
+/// Deliveries given up after this many attempts (about a day of retries).
+const MAX_ATTEMPTS: i64 = 30;
+
+/// Sends the back-channel logouts that are due (sessions ended, accounts disabled or
+/// deleted): a logout token per application the session had signed in to, retried with
+/// backoff, each delivery and each failure audited. Claimed in the directory, so with
+/// several instances each logout is sent by one.
+pub(crate) async fn deliver_logouts(app: &App) {
+    if app.config.clients.is_empty() {
+        return;
+    }
+    let now = app.now();
+    let due = match app.db(move |d| d.op_claim_logouts(now, 50, retry_in)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "back-channel logouts could not be read");
+            return;
+        }
+    };
+    for p in due {
+        let uri = app
+            .config
+            .clients
+            .get(&p.client_id)
+            .and_then(|c| c.backchannel_logout_uri.clone());
+        let Some(uri) = uri else {
+            // The application has no back-channel logout: nothing to tell it.
+            let _ = app.db(move |d| d.op_logout_finished(p.id, now, None)).await;
+            continue;
+        };
+        let outcome = send_logout(app, &p, &uri, now).await;
+        let mut ev = ssogate_store::audit::NewEvent {
+            at: now,
+            event: "op.backchannel".into(),
+            user_id: Some(p.user_id),
+            ..Default::default()
+        };
+        match outcome {
+            Ok(()) => {
+                let _ = app.db(move |d| d.op_logout_finished(p.id, now, None)).await;
+                ev.outcome = "success".into();
+                ev.detail = Some(format!("client {} told the session ended", p.client_id));
+                app.audit(ev).await;
+            }
+            Err(e) => {
+                tracing::warn!(client = %p.client_id, attempt = p.attempts, error = %e, "a back-channel logout was not delivered");
+                let give_up = p.attempts >= MAX_ATTEMPTS;
+                let err = e.clone();
+                let _ = if give_up {
+                    app.db(move |d| d.op_logout_finished(p.id, now, Some(&err)))
+                        .await
+                } else {
+                    app.db(move |d| d.op_logout_failed(p.id, &err)).await
+                };
+                ev.outcome = "failure".into();
+                ev.reason = Some(if give_up { "gave_up" } else { "will_retry" }.into());
+                ev.detail = Some(format!(
+                    "client {} (attempt {}): {e}",
+                    p.client_id, p.attempts
+                ));
+                app.audit(ev).await;
+            }
+        }
+    }
+}
+
+async fn send_logout(
+    app: &App,
+    p: &ssogate_store::directory::op::PendingLogout,
+    uri: &str,
+    now: i64,
+) -> Result<(), String> {
+    let key = signing_key(app).await?;
+    let jti = ssogate_op::random_token(16).map_err(|e| e.to_string())?;
+    let claims = claims::logout_token(
+        issuer(app),
+        &p.client_id,
+        &p.user_id.0.to_string(),
+        &p.sid,
+        &jti,
+        now,
+    );
+    let token = key
+        .sign_typed(&claims, "logout+jwt")
+        .map_err(|e| e.to_string())?;
+    let client = match app.hooks_http.get() {
+        Some(c) => c.clone(),
+        None => {
+            let c = ssogate_oidc::http::client("backchannel", &Default::default())
+                .map_err(|e| e.to_string())?;
+            app.hooks_http.get_or_init(|| c).clone()
+        }
+    };
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", &token)
+        .finish();
+    let res = client
+        .post(uri)
+        .timeout(std::time::Duration::from_secs(5))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {uri} ({e})"))?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{uri} answered HTTP {}", res.status().as_u16()))
+    }
 }

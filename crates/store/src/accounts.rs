@@ -246,6 +246,8 @@ pub(crate) fn set_external_id(
 pub(crate) fn delete_user(db: &mut dyn Db, user_id: UserId) -> Result<bool, StoreError> {
     // Sessions and the rest go with the account (ON DELETE CASCADE); audit events keep
     // their user id as history.
+    // The applications it signed in to through ssogate hear of it (back-channel logout).
+    crate::directory::op::queue_logouts_for_user(db, user_id)?;
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
     Ok(db.exec("DELETE FROM users WHERE id = $1", args![user_id])? > 0)
 }

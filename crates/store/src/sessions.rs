@@ -198,10 +198,12 @@ pub struct EndedSession {
 
 /// Ends one session (logout); `None` when there was none.
 pub(crate) fn end(db: &mut dyn Db, secret: &str) -> Result<Option<EndedSession>, StoreError> {
+    let id = digest(secret);
     let rows = db.query(
         "DELETE FROM sessions WHERE id_hash = $1 RETURNING id_token",
-        args![digest(secret).as_str()],
+        args![id.as_str()],
     )?;
+    crate::directory::op::queue_logouts_for_sid(db, &id)?;
     rows.first()
         .map(|r| {
             Ok(EndedSession {
@@ -234,10 +236,18 @@ pub(crate) fn end_by_provider(
         )?,
         (None, None) => Vec::new(),
     };
-    rows.iter().map(|r| r.get(0)?.text()).collect()
+    let ended: Vec<String> = rows
+        .iter()
+        .map(|r| r.get(0)?.text())
+        .collect::<Result<_, _>>()?;
+    for id in &ended {
+        crate::directory::op::queue_logouts_for_sid(db, id)?;
+    }
+    Ok(ended)
 }
 
 pub(crate) fn end_for_user(db: &mut dyn Db, user_id: UserId) -> Result<u64, StoreError> {
+    crate::directory::op::queue_logouts_for_user(db, user_id)?;
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])
 }
 

@@ -33,7 +33,7 @@ async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
     let app_base = format!("http://{}", listener.local_addr().unwrap());
     let op = Harness::start(Opts {
         extra: leak(format!(
-            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
+            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
         )),
         ..Opts::default()
     })
@@ -440,4 +440,48 @@ async fn codes_are_one_time_bound_to_client_redirect_and_verifier() {
         to.starts_with(&redirect) && to.contains("error=login_required") && to.contains("state=s1"),
         "{to}"
     );
+}
+
+/// Disabling the person in ssogate ends their session in the application, through
+/// back-channel logout; so does signing out of ssogate.
+#[tokio::test]
+async fn disabling_a_person_signs_them_out_of_every_application() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(
+        sign_in_through_the_chain(&b, &op, &app, "alice")
+            .await
+            .status,
+        303
+    );
+    let verify = format!("{}/auth/verify", app.base);
+    assert_eq!(b.status_within(&verify, 200).await, 200);
+    op.disable("alice").await;
+    assert_eq!(
+        b.status_within(&verify, 401).await,
+        401,
+        "the application heard of it"
+    );
+    let delivered = || op.audit().iter().any(|e| e == "op.backchannel/success/");
+    for _ in 0..100 {
+        if delivered() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(delivered(), "{:?}", op.audit());
+    // Signing out of ssogate ends bob's session in the application too.
+    let b = Browser::new();
+    assert_eq!(
+        sign_in_through_the_chain(&b, &op, &app, "bob").await.status,
+        303
+    );
+    assert_eq!(b.status_within(&verify, 200).await, 200);
+    let _ = b.get(&op.url("/account")).await;
+    let csrf = b.cookie("ssogate_csrf").unwrap();
+    assert_eq!(
+        b.post(&op.url("/logout"), &[("csrf", &csrf)]).await.status,
+        303
+    );
+    assert_eq!(b.status_within(&verify, 401).await, 401);
 }

@@ -31,3 +31,30 @@ CREATE TABLE op_tokens (
 );
 
 CREATE INDEX op_tokens_code ON op_tokens (code_hash);
+
+-- Which applications each ssogate session signed in to (sid = the session's digest), so
+-- ending the session can tell them (back-channel logout).
+CREATE TABLE op_logins (
+    sid         TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    user_id     BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (sid, client_id)
+);
+
+CREATE INDEX op_logins_user ON op_logins (user_id);
+
+-- Back-channel logouts to deliver, written in the transaction that ends the session or
+-- the account (nothing is lost when ssogate stops), retried with backoff.
+CREATE TABLE op_logouts (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    client_id    TEXT    NOT NULL,
+    user_id      BIGINT NOT NULL,
+    sid          TEXT    NOT NULL,
+    attempts     BIGINT NOT NULL DEFAULT 0,
+    next_at      BIGINT NOT NULL DEFAULT 0,
+    delivered_at BIGINT,
+    last_error   TEXT
+);
+
+CREATE INDEX op_logouts_due ON op_logouts (next_at) WHERE delivered_at IS NULL;

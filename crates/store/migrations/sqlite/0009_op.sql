@@ -31,3 +31,30 @@ CREATE TABLE op_tokens (
 );
 
 CREATE INDEX op_tokens_code ON op_tokens (code_hash);
+
+-- Which applications each ssogate session signed in to (sid = the session's digest), so
+-- ending the session can tell them (back-channel logout).
+CREATE TABLE op_logins (
+    sid         TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    user_id     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (sid, client_id)
+);
+
+CREATE INDEX op_logins_user ON op_logins (user_id);
+
+-- Back-channel logouts to deliver, written in the transaction that ends the session or
+-- the account (nothing is lost when ssogate stops), retried with backoff.
+CREATE TABLE op_logouts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id    TEXT    NOT NULL,
+    user_id      INTEGER NOT NULL,
+    sid          TEXT    NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_at      INTEGER NOT NULL DEFAULT 0,
+    delivered_at INTEGER,
+    last_error   TEXT
+);
+
+CREATE INDEX op_logouts_due ON op_logouts (next_at) WHERE delivered_at IS NULL;

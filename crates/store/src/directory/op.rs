@@ -45,6 +45,39 @@ pub enum Redeemed {
     Unknown,
 }
 
+/// A back-channel logout to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLogout {
+    pub id: i64,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub sid: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// Queues back-channel logouts for every application the session `sid` signed in to.
+pub(crate) fn queue_logouts_for_sid(db: &mut dyn Db, sid: &str) -> Result<u64, StoreError> {
+    let n = db.exec(
+        "INSERT INTO op_logouts (client_id, user_id, sid)
+         SELECT client_id, user_id, sid FROM op_logins WHERE sid = $1",
+        args![sid],
+    )?;
+    db.exec("DELETE FROM op_logins WHERE sid = $1", args![sid])?;
+    Ok(n)
+}
+
+/// Queues back-channel logouts for every session of an account (disabled, deleted).
+pub(crate) fn queue_logouts_for_user(db: &mut dyn Db, user_id: UserId) -> Result<u64, StoreError> {
+    let n = db.exec(
+        "INSERT INTO op_logouts (client_id, user_id, sid)
+         SELECT client_id, user_id, sid FROM op_logins WHERE user_id = $1",
+        args![user_id],
+    )?;
+    db.exec("DELETE FROM op_logins WHERE user_id = $1", args![user_id])?;
+    Ok(n)
+}
+
 /// A live access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
@@ -61,13 +94,28 @@ pub trait ProviderStore {
     fn op_put_code(&self, code: NewCode) -> Result<(), StoreError>;
     /// Redeems a code once.
     fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError>;
+    /// Keeps an access token, and that the session `sid` signed in to its client.
     fn op_put_token(
         &self,
         token_hash: &str,
         code_hash: &str,
         grant: &TokenGrant,
+        sid: Option<&str>,
+        now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    /// Claims up to `limit` back-channel logouts due now for this instance to send: each
+    /// is put off by `retry_in(attempts)` seconds, so another instance does not send it too.
+    fn op_claim_logouts(
+        &self,
+        now: i64,
+        limit: i64,
+        retry_in: fn(i64) -> i64,
+    ) -> Result<Vec<PendingLogout>, StoreError>;
+    /// Marks a logout delivered, or (with `error`) failed for good.
+    fn op_logout_finished(&self, id: i64, now: i64, error: Option<&str>) -> Result<(), StoreError>;
+    /// Records why a delivery attempt failed (it is tried again when due).
+    fn op_logout_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
     /// The grant of a live access token. (Expired codes and tokens go with
     /// [`crate::SessionStore::sweep`].)
     fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError>;
@@ -169,14 +217,78 @@ impl<B: Backend> ProviderStore for B {
         token_hash: &str,
         code_hash: &str,
         grant: &TokenGrant,
+        sid: Option<&str>,
+        now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
         let (t, c, g) = (token_hash.to_owned(), code_hash.to_owned(), grant.clone());
-        self.write(move |db, _| {
+        let sid = sid.map(str::to_owned);
+        self.write_tx(move |db, _| {
             db.exec(
                 "INSERT INTO op_tokens (token_hash, code_hash, client_id, user_id, scope, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 args![t.as_str(), c.as_str(), g.client_id.as_str(), g.user_id, g.scope.as_str(), expires_at],
+            )?;
+            if let Some(sid) = &sid {
+                db.exec(
+                    "INSERT INTO op_logins (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (sid, client_id) DO NOTHING",
+                    args![sid.as_str(), g.client_id.as_str(), g.user_id, now],
+                )?;
+            }
+            Ok(())
+        })
+    }
+    fn op_claim_logouts(
+        &self,
+        now: i64,
+        limit: i64,
+        retry_in: fn(i64) -> i64,
+    ) -> Result<Vec<PendingLogout>, StoreError> {
+        self.write_tx(move |db, _| {
+            let due = db.query(
+                "SELECT id, client_id, user_id, sid, attempts FROM op_logouts
+                 WHERE delivered_at IS NULL AND next_at <= $1 ORDER BY id LIMIT $2",
+                args![now, limit],
+            )?;
+            let mut out = Vec::with_capacity(due.len());
+            for r in &due {
+                let p = PendingLogout {
+                    id: r.get(0)?.int()?,
+                    client_id: r.get(1)?.text()?,
+                    user_id: UserId(r.get(2)?.int()?),
+                    sid: r.get(3)?.text()?,
+                    attempts: r.get(4)?.int()? + 1,
+                };
+                // Only the instance whose update lands sends it.
+                let claimed = db.exec(
+                    "UPDATE op_logouts SET attempts = $2, next_at = $3
+                     WHERE id = $1 AND attempts = $4 AND delivered_at IS NULL",
+                    args![p.id, p.attempts, now + retry_in(p.attempts), p.attempts - 1],
+                )?;
+                if claimed > 0 {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        })
+    }
+    fn op_logout_finished(&self, id: i64, now: i64, error: Option<&str>) -> Result<(), StoreError> {
+        let error = error.map(str::to_owned);
+        self.write(move |db, _| {
+            db.exec(
+                "UPDATE op_logouts SET delivered_at = $2, last_error = $3 WHERE id = $1",
+                args![id, now, error.as_deref()],
+            )?;
+            Ok(())
+        })
+    }
+    fn op_logout_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.write(move |db, _| {
+            db.exec(
+                "UPDATE op_logouts SET last_error = $2 WHERE id = $1",
+                args![id, error.as_str()],
             )?;
             Ok(())
         })
