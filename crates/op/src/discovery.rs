@@ -7,6 +7,7 @@ pub const AUTHORIZE: &str = "/oauth2/authorize";
 pub const TOKEN: &str = "/oauth2/token";
 pub const USERINFO: &str = "/oauth2/userinfo";
 pub const JWKS: &str = "/oauth2/jwks";
+pub const END_SESSION: &str = "/oauth2/logout";
 
 /// The scopes ssogate releases claims for.
 pub const SCOPES: [&str; 6] = [
@@ -25,6 +26,9 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}{TOKEN}"),
         "userinfo_endpoint": format!("{issuer}{USERINFO}"),
         "jwks_uri": format!("{issuer}{JWKS}"),
+        "end_session_endpoint": format!("{issuer}{END_SESSION}"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "scopes_supported": SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -600,3 +600,204 @@ async fn send_logout(
         Err(format!("{uri} answered HTTP {}", res.status().as_u16()))
     }
 }
+
+/// What the end-session endpoint was asked (RP-Initiated Logout 1.0, 2).
+struct LogoutAsk {
+    /// The client the request is from, when it could be established.
+    client: Option<String>,
+    /// The account a valid `id_token_hint` names.
+    hinted_sub: Option<String>,
+    /// Where to go afterwards: registered for that client, exactly.
+    back: Option<String>,
+}
+
+fn logout_ask(
+    app: &App,
+    key: Option<&SigningKey>,
+    pairs: &[(String, String)],
+) -> Result<LogoutAsk, String> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let hint = get("id_token_hint").and_then(|h| key.and_then(|k| k.verify(h)));
+    if get("id_token_hint").is_some() && hint.is_none() {
+        return Err("the id_token_hint is not an ID token ssogate issued".into());
+    }
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud"))
+        .and_then(|a| a.as_str())
+        .map(str::to_owned);
+    let client = match (get("client_id"), hinted_client) {
+        (Some(c), Some(h)) if c != h => {
+            return Err("client_id and the id_token_hint name different applications".into());
+        }
+        (Some(c), _) => Some(c.to_owned()),
+        (None, h) => h,
+    };
+    let back = match get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let registered = client
+                .as_deref()
+                .and_then(|c| app.config.clients.get(c))
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+            if !registered {
+                return Err(
+                    "the post_logout_redirect_uri is not one registered for this application"
+                        .into(),
+                );
+            }
+            let mut p = vec![];
+            if let Some(s) = get("state") {
+                p.push(("state", s));
+            }
+            Some(authorize::redirect_with(uri, &p))
+        }
+    };
+    Ok(LogoutAsk {
+        client,
+        hinted_sub: hint
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+        back,
+    })
+}
+
+/// The end-session endpoint (RP-Initiated Logout 1.0): with an `id_token_hint` for the
+/// person signed in, their ssogate session ends at once (and every other application
+/// hears of it by back-channel); otherwise the person is asked first, so a link on
+/// another site cannot sign anyone out. Back to a registered `post_logout_redirect_uri`
+/// only.
+pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let key = signing_key(&app).await.ok();
+    let ask = match logout_ask(&app, key.as_deref(), &pairs) {
+        Ok(a) => a,
+        Err(why) => return logout_refused(&app, &req, &why).await,
+    };
+    let session = match app.session(&req.headers).await {
+        Ok(s) => s,
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
+    match session {
+        None => found(ask.back.as_deref().unwrap_or("/logged-out")),
+        Some((secret, s)) if ask.hinted_sub.as_deref() == Some(&s.user_id.0.to_string()) => {
+            end_and_return(&app, &req, &secret, s.user_id, &ask).await
+        }
+        Some(_) => {
+            // Ask: a form that posts the same request back with a CSRF token.
+            let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
+            let t = req.t;
+            let mut res = crate::pages::render(
+                StatusCode::OK,
+                &crate::pages::MessagePage {
+                    t,
+                    title: t.sign_out.into(),
+                    paragraphs: vec![format!(
+                        "{} asks to sign you out of ssogate.",
+                        ask.client
+                            .as_deref()
+                            .and_then(|c| app.config.clients.get(c))
+                            .map_or("An application", |c| c.name.as_str())
+                    )],
+                    form: Some(crate::pages::FormButton {
+                        action: format!(
+                            "{}?{}",
+                            ssogate_op::discovery::END_SESSION,
+                            uri.query().unwrap_or("")
+                        ),
+                        csrf,
+                        button: t.sign_out.into(),
+                    }),
+                    link: None,
+                    reference: None,
+                },
+            );
+            if let Some(c) = cookie {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            res
+        }
+    }
+}
+
+/// The confirmed sign-out of [`end_session`].
+pub(crate) async fn end_session_confirmed(
+    State(app): State<App>,
+    req: Req,
+    uri: Uri,
+    crate::extract::CsrfForm(_): crate::extract::CsrfForm<crate::auth::TokenForm>,
+) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let key = signing_key(&app).await.ok();
+    let ask = match logout_ask(&app, key.as_deref(), &pairs) {
+        Ok(a) => a,
+        Err(why) => return logout_refused(&app, &req, &why).await,
+    };
+    match app.session(&req.headers).await {
+        Ok(Some((secret, s))) => end_and_return(&app, &req, &secret, s.user_id, &ask).await,
+        Ok(None) => found(ask.back.as_deref().unwrap_or("/logged-out")),
+        Err(e) => crate::respond::server_error(req.t, &e),
+    }
+}
+
+async fn end_and_return(
+    app: &App,
+    req: &Req,
+    secret: &str,
+    user_id: ssogate_core::domain::UserId,
+    ask: &LogoutAsk,
+) -> Response {
+    let s = secret.to_owned();
+    if let Err(e) = app.db(move |d| d.end_session(&s)).await {
+        return crate::respond::server_error(req.t, &e);
+    }
+    let mut ev = req.event("logout", "success", app.now());
+    ev.user_id = Some(user_id);
+    ev.detail = Some(format!(
+        "asked by {}",
+        ask.client.as_deref().unwrap_or("an application")
+    ));
+    app.audit(ev).await;
+    let mut res = found(ask.back.as_deref().unwrap_or("/logged-out"));
+    if let Some(c) = app.session_set_cookie(None) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+async fn logout_refused(app: &App, req: &Req, why: &str) -> Response {
+    let mut ev = req.event("op.logout", "failure", app.now());
+    ev.reason = Some("invalid_request".into());
+    ev.detail = Some(why.to_owned());
+    app.refused(ev, req.addr).await;
+    crate::pages::message(
+        req.t,
+        StatusCode::BAD_REQUEST,
+        req.t.err_state_title,
+        &format!(
+            "The application's sign-out request is not valid: {why}. You are still signed in; sign out from your account page if you meant to."
+        ),
+        None,
+        Some("invalid_request"),
+    )
+}

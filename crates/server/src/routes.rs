@@ -61,6 +61,10 @@ pub fn router(app: App) -> Router {
         .route("/oauth2/authorize", get(crate::op::authorize))
         .route("/oauth2/token", post(crate::op::token))
         .route(
+            "/oauth2/logout",
+            get(crate::op::end_session).post(crate::op::end_session_confirmed),
+        )
+        .route(
             "/oauth2/userinfo",
             get(crate::op::userinfo).post(crate::op::userinfo),
         )

@@ -33,7 +33,7 @@ async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
     let app_base = format!("http://{}", listener.local_addr().unwrap());
     let op = Harness::start(Opts {
         extra: leak(format!(
-            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
+            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
         )),
         ..Opts::default()
     })
@@ -484,4 +484,58 @@ async fn disabling_a_person_signs_them_out_of_every_application() {
         303
     );
     assert_eq!(b.status_within(&verify, 401).await, 401);
+}
+
+/// Signing out of the application signs out of ssogate (RP-initiated logout with the
+/// ID token as hint) and comes back to the application's registered page; without a
+/// hint the person is asked; an unregistered return address is refused on a page.
+#[tokio::test]
+async fn an_application_signs_the_person_out_of_ssogate() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(
+        sign_in_through_the_chain(&b, &op, &app, "alice")
+            .await
+            .status,
+        303
+    );
+    let op_verify = op.url("/auth/verify");
+    assert_eq!(b.status_within(&op_verify, 200).await, 200);
+    // No hint: a question, and nobody is signed out by a link.
+    let r = b.get(&op.url("/oauth2/logout?client_id=downstream")).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("The app asks to sign you out"),
+        "{}",
+        r.body
+    );
+    assert_eq!(b.status_within(&op_verify, 200).await, 200);
+    // An unregistered return address: a page, no redirect, still signed in.
+    let r = b
+        .get(&op.url("/oauth2/logout?client_id=downstream&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.location().is_none());
+    // The application's own sign-out: through ssogate and back.
+    let _ = b.get(&format!("{}/account", app.base)).await;
+    let csrf = b.cookie("ssogate_csrf").unwrap();
+    let r = b
+        .post(&format!("{}/logout", app.base), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = loc(&r, &app.base);
+    assert!(to.starts_with(&op.url("/oauth2/logout?")), "{to}");
+    assert!(to.contains("id_token_hint="), "{to}");
+    let r = b.get(&to).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let back = loc(&r, &op.base);
+    assert!(
+        back.starts_with(&format!("{}/logged-out", app.base)),
+        "{back}"
+    );
+    assert_eq!(
+        b.status_within(&op_verify, 401).await,
+        401,
+        "signed out of ssogate"
+    );
 }
