@@ -17,6 +17,8 @@ pub(crate) struct RawClient {
     #[serde(default)]
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
+    access: RawAccess,
+    #[serde(default)]
     public: bool,
     #[serde(default)]
     secret: Option<String>,
@@ -30,6 +32,18 @@ pub(crate) struct RawClient {
     id_token_seconds: i64,
     #[serde(default = "ten_minutes")]
     access_token_seconds: i64,
+}
+
+/// `access = { groups = [...], permissions = [...], libraries = [...] }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccess {
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    permissions: Vec<String>,
+    #[serde(default)]
+    libraries: Vec<String>,
 }
 
 fn default_scopes() -> Vec<String> {
@@ -175,6 +189,11 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         redirect_uris: raw.redirect_uris,
         post_logout_redirect_uris: raw.post_logout_redirect_uris,
         backchannel_logout_uri: raw.backchannel_logout_uri,
+        access: ssogate_op::client::Access {
+            groups: raw.access.groups,
+            permissions: raw.access.permissions,
+            libraries: raw.access.libraries,
+        },
         scopes: raw.scopes,
         require_pkce: raw.require_pkce || raw.public,
         id_token_seconds: raw.id_token_seconds,

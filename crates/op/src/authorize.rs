@@ -291,6 +291,7 @@ mod tests {
             redirect_uris: vec!["https://wiki.example.org/oidc/callback".into()],
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            access: Default::default(),
             scopes: vec![
                 "openid".into(),
                 "profile".into(),

@@ -34,6 +34,32 @@ impl fmt::Debug for ClientSecret {
     }
 }
 
+/// Who may sign in to a client: anyone holding one of these (empty: everyone).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    pub groups: Vec<String>,
+    pub permissions: Vec<String>,
+    pub libraries: Vec<String>,
+}
+
+impl Access {
+    pub fn is_open(&self) -> bool {
+        self.groups.is_empty() && self.permissions.is_empty() && self.libraries.is_empty()
+    }
+
+    /// Whether a person with these grants may sign in.
+    pub fn admits(&self, p: &crate::claims::Person) -> bool {
+        let any = |want: &[String], have: &[String]| {
+            want.iter()
+                .any(|w| have.iter().any(|h| h.eq_ignore_ascii_case(w)))
+        };
+        self.is_open()
+            || any(&self.groups, &p.groups)
+            || any(&self.permissions, &p.permissions)
+            || any(&self.libraries, &p.libraries)
+    }
+}
+
 /// One client, as configured.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -45,6 +71,8 @@ pub struct Client {
     /// Matched exactly, character for character.
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Who may sign in to it.
+    pub access: Access,
     /// Where ssogate tells the application that a session ended (Back-Channel Logout).
     pub backchannel_logout_uri: Option<String>,
     /// The scopes it may be given (`openid` always).

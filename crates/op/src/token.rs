@@ -178,6 +178,7 @@ mod tests {
             redirect_uris: vec!["https://app.example/cb".into()],
             post_logout_redirect_uris: vec![],
             backchannel_logout_uri: None,
+            access: Default::default(),
             scopes: vec!["openid".into()],
             require_pkce: true,
             id_token_seconds: 300,

@@ -220,6 +220,27 @@ pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Res
         Ok(_) => return found(&login_then(&pairs)),
         Err(e) => return crate::respond::server_error(req.t, &e),
     };
+    // The client's access policy: only people holding what it names.
+    if let Some(client) = app.config.clients.get(&a.client_id)
+        && !client.access.admits(&person(&user))
+    {
+        let mut ev = req.event("op.authorize", "failure", now);
+        ev.user_id = Some(user.id);
+        ev.reason = Some("client_access_denied".into());
+        ev.detail = Some(format!("client {}", client.id));
+        app.audit(ev).await;
+        return crate::pages::message(
+            req.t,
+            StatusCode::FORBIDDEN,
+            req.t.err_rejected_title,
+            &format!(
+                "Your account may not sign in to {}: it is open to members of certain groups or holders of certain permissions only. Ask an administrator for access.",
+                client.name
+            ),
+            None,
+            Some("client_access_denied"),
+        );
+    }
     let code = match ssogate_op::random_token(32) {
         Ok(c) => c,
         Err(e) => {

@@ -33,7 +33,7 @@ async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
     let app_base = format!("http://{}", listener.local_addr().unwrap());
     let op = Harness::start(Opts {
         extra: leak(format!(
-            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n"
+            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n\n[clients.staff]\nname = \"Staff wiki\"\nredirect_uris = [\"{app_base}/staff/callback\"]\nsecret = \"{SECRET}\"\naccess = {{ groups = [\"Admins\"] }}\n"
         )),
         ..Opts::default()
     })
@@ -538,4 +538,44 @@ async fn an_application_signs_the_person_out_of_ssogate() {
         401,
         "signed out of ssogate"
     );
+}
+
+/// A client open to one group only: everyone else gets a page with the reason, and an
+/// audit event; a member gets a code.
+#[tokio::test]
+async fn a_client_admits_only_the_people_its_access_policy_names() {
+    let (op, app, _) = chain().await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "groups": ["readers"]}),
+    );
+    op.idp.set_user(
+        "bob",
+        json!({"preferred_username": "bob", "groups": ["admins"]}),
+    );
+    let url = format!(
+        "{}?response_type=code&client_id=staff&redirect_uri={}&scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        op.url("/oauth2/authorize"),
+        url::form_urlencoded::byte_serialize(format!("{}/staff/callback", app.base).as_bytes())
+            .collect::<String>()
+    );
+    let alice = Browser::new();
+    assert_eq!(alice.login(&op, "alice").await.status, 303);
+    let r = alice.get(&url).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.body.contains("client_access_denied") && r.body.contains("Staff wiki"),
+        "{}",
+        r.body
+    );
+    assert!(
+        op.audit()
+            .iter()
+            .any(|e| e == "op.authorize/failure/client_access_denied")
+    );
+    let bob = Browser::new();
+    assert_eq!(bob.login(&op, "bob").await.status, 303);
+    let r = bob.get(&url).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(r.location().unwrap().contains("code="));
 }
