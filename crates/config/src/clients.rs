@@ -32,6 +32,12 @@ pub(crate) struct RawClient {
     id_token_seconds: i64,
     #[serde(default = "ten_minutes")]
     access_token_seconds: i64,
+    #[serde(default = "two_weeks")]
+    refresh_token_days: i64,
+}
+
+fn two_weeks() -> i64 {
+    14
 }
 
 /// `access = { groups = [...], permissions = [...], libraries = [...] }`.
@@ -133,6 +139,13 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
             ));
         }
     }
+    if !(0..=365).contains(&raw.refresh_token_days) {
+        return Err(bad(
+            "refresh_token_days",
+            format!("{} is not between 0 and 365", raw.refresh_token_days),
+            "0 issues no refresh tokens.",
+        ));
+    }
     let secret = match (raw.public, raw.secret, raw.secret_file) {
         (true, None, None) => None,
         (true, _, _) => {
@@ -198,5 +211,6 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         require_pkce: raw.require_pkce || raw.public,
         id_token_seconds: raw.id_token_seconds,
         access_token_seconds: raw.access_token_seconds,
+        refresh_token_seconds: raw.refresh_token_days * 86_400,
     })
 }

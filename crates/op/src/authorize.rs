@@ -301,6 +301,7 @@ mod tests {
             require_pkce: true,
             id_token_seconds: 300,
             access_token_seconds: 600,
+            refresh_token_seconds: 0,
         }
     }
 

@@ -81,6 +81,8 @@ pub struct Client {
     pub require_pkce: bool,
     pub id_token_seconds: i64,
     pub access_token_seconds: i64,
+    /// How long a refresh token lives (rotated at every use); 0: none are issued.
+    pub refresh_token_seconds: i64,
 }
 
 impl Client {

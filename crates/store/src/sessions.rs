@@ -403,7 +403,8 @@ pub(crate) fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError>
         "DELETE FROM op_codes WHERE expires_at <= $1",
         args![now - 3600],
     )?;
-    let tokens = db.exec("DELETE FROM op_tokens WHERE expires_at <= $1", args![now])?;
+    let tokens = db.exec("DELETE FROM op_tokens WHERE expires_at <= $1", args![now])?
+        + db.exec("DELETE FROM op_refresh WHERE expires_at <= $1", args![now])?;
     Ok((sessions, states + codes + tokens))
 }
 

@@ -579,3 +579,129 @@ async fn a_client_admits_only_the_people_its_access_policy_names() {
     assert_eq!(r.status, 302, "{}", r.body);
     assert!(r.location().unwrap().contains("code="));
 }
+
+/// Refresh tokens rotate at every use; a used one presented again (a stolen copy)
+/// revokes everything its family earned; another client cannot use one; signing out of
+/// ssogate ends them.
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let url = format!(
+        "{}?response_type=code&client_id=downstream&redirect_uri={}&scope=openid&nonce=n1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        op.url("/oauth2/authorize"),
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let r = b.get(&url).await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let post = |form: Vec<(&str, String)>, who: (&str, &str)| {
+        let req = http
+            .post(op.url("/oauth2/token"))
+            .basic_auth(who.0, Some(who.1))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            );
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (
+                s,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let me = ("downstream", SECRET);
+    let (s, first) = post(
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            ),
+        ],
+        me,
+    )
+    .await;
+    assert_eq!(s, 200, "{first}");
+    let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |rt: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", rt.to_owned()),
+        ]
+    };
+    let (s, second) = post(refresh(&rt1), me).await;
+    assert_eq!(s, 200, "{second}");
+    let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2, "rotated");
+    assert!(second["id_token"].is_string());
+    let userinfo = |at: String| {
+        let req = http.get(op.url("/oauth2/userinfo")).bearer_auth(at);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let at2 = second["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(at2.clone()).await, 200);
+    // Another client may not use it (nor spend it).
+    let (s, _) = post(refresh(&rt2), ("staff", SECRET)).await;
+    assert_eq!(s, 400);
+    // The first one again: reuse — the whole family is revoked, the fresh access token too.
+    let (s, e) = post(refresh(&rt1), me).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+    assert_eq!(
+        userinfo(at2).await,
+        401,
+        "the family's access tokens are revoked"
+    );
+    assert!(
+        op.audit()
+            .iter()
+            .any(|e| e == "op.refresh_reused/failure/refresh_token_reused")
+    );
+    // A fresh sign-in's refresh token ends with the ssogate session.
+    let r = b.get(&url).await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let (_, t) = post(
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            ),
+        ],
+        me,
+    )
+    .await;
+    let rt = t["refresh_token"].as_str().unwrap().to_owned();
+    let _ = b.get(&op.url("/account")).await;
+    let csrf = b.cookie("ssogate_csrf").unwrap();
+    assert_eq!(
+        b.post(&op.url("/logout"), &[("csrf", &csrf)]).await.status,
+        303
+    );
+    let (s, _) = post(refresh(&rt), me).await;
+    assert_eq!(s, 400, "signed out of ssogate: the refresh token is gone");
+}

@@ -58,3 +58,21 @@ CREATE TABLE op_logouts (
 );
 
 CREATE INDEX op_logouts_due ON op_logouts (next_at) WHERE delivered_at IS NULL;
+
+-- Refresh tokens (digests), rotated at every use. A family is everything one code
+-- earned: a used refresh token presented again revokes the family (RFC 9700 4.14.2).
+CREATE TABLE op_refresh (
+    token_hash  TEXT    PRIMARY KEY,
+    family      TEXT    NOT NULL,
+    client_id   TEXT    NOT NULL,
+    user_id     BIGINT NOT NULL,
+    grant_json  TEXT    NOT NULL,
+    auth_time   BIGINT NOT NULL,
+    sid         TEXT,
+    expires_at  BIGINT NOT NULL,
+    used_at     BIGINT
+);
+
+CREATE INDEX op_refresh_family ON op_refresh (family);
+CREATE INDEX op_refresh_user ON op_refresh (user_id);
+CREATE INDEX op_refresh_sid ON op_refresh (sid);

@@ -45,6 +45,33 @@ pub enum Redeemed {
     Unknown,
 }
 
+/// A refresh token to keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefresh {
+    pub token_hash: String,
+    /// The digest of the code the family started from.
+    pub family: String,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub grant_json: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// Live, now used up: issue its successor in the same family.
+    Fresh(NewRefresh),
+    /// Used before: the whole family (refresh and access tokens) is revoked now.
+    Reused {
+        client_id: String,
+        revoked: u64,
+    },
+    Unknown,
+}
+
 /// A back-channel logout to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLogout {
@@ -64,6 +91,8 @@ pub(crate) fn queue_logouts_for_sid(db: &mut dyn Db, sid: &str) -> Result<u64, S
         args![sid],
     )?;
     db.exec("DELETE FROM op_logins WHERE sid = $1", args![sid])?;
+    // Refresh tokens issued in the session end with it.
+    db.exec("DELETE FROM op_refresh WHERE sid = $1", args![sid])?;
     Ok(n)
 }
 
@@ -75,6 +104,7 @@ pub(crate) fn queue_logouts_for_user(db: &mut dyn Db, user_id: UserId) -> Result
         args![user_id],
     )?;
     db.exec("DELETE FROM op_logins WHERE user_id = $1", args![user_id])?;
+    db.exec("DELETE FROM op_refresh WHERE user_id = $1", args![user_id])?;
     Ok(n)
 }
 
@@ -104,6 +134,15 @@ pub trait ProviderStore {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError>;
+    fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError>;
+    /// Uses a refresh token of `client_id` up, once (another client's is `Unknown` and
+    /// stays as it was).
+    fn op_use_refresh(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Refreshed, StoreError>;
     /// Claims up to `limit` back-channel logouts due now for this instance to send: each
     /// is put off by `retry_in(attempts)` seconds, so another instance does not send it too.
     fn op_claim_logouts(
@@ -237,6 +276,76 @@ impl<B: Backend> ProviderStore for B {
                 )?;
             }
             Ok(())
+        })
+    }
+    fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError> {
+        self.write(move |db, _| {
+            db.exec(
+                "INSERT INTO op_refresh (token_hash, family, client_id, user_id, grant_json, auth_time, sid, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![
+                    r.token_hash.as_str(),
+                    r.family.as_str(),
+                    r.client_id.as_str(),
+                    r.user_id,
+                    r.grant_json.as_str(),
+                    r.auth_time,
+                    r.sid.as_deref(),
+                    r.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
+    fn op_use_refresh(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Refreshed, StoreError> {
+        let (token_hash, client) = (token_hash.to_owned(), client_id.to_owned());
+        self.write_tx(move |db, _| {
+            let rows = db.query(
+                "UPDATE op_refresh SET used_at = $2
+                 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3
+                 RETURNING family, client_id, user_id, grant_json, auth_time, sid, expires_at",
+                args![token_hash.as_str(), now, client.as_str()],
+            )?;
+            if let Some(r) = rows.first() {
+                return Ok(Refreshed::Fresh(NewRefresh {
+                    token_hash: token_hash.clone(),
+                    family: r.get(0)?.text()?,
+                    client_id: r.get(1)?.text()?,
+                    user_id: UserId(r.get(2)?.int()?),
+                    grant_json: r.get(3)?.text()?,
+                    auth_time: r.get(4)?.int()?,
+                    sid: r.get(5)?.opt_text()?,
+                    expires_at: r.get(6)?.int()?,
+                }));
+            }
+            let used = db.query(
+                "SELECT family, client_id FROM op_refresh
+                 WHERE token_hash = $1 AND used_at IS NOT NULL AND client_id = $2",
+                args![token_hash.as_str(), client.as_str()],
+            )?;
+            match used.first() {
+                Some(r) => {
+                    let (family, client_id) = (r.get(0)?.text()?, r.get(1)?.text()?);
+                    let refresh = db.exec(
+                        "DELETE FROM op_refresh WHERE family = $1",
+                        args![family.as_str()],
+                    )?;
+                    let access = db.exec(
+                        "DELETE FROM op_tokens WHERE code_hash = $1",
+                        args![family.as_str()],
+                    )?;
+                    Ok(Refreshed::Reused {
+                        client_id,
+                        revoked: refresh + access,
+                    })
+                }
+                None => Ok(Refreshed::Unknown),
+            }
         })
     }
     fn op_claim_logouts(
