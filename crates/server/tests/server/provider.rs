@@ -705,3 +705,118 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let (s, _) = post(refresh(&rt), me).await;
     assert_eq!(s, 400, "signed out of ssogate: the refresh token is gone");
 }
+
+/// `openid-client` (npm, OpenID Certified) as the application: it discovers ssogate,
+/// sends the browser with PKCE, state and nonce, checks the answer's `iss`, exchanges
+/// the code and checks the ID token its own way, reads userinfo, refreshes, and builds
+/// the end-session URL. The browser part is ours: the sign-in at ssogate through the
+/// upstream provider.
+#[tokio::test]
+async fn openid_client_signs_in_through_ssogate() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openid-client");
+    let installed = dir.join("node_modules/openid-client/package.json").exists();
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if crate::external::available(
+        "openid-client",
+        "TEST_SSOGATE_REQUIRE_OPENID_CLIENT",
+        (!node || !installed).then(|| {
+            format!(
+                "openid-client is not installed (npm ci in {})",
+                dir.display()
+            )
+        }),
+    )
+    .is_none()
+    {
+        return;
+    }
+    let callback = "http://127.0.0.1:9/cb";
+    let op = Harness::start(Opts {
+        extra: leak(format!(
+            "[clients.oc]\nredirect_uris = [\"{callback}\"]\npost_logout_redirect_uris = [\"http://127.0.0.1:9/bye\"]\nsecret = \"{SECRET}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true,
+               "name": "Alice Liddell", "groups": ["readers"]}),
+    );
+    let mut child = std::process::Command::new("node")
+        .arg(dir.join("rp.mjs"))
+        .current_dir(&dir)
+        .env("ISSUER", &op.base)
+        .env("CLIENT_ID", "oc")
+        .env("CLIENT_SECRET", SECRET)
+        .env("REDIRECT_URI", callback)
+        .env("POST_LOGOUT_URI", "http://127.0.0.1:9/bye")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let out = child.stdout.take().unwrap();
+    // Stopped by its PID when the test ends, however it ends.
+    let _child = crate::external::Proc(child);
+    // Its lines, awaited (the servers run on this test's runtime: never block it).
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let authorize = tokio::time::timeout(std::time::Duration::from_secs(30), lines.recv())
+        .await
+        .expect("openid-client said nothing")
+        .unwrap();
+    let authorize = authorize.strip_prefix("authorize ").unwrap().to_owned();
+    // The browser: to ssogate, its sign-in through the upstream provider, back.
+    let b = Browser::new();
+    let r = b.get(&authorize).await;
+    let login = Url::parse(&loc(&r, &op.base)).unwrap();
+    let return_to = login
+        .query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut start = Url::parse(&op.url("/auth/fake/start")).unwrap();
+    start.query_pairs_mut().append_pair("return_to", &return_to);
+    let back = b.login_via(&op, &op.idp, start.as_str(), "alice").await;
+    let r = b.get(&loc(&back, &op.base)).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let to = loc(&r, &op.base);
+    assert!(to.starts_with(callback), "{to}");
+    writeln!(stdin, "{to}").unwrap();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(30), lines.recv())
+        .await
+        .expect("openid-client said nothing")
+        .unwrap();
+    let result: Value = serde_json::from_str(
+        result
+            .strip_prefix("result ")
+            .unwrap_or_else(|| panic!("{result}")),
+    )
+    .unwrap();
+    assert_eq!(result["claims"]["iss"], op.base.as_str());
+    assert_eq!(result["claims"]["aud"], "oc");
+    assert_eq!(result["claims"]["preferred_username"], "alice");
+    assert_eq!(result["claims"]["email"], "alice@example.org");
+    assert_eq!(result["claims"]["groups"], json!(["Readers"]));
+    assert_eq!(result["userinfo"]["sub"], result["claims"]["sub"]);
+    assert_eq!(result["userinfo"]["name"], "Alice Liddell");
+    assert_eq!(result["refreshed_sub"], result["claims"]["sub"]);
+    assert_eq!(result["rotated"], true);
+    assert!(
+        result["end_session"]
+            .as_str()
+            .unwrap()
+            .starts_with(&op.url("/oauth2/logout?")),
+        "{result}"
+    );
+}
