@@ -820,3 +820,109 @@ async fn openid_client_signs_in_through_ssogate() {
         "{result}"
     );
 }
+
+/// Two instances on one PostgreSQL: a code issued by one is redeemed at the other, both
+/// publish and sign with the one key, and a refresh token family revoked through one is
+/// refused at the other.
+#[tokio::test]
+async fn two_instances_share_codes_keys_and_revocations() {
+    let Some(url) = crate::support::postgres_database() else {
+        return;
+    };
+    let op = Harness::start(Opts {
+        postgres: Some(url),
+        extra: leak(format!(
+            "[clients.downstream]\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\nsecret = \"{SECRET}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    let (other, _stop) = op.second_instance().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let r = b
+        .get(&format!(
+            "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            op.url("/oauth2/authorize")
+        ))
+        .await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let post = |base: &str, form: Vec<(&str, String)>| {
+        let req = http
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth("downstream", Some(SECRET))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            );
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (
+                s,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (s, t) = post(
+        &other,
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        s, 200,
+        "a code from one instance is redeemed at the other: {t}"
+    );
+    let jwks = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/oauth2/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        jwks(op.base.clone()).await,
+        jwks(other.clone()).await,
+        "one key"
+    );
+    let refresh = |rt: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", rt.to_owned()),
+        ]
+    };
+    let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
+    let (s, t2) = post(&other, refresh(&rt1)).await;
+    assert_eq!(s, 200, "{t2}");
+    let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    // The first token again, at the first instance: the family is revoked everywhere.
+    let (s, _) = post(&op.base, refresh(&rt1)).await;
+    assert_eq!(s, 400);
+    let (s, e) = post(&other, refresh(&rt2)).await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{e}"
+    );
+}
