@@ -926,3 +926,126 @@ async fn two_instances_share_codes_keys_and_revocations() {
         "{e}"
     );
 }
+
+/// Apache httpd + mod_auth_openidc (Debian) protecting a location through ssogate: it
+/// discovers ssogate, sends the browser with PKCE, exchanges the code, validates the ID
+/// token against the JWKS and passes the provisioned claims on to what it protects.
+#[tokio::test]
+async fn apache_mod_auth_openidc_protects_a_location_through_ssogate() {
+    let module = "/usr/lib/apache2/modules/mod_auth_openidc.so";
+    let httpd = "/usr/sbin/apache2";
+    let missing = (!std::path::Path::new(module).exists() || !std::path::Path::new(httpd).exists())
+        .then(|| "apache2-bin and libapache2-mod-auth-openidc are not installed".to_owned());
+    if crate::external::available("mod_auth_openidc", "TEST_SSOGATE_REQUIRE_APACHE", missing)
+        .is_none()
+    {
+        return;
+    }
+    let port = crate::external::free_port();
+    let apache = format!("http://127.0.0.1:{port}");
+    let op = Harness::start(Opts {
+        extra: leak(format!(
+            "[clients.apache]\nredirect_uris = [\"{apache}/protected/redirect_uri\"]\nsecret = \"{SECRET}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true,
+               "name": "Alice Liddell", "groups": ["readers"]}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("htdocs/protected")).unwrap();
+    std::fs::write(root.join("htdocs/protected/index.html"), "inside\n").unwrap();
+    let m = "/usr/lib/apache2/modules";
+    let conf = format!(
+        r#"ServerRoot "{root}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+PidFile "{root}/httpd.pid"
+ErrorLog "{root}/error.log"
+LogLevel warn
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authn_core_module {m}/mod_authn_core.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule authz_user_module {m}/mod_authz_user.so
+LoadModule headers_module {m}/mod_headers.so
+LoadModule auth_openidc_module {module}
+DocumentRoot "{root}/htdocs"
+OIDCProviderMetadataURL {issuer}/.well-known/openid-configuration
+OIDCClientID apache
+OIDCClientSecret {SECRET}
+OIDCRedirectURI {apache}/protected/redirect_uri
+OIDCCryptoPassphrase test-only-passphrase-0123456789
+OIDCScope "openid profile email groups"
+OIDCPKCEMethod S256
+OIDCRemoteUserClaim preferred_username
+OIDCPassClaimsAs environment
+<Location /protected>
+  AuthType openid-connect
+  Require valid-user
+  Header always set X-User "%{{OIDC_CLAIM_preferred_username}}e"
+  Header always set X-Email "%{{OIDC_CLAIM_email}}e"
+  Header always set X-Groups "%{{OIDC_CLAIM_groups}}e"
+</Location>
+"#,
+        root = root.display(),
+        issuer = op.base,
+    );
+    let conf_path = root.join("httpd.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = std::process::Command::new(httpd)
+        .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+        .env("APACHE_RUN_DIR", root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _apache = crate::external::Proc(child);
+    let log = || std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
+    let b = Browser::new();
+    // Apache is up when it answers (a redirect to ssogate, for a protected page).
+    let mut r = None;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            r = Some(b.get(&format!("{apache}/protected/index.html")).await);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let r = r.unwrap_or_else(|| panic!("apache did not start: {}", log()));
+    assert_eq!(r.status, 302, "{} {}", r.body, log());
+    let authorize = loc(&r, &apache);
+    assert!(
+        authorize.starts_with(&op.url("/oauth2/authorize?")),
+        "{authorize}"
+    );
+    let r = b.get(&authorize).await;
+    let login = Url::parse(&loc(&r, &op.base)).unwrap();
+    let return_to = login
+        .query_pairs()
+        .find(|(k, _)| k == "return_to")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let mut start = Url::parse(&op.url("/auth/fake/start")).unwrap();
+    start.query_pairs_mut().append_pair("return_to", &return_to);
+    let back = b.login_via(&op, &op.idp, start.as_str(), "alice").await;
+    let r = b.get(&loc(&back, &op.base)).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let to = loc(&r, &op.base);
+    assert!(
+        to.starts_with(&format!("{apache}/protected/redirect_uri?")),
+        "{to}"
+    );
+    // Apache redeems the code at ssogate and validates the ID token.
+    let r = b.get(&to).await;
+    assert_eq!(r.status, 302, "{} {}", r.body, log());
+    let r = b.get(&loc(&r, &apache)).await;
+    assert_eq!(r.status, 200, "{} {}", r.body, log());
+    assert_eq!(r.body, "inside\n");
+    assert_eq!(r.header("x-user").as_deref(), Some("alice"), "{}", log());
+    assert_eq!(r.header("x-email").as_deref(), Some("alice@example.org"));
+    assert_eq!(r.header("x-groups").as_deref(), Some("Readers"));
+}
