@@ -8,6 +8,8 @@ pub const TOKEN: &str = "/oauth2/token";
 pub const USERINFO: &str = "/oauth2/userinfo";
 pub const JWKS: &str = "/oauth2/jwks";
 pub const END_SESSION: &str = "/oauth2/logout";
+pub const INTROSPECT: &str = "/oauth2/introspect";
+pub const REVOKE: &str = "/oauth2/revoke";
 
 /// The scopes ssogate releases claims for.
 pub const SCOPES: [&str; 6] = [
@@ -27,6 +29,10 @@ pub fn document(issuer: &str) -> Value {
         "userinfo_endpoint": format!("{issuer}{USERINFO}"),
         "jwks_uri": format!("{issuer}{JWKS}"),
         "end_session_endpoint": format!("{issuer}{END_SESSION}"),
+        "introspection_endpoint": format!("{issuer}{INTROSPECT}"),
+        "revocation_endpoint": format!("{issuer}{REVOKE}"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "scopes_supported": SCOPES,

@@ -60,6 +60,8 @@ pub fn router(app: App) -> Router {
         .route("/oauth2/jwks", get(crate::op::jwks))
         .route("/oauth2/authorize", get(crate::op::authorize))
         .route("/oauth2/token", post(crate::op::token))
+        .route("/oauth2/introspect", post(crate::op::introspect))
+        .route("/oauth2/revoke", post(crate::op::revoke))
         .route(
             "/oauth2/logout",
             get(crate::op::end_session).post(crate::op::end_session_confirmed),

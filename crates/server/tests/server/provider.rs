@@ -1049,3 +1049,113 @@ OIDCPassClaimsAs environment
     assert_eq!(r.header("x-email").as_deref(), Some("alice@example.org"));
     assert_eq!(r.header("x-groups").as_deref(), Some("Readers"));
 }
+
+/// Introspection answers a client about its own tokens only (another client's token is
+/// inactive, as an unknown one); revocation takes a token — a refresh token with its
+/// family — and answers 200 either way.
+#[tokio::test]
+async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let url = format!(
+        "{}?response_type=code&client_id=downstream&redirect_uri={}&scope=openid%20profile&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        op.url("/oauth2/authorize"),
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let r = b.get(&url).await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let post = |path: &str, form: Vec<(&str, String)>, who: (&str, &str)| {
+        let req = http
+            .post(op.url(path))
+            .basic_auth(who.0, Some(who.1))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            );
+        async move {
+            let r = req.send().await.unwrap();
+            let s = r.status().as_u16();
+            (
+                s,
+                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let me = ("downstream", SECRET);
+    let (_, t) = post(
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            (
+                "code_verifier",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            ),
+        ],
+        me,
+    )
+    .await;
+    let (at, rt) = (
+        t["access_token"].as_str().unwrap().to_owned(),
+        t["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let token = |x: &str| vec![("token", x.to_owned())];
+    let (s, i) = post("/oauth2/introspect", token(&at), me).await;
+    assert_eq!(s, 200);
+    assert_eq!(i["active"], true, "{i}");
+    assert_eq!(i["username"], "alice");
+    assert_eq!(i["scope"], "openid profile");
+    assert_eq!(i["client_id"], "downstream");
+    let (_, i) = post("/oauth2/introspect", token(&rt), me).await;
+    assert_eq!(i["active"], true);
+    assert_eq!(i["token_type"], "refresh_token");
+    // Another client learns nothing of it; nor does a wrong secret.
+    let (_, i) = post("/oauth2/introspect", token(&at), ("staff", SECRET)).await;
+    assert_eq!(i, json!({"active": false}));
+    let (s, _) = post(
+        "/oauth2/introspect",
+        token(&at),
+        ("downstream", "wrong-secret-wrong-secret"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    let (_, i) = post("/oauth2/introspect", token("made-up"), me).await;
+    assert_eq!(i, json!({"active": false}));
+    // Another client cannot revoke it; its client can.
+    let (s, _) = post("/oauth2/revoke", token(&at), ("staff", SECRET)).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        post("/oauth2/introspect", token(&at), me).await.1["active"],
+        true
+    );
+    let (s, _) = post("/oauth2/revoke", token(&at), me).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        post("/oauth2/introspect", token(&at), me).await.1["active"],
+        false
+    );
+    // A revoked refresh token takes its family: it no longer refreshes.
+    let (s, _) = post("/oauth2/revoke", token(&rt), me).await;
+    assert_eq!(s, 200);
+    let (s, _) = post(
+        "/oauth2/token",
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", rt.clone()),
+        ],
+        me,
+    )
+    .await;
+    assert_eq!(s, 400);
+}

@@ -135,6 +135,17 @@ pub trait ProviderStore {
         expires_at: i64,
     ) -> Result<(), StoreError>;
     fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError>;
+    /// What introspection may say of a token `client_id` holds (RFC 7662): a live access
+    /// token or an unused refresh token of that client, with its expiry.
+    fn op_introspect(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<(TokenGrant, i64, &'static str)>, StoreError>;
+    /// Revokes a token of `client_id` (RFC 7009); a refresh token takes its family (and
+    /// the access tokens it earned) with it. How many tokens went.
+    fn op_revoke(&self, token_hash: &str, client_id: &str) -> Result<u64, StoreError>;
     /// Uses a refresh token of `client_id` up, once (another client's is `Unknown` and
     /// stays as it was).
     fn op_use_refresh(
@@ -276,6 +287,90 @@ impl<B: Backend> ProviderStore for B {
                 )?;
             }
             Ok(())
+        })
+    }
+    fn op_introspect(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<(TokenGrant, i64, &'static str)>, StoreError> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT client_id, user_id, scope, expires_at FROM op_tokens
+                 WHERE token_hash = $1 AND client_id = $2 AND expires_at > $3",
+                args![token_hash, client_id, now],
+            )?;
+            if let Some(r) = rows.first() {
+                return Ok(Some((
+                    TokenGrant {
+                        client_id: r.get(0)?.text()?,
+                        user_id: UserId(r.get(1)?.int()?),
+                        scope: r.get(2)?.text()?,
+                    },
+                    r.get(3)?.int()?,
+                    "access_token",
+                )));
+            }
+            let rows = db.query(
+                "SELECT client_id, user_id, grant_json, expires_at FROM op_refresh
+                 WHERE token_hash = $1 AND client_id = $2 AND expires_at > $3 AND used_at IS NULL",
+                args![token_hash, client_id, now],
+            )?;
+            match rows.first() {
+                Some(r) => {
+                    let scope = serde_json::from_str::<serde_json::Value>(&r.get(2)?.text()?)
+                        .ok()
+                        .and_then(|g| {
+                            g.get("scopes").and_then(|s| s.as_array()).map(|a| {
+                                a.iter()
+                                    .filter_map(|v| v.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                        })
+                        .unwrap_or_default();
+                    Ok(Some((
+                        TokenGrant {
+                            client_id: r.get(0)?.text()?,
+                            user_id: UserId(r.get(1)?.int()?),
+                            scope,
+                        },
+                        r.get(3)?.int()?,
+                        "refresh_token",
+                    )))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+    fn op_revoke(&self, token_hash: &str, client_id: &str) -> Result<u64, StoreError> {
+        let (t, c) = (token_hash.to_owned(), client_id.to_owned());
+        self.write_tx(move |db, _| {
+            let access = db.exec(
+                "DELETE FROM op_tokens WHERE token_hash = $1 AND client_id = $2",
+                args![t.as_str(), c.as_str()],
+            )?;
+            if access > 0 {
+                return Ok(access);
+            }
+            let family = db.query(
+                "SELECT family FROM op_refresh WHERE token_hash = $1 AND client_id = $2",
+                args![t.as_str(), c.as_str()],
+            )?;
+            match family.first() {
+                Some(r) => {
+                    let f = r.get(0)?.text()?;
+                    Ok(db.exec(
+                        "DELETE FROM op_refresh WHERE family = $1",
+                        args![f.as_str()],
+                    )? + db.exec(
+                        "DELETE FROM op_tokens WHERE code_hash = $1",
+                        args![f.as_str()],
+                    )?)
+                }
+                None => Ok(0),
+            }
         })
     }
     fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError> {
