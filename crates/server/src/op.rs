@@ -39,53 +39,72 @@ fn issuer(app: &App) -> &str {
     &app.config.base_url
 }
 
-/// The signing key every instance shares: read from the directory, made (once, by
-/// whichever instance gets there first) when there is none.
+/// How long an instance keeps using the signing key it read before reading again (so a
+/// rotation reaches every instance within a minute, well before the next key signs).
+const KEY_CACHE_SECONDS: i64 = 60;
+
+fn parse_key(k: &StoredKey) -> Result<SigningKey, String> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&k.private_key)
+        .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
+    SigningKey::from_pkcs8(&der).map_err(|e| e.to_string())
+}
+
+/// The keys published now, and the one that signs (the last activated).
+async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, usize), String> {
+    let now = app.now();
+    let mut stored = app
+        .db(move |d| d.op_keys(now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if stored.is_empty() {
+        // The first instance to need a key makes it; whichever insert wins is used by all.
+        let fresh = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let first = StoredKey {
+            kid: fresh.kid.clone(),
+            alg: "RS256".into(),
+            private_key: base64::engine::general_purpose::STANDARD
+                .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
+            created_at: now,
+            activates_at: 0,
+            retired_at: None,
+        };
+        app.db(move |d| d.op_add_first_key(first))
+            .await
+            .map_err(|e| e.to_string())?;
+        stored = app
+            .db(move |d| d.op_keys(now))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // (Should every key be still to come, the earliest signs rather than nothing.)
+    let signer = stored
+        .iter()
+        .rposition(|k| k.activates_at <= now)
+        .unwrap_or(0);
+    let keys = stored
+        .iter()
+        .map(parse_key)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((keys, signer))
+}
+
+/// The signing key every instance shares, read from the directory (made there once).
 async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
+    let now = app.now();
     if let Ok(guard) = app.op_key.read()
-        && let Some(k) = guard.as_ref()
+        && let Some((k, at)) = guard.as_ref()
+        && now - at < KEY_CACHE_SECONDS
     {
         return Ok(k.clone());
     }
-    let load = |keys: Vec<StoredKey>| -> Result<Option<SigningKey>, String> {
-        match keys.first() {
-            Some(k) => {
-                let der = base64::engine::general_purpose::STANDARD
-                    .decode(&k.private_key)
-                    .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
-                SigningKey::from_pkcs8(&der)
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            }
-            None => Ok(None),
-        }
-    };
-    let keys = app.db(|d| d.op_keys()).await.map_err(|e| e.to_string())?;
-    let key = match load(keys)? {
-        Some(k) => k,
-        None => {
-            let fresh = tokio::task::spawn_blocking(SigningKey::generate)
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            let stored = StoredKey {
-                kid: fresh.kid.clone(),
-                alg: "RS256".into(),
-                private_key: base64::engine::general_purpose::STANDARD
-                    .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
-                created_at: app.now(),
-            };
-            app.db(move |d| d.op_add_first_key(stored))
-                .await
-                .map_err(|e| e.to_string())?;
-            // Whichever key won is the one every instance uses.
-            let keys = app.db(|d| d.op_keys()).await.map_err(|e| e.to_string())?;
-            load(keys)?.ok_or("no signing key after making one")?
-        }
-    };
-    let key = Arc::new(key);
+    let (mut keys, signer) = published_keys(app).await?;
+    let key = Arc::new(keys.swap_remove(signer));
     if let Ok(mut guard) = app.op_key.write() {
-        *guard = Some(key.clone());
+        *guard = Some((key.clone(), now));
     }
     Ok(key)
 }
@@ -105,10 +124,10 @@ pub(crate) async fn jwks(State(app): State<App>) -> Response {
     if app.config.clients.is_empty() {
         return not_configured();
     }
-    match signing_key(&app).await {
-        Ok(k) => (
+    match published_keys(&app).await {
+        Ok((keys, _)) => (
             [(header::CACHE_CONTROL, "public, max-age=300")],
-            axum::Json(ssogate_op::keys::jwks(&[&k])),
+            axum::Json(ssogate_op::keys::jwks(&keys.iter().collect::<Vec<_>>())),
         )
             .into_response(),
         Err(e) => {
@@ -798,7 +817,7 @@ struct LogoutAsk {
 
 fn logout_ask(
     app: &App,
-    key: Option<&SigningKey>,
+    keys: &[SigningKey],
     pairs: &[(String, String)],
 ) -> Result<LogoutAsk, String> {
     let get = |k: &str| {
@@ -808,7 +827,7 @@ fn logout_ask(
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    let hint = get("id_token_hint").and_then(|h| key.and_then(|k| k.verify(h)));
+    let hint = get("id_token_hint").and_then(|h| keys.iter().find_map(|k| k.verify(h)));
     if get("id_token_hint").is_some() && hint.is_none() {
         return Err("the id_token_hint is not an ID token ssogate issued".into());
     }
@@ -868,8 +887,11 @@ pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> R
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let key = signing_key(&app).await.ok();
-    let ask = match logout_ask(&app, key.as_deref(), &pairs) {
+    let keys = published_keys(&app)
+        .await
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    let ask = match logout_ask(&app, &keys, &pairs) {
         Ok(a) => a,
         Err(why) => return logout_refused(&app, &req, &why).await,
     };
@@ -933,8 +955,11 @@ pub(crate) async fn end_session_confirmed(
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let key = signing_key(&app).await.ok();
-    let ask = match logout_ask(&app, key.as_deref(), &pairs) {
+    let keys = published_keys(&app)
+        .await
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    let ask = match logout_ask(&app, &keys, &pairs) {
         Ok(a) => a,
         Err(why) => return logout_refused(&app, &req, &why).await,
     };

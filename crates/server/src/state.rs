@@ -79,7 +79,8 @@ pub struct Inner {
     /// The HTTP client provisioning hooks are called with, made at the first call.
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
     /// The provider's signing key, once read from (or made in) the directory.
-    pub(crate) op_key: std::sync::RwLock<Option<Arc<ssogate_op::keys::SigningKey>>>,
+    /// (the key, when it was read: it is read again after a minute, for rotations).
+    pub(crate) op_key: std::sync::RwLock<Option<(Arc<ssogate_op::keys::SigningKey>, i64)>>,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.

@@ -10,6 +10,7 @@ mod admin_cmd;
 mod apikey_cmd;
 mod audit_cmd;
 mod catalogue_cmd;
+mod op_cmd;
 mod provider_cmd;
 mod serve;
 mod settings_cmd;
@@ -87,6 +88,9 @@ enum Command {
     /// Permissions of the catalogue: list, add, rename, required, delete.
     #[command(subcommand)]
     Permission(catalogue_cmd::CatalogueCommand),
+    /// ssogate as an OpenID Provider: its signing keys.
+    #[command(subcommand)]
+    Op(op_cmd::OpCommand),
 }
 
 #[derive(clap::Args)]
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Group(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Group, cmd),
         Command::Library(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Library, cmd),
         Command::Permission(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Permission, cmd),
+        Command::Op(cmd) => op_cmd::op(&config, cmd),
         Command::CheckConfig => {
             let origin = config
                 .path

@@ -615,3 +615,43 @@ async fn userinfo_bearer_mode_is_refused_unless_acknowledged_and_check_warns() {
     .await
     .unwrap();
 }
+
+/// `ssogate op keys`: the first rotation makes a key that signs at once; the next is
+/// published first and signs later, the current one retiring after that.
+#[test]
+fn op_keys_rotate_publishes_the_next_key_before_it_signs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let run = |args: &[&str]| {
+        let out = ssogate()
+            .env("SSOGATE_DATABASE_URL", &url)
+            .args(["--config", "examples/ssogate.toml"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(run(&["op", "keys", "list"]).contains("no signing key yet"));
+    assert!(run(&["op", "keys", "rotate"]).contains("is published now and signs from"));
+    let keys: Value = serde_json::from_str(&run(&["op", "keys", "list", "--json"])).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(
+        keys[0]["role"], "signing",
+        "the first key signs at once: {keys}"
+    );
+    run(&["op", "keys", "rotate", "--publish-minutes", "15"]);
+    let keys: Value = serde_json::from_str(&run(&["op", "keys", "list", "--json"])).unwrap();
+    let roles: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["signing", "next"], "{keys}");
+    assert!(keys[0]["retired_at"].as_i64().unwrap() > keys[1]["activates_at"].as_i64().unwrap());
+}

@@ -1159,3 +1159,143 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
     .await;
     assert_eq!(s, 400);
 }
+
+/// Key rotation: the next key is published at once and signs only from its activation;
+/// the previous one stays published until what it signed has expired, then goes.
+#[tokio::test]
+async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_after() {
+    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ));
+    let now = || ssogate_oidc::Clock::now(&*clock);
+    let op = Harness::start(Opts {
+        clock: Some(clock.clone()),
+        server: "session_idle_minutes = 600",
+        extra: leak(format!(
+            "[clients.downstream]\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\nsecret = \"{SECRET}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    op.idp.set_now(now());
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    // The `kid` of a freshly issued ID token, and the kids the JWKS publishes.
+    let kid_now = || async {
+        let r = b
+            .get(&format!(
+                "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+                op.url("/oauth2/authorize")
+            ))
+            .await;
+        let code = Url::parse(&r.location().unwrap())
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let t: Value = serde_json::from_str(
+            &http
+                .post(op.url("/oauth2/token"))
+                .basic_auth("downstream", Some(SECRET))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs([
+                            ("grant_type", "authorization_code"),
+                            ("code", &code),
+                            ("redirect_uri", "http://127.0.0.1:9/cb"),
+                            (
+                                "code_verifier",
+                                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                            ),
+                        ])
+                        .finish(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        use base64::Engine as _;
+        let header = t["id_token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_owned();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(header)
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let published = || async {
+        let j: Value = serde_json::from_str(&b.get(&op.url("/oauth2/jwks")).await.body).unwrap();
+        j["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let first = kid_now().await;
+    assert_eq!(published().await, std::slice::from_ref(&first));
+    // Rotate, as `ssogate op keys rotate` does: the next key signs in ten minutes.
+    let next = ssogate_op::keys::SigningKey::generate().unwrap();
+    let (next_kid, der) = (next.kid.clone(), next.to_pkcs8().unwrap());
+    let t0 = now();
+    op.directory
+        .op_rotate_key(
+            ssogate_store::directory::op::StoredKey {
+                kid: next_kid.clone(),
+                alg: "RS256".into(),
+                private_key: {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.encode(der)
+                },
+                created_at: t0,
+                activates_at: t0 + 600,
+                retired_at: None,
+            },
+            t0 + 600 + 900,
+        )
+        .unwrap();
+    clock.advance(120);
+    op.idp.set_now(now());
+    assert_eq!(
+        published().await,
+        [first.clone(), next_kid.clone()],
+        "published before use"
+    );
+    assert_eq!(kid_now().await, first, "not signing yet");
+    clock.advance(600);
+    op.idp.set_now(now());
+    assert_eq!(
+        kid_now().await,
+        next_kid,
+        "signing after activation (every instance within a minute)"
+    );
+    assert_eq!(
+        published().await,
+        [first.clone(), next_kid.clone()],
+        "the old key still verifies what it signed"
+    );
+    clock.advance(900);
+    op.idp.set_now(now());
+    assert_eq!(
+        published().await,
+        [next_kid],
+        "retired once its tokens expired"
+    );
+}

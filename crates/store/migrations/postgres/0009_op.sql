@@ -7,6 +7,9 @@ CREATE TABLE op_keys (
     alg         TEXT    NOT NULL,
     private_key TEXT    NOT NULL,
     created_at  BIGINT  NOT NULL,
+    -- Published from creation; signs from activates_at on (rotation publishes the next
+    -- key before it is used); published until retired_at (every token it signed expired).
+    activates_at BIGINT NOT NULL DEFAULT 0,
     retired_at  BIGINT
 );
 

@@ -13,6 +13,10 @@ pub struct StoredKey {
     pub alg: String,
     pub private_key: String,
     pub created_at: i64,
+    /// Signs from this time on (published before).
+    pub activates_at: i64,
+    /// Published until this time, when set.
+    pub retired_at: Option<i64>,
 }
 
 /// A code to keep until it is redeemed.
@@ -117,8 +121,11 @@ pub struct TokenGrant {
 }
 
 pub trait ProviderStore {
-    /// The keys not retired, oldest first (the first signs).
-    fn op_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+    /// The keys published at `now`, by activation (the last active one signs).
+    fn op_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError>;
+    /// Rotation: `next` is published now and signs from its `activates_at`; every key
+    /// not yet retired is retired at `retire_at` (when what it signed has expired).
+    fn op_rotate_key(&self, next: StoredKey, retire_at: i64) -> Result<(), StoreError>;
     /// Keeps `key` unless a live key exists already (another instance made one first).
     fn op_add_first_key(&self, key: StoredKey) -> Result<(), StoreError>;
     fn op_put_code(&self, code: NewCode) -> Result<(), StoreError>;
@@ -205,12 +212,13 @@ fn redeem(db: &mut dyn Db, code_hash: &str, now: i64) -> Result<Redeemed, StoreE
 }
 
 impl<B: Backend> ProviderStore for B {
-    fn op_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+    fn op_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError> {
         self.read(|db| {
             db.query(
-                "SELECT kid, alg, private_key, created_at FROM op_keys
-                 WHERE retired_at IS NULL ORDER BY created_at, kid",
-                &[],
+                "SELECT kid, alg, private_key, created_at, activates_at, retired_at FROM op_keys
+                 WHERE retired_at IS NULL OR retired_at > $1
+                 ORDER BY activates_at, created_at, kid",
+                args![now],
             )?
             .iter()
             .map(|r| {
@@ -219,16 +227,41 @@ impl<B: Backend> ProviderStore for B {
                     alg: r.get(1)?.text()?,
                     private_key: r.get(2)?.text()?,
                     created_at: r.get(3)?.int()?,
+                    activates_at: r.get(4)?.int()?,
+                    retired_at: match r.get(5)? {
+                        crate::sql::Cell::Null => None,
+                        c => Some(c.int()?),
+                    },
                 })
             })
             .collect()
         })
     }
+    fn op_rotate_key(&self, next: StoredKey, retire_at: i64) -> Result<(), StoreError> {
+        self.write_tx(move |db, _| {
+            db.exec(
+                "UPDATE op_keys SET retired_at = $1 WHERE retired_at IS NULL",
+                args![retire_at],
+            )?;
+            db.exec(
+                "INSERT INTO op_keys (kid, alg, private_key, created_at, activates_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                args![
+                    next.kid.as_str(),
+                    next.alg.as_str(),
+                    next.private_key.as_str(),
+                    next.created_at,
+                    next.activates_at
+                ],
+            )?;
+            Ok(())
+        })
+    }
     fn op_add_first_key(&self, key: StoredKey) -> Result<(), StoreError> {
         self.write_tx(move |db, _| {
             db.exec(
-                "INSERT INTO op_keys (kid, alg, private_key, created_at)
-                 SELECT $1, $2, $3, $4
+                "INSERT INTO op_keys (kid, alg, private_key, created_at, activates_at)
+                 SELECT $1, $2, $3, $4, 0
                  WHERE NOT EXISTS (SELECT 1 FROM op_keys WHERE retired_at IS NULL)",
                 args![
                     key.kid.as_str(),

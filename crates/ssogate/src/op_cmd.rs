@@ -1,0 +1,160 @@
+//! `ssogate op keys …`: the signing keys of ssogate as an OpenID Provider — list them,
+//! rotate them (the next key is published before it signs; the old one stays published
+//! until every token it signed has expired).
+
+use crate::Failure;
+use crate::admin_cmd::{json_out, time};
+use base64::Engine as _;
+use clap::Subcommand;
+use ssogate_store::directory::op::StoredKey;
+
+#[derive(Subcommand)]
+pub(crate) enum OpCommand {
+    /// The provider's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// The published keys: which signs, which is next, which is retiring.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the next key: published now, signing after `--publish-minutes` (long enough
+    /// for applications to fetch the JWKS again); the current key stays published until
+    /// every token it signed has expired.
+    Rotate {
+        #[arg(long, default_value_t = 10, value_name = "MINUTES")]
+        publish_minutes: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn now() -> i64 {
+    ssogate_store::RequestContext::now().now
+}
+
+pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), Failure> {
+    let OpCommand::Keys(cmd) = cmd;
+    let (store, name) = crate::open_directory(config)?;
+    let runtime = |e: ssogate_store::StoreError| Failure::Runtime(e.to_string());
+    match cmd {
+        KeysCommand::List { json } => {
+            let now = now();
+            let keys = store.op_keys(now).map_err(runtime)?;
+            let signer = keys.iter().rposition(|k| k.activates_at <= now);
+            let role = |i: usize, k: &StoredKey| match (Some(i) == signer, k.retired_at) {
+                (true, _) => "signing",
+                (false, Some(_)) => "retiring",
+                (false, None) if k.activates_at > now => "next",
+                (false, None) => "published",
+            };
+            if json {
+                let v: Vec<serde_json::Value> = keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        serde_json::json!({"kid": k.kid, "alg": k.alg, "role": role(i, k),
+                            "created_at": k.created_at, "activates_at": k.activates_at,
+                            "retired_at": k.retired_at})
+                    })
+                    .collect();
+                return json_out(&v);
+            }
+            if keys.is_empty() {
+                outln!(
+                    "{name}: no signing key yet (the first is made when an application first needs one)"
+                );
+            }
+            for (i, k) in keys.iter().enumerate() {
+                outln!(
+                    "{}  {}  {:<9}  made {}{}",
+                    k.kid,
+                    k.alg,
+                    role(i, k),
+                    time(k.created_at),
+                    match (k.retired_at, k.activates_at > now) {
+                        (Some(r), _) => format!(", published until {}", time(r)),
+                        (None, true) => format!(", signs from {}", time(k.activates_at)),
+                        (None, false) => String::new(),
+                    }
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate {
+            publish_minutes,
+            json,
+        } => {
+            if !(0..=10_080).contains(&publish_minutes) {
+                return Err(Failure::Input(
+                    "--publish-minutes: between 0 and 10080 (a week)".into(),
+                ));
+            }
+            let now = now();
+            let key = ssogate_op::keys::SigningKey::generate()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let der = key
+                .to_pkcs8()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            // With no key yet there is nothing to overlap with: the new one signs at once.
+            let has_key = !store.op_keys(now).map_err(runtime)?.is_empty();
+            let activates = if has_key {
+                now + publish_minutes * 60
+            } else {
+                now
+            };
+            // Tokens the current key signs until then live at most this long.
+            let longest = config
+                .clients
+                .values()
+                .map(|c| c.id_token_seconds.max(c.access_token_seconds))
+                .max()
+                .unwrap_or(300)
+                .max(120);
+            let retire = activates + longest + 300;
+            store
+                .op_rotate_key(
+                    StoredKey {
+                        kid: key.kid.clone(),
+                        alg: "RS256".into(),
+                        private_key: base64::engine::general_purpose::STANDARD.encode(der),
+                        created_at: now,
+                        activates_at: activates,
+                        retired_at: None,
+                    },
+                    retire,
+                )
+                .map_err(runtime)?;
+            store
+                .record_event(ssogate_store::audit::NewEvent {
+                    at: now,
+                    event: "op.keys_rotated".into(),
+                    outcome: "success".into(),
+                    detail: Some(format!(
+                        "next key {} signs from {}; the current key is published until {}",
+                        key.kid,
+                        time(activates),
+                        time(retire)
+                    )),
+                    ..Default::default()
+                })
+                .map_err(runtime)?;
+            if json {
+                return json_out(
+                    &serde_json::json!({"kid": key.kid, "activates_at": activates, "previous_retired_at": retire}),
+                );
+            }
+            outln!(
+                "{name}: the next key {} is published now and signs from {}; the current key stays published until {}",
+                key.kid,
+                time(activates),
+                time(retire)
+            );
+            Ok(())
+        }
+    }
+}
