@@ -185,6 +185,11 @@ pub struct Config {
     pub base_url: String,
     /// Listening, pages, sessions and forward-auth (`[server]`).
     pub server: ServerConfig,
+    /// Lifecycle rules (`[lifecycle]`): the global ones; a provider's own merge over them.
+    pub lifecycle: ssogate_core::lifecycle::LifecyclePolicy,
+    /// How often `serve` applies them (minutes; 0: only `ssogate lifecycle` does).
+    pub lifecycle_every_minutes: u32,
+    global_lifecycle: Value,
     /// Downstream applications signing in through ssogate (`[clients.<id>]`).
     pub clients: BTreeMap<String, ssogate_op::Client>,
     /// Provisioning hooks (`[hooks.<name>]`), for policies to name.
@@ -340,6 +345,28 @@ impl Config {
                 "Save the provisioning settings again from the console.",
             )
         })
+    }
+
+    /// The lifecycle rules of each provider that has its own (merged over the global).
+    pub fn provider_lifecycles(
+        &self,
+    ) -> Result<BTreeMap<String, ssogate_core::lifecycle::LifecyclePolicy>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (slug, p) in &self.providers {
+            if let Some(t) = &p.lifecycle_table {
+                let merged = merge(&self.global_lifecycle, Some(t));
+                let policy = typed(&merged, "lifecycle").map_err(|(key, m)| {
+                    ConfigError::new(
+                        self.origin_name(),
+                        format!("providers.{slug}.{key}"),
+                        m,
+                        "See docs/configuration.md, [lifecycle].",
+                    )
+                })?;
+                out.insert(slug.clone(), policy);
+            }
+        }
+        Ok(out)
     }
 
     /// The engine of `provider` and the policy it was compiled from. Layers, later wins:

@@ -28,6 +28,8 @@ pub(crate) struct RawConfig {
     hooks: BTreeMap<String, crate::hooks::RawHook>,
     #[serde(default)]
     clients: BTreeMap<String, crate::clients::RawClient>,
+    #[serde(default)]
+    lifecycle: Option<Value>,
 }
 
 /// Loads `path` (if given) and the process environment.
@@ -133,7 +135,30 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     for (id, raw) in raw.clients {
         clients.insert(id.clone(), crate::clients::build_client(&id, raw, &origin)?);
     }
+    let mut global_lifecycle = raw.lifecycle.unwrap_or(Value::Object(Map::new()));
+    let every = global_lifecycle
+        .as_object_mut()
+        .and_then(|m| m.remove("run_every_minutes"));
+    let lifecycle_every_minutes = match every {
+        None => 60,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                located(
+                    &figment,
+                    path,
+                    "lifecycle.run_every_minutes",
+                    "not a number of minutes".into(),
+                )
+            })?,
+    };
+    let lifecycle =
+        typed(&global_lifecycle, "lifecycle").map_err(|(k, m)| located(&figment, path, &k, m))?;
     let config = Config {
+        lifecycle,
+        lifecycle_every_minutes,
+        global_lifecycle,
         clients,
         hooks,
         base_url,
@@ -162,6 +187,7 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
         config.check_hooks(&config.origin_name(), slug, &p.provisioning)?;
         config.engines.insert(slug.clone(), Arc::new(engine));
     }
+    config.provider_lifecycles()?;
     Ok(config)
 }
 

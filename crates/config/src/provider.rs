@@ -97,6 +97,8 @@ pub struct ProviderConfig {
     /// The provider's own `provisioning` table as written (before the global one), so
     /// that settings saved in the console can be layered between the two.
     pub provisioning_table: Option<Value>,
+    /// This provider's own `[providers.<slug>.lifecycle]`, if any.
+    pub lifecycle_table: Option<Value>,
 }
 
 impl ProviderConfig {
@@ -157,6 +159,9 @@ pub(crate) struct RawProvider {
     callback: Callback,
     #[serde(default)]
     refresh_interval_minutes: u32,
+    /// Merged over the global `[lifecycle]` when the rules are read.
+    #[serde(default)]
+    lifecycle: Option<Value>,
     // Deep-merged over the global tables, then typed.
     #[serde(default)]
     claims: Option<Value>,
@@ -255,11 +260,12 @@ pub(crate) fn build_provider(
         protocol,
         from_database: !from_file,
         provisioning_table,
+        lifecycle_table: rp.lifecycle.clone(),
     })
 }
 
 /// Keys of a provider table that ssogate itself reads; the rest belong to the relying party.
-pub(crate) const OWN_PROVIDER_KEYS: [&str; 14] = [
+pub(crate) const OWN_PROVIDER_KEYS: [&str; 15] = [
     "display_name",
     "issuer",
     "issuer_aliases",
@@ -272,6 +278,7 @@ pub(crate) const OWN_PROVIDER_KEYS: [&str; 14] = [
     "forward_unverified_email",
     "callback",
     "refresh_interval_minutes",
+    "lifecycle",
     "claims",
     "provisioning",
 ];

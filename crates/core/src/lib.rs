@@ -17,6 +17,7 @@ pub mod engine;
 pub mod grants;
 pub mod groups;
 pub mod hooks;
+pub mod lifecycle;
 pub mod memory;
 pub mod password;
 pub mod policy;

@@ -21,6 +21,7 @@ mod extract;
 mod hashing;
 mod hooks;
 mod i18n;
+pub mod lifecycle;
 mod metrics;
 mod middleware;
 mod op;
@@ -68,9 +69,15 @@ pub async fn serve(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
                 crate::op::deliver_logouts(&app).await;
+                // The lifecycle lease is looked at once a minute (it says when to run).
+                if n.is_multiple_of(60) {
+                    crate::lifecycle::scheduled(&app).await;
+                }
+                n += 1;
             }
         })
     };

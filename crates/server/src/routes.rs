@@ -93,6 +93,7 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/audit", get(console::audit))
+        .route("/admin/lifecycle", get(console::lifecycle))
         .route(
             "/admin/provisioning",
             get(console::provisioning).post(console::provisioning_save_global),

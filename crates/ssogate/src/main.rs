@@ -88,9 +88,22 @@ enum Command {
     /// Permissions of the catalogue: list, add, rename, required, delete.
     #[command(subcommand)]
     Permission(catalogue_cmd::CatalogueCommand),
+    /// Disable accounts idle past `[lifecycle] disable_after_days` and delete those disabled
+    /// past `delete_after_days`; `--dry-run` lists who and why, changing nothing.
+    Lifecycle(LifecycleArgs),
     /// ssogate as an OpenID Provider: its signing keys.
     #[command(subcommand)]
     Op(op_cmd::OpCommand),
+}
+
+#[derive(clap::Args)]
+struct LifecycleArgs {
+    /// List what the rules would do, and why; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the actions as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -176,6 +189,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Library(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Library, cmd),
         Command::Permission(cmd) => catalogue_cmd::catalogue(&config, ItemKind::Permission, cmd),
         Command::Op(cmd) => op_cmd::op(&config, cmd),
+        Command::Lifecycle(args) => lifecycle(&config, &args),
         Command::CheckConfig => {
             let origin = config
                 .path
@@ -220,6 +234,36 @@ pub(crate) fn open_directory(
     };
     store.sync_catalogue(&config.catalogue).map_err(runtime)?;
     Ok((store, name))
+}
+
+fn lifecycle(config: &ssogate_config::Config, args: &LifecycleArgs) -> Result<(), Failure> {
+    let (store, name) = open_directory(config)?;
+    let now = ssogate_store::RequestContext::now().now;
+    let actions = ssogate_server::lifecycle::apply(store.as_ref(), config, now, args.dry_run)
+        .map_err(Failure::Runtime)?;
+    if args.json {
+        return admin_cmd::json_out(&actions);
+    }
+    if actions.is_empty() {
+        outln!(
+            "{name}: the lifecycle rules {} nobody",
+            if args.dry_run {
+                "would change"
+            } else {
+                "changed"
+            }
+        );
+    }
+    for a in &actions {
+        let verb = match (a.act, args.dry_run) {
+            (ssogate_core::lifecycle::Act::Disable, true) => "would disable",
+            (ssogate_core::lifecycle::Act::Disable, false) => "disabled",
+            (ssogate_core::lifecycle::Act::Delete, true) => "would delete",
+            (ssogate_core::lifecycle::Act::Delete, false) => "deleted",
+        };
+        outln!("{verb} {} ({} rules): {}", a.username, a.rule, a.why);
+    }
+    Ok(())
 }
 
 fn sweep(config: &ssogate_config::Config) -> Result<(), Failure> {

@@ -290,7 +290,7 @@ fn migrate_creates_the_database_and_is_idempotent() {
             .assert()
             .success()
             .stdout(
-                predicate::str::contains("schema up to date (version 9)").and(
+                predicate::str::contains("schema up to date (version 10)").and(
                     predicate::str::contains("10 permissions, 3 libraries, 3 groups"),
                 ),
             );
@@ -654,4 +654,37 @@ fn op_keys_rotate_publishes_the_next_key_before_it_signs() {
         .collect();
     assert_eq!(roles, ["signing", "next"], "{keys}");
     assert!(keys[0]["retired_at"].as_i64().unwrap() > keys[1]["activates_at"].as_i64().unwrap());
+}
+
+/// `ssogate lifecycle --dry-run` answers in words and in JSON (what it decides is tested
+/// in the server's lifecycle tests).
+#[test]
+fn lifecycle_dry_run_answers_in_words_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let config = dir.path().join("ssogate.toml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(root().join("examples/ssogate.toml")).unwrap()
+            + "\n[lifecycle]\ndisable_after_days = 1\nexclude_admins = true\n",
+    )
+    .unwrap();
+    let users = dir.path().join("users.csv");
+    std::fs::write(&users, "username\nsleeper\n").unwrap();
+    let run = |args: &[&str]| {
+        ssogate()
+            .env("SSOGATE_DATABASE_URL", &url)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["import", users.to_str().unwrap()]).status.success());
+    // Just imported: not idle yet.
+    let out = run(&["lifecycle", "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would change nobody"));
+    let json: Value = serde_json::from_slice(&run(&["lifecycle", "--dry-run", "--json"]).stdout).unwrap();
+    assert_eq!(json, serde_json::json!([]));
 }

@@ -36,7 +36,7 @@ mod users;
 pub use audit::AuditEvent;
 pub use directory::{
     AccountStore, AuditStore, Backend, Changed, Directory, GrantStore, IdentityStore, KeyStore,
-    LoginStore, ProviderStore, SessionStore, Table, prelude,
+    LifecycleStore, LoginStore, ProviderStore, SessionStore, Table, prelude,
 };
 pub use error::StoreError;
 #[cfg(feature = "postgres")]

@@ -259,7 +259,9 @@ pub(crate) fn set_status(
     now: i64,
 ) -> Result<bool, StoreError> {
     let changed = db.exec(
-        "UPDATE users SET status = $1, updated_at = $2 WHERE id = $3",
+        "UPDATE users SET status = $1, updated_at = $2,
+                disabled_at = CASE WHEN $1 = 'disabled' THEN coalesce(disabled_at, $2) ELSE NULL END
+         WHERE id = $3",
         args![status.as_str(), now, user_id],
     )? > 0;
     if status != ssogate_core::domain::UserStatus::Active {

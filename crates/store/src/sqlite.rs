@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_password_resets.sql"),
     include_str!("../migrations/sqlite/0008_session_refresh.sql"),
     include_str!("../migrations/sqlite/0009_op.sql"),
+    include_str!("../migrations/sqlite/0010_lifecycle.sql"),
 ];
 
 /// The schema version this build creates and understands.

@@ -197,6 +197,7 @@ both!(
     a_changed_subject_finds_the_account_by_its_recorded_external_id,
     imports_keep_argon2_and_bcrypt_passwords_and_set_quotas,
     imports_keep_usernames_with_capitals_and_at_signs,
+    lifecycle_facts_and_the_lease,
     api_keys_are_shown_once_stored_hashed_and_revocable,
     settings_providers_and_logout_replays,
     invalidations_reach_every_watcher_after_commit,
@@ -808,6 +809,61 @@ fn password_reset_links_are_one_time_newest_only_and_expire(f: Fixture) {
         0,
         "gone with the account"
     );
+}
+
+/// What the lifecycle rules read of each account, and the lease only one run takes.
+fn lifecycle_facts_and_the_lease(f: Fixture) {
+    let s = &*f.store;
+    let argon = ssogate_store::credentials::hash_password("a long local password").unwrap();
+    let row = |u: &str| ImportRow {
+        username: u.into(),
+        ..Default::default()
+    };
+    s.import_users(
+        vec![
+            row("plain"),
+            ImportRow {
+                admin: Some(true),
+                ..row("boss")
+            },
+            ImportRow {
+                password_hash: Some(argon),
+                ..row("local")
+            },
+        ],
+        1_000,
+        false,
+        None,
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    let plain = s.user_by_username("plain").unwrap().unwrap().id;
+    s.set_user_status(plain, UserStatus::Disabled, 5_000)
+        .unwrap();
+    let facts = s.lifecycle_accounts().unwrap();
+    let by = |u: &str| facts.iter().find(|a| a.username == u).unwrap().clone();
+    assert_eq!(by("plain").status, UserStatus::Disabled);
+    assert_eq!(by("plain").disabled_since, Some(5_000));
+    assert_eq!(by("plain").last_active, 1_000);
+    assert!(by("boss").is_admin && !by("boss").has_password);
+    assert!(by("local").has_password && by("local").disabled_since.is_none());
+    // Enabled again: the clock of deletion stops.
+    s.set_user_status(plain, UserStatus::Active, 6_000).unwrap();
+    assert_eq!(
+        s.lifecycle_accounts()
+            .unwrap()
+            .iter()
+            .find(|a| a.username == "plain")
+            .unwrap()
+            .disabled_since,
+        None
+    );
+    assert!(s.claim_lifecycle_run(10_000, 3_600).unwrap());
+    assert!(
+        !s.claim_lifecycle_run(10_001, 3_600).unwrap(),
+        "held for an hour"
+    );
+    assert!(s.claim_lifecycle_run(13_600, 3_600).unwrap());
 }
 
 /// Booklore's and Nextcloud's usernames (capitals, email-shaped) come over as they are,

@@ -8,6 +8,7 @@ mod audit;
 mod catalogue;
 mod dashboard;
 mod keys;
+mod lifecycle;
 mod providers;
 mod provisioning;
 mod test_claims;
@@ -15,6 +16,7 @@ mod users;
 
 pub(crate) use audit::{audit, audit_csv};
 pub(crate) use dashboard::dashboard;
+pub(crate) use lifecycle::lifecycle;
 pub(crate) use test_claims::{test_claims, test_claims_run};
 pub(crate) use users::{delete, delete_confirm, user, user_action, users};
 

@@ -45,6 +45,7 @@ async fn only_administrators_see_the_console() {
         "/admin/catalogue/permission/read_books".to_owned(),
         "/admin/catalogue/permission/read_books/delete".to_owned(),
         "/admin/api-keys".to_owned(),
+        "/admin/lifecycle".to_owned(),
     ];
     for p in &pages {
         let r = bob.get(&h.url(p)).await;

@@ -14,6 +14,7 @@ mod external;
 mod flows;
 mod guides;
 mod hooks;
+mod lifecycle;
 mod migration;
 mod nginx;
 mod passwords;

@@ -224,6 +224,11 @@ groups.enabled = true
         .unwrap();
     }
 
+    /// The configuration file the instance was started with.
+    pub fn config_path(&self) -> std::path::PathBuf {
+        self.config.clone()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

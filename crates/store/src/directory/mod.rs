@@ -11,6 +11,7 @@ mod audit;
 mod grants;
 mod identities;
 mod keys;
+pub mod lifecycle;
 pub mod op;
 mod provisioning;
 mod sessions;
@@ -20,6 +21,7 @@ pub use audit::AuditStore;
 pub use grants::GrantStore;
 pub use identities::IdentityStore;
 pub use keys::KeyStore;
+pub use lifecycle::LifecycleStore;
 pub use op::ProviderStore;
 pub use provisioning::LoginStore;
 pub use sessions::SessionStore;
@@ -93,6 +95,7 @@ pub trait Directory:
     + KeyStore
     + LoginStore
     + ProviderStore
+    + LifecycleStore
     + Send
     + Sync
 {
@@ -160,6 +163,6 @@ pub mod prelude {
     pub use super::Directory;
     pub use super::{
         AccountStore as _, AuditStore as _, GrantStore as _, IdentityStore as _, KeyStore as _,
-        LoginStore as _, ProviderStore as _, SessionStore as _,
+        LifecycleStore as _, LoginStore as _, ProviderStore as _, SessionStore as _,
     };
 }
