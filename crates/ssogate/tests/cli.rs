@@ -683,8 +683,13 @@ fn lifecycle_dry_run_answers_in_words_and_json() {
     assert!(run(&["import", users.to_str().unwrap()]).status.success());
     // Just imported: not idle yet.
     let out = run(&["lifecycle", "--dry-run"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("would change nobody"));
-    let json: Value = serde_json::from_slice(&run(&["lifecycle", "--dry-run", "--json"]).stdout).unwrap();
+    let json: Value =
+        serde_json::from_slice(&run(&["lifecycle", "--dry-run", "--json"]).stdout).unwrap();
     assert_eq!(json, serde_json::json!([]));
 }
