@@ -18,6 +18,9 @@ pub enum TokenError {
     InvalidGrant(String),
     #[error("unsupported_grant_type: {0}")]
     UnsupportedGrantType(String),
+    /// ssogate itself could not answer (its directory, its keys): 503, said generically.
+    #[error("temporarily_unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl TokenError {
@@ -27,6 +30,7 @@ impl TokenError {
             TokenError::InvalidClient { .. } => "invalid_client",
             TokenError::InvalidGrant(_) => "invalid_grant",
             TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
+            TokenError::Unavailable(_) => "temporarily_unavailable",
         }
     }
     pub fn description(&self) -> String {
@@ -35,6 +39,9 @@ impl TokenError {
             | TokenError::InvalidGrant(m)
             | TokenError::UnsupportedGrantType(m)
             | TokenError::InvalidClient { message: m, .. } => m.clone(),
+            TokenError::Unavailable(_) => {
+                "ssogate cannot answer right now; try again in a moment".into()
+            }
         }
     }
 }

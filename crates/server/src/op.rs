@@ -327,6 +327,7 @@ fn login_then(pairs: &[(String, String)]) -> String {
 fn token_error(e: &TokenError) -> Response {
     let status = match e {
         TokenError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+        TokenError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
     let mut res = json_error(status, e.code(), &e.description());
@@ -399,7 +400,8 @@ impl Form {
 }
 
 fn store_failed(e: ssogate_store::StoreError) -> TokenError {
-    TokenError::InvalidRequest(format!("the directory failed: {e}"))
+    tracing::error!(error = %e, "the token endpoint could not reach the directory");
+    TokenError::Unavailable(e.to_string())
 }
 
 async fn redeem_code(
@@ -560,11 +562,12 @@ async fn issue(
         .map_err(store_failed)?
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
-    let key = signing_key(app)
-        .await
-        .map_err(|e| TokenError::InvalidRequest(format!("no signing key: {e}")))?;
+    let key = signing_key(app).await.map_err(|e| {
+        tracing::error!(error = %e, "no signing key");
+        TokenError::Unavailable(e)
+    })?;
     let random =
-        || ssogate_op::random_token(32).map_err(|e| TokenError::InvalidRequest(e.to_string()));
+        || ssogate_op::random_token(32).map_err(|e| TokenError::Unavailable(e.to_string()));
     let access = random()?;
     let scope = granted.scopes.join(" ");
     let tg = TokenGrant {
@@ -614,7 +617,7 @@ async fn issue(
     );
     let id_token = key
         .sign(&claims)
-        .map_err(|e| TokenError::InvalidRequest(e.to_string()))?;
+        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
     let mut ev = req.event("op.token", "success", now);
     ev.user_id = Some(user_id);
     ev.detail = Some(format!("client {}", client.id));
