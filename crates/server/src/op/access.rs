@@ -1,0 +1,163 @@
+//! What an access or refresh token is good for: userinfo (Core 5.3), introspection
+//! (RFC 7662), revocation (RFC 7009).
+
+use super::tokens::{Form, token_error};
+use super::*;
+
+fn invalid_token(description: &str) -> Response {
+    let mut res = json_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    res
+}
+
+/// Userinfo (Core 5.3): the claims the access token's scopes release, for an account
+/// that is still active.
+pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let Some(token) = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return invalid_token("an access token is required (Authorization: Bearer)");
+    };
+    let hash = ssogate_op::digest(token);
+    let grant = match app.db(move |d| d.op_token(&hash, now)).await {
+        Ok(Some(g)) => g,
+        Ok(None) => {
+            let mut ev = req.event("op.userinfo", "failure", now);
+            ev.reason = Some("invalid_token".into());
+            app.refused(ev, req.addr).await;
+            return invalid_token("the access token is unknown or expired");
+        }
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let user = match app.db(move |d| d.user(grant.user_id)).await {
+        Ok(Some(u)) if u.status == UserStatus::Active => u,
+        Ok(_) => return invalid_token("the account is not active"),
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(claims::released(&person(&user), &scopes)),
+    )
+        .into_response()
+}
+
+/// The client authenticating a request to introspection or revocation, and the token it
+/// asks about.
+async fn client_and_token<'a>(
+    app: &'a App,
+    req: &Req,
+    body: &[u8],
+) -> Result<(&'a ssogate_op::Client, String), TokenError> {
+    let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
+    let basic = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token::basic_credentials);
+    let client = token::authenticate(
+        basic,
+        form.get("client_id"),
+        form.get("client_secret"),
+        |id| app.config.clients.get(id),
+    )?;
+    let t = form
+        .get("token")
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| TokenError::InvalidRequest("token is missing".into()))?;
+    Ok((client, t.to_owned()))
+}
+
+/// Token introspection (RFC 7662) for the client's own tokens: another client's token
+/// is `{"active": false}`, as an unknown one is.
+pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let (client, t) = match client_and_token(&app, &req, &body).await {
+        Ok(x) => x,
+        Err(e) => {
+            let mut ev = req.event("op.introspect", "failure", now);
+            ev.reason = Some(e.code().into());
+            app.refused(ev, req.addr).await;
+            return token_error(&e);
+        }
+    };
+    let (hash, id) = (ssogate_op::digest(&t), client.id.clone());
+    let found = match app.db(move |d| d.op_introspect(&hash, &id, now)).await {
+        Ok(f) => f,
+        Err(e) => return crate::respond::server_problem(&e),
+    };
+    let inactive = || {
+        (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({"active": false})),
+        )
+            .into_response()
+    };
+    let Some((grant, exp, kind)) = found else {
+        return inactive();
+    };
+    // An account disabled since is not active either.
+    match app.db(move |d| d.user(grant.user_id)).await {
+        Ok(Some(u)) if u.status == UserStatus::Active => (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({
+                "active": true,
+                "scope": grant.scope,
+                "client_id": grant.client_id,
+                "username": u.username,
+                "token_type": if kind == "access_token" { "Bearer" } else { "refresh_token" },
+                "exp": exp,
+                "sub": u.id.0.to_string(),
+                "aud": grant.client_id,
+                "iss": issuer(&app),
+            })),
+        )
+            .into_response(),
+        Ok(_) => inactive(),
+        Err(e) => crate::respond::server_problem(&e),
+    }
+}
+
+/// Token revocation (RFC 7009): 200 whether or not the token was known (so nothing is
+/// learnt); only the client's own tokens go.
+pub(crate) async fn revoke(State(app): State<App>, req: Req, body: Bytes) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let (client, t) = match client_and_token(&app, &req, &body).await {
+        Ok(x) => x,
+        Err(e) => {
+            let mut ev = req.event("op.revoke", "failure", now);
+            ev.reason = Some(e.code().into());
+            app.refused(ev, req.addr).await;
+            return token_error(&e);
+        }
+    };
+    let (hash, id) = (ssogate_op::digest(&t), client.id.clone());
+    match app.db(move |d| d.op_revoke(&hash, &id)).await {
+        Ok(n) => {
+            if n > 0 {
+                let mut ev = req.event("op.revoke", "success", now);
+                ev.detail = Some(format!("client {} revoked {n} token(s)", client.id));
+                app.audit(ev).await;
+            }
+            ([(header::CACHE_CONTROL, "no-store")], "").into_response()
+        }
+        Err(e) => crate::respond::server_problem(&e),
+    }
+}

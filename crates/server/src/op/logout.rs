@@ -1,0 +1,328 @@
+//! Logout: back-channel logout to the applications a session signed in to, and
+//! RP-initiated logout at ssogate.
+
+use super::*;
+
+/// Seconds before the `attempts`-th delivery is tried again: 10 s doubling, at most an
+/// hour.
+fn retry_in(attempts: i64) -> i64 {
+    (10_i64 << attempts.clamp(0, 9)).min(3600)
+}
+
+/// Deliveries given up after this many attempts (about a day of retries).
+const MAX_ATTEMPTS: i64 = 30;
+
+/// Sends the back-channel logouts that are due (sessions ended, accounts disabled or
+/// deleted): a logout token per application the session had signed in to, retried with
+/// backoff, each delivery and each failure audited. Claimed in the directory, so with
+/// several instances each logout is sent by one.
+pub(crate) async fn deliver_logouts(app: &App) {
+    if app.config.clients.is_empty() {
+        return;
+    }
+    let now = app.now();
+    let due = match app.db(move |d| d.op_claim_logouts(now, 50, retry_in)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "back-channel logouts could not be read");
+            return;
+        }
+    };
+    for p in due {
+        let uri = app
+            .config
+            .clients
+            .get(&p.client_id)
+            .and_then(|c| c.backchannel_logout_uri.clone());
+        let Some(uri) = uri else {
+            // The application has no back-channel logout: nothing to tell it.
+            let _ = app.db(move |d| d.op_logout_finished(p.id, now, None)).await;
+            continue;
+        };
+        let outcome = send_logout(app, &p, &uri, now).await;
+        let mut ev = ssogate_store::audit::NewEvent {
+            at: now,
+            event: "op.backchannel".into(),
+            user_id: Some(p.user_id),
+            ..Default::default()
+        };
+        match outcome {
+            Ok(()) => {
+                let _ = app.db(move |d| d.op_logout_finished(p.id, now, None)).await;
+                ev.outcome = "success".into();
+                ev.detail = Some(format!("client {} told the session ended", p.client_id));
+                app.audit(ev).await;
+            }
+            Err(e) => {
+                tracing::warn!(client = %p.client_id, attempt = p.attempts, error = %e, "a back-channel logout was not delivered");
+                let give_up = p.attempts >= MAX_ATTEMPTS;
+                let err = e.clone();
+                let _ = if give_up {
+                    app.db(move |d| d.op_logout_finished(p.id, now, Some(&err)))
+                        .await
+                } else {
+                    app.db(move |d| d.op_logout_failed(p.id, &err)).await
+                };
+                ev.outcome = "failure".into();
+                ev.reason = Some(if give_up { "gave_up" } else { "will_retry" }.into());
+                ev.detail = Some(format!(
+                    "client {} (attempt {}): {e}",
+                    p.client_id, p.attempts
+                ));
+                app.audit(ev).await;
+            }
+        }
+    }
+}
+
+async fn send_logout(
+    app: &App,
+    p: &ssogate_store::directory::op::PendingLogout,
+    uri: &str,
+    now: i64,
+) -> Result<(), String> {
+    let key = signing_key(app).await?;
+    let jti = ssogate_op::random_token(16).map_err(|e| e.to_string())?;
+    let claims = claims::logout_token(
+        issuer(app),
+        &p.client_id,
+        &p.user_id.0.to_string(),
+        &p.sid,
+        &jti,
+        now,
+    );
+    let token = key
+        .sign_typed(&claims, "logout+jwt")
+        .map_err(|e| e.to_string())?;
+    let client = match app.hooks_http.get() {
+        Some(c) => c.clone(),
+        None => {
+            let c = ssogate_oidc::http::client("backchannel", &Default::default())
+                .map_err(|e| e.to_string())?;
+            app.hooks_http.get_or_init(|| c).clone()
+        }
+    };
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("logout_token", &token)
+        .finish();
+    let res = client
+        .post(uri)
+        .timeout(std::time::Duration::from_secs(5))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {uri} ({e})"))?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{uri} answered HTTP {}", res.status().as_u16()))
+    }
+}
+
+/// What the end-session endpoint was asked (RP-Initiated Logout 1.0, 2).
+struct LogoutAsk {
+    /// The client the request is from, when it could be established.
+    client: Option<String>,
+    /// The account a valid `id_token_hint` names.
+    hinted_sub: Option<String>,
+    /// Where to go afterwards: registered for that client, exactly.
+    back: Option<String>,
+}
+
+fn logout_ask(
+    app: &App,
+    keys: &[SigningKey],
+    pairs: &[(String, String)],
+) -> Result<LogoutAsk, String> {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let hint = get("id_token_hint").and_then(|h| keys.iter().find_map(|k| k.verify(h)));
+    if get("id_token_hint").is_some() && hint.is_none() {
+        return Err("the id_token_hint is not an ID token ssogate issued".into());
+    }
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud"))
+        .and_then(|a| a.as_str())
+        .map(str::to_owned);
+    let client = match (get("client_id"), hinted_client) {
+        (Some(c), Some(h)) if c != h => {
+            return Err("client_id and the id_token_hint name different applications".into());
+        }
+        (Some(c), _) => Some(c.to_owned()),
+        (None, h) => h,
+    };
+    let back = match get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let registered = client
+                .as_deref()
+                .and_then(|c| app.config.clients.get(c))
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
+            if !registered {
+                return Err(
+                    "the post_logout_redirect_uri is not one registered for this application"
+                        .into(),
+                );
+            }
+            let mut p = vec![];
+            if let Some(s) = get("state") {
+                p.push(("state", s));
+            }
+            Some(authorize::redirect_with(uri, &p))
+        }
+    };
+    Ok(LogoutAsk {
+        client,
+        hinted_sub: hint
+            .as_ref()
+            .and_then(|c| c.get("sub"))
+            .and_then(|s| s.as_str())
+            .map(str::to_owned),
+        back,
+    })
+}
+
+/// The end-session endpoint (RP-Initiated Logout 1.0): with an `id_token_hint` for the
+/// person signed in, their ssogate session ends at once (and every other application
+/// hears of it by back-channel); otherwise the person is asked first, so a link on
+/// another site cannot sign anyone out. Back to a registered `post_logout_redirect_uri`
+/// only.
+pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let keys = published_keys(&app)
+        .await
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    let ask = match logout_ask(&app, &keys, &pairs) {
+        Ok(a) => a,
+        Err(why) => return logout_refused(&app, &req, &why).await,
+    };
+    let session = match app.session(&req.headers).await {
+        Ok(s) => s,
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
+    match session {
+        None => found(ask.back.as_deref().unwrap_or("/logged-out")),
+        Some((secret, s)) if ask.hinted_sub.as_deref() == Some(&s.user_id.0.to_string()) => {
+            end_and_return(&app, &req, &secret, s.user_id, &ask).await
+        }
+        Some(_) => {
+            // Ask: a form that posts the same request back with a CSRF token.
+            let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
+            let t = req.t;
+            let mut res = crate::pages::render(
+                StatusCode::OK,
+                &crate::pages::MessagePage {
+                    t,
+                    title: t.sign_out.into(),
+                    paragraphs: vec![format!(
+                        "{} asks to sign you out of ssogate.",
+                        ask.client
+                            .as_deref()
+                            .and_then(|c| app.config.clients.get(c))
+                            .map_or("An application", |c| c.name.as_str())
+                    )],
+                    form: Some(crate::pages::FormButton {
+                        action: format!(
+                            "{}?{}",
+                            ssogate_op::discovery::END_SESSION,
+                            uri.query().unwrap_or("")
+                        ),
+                        csrf,
+                        button: t.sign_out.into(),
+                    }),
+                    link: None,
+                    reference: None,
+                },
+            );
+            if let Some(c) = cookie {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            res
+        }
+    }
+}
+
+/// The confirmed sign-out of [`end_session`].
+pub(crate) async fn end_session_confirmed(
+    State(app): State<App>,
+    req: Req,
+    uri: Uri,
+    crate::extract::CsrfForm(_): crate::extract::CsrfForm<crate::auth::TokenForm>,
+) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let keys = published_keys(&app)
+        .await
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    let ask = match logout_ask(&app, &keys, &pairs) {
+        Ok(a) => a,
+        Err(why) => return logout_refused(&app, &req, &why).await,
+    };
+    match app.session(&req.headers).await {
+        Ok(Some((secret, s))) => end_and_return(&app, &req, &secret, s.user_id, &ask).await,
+        Ok(None) => found(ask.back.as_deref().unwrap_or("/logged-out")),
+        Err(e) => crate::respond::server_error(req.t, &e),
+    }
+}
+
+async fn end_and_return(
+    app: &App,
+    req: &Req,
+    secret: &str,
+    user_id: ssogate_core::domain::UserId,
+    ask: &LogoutAsk,
+) -> Response {
+    let s = secret.to_owned();
+    if let Err(e) = app.db(move |d| d.end_session(&s)).await {
+        return crate::respond::server_error(req.t, &e);
+    }
+    let mut ev = req.event("logout", "success", app.now());
+    ev.user_id = Some(user_id);
+    ev.detail = Some(format!(
+        "asked by {}",
+        ask.client.as_deref().unwrap_or("an application")
+    ));
+    app.audit(ev).await;
+    let mut res = found(ask.back.as_deref().unwrap_or("/logged-out"));
+    if let Some(c) = app.session_set_cookie(None) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
+}
+
+async fn logout_refused(app: &App, req: &Req, why: &str) -> Response {
+    let mut ev = req.event("op.logout", "failure", app.now());
+    ev.reason = Some("invalid_request".into());
+    ev.detail = Some(why.to_owned());
+    app.refused(ev, req.addr).await;
+    crate::pages::message(
+        req.t,
+        StatusCode::BAD_REQUEST,
+        req.t.err_state_title,
+        &format!(
+            "The application's sign-out request is not valid: {why}. You are still signed in; sign out from your account page if you meant to."
+        ),
+        None,
+        Some("invalid_request"),
+    )
+}

@@ -1,0 +1,185 @@
+//! ssogate as an OpenID Provider for the applications in `[clients.<id>]`: discovery,
+//! JWKS, the authorization endpoint (the person signs in to ssogate — through any
+//! upstream provider or a password — and comes back), the token endpoint and userinfo.
+//! The protocol is `ssogate_op`'s; this module holds the routes, the session, the
+//! directory calls and the audit trail. Answered only when a client is configured.
+//!
+//! Rooms: [`authorization`] (the authorization endpoint), [`tokens`] (codes and refresh
+//! tokens for tokens), [`access`] (userinfo, introspection, revocation), [`logout`]
+//! (RP-initiated and back-channel logout); here the keys, discovery and JWKS.
+
+mod access;
+mod authorization;
+mod logout;
+mod tokens;
+
+pub(crate) use access::{introspect, revoke, userinfo};
+pub(crate) use authorization::authorize;
+pub(crate) use logout::{deliver_logouts, end_session, end_session_confirmed};
+pub(crate) use tokens::token;
+
+use crate::extract::Req;
+use crate::respond::json_error;
+use crate::state::App;
+use crate::web;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use ssogate_core::directory::ExistingUser;
+use ssogate_core::domain::{GrantKind, UserStatus};
+use ssogate_op::authorize::{self, Authorization, AuthorizeError};
+use ssogate_op::claims::{self, Issued, Person};
+use ssogate_op::keys::SigningKey;
+use ssogate_op::token::{self, TokenError};
+use ssogate_store::directory::op::{
+    NewCode, NewRefresh, Redeemed, Refreshed, StoredKey, TokenGrant,
+};
+use std::sync::Arc;
+
+/// How long a code lives (RFC 6749 4.1.2: short; one use).
+const CODE_SECONDS: i64 = 60;
+
+fn not_configured() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "ssogate is not an OpenID Provider here: no [clients.<id>] is configured",
+    )
+}
+
+fn issuer(app: &App) -> &str {
+    &app.config.base_url
+}
+
+/// How long an instance keeps using the signing key it read before reading again (so a
+/// rotation reaches every instance within a minute, well before the next key signs).
+const KEY_CACHE_SECONDS: i64 = 60;
+
+fn parse_key(k: &StoredKey) -> Result<SigningKey, String> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&k.private_key)
+        .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
+    SigningKey::from_pkcs8(&der).map_err(|e| e.to_string())
+}
+
+/// The keys published now, and the one that signs (the last activated).
+async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, usize), String> {
+    let now = app.now();
+    let mut stored = app
+        .db(move |d| d.op_keys(now))
+        .await
+        .map_err(|e| e.to_string())?;
+    if stored.is_empty() {
+        // The first instance to need a key makes it; whichever insert wins is used by all.
+        let fresh = tokio::task::spawn_blocking(SigningKey::generate)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let first = StoredKey {
+            kid: fresh.kid.clone(),
+            alg: "RS256".into(),
+            private_key: base64::engine::general_purpose::STANDARD
+                .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
+            created_at: now,
+            activates_at: 0,
+            retired_at: None,
+        };
+        app.db(move |d| d.op_add_first_key(first))
+            .await
+            .map_err(|e| e.to_string())?;
+        stored = app
+            .db(move |d| d.op_keys(now))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    // (Should every key be still to come, the earliest signs rather than nothing.)
+    let signer = stored
+        .iter()
+        .rposition(|k| k.activates_at <= now)
+        .unwrap_or(0);
+    let keys = stored
+        .iter()
+        .map(parse_key)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((keys, signer))
+}
+
+/// The signing key every instance shares, read from the directory (made there once).
+async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
+    let now = app.now();
+    if let Ok(guard) = app.op_key.read()
+        && let Some((k, at)) = guard.as_ref()
+        && now - at < KEY_CACHE_SECONDS
+    {
+        return Ok(k.clone());
+    }
+    let (mut keys, signer) = published_keys(app).await?;
+    let key = Arc::new(keys.swap_remove(signer));
+    if let Ok(mut guard) = app.op_key.write() {
+        *guard = Some((key.clone(), now));
+    }
+    Ok(key)
+}
+
+pub(crate) async fn discovery(State(app): State<App>) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        axum::Json(ssogate_op::discovery::document(issuer(&app))),
+    )
+        .into_response()
+}
+
+pub(crate) async fn jwks(State(app): State<App>) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    match published_keys(&app).await {
+        Ok((keys, _)) => (
+            [(header::CACHE_CONTROL, "public, max-age=300")],
+            axum::Json(ssogate_op::keys::jwks(&keys.iter().collect::<Vec<_>>())),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "the provider's signing key is not available");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "signing keys are not available",
+            )
+        }
+    }
+}
+
+/// The person's account as claims see it.
+fn person(u: &ExistingUser) -> Person {
+    let names = |kind: GrantKind| {
+        let mut v: Vec<String> = u
+            .grants
+            .iter()
+            .filter(|g| g.kind == kind)
+            .map(|g| g.name.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    Person {
+        sub: u.id.0.to_string(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+        email_verified: u.email_verified,
+        name: u.display_name.clone(),
+        groups: names(GrantKind::Group),
+        permissions: names(GrantKind::Permission),
+        libraries: names(GrantKind::Library),
+        admin: u.is_admin(),
+    }
+}
+
+fn found(location: &str) -> Response {
+    web::redirect(StatusCode::FOUND, location)
+}

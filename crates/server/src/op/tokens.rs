@@ -1,0 +1,321 @@
+//! The token endpoint (RFC 6749 4.1.3 and 6): codes and refresh tokens for tokens.
+
+use super::*;
+
+pub(super) fn token_error(e: &TokenError) -> Response {
+    let status = match e {
+        TokenError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
+        TokenError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut res = json_error(status, e.code(), &e.description());
+    if let TokenError::InvalidClient { basic: true, .. } = e {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ssogate\""),
+        );
+    }
+    res
+}
+
+/// The token endpoint (RFC 6749 4.1.3): an authorization code for tokens.
+pub(crate) async fn token(State(app): State<App>, req: Req, body: Bytes) -> Response {
+    if app.config.clients.is_empty() {
+        return not_configured();
+    }
+    let now = app.now();
+    let result = exchange(&app, &req, &body, now).await;
+    match result {
+        Ok(res) => res,
+        Err(e) => {
+            let mut ev = req.event("op.token", "failure", now);
+            ev.reason = Some(e.code().into());
+            ev.detail = Some(e.description());
+            app.refused(ev, req.addr).await;
+            token_error(&e)
+        }
+    }
+}
+
+async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Response, TokenError> {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for (k, _) in &pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(TokenError::InvalidRequest(format!(
+                "{k} is given more than once"
+            )));
+        }
+    }
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let basic = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token::basic_credentials);
+    let client = token::authenticate(basic, get("client_id"), get("client_secret"), |id| {
+        app.config.clients.get(id)
+    })?;
+    match get("grant_type") {
+        Some("authorization_code") => {
+            redeem_code(app, req, client, &Form(pairs.clone()), now).await
+        }
+        Some("refresh_token") => refresh(app, req, client, &Form(pairs.clone()), now).await,
+        Some(other) => Err(TokenError::UnsupportedGrantType(format!(
+            "grant_type {other} is not supported"
+        ))),
+        None => Err(TokenError::InvalidRequest("grant_type is missing".into())),
+    }
+}
+
+/// A token request's form.
+pub(super) struct Form(pub(super) Vec<(String, String)>);
+
+impl Form {
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+}
+
+fn store_failed(e: ssogate_store::StoreError) -> TokenError {
+    tracing::error!(error = %e, "the token endpoint could not reach the directory");
+    TokenError::Unavailable(e.to_string())
+}
+
+async fn redeem_code(
+    app: &App,
+    req: &Req,
+    client: &ssogate_op::Client,
+    form: &Form,
+    now: i64,
+) -> Result<Response, TokenError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| TokenError::InvalidRequest("code is missing".into()))?;
+    let code_hash = ssogate_op::digest(code);
+    let h = code_hash.clone();
+    let redeemed = app
+        .db(move |d| d.op_redeem_code(&h, now))
+        .await
+        .map_err(store_failed)?;
+    let (user_id, grant_json, auth_time, sid) = match redeemed {
+        Redeemed::Fresh {
+            user_id,
+            grant_json,
+            auth_time,
+            sid,
+            ..
+        } => (user_id, grant_json, auth_time, sid),
+        Redeemed::Replayed { client_id, revoked } => {
+            let mut ev = req.event("op.code_replayed", "failure", now);
+            ev.reason = Some("code_replayed".into());
+            ev.detail = Some(format!(
+                "client {client_id} presented a used code; {revoked} token(s) it earned revoked"
+            ));
+            app.audit(ev).await;
+            return Err(TokenError::InvalidGrant("the code was used before".into()));
+        }
+        Redeemed::Unknown => {
+            return Err(TokenError::InvalidGrant(
+                "the code is unknown or expired".into(),
+            ));
+        }
+    };
+    let granted: Authorization = serde_json::from_str(&grant_json)
+        .map_err(|_| TokenError::InvalidGrant("the code's record is unreadable".into()))?;
+    token::check_code(
+        &granted,
+        client,
+        form.get("redirect_uri"),
+        form.get("code_verifier"),
+    )?;
+    issue(
+        app,
+        req,
+        client,
+        Issue {
+            user_id,
+            granted,
+            auth_time,
+            sid,
+            family: code_hash,
+            nonce: true,
+        },
+        now,
+    )
+    .await
+}
+
+/// A refresh token for new tokens (RFC 6749 6): rotated; a used one presented again
+/// revokes everything its family earned.
+async fn refresh(
+    app: &App,
+    req: &Req,
+    client: &ssogate_op::Client,
+    form: &Form,
+    now: i64,
+) -> Result<Response, TokenError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| TokenError::InvalidRequest("refresh_token is missing".into()))?;
+    let (h, c) = (ssogate_op::digest(presented), client.id.clone());
+    let used = app
+        .db(move |d| d.op_use_refresh(&h, &c, now))
+        .await
+        .map_err(store_failed)?;
+    let r = match used {
+        Refreshed::Fresh(r) => r,
+        Refreshed::Reused { client_id, revoked } => {
+            let mut ev = req.event("op.refresh_reused", "failure", now);
+            ev.reason = Some("refresh_token_reused".into());
+            ev.detail = Some(format!(
+                "client {client_id} presented a used refresh token; its family ({revoked} token(s)) is revoked"
+            ));
+            app.audit(ev).await;
+            return Err(TokenError::InvalidGrant(
+                "the refresh token was used before".into(),
+            ));
+        }
+        Refreshed::Unknown => {
+            return Err(TokenError::InvalidGrant(
+                "the refresh token is unknown, expired or revoked".into(),
+            ));
+        }
+    };
+    if r.client_id != client.id {
+        return Err(TokenError::InvalidGrant(
+            "the refresh token was issued to another client".into(),
+        ));
+    }
+    let granted: Authorization = serde_json::from_str(&r.grant_json)
+        .map_err(|_| TokenError::InvalidGrant("the refresh token's record is unreadable".into()))?;
+    issue(
+        app,
+        req,
+        client,
+        Issue {
+            user_id: r.user_id,
+            granted,
+            auth_time: r.auth_time,
+            sid: r.sid,
+            family: r.family,
+            nonce: false,
+        },
+        now,
+    )
+    .await
+}
+
+/// What the tokens are issued for.
+struct Issue {
+    user_id: ssogate_core::domain::UserId,
+    granted: Authorization,
+    auth_time: i64,
+    sid: Option<String>,
+    /// The digest of the code the tokens descend from.
+    family: String,
+    /// The first ID token of a sign-in carries the request's nonce; refreshed ones not
+    /// (Core 12.2).
+    nonce: bool,
+}
+
+async fn issue(
+    app: &App,
+    req: &Req,
+    client: &ssogate_op::Client,
+    i: Issue,
+    now: i64,
+) -> Result<Response, TokenError> {
+    let Issue {
+        user_id,
+        mut granted,
+        auth_time,
+        sid,
+        family,
+        nonce,
+    } = i;
+    let user = app
+        .db(move |d| d.user(user_id))
+        .await
+        .map_err(store_failed)?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
+    let key = signing_key(app).await.map_err(|e| {
+        tracing::error!(error = %e, "no signing key");
+        TokenError::Unavailable(e)
+    })?;
+    let random =
+        || ssogate_op::random_token(32).map_err(|e| TokenError::Unavailable(e.to_string()));
+    let access = random()?;
+    let scope = granted.scopes.join(" ");
+    let tg = TokenGrant {
+        client_id: client.id.clone(),
+        user_id,
+        scope: scope.clone(),
+    };
+    let (th, fam) = (ssogate_op::digest(&access), family.clone());
+    let expires_in = client.access_token_seconds;
+    let login_sid = sid.clone();
+    app.db(move |d| d.op_put_token(&th, &fam, &tg, login_sid.as_deref(), now, now + expires_in))
+        .await
+        .map_err(store_failed)?;
+    let refresh_token = if client.refresh_token_seconds > 0 {
+        let t = random()?;
+        let kept = NewRefresh {
+            token_hash: ssogate_op::digest(&t),
+            family,
+            client_id: client.id.clone(),
+            user_id,
+            grant_json: serde_json::to_string(&granted).unwrap_or_default(),
+            auth_time,
+            sid: sid.clone(),
+            expires_at: now + client.refresh_token_seconds,
+        };
+        app.db(move |d| d.op_put_refresh(kept))
+            .await
+            .map_err(store_failed)?;
+        Some(t)
+    } else {
+        None
+    };
+    if !nonce {
+        granted.nonce = None;
+    }
+    let claims = claims::id_token(
+        &person(&user),
+        &granted,
+        &Issued {
+            issuer: issuer(app),
+            now,
+            auth_time,
+            sid: sid.as_deref(),
+            lifetime: client.id_token_seconds,
+            access_token: &access,
+        },
+    );
+    let id_token = key
+        .sign(&claims)
+        .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+    let mut ev = req.event("op.token", "success", now);
+    ev.user_id = Some(user_id);
+    ev.detail = Some(format!("client {}", client.id));
+    app.audit(ev).await;
+    let mut body = serde_json::json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "id_token": id_token,
+        "scope": scope,
+    });
+    if let (Some(t), Some(m)) = (refresh_token, body.as_object_mut()) {
+        m.insert("refresh_token".into(), serde_json::json!(t));
+    }
+    Ok((
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        axum::Json(body),
+    )
+        .into_response())
+}
