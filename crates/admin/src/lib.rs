@@ -190,7 +190,10 @@ impl Admin {
     /// claims still say so.
     pub fn revoke(&self, who: &str, kind: GrantKind, name: &str) -> Result<UserDetail, AdminError> {
         let (id, user) = self.find(who)?;
-        if !self.directory.revoke_by_admin(id, kind, name)? {
+        if !self
+            .directory
+            .revoke_by_admin(id, kind, name, (self.now)())?
+        {
             return Err(AdminError::NotFound {
                 what: "grant",
                 name: format!("{kind} {name}"),
@@ -350,7 +353,7 @@ impl Admin {
 
     pub fn delete_user(&self, who: &str) -> Result<(), AdminError> {
         let (id, user) = self.find(who)?;
-        self.directory.delete_user(id)?;
+        self.directory.delete_user(id, (self.now)())?;
         self.audit(
             "admin.user.deleted",
             Some(id),

@@ -10,10 +10,12 @@
 //! a [`directory::DirectoryView`]), and everything it decides leaves as values.
 
 pub mod claims;
+pub mod dates;
 pub mod decision;
 pub mod directory;
 pub mod domain;
 pub mod engine;
+pub mod events;
 pub mod grants;
 pub mod groups;
 pub mod hooks;

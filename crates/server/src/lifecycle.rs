@@ -31,7 +31,7 @@ pub fn apply(
     for p in planned {
         let result: Result<bool, StoreError> = match p.act {
             Act::Disable => directory.set_user_status(p.user_id, UserStatus::Disabled, now),
-            Act::Delete => directory.delete_user(p.user_id),
+            Act::Delete => directory.delete_user(p.user_id, now),
         };
         match result {
             Ok(true) => {

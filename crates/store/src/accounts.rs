@@ -3,10 +3,12 @@
 //! last-method guard, and audit events for things that are not logins.
 
 use crate::StoreError;
+use crate::directory::webhooks;
 use crate::sql::{Db, args};
 use crate::users::load_user;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::UserId;
+use ssogate_core::events::EventType;
 
 /// A change to an optional field: leave it, clear it, or set it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -243,11 +245,21 @@ pub(crate) fn set_external_id(
 }
 
 /// Deletes an account with its identities, grants and sessions; whether it existed.
-pub(crate) fn delete_user(db: &mut dyn Db, user_id: UserId) -> Result<bool, StoreError> {
+pub(crate) fn delete_user(db: &mut dyn Db, user_id: UserId, now: i64) -> Result<bool, StoreError> {
     // Sessions and the rest go with the account (ON DELETE CASCADE); audit events keep
     // their user id as history.
     // The applications it signed in to through ssogate hear of it (back-channel logout).
     crate::directory::op::queue_logouts_for_user(db, user_id)?;
+    if let Some(user) = webhooks::snapshot(db, user_id)? {
+        webhooks::enqueue(
+            db,
+            user_id,
+            Some(user),
+            &[EventType::UserDeleted],
+            serde_json::json!({}),
+            now,
+        )?;
+    }
     db.exec("DELETE FROM sessions WHERE user_id = $1", args![user_id])?;
     Ok(db.exec("DELETE FROM users WHERE id = $1", args![user_id])? > 0)
 }
@@ -278,6 +290,23 @@ pub(crate) fn update_profile(
         db.exec(
             "UPDATE users SET email = $1, email_verified = $2, updated_at = $3 WHERE id = $4",
             args![email, false, now, user_id],
+        )?;
+    }
+    let mut changes = serde_json::Map::new();
+    if let Some(name) = display_name.new_value() {
+        changes.insert("display_name".into(), name.into());
+    }
+    if let Some(email) = email.new_value() {
+        changes.insert("email".into(), email.into());
+    }
+    if !changes.is_empty() {
+        webhooks::enqueue(
+            db,
+            user_id,
+            None,
+            &[EventType::UserUpdated],
+            serde_json::json!({"changes": changes}),
+            now,
         )?;
     }
     Ok(true)

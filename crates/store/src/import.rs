@@ -4,10 +4,12 @@
 
 use crate::StoreError;
 use crate::audit::{NewEvent, record_event};
+use crate::directory::webhooks::enqueue;
 use crate::sql::{Db, args};
 use serde::Deserialize;
 use ssogate_core::domain::UserId;
 use ssogate_core::domain::{GrantKind, UserStatus};
+use ssogate_core::events::EventType;
 use ssogate_core::policy::UsernamePolicy;
 
 /// One account to pre-provision. In CSV, list fields are `;`-separated.
@@ -379,6 +381,22 @@ fn import_in_transaction(
             Err(e @ (StoreError::WriterGone | StoreError::PostgresConnect(_))) => return Err(e),
             Err(e) => ImportOutcome::Failed(e.to_string()),
         };
+        if !dry_run && let ImportOutcome::Created(id) | ImportOutcome::Updated(id) = &outcome {
+            let e = if matches!(outcome, ImportOutcome::Created(_)) {
+                EventType::UserProvisioned
+            } else {
+                EventType::UserUpdated
+            };
+            let source = audit.map(|a| a.source.as_str()).unwrap_or("admin");
+            enqueue(
+                db,
+                *id,
+                None,
+                &[e],
+                serde_json::json!({"source": source}),
+                now,
+            )?;
+        }
         match (&outcome, audit) {
             (ImportOutcome::Failed(_) | ImportOutcome::Conflict(_), _) => {
                 db.exec("ROLLBACK TO SAVEPOINT import_row", &[])?;

@@ -13,6 +13,7 @@ use ssogate_core::directory::{DirectoryView, ExistingUser};
 use ssogate_core::domain::UserId;
 use ssogate_core::domain::{Catalogue, GrantKind, Group, Library};
 use ssogate_core::engine::Lookups;
+use ssogate_core::events::EventType;
 use ssogate_core::{Engine, Outcome};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -419,6 +420,7 @@ pub(crate) fn apply(
             db, provider, account, outcome, sources, ctx,
         )?);
         record_external_id(db, id, provider, outcome)?;
+        login_events(db, id, provider, outcome, now)?;
         return Ok(Some(id));
     }
     let user_id = match &outcome.decision {
@@ -444,9 +446,34 @@ pub(crate) fn apply(
     if let (Some(id), false) = (user_id, matches!(outcome.decision, Decision::Reject(_))) {
         write_changes(db, id, provider, outcome, sources, now)?;
         record_external_id(db, id, provider, outcome)?;
+        login_events(db, id, provider, outcome, now)?;
     }
     audit_login(db, provider, sources, outcome, user_id, ctx)?;
     Ok(user_id)
+}
+
+/// What a written sign-in tells webhook endpoints.
+fn login_events(
+    db: &mut dyn Db,
+    id: UserId,
+    provider: &str,
+    outcome: &Outcome,
+    now: i64,
+) -> Result<(), StoreError> {
+    let events = EventType::of_login(outcome);
+    if events.is_empty() {
+        return Ok(());
+    }
+    let c = &outcome.changes;
+    let grant = |g: &ssogate_core::domain::Grant| serde_json::json!({"kind": g.kind, "name": &g.name, "source": g.source.as_str()});
+    let data = serde_json::json!({
+        "provider": provider,
+        "decision": outcome.decision.code(),
+        "attributes": &c.attributes,
+        "added": c.grants.added.iter().map(grant).collect::<Vec<_>>(),
+        "removed": c.grants.removed.iter().map(grant).collect::<Vec<_>>(),
+    });
+    crate::directory::webhooks::enqueue(db, id, None, &events, data, now)
 }
 
 /// The external id the engine decided to record. It checked no other account holds it;

@@ -5,9 +5,11 @@
 //! and stored only as SHA-256 digests. A session lookup is one query on the primary key.
 
 use crate::StoreError;
+use crate::directory::webhooks::enqueue;
 use crate::sql::{Db, args};
 use base64::Engine as _;
 use ssogate_core::domain::UserId;
+use ssogate_core::events::EventType;
 
 /// A secret handed to its holder once (a session cookie's value, an API key): it prints
 /// as `[redacted]` in `Debug` and has no `Display`, so it cannot slip into a log line or
@@ -258,6 +260,12 @@ pub(crate) fn set_status(
     status: ssogate_core::domain::UserStatus,
     now: i64,
 ) -> Result<bool, StoreError> {
+    let before = db
+        .query("SELECT status FROM users WHERE id = $1", args![user_id])?
+        .first()
+        .map(|r| r.get(0)?.text())
+        .transpose()?
+        .and_then(|s| ssogate_core::domain::UserStatus::parse(&s));
     let changed = db.exec(
         "UPDATE users SET status = $1, updated_at = $2,
                 disabled_at = CASE WHEN $1 = 'disabled' THEN coalesce(disabled_at, $2) ELSE NULL END
@@ -266,6 +274,17 @@ pub(crate) fn set_status(
     )? > 0;
     if status != ssogate_core::domain::UserStatus::Active {
         end_for_user(db, user_id)?;
+    }
+    if let Some(e) = before.and_then(|b| EventType::of_status(b, status)) {
+        let from = before.map(|b| b.as_str());
+        enqueue(
+            db,
+            user_id,
+            None,
+            &[e],
+            serde_json::json!({"previous_status": from}),
+            now,
+        )?;
     }
     Ok(changed)
 }

@@ -50,6 +50,16 @@ impl From<Option<ssogate_core::domain::UserId>> for Arg<'_> {
         v.map_or(Arg::Text(None), |id| Arg::Int(id.0))
     }
 }
+impl From<Option<i64>> for Arg<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::Text(None), Arg::Int)
+    }
+}
+impl From<Option<bool>> for Arg<'_> {
+    fn from(v: Option<bool>) -> Self {
+        v.map_or(Arg::Text(None), Arg::Bool)
+    }
+}
 impl From<bool> for Arg<'_> {
     fn from(v: bool) -> Self {
         Arg::Bool(v)

@@ -204,6 +204,7 @@ both!(
     identities_link_and_unlink_with_the_last_method_guard,
     administration_reads_and_writes,
     catalogue_items_are_created_renamed_and_deleted_with_their_grants,
+    webhook_events_are_written_with_the_change_claimed_once_and_logged,
 );
 
 fn catalogue_items_are_created_renamed_and_deleted_with_their_grants(f: Fixture) {
@@ -383,19 +384,20 @@ fn administration_reads_and_writes(f: Fixture) {
     assert_eq!(s.count(Table::Users).unwrap(), before);
     // Grants taken away; unknown ones say so.
     assert!(
-        s.revoke_by_admin(a, GrantKind::Permission, "download")
+        s.revoke_by_admin(a, GrantKind::Permission, "download", 0)
             .unwrap()
     );
     assert!(
-        !s.revoke_by_admin(a, GrantKind::Permission, "download")
+        !s.revoke_by_admin(a, GrantKind::Permission, "download", 0)
             .unwrap()
     );
     assert!(
-        s.revoke_by_admin(a, GrantKind::Group, "readers").unwrap(),
+        s.revoke_by_admin(a, GrantKind::Group, "readers", 0)
+            .unwrap(),
         "group names match case-insensitively"
     );
     s.grant_by_admin(a, GrantKind::Admin, "admin", 5).unwrap();
-    assert!(s.revoke_by_admin(a, GrantKind::Admin, "admin").unwrap());
+    assert!(s.revoke_by_admin(a, GrantKind::Admin, "admin", 0).unwrap());
     let user = s.user(a).unwrap().unwrap();
     assert!(
         !user
@@ -463,8 +465,8 @@ fn administration_reads_and_writes(f: Fixture) {
         )
         .unwrap();
     let events = s.count(Table::AuditEvents).unwrap();
-    assert!(s.delete_user(b).unwrap());
-    assert!(!s.delete_user(b).unwrap());
+    assert!(s.delete_user(b, 0).unwrap());
+    assert!(!s.delete_user(b, 0).unwrap());
     assert!(
         s.touch_session(&secret, 101, SessionLifetimes::default())
             .unwrap()
@@ -802,7 +804,7 @@ fn password_reset_links_are_one_time_newest_only_and_expire(f: Fixture) {
     // Only a digest is kept.
     let later = s.create_password_reset(id, None, 200, 60).unwrap().unwrap();
     assert_eq!(s.count(Table::PasswordResets).unwrap(), 1);
-    assert!(s.delete_user(id).unwrap());
+    assert!(s.delete_user(id, 0).unwrap());
     assert_eq!(s.peek_password_reset(&later, 201).unwrap(), None);
     assert_eq!(
         s.count(Table::PasswordResets).unwrap(),
@@ -2014,4 +2016,196 @@ fn sqlite_changes_of_another_process_are_heard() {
             .unwrap()
             .contains(&Invalidation::Settings(Scope::Provider("x".into())))
     );
+}
+
+fn webhook_events_are_written_with_the_change_claimed_once_and_logged(f: Fixture) {
+    use ssogate_core::events::Subscription;
+    use ssogate_store::directory::webhooks::{Attempt, WebhookError};
+    let s = &*f.store;
+    const T: i64 = 1_800_000_000;
+    let e = engine(ProvisioningPolicy {
+        require_approval: true,
+        ..policy()
+    });
+    // Nothing is queued while no endpoint listens.
+    login(
+        s,
+        &e,
+        json!({"sub": "early", "preferred_username": "early"}),
+    );
+    let all = s
+        .add_webhook(
+            "all",
+            "https://hooks.example.com/a",
+            &Subscription::All,
+            "whsec_a",
+            1,
+        )
+        .unwrap()
+        .unwrap();
+    assert!(all.enabled);
+    let only = Subscription::parse("user.deleted,user.disabled").unwrap();
+    s.add_webhook(
+        "leavers",
+        "https://hooks.example.com/l",
+        &only,
+        "whsec_l",
+        1,
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        s.add_webhook("all", "https://x.example.com", &only, "whsec_x", 1)
+            .unwrap(),
+        Err(WebhookError::NameTaken("all".into()))
+    );
+    assert!(s.deliveries(None, None, 100).unwrap().is_empty());
+
+    // A first sign-in under require_approval: provisioned, and an approval is needed.
+    let id = login(s, &e, json!({"sub": "ada", "preferred_username": "ada", "email": "ada@example.com", "groups": ["editor"]}))
+        .user_id
+        .unwrap();
+    // Approved (once: the second time is no change).
+    s.set_user_status(id, UserStatus::Active, T + 2).unwrap();
+    s.set_user_status(id, UserStatus::Active, T + 2).unwrap();
+    // A sign-in that changes nothing tells nobody; one that changes the profile does.
+    login(
+        s,
+        &e,
+        json!({"sub": "ada", "preferred_username": "ada", "email": "ada@example.com", "groups": ["editor"]}),
+    );
+    login(
+        s,
+        &e,
+        json!({"sub": "ada", "preferred_username": "ada", "email": "ada@example.org", "groups": []}),
+    );
+    s.grant_by_admin(id, GrantKind::Library, "main", T + 3)
+        .unwrap();
+    s.set_user_status(id, UserStatus::Disabled, T + 4).unwrap();
+    s.delete_user(id, T + 5).unwrap();
+    s.delete_user(id, T + 5).unwrap();
+
+    let log = s.deliveries(Some("all"), None, 100).unwrap();
+    let mut types: Vec<&str> = log.iter().map(|d| d.event_type.as_str()).collect();
+    types.reverse();
+    assert_eq!(
+        types,
+        [
+            "user.provisioned",
+            "approval.needed",
+            "user.enabled",
+            "user.updated",
+            "grants.changed",
+            "grants.changed",
+            "user.disabled",
+            "user.deleted",
+        ]
+    );
+    let leavers: Vec<String> = s
+        .deliveries(Some("leavers"), None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.event_type)
+        .collect();
+    assert_eq!(leavers, ["user.deleted", "user.disabled"]);
+    // The deleted account is shown as it was; the message ids are shared by endpoints.
+    let deleted: Value = serde_json::from_str(&log[0].payload).unwrap();
+    assert_eq!(deleted["type"], "user.deleted");
+    assert_eq!(deleted["data"]["user"]["username"], "ada");
+    assert_eq!(deleted["data"]["user"]["email"], "ada@example.org");
+    assert_eq!(deleted["timestamp"], "2027-01-15T08:00:05Z");
+    let updated: Value = serde_json::from_str(&log[4].payload).unwrap();
+    assert_eq!(updated["type"], "user.updated");
+    assert_eq!(updated["data"]["provider"], "corp");
+    assert_eq!(updated["data"]["attributes"][0]["to"], "ada@example.org");
+    let leaver_ids: Vec<String> = s
+        .deliveries(Some("leavers"), None, 100)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.msg_id)
+        .collect();
+    assert_eq!(leaver_ids[0], log[0].msg_id);
+    assert_ne!(log[0].msg_id, log[1].msg_id);
+
+    // Claimed once across instances; backoff; delivered or failed for good; replayed.
+    let other = f.second.as_deref().unwrap_or(s);
+    let claimed = s.claim_deliveries(T + 10, 100, |_| 60).unwrap();
+    assert_eq!(claimed.len(), 10);
+    assert!(
+        other
+            .claim_deliveries(T + 10, 100, |_| 60)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(claimed.iter().all(|d| d.attempts == 1));
+    let first = &claimed[0];
+    assert_eq!(first.secret, "whsec_a");
+    s.finish_delivery(first.id, T + 11, Attempt::Delivered { status: 204 })
+        .unwrap();
+    let second = &claimed[1];
+    s.finish_delivery(
+        second.id,
+        11,
+        Attempt::Failed {
+            status: Some(500),
+            error: "HTTP 500".into(),
+            last: false,
+        },
+    )
+    .unwrap();
+    let again = other.claim_deliveries(T + 70, 1, |n| n * 100).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempts), (second.id, 2));
+    s.finish_delivery(
+        second.id,
+        71,
+        Attempt::Failed {
+            status: None,
+            error: "connection refused".into(),
+            last: true,
+        },
+    )
+    .unwrap();
+    let failed = s.delivery(second.id).unwrap().unwrap();
+    assert_eq!(failed.state(), "failed");
+    assert_eq!(failed.last_error.as_deref(), Some("connection refused"));
+    assert_eq!(s.delivery(first.id).unwrap().unwrap().state(), "delivered");
+    let replay = s.replay_delivery(second.id, T + 80).unwrap().unwrap();
+    let replayed = s.delivery(replay).unwrap().unwrap();
+    assert_eq!(
+        (
+            replayed.state(),
+            replayed.msg_id.as_str(),
+            replayed.attempts
+        ),
+        ("pending", failed.msg_id.as_str(), 0)
+    );
+    assert!(s.replay_delivery(999_999, 80).unwrap().is_none());
+
+    // A disabled endpoint is neither queued for nor sent to; a ping goes to one.
+    assert!(s.update_webhook("all", None, None, Some(false)).unwrap());
+    assert!(!s.update_webhook("nobody", None, None, Some(false)).unwrap());
+    assert!(!s.webhook("all").unwrap().unwrap().enabled);
+    let before = s.deliveries(Some("all"), None, 1000).unwrap().len();
+    login(s, &e, json!({"sub": "bob", "preferred_username": "bob"}));
+    assert_eq!(s.deliveries(Some("all"), None, 1000).unwrap().len(), before);
+    assert!(
+        s.claim_deliveries(T + 100_000, 100, |_| 60)
+            .unwrap()
+            .iter()
+            .all(|d| d.url.ends_with("/l"))
+    );
+    let ping = s.ping_webhook("leavers", T + 90).unwrap().unwrap();
+    assert_eq!(s.delivery(ping).unwrap().unwrap().event_type, "ping");
+    assert!(s.ping_webhook("nobody", 90).unwrap().is_none());
+    // Keyset pages of the log, newest first.
+    let page = s.deliveries(Some("all"), Some(log[2].id), 2).unwrap();
+    assert_eq!(
+        page.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [log[3].id, log[4].id]
+    );
+    // Removing an endpoint takes its log with it.
+    assert!(s.remove_webhook("all").unwrap());
+    assert!(s.deliveries(Some("all"), None, 100).unwrap().is_empty());
+    assert_eq!(s.webhooks().unwrap().len(), 1);
 }

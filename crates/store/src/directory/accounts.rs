@@ -44,7 +44,7 @@ pub trait AccountStore {
         now: i64,
     ) -> Result<bool, StoreError>;
     /// Deletes an account (identities, grants, sessions); whether it existed.
-    fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError>;
+    fn delete_user(&self, user_id: UserId, now: i64) -> Result<bool, StoreError>;
     /// Creates or updates pre-provisioned accounts, each row whole or absent; a dry run
     /// writes nothing. `progress` is called after each row.
     ///
@@ -116,9 +116,9 @@ impl<B: Backend> AccountStore for B {
             Ok(out)
         })
     }
-    fn delete_user(&self, user_id: UserId) -> Result<bool, StoreError> {
+    fn delete_user(&self, user_id: UserId, now: i64) -> Result<bool, StoreError> {
         self.write_tx(move |db, changed| {
-            let out = accounts::delete_user(db, user_id)?;
+            let out = accounts::delete_user(db, user_id, now)?;
             changed.user(user_id);
             Ok(out)
         })

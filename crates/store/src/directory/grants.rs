@@ -2,12 +2,15 @@
 //! permissions, libraries and groups themselves.
 
 use super::Backend;
+use super::webhooks;
 use crate::StoreError;
 use crate::catalogue::{self, Edit, Edited, Entry};
 use crate::invalidate::Invalidation;
 use crate::provision;
+use serde_json::json;
 use ssogate_core::domain::UserId;
 use ssogate_core::domain::{Catalogue, GrantKind};
+use ssogate_core::events::EventType;
 
 pub trait GrantStore {
     /// Makes the configured catalogue exist: permissions, libraries and groups (with
@@ -27,6 +30,7 @@ pub trait GrantStore {
         user_id: UserId,
         kind: GrantKind,
         name: &str,
+        now: i64,
     ) -> Result<bool, StoreError>;
     /// Every catalogue item with how many accounts hold it.
     fn catalogue_entries(&self) -> Result<Vec<Entry>, StoreError>;
@@ -52,6 +56,14 @@ impl<B: Backend> GrantStore for B {
         let name = name.to_owned();
         self.write_tx(move |db, changed| {
             provision::grant_by_admin(db, user_id, kind, &name, now)?;
+            webhooks::enqueue(
+                db,
+                user_id,
+                None,
+                &[EventType::GrantsChanged],
+                json!({"added": [{"kind": kind, "name": &name, "source": "admin"}], "removed": []}),
+                now,
+            )?;
             changed.user(user_id);
             Ok(())
         })
@@ -61,10 +73,21 @@ impl<B: Backend> GrantStore for B {
         user_id: UserId,
         kind: GrantKind,
         name: &str,
+        now: i64,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.write_tx(move |db, changed| {
             let revoked = provision::revoke_by_admin(db, user_id, kind, &name)?;
+            if revoked {
+                webhooks::enqueue(
+                    db,
+                    user_id,
+                    None,
+                    &[EventType::GrantsChanged],
+                    json!({"added": [], "removed": [{"kind": kind, "name": &name}]}),
+                    now,
+                )?;
+            }
             changed.user(user_id);
             Ok(revoked)
         })

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod op;
 mod provisioning;
 mod sessions;
+pub mod webhooks;
 
 pub use accounts::AccountStore;
 pub use audit::AuditStore;
@@ -25,6 +26,7 @@ pub use lifecycle::LifecycleStore;
 pub use op::ProviderStore;
 pub use provisioning::LoginStore;
 pub use sessions::SessionStore;
+pub use webhooks::WebhookStore;
 
 use crate::StoreError;
 use crate::invalidate::{Invalidation, Sink};
@@ -96,6 +98,7 @@ pub trait Directory:
     + LoginStore
     + ProviderStore
     + LifecycleStore
+    + WebhookStore
     + Send
     + Sync
 {
@@ -164,5 +167,6 @@ pub mod prelude {
     pub use super::{
         AccountStore as _, AuditStore as _, GrantStore as _, IdentityStore as _, KeyStore as _,
         LifecycleStore as _, LoginStore as _, ProviderStore as _, SessionStore as _,
+        WebhookStore as _,
     };
 }
