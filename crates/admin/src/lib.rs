@@ -12,6 +12,7 @@ pub mod dates;
 mod passwords;
 mod providers;
 pub mod views;
+pub mod webhooks;
 
 pub use catalogue::CatalogueItem;
 pub use passwords::ResetLink;
@@ -55,6 +56,8 @@ fn where_to_look(what: &str) -> &'static str {
         }
         "live API key with id" => "`ssogate apikey list` lists them",
         "grant" => "`ssogate user show USER` lists an account's grants",
+        "webhook" => "`ssogate webhook list` or the console's Webhooks page lists them",
+        "webhook delivery" => "`ssogate webhook deliveries` or a webhook's page lists them",
         _ => "list them first",
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::{ConfigError, Secret};
 use serde::Deserialize;
+use ssogate_core::hooks::url_allowed;
 use std::path::PathBuf;
 
 /// What a hook's failure (no answer in time, an error status, an unreadable answer)
@@ -130,25 +131,6 @@ pub(crate) fn build_hook(
         timeout_ms: raw.timeout_ms,
         on_failure: raw.on_failure,
     })
-}
-
-/// `https://…`, or `http://` to a loopback host.
-fn url_allowed(url: &str) -> bool {
-    if url.starts_with("https://") && url.len() > "https://".len() {
-        return true;
-    }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -115,3 +115,23 @@ impl HookVerdict {
         }
     }
 }
+
+/// Where ssogate may send hooks and webhooks: `https://…`, or `http://` to a loopback
+/// host (a receiver beside it). Plain HTTP elsewhere would carry accounts in the clear.
+pub fn url_allowed(url: &str) -> bool {
+    if url.starts_with("https://") && url.len() > "https://".len() {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}

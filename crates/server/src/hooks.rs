@@ -159,7 +159,7 @@ async fn read_limited(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(inner) = cur {

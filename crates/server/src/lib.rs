@@ -37,6 +37,7 @@ mod session;
 mod state;
 mod verify;
 mod web;
+mod webhooks;
 
 pub use routes::router;
 pub use state::{App, AppError, AppOptions};
@@ -81,6 +82,19 @@ pub async fn serve(
             }
         })
     };
+    // Webhooks out, on their own loop: a slow receiver holds up neither logouts nor
+    // the lifecycle.
+    let webhooks = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                crate::webhooks::deliver(&app).await;
+            }
+        })
+    };
     let served = axum::serve(
         listener,
         router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -89,6 +103,7 @@ pub async fn serve(
     .await;
     sweeper.abort();
     logouts.abort();
+    webhooks.abort();
     app.record_refusal_summaries(true).await;
     served
 }

@@ -15,6 +15,7 @@ mod provider_cmd;
 mod serve;
 mod settings_cmd;
 mod user_cmd;
+mod webhook_cmd;
 
 use clap::{Parser, Subcommand};
 use ssogate_core::Outcome;
@@ -70,6 +71,9 @@ enum Command {
     /// Manage API keys (created once, stored hashed, scoped read or admin).
     #[command(subcommand)]
     Apikey(apikey_cmd::ApikeyCommand),
+    /// Manage webhook endpoints (Standard Webhooks) and their delivery log.
+    #[command(subcommand)]
+    Webhook(webhook_cmd::WebhookCommand),
     /// Query, export and follow the audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
@@ -177,6 +181,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve(args) => serve::serve(config, &args),
         Command::User(cmd) => user_cmd::user(&config, cmd),
         Command::Apikey(cmd) => apikey_cmd::apikey(&config, cmd),
+        Command::Webhook(cmd) => webhook_cmd::webhook(&config, cmd),
         Command::Audit(cmd) => audit_cmd::audit(&config, cmd),
         Command::Settings(cmd) => settings_cmd::settings(&config, cmd),
         Command::Demo(args) => serve::demo(&args),

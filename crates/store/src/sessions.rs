@@ -46,6 +46,19 @@ pub fn new_secret() -> Result<String, StoreError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A fresh Standard Webhooks signing secret: `whsec_` and the standard base64 of 32
+/// random bytes (what the specification's libraries take as they are).
+pub fn new_webhook_secret() -> Result<Secret, StoreError> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| {
+        StoreError::Corrupt("the system's random generator gave no randomness".into())
+    })?;
+    Ok(Secret(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )))
+}
+
 /// SHA-256 of a secret, as lowercase hex: what is stored, and invalidated, in its place.
 pub fn digest(secret: &str) -> String {
     // Forward-auth computes this on every request: one allocation, no formatting.

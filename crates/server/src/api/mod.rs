@@ -11,6 +11,7 @@ mod decisions;
 pub(crate) mod document;
 mod providers;
 mod users;
+mod webhooks;
 
 use crate::state::App;
 use axum::Json;
@@ -344,6 +345,7 @@ pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
     let r = catalogue::routes(r);
     let r = users::routes(r);
     let r = audit::routes(r);
+    let r = webhooks::routes(r);
     let (router, mut doc) = decisions::routes(r).split_for_parts();
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("ssogate")

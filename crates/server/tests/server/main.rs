@@ -22,3 +22,4 @@ mod provider;
 mod proxies;
 mod security;
 mod support;
+mod webhooks;
