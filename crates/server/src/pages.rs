@@ -126,6 +126,13 @@ pub(crate) fn message(
 
 pub(crate) const STYLESHEET: &str = include_str!("../templates/ssogate.css");
 
+/// Formats unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (logs, where seconds matter).
+pub(crate) fn utc_seconds(ts: i64) -> String {
+    ssogate_admin::dates::rfc3339(ts)
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
 /// Formats unix seconds as `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn utc(ts: i64) -> String {
     format!("{} UTC", ssogate_admin::dates::minutes(ts))

@@ -131,6 +131,23 @@ pub fn router(app: App) -> Router {
             get(console::keys).post(console::key_create),
         )
         .route("/admin/api-keys/{id}/revoke", post(console::key_revoke))
+        .route(
+            "/admin/webhooks",
+            get(console::webhooks).post(console::webhook_add),
+        )
+        .route("/admin/webhooks/{name}", get(console::webhook))
+        .route(
+            "/admin/webhooks/{name}/delete",
+            get(console::webhook_delete_confirm).post(console::webhook_delete),
+        )
+        .route(
+            "/admin/webhooks/{name}/{action}",
+            post(console::webhook_action),
+        )
+        .route(
+            "/admin/webhook-deliveries/{id}/replay",
+            post(console::webhook_replay),
+        )
         .route("/admin/catalogue", get(console::catalogue))
         .route("/admin/catalogue/{kind}", post(console::catalogue_create))
         .route(

@@ -182,6 +182,10 @@ fn tighten_parameter(path: &str, p: &mut Value) {
             json!({"type": "integer", "format": "int64"})
         }
         ("/api/v1/audit", "limit") => int(1, 1000),
+        ("/api/v1/webhooks/{name}/deliveries", "before") => {
+            json!({"type": "integer", "format": "int64"})
+        }
+        ("/api/v1/webhooks/{name}/deliveries", "limit") => int(1, 1000),
         _ => return,
     };
     put(p, &["schema"], schema);
@@ -254,6 +258,41 @@ fn tighten_schemas(v: &mut Value) {
                 {"if": given("provider"), "then": {"anyOf": [given("subject"), given("external_id")]}},
             ]),
         );
+    }
+    // Webhooks: a name, a URL and events exactly as `ssogate-admin` checks them.
+    let hook_url = format!(
+        "^[{WS}]*(?:https://[^{WS}{CTRL}]+|http://(?:localhost|127\\.0\\.0\\.1|\\[::1\\])(?::[0-9]{{1,5}})?(?:[/?#][^{WS}{CTRL}]*)?)[{WS}]*$"
+    );
+    let events: Vec<&str> = std::iter::once("*")
+        .chain(
+            ssogate_core::events::EventType::ALL
+                .iter()
+                .map(|e| e.as_str()),
+        )
+        .collect();
+    let events = json!({"type": "array", "items": {"type": "string", "enum": events}});
+    if let Some(s) = schemas.get_mut("NewWebhook") {
+        put(
+            s,
+            &["properties", "name"],
+            json!({"type": "string", "pattern": format!("^[{WS}]*[A-Za-z0-9._-]{{1,64}}[{WS}]*$")}),
+        );
+        put(
+            s,
+            &["properties", "url"],
+            json!({"type": "string", "maxLength": 2000, "pattern": hook_url}),
+        );
+        put(s, &["properties", "events"], events.clone());
+    }
+    if let Some(s) = schemas.get_mut("WebhookChange") {
+        put(
+            s,
+            &["properties", "url"],
+            json!({"type": ["string", "null"], "maxLength": 2000, "pattern": hook_url}),
+        );
+        let mut nullable = events;
+        put(&mut nullable, &["type"], json!(["array", "null"]));
+        put(s, &["properties", "events"], nullable);
     }
     if let Some(s) = schemas.get_mut("ExternalId") {
         put(s, &["properties", "external_id"], text(200));

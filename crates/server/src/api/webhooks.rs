@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use ssogate_admin::webhooks::{DeliveryInfo, WebhookInfo};
+use ssogate_core::events::EventType;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -80,7 +81,7 @@ async fn list_webhooks(
 async fn add_webhook(State(app): State<App>, caller: Caller, bytes: Bytes) -> ApiResult<Response> {
     caller.admin()?;
     let n: NewWebhook = body(&bytes)?;
-    let events = n.events.join(",");
+    let events = events_arg(&n.events)?;
     let (webhook, secret) = admin(&app, &caller, move |a| {
         a.add_webhook(&n.name, &n.url, &events)
     })
@@ -119,7 +120,7 @@ async fn update_webhook(
 ) -> ApiResult<Json<WebhookInfo>> {
     caller.admin()?;
     let c: WebhookChange = body(&bytes)?;
-    let events = c.events.map(|e| e.join(","));
+    let events = c.events.as_deref().map(events_arg).transpose()?;
     Ok(Json(
         admin(&app, &caller, move |a| {
             a.update_webhook(&name, c.url.as_deref(), events.as_deref(), c.enabled)
@@ -174,6 +175,27 @@ async fn ping(
     caller.admin()?;
     let d = admin(&app, &caller, move |a| a.ping_webhook(&name)).await?;
     Ok((StatusCode::ACCEPTED, Json(d)).into_response())
+}
+
+/// The events as the API takes them: each `*` or an event's name, exactly; `*` anywhere
+/// (or nothing) is every event.
+fn events_arg(items: &[String]) -> ApiResult<String> {
+    if items.iter().any(|e| e == "*") {
+        return Ok("*".into());
+    }
+    for e in items {
+        if EventType::parse(e).is_none() {
+            let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+            return Err(Problem::field(
+                "events",
+                format!(
+                    "unknown event \"{e}\": use * or some of {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(items.join(","))
 }
 
 fn parse_before(v: Option<&str>) -> ApiResult<Option<i64>> {

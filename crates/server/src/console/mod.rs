@@ -1,5 +1,6 @@
 //! The administrators' web console under `/admin`, a room per page: dashboard, users,
-//! test claims, audit log, provisioning settings, providers, the catalogue, API keys.
+//! test claims, audit log, provisioning settings, providers, the catalogue, API keys,
+//! webhooks.
 //! Server-rendered, CSRF-protected, behind one administrator guard ([`require_admin`]);
 //! every change goes through `ssogate-admin`, which audits it. This module holds what
 //! the rooms share: the guard, the service-layer runner, confirmation and notices.
@@ -13,6 +14,7 @@ mod providers;
 mod provisioning;
 mod test_claims;
 mod users;
+mod webhooks;
 
 pub(crate) use audit::{audit, audit_csv};
 pub(crate) use dashboard::dashboard;
@@ -33,6 +35,10 @@ pub(crate) use providers::{
 pub(crate) use provisioning::{
     inherit as provisioning_inherit, provisioning, save_global as provisioning_save_global,
     save_provider as provisioning_save,
+};
+pub(crate) use webhooks::{
+    action as webhook_action, add as webhook_add, delete as webhook_delete,
+    delete_confirm as webhook_delete_confirm, replay as webhook_replay, webhook, webhooks,
 };
 
 use crate::auth::csrf_token;

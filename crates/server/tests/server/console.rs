@@ -46,6 +46,9 @@ async fn only_administrators_see_the_console() {
         "/admin/catalogue/permission/read_books/delete".to_owned(),
         "/admin/api-keys".to_owned(),
         "/admin/lifecycle".to_owned(),
+        "/admin/webhooks".to_owned(),
+        "/admin/webhooks/hr".to_owned(),
+        "/admin/webhooks/hr/delete".to_owned(),
     ];
     for p in &pages {
         let r = bob.get(&h.url(p)).await;
@@ -91,6 +94,10 @@ async fn only_administrators_see_the_console() {
         "/admin/catalogue/permission/read_books/delete",
         "/admin/api-keys",
         "/admin/api-keys/1/revoke",
+        "/admin/webhooks",
+        "/admin/webhooks/hr/pause",
+        "/admin/webhooks/hr/delete",
+        "/admin/webhook-deliveries/1/replay",
     ] {
         let r = bob
             .post(
@@ -981,4 +988,104 @@ async fn every_console_form_needs_its_token() {
         .await;
     assert_eq!(r.status, 413);
     assert_eq!(h.audit().len(), audit_before);
+}
+
+#[tokio::test]
+async fn webhooks_are_added_with_the_secret_shown_once_and_their_log_is_kept() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/webhooks")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.input("csrf").unwrap();
+    // Refused input keeps what was typed and says what is wrong.
+    let r = admin
+        .post(
+            &h.url("/admin/webhooks"),
+            &[
+                ("csrf", &csrf),
+                ("name", "hr"),
+                ("url", "http://hooks.example.com/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("url: must be an https:// URL"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"http://hooks.example.com/\""));
+    let r = admin
+        .post(
+            &h.url("/admin/webhooks"),
+            &[
+                ("csrf", &csrf),
+                ("name", "hr"),
+                ("url", "https://hooks.example.com/in"),
+                ("event", "user.deleted"),
+                ("event", "user.disabled"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let secret = r
+        .body
+        .split("<code id=\"new-secret\">")
+        .nth(1)
+        .and_then(|s| s.split("</code>").next())
+        .expect("the secret is shown")
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let list = admin.get(&h.url("/admin/webhooks")).await;
+    assert!(
+        list.body.contains("user.deleted, user.disabled"),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains(&secret));
+
+    // A ping shows in the log; pausing says what it means; a new secret is shown once.
+    let r = admin
+        .post(&h.url("/admin/webhooks/hr/ping"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303);
+    let hook = admin.get(&h.url(&r.location().unwrap())).await;
+    assert!(hook.body.contains("A ping is queued"), "{}", hook.body);
+    assert!(hook.body.contains("<code>ping</code>"), "{}", hook.body);
+    let r = admin
+        .post(&h.url("/admin/webhooks/hr/pause"), &[("csrf", &csrf)])
+        .await;
+    let hook = admin.get(&h.url(&r.location().unwrap())).await;
+    assert!(
+        hook.body.contains("paused: nothing is queued or sent"),
+        "{}",
+        hook.body
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/webhooks/hr/rotate-secret"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("id=\"new-secret\">whsec_") && !r.body.contains(&secret));
+
+    // Removal asks first, then takes the log with it.
+    let ask = admin.get(&h.url("/admin/webhooks/hr/delete")).await;
+    assert_eq!(ask.status, 200);
+    assert!(ask.body.contains("class=\"danger\""), "{}", ask.body);
+    assert_eq!(h.directory.webhooks().unwrap().len(), 1);
+    let r = admin
+        .post(&h.url("/admin/webhooks/hr/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(h.directory.webhooks().unwrap().is_empty());
+    assert!(h.directory.deliveries(None, None, 10).unwrap().is_empty());
+    let gone = admin.get(&h.url("/admin/webhooks/hr")).await;
+    assert_eq!(gone.status, 404);
+    assert!(
+        h.audit()
+            .iter()
+            .any(|e| e.starts_with("admin.webhook.deleted"))
+    );
 }
