@@ -428,6 +428,42 @@ impl Admin {
         Ok(key)
     }
 
+    /// Creates a SCIM token for `provider`'s SCIM client; returned whole, once.
+    pub fn create_scim_token(
+        &self,
+        name: &str,
+        provider: &str,
+    ) -> Result<ssogate_store::sessions::Secret, AdminError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(AdminError::Invalid {
+                field: "name",
+                message: "must be 1–100 characters".into(),
+            });
+        }
+        let known = self.configured.providers.iter().any(|p| p == provider)
+            || self
+                .directory
+                .list_providers()?
+                .iter()
+                .any(|(slug, _)| slug == provider);
+        if !known {
+            return Err(AdminError::NotFound {
+                what: "provider",
+                name: provider.to_owned(),
+            });
+        }
+        let key = self
+            .directory
+            .create_scim_token(name, provider, (self.now)())?;
+        self.audit(
+            "admin.apikey.created",
+            None,
+            serde_json::json!({"name": name, "scope": "scim", "provider": provider}),
+        )?;
+        Ok(key)
+    }
+
     pub fn api_keys(&self) -> Result<Vec<ApiKeyInfo>, AdminError> {
         Ok(self.directory.list_api_keys()?)
     }

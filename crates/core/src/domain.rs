@@ -81,7 +81,7 @@ macro_rules! text_enum {
 
 text_enum!(UserStatus { Active => "active", Disabled => "disabled", Pending => "pending" });
 text_enum!(UserSource { Local => "local", Provider => "provider", Api => "api" });
-text_enum!(GrantSource { Default => "default", Rule => "rule", Provider => "provider", Admin => "admin", Import => "import" });
+text_enum!(GrantSource { Default => "default", Rule => "rule", Provider => "provider", Admin => "admin", Import => "import", Scim => "scim" });
 
 /// Where a grant came from. Sync touches only what it owns (see DESIGN.md "Grant provenance").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -97,6 +97,9 @@ pub enum GrantSource {
     Admin,
     /// A bulk import.
     Import,
+    /// A provider's SCIM client (group membership pushed over SCIM). Only SCIM removes
+    /// it, and SCIM removes nothing else.
+    Scim,
 }
 
 impl fmt::Display for GrantSource {

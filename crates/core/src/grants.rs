@@ -167,6 +167,8 @@ impl<'a> GrantPlan<'a> {
         };
         let refusal = if source == GrantSource::Admin {
             Some("granted by an administrator; a login never removes it")
+        } else if source == GrantSource::Scim {
+            Some("pushed by a provider over SCIM; only SCIM removes it")
         } else if kind == GrantKind::Admin && last_admin {
             Some("this is the last active administrator; removing it would leave no admin")
         } else {

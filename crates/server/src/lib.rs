@@ -33,6 +33,7 @@ mod refusals;
 pub mod registry;
 mod respond;
 mod routes;
+mod scim;
 mod session;
 mod state;
 mod verify;

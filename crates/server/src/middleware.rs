@@ -41,6 +41,7 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
             .map(MatchedPath::as_str),
     );
     let api = req.uri().path().starts_with("/api/v1/");
+    let scim = req.uri().path().starts_with("/scim/v2");
     let span =
         tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
@@ -48,6 +49,9 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
     app.metrics.observe(route, started.elapsed().as_secs_f64());
     if api {
         res = crate::api::as_problem(res);
+    }
+    if scim {
+        res = crate::scim::as_scim_error(res);
     }
     let h = res.headers_mut();
     if let Some(v) = value {

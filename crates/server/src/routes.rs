@@ -163,7 +163,7 @@ pub fn router(app: App) -> Router {
             app.clone(),
             console::require_admin,
         ));
-    r = r.merge(admin);
+    r = r.merge(admin).merge(crate::scim::routes());
     let (api, doc) = crate::api::routes();
     // Every API operation behind the credential guard (unknown paths stay a 404).
     let api = api.route_layer(middleware::from_fn_with_state(

@@ -10,9 +10,12 @@ pub(crate) enum ApikeyCommand {
     /// Create a key; it is printed once and stored only as a hash.
     Create {
         name: String,
-        /// read or admin.
+        /// read or admin (the REST API), or scim (a provider's SCIM client, with --provider).
         #[arg(long, default_value = "read")]
         scope: String,
+        /// For --scope scim: the provider whose SCIM client uses the token.
+        #[arg(long)]
+        provider: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -27,15 +30,48 @@ pub(crate) enum ApikeyCommand {
 
 pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Result<(), Failure> {
     if let ApikeyCommand::Create { scope, .. } = &cmd
-        && !matches!(scope.as_str(), "read" | "admin")
+        && !matches!(scope.as_str(), "read" | "admin" | "scim")
     {
         return Err(Failure::Input(format!(
-            "--scope: \"{scope}\" is not read or admin"
+            "--scope: \"{scope}\" is not read, admin or scim"
         )));
+    }
+    if let ApikeyCommand::Create {
+        scope, provider, ..
+    } = &cmd
+        && (scope == "scim") != provider.is_some()
+    {
+        return Err(Failure::Input(
+            "--provider goes with --scope scim (a SCIM token is bound to one provider), and only with it".into(),
+        ));
     }
     let admin = admin(config)?;
     match cmd {
-        ApikeyCommand::Create { name, scope, json } => {
+        ApikeyCommand::Create {
+            name,
+            scope,
+            provider: Some(provider),
+            json,
+        } => {
+            let key = admin.create_scim_token(&name, &provider).map_err(fail)?;
+            if json {
+                return json_out(
+                    &serde_json::json!({"name": name.trim(), "scope": "scim", "provider": provider, "key": key.expose()}),
+                );
+            }
+            let _ = scope;
+            outln!("{}", key.expose());
+            eprintln!(
+                "This SCIM token is shown once; give it to {provider}'s SCIM client with the base URL <base_url>/scim/v2."
+            );
+            Ok(())
+        }
+        ApikeyCommand::Create {
+            name,
+            scope,
+            provider: None,
+            json,
+        } => {
             let scope = if scope == "admin" {
                 ApiScope::Admin
             } else {
@@ -58,7 +94,7 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
                     .iter()
                     .map(|k| {
                         serde_json::json!({"id": k.id, "name": k.name, "prefix": k.prefix,
-                            "scope": k.scope.as_str(), "created_at": k.created_at,
+                            "scope": k.scope.as_str(), "provider": k.provider, "created_at": k.created_at,
                             "last_used_at": k.last_used_at, "revoked_at": k.revoked_at})
                     })
                     .collect();
@@ -78,7 +114,9 @@ pub(crate) fn apikey(config: &ssogate_config::Config, cmd: ApikeyCommand) -> Res
                     k.id,
                     k.name,
                     k.prefix,
-                    k.scope.as_str(),
+                    k.provider
+                        .as_ref()
+                        .map_or_else(|| k.scope.as_str().to_owned(), |p| format!("scim:{p}")),
                     k.last_used_at.map_or_else(|| "never".to_owned(), time),
                     if k.revoked_at.is_some() {
                         "revoked"

@@ -313,8 +313,57 @@ fn api_keys_are_shown_once_listed_and_revoked() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "--scope: \"root\" is not read or admin",
+            "--scope: \"root\" is not read, admin or scim",
         ));
+    // A SCIM token is bound to a configured provider, and only it is.
+    ssogate(&config)
+        .args(["apikey", "create", "idp", "--scope", "scim"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--provider goes with --scope scim",
+        ));
+    ssogate(&config)
+        .args([
+            "apikey",
+            "create",
+            "idp",
+            "--scope",
+            "scim",
+            "--provider",
+            "nowhere",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no provider \"nowhere\""));
+    let out = ssogate(&config)
+        .args([
+            "apikey",
+            "create",
+            "idp",
+            "--scope",
+            "scim",
+            "--provider",
+            "corp",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (made["scope"].as_str(), made["provider"].as_str()),
+        (Some("scim"), Some("corp"))
+    );
+    ssogate(&config)
+        .args(["apikey", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scim:corp"));
     ssogate(&config)
         .args(["apikey", "create", "  "])
         .assert()

@@ -211,6 +211,8 @@ pub fn judge_password(record: PasswordRecord, password: &str) -> PasswordCheck {
 pub enum ApiScope {
     Read,
     Admin,
+    /// A SCIM client's token, bound to one provider: `/scim/v2` only.
+    Scim,
 }
 
 impl ApiScope {
@@ -218,6 +220,16 @@ impl ApiScope {
         match self {
             ApiScope::Read => "read",
             ApiScope::Admin => "admin",
+            ApiScope::Scim => "scim",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ApiScope> {
+        match s {
+            "read" => Some(ApiScope::Read),
+            "admin" => Some(ApiScope::Admin),
+            "scim" => Some(ApiScope::Scim),
+            _ => None,
         }
     }
 }
@@ -229,6 +241,8 @@ pub struct ApiKeyInfo {
     pub name: String,
     pub prefix: String,
     pub scope: ApiScope,
+    /// The provider a SCIM token is bound to.
+    pub provider: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -239,11 +253,17 @@ pub(crate) fn create_api_key(
     db: &mut dyn Db,
     name: &str,
     scope: ApiScope,
+    provider: Option<&str>,
     now: i64,
 ) -> Result<Secret, StoreError> {
     if name.trim().is_empty() {
         return Err(StoreError::InvalidInput(
             "an API key needs a name (what uses it)".into(),
+        ));
+    }
+    if (scope == ApiScope::Scim) != provider.is_some() {
+        return Err(StoreError::InvalidInput(
+            "a SCIM token is bound to a provider, and only a SCIM token is".into(),
         ));
     }
     let prefix: String = new_secret()?
@@ -253,23 +273,24 @@ pub(crate) fn create_api_key(
         .collect();
     let secret = new_secret()?;
     db.exec(
-        "INSERT INTO api_keys (name, prefix, secret_hash, scope, created_at) VALUES ($1, $2, $3, $4, $5)",
-        args![name.trim(), prefix.as_str(), digest(&secret).as_str(), scope.as_str(), now],
+        "INSERT INTO api_keys (name, prefix, secret_hash, scope, provider, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![name.trim(), prefix.as_str(), digest(&secret).as_str(), scope.as_str(), provider, now],
     )?;
     Ok(Secret(format!("ssg_{prefix}_{secret}")))
 }
 
-/// The scope of a presented key, if it is known and not revoked; records its use.
+/// The scope of a presented key (and a SCIM token's provider), if it is known and not
+/// revoked; records its use.
 pub(crate) fn check_api_key(
     db: &mut dyn Db,
     key: &str,
     now: i64,
-) -> Result<Option<ApiScope>, StoreError> {
+) -> Result<Option<(ApiScope, Option<String>)>, StoreError> {
     let Some((prefix, secret)) = key.strip_prefix("ssg_").and_then(|k| k.split_once('_')) else {
         return Ok(None);
     };
     let rows = db.query(
-        "SELECT id, secret_hash, scope FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
+        "SELECT id, secret_hash, scope, provider FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL",
         args![prefix],
     )?;
     let Some(r) = rows.first() else {
@@ -292,11 +313,8 @@ pub(crate) fn check_api_key(
         "UPDATE api_keys SET last_used_at = $1 WHERE id = $2",
         args![now, id],
     )?;
-    Ok(Some(if scope == "admin" {
-        ApiScope::Admin
-    } else {
-        ApiScope::Read
-    }))
+    let provider = r.get(3)?.opt_text()?;
+    Ok(ApiScope::parse(&scope).map(|s| (s, provider)))
 }
 
 /// Every key, newest first.
@@ -307,14 +325,15 @@ pub(crate) fn list_api_keys(db: &mut dyn Db) -> Result<Vec<ApiKeyInfo>, StoreErr
             c => c.int().map(Some),
         }
     };
-    db.query("SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at FROM api_keys ORDER BY id DESC", &[])?
+    db.query("SELECT id, name, prefix, scope, created_at, last_used_at, revoked_at, provider FROM api_keys ORDER BY id DESC", &[])?
         .iter()
         .map(|r| {
             Ok(ApiKeyInfo {
                 id: r.get(0)?.int()?,
                 name: r.get(1)?.text()?,
                 prefix: r.get(2)?.text()?,
-                scope: if r.get(3)?.text()? == "admin" { ApiScope::Admin } else { ApiScope::Read },
+                scope: ApiScope::parse(&r.get(3)?.text()?).unwrap_or(ApiScope::Read),
+                provider: r.get(7)?.opt_text()?,
                 created_at: r.get(4)?.int()?,
                 last_used_at: opt_int(r.get(5)?)?,
                 revoked_at: opt_int(r.get(6)?)?,

@@ -484,9 +484,14 @@ mod tests {
         let state = new_secret().unwrap_or_else(|e| unreachable!("{e}"));
         let binding =
             put_state(&mut c, "corp", &state, "p", 0, 600).unwrap_or_else(|e| unreachable!("{e}"));
-        let key =
-            crate::credentials::create_api_key(&mut c, "k", crate::credentials::ApiScope::Read, 0)
-                .unwrap_or_else(|e| unreachable!("{e}"));
+        let key = crate::credentials::create_api_key(
+            &mut c,
+            "k",
+            crate::credentials::ApiScope::Read,
+            None,
+            0,
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
         // The secret may itself hold '_': it is everything after the prefix.
         let key_secret = key
             .strip_prefix("ssg_")

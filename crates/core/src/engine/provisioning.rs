@@ -489,7 +489,7 @@ impl AssignmentProvider for PolicyAssignments<'_> {
                         let removable = match source {
                             GrantSource::Provider => true,
                             GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
-                            GrantSource::Rule | GrantSource::Admin => false,
+                            GrantSource::Rule | GrantSource::Admin | GrantSource::Scim => false,
                         };
                         removable && !kept.contains(name)
                     })

@@ -153,7 +153,7 @@ impl Caller {
     fn admin(&self) -> ApiResult<()> {
         match self.scope {
             ApiScope::Admin => Ok(()),
-            ApiScope::Read => Err(Problem::new(
+            ApiScope::Read | ApiScope::Scim => Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "this API key may only read; changes need a key with the admin scope",
@@ -225,6 +225,13 @@ async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, Problem> {
             .await
             .map_err(|e| Problem::from(AdminError::Store(e)))?
             .ok_or_else(refused)?;
+        if scope == ApiScope::Scim {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this is a SCIM token: it works only on /scim/v2; use an API key here",
+            ));
+        }
         let prefix: String = token.chars().skip(4).take_while(|c| *c != '_').collect();
         return Ok(Caller {
             scope,

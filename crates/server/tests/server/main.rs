@@ -20,6 +20,7 @@ mod nginx;
 mod passwords;
 mod provider;
 mod proxies;
+mod scim;
 mod security;
 mod support;
 mod webhooks;

@@ -50,6 +50,12 @@ pub trait KeyStore {
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError>;
     /// The scope of a presented key, if live; records its use.
     fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError>;
+    /// A SCIM token for `provider`'s SCIM client; returned whole, once.
+    fn create_scim_token(&self, name: &str, provider: &str, now: i64)
+    -> Result<Secret, StoreError>;
+    /// The provider a presented SCIM token is bound to, if it is one and live; records
+    /// its use.
+    fn check_scim_token(&self, key: &str, now: i64) -> Result<Option<String>, StoreError>;
     /// Every key, newest first (never their secrets).
     fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError>;
     /// Revokes a key; whether it was live.
@@ -123,11 +129,31 @@ impl<B: Backend> KeyStore for B {
     }
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError> {
         let name = name.to_owned();
-        self.write(move |db, _| credentials::create_api_key(db, &name, scope, now))
+        self.write(move |db, _| credentials::create_api_key(db, &name, scope, None, now))
     }
     fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
         let key = key.to_owned();
-        self.write(move |db, _| credentials::check_api_key(db, &key, now))
+        self.write(move |db, _| Ok(credentials::check_api_key(db, &key, now)?.map(|(s, _)| s)))
+    }
+    fn create_scim_token(
+        &self,
+        name: &str,
+        provider: &str,
+        now: i64,
+    ) -> Result<Secret, StoreError> {
+        let (name, provider) = (name.to_owned(), provider.to_owned());
+        self.write(move |db, _| {
+            credentials::create_api_key(db, &name, ApiScope::Scim, Some(&provider), now)
+        })
+    }
+    fn check_scim_token(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
+        let key = key.to_owned();
+        self.write(move |db, _| {
+            Ok(match credentials::check_api_key(db, &key, now)? {
+                Some((ApiScope::Scim, provider)) => provider,
+                _ => None,
+            })
+        })
     }
     fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, StoreError> {
         self.read(credentials::list_api_keys)

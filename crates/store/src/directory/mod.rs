@@ -14,6 +14,7 @@ mod keys;
 pub mod lifecycle;
 pub mod op;
 mod provisioning;
+pub mod scim;
 mod sessions;
 pub mod webhooks;
 
@@ -25,6 +26,7 @@ pub use keys::KeyStore;
 pub use lifecycle::LifecycleStore;
 pub use op::ProviderStore;
 pub use provisioning::LoginStore;
+pub use scim::ScimStore;
 pub use sessions::SessionStore;
 pub use webhooks::WebhookStore;
 
@@ -99,6 +101,7 @@ pub trait Directory:
     + ProviderStore
     + LifecycleStore
     + WebhookStore
+    + ScimStore
     + Send
     + Sync
 {
@@ -166,7 +169,7 @@ pub mod prelude {
     pub use super::Directory;
     pub use super::{
         AccountStore as _, AuditStore as _, GrantStore as _, IdentityStore as _, KeyStore as _,
-        LifecycleStore as _, LoginStore as _, ProviderStore as _, SessionStore as _,
-        WebhookStore as _,
+        LifecycleStore as _, LoginStore as _, ProviderStore as _, ScimStore as _,
+        SessionStore as _, WebhookStore as _,
     };
 }

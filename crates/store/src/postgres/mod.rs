@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_op.sql"),
     include_str!("../../migrations/postgres/0010_lifecycle.sql"),
     include_str!("../../migrations/postgres/0011_webhooks.sql"),
+    include_str!("../../migrations/postgres/0012_scim.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):

@@ -1,0 +1,838 @@
+//! SCIM 2.0 under `/scim/v2`: identity providers (Entra ID, Okta, authentik, Keycloak
+//! plug-ins) push users and groups. The protocol is `ssogate_scim`'s; this module holds
+//! the routes, the SCIM token (an API key of scope `scim`, bound to one provider), the
+//! directory calls and the audit trail.
+//!
+//! A token's provider decides what its client sees (the accounts it made and those
+//! signing in through that provider) and where a pushed `externalId` binds (the
+//! provider's subject, or its external id claim when it has one), so a pushed account
+//! and that person's later sign-in are one account.
+
+use crate::state::App;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::Value;
+use ssogate_core::domain::{UserId, UserStatus};
+use ssogate_scim::discovery;
+use ssogate_scim::resource::{GroupData, Meta, UserData};
+use ssogate_scim::{ScimError, filter, patch};
+use ssogate_store::audit::NewEvent;
+use ssogate_store::directory::scim::{Bind, ScimGroup, ScimRefusal, ScimUser, ScimUserInput};
+use std::collections::HashMap;
+
+const CONTENT_TYPE: &str = "application/scim+json";
+
+/// A SCIM answer: a status, a document, and (single resources) an ETag.
+struct Doc(StatusCode, Value, Option<String>);
+
+impl IntoResponse for Doc {
+    fn into_response(self) -> Response {
+        let mut res = (self.0, self.1.to_string()).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        if let Some(v) = self.2.and_then(|e| HeaderValue::from_str(&e).ok()) {
+            h.insert(header::ETAG, v);
+        }
+        res
+    }
+}
+
+struct Fail(ScimError);
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut res = Doc(status, self.0.to_json(), None).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ssogate-scim\""),
+            );
+        }
+        res
+    }
+}
+
+impl From<ScimError> for Fail {
+    fn from(e: ScimError) -> Self {
+        Fail(e)
+    }
+}
+
+impl From<ssogate_store::StoreError> for Fail {
+    fn from(e: ssogate_store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::error!(error = %e, "the directory cannot be reached");
+            Fail(ScimError::new(
+                503,
+                None,
+                "the user directory cannot be reached; try again shortly",
+            ))
+        } else {
+            tracing::error!(error = %e, "a SCIM request failed in the directory");
+            Fail(ScimError::new(
+                500,
+                None,
+                "the directory failed; the error was logged",
+            ))
+        }
+    }
+}
+
+type ScimResult = Result<Doc, Fail>;
+
+/// The caller: its provider and where its `externalId`s bind.
+struct Client {
+    provider: String,
+    bind: Bind,
+}
+
+async fn client(app: &App, headers: &HeaderMap) -> Result<Client, Fail> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let refused = |why: &str| {
+        Fail(ScimError::new(
+            401,
+            None,
+            format!(
+                "{why}: send a SCIM token as `Authorization: Bearer ssg_…` (ssogate apikey create NAME --scope scim --provider SLUG)"
+            ),
+        ))
+    };
+    let Some(token) = token else {
+        return Err(refused("no token"));
+    };
+    let (key, now) = (token.to_owned(), app.now());
+    let provider = app.db(move |d| d.check_scim_token(&key, now)).await?;
+    let Some(provider) = provider else {
+        app.audit(NewEvent {
+            at: now,
+            event: "scim.rejected".into(),
+            outcome: "failure".into(),
+            reason: Some("unknown_token".into()),
+            ..Default::default()
+        })
+        .await;
+        return Err(refused("the token is unknown, revoked or not a SCIM token"));
+    };
+    let Some((engine, _)) = app.registry().engines.get(&provider).cloned() else {
+        return Err(Fail(ScimError::new(
+            403,
+            None,
+            format!(
+                "the token's provider \"{provider}\" is not configured any more; configure it again or make a new token"
+            ),
+        )));
+    };
+    let bind = if engine.provider().claims.external_id.is_some() {
+        Bind::ExternalId
+    } else {
+        Bind::Subject
+    };
+    Ok(Client { provider, bind })
+}
+
+fn base(app: &App) -> String {
+    format!("{}/scim/v2", app.config.base_url.trim_end_matches('/'))
+}
+
+/// A weak ETag of what a resource says (its `meta` aside), so it changes with every
+/// change however close together.
+fn etag(resource: &Value) -> String {
+    let mut r = resource.clone();
+    if let Some(o) = r.as_object_mut() {
+        o.remove("meta");
+    }
+    // FNV-1a: stable, and enough to tell versions of one resource apart.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in r.to_string().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("W/\"{h:016x}\"")
+}
+
+fn with_version(mut resource: Value) -> (Value, String) {
+    let tag = etag(&resource);
+    if let Some(meta) = resource.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert("version".into(), tag.clone().into());
+    }
+    (resource, tag)
+}
+
+fn user_json(app: &App, u: &ScimUser) -> (Value, String) {
+    let base = base(app);
+    let data = UserData {
+        user_name: u.username.clone(),
+        display_name: u.display_name.clone(),
+        email: u.email.clone(),
+        active: u.status == UserStatus::Active,
+        external_id: u.external_id.clone(),
+    };
+    let groups: Vec<(String, String)> = u
+        .groups
+        .iter()
+        .map(|(id, name)| (id.to_string(), name.clone()))
+        .collect();
+    with_version(ssogate_scim::resource::user_json(
+        &u.id.0.to_string(),
+        &data,
+        &groups,
+        &Meta {
+            resource_type: "User",
+            location: format!("{base}/Users/{}", u.id.0),
+            created: Some(ssogate_core::dates::rfc3339(u.created_at)),
+            last_modified: Some(ssogate_core::dates::rfc3339(u.updated_at)),
+            version: None,
+        },
+    ))
+}
+
+fn group_json(app: &App, g: &ScimGroup) -> (Value, String) {
+    let base = base(app);
+    let data = GroupData {
+        display_name: g.name.clone(),
+        external_id: g.external_id.clone(),
+        members: g.members.iter().map(|m| m.0.to_string()).collect(),
+    };
+    let refs: Vec<String> = g
+        .members
+        .iter()
+        .map(|m| format!("{base}/Users/{}", m.0))
+        .collect();
+    with_version(ssogate_scim::resource::group_json(
+        &g.id.to_string(),
+        &data,
+        &refs,
+        &Meta {
+            resource_type: "Group",
+            location: format!("{base}/Groups/{}", g.id),
+            created: None,
+            last_modified: None,
+            version: None,
+        },
+    ))
+}
+
+fn body_json(bytes: &Bytes) -> Result<Value, Fail> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Fail(ScimError::invalid_syntax(format!(
+            "the body is not JSON: {e}"
+        )))
+    })
+}
+
+/// `If-Match` on a change: the resource must still be the version the client read.
+fn check_if_match(headers: &HeaderMap, current: &str) -> Result<(), Fail> {
+    let Some(want) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let ok = want.split(',').map(str::trim).any(|w| {
+        w == "*" || w == current || w.trim_start_matches("W/") == current.trim_start_matches("W/")
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Fail(ScimError::new(
+            412,
+            None,
+            "the resource changed since you read it (If-Match); read it again",
+        )))
+    }
+}
+
+fn refusal(r: ScimRefusal, what: &str) -> Fail {
+    Fail(match r {
+        ScimRefusal::Conflict(m) => ScimError::uniqueness(m),
+        ScimRefusal::Invalid(m) => ScimError::invalid_value(m),
+        ScimRefusal::NotFound => ScimError::not_found(format!("no such {what}")),
+    })
+}
+
+async fn audited(app: &App, c: &Client, event: &str, user: Option<UserId>, detail: String) {
+    app.audit(NewEvent {
+        at: app.now(),
+        event: event.into(),
+        outcome: "success".into(),
+        provider: Some(c.provider.clone()),
+        user_id: user,
+        detail: Some(detail),
+        ..Default::default()
+    })
+    .await;
+}
+
+/// What a list asks for (query string or `.search` body).
+struct ListAsk {
+    filter: Option<String>,
+    start: usize,
+    count: usize,
+    attributes: Option<String>,
+    excluded: Option<String>,
+}
+
+impl ListAsk {
+    fn from_query(q: &HashMap<String, String>) -> Result<ListAsk, Fail> {
+        let get = |k: &str| {
+            q.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+        };
+        let num = |k: &str, default: usize| -> Result<usize, Fail> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(|n| n.max(0) as usize)
+                    .map_err(|_| Fail(ScimError::invalid_value(format!("{k} is a whole number")))),
+            }
+        };
+        Ok(ListAsk {
+            filter: get("filter"),
+            start: num("startIndex", 1)?.max(1),
+            count: num("count", discovery::MAX_RESULTS)?.min(discovery::MAX_RESULTS),
+            attributes: get("attributes"),
+            excluded: get("excludedAttributes"),
+        })
+    }
+
+    fn from_body(v: &Value) -> Result<ListAsk, Fail> {
+        let text = |k: &str| -> Option<String> {
+            match v.get(k)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(a) => Some(
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                _ => None,
+            }
+        };
+        let num = |k: &str, default: usize| {
+            v.get(k)
+                .and_then(Value::as_i64)
+                .map_or(default, |n| n.max(0) as usize)
+        };
+        Ok(ListAsk {
+            filter: text("filter"),
+            start: num("startIndex", 1).max(1),
+            count: num("count", discovery::MAX_RESULTS).min(discovery::MAX_RESULTS),
+            attributes: text("attributes"),
+            excluded: text("excludedAttributes"),
+        })
+    }
+
+    fn answer(&self, all: Vec<Value>) -> ScimResult {
+        let f = self
+            .filter
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .map(filter::parse)
+            .transpose()?;
+        let hits: Vec<Value> = all
+            .into_iter()
+            .filter(|r| f.as_ref().is_none_or(|f| filter::matches(f, r)))
+            .collect();
+        let total = hits.len();
+        let page: Vec<Value> = hits
+            .into_iter()
+            .skip(self.start - 1)
+            .take(self.count)
+            .map(|mut r| {
+                ssogate_scim::project(&mut r, self.attributes.as_deref(), self.excluded.as_deref());
+                r
+            })
+            .collect();
+        Ok(Doc(
+            StatusCode::OK,
+            ssogate_scim::list_response(total, self.start, page),
+            None,
+        ))
+    }
+}
+
+fn one(mut resource: Value, tag: String, q: &HashMap<String, String>, status: StatusCode) -> Doc {
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    ssogate_scim::project(&mut resource, get("attributes"), get("excludedAttributes"));
+    Doc(status, resource, Some(tag))
+}
+
+fn user_id(id: &str) -> Result<UserId, Fail> {
+    id.parse::<i64>()
+        .map(UserId)
+        .map_err(|_| Fail(ScimError::not_found(format!("no User \"{id}\""))))
+}
+
+fn group_id(id: &str) -> Result<i64, Fail> {
+    id.parse::<i64>()
+        .map_err(|_| Fail(ScimError::not_found(format!("no Group \"{id}\""))))
+}
+
+fn input(u: UserData) -> ScimUserInput {
+    ScimUserInput {
+        username: u.user_name,
+        display_name: u.display_name,
+        email: u.email,
+        active: u.active,
+        external_id: u.external_id,
+    }
+}
+
+async fn list_users(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_query(&q)?;
+    users_answer(&app, &c, &ask).await
+}
+
+async fn users_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
+    let p = c.provider.clone();
+    let users = app.db(move |d| d.scim_users(&p)).await?;
+    ask.answer(users.iter().map(|u| user_json(app, u).0).collect())
+}
+
+async fn search_users(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
+    users_answer(&app, &c, &ask).await
+}
+
+async fn fetch_user(app: &App, c: &Client, id: UserId) -> Result<ScimUser, Fail> {
+    let p = c.provider.clone();
+    app.db(move |d| d.scim_user(&p, id))
+        .await?
+        .ok_or_else(|| Fail(ScimError::not_found(format!("no User \"{}\"", id.0))))
+}
+
+async fn get_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Fail> {
+    let c = client(&app, &headers).await?;
+    let u = fetch_user(&app, &c, user_id(&id)?).await?;
+    let (v, tag) = user_json(&app, &u);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|w| w.split(',').any(|w| w.trim() == tag))
+    {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    Ok(one(v, tag, &q, StatusCode::OK).into_response())
+}
+
+async fn create_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let data = UserData::from_json(&body_json(&bytes)?)?;
+    let (p, how, now) = (c.provider.clone(), c.bind, app.now());
+    let name = data.user_name.clone();
+    let made = app
+        .db(move |d| d.scim_create_user(&p, how, input(data), now))
+        .await?
+        .map_err(|r| refusal(r, "User"))?;
+    audited(
+        &app,
+        &c,
+        "scim.user.created",
+        Some(made),
+        format!("userName {name}"),
+    )
+    .await;
+    let u = fetch_user(&app, &c, made).await?;
+    let (v, tag) = user_json(&app, &u);
+    Ok(one(v, tag, &q, StatusCode::CREATED))
+}
+
+async fn write_user(
+    app: &App,
+    c: &Client,
+    id: UserId,
+    data: UserData,
+    event: &str,
+) -> Result<(), Fail> {
+    let (p, how, now) = (c.provider.clone(), c.bind, app.now());
+    let name = data.user_name.clone();
+    app.db(move |d| d.scim_update_user(&p, how, id, input(data), now))
+        .await?
+        .map_err(|r| refusal(r, "User"))?;
+    audited(app, c, event, Some(id), format!("userName {name}")).await;
+    Ok(())
+}
+
+async fn replace_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let id = user_id(&id)?;
+    let before = fetch_user(&app, &c, id).await?;
+    check_if_match(&headers, &user_json(&app, &before).1)?;
+    let data = UserData::from_json(&body_json(&bytes)?)?;
+    write_user(&app, &c, id, data, "scim.user.replaced").await?;
+    let (v, tag) = user_json(&app, &fetch_user(&app, &c, id).await?);
+    Ok(one(v, tag, &q, StatusCode::OK))
+}
+
+const USER_READ_ONLY: [&str; 3] = ["id", "meta", "groups"];
+
+async fn patch_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let id = user_id(&id)?;
+    let ops = patch::parse(&body_json(&bytes)?)?;
+    let before = fetch_user(&app, &c, id).await?;
+    let (mut doc, tag) = user_json(&app, &before);
+    check_if_match(&headers, &tag)?;
+    patch::apply(&mut doc, &ops, &USER_READ_ONLY)?;
+    let data = UserData::from_json(&doc)?;
+    write_user(&app, &c, id, data, "scim.user.patched").await?;
+    let (v, tag) = user_json(&app, &fetch_user(&app, &c, id).await?);
+    Ok(one(v, tag, &q, StatusCode::OK))
+}
+
+async fn delete_user(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Fail> {
+    let c = client(&app, &headers).await?;
+    let id = user_id(&id)?;
+    let before = fetch_user(&app, &c, id).await?;
+    check_if_match(&headers, &user_json(&app, &before).1)?;
+    let (p, now) = (c.provider.clone(), app.now());
+    app.db(move |d| d.scim_delete_user(&p, id, now))
+        .await?
+        .map_err(|r| refusal(r, "User"))?;
+    audited(
+        &app,
+        &c,
+        "scim.user.deleted",
+        Some(id),
+        format!("userName {}", before.username),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_groups(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_query(&q)?;
+    groups_answer(&app, &c, &ask).await
+}
+
+async fn groups_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
+    let p = c.provider.clone();
+    let groups = app.db(move |d| d.scim_groups(&p)).await?;
+    ask.answer(groups.iter().map(|g| group_json(app, g).0).collect())
+}
+
+async fn search_groups(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
+    groups_answer(&app, &c, &ask).await
+}
+
+/// `POST /scim/v2/.search`: Users and Groups together (RFC 7644 3.4.3).
+async fn search_all(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
+    let (p, q) = (c.provider.clone(), c.provider.clone());
+    let users = app.db(move |d| d.scim_users(&p)).await?;
+    let groups = app.db(move |d| d.scim_groups(&q)).await?;
+    let all = users
+        .iter()
+        .map(|u| user_json(&app, u).0)
+        .chain(groups.iter().map(|g| group_json(&app, g).0))
+        .collect();
+    ask.answer(all)
+}
+
+async fn fetch_group(app: &App, c: &Client, id: i64) -> Result<ScimGroup, Fail> {
+    let p = c.provider.clone();
+    app.db(move |d| d.scim_group(&p, id))
+        .await?
+        .ok_or_else(|| Fail(ScimError::not_found(format!("no Group \"{id}\""))))
+}
+
+async fn get_group(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let g = fetch_group(&app, &c, group_id(&id)?).await?;
+    let (v, tag) = group_json(&app, &g);
+    Ok(one(v, tag, &q, StatusCode::OK))
+}
+
+fn members(g: &GroupData) -> Result<Vec<UserId>, Fail> {
+    g.members
+        .iter()
+        .map(|m| {
+            m.parse::<i64>().map(UserId).map_err(|_| {
+                Fail(ScimError::invalid_value(format!(
+                    "member \"{m}\" is not a User's id"
+                )))
+            })
+        })
+        .collect()
+}
+
+async fn create_group(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let data = GroupData::from_json(&body_json(&bytes)?)?;
+    let who = members(&data)?;
+    let (p, now) = (c.provider.clone(), app.now());
+    let (name, ext) = (data.display_name.clone(), data.external_id.clone());
+    let id = app
+        .db(move |d| d.scim_create_group(&p, &name, ext.as_deref(), who, now))
+        .await?
+        .map_err(|r| refusal(r, "Group"))?;
+    audited(
+        &app,
+        &c,
+        "scim.group.created",
+        None,
+        format!("group {}", data.display_name),
+    )
+    .await;
+    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
+    Ok(one(v, tag, &q, StatusCode::CREATED))
+}
+
+async fn write_group(
+    app: &App,
+    c: &Client,
+    id: i64,
+    data: GroupData,
+    event: &str,
+) -> Result<(), Fail> {
+    let who = members(&data)?;
+    let (p, now) = (c.provider.clone(), app.now());
+    let (name, ext) = (data.display_name.clone(), data.external_id.clone());
+    app.db(move |d| d.scim_update_group(&p, id, &name, ext.as_deref(), who, now))
+        .await?
+        .map_err(|r| refusal(r, "Group"))?;
+    audited(app, c, event, None, format!("group {}", data.display_name)).await;
+    Ok(())
+}
+
+async fn replace_group(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let id = group_id(&id)?;
+    let before = fetch_group(&app, &c, id).await?;
+    check_if_match(&headers, &group_json(&app, &before).1)?;
+    let data = GroupData::from_json(&body_json(&bytes)?)?;
+    write_group(&app, &c, id, data, "scim.group.replaced").await?;
+    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
+    Ok(one(v, tag, &q, StatusCode::OK))
+}
+
+async fn patch_group(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let id = group_id(&id)?;
+    let ops = patch::parse(&body_json(&bytes)?)?;
+    let before = fetch_group(&app, &c, id).await?;
+    let (mut doc, tag) = group_json(&app, &before);
+    check_if_match(&headers, &tag)?;
+    patch::apply(&mut doc, &ops, &["id", "meta"])?;
+    let data = GroupData::from_json(&doc)?;
+    write_group(&app, &c, id, data, "scim.group.patched").await?;
+    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
+    Ok(one(v, tag, &q, StatusCode::OK))
+}
+
+async fn delete_group(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Fail> {
+    let c = client(&app, &headers).await?;
+    let id = group_id(&id)?;
+    let before = fetch_group(&app, &c, id).await?;
+    check_if_match(&headers, &group_json(&app, &before).1)?;
+    let (p, now) = (c.provider.clone(), app.now());
+    app.db(move |d| d.scim_delete_group(&p, id, now))
+        .await?
+        .map_err(|r| refusal(r, "Group"))?;
+    audited(
+        &app,
+        &c,
+        "scim.group.deleted",
+        None,
+        format!("group {}", before.name),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn service_provider_config(State(app): State<App>, headers: HeaderMap) -> ScimResult {
+    client(&app, &headers).await?;
+    let docs = format!("{}/docs/scim", app.config.base_url.trim_end_matches('/'));
+    Ok(Doc(
+        StatusCode::OK,
+        discovery::service_provider_config(&base(&app), &docs),
+        None,
+    ))
+}
+
+async fn resource_types(State(app): State<App>, headers: HeaderMap) -> ScimResult {
+    client(&app, &headers).await?;
+    let all = discovery::resource_types(&base(&app));
+    Ok(Doc(
+        StatusCode::OK,
+        ssogate_scim::list_response(all.len(), 1, all),
+        None,
+    ))
+}
+
+async fn resource_type(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ScimResult {
+    client(&app, &headers).await?;
+    discovery::resource_types(&base(&app))
+        .into_iter()
+        .find(|r| r["id"].as_str() == Some(id.as_str()))
+        .map(|r| Doc(StatusCode::OK, r, None))
+        .ok_or_else(|| Fail(ScimError::not_found(format!("no resource type \"{id}\""))))
+}
+
+async fn schemas(State(app): State<App>, headers: HeaderMap) -> ScimResult {
+    client(&app, &headers).await?;
+    let all = discovery::schemas(&base(&app));
+    Ok(Doc(
+        StatusCode::OK,
+        ssogate_scim::list_response(all.len(), 1, all),
+        None,
+    ))
+}
+
+async fn schema(State(app): State<App>, headers: HeaderMap, Path(id): Path<String>) -> ScimResult {
+    client(&app, &headers).await?;
+    discovery::schemas(&base(&app))
+        .into_iter()
+        .find(|r| r["id"].as_str() == Some(id.as_str()))
+        .map(|r| Doc(StatusCode::OK, r, None))
+        .ok_or_else(|| Fail(ScimError::not_found(format!("no schema \"{id}\""))))
+}
+
+async fn no_such_endpoint() -> Fail {
+    Fail(ScimError::not_found(
+        "there is no such SCIM endpoint: /scim/v2/Users, /Groups, /ServiceProviderConfig, /ResourceTypes, /Schemas",
+    ))
+}
+
+/// The SCIM routes.
+pub(crate) fn routes() -> axum::Router<App> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route(
+            "/scim/v2/ServiceProviderConfig",
+            get(service_provider_config),
+        )
+        .route("/scim/v2/ResourceTypes", get(resource_types))
+        .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
+        .route("/scim/v2/Schemas", get(schemas))
+        .route("/scim/v2/Schemas/{id}", get(schema))
+        .route("/scim/v2/Users", get(list_users).post(create_user))
+        .route("/scim/v2/Users/.search", post(search_users))
+        .route(
+            "/scim/v2/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route("/scim/v2/Groups", get(list_groups).post(create_group))
+        .route("/scim/v2/Groups/.search", post(search_groups))
+        .route(
+            "/scim/v2/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .route("/scim/v2/.search", post(search_all))
+        .route("/scim/v2", axum::routing::any(no_such_endpoint))
+        .route("/scim/v2/{*rest}", axum::routing::any(no_such_endpoint))
+}
+
+/// The framework's own refusals on `/scim/v2` (405, 413, 400 before a handler ran) as
+/// SCIM errors, like every other SCIM answer.
+pub(crate) fn as_scim_error(res: Response) -> Response {
+    let status = res.status();
+    let is_scim = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
+    if is_scim || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed here",
+        StatusCode::PAYLOAD_TOO_LARGE => "the body is too large",
+        _ => "the request was refused",
+    };
+    let mut out = Fail(ScimError::new(status.as_u16(), None, detail)).into_response();
+    if let Some(allow) = res.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}
