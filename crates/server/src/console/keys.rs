@@ -18,7 +18,7 @@ pub(super) struct KeyRow {
     pub id: i64,
     pub name: String,
     pub prefix: String,
-    pub scope: &'static str,
+    pub scope: String,
     pub created: String,
     pub last_used: String,
     pub revoked: Option<String>,
@@ -33,6 +33,8 @@ struct KeysPage<'a> {
     /// A key just created: shown this once.
     created: Option<String>,
     keys: Vec<KeyRow>,
+    /// Providers a SCIM token can be bound to.
+    providers: Vec<String>,
     csrf: String,
 }
 
@@ -51,7 +53,10 @@ async fn page(
             id: k.id,
             name: k.name,
             prefix: k.prefix,
-            scope: k.scope.as_str(),
+            scope: k
+                .provider
+                .as_ref()
+                .map_or_else(|| k.scope.as_str().to_owned(), |p| format!("scim ({p})")),
             created: pages::utc(k.created_at),
             last_used: k.last_used_at.map_or_else(|| "never".into(), pages::utc),
             revoked: k.revoked_at.map(pages::utc),
@@ -74,6 +79,7 @@ async fn page(
                 error,
                 created,
                 keys,
+                providers: app.registry().providers.keys().cloned().collect(),
                 csrf,
             },
         ),
@@ -107,17 +113,32 @@ pub(crate) async fn create(
     CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
 ) -> Response {
     let actor = admin.actor;
+    let name = field(&pairs, "name").unwrap_or_default().to_owned();
+    if field(&pairs, "scope") == Some("scim") {
+        let provider = field(&pairs, "provider").unwrap_or_default().to_owned();
+        return match run(&app, actor.clone(), move |a| {
+            a.create_scim_token(&name, &provider)
+        })
+        .await
+        {
+            Ok(key) => (page(&app, &req, actor, None, None, Some(key.expose().to_owned())).await)
+                .into_response(),
+            Err(e) if e.is_input() => page(&app, &req, actor, None, Some(e.to_string()), None)
+                .await
+                .into_response(),
+            Err(e) => admin_failure(&req, &e),
+        };
+    }
     let scope = match field(&pairs, "scope") {
         Some("admin") => ApiScope::Admin,
         Some("read") | None => ApiScope::Read,
         Some(other) => {
-            let e = format!("scope: \"{other}\" is not read or admin");
+            let e = format!("scope: \"{other}\" is not read, admin or scim");
             return page(&app, &req, actor, None, Some(e), None)
                 .await
                 .into_response();
         }
     };
-    let name = field(&pairs, "name").unwrap_or_default().to_owned();
     match run(&app, actor.clone(), move |a| a.create_api_key(&name, scope)).await {
         Ok(key) => (page(&app, &req, actor, None, None, Some(key.expose().to_owned())).await)
             .into_response(),

@@ -1089,3 +1089,42 @@ async fn webhooks_are_added_with_the_secret_shown_once_and_their_log_is_kept() {
             .any(|e| e.starts_with("admin.webhook.deleted"))
     );
 }
+
+#[tokio::test]
+async fn scim_tokens_are_made_for_a_provider_in_the_console() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/api-keys")).await;
+    let csrf = page.input("csrf").unwrap();
+    assert!(
+        page.body.contains("<option value=\"fake\">fake</option>"),
+        "{}",
+        page.body
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/api-keys"),
+            &[
+                ("csrf", &csrf),
+                ("name", "okta"),
+                ("scope", "scim"),
+                ("provider", "fake"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<code id=\"new-key\">ssg_"), "{}", r.body);
+    assert!(r.body.contains("scim (fake)"), "{}", r.body);
+    let r = admin
+        .post(
+            &h.url("/admin/api-keys"),
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("scope", "scim"),
+                ("provider", "gone"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("no provider"), "{}", r.body);
+}
