@@ -152,6 +152,118 @@ fn admin_failure(req: &Req, e: &AdminError) -> Response {
     crate::respond::admin_failure(req.t, e)
 }
 
+/// The console's sections, in the order of its navigation: (path, label).
+const SECTIONS: [(&str, &str); 11] = [
+    ("/admin", "Dashboard"),
+    ("/admin/users", "Users"),
+    ("/admin/provisioning", "Provisioning"),
+    ("/admin/providers", "Providers"),
+    ("/admin/catalogue", "Catalogue"),
+    ("/admin/test-claims", "Test claims"),
+    ("/admin/audit", "Audit log"),
+    ("/admin/lifecycle", "Lifecycle"),
+    ("/admin/api-keys", "API keys"),
+    ("/admin/webhooks", "Webhooks"),
+    ("/api/docs", "API"),
+];
+
+/// The frame of every console page: the product, who is signed in with a way out, and
+/// the navigation saying where you are. Put in by the guard (which knows both) where the
+/// page's template left `<!--console-frame-->`, so no room can forget it.
+fn frame_html(path: &str, admin: &str, csrf: &str) -> String {
+    let current = SECTIONS
+        .iter()
+        .filter(|(p, _)| path == *p || (*p != "/admin" && path.starts_with(&format!("{p}/"))))
+        .map(|(p, _)| *p)
+        .max_by_key(|p| p.len());
+    let mut nav = String::from("<nav aria-label=\"Console\" class=\"console-nav\"><ul>");
+    for (p, label) in SECTIONS {
+        let here = if Some(p) == current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        nav.push_str(&format!("<li><a href=\"{p}\"{here}>{label}</a></li>"));
+    }
+    nav.push_str("</ul></nav>");
+    format!(
+        "<header class=\"console-header\"><a class=\"brand\" href=\"/admin\">ssogate <span>console</span></a>\
+         <form method=\"post\" action=\"/logout\" class=\"who\"><span>Signed in as {}</span> <a href=\"/account\">Your account</a>\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form></header>{nav}",
+        escape(admin),
+        escape(csrf),
+    )
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Puts the frame into an HTML answer of a console route.
+async fn framed(
+    app: &App,
+    headers: &axum::http::HeaderMap,
+    path: &str,
+    admin: &str,
+    res: Response,
+) -> Response {
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !html {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 8 << 20).await else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be read; try again",
+        )
+            .into_response();
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    if !text.contains("<!--console-frame-->") {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    // The page's own forms and the frame's sign-out carry one token: the one the page
+    // set, else the browser's, else a new one set here.
+    let name = format!("{}=", app.csrf_cookie());
+    let set_by_page = parts
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(name.as_str()))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned());
+    let csrf = match set_by_page {
+        Some(t) => t,
+        None => {
+            let (t, cookie) = csrf_token(app, headers);
+            if let Some(c) = cookie {
+                parts.headers.append(header::SET_COOKIE, c);
+            }
+            t
+        }
+    };
+    let page = text.replacen("<!--console-frame-->", &frame_html(path, admin, &csrf), 1);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
+}
+
 /// The guard around every `/admin` route: only a signed-in administrator gets through,
 /// and handlers receive it as [`AdminSession`] (which exists nowhere else, so a console
 /// route outside the guard cannot be written). Others are sent to sign in (back to the
@@ -174,9 +286,13 @@ pub(crate) async fn require_admin(
     };
     match administrator(&app, &req, &back).await {
         Ok(actor) => {
+            let path = parts.uri.path().to_owned();
+            let headers = parts.headers.clone();
+            let admin = actor.strip_prefix("user:").unwrap_or(&actor).to_owned();
             parts.extensions.insert(AdminSession { actor });
             request = axum::extract::Request::from_parts(parts, body);
-            next.run(request).await
+            let res = next.run(request).await;
+            framed(&app, &headers, &path, &admin, res).await
         }
         Err(refusal) => refusal.into_response(),
     }

@@ -151,10 +151,9 @@ async fn an_administrator_changes_grants_and_forward_auth_follows_at_once() {
     let list = admin
         .get(&h.url("/admin/users?permission=download_books&sort=username&desc=true"))
         .await;
-    let (a, b) = (
-        list.body.find(">alice<").unwrap(),
-        list.body.find(">bob<").unwrap(),
-    );
+    // In the list (the header names the signed-in administrator too).
+    let main = &list.body[list.body.find("<main>").unwrap()..];
+    let (a, b) = (main.find(">alice<").unwrap(), main.find(">bob<").unwrap());
     assert!(b < a, "bob before alice when descending");
     let list = admin
         .get(&h.url("/admin/users?provider=fake&admin=no"))
@@ -1127,4 +1126,41 @@ async fn scim_tokens_are_made_for_a_provider_in_the_console() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("no provider"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn every_console_page_says_who_is_signed_in_and_where_you_are() {
+    let (h, admin, _, _) = setup().await;
+    for (path, here) in [
+        ("/admin", "Dashboard"),
+        ("/admin/users", "Users"),
+        ("/admin/catalogue/permission/read_books", "Catalogue"),
+        ("/admin/webhooks", "Webhooks"),
+    ] {
+        let page = admin.get(&h.url(path)).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            page.body.contains("<span>Signed in as alice</span>"),
+            "{path}: {}",
+            page.body
+        );
+        assert_eq!(
+            page.body.matches("aria-current=\"page\"").count(),
+            1,
+            "{path}"
+        );
+        assert!(
+            page.body
+                .contains(&format!("aria-current=\"page\">{here}</a>")),
+            "{path}: {}",
+            page.body
+        );
+    }
+    // The header's sign-out works: the token it carries is the browser's.
+    let page = admin.get(&h.url("/admin")).await;
+    let csrf = page.input("csrf").unwrap();
+    let out = admin.post(&h.url("/logout"), &[("csrf", &csrf)]).await;
+    assert!(matches!(out.status, 200 | 302 | 303), "{}", out.body);
+    let after = admin.get(&h.url("/admin")).await;
+    assert_eq!(after.status, 302, "signed out");
 }

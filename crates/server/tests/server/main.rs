@@ -7,6 +7,7 @@
     clippy::field_reassign_with_default
 )]
 
+mod accessibility;
 mod api;
 mod browser;
 mod console;
