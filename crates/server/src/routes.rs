@@ -93,6 +93,7 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/audit", get(console::audit))
+        .route("/admin/audit/{id}", get(console::audit_event))
         .route("/admin/lifecycle", get(console::lifecycle))
         .route(
             "/admin/provisioning",

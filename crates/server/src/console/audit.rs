@@ -16,7 +16,10 @@ use std::collections::HashMap;
 
 /// One event as the page shows it.
 struct AuditRow {
+    id: i64,
     at: String,
+    /// Who acted (an administrator, an API key, the CLI), when someone did.
+    actor: String,
     event: String,
     outcome: String,
     reason: String,
@@ -40,6 +43,73 @@ struct AuditPage<'a> {
     csv: String,
     error: Option<String>,
     events: Vec<AuditRow>,
+    /// The next page (older events), when this one is full.
+    older: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console_audit_event.html")]
+struct EventPage<'a> {
+    t: &'a crate::i18n::Texts,
+    row: AuditRow,
+    /// The detail as stored, pretty-printed, and the decision trace when there is one.
+    detail: String,
+    trace: Vec<String>,
+}
+
+/// Usernames for the accounts events name (`#id (deleted)` for one that is gone).
+async fn usernames(
+    app: &App,
+    actor: String,
+    ids: Vec<ssogate_core::domain::UserId>,
+) -> HashMap<i64, String> {
+    let mut ids: Vec<i64> = ids.into_iter().map(|u| u.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    run(app, actor, move |a| {
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let name = a
+                    .user(&id.to_string())
+                    .map(|u| u.user.username)
+                    .unwrap_or_else(|_| format!("#{id} (deleted)"));
+                (id, name)
+            })
+            .collect())
+    })
+    .await
+    .unwrap_or_default()
+}
+
+fn row(id: i64, e: ssogate_store::AuditEvent, names: &HashMap<i64, String>) -> AuditRow {
+    let actor = e
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .and_then(|d| d.get("actor").and_then(|a| a.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    AuditRow {
+        id,
+        at: pages::utc_seconds(e.at),
+        actor,
+        event: e.event,
+        outcome: e.outcome,
+        reason: e.reason.unwrap_or_default(),
+        provider: e.provider.unwrap_or_default(),
+        subject: e.subject.unwrap_or_default(),
+        user: e
+            .user_id
+            .map(|u| {
+                names
+                    .get(&u.0)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{}", u.0))
+            })
+            .unwrap_or_default(),
+        address: e.address.unwrap_or_default(),
+        user_agent: e.user_agent.unwrap_or_default(),
+    }
 }
 
 async fn audit_events(
@@ -66,7 +136,7 @@ async fn audit_events(
         provider: get("provider").map(str::to_owned),
         event: get("event").map(str::to_owned),
         outcome: get("outcome").map(str::to_owned),
-        before_id: None,
+        before_id: get("before").and_then(|b| b.parse().ok()),
         limit,
     };
     let user = get("user").map(str::to_owned);
@@ -84,7 +154,7 @@ pub(crate) async fn audit(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let actor = admin.actor;
-    let (events, error) = match audit_events(&app, actor, &q, 200).await {
+    let (events, error) = match audit_events(&app, actor.clone(), &q, PAGE).await {
         Ok(e) => (e, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
@@ -95,6 +165,29 @@ pub(crate) async fn audit(
             .extend_pairs(q.iter())
             .finish()
     );
+    let older = (events.len() as i64 == PAGE)
+        .then(|| events.last().map(|(id, _)| *id))
+        .flatten()
+        .map(|id| {
+            let mut pairs: Vec<(String, String)> = q
+                .iter()
+                .filter(|(k, _)| *k != "before")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            pairs.push(("before".into(), id.to_string()));
+            format!(
+                "/admin/audit?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish()
+            )
+        });
+    let names = usernames(
+        &app,
+        actor,
+        events.iter().filter_map(|(_, e)| e.user_id).collect(),
+    )
+    .await;
     pages::render(
         StatusCode::OK,
         &AuditPage {
@@ -109,18 +202,75 @@ pub(crate) async fn audit(
             error,
             events: events
                 .into_iter()
-                .map(|(_, e)| AuditRow {
-                    at: pages::utc(e.at),
-                    event: e.event,
-                    outcome: e.outcome,
-                    reason: e.reason.unwrap_or_default(),
-                    provider: e.provider.unwrap_or_default(),
-                    subject: e.subject.unwrap_or_default(),
-                    user: e.user_id.map(|u| u.to_string()).unwrap_or_default(),
-                    address: e.address.unwrap_or_default(),
-                    user_agent: e.user_agent.unwrap_or_default(),
-                })
+                .map(|(id, e)| row(id, e, &names))
                 .collect(),
+            older,
+        },
+    )
+}
+
+const PAGE: i64 = 100;
+
+/// One event, whole: every field, the detail, the decision trace.
+pub(crate) async fn audit_event(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Response {
+    let filter = AuditFilter {
+        from: None,
+        to: None,
+        user_id: None,
+        provider: None,
+        event: None,
+        outcome: None,
+        before_id: Some(id.saturating_add(1)),
+        limit: 1,
+    };
+    let found = match run(&app, admin.actor.clone(), move |a| a.audit_events(&filter)).await {
+        Ok(list) => list.into_iter().find(|(i, _)| *i == id),
+        Err(e) => return super::admin_failure(&req, &e),
+    };
+    let Some((id, e)) = found else {
+        return pages::message(
+            req.t,
+            StatusCode::NOT_FOUND,
+            "No such event",
+            "There is no audit event with this number; it may have been purged (retention_days).",
+            Some(crate::pages::Link {
+                href: "/admin/audit".into(),
+                label: "Audit log".into(),
+            }),
+            None,
+        );
+    };
+    let value = e
+        .detail
+        .as_deref()
+        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok());
+    let trace = value
+        .as_ref()
+        .and_then(|v| v.get("trace"))
+        .and_then(|t| t.as_array())
+        .map(|t| {
+            t.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let detail = match &value {
+        Some(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+        None => e.detail.clone().unwrap_or_default(),
+    };
+    let names = usernames(&app, admin.actor, e.user_id.into_iter().collect()).await;
+    pages::render(
+        StatusCode::OK,
+        &EventPage {
+            t: req.t,
+            row: row(id, e, &names),
+            detail,
+            trace,
         },
     )
 }

@@ -16,7 +16,7 @@ mod test_claims;
 mod users;
 mod webhooks;
 
-pub(crate) use audit::{audit, audit_csv};
+pub(crate) use audit::{audit, audit_csv, audit_event};
 pub(crate) use dashboard::dashboard;
 pub(crate) use lifecycle::lifecycle;
 pub(crate) use test_claims::{test_claims, test_claims_run};

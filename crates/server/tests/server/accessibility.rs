@@ -51,7 +51,7 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
     let h = Harness::start(Opts::default()).await;
     // Ada administers; Bob is an account to look at; a webhook with a delivery.
     let d = h.directory.clone();
-    let (ada, bob, secret) = tokio::task::spawn_blocking(move || {
+    let (ada, bob, secret, event) = tokio::task::spawn_blocking(move || {
         let rows: Vec<ssogate_store::import::ImportRow> = serde_json::from_value(serde_json::json!([
             {"username": "ada", "email": "ada@example.org", "display_name": "Ada Lovelace", "admin": true},
             {"username": "bob", "email": "bob@example.org", "permissions": ["download_books"]}
@@ -91,7 +91,31 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
             .unwrap()
             .expose()
             .to_owned();
-        (ada, bob, secret)
+        // A refused sign-in with its trace, for the event page.
+        d.record_event(ssogate_store::audit::NewEvent {
+            at: now,
+            event: "login.rejected".into(),
+            outcome: "failure".into(),
+            reason: Some("not_in_allowed_group".into()),
+            provider: Some("fake".into()),
+            subject: Some("mallory".into()),
+            address: Some("192.0.2.7".into()),
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Chrome/130".into()),
+            detail: Some(
+                serde_json::json!({"decision": "reject", "trace": ["match: no account for fake/mallory", "groups: none of [contractors] is allowed"]})
+                    .to_string(),
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        let event = d
+            .query_audit(&ssogate_store::query::AuditFilter {
+                limit: 1,
+                ..Default::default()
+            })
+            .unwrap()[0]
+            .0;
+        (ada, bob, secret, event)
     })
     .await
     .unwrap();
@@ -116,6 +140,7 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
         ),
         ("console-test-claims", "/admin/test-claims".to_owned()),
         ("console-audit", "/admin/audit".to_owned()),
+        ("console-audit-event", format!("/admin/audit/{event}")),
         ("console-lifecycle", "/admin/lifecycle".to_owned()),
         ("console-provisioning", "/admin/provisioning".to_owned()),
         ("console-providers", "/admin/providers".to_owned()),

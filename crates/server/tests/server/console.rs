@@ -1164,3 +1164,58 @@ async fn every_console_page_says_who_is_signed_in_and_where_you_are() {
     let after = admin.get(&h.url("/admin")).await;
     assert_eq!(after.status, 302, "signed out");
 }
+
+#[tokio::test]
+async fn audit_events_show_usernames_actors_seconds_and_open_with_their_trace() {
+    let (h, admin, bob, bob_id) = setup().await;
+    let csrf = admin.csrf(&h).await;
+    let r = admin
+        .post(
+            &h.url(&format!("/admin/users/{bob_id}/status")),
+            &[("csrf", &csrf), ("action", "disable")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let _ = bob;
+    let list = admin
+        .get(&h.url("/admin/audit?event=admin.user.disabled"))
+        .await;
+    let main = &list.body[list.body.find("<main>").unwrap()..];
+    assert!(main.contains("<td>bob</td><td>user:alice</td>"), "{main}");
+    // Time to the second.
+    let secs = regex_like_seconds(main);
+    assert!(secs, "{main}");
+    // The first sign-in's event opens with its trace.
+    let list = admin
+        .get(&h.url("/admin/audit?event=user.provisioned"))
+        .await;
+    let link = list
+        .body
+        .split("href=\"/admin/audit/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a link to the event")
+        .to_owned();
+    let event = admin.get(&h.url(&format!("/admin/audit/{link}"))).await;
+    assert_eq!(event.status, 200, "{}", event.body);
+    assert!(
+        event.body.contains("<h2>Decision trace</h2>"),
+        "{}",
+        event.body
+    );
+    let gone = admin.get(&h.url("/admin/audit/999999")).await;
+    assert_eq!(gone.status, 404);
+}
+
+/// `HH:MM:SS UTC` somewhere in the page.
+fn regex_like_seconds(s: &str) -> bool {
+    s.match_indices(" UTC<").any(|(i, _)| {
+        let t = &s.as_bytes()[i.saturating_sub(8)..i];
+        t.len() == 8
+            && t[2] == b':'
+            && t[5] == b':'
+            && t.iter()
+                .enumerate()
+                .all(|(n, c)| n == 2 || n == 5 || c.is_ascii_digit())
+    })
+}
