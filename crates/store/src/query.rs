@@ -293,6 +293,10 @@ pub struct Stats {
     pub accounts: Vec<(String, String, i64)>,
     /// (day as unix seconds at 00:00 UTC, accounts provisioned, failed or refused sign-ins).
     pub days: Vec<(i64, i64, i64)>,
+    /// Per provider since then: (provider, sign-ins, accounts provisioned, refused).
+    pub providers: Vec<(String, i64, i64, i64)>,
+    /// The latest refused or failed sign-ins: (event id, at, provider, reason, subject).
+    pub refusals: Vec<(i64, i64, String, String, String)>,
 }
 
 pub(crate) fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
@@ -316,5 +320,49 @@ pub(crate) fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
         .iter()
         .map(|r| Ok((r.get(0)?.int()?, r.get(1)?.int()?, r.get(2)?.int()?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
-    Ok(Stats { accounts, days })
+    let providers = db
+        .query(
+            "SELECT provider,
+                    SUM(CASE WHEN event IN ('login', 'identity.linked', 'user.provisioned') THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN event = 'user.provisioned' THEN 1 ELSE 0 END),
+                    SUM(CASE WHEN event IN ('login.failed', 'login.rejected') THEN 1 ELSE 0 END)
+             FROM audit_events WHERE at >= $1 AND provider IS NOT NULL
+               AND event IN ('login', 'identity.linked', 'user.provisioned', 'login.failed', 'login.rejected')
+             GROUP BY provider ORDER BY provider",
+            &[since.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.get(0)?.text()?,
+                r.get(1)?.int()?,
+                r.get(2)?.int()?,
+                r.get(3)?.int()?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let refusals = db
+        .query(
+            "SELECT id, at, coalesce(provider, ''), coalesce(reason, ''), coalesce(subject, '')
+             FROM audit_events WHERE event IN ('login.failed', 'login.rejected')
+             ORDER BY id DESC LIMIT 10",
+            &[],
+        )?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.get(0)?.int()?,
+                r.get(1)?.int()?,
+                r.get(2)?.text()?,
+                r.get(3)?.text()?,
+                r.get(4)?.text()?,
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Stats {
+        accounts,
+        days,
+        providers,
+        refusals,
+    })
 }

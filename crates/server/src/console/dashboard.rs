@@ -1,4 +1,5 @@
-//! The dashboard: totals and the last 30 days of sign-ins, provisioning and refusals.
+//! The dashboard: totals, the last 30 days of provisioning and refused sign-ins on a
+//! dated chart, the same per provider, and the latest refusals linked to their traces.
 
 use crate::extract::{AdminSession, Req};
 use crate::pages;
@@ -8,61 +9,148 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+pub(super) struct Refusal {
+    pub id: i64,
+    pub at: String,
+    pub provider: String,
+    pub reason: String,
+    pub subject: String,
+}
+
 #[derive(Template)]
 #[template(path = "console_dashboard.html")]
 struct DashboardPage<'a> {
     t: &'a crate::i18n::Texts,
+    /// (label, number) cards.
+    totals: Vec<(&'static str, i64)>,
     accounts: Vec<(String, String, i64)>,
     chart: String,
+    /// (day, provisioned, refused) for the table under the chart.
+    days: Vec<(String, i64, i64)>,
     provisioned: i64,
     failures: i64,
+    providers: Vec<(String, i64, i64, i64)>,
+    refusals: Vec<Refusal>,
 }
 
-/// An SVG bar-and-line chart of the last 30 days; only numbers and our own labels go in.
-fn chart(days: &[(i64, i64, i64)], today: i64) -> String {
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `Nov 30` for a day's unix seconds.
+fn short_date(ts: i64) -> String {
+    let (_, m, d) = ssogate_admin::dates::civil(ts.div_euclid(86_400));
+    let month = usize::try_from(m - 1)
+        .ok()
+        .and_then(|i| MONTHS.get(i))
+        .copied()
+        .unwrap_or("?");
+    format!("{month} {d}")
+}
+
+/// The smallest of 1, 2, 5, 10, 20, 50… at least `n`: a scale people read at a glance.
+fn nice(n: i64) -> i64 {
+    let mut step = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if step * m >= n {
+                return step * m;
+            }
+        }
+        step *= 10;
+    }
+}
+
+/// The 30 days from `today - 29` to `today`: (day, provisioned, refused).
+fn series(days: &[(i64, i64, i64)], today: i64) -> Vec<(i64, i64, i64)> {
     let first = today - 29 * 86_400;
-    let mut series = [(0i64, 0i64); 30];
+    let mut out: Vec<(i64, i64, i64)> = (0..30).map(|i| (first + i * 86_400, 0, 0)).collect();
     for (day, p, f) in days {
         let i = (day - first).div_euclid(86_400);
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| series.get_mut(i)) {
-            *slot = (*p, *f);
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
+            slot.1 = *p;
+            slot.2 = *f;
         }
     }
-    let max = series
-        .iter()
-        .map(|(p, f)| (*p).max(*f))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let (w, h, pad) = (600i64, 200i64, 24i64);
-    let step = (w - 2 * pad) / 30;
-    let y = |v: i64| h - pad - v * (h - 2 * pad) / max;
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Provisioned accounts and failed sign-ins per day\" xmlns=\"http://www.w3.org/2000/svg\">"
+    out
+}
+
+/// An SVG chart with a dated x axis and a labelled y scale; only numbers and our own
+/// labels go in.
+fn chart(series: &[(i64, i64, i64)]) -> String {
+    let max = nice(
+        series
+            .iter()
+            .map(|(_, p, f)| (*p).max(*f))
+            .max()
+            .unwrap_or(0)
+            .max(1),
     );
-    svg.push_str(&format!(
-        "<line x1=\"{pad}\" y1=\"{0}\" x2=\"{1}\" y2=\"{0}\" stroke=\"currentColor\" stroke-width=\"1\"/>",
-        h - pad,
-        w - pad
-    ));
-    let mut line = String::new();
-    for (i, (p, f)) in (0i64..).zip(series.iter()) {
-        let x = pad + i * step;
-        let top = y(*p);
+    let (w, h) = (640i64, 260i64);
+    let (left, right, top, bottom) = (44i64, 12i64, 14i64, 34i64);
+    let plot_w = w - left - right;
+    let plot_h = h - top - bottom;
+    let n = i64::try_from(series.len()).unwrap_or(30).max(1);
+    let step = plot_w / n;
+    let y = |v: i64| top + plot_h - v * plot_h / max;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"chart-title\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <title id=\"chart-title\">Accounts provisioned (bars) and refused or failed sign-ins (line) per day over the last 30 days; the numbers are in the table below</title>"
+    );
+    // The y scale: 0, half, max, with grid lines.
+    let ticks: Vec<i64> = if max >= 2 {
+        vec![0, max / 2, max]
+    } else {
+        vec![0, max]
+    };
+    for v in ticks {
+        let yy = y(v);
         svg.push_str(&format!(
-            "<rect x=\"{}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"#2452c4\"><title>{p} provisioned</title></rect>",
-            x + 2,
-            step - 4,
-            h - pad - top
+            "<line x1=\"{left}\" y1=\"{yy}\" x2=\"{}\" y2=\"{yy}\" stroke=\"currentColor\" stroke-opacity=\"{}\" stroke-width=\"1\"/>\
+             <text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\" fill=\"currentColor\">{v}</text>",
+            w - right,
+            if v == 0 { "0.8" } else { "0.2" },
+            left - 6,
+            yy + 4
         ));
-        line.push_str(&format!("{},{} ", x + step / 2, y(*f)));
+    }
+    let mut line = String::new();
+    for (i, (day, p, f)) in (0i64..).zip(series.iter()) {
+        let x = left + i * step;
+        let top_p = y(*p);
+        if *p > 0 {
+            svg.push_str(&format!(
+                "<rect x=\"{}\" y=\"{top_p}\" width=\"{}\" height=\"{}\" fill=\"#2452c4\"><title>{}: {p} provisioned</title></rect>",
+                x + 2,
+                (step - 4).max(1),
+                top + plot_h - top_p,
+                short_date(*day)
+            ));
+        }
+        let cx = x + step / 2;
+        line.push_str(&format!("{cx},{} ", y(*f)));
+        if *f > 0 {
+            svg.push_str(&format!(
+                "<circle cx=\"{cx}\" cy=\"{}\" r=\"3\" fill=\"#b42318\"><title>{}: {f} refused or failed</title></circle>",
+                y(*f),
+                short_date(*day)
+            ));
+        }
+        // A date every week, and the last day.
+        if i % 7 == 0 || i == n - 1 {
+            svg.push_str(&format!(
+                "<line x1=\"{cx}\" y1=\"{}\" x2=\"{cx}\" y2=\"{}\" stroke=\"currentColor\" stroke-width=\"1\"/>\
+                 <text x=\"{cx}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" fill=\"currentColor\">{}</text>",
+                top + plot_h,
+                top + plot_h + 4,
+                h - 12,
+                short_date(*day)
+            ));
+        }
     }
     svg.push_str(&format!(
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#b42318\" stroke-width=\"2\"/>",
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#b42318\" stroke-width=\"2\"/></svg>",
         line.trim_end()
-    ));
-    svg.push_str(&format!(
-        "<text x=\"{pad}\" y=\"14\" font-size=\"12\" fill=\"currentColor\">max {max} a day</text></svg>"
     ));
     svg
 }
@@ -75,14 +163,75 @@ pub(crate) async fn dashboard(
     let today = app.now().div_euclid(86_400) * 86_400;
     let since = today - 29 * 86_400;
     let stats = app.db(move |d| d.stats(since)).await.or_page(&req)?;
+    let days = series(&stats.days, today);
+    let count = |status: &str| {
+        stats
+            .accounts
+            .iter()
+            .filter(|a| a.1 == status)
+            .map(|a| a.2)
+            .sum::<i64>()
+    };
+    let provisioned: i64 = days.iter().map(|d| d.1).sum();
+    let failures: i64 = days.iter().map(|d| d.2).sum();
+    let sign_ins: i64 = stats.providers.iter().map(|p| p.1).sum();
     Ok(pages::render(
         StatusCode::OK,
         &DashboardPage {
             t: req.t,
-            chart: chart(&stats.days, today),
-            provisioned: stats.days.iter().map(|d| d.1).sum(),
-            failures: stats.days.iter().map(|d| d.2).sum(),
+            totals: vec![
+                ("Accounts", stats.accounts.iter().map(|a| a.2).sum()),
+                ("Active", count("active")),
+                ("Disabled", count("disabled")),
+                ("Waiting for approval", count("pending")),
+                ("Sign-ins, 30 days", sign_ins),
+                ("Provisioned, 30 days", provisioned),
+                ("Refused, 30 days", failures),
+            ],
+            chart: chart(&days),
+            days: days
+                .iter()
+                .rev()
+                .filter(|d| d.1 > 0 || d.2 > 0)
+                .map(|d| (short_date(d.0), d.1, d.2))
+                .collect(),
+            provisioned,
+            failures,
+            providers: stats.providers,
+            refusals: stats
+                .refusals
+                .into_iter()
+                .map(|(id, at, provider, reason, subject)| Refusal {
+                    id,
+                    at: pages::utc_seconds(at),
+                    provider,
+                    reason,
+                    subject,
+                })
+                .collect(),
             accounts: stats.accounts,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_are_round_and_axes_are_dated() {
+        assert_eq!(
+            [nice(1), nice(3), nice(7), nice(11), nice(120)],
+            [1, 5, 10, 20, 200]
+        );
+        let today = 1_795_392_000; // 2026-11-23
+        let s = series(&[(today, 3, 1)], today);
+        assert_eq!((s[29].1, s[29].2, s.len()), (3, 1, 30));
+        let svg = chart(&s);
+        assert!(
+            svg.contains(">Oct 25<") && svg.contains(">Nov 23<"),
+            "{svg}"
+        );
+        assert!(svg.contains(">5<") && svg.contains(">0<"), "{svg}");
+    }
 }
