@@ -108,6 +108,8 @@ pub struct UserList {
     pub users: Vec<UserSummary>,
     /// Pass as `after` for the next page; absent on the last.
     pub next: Option<String>,
+    /// How many accounts match the filters, over all pages.
+    pub total: i64,
 }
 
 impl From<ssogate_store::query::UserPage> for UserList {
@@ -129,6 +131,7 @@ impl From<ssogate_store::query::UserPage> for UserList {
                 })
                 .collect(),
             next: page.next,
+            total: page.total,
         }
     }
 }

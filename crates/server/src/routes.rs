@@ -82,6 +82,10 @@ pub fn router(app: App) -> Router {
     let admin = Router::new()
         .route("/admin", get(console::dashboard))
         .route("/admin/users", get(console::users))
+        .route(
+            "/admin/users/bulk",
+            axum::routing::post(console::users_bulk),
+        )
         .route("/admin/users/{id}", get(console::user))
         .route(
             "/admin/users/{id}/delete",

@@ -57,6 +57,8 @@ pub struct UserSummary {
 pub struct UserPage {
     pub users: Vec<UserSummary>,
     pub next: Option<String>,
+    /// How many accounts match the filters, over all pages.
+    pub total: i64,
 }
 
 /// A cursor that does not come from this listing.
@@ -159,6 +161,20 @@ pub(crate) fn list_users(db: &mut dyn Db, f: &UserFilter) -> Result<UserPage, St
             wh.push(sql.replace('$', &ph(&args)));
         }
     }
+    // Counted before the cursor narrows the set: the total of every page.
+    let total = db
+        .query_int(
+            &format!(
+                "SELECT count(*) FROM users u {}",
+                if wh.is_empty() {
+                    String::new()
+                } else {
+                    format!("WHERE {}", wh.join(" AND "))
+                }
+            ),
+            &args,
+        )?
+        .unwrap_or(0);
     let cursor = f.after.as_deref().map(decode_cursor).transpose()?;
     let cursor_text;
     if let Some((id, k)) = &cursor {
@@ -214,7 +230,7 @@ pub(crate) fn list_users(db: &mut dyn Db, f: &UserFilter) -> Result<UserPage, St
             },
         });
     }
-    Ok(UserPage { users, next })
+    Ok(UserPage { users, next, total })
 }
 
 /// Which audit events to read. Empty fields do not filter.

@@ -20,7 +20,7 @@ pub(crate) use audit::{audit, audit_csv, audit_event};
 pub(crate) use dashboard::dashboard;
 pub(crate) use lifecycle::lifecycle;
 pub(crate) use test_claims::{test_claims, test_claims_run};
-pub(crate) use users::{delete, delete_confirm, user, user_action, users};
+pub(crate) use users::{bulk as users_bulk, delete, delete_confirm, user, user_action, users};
 
 pub(crate) use catalogue::{
     catalogue, create as catalogue_create, delete as catalogue_delete,

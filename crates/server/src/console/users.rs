@@ -46,6 +46,11 @@ struct UsersPage<'a> {
     groups: Vec<(String, bool)>,
     users: Vec<UserRow>,
     next: Option<String>,
+    /// How many match, over all pages.
+    total: i64,
+    /// For the bulk actions' form.
+    csrf: String,
+    notice: Option<String>,
     error: Option<String>,
 }
 
@@ -95,10 +100,11 @@ pub(crate) async fn users(
             .collect::<Vec<_>>()
     };
     let f = filter.clone();
-    let (users, next, error) = match run(&app, actor, move |a| a.list_users(&f)).await {
-        Ok(page) => (page.users, page.next, None),
-        Err(e) => (Vec::new(), None, Some(e.to_string())),
+    let (users, next, total, error) = match run(&app, actor, move |a| a.list_users(&f)).await {
+        Ok(page) => (page.users, page.next, page.total, None),
+        Err(e) => (Vec::new(), None, 0, Some(e.to_string())),
     };
+    let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
     let next = next.map(|n| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &q {
@@ -109,7 +115,7 @@ pub(crate) async fn users(
         s.append_pair("after", &n);
         format!("/admin/users?{}", s.finish())
     });
-    pages::render(
+    let page = pages::render(
         StatusCode::OK,
         &UsersPage {
             t: req.t,
@@ -161,9 +167,110 @@ pub(crate) async fn users(
                 })
                 .collect(),
             next,
+            total,
+            csrf,
+            notice: q.get("notice").map(|n| n.chars().take(200).collect()),
             error,
         },
-    )
+    );
+    super::with_cookie(page, cookie)
+}
+
+/// What a bulk action does, and how it is said.
+fn bulk_change(action: &str) -> Option<(ssogate_admin::StatusChange, &'static str)> {
+    use ssogate_admin::StatusChange;
+    match action {
+        "disable" => Some((StatusChange::Disable, "Disable")),
+        "enable" => Some((StatusChange::Enable, "Enable")),
+        "approve" => Some((StatusChange::Approve, "Approve")),
+        _ => None,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console_users_bulk.html")]
+struct BulkPage<'a> {
+    t: &'a crate::i18n::Texts,
+    action: String,
+    verb: &'static str,
+    /// (id, username).
+    users: Vec<(i64, String)>,
+    csrf: String,
+}
+
+/// Bulk actions: the first post (from the list's ticked accounts) asks, naming every
+/// account; the confirmed one acts on each, one audited change per account.
+pub(crate) async fn bulk(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    crate::extract::CsrfForm(pairs): crate::extract::CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let action = field("action").unwrap_or_default();
+    let Some((change, verb)) = bulk_change(&action) else {
+        return super::back_with(
+            "/admin/users",
+            "Choose what to do with the ticked accounts.",
+        );
+    };
+    let ids: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "user")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if ids.is_empty() {
+        return super::back_with("/admin/users", "Tick the accounts to act on first.");
+    }
+    let actor = admin.actor;
+    if field("confirmed").as_deref() != Some("yes") {
+        let names = run(&app, actor, move |a| {
+            ids.iter()
+                .map(|id| a.user(id).map(|u| (u.user.id.0, u.user.username)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await;
+        return match names {
+            Ok(users) => {
+                let (csrf, cookie) = crate::auth::csrf_token(&app, &req.headers);
+                let page = pages::render(
+                    StatusCode::OK,
+                    &BulkPage {
+                        t: req.t,
+                        action,
+                        verb,
+                        users,
+                        csrf,
+                    },
+                );
+                super::with_cookie(page, cookie)
+            }
+            Err(e) => admin_failure(&req, &e),
+        };
+    }
+    let done = run(&app, actor, move |a| {
+        let mut done = 0usize;
+        let mut refused = Vec::new();
+        for id in &ids {
+            match a.set_status(id, change) {
+                Ok(_) => done += 1,
+                Err(e) if e.is_input() => refused.push(e.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((done, refused))
+    })
+    .await;
+    match done {
+        Ok((n, refused)) => {
+            let mut notice = format!("{verb}d {n} account{}.", if n == 1 { "" } else { "s" });
+            if !refused.is_empty() {
+                notice.push_str(&format!(" Not done: {}", refused.join("; ")));
+            }
+            super::back_with("/admin/users", &notice)
+        }
+        Err(e) => admin_failure(&req, &e),
+    }
 }
 
 struct GrantRow {

@@ -98,6 +98,7 @@ async fn only_administrators_see_the_console() {
         "/admin/webhooks/hr/pause",
         "/admin/webhooks/hr/delete",
         "/admin/webhook-deliveries/1/replay",
+        "/admin/users/bulk",
     ] {
         let r = bob
             .post(
@@ -1218,4 +1219,67 @@ fn regex_like_seconds(s: &str) -> bool {
                 .enumerate()
                 .all(|(n, c)| n == 2 || n == 5 || c.is_ascii_digit())
     })
+}
+
+#[tokio::test]
+async fn bulk_actions_ask_first_name_every_account_and_count_what_they_did() {
+    let (h, admin, _bob, bob_id) = setup().await;
+    let list = admin.get(&h.url("/admin/users")).await;
+    assert!(list.body.contains("2 accounts match."), "{}", list.body);
+    let csrf = list.input("csrf").unwrap();
+    let bob = bob_id.0.to_string();
+    let ask = admin
+        .post(
+            &h.url("/admin/users/bulk"),
+            &[("csrf", &csrf), ("action", "disable"), ("user", &bob)],
+        )
+        .await;
+    assert_eq!(ask.status, 200, "{}", ask.body);
+    assert!(
+        ask.body.contains("Disable 1 account?") && ask.body.contains(">bob</a>"),
+        "{}",
+        ask.body
+    );
+    assert!(ask.body.contains("class=\"danger\""));
+    // Nothing happened yet.
+    assert_eq!(
+        h.directory.user(bob_id).unwrap().unwrap().status,
+        ssogate_core::domain::UserStatus::Active
+    );
+    let done = admin
+        .post(
+            &h.url("/admin/users/bulk"),
+            &[
+                ("csrf", &csrf),
+                ("action", "disable"),
+                ("user", &bob),
+                ("confirmed", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    let back = admin.get(&h.url(&done.location().unwrap())).await;
+    assert!(back.body.contains("Disabled 1 account."), "{}", back.body);
+    assert_eq!(
+        h.directory.user(bob_id).unwrap().unwrap().status,
+        ssogate_core::domain::UserStatus::Disabled
+    );
+    // Approving an account that is not pending is refused, and said so.
+    let done = admin
+        .post(
+            &h.url("/admin/users/bulk"),
+            &[
+                ("csrf", &csrf),
+                ("action", "approve"),
+                ("user", &bob),
+                ("confirmed", "yes"),
+            ],
+        )
+        .await;
+    let back = admin.get(&h.url(&done.location().unwrap())).await;
+    assert!(
+        back.body.contains("Approved 0 accounts. Not done:"),
+        "{}",
+        back.body
+    );
 }
