@@ -11,12 +11,14 @@
 //! It knows files and environment variables; it must not know HTTP, SQL or sessions.
 
 mod clients;
+mod effective;
 mod hooks;
 mod load;
 mod provider;
 pub mod seed_env;
 mod server;
 
+pub use effective::Effective;
 pub use hooks::{HookConfig, OnFailure};
 pub use load::{load, load_with_env};
 use provider::*;

@@ -96,6 +96,7 @@ pub fn router(app: App) -> Router {
             "/admin/test-claims",
             get(console::test_claims).post(console::test_claims_run),
         )
+        .route("/admin/effective-settings", get(console::effective))
         .route("/admin/audit", get(console::audit))
         .route("/admin/audit/{id}", get(console::audit_event))
         .route("/admin/lifecycle", get(console::lifecycle))

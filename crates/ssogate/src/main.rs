@@ -10,6 +10,7 @@ mod admin_cmd;
 mod apikey_cmd;
 mod audit_cmd;
 mod catalogue_cmd;
+mod config_cmd;
 mod op_cmd;
 mod provider_cmd;
 mod serve;
@@ -71,6 +72,9 @@ enum Command {
     /// Manage API keys (created once, stored hashed, scoped read or admin).
     #[command(subcommand)]
     Apikey(apikey_cmd::ApikeyCommand),
+    /// Show the configuration in force (`config show --effective`).
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
     /// Manage webhook endpoints (Standard Webhooks) and their delivery log.
     #[command(subcommand)]
     Webhook(webhook_cmd::WebhookCommand),
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(cmd) => user_cmd::user(&config, cmd),
         Command::Apikey(cmd) => apikey_cmd::apikey(&config, cmd),
         Command::Webhook(cmd) => webhook_cmd::webhook(&config, cmd),
+        Command::Config(cmd) => config_cmd::config(&config, cmd),
         Command::Audit(cmd) => audit_cmd::audit(&config, cmd),
         Command::Settings(cmd) => settings_cmd::settings(&config, cmd),
         Command::Demo(args) => serve::demo(&args),

@@ -693,3 +693,61 @@ fn lifecycle_dry_run_answers_in_words_and_json() {
         serde_json::from_slice(&run(&["lifecycle", "--dry-run", "--json"]).stdout).unwrap();
     assert_eq!(json, serde_json::json!([]));
 }
+
+#[test]
+fn config_show_effective_says_every_value_and_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let out = ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args([
+            "config",
+            "show",
+            "--effective",
+            "--provider",
+            "corp",
+            "--json",
+            "--config",
+            "examples/ssogate.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |key: &str| {
+        v["corp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["key"] == key)
+            .cloned()
+            .unwrap_or_else(|| panic!("{key} missing: {v}"))
+    };
+    assert_eq!(
+        find("provisioning.link_by_email")["source"],
+        "[providers.corp.provisioning] in the file"
+    );
+    assert_eq!(find("provisioning.require_approval")["source"], "default");
+    assert_eq!(
+        find("provisioning.match_by")["source"],
+        "[provisioning] in the file"
+    );
+    ssogate()
+        .env("SSOGATE_DATABASE_URL", &url)
+        .args([
+            "config",
+            "show",
+            "--effective",
+            "--provider",
+            "nope",
+            "--config",
+            "examples/ssogate.toml",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no provider \"nope\""));
+}

@@ -8,6 +8,7 @@
 mod audit;
 mod catalogue;
 mod dashboard;
+mod effective;
 mod keys;
 mod lifecycle;
 mod providers;
@@ -18,6 +19,7 @@ mod webhooks;
 
 pub(crate) use audit::{audit, audit_csv, audit_event};
 pub(crate) use dashboard::dashboard;
+pub(crate) use effective::effective;
 pub(crate) use lifecycle::lifecycle;
 pub(crate) use test_claims::{test_claims, test_claims_run};
 pub(crate) use users::{bulk as users_bulk, delete, delete_confirm, user, user_action, users};
@@ -173,7 +175,11 @@ const SECTIONS: [(&str, &str); 11] = [
 fn frame_html(path: &str, admin: &str, csrf: &str) -> String {
     let current = SECTIONS
         .iter()
-        .filter(|(p, _)| path == *p || (*p != "/admin" && path.starts_with(&format!("{p}/"))))
+        .filter(|(p, _)| {
+            path == *p
+                || (*p != "/admin" && path.starts_with(&format!("{p}/")))
+                || (*p == "/admin/provisioning" && path == "/admin/effective-settings")
+        })
         .map(|(p, _)| *p)
         .max_by_key(|p| p.len());
     let mut nav = String::from("<nav aria-label=\"Console\" class=\"console-nav\"><ul>");

@@ -143,6 +143,10 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
         ("console-audit-event", format!("/admin/audit/{event}")),
         ("console-lifecycle", "/admin/lifecycle".to_owned()),
         ("console-provisioning", "/admin/provisioning".to_owned()),
+        (
+            "console-effective-settings",
+            "/admin/effective-settings".to_owned(),
+        ),
         ("console-providers", "/admin/providers".to_owned()),
         ("console-provider", "/admin/providers/fake".to_owned()),
         ("console-catalogue", "/admin/catalogue".to_owned()),

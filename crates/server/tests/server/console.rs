@@ -1283,3 +1283,19 @@ async fn bulk_actions_ask_first_name_every_account_and_count_what_they_did() {
         back.body
     );
 }
+
+#[tokio::test]
+async fn effective_settings_say_every_value_and_where_it_comes_from() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/effective-settings")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("aria-current=\"page\">Provisioning</a>"));
+    for want in [
+        "<code>provisioning.match_by</code>",
+        "<code>provisioning.auto_provision</code></td><td><code class=\"value\">true</code></td><td>[provisioning] in the file",
+        "<code>provisioning.require_approval</code></td><td><code class=\"value\">false</code></td><td>default",
+        "<code>claims.username</code>",
+    ] {
+        assert!(page.body.contains(want), "{want}: {}", page.body);
+    }
+}
