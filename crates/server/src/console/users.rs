@@ -277,6 +277,9 @@ struct GrantRow {
     kind: String,
     name: String,
     source: String,
+    /// Why removing it would not last (a sign-in gives it back), when so: then no
+    /// Remove button is offered.
+    restored: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -384,10 +387,29 @@ pub(crate) async fn user(
         grants: u
             .grants
             .iter()
-            .map(|g| GrantRow {
-                kind: g.kind.to_string(),
-                name: g.name.clone(),
-                source: g.source.as_str().into(),
+            .map(|g| {
+                use ssogate_core::domain::GrantSource;
+                let required = g.kind == GrantKind::Permission
+                    && c.permissions.iter().any(|p| p.required && p.name == g.name);
+                GrantRow {
+                    kind: g.kind.to_string(),
+                    name: g.name.clone(),
+                    source: g.source.as_str().into(),
+                    restored: if required {
+                        Some("required: every account holds it")
+                    } else {
+                        match g.source {
+                            GrantSource::Provider => {
+                                Some("from the provider's groups: the next sign-in gives it back while they list it")
+                            }
+                            GrantSource::Rule => {
+                                Some("from a rule: the next sign-in gives it back while the rule holds")
+                            }
+                            GrantSource::Scim => Some("pushed over SCIM: the provider removes it"),
+                            _ => None,
+                        }
+                    },
+                }
             })
             .collect(),
         grantable,

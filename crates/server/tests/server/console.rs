@@ -1299,3 +1299,18 @@ async fn effective_settings_say_every_value_and_where_it_comes_from() {
         assert!(page.body.contains(want), "{want}: {}", page.body);
     }
 }
+
+#[tokio::test]
+async fn nothing_offers_to_remove_what_a_sign_in_gives_back() {
+    let (h, admin, _, bob_id) = setup().await;
+    let page = admin.get(&h.url(&format!("/admin/users/{bob_id}"))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("required: every account holds it"), "{}", page.body);
+    assert!(!page.body.contains("aria-label=\"Remove permission read_books\""), "{}", page.body);
+    // What an administrator gave can go, and looks like it.
+    assert!(
+        page.body.contains("class=\"danger\" aria-label=\"Remove permission download_books\""),
+        "{}",
+        page.body
+    );
+}
