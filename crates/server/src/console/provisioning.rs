@@ -49,7 +49,32 @@ pub(super) struct ScopeView {
     pub hooks: String,
     /// The hooks the configuration file defines.
     pub known_hooks: String,
+    /// The claims last tested in this form, and what these settings (as edited, not
+    /// saved) decide for them.
+    pub claims: String,
+    pub tested: Option<Tested>,
+    /// Providers to test the global settings with (the first is chosen).
+    pub test_providers: Vec<(String, bool)>,
 }
+
+/// What the settings in a form decide for some claims.
+pub(super) struct Tested {
+    pub provider: String,
+    pub decision: String,
+    pub message: Option<String>,
+    pub trace: Vec<String>,
+}
+
+/// A form being tried: its scope, the settings as edited, the claims, what they decided.
+struct Draft {
+    slug: String,
+    policy: ProvisioningPolicy,
+    claims: String,
+    test_provider: String,
+    tested: Result<Tested, String>,
+}
+
+const SAMPLE_CLAIMS: &str = "{\n  \"sub\": \"248289761001\",\n  \"preferred_username\": \"jane\",\n  \"email\": \"jane@example.org\",\n  \"email_verified\": true,\n  \"groups\": [\"readers\"]\n}";
 
 #[derive(Template)]
 #[template(path = "console_provisioning.html")]
@@ -116,6 +141,9 @@ fn view(
         rules: serde_json::to_string_pretty(&p.rules).unwrap_or_else(|_| "[]".into()),
         hooks: p.hooks.join(", "),
         known_hooks,
+        claims: SAMPLE_CLAIMS.to_owned(),
+        tested: None,
+        test_providers: Vec::new(),
     }
 }
 
@@ -124,6 +152,16 @@ async fn page(
     req: &Req,
     notice: Option<String>,
     failed: Option<(&str, String)>,
+) -> PageResult {
+    page_with(app, req, notice, failed, None).await
+}
+
+async fn page_with(
+    app: &App,
+    req: &Req,
+    notice: Option<String>,
+    failed: Option<(&str, String)>,
+    draft: Option<Draft>,
 ) -> PageResult {
     let read = app
         .db(move |d| {
@@ -180,6 +218,42 @@ async fn page(
             error_of(slug),
             known_hooks.clone(),
         ));
+    }
+    let slugs: Vec<String> = registry.providers.keys().cloned().collect();
+    for s in &mut scopes {
+        s.test_providers = slugs.iter().map(|p| (p.clone(), false)).collect();
+        if let Some(first) = s.test_providers.first_mut() {
+            first.1 = true;
+        }
+    }
+    // The form being tried shows as edited, with its claims and what they decided.
+    let mut failed = failed;
+    if let Some(d) = draft
+        && let Some(i) = scopes.iter().position(|s| s.slug == d.slug)
+        && let Some(s) = scopes.get(i)
+    {
+        let mut v = view(
+            &d.slug,
+            s.name.clone(),
+            &d.policy,
+            &catalogue,
+            s.inherits,
+            None,
+            s.known_hooks.clone(),
+        );
+        v.claims = d.claims;
+        v.test_providers = slugs
+            .iter()
+            .map(|p| (p.clone(), *p == d.test_provider))
+            .collect();
+        match d.tested {
+            Ok(t) => v.tested = Some(t),
+            Err(e) => v.error = Some(e),
+        }
+        if let Some(slot) = scopes.get_mut(i) {
+            *slot = v;
+        }
+        failed = None;
     }
     let (csrf, cookie) = csrf_token(app, &req.headers);
     let status = if failed.is_some() {
@@ -292,6 +366,9 @@ async fn save(
     if !global && app.provider(&slug).is_none() {
         return crate::ops::not_found(req).await;
     }
+    if pairs.iter().any(|(k, v)| k == "action" && v == "test") {
+        return test(&app, &req, &slug, &pairs).await;
+    }
     let changes = if inherit {
         Map::new()
     } else {
@@ -329,6 +406,104 @@ async fn save(
             .into_response(),
         Err(e) => admin_failure(&req, &e),
     }
+}
+
+/// Tries a form's settings, as edited and unsaved, on the claims it holds: what a sign-in
+/// would decide, with the trace. Nothing is saved; the form comes back as it was.
+async fn test(app: &App, req: &Req, slug: &str, pairs: &[(String, String)]) -> Response {
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let claims_text = field("claims").unwrap_or_default();
+    let provider = if slug == "global" {
+        field("test_provider").unwrap_or_default()
+    } else {
+        slug.to_owned()
+    };
+    let changes = match document(pairs) {
+        Ok(d) => d,
+        Err(message) => {
+            return page(app, req, None, Some((slug, message)))
+                .await
+                .into_response();
+        }
+    };
+    let saved = match app
+        .db(|d| {
+            crate::registry::read_saved(d)
+                .map_err(|e| ssogate_store::StoreError::Corrupt(e.to_string()))
+        })
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
+    let mut draft = saved;
+    if slug == "global" {
+        draft.global = Some(Value::Object(changes));
+    } else {
+        draft
+            .settings
+            .insert(slug.to_owned(), Value::Object(changes));
+    }
+    let Some(entry) = app.provider(&provider) else {
+        return page(
+            app,
+            req,
+            None,
+            Some((
+                slug,
+                format!("choose a provider to test with (\"{provider}\" is not one)"),
+            )),
+        )
+        .await
+        .into_response();
+    };
+    let compiled = app.config.compile(&entry.config, &draft);
+    let (policy, tested) = match compiled {
+        Err(e) => {
+            return page(app, req, None, Some((slug, e.to_string())))
+                .await
+                .into_response();
+        }
+        Ok((engine, policy)) => {
+            let tested = match serde_json::from_str::<Value>(&claims_text) {
+                Ok(claims) if claims.is_object() => {
+                    let sources = ssogate_core::claims::ClaimSources::id_token(claims);
+                    match app.db(move |d| d.decide(engine, sources)).await {
+                        Ok(outcome) => Ok(Tested {
+                            provider: provider.clone(),
+                            decision: outcome.decision.code().to_owned(),
+                            message: outcome.reason().map(ToString::to_string),
+                            trace: outcome.trace.to_strings(),
+                        }),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Ok(_) => Err("the claims to test are a JSON object, { … }".to_owned()),
+                Err(e) => Err(format!("the claims to test are not JSON: {e}")),
+            };
+            let policy = if slug == "global" {
+                app.config.global_policy(&draft).unwrap_or(policy)
+            } else {
+                policy
+            };
+            (policy, tested)
+        }
+    };
+    page_with(
+        app,
+        req,
+        None,
+        None,
+        Some(Draft {
+            slug: slug.to_owned(),
+            policy,
+            claims: claims_text,
+            test_provider: provider,
+            tested,
+        }),
+    )
+    .await
+    .into_response()
 }
 
 /// Saves one provider's settings whole, as its own.

@@ -1305,12 +1305,77 @@ async fn nothing_offers_to_remove_what_a_sign_in_gives_back() {
     let (h, admin, _, bob_id) = setup().await;
     let page = admin.get(&h.url(&format!("/admin/users/{bob_id}"))).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("required: every account holds it"), "{}", page.body);
-    assert!(!page.body.contains("aria-label=\"Remove permission read_books\""), "{}", page.body);
-    // What an administrator gave can go, and looks like it.
     assert!(
-        page.body.contains("class=\"danger\" aria-label=\"Remove permission download_books\""),
+        page.body.contains("required: every account holds it"),
         "{}",
         page.body
     );
+    assert!(
+        !page
+            .body
+            .contains("aria-label=\"Remove permission read_books\""),
+        "{}",
+        page.body
+    );
+    // What an administrator gave can go, and looks like it.
+    assert!(
+        page.body
+            .contains("class=\"danger\" aria-label=\"Remove permission download_books\""),
+        "{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn rules_are_tested_against_claims_before_they_are_saved() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/provisioning")).await;
+    let csrf = page.input("csrf").unwrap();
+    let rules = r#"[{"name": "no contractors", "when": "'contractors' in groups", "deny": true, "message": "Contractors use the partner portal."}]"#;
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning/fake"),
+            &[
+                ("csrf", &csrf),
+                ("auto_provision", "true"),
+                ("rules", rules),
+                (
+                    "claims",
+                    r#"{"sub": "x1", "preferred_username": "carol", "groups": ["contractors"]}"#,
+                ),
+                ("action", "test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("<strong>reject</strong>"), "{}", r.body);
+    assert!(
+        r.body.contains("Contractors use the partner portal."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Not saved yet."));
+    // The form comes back as edited…
+    assert!(r.body.contains("no contractors"), "{}", r.body);
+    // …and nothing was saved: a sign-in with those claims is not refused.
+    h.idp.set_user(
+        "x1",
+        serde_json::json!({"preferred_username": "carol", "groups": ["contractors"]}),
+    );
+    let b = crate::support::Browser::new();
+    assert_eq!(b.login(&h, "x1").await.status, 303);
+    // A rule that does not compile is said so, at its key.
+    let r = admin
+        .post(
+            &h.url("/admin/provisioning/fake"),
+            &[
+                ("csrf", &csrf),
+                ("rules", r#"[{"name": "bad", "when": "groups ++"}]"#),
+                ("claims", "{}"),
+                ("action", "test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("bad"), "{}", r.body);
 }
