@@ -313,6 +313,10 @@ pub struct Stats {
     pub providers: Vec<(String, i64, i64, i64)>,
     /// The latest refused or failed sign-ins: (event id, at, provider, reason, subject).
     pub refusals: Vec<(i64, i64, String, String, String)>,
+    /// (day, sign-ins that day): accounts signed in, first sign-ins included.
+    pub sign_ins: Vec<(i64, i64)>,
+    /// Refused or failed sign-ins since then by reason, most first.
+    pub reasons: Vec<(String, i64)>,
 }
 
 pub(crate) fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
@@ -375,10 +379,32 @@ pub(crate) fn stats(db: &mut dyn Db, since: i64) -> Result<Stats, StoreError> {
             ))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+    let sign_ins = db
+        .query(
+            "SELECT (at / 86400) * 86400 AS day, COUNT(*) FROM audit_events
+             WHERE at >= $1 AND event IN ('login', 'identity.linked', 'user.provisioned')
+             GROUP BY day ORDER BY day",
+            &[since.into()],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?.int()?, r.get(1)?.int()?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let reasons = db
+        .query(
+            "SELECT coalesce(reason, 'unknown') AS why, COUNT(*) AS n FROM audit_events
+             WHERE at >= $1 AND event IN ('login.failed', 'login.rejected')
+             GROUP BY why ORDER BY n DESC, why",
+            &[since.into()],
+        )?
+        .iter()
+        .map(|r| Ok((r.get(0)?.text()?, r.get(1)?.int()?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Stats {
         accounts,
         days,
         providers,
         refusals,
+        sign_ins,
+        reasons,
     })
 }

@@ -25,8 +25,10 @@ struct DashboardPage<'a> {
     totals: Vec<(&'static str, i64)>,
     accounts: Vec<(String, String, i64)>,
     chart: String,
-    /// (day, provisioned, refused) for the table under the chart.
-    days: Vec<(String, i64, i64)>,
+    /// (day, sign-ins, provisioned, refused) for the table under the chart.
+    days: Vec<(String, i64, i64, i64)>,
+    /// Refusals by reason, 30 days.
+    reasons: Vec<(String, i64)>,
     provisioned: i64,
     failures: i64,
     providers: Vec<(String, i64, i64, i64)>,
@@ -61,27 +63,52 @@ fn nice(n: i64) -> i64 {
     }
 }
 
-/// The 30 days from `today - 29` to `today`: (day, provisioned, refused).
-fn series(days: &[(i64, i64, i64)], today: i64) -> Vec<(i64, i64, i64)> {
+/// One day of the chart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Day {
+    at: i64,
+    provisioned: i64,
+    refused: i64,
+    signed_in: i64,
+}
+
+/// The 30 days from `today - 29` to `today`.
+fn series(days: &[(i64, i64, i64)], sign_ins: &[(i64, i64)], today: i64) -> Vec<Day> {
     let first = today - 29 * 86_400;
-    let mut out: Vec<(i64, i64, i64)> = (0..30).map(|i| (first + i * 86_400, 0, 0)).collect();
+    let mut out: Vec<Day> = (0..30)
+        .map(|i| Day {
+            at: first + i * 86_400,
+            ..Day::default()
+        })
+        .collect();
     for (day, p, f) in days {
-        let i = (day - first).div_euclid(86_400);
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| out.get_mut(i)) {
-            slot.1 = *p;
-            slot.2 = *f;
-        }
+        set(&mut out, first, *day, |d| {
+            d.provisioned = *p;
+            d.refused = *f;
+        });
+    }
+    for (day, n) in sign_ins {
+        set(&mut out, first, *day, |d| d.signed_in = *n);
     }
     out
 }
 
+fn set(out: &mut [Day], first: i64, day: i64, f: impl FnOnce(&mut Day)) {
+    if let Some(d) = usize::try_from((day - first).div_euclid(86_400))
+        .ok()
+        .and_then(|i| out.get_mut(i))
+    {
+        f(d);
+    }
+}
+
 /// An SVG chart with a dated x axis and a labelled y scale; only numbers and our own
 /// labels go in.
-fn chart(series: &[(i64, i64, i64)]) -> String {
+fn chart(series: &[Day]) -> String {
     let max = nice(
         series
             .iter()
-            .map(|(_, p, f)| (*p).max(*f))
+            .map(|d| d.provisioned.max(d.refused).max(d.signed_in))
             .max()
             .unwrap_or(0)
             .max(1),
@@ -95,7 +122,7 @@ fn chart(series: &[(i64, i64, i64)]) -> String {
     let y = |v: i64| top + plot_h - v * plot_h / max;
     let mut svg = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"chart-title\" xmlns=\"http://www.w3.org/2000/svg\">\
-         <title id=\"chart-title\">Accounts provisioned (bars) and refused or failed sign-ins (line) per day over the last 30 days; the numbers are in the table below</title>"
+         <title id=\"chart-title\">Sign-ins (green line), accounts provisioned (blue bars) and refused or failed sign-ins (red line) per day over the last 30 days; the numbers are in the table below</title>"
     );
     // The y scale: 0, half, max, with grid lines.
     let ticks: Vec<i64> = if max >= 2 {
@@ -115,7 +142,9 @@ fn chart(series: &[(i64, i64, i64)]) -> String {
         ));
     }
     let mut line = String::new();
-    for (i, (day, p, f)) in (0i64..).zip(series.iter()) {
+    let mut signed = String::new();
+    for (i, d) in (0i64..).zip(series.iter()) {
+        let (day, p, f) = (&d.at, &d.provisioned, &d.refused);
         let x = left + i * step;
         let top_p = y(*p);
         if *p > 0 {
@@ -129,6 +158,15 @@ fn chart(series: &[(i64, i64, i64)]) -> String {
         }
         let cx = x + step / 2;
         line.push_str(&format!("{cx},{} ", y(*f)));
+        signed.push_str(&format!("{cx},{} ", y(d.signed_in)));
+        if d.signed_in > 0 {
+            svg.push_str(&format!(
+                "<circle cx=\"{cx}\" cy=\"{}\" r=\"3\" fill=\"#1a7f37\"><title>{}: {} sign-ins</title></circle>",
+                y(d.signed_in),
+                short_date(*day),
+                d.signed_in
+            ));
+        }
         if *f > 0 {
             svg.push_str(&format!(
                 "<circle cx=\"{cx}\" cy=\"{}\" r=\"3\" fill=\"#b42318\"><title>{}: {f} refused or failed</title></circle>",
@@ -149,7 +187,9 @@ fn chart(series: &[(i64, i64, i64)]) -> String {
         }
     }
     svg.push_str(&format!(
-        "<polyline points=\"{}\" fill=\"none\" stroke=\"#b42318\" stroke-width=\"2\"/></svg>",
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#1a7f37\" stroke-width=\"2\" stroke-dasharray=\"6 3\"/>\
+         <polyline points=\"{}\" fill=\"none\" stroke=\"#b42318\" stroke-width=\"2\"/></svg>",
+        signed.trim_end(),
         line.trim_end()
     ));
     svg
@@ -163,7 +203,7 @@ pub(crate) async fn dashboard(
     let today = app.now().div_euclid(86_400) * 86_400;
     let since = today - 29 * 86_400;
     let stats = app.db(move |d| d.stats(since)).await.or_page(&req)?;
-    let days = series(&stats.days, today);
+    let days = series(&stats.days, &stats.sign_ins, today);
     let count = |status: &str| {
         stats
             .accounts
@@ -172,8 +212,8 @@ pub(crate) async fn dashboard(
             .map(|a| a.2)
             .sum::<i64>()
     };
-    let provisioned: i64 = days.iter().map(|d| d.1).sum();
-    let failures: i64 = days.iter().map(|d| d.2).sum();
+    let provisioned: i64 = days.iter().map(|d| d.provisioned).sum();
+    let failures: i64 = days.iter().map(|d| d.refused).sum();
     let sign_ins: i64 = stats.providers.iter().map(|p| p.1).sum();
     Ok(pages::render(
         StatusCode::OK,
@@ -192,9 +232,10 @@ pub(crate) async fn dashboard(
             days: days
                 .iter()
                 .rev()
-                .filter(|d| d.1 > 0 || d.2 > 0)
-                .map(|d| (short_date(d.0), d.1, d.2))
+                .filter(|d| d.provisioned > 0 || d.refused > 0 || d.signed_in > 0)
+                .map(|d| (short_date(d.at), d.signed_in, d.provisioned, d.refused))
                 .collect(),
+            reasons: stats.reasons,
             provisioned,
             failures,
             providers: stats.providers,
@@ -225,8 +266,11 @@ mod tests {
             [1, 5, 10, 20, 200]
         );
         let today = 1_795_392_000; // 2026-11-23
-        let s = series(&[(today, 3, 1)], today);
-        assert_eq!((s[29].1, s[29].2, s.len()), (3, 1, 30));
+        let s = series(&[(today, 3, 1)], &[(today - 86_400, 4)], today);
+        assert_eq!(
+            (s[29].provisioned, s[29].refused, s[28].signed_in, s.len()),
+            (3, 1, 4, 30)
+        );
         let svg = chart(&s);
         assert!(
             svg.contains(">Oct 25<") && svg.contains(">Nov 23<"),

@@ -1379,3 +1379,44 @@ async fn rules_are_tested_against_claims_before_they_are_saved() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("bad"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_sign_ins_provisioning_and_refusals_by_reason_and_provider() {
+    let (h, admin, _, _) = setup().await;
+    let d = h.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        d.record_event(ssogate_store::audit::NewEvent {
+            at: ssogate_store::RequestContext::now().now,
+            event: "login.rejected".into(),
+            outcome: "failure".into(),
+            reason: Some("not_in_allowed_group".into()),
+            provider: Some("fake".into()),
+            subject: Some("mallory".into()),
+            ..Default::default()
+        })
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let page = admin.get(&h.url("/admin")).await;
+    assert_eq!(page.status, 200);
+    let main = &page.body[page.body.find("<main>").unwrap()..];
+    // alice and bob signed in once each (their first sign-ins).
+    assert!(
+        main.contains("<span class=\"n\">2</span> <span>Provisioned, 30 days</span>"),
+        "{main}"
+    );
+    assert!(
+        main.contains("<span class=\"n\">1</span> <span>Refused, 30 days</span>"),
+        "{main}"
+    );
+    assert!(main.contains("<tr><td>fake</td><td>2</td><td>2</td><td><a href=\"/admin/audit?provider=fake&amp;outcome=failure\">1</a></td></tr>"), "{main}");
+    assert!(
+        main.contains("<td><code>not_in_allowed_group</code></td><td>1</td>"),
+        "{main}"
+    );
+    assert!(
+        main.contains("<td>mallory</td><td><a href=\"/admin/audit/"),
+        "{main}"
+    );
+}
