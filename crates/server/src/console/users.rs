@@ -46,6 +46,8 @@ struct UsersPage<'a> {
     groups: Vec<(String, bool)>,
     users: Vec<UserRow>,
     next: Option<String>,
+    /// Back to the first page with the same filters, when on a later one.
+    first: Option<String>,
     /// How many match, over all pages.
     total: i64,
     /// For the bulk actions' form.
@@ -167,6 +169,15 @@ pub(crate) async fn users(
                 })
                 .collect(),
             next,
+            first: q.contains_key("after").then(|| {
+                let mut s = url::form_urlencoded::Serializer::new(String::new());
+                for (k, v) in &q {
+                    if k != "after" && k != "notice" {
+                        s.append_pair(k, v);
+                    }
+                }
+                format!("/admin/users?{}", s.finish())
+            }),
             total,
             csrf,
             notice: q.get("notice").map(|n| n.chars().take(200).collect()),
