@@ -439,7 +439,18 @@ pub(crate) fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError>
     )?;
     let tokens = db.exec("DELETE FROM op_tokens WHERE expires_at <= $1", args![now])?
         + db.exec("DELETE FROM op_refresh WHERE expires_at <= $1", args![now])?;
-    Ok((sessions, states + codes + tokens))
+    // Finished deliveries (webhooks, back-channel logouts) stay in the log for a while,
+    // then go; pending ones stay until they are done.
+    let log_until = now - crate::directory::webhooks::LOG_DAYS * 86_400;
+    let logs = db.exec(
+        "DELETE FROM webhook_deliveries
+         WHERE coalesce(delivered_at, failed_at) IS NOT NULL AND coalesce(delivered_at, failed_at) <= $1",
+        args![log_until],
+    )? + db.exec(
+        "DELETE FROM op_logouts WHERE delivered_at IS NOT NULL AND delivered_at <= $1",
+        args![log_until],
+    )?;
+    Ok((sessions, states + codes + tokens + logs))
 }
 
 #[cfg(test)]

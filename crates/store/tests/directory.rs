@@ -2204,6 +2204,17 @@ fn webhook_events_are_written_with_the_change_claimed_once_and_logged(f: Fixture
         page.iter().map(|d| d.id).collect::<Vec<_>>(),
         [log[3].id, log[4].id]
     );
+    // Finished deliveries leave the log after 30 days; pending ones stay.
+    let before = s.deliveries(Some("all"), None, 1000).unwrap();
+    s.sweep(T + 80 + 31 * 86_400).unwrap();
+    let after = s.deliveries(Some("all"), None, 1000).unwrap();
+    assert!(
+        after.len() < before.len(),
+        "{} → {}",
+        before.len(),
+        after.len()
+    );
+    assert!(after.iter().all(|d| d.state() == "pending"), "{after:?}");
     // Removing an endpoint takes its log with it.
     assert!(s.remove_webhook("all").unwrap());
     assert!(s.deliveries(Some("all"), None, 100).unwrap().is_empty());

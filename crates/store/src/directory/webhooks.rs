@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use ssogate_core::domain::UserId;
 use ssogate_core::events::{EventType, Subscription};
 
+/// How long finished deliveries stay in the log (`sweep` removes them after).
+pub const LOG_DAYS: i64 = 30;
+
 /// An endpoint, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
