@@ -84,7 +84,11 @@ pub fn apply(resource: &mut Value, ops: &[Operation], read_only: &[&str]) -> Res
                     ));
                 };
                 for (k, v) in attrs {
-                    if k.eq_ignore_ascii_case("schemas") {
+                    // A whole resource sent back (Okta renames a group with its `id` in
+                    // the value): what cannot change is passed over, not refused.
+                    if k.eq_ignore_ascii_case("schemas")
+                        || read_only.iter().any(|r| r.eq_ignore_ascii_case(k))
+                    {
                         continue;
                     }
                     let path = filter::parse_path(k)?;
@@ -400,6 +404,20 @@ mod tests {
         assert_eq!(
             out["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
             "R&D"
+        );
+    }
+
+    #[test]
+    fn okta_renames_a_group_with_its_id_in_the_value() {
+        let g = json!({"id": "7", "displayName": "eng", "members": []});
+        let out = run(
+            g,
+            json!([{"op": "replace", "value": {"id": "7", "displayName": "Engineering"}}]),
+        )
+        .unwrap();
+        assert_eq!(
+            (out["id"].as_str(), out["displayName"].as_str()),
+            (Some("7"), Some("Engineering"))
         );
     }
 
