@@ -34,6 +34,12 @@ pub(crate) struct RawClient {
     access_token_seconds: i64,
     #[serde(default = "two_weeks")]
     refresh_token_days: i64,
+    /// `public` (the account's id) or `pairwise` (a `sub` per sector).
+    #[serde(default)]
+    subject_type: Option<String>,
+    /// The sector of a pairwise client, when its redirect URIs are on several hosts.
+    #[serde(default)]
+    sector_identifier: Option<String>,
 }
 
 fn two_weeks() -> i64 {
@@ -190,6 +196,36 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
             "Use at least 24 random characters.",
         ));
     }
+    let subject = match raw.subject_type.as_deref() {
+        None | Some("public") => ssogate_op::client::Subject::Public,
+        Some("pairwise") => {
+            let hosts: std::collections::BTreeSet<String> = raw
+                .redirect_uris
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok())
+                .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+                .collect();
+            let sector = match (&raw.sector_identifier, hosts.len()) {
+                (Some(s), _) if !s.trim().is_empty() => s.trim().to_ascii_lowercase(),
+                (_, 1) => hosts.into_iter().next().unwrap_or_default(),
+                _ => {
+                    return Err(bad(
+                        "sector_identifier",
+                        "a pairwise client's redirect URIs are on several hosts, so its sector is not clear".into(),
+                        "Set sector_identifier to the host that names the application (e.g. \"app.example.org\"), and keep it: changing it changes every sub.",
+                    ));
+                }
+            };
+            ssogate_op::client::Subject::Pairwise { sector }
+        }
+        Some(other) => {
+            return Err(bad(
+                "subject_type",
+                format!("\"{other}\" is not public or pairwise"),
+                "Use subject_type = \"pairwise\" for a sub of its own per application, or leave it out.",
+            ));
+        }
+    };
     Ok(Client {
         id: id.to_owned(),
         name: raw.name.unwrap_or_else(|| id.to_owned()),
@@ -212,5 +248,6 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         id_token_seconds: raw.id_token_seconds,
         access_token_seconds: raw.access_token_seconds,
         refresh_token_seconds: raw.refresh_token_days * 86_400,
+        subject,
     })
 }

@@ -137,6 +137,16 @@ fn errors_name_the_file_the_key_and_what_to_do() {
             "providers.corp.scopes",
             &["openid"],
         ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\", \"https://b.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nsubject_type = \"pairwise\"\n",
+            "clients.app.sector_identifier",
+            &["several hosts", "sector_identifier"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nsubject_type = \"secret\"\n",
+            "clients.app.subject_type",
+            &["public or pairwise"],
+        ),
     ];
     for (text, key, needles) in cases {
         Jail::expect_with(|jail| {

@@ -60,6 +60,30 @@ impl Access {
     }
 }
 
+/// Which `sub` a client is given for an account (OpenID Connect Core 8).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Subject {
+    /// The account's id, the same for every client.
+    #[default]
+    Public,
+    /// A value of its own per sector (the host of its redirect URIs, or the configured
+    /// sector identifier): clients of different sectors cannot tell they see one person.
+    Pairwise { sector: String },
+}
+
+/// The pairwise `sub` of account `local` in `sector`: HMAC-SHA256 keyed with the
+/// provider's salt over the sector and the account id, base64url — stable, and not to
+/// be reversed or matched across sectors without the salt (OpenID Connect Core 8.1).
+pub fn pairwise_sub(sector: &str, local: &str, salt: &[u8]) -> String {
+    use base64::Engine as _;
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, salt);
+    let mut ctx = aws_lc_rs::hmac::Context::with_key(&key);
+    ctx.update(sector.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(local.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
+}
+
 /// One client, as configured.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -83,10 +107,19 @@ pub struct Client {
     pub access_token_seconds: i64,
     /// How long a refresh token lives (rotated at every use); 0: none are issued.
     pub refresh_token_seconds: i64,
+    pub subject: Subject,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
         self.auth == ClientAuth::None
+    }
+
+    /// The `sub` this client is given for account `local`.
+    pub fn sub(&self, local: &str, salt: &[u8]) -> String {
+        match &self.subject {
+            Subject::Public => local.to_owned(),
+            Subject::Pairwise { sector } => pairwise_sub(sector, local, salt),
+        }
     }
 }

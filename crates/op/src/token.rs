@@ -191,6 +191,7 @@ mod tests {
             id_token_seconds: 300,
             access_token_seconds: 600,
             refresh_token_seconds: 0,
+            subject: Default::default(),
         }
     }
 

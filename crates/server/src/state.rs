@@ -78,6 +78,8 @@ pub struct Inner {
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
     /// The HTTP client provisioning hooks are called with, made at the first call.
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
+    /// The salt of pairwise subjects, once read from (or made in) the directory.
+    pub(crate) op_salt: std::sync::OnceLock<Vec<u8>>,
     /// The provider's signing key, once read from (or made in) the directory.
     /// (the key, when it was read: it is read again after a minute, for rotations).
     pub(crate) op_key: std::sync::RwLock<Option<(Arc<ssogate_op::keys::SigningKey>, i64)>>,
@@ -133,6 +135,7 @@ impl App {
             })?,
             reloads_done: std::sync::atomic::AtomicU64::new(0),
             hooks_http: std::sync::OnceLock::new(),
+            op_salt: std::sync::OnceLock::new(),
             op_key: std::sync::RwLock::new(None),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,

@@ -290,7 +290,7 @@ fn migrate_creates_the_database_and_is_idempotent() {
             .assert()
             .success()
             .stdout(
-                predicate::str::contains("schema up to date (version 12)").and(
+                predicate::str::contains("schema up to date (version 13)").and(
                     predicate::str::contains("10 permissions, 3 libraries, 3 groups"),
                 ),
             );

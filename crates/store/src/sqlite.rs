@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0010_lifecycle.sql"),
     include_str!("../migrations/sqlite/0011_webhooks.sql"),
     include_str!("../migrations/sqlite/0012_scim.sql"),
+    include_str!("../migrations/sqlite/0013_op_secrets.sql"),
 ];
 
 /// The schema version this build creates and understands.

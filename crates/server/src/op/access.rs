@@ -46,9 +46,16 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         Err(e) => return crate::respond::server_problem(&e),
     };
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
+    let mut p = person(&user);
+    if let Some(client) = app.config.clients.get(&grant.client_id) {
+        p.sub = match super::subject(&app, client, grant.user_id).await {
+            Ok(s) => s,
+            Err(e) => return crate::respond::server_problem(&e),
+        };
+    }
     (
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(claims::released(&person(&user), &scopes)),
+        axum::Json(claims::released(&p, &scopes)),
     )
         .into_response()
 }
@@ -111,6 +118,13 @@ pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) ->
         return inactive();
     };
     // An account disabled since is not active either.
+    let sub = match app.config.clients.get(&grant.client_id) {
+        Some(c) => match super::subject(&app, c, grant.user_id).await {
+            Ok(s) => s,
+            Err(e) => return crate::respond::server_problem(&e),
+        },
+        None => grant.user_id.0.to_string(),
+    };
     match app.db(move |d| d.user(grant.user_id)).await {
         Ok(Some(u)) if u.status == UserStatus::Active => (
             [(header::CACHE_CONTROL, "no-store")],
@@ -121,7 +135,7 @@ pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) ->
                 "username": u.username,
                 "token_type": if kind == "access_token" { "Bearer" } else { "refresh_token" },
                 "exp": exp,
-                "sub": u.id.0.to_string(),
+                "sub": sub,
                 "aud": grant.client_id,
                 "iss": issuer(&app),
             })),

@@ -83,14 +83,13 @@ async fn send_logout(
 ) -> Result<(), String> {
     let key = signing_key(app).await?;
     let jti = ssogate_op::random_token(16).map_err(|e| e.to_string())?;
-    let claims = claims::logout_token(
-        issuer(app),
-        &p.client_id,
-        &p.user_id.0.to_string(),
-        &p.sid,
-        &jti,
-        now,
-    );
+    let sub = match app.config.clients.get(&p.client_id) {
+        Some(c) => super::subject(app, c, p.user_id)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => p.user_id.0.to_string(),
+    };
+    let claims = claims::logout_token(issuer(app), &p.client_id, &sub, &p.sid, &jti, now);
     let token = key
         .sign_typed(&claims, "logout+jwt")
         .map_err(|e| e.to_string())?;
@@ -214,9 +213,21 @@ pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> R
         Ok(s) => s,
         Err(e) => return crate::respond::server_error(req.t, &e),
     };
+    // The hint names the person as its client saw them (pairwise clients: their own sub).
+    let expected = match (
+        &session,
+        ask.client.as_ref().and_then(|c| app.config.clients.get(c)),
+    ) {
+        (Some((_, s)), Some(c)) => match super::subject(&app, c, s.user_id).await {
+            Ok(sub) => Some(sub),
+            Err(e) => return crate::respond::server_error(req.t, &e),
+        },
+        (Some((_, s)), None) => Some(s.user_id.0.to_string()),
+        (None, _) => None,
+    };
     match session {
         None => found(ask.back.as_deref().unwrap_or("/logged-out")),
-        Some((secret, s)) if ask.hinted_sub.as_deref() == Some(&s.user_id.0.to_string()) => {
+        Some((secret, s)) if ask.hinted_sub.is_some() && ask.hinted_sub == expected => {
             end_and_return(&app, &req, &secret, s.user_id, &ask).await
         }
         Some(_) => {

@@ -106,6 +106,32 @@ async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, usize), String> {
     Ok((keys, signer))
 }
 
+/// The `sub` `client` is given for an account: its id, or (pairwise clients) a value of
+/// the client's sector keyed with the salt every instance shares.
+pub(crate) async fn subject(
+    app: &App,
+    client: &ssogate_op::client::Client,
+    user: ssogate_core::domain::UserId,
+) -> Result<String, ssogate_store::StoreError> {
+    let local = user.0.to_string();
+    if client.subject == ssogate_op::client::Subject::Public {
+        return Ok(local);
+    }
+    let salt = match app.op_salt.get() {
+        Some(s) => s.clone(),
+        None => {
+            let fresh = ssogate_op::random_token(32)
+                .map_err(|e| ssogate_store::StoreError::Corrupt(e.to_string()))?;
+            let kept = app
+                .db(move |d| d.op_secret("pairwise_salt", &fresh))
+                .await?
+                .into_bytes();
+            app.op_salt.get_or_init(|| kept).clone()
+        }
+    };
+    Ok(client.sub(&local, &salt))
+}
+
 /// The signing key every instance shares, read from the directory (made there once).
 async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
     let now = app.now();

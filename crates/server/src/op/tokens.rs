@@ -281,8 +281,12 @@ async fn issue(
     if !nonce {
         granted.nonce = None;
     }
+    let mut subject_of = person(&user);
+    subject_of.sub = super::subject(app, client, user_id)
+        .await
+        .map_err(store_failed)?;
     let claims = claims::id_token(
-        &person(&user),
+        &subject_of,
         &granted,
         &Issued {
             issuer: issuer(app),

@@ -29,11 +29,16 @@ struct Downstream {
 }
 
 async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
+    chain_with("").await
+}
+
+/// [`chain`] with more keys in the `downstream` client's table.
+async fn chain_with(downstream_keys: &str) -> (Harness, Downstream, tokio::net::TcpListener) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_base = format!("http://{}", listener.local_addr().unwrap());
     let op = Harness::start(Opts {
         extra: leak(format!(
-            "[clients.downstream]\nname = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n\n[clients.staff]\nname = \"Staff wiki\"\nredirect_uris = [\"{app_base}/staff/callback\"]\nsecret = \"{SECRET}\"\naccess = {{ groups = [\"Admins\"] }}\n"
+            "[clients.downstream]\n{downstream_keys}name = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n\n[clients.staff]\nname = \"Staff wiki\"\nredirect_uris = [\"{app_base}/staff/callback\"]\nsecret = \"{SECRET}\"\naccess = {{ groups = [\"Admins\"] }}\n"
         )),
         ..Opts::default()
     })
@@ -1297,5 +1302,44 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_after() {
         published().await,
         [next_kid],
         "retired once its tokens expired"
+    );
+}
+
+/// A pairwise client gets a `sub` of its own sector (OpenID Connect Core 8.1): not the
+/// account's id, the same at every sign-in and in userinfo (the application's relying
+/// party checks that), and one every instance computes alike.
+#[tokio::test]
+async fn a_pairwise_client_gets_a_sub_of_its_own_sector() {
+    let (op, app, _) = chain_with("subject_type = \"pairwise\"\n").await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true}),
+    );
+    let b = Browser::new();
+    let r = sign_in_through_the_chain(&b, &op, &app, "alice").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let at_app = app.directory.user_by_username("alice").unwrap().unwrap();
+    let at_op = op.directory.user_by_username("alice").unwrap().unwrap();
+    let sub = at_app.identities[0].subject.clone();
+    assert_ne!(sub, at_op.id.0.to_string(), "not the account's id");
+    let salt = op.directory.op_secret("pairwise_salt", "unused").unwrap();
+    assert_eq!(
+        sub,
+        ssogate_op::client::pairwise_sub("127.0.0.1", &at_op.id.0.to_string(), salt.as_bytes())
+    );
+    // Signing in again (a fresh browser, a fresh ssogate session) finds the same account.
+    let b2 = Browser::new();
+    let r = sign_in_through_the_chain(&b2, &op, &app, "alice").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(app.directory.count(ssogate_store::Table::Users).unwrap(), 1);
+    let disco: serde_json::Value = serde_json::from_str(
+        &b.get(&op.url("/.well-known/openid-configuration"))
+            .await
+            .body,
+    )
+    .unwrap();
+    assert_eq!(
+        disco["subject_types_supported"],
+        json!(["public", "pairwise"])
     );
 }

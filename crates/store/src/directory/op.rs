@@ -176,6 +176,9 @@ pub trait ProviderStore {
     /// The grant of a live access token. (Expired codes and tokens go with
     /// [`crate::SessionStore::sweep`].)
     fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError>;
+    /// The secret kept under `name`: `fresh` if there was none (every instance then reads
+    /// the one that was stored first).
+    fn op_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
 }
 
 fn redeem(db: &mut dyn Db, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
@@ -528,6 +531,23 @@ impl<B: Backend> ProviderStore for B {
                 args![id, error.as_str()],
             )?;
             Ok(())
+        })
+    }
+    fn op_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
+        let (name, fresh) = (name.to_owned(), fresh.to_owned());
+        self.write(move |db, _| {
+            db.exec(
+                "INSERT INTO op_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                args![name.as_str(), fresh.as_str()],
+            )?;
+            db.query(
+                "SELECT value FROM op_secrets WHERE name = $1",
+                args![name.as_str()],
+            )?
+            .first()
+            .map(|r| r.get(0)?.text())
+            .transpose()?
+            .ok_or_else(|| StoreError::Corrupt("a provider secret vanished as it was kept".into()))
         })
     }
     fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError> {

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0010_lifecycle.sql"),
     include_str!("../../migrations/postgres/0011_webhooks.sql"),
     include_str!("../../migrations/postgres/0012_scim.sql"),
+    include_str!("../../migrations/postgres/0013_op_secrets.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):
