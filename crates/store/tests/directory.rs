@@ -205,6 +205,7 @@ both!(
     administration_reads_and_writes,
     catalogue_items_are_created_renamed_and_deleted_with_their_grants,
     webhook_events_are_written_with_the_change_claimed_once_and_logged,
+    back_channel_logouts_are_claimed_once_by_racing_instances,
 );
 
 fn catalogue_items_are_created_renamed_and_deleted_with_their_grants(f: Fixture) {
@@ -2219,4 +2220,58 @@ fn webhook_events_are_written_with_the_change_claimed_once_and_logged(f: Fixture
     assert!(s.remove_webhook("all").unwrap());
     assert!(s.deliveries(Some("all"), None, 100).unwrap().is_empty());
     assert_eq!(s.webhooks().unwrap().len(), 1);
+}
+
+fn back_channel_logouts_are_claimed_once_by_racing_instances(f: Fixture) {
+    use ssogate_store::directory::op::TokenGrant;
+    let s = f.store.clone();
+    let e = engine(policy());
+    let id = login(&*s, &e, json!({"sub": "ada", "preferred_username": "ada"}))
+        .user_id
+        .unwrap();
+    // Ada signed in to 40 applications (sessions), then her account is disabled.
+    for n in 0..40 {
+        let grant = TokenGrant {
+            client_id: format!("app{n}"),
+            user_id: id,
+            scope: "openid".into(),
+        };
+        s.op_put_token(
+            &format!("t{n}"),
+            &format!("c{n}"),
+            &grant,
+            Some(&format!("sid{n}")),
+            1,
+            10_000,
+        )
+        .unwrap();
+    }
+    s.set_user_status(id, UserStatus::Disabled, 2).unwrap();
+    // Two instances (on SQLite: two threads on one store) claim side by side.
+    let other = f.second.clone().unwrap_or_else(|| s.clone());
+    let claim = |d: std::sync::Arc<dyn Directory>| {
+        std::thread::spawn(move || {
+            let mut mine = Vec::new();
+            for _ in 0..20 {
+                mine.extend(
+                    d.op_claim_logouts(3, 3, |_| 600)
+                        .unwrap()
+                        .into_iter()
+                        .map(|p| p.id),
+                );
+            }
+            mine
+        })
+    };
+    let (a, b) = (claim(s.clone()), claim(other));
+    let (mut a, b) = (a.join().unwrap(), b.join().unwrap());
+    a.extend(b);
+    let total = a.len();
+    a.sort_unstable();
+    a.dedup();
+    assert_eq!(
+        (total, a.len()),
+        (40, 40),
+        "each logout claimed exactly once"
+    );
 }
