@@ -147,7 +147,7 @@ async fn through_provider(c: &Client, base: &str, login: &str) -> String {
     panic!("stuck at the provider: {}", c.current_url().await.unwrap());
 }
 
-async fn body(c: &Client) -> String {
+pub(crate) async fn body(c: &Client) -> String {
     c.find(Locator::Css("body"))
         .await
         .unwrap()
@@ -159,7 +159,7 @@ async fn body(c: &Client) -> String {
 /// Clicks what submits a form or follows a link, and waits until the next page has
 /// loaded (WebDriver may return from a click before the navigation commits): the old
 /// document is marked, and the wait ends when a document without the mark is complete.
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     let before = c.current_url().await.unwrap().to_string();
     c.execute("document.documentElement.dataset.stale = '1'", vec![])
         .await

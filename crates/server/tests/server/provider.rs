@@ -34,12 +34,21 @@ async fn chain() -> (Harness, Downstream, tokio::net::TcpListener) {
 
 /// [`chain`] with more keys in the `downstream` client's table.
 async fn chain_with(downstream_keys: &str) -> (Harness, Downstream, tokio::net::TcpListener) {
+    chain_opts(downstream_keys, "").await
+}
+
+/// [`chain_with`] with lines for ssogate's `[server]` table.
+async fn chain_opts(
+    downstream_keys: &str,
+    server: &'static str,
+) -> (Harness, Downstream, tokio::net::TcpListener) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_base = format!("http://{}", listener.local_addr().unwrap());
     let op = Harness::start(Opts {
         extra: leak(format!(
             "[clients.downstream]\n{downstream_keys}name = \"The app\"\nredirect_uris = [\"{app_base}/auth/sso/callback\"]\nbackchannel_logout_uri = \"{app_base}/auth/sso/backchannel-logout\"\npost_logout_redirect_uris = [\"{app_base}/logged-out\"]\nsecret = \"{SECRET}\"\nscopes = [\"openid\", \"profile\", \"email\", \"groups\", \"permissions\"]\n\n[clients.spa]\npublic = true\nredirect_uris = [\"{app_base}/spa/callback\"]\n\n[clients.staff]\nname = \"Staff wiki\"\nredirect_uris = [\"{app_base}/staff/callback\"]\nsecret = \"{SECRET}\"\naccess = {{ groups = [\"Admins\"] }}\n"
         )),
+        server,
         ..Opts::default()
     })
     .await;
@@ -1341,5 +1350,69 @@ async fn a_pairwise_client_gets_a_sub_of_its_own_sector() {
     assert_eq!(
         disco["subject_types_supported"],
         json!(["public", "pairwise"])
+    );
+}
+
+/// A real browser (headless Chromium) signs in to an application through ssogate's
+/// provider: the application sends it to ssogate, the person signs in there (a local
+/// password), consents to nothing (first-party), and lands signed in at the application.
+#[tokio::test]
+async fn a_real_browser_signs_in_to_an_application_through_ssogate() {
+    let Some(chrome) = crate::external::Chrome::start().await else {
+        return;
+    };
+    // The person signs in at ssogate with a password (local sign-in on: the page offers
+    // it beside the provider instead of starting the provider at once).
+    let (op, app, _) = chain_opts("", "local_login = true").await;
+    let d = op.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        let row: ssogate_store::import::ImportRow = serde_json::from_value(json!({
+            "username": "alice", "email": "alice@example.org", "email_verified": true,
+            "display_name": "Alice Liddell"
+        }))
+        .unwrap();
+        d.import_users(vec![row], 1, false, None, Box::new(|_| {}))
+            .unwrap();
+        let id = d.user_by_username("alice").unwrap().unwrap().id;
+        d.set_password(id, Some("correct horse battery staple"), 1)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let c = &chrome.client;
+    c.goto(&format!("{}/auth/sso/start", app.base))
+        .await
+        .unwrap();
+    // At ssogate's sign-in page.
+    let at = c.current_url().await.unwrap();
+    assert!(
+        at.as_str().starts_with(&op.base) && at.path() == "/login",
+        "{at}"
+    );
+    c.find(fantoccini::Locator::Css("#username"))
+        .await
+        .unwrap()
+        .send_keys("alice")
+        .await
+        .unwrap();
+    c.find(fantoccini::Locator::Css("#password"))
+        .await
+        .unwrap()
+        .send_keys("correct horse battery staple")
+        .await
+        .unwrap();
+    crate::browser::click(c, "form.local button[type=submit]").await;
+    // Back at the application, signed in as the person ssogate provisioned there.
+    let landed = c.current_url().await.unwrap();
+    assert!(landed.as_str().starts_with(&app.base), "{landed}");
+    c.goto(&format!("{}/account", app.base)).await.unwrap();
+    let text = crate::browser::body(c).await;
+    assert!(text.contains("alice"), "{text}");
+    let alice = app.directory.user_by_username("alice").unwrap().unwrap();
+    assert_eq!(alice.display_name.as_deref(), Some("Alice Liddell"));
+    assert!(
+        op.audit().iter().any(|e| e == "op.token/success/"),
+        "{:?}",
+        op.audit()
     );
 }
