@@ -97,6 +97,11 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/effective-settings", get(console::effective))
+        .route("/admin/clients", get(console::clients))
+        .route(
+            "/admin/clients/preview",
+            axum::routing::post(console::client_preview),
+        )
         .route("/admin/audit", get(console::audit))
         .route("/admin/audit/{id}", get(console::audit_event))
         .route("/admin/lifecycle", get(console::lifecycle))

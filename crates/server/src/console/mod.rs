@@ -7,6 +7,7 @@
 
 mod audit;
 mod catalogue;
+mod clients;
 mod dashboard;
 mod effective;
 mod keys;
@@ -18,6 +19,7 @@ mod users;
 mod webhooks;
 
 pub(crate) use audit::{audit, audit_csv, audit_event};
+pub(crate) use clients::{clients, preview as client_preview};
 pub(crate) use dashboard::dashboard;
 pub(crate) use effective::effective;
 pub(crate) use lifecycle::lifecycle;
@@ -155,7 +157,7 @@ fn admin_failure(req: &Req, e: &AdminError) -> Response {
 }
 
 /// The console's sections, in the order of its navigation: (path, label).
-const SECTIONS: [(&str, &str); 11] = [
+const SECTIONS: [(&str, &str); 12] = [
     ("/admin", "Dashboard"),
     ("/admin/users", "Users"),
     ("/admin/provisioning", "Provisioning"),
@@ -166,6 +168,7 @@ const SECTIONS: [(&str, &str); 11] = [
     ("/admin/lifecycle", "Lifecycle"),
     ("/admin/api-keys", "API keys"),
     ("/admin/webhooks", "Webhooks"),
+    ("/admin/clients", "Applications"),
     ("/api/docs", "API"),
 ];
 

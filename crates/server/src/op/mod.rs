@@ -181,8 +181,8 @@ pub(crate) async fn jwks(State(app): State<App>) -> Response {
     }
 }
 
-/// The person's account as claims see it.
-fn person(u: &ExistingUser) -> Person {
+/// The person's account as claims see it (the console's preview too).
+pub(crate) fn person(u: &ExistingUser) -> Person {
     let names = |kind: GrantKind| {
         let mut v: Vec<String> = u
             .grants

@@ -48,7 +48,11 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
     let Some(chrome) = Chrome::start().await else {
         return;
     };
-    let h = Harness::start(Opts::default()).await;
+    let h = Harness::start(Opts {
+        extra: "[clients.wiki]\nname = \"Wiki\"\nredirect_uris = [\"https://wiki.example.org/oidc/callback\"]\nsecret = \"0123456789abcdef0123456789\"\nsubject_type = \"pairwise\"\naccess = { groups = [\"Readers\"] }\n",
+        ..Opts::default()
+    })
+    .await;
     // Ada administers; Bob is an account to look at; a webhook with a delivery.
     let d = h.directory.clone();
     let (ada, bob, secret, event) = tokio::task::spawn_blocking(move || {
@@ -156,6 +160,7 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
         ),
         ("console-api-keys", "/admin/api-keys".to_owned()),
         ("console-webhooks", "/admin/webhooks".to_owned()),
+        ("console-clients", "/admin/clients".to_owned()),
         ("console-webhook", "/admin/webhooks/hr".to_owned()),
         (
             "console-webhook-delete",

@@ -1420,3 +1420,58 @@ async fn the_dashboard_counts_sign_ins_provisioning_and_refusals_by_reason_and_p
         "{main}"
     );
 }
+
+#[tokio::test]
+async fn applications_are_listed_and_show_what_they_would_receive() {
+    let h = Harness::start(Opts {
+        provisioning: ADMINS,
+        extra: "[clients.wiki]\nname = \"Wiki\"\nredirect_uris = [\"https://wiki.example.org/oidc/callback\"]\nsecret = \"0123456789abcdef0123456789\"\nscopes = [\"openid\", \"profile\", \"groups\"]\nsubject_type = \"pairwise\"\naccess = { groups = [\"Staff\"] }\n",
+        ..Opts::default()
+    })
+    .await;
+    h.idp.set_user(
+        "alice",
+        serde_json::json!({"preferred_username": "alice", "groups": ["admins"]}),
+    );
+    let admin = Browser::new();
+    assert_eq!(admin.login(&h, "alice").await.status, 303);
+    let page = admin.get(&h.url("/admin/clients")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("pairwise, sector wiki.example.org"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("groups: Staff"), "{}", page.body);
+    let csrf = page.input("csrf").unwrap();
+    let r = admin
+        .post(
+            &h.url("/admin/clients/preview"),
+            &[("csrf", &csrf), ("client", "wiki"), ("user", "alice")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("client_access_denied"),
+        "alice is not in Staff: {}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("&#34;preferred_username&#34;: &#34;alice&#34;"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("&#34;sub&#34;: &#34;1&#34;") && r.body.contains("&#34;sub&#34;: "),
+        "pairwise, not the id: {}",
+        r.body
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/clients/preview"),
+            &[("csrf", &csrf), ("client", "wiki"), ("user", "nobody")],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+}
