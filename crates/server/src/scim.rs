@@ -405,7 +405,31 @@ async fn list_users(
 
 async fn users_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
     let p = c.provider.clone();
-    let users = app.db(move |d| d.scim_users(&p)).await?;
+    // `userName eq "…"` / `externalId eq "…"` (how clients find an account before
+    // creating it): one indexed lookup, not every account.
+    let lookup = ask
+        .filter
+        .as_deref()
+        .and_then(|f| filter::parse(f).ok())
+        .and_then(|f| {
+            filter::equality(&f).and_then(|(attr, v)| {
+                if attr.eq_ignore_ascii_case("userName") {
+                    Some((Some(v.to_owned()), None))
+                } else if attr.eq_ignore_ascii_case("externalId") {
+                    Some((None, Some(v.to_owned())))
+                } else {
+                    None
+                }
+            })
+        });
+    let users = match lookup {
+        Some((name, ext)) => app
+            .db(move |d| d.scim_user_where(&p, name.as_deref(), ext.as_deref()))
+            .await?
+            .into_iter()
+            .collect(),
+        None => app.db(move |d| d.scim_users(&p)).await?,
+    };
     ask.answer(users.iter().map(|u| user_json(app, u).0).collect())
 }
 

@@ -160,6 +160,16 @@ async fn a_pushed_user_is_the_account_its_sign_in_finds_and_scim_groups_are_scim
     assert_eq!(s, 201, "{alice}");
     assert_eq!(ctype, "application/scim+json");
     let id = alice["id"].as_str().unwrap().to_owned();
+    // Found by what clients look accounts up by (an index lookup), and only by the exact id.
+    for (q, n) in [
+        ("externalId%20eq%20%22alice-sub%22", 1),
+        ("externalId%20eq%20%22ALICE-SUB%22", 0),
+        ("userName%20eq%20%22ALICE%22", 1),
+        ("userName%20eq%20%22nobody%22", 0),
+    ] {
+        let (s, v, _) = call(&h, "GET", &format!("/scim/v2/Users?filter={q}"), &t, None).await;
+        assert_eq!((s, v["totalResults"].as_i64()), (200, Some(n)), "{q}: {v}");
+    }
     // Groups: SCIM's membership is its own grant; an administrator's stays.
     let (s, eng, _) = call(
         &h,

@@ -15,3 +15,4 @@ ALTER TABLE users ADD COLUMN scim_provider TEXT;
 ALTER TABLE groups ADD COLUMN scim_provider TEXT;
 ALTER TABLE groups ADD COLUMN scim_external_id TEXT;
 ALTER TABLE users ADD COLUMN scim_external_id TEXT;
+CREATE INDEX users_scim_external_id ON users (scim_external_id) WHERE scim_external_id IS NOT NULL;

@@ -85,12 +85,16 @@ fn load_users(
     provider: &str,
     id: Option<UserId>,
 ) -> Result<Vec<ScimUser>, StoreError> {
-    let only = id.map_or(-1, |i| i.0);
+    // One account by its key, or all: separate statements, so the one is an index lookup.
+    let (which, only): (&str, i64) = match id {
+        Some(i) => ("u.id = $2", i.0),
+        None => ("$2 < 0", -1),
+    };
     let rows = db.query(
         &format!(
             "SELECT u.id, u.username, u.display_name, u.email, u.status, u.created_at, u.updated_at,
                     u.scim_external_id
-             FROM users u WHERE {VISIBLE} AND ($2 < 0 OR u.id = $2) ORDER BY u.id"
+             FROM users u WHERE {which} AND {VISIBLE} ORDER BY u.id"
         ),
         args![provider, only],
     )?;
@@ -98,7 +102,7 @@ fn load_users(
         &format!(
             "SELECT ug.user_id, g.id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id
              JOIN users u ON u.id = ug.user_id
-             WHERE {VISIBLE} AND ($2 < 0 OR u.id = $2) ORDER BY g.name"
+             WHERE {which} AND {VISIBLE} ORDER BY g.name"
         ),
         args![provider, only],
     )?;
@@ -329,6 +333,14 @@ fn set_members(
 pub trait ScimStore {
     /// Every account the provider's SCIM client sees, by id.
     fn scim_users(&self, provider: &str) -> Result<Vec<ScimUser>, StoreError>;
+    /// The account it sees with this `userName` (any case) or `externalId`: what clients
+    /// look an account up by before creating it, answered from the index, not a scan.
+    fn scim_user_where(
+        &self,
+        provider: &str,
+        user_name: Option<&str>,
+        external_id: Option<&str>,
+    ) -> Result<Option<ScimUser>, StoreError>;
     fn scim_user(&self, provider: &str, id: UserId) -> Result<Option<ScimUser>, StoreError>;
     /// Creates an account (source `api`, marked as this provider's) bound at the provider.
     fn scim_create_user(
@@ -376,6 +388,30 @@ pub trait ScimStore {
 impl<B: Backend> ScimStore for B {
     fn scim_users(&self, provider: &str) -> Result<Vec<ScimUser>, StoreError> {
         self.read(|db| load_users(db, provider, None))
+    }
+    fn scim_user_where(
+        &self,
+        provider: &str,
+        user_name: Option<&str>,
+        external_id: Option<&str>,
+    ) -> Result<Option<ScimUser>, StoreError> {
+        self.read(|db| {
+            let id = match (user_name, external_id) {
+                (Some(n), _) => db.query_int(
+                    "SELECT id FROM users WHERE lower(username) = lower($1)",
+                    args![n],
+                )?,
+                (None, Some(x)) => db.query_int(
+                    "SELECT id FROM users WHERE scim_external_id = $1 ORDER BY id LIMIT 1",
+                    args![x],
+                )?,
+                (None, None) => None,
+            };
+            match id {
+                Some(id) => Ok(load_users(db, provider, Some(UserId(id)))?.pop()),
+                None => Ok(None),
+            }
+        })
     }
     fn scim_user(&self, provider: &str, id: UserId) -> Result<Option<ScimUser>, StoreError> {
         self.read(|db| Ok(load_users(db, provider, Some(id))?.pop()))
