@@ -40,6 +40,23 @@ pub(crate) struct RawClient {
     /// The sector of a pairwise client, when its redirect URIs are on several hosts.
     #[serde(default)]
     sector_identifier: Option<String>,
+    /// Released claims under other names: `{ groups = "roles" }`.
+    #[serde(default)]
+    claim_names: std::collections::BTreeMap<String, String>,
+    /// Only the values matching: `{ groups = "^wiki-" }`.
+    #[serde(default)]
+    filters: RawFilters,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFilters {
+    #[serde(default)]
+    groups: Option<String>,
+    #[serde(default)]
+    permissions: Option<String>,
+    #[serde(default)]
+    libraries: Option<String>,
 }
 
 fn two_weeks() -> i64 {
@@ -226,6 +243,66 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
             ));
         }
     };
+    let mut shape = ssogate_op::client::ClaimShape::default();
+    let mut targets = std::collections::BTreeSet::new();
+    for (from, to) in &raw.claim_names {
+        if !ssogate_op::client::RENAMEABLE.contains(&from.as_str()) {
+            return Err(bad(
+                &format!("claim_names.{from}"),
+                format!("\"{from}\" is not a claim scopes release"),
+                &format!(
+                    "Rename one of {}.",
+                    ssogate_op::client::RENAMEABLE.join(", ")
+                ),
+            ));
+        }
+        let protocol = [
+            "iss",
+            "sub",
+            "aud",
+            "azp",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "sid",
+            "jti",
+            "acr",
+            "amr",
+        ];
+        let clash = protocol.contains(&to.as_str())
+            || (ssogate_op::client::RENAMEABLE.contains(&to.as_str())
+                && !raw.claim_names.contains_key(to))
+            || !targets.insert(to.clone());
+        if to.trim().is_empty() || clash {
+            return Err(bad(
+                &format!("claim_names.{from}"),
+                format!("\"{to}\" would overwrite another claim"),
+                "Choose a name no other claim of the token has.",
+            ));
+        }
+    }
+    shape.names = raw.claim_names.clone();
+    for (what, pattern, slot) in [
+        ("groups", &raw.filters.groups, &mut shape.groups),
+        (
+            "permissions",
+            &raw.filters.permissions,
+            &mut shape.permissions,
+        ),
+        ("libraries", &raw.filters.libraries, &mut shape.libraries),
+    ] {
+        if let Some(p) = pattern {
+            *slot = Some(regex::Regex::new(p).map_err(|e| {
+                bad(
+                    &format!("filters.{what}"),
+                    format!("not a regular expression: {e}"),
+                    "Write a regular expression such as \"^wiki-\".",
+                )
+            })?);
+        }
+    }
     Ok(Client {
         id: id.to_owned(),
         name: raw.name.unwrap_or_else(|| id.to_owned()),
@@ -249,5 +326,6 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         access_token_seconds: raw.access_token_seconds,
         refresh_token_seconds: raw.refresh_token_days * 86_400,
         subject,
+        shape,
     })
 }

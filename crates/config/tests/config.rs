@@ -147,6 +147,21 @@ fn errors_name_the_file_the_key_and_what_to_do() {
             "clients.app.subject_type",
             &["public or pairwise"],
         ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nclaim_names = { groups = \"sub\" }\n",
+            "clients.app.claim_names.groups",
+            &["overwrite another claim"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nclaim_names = { iss = \"issuer\" }\n",
+            "clients.app.claim_names.iss",
+            &["not a claim scopes release"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nfilters = { groups = \"(\" }\n",
+            "clients.app.filters.groups",
+            &["not a regular expression"],
+        ),
     ];
     for (text, key, needles) in cases {
         Jail::expect_with(|jail| {

@@ -84,6 +84,53 @@ pub fn pairwise_sub(sector: &str, local: &str, salt: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
 }
 
+/// How a client wants its claims: some under other names, and only the groups,
+/// permissions or libraries it cares about.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimShape {
+    /// Released claim → the name the application reads it under.
+    pub names: std::collections::BTreeMap<String, String>,
+    /// Kept only when the name matches (`groups`, `permissions`, `libraries`).
+    pub groups: Option<regex::Regex>,
+    pub permissions: Option<regex::Regex>,
+    pub libraries: Option<regex::Regex>,
+}
+
+/// The claims a client may rename: what scopes release.
+pub const RENAMEABLE: [&str; 8] = [
+    "preferred_username",
+    "name",
+    "email",
+    "email_verified",
+    "groups",
+    "permissions",
+    "libraries",
+    "admin",
+];
+
+impl ClaimShape {
+    /// Keeps the values the client's filters let through.
+    pub fn filter(&self, p: &mut crate::claims::Person) {
+        let keep = |re: &Option<regex::Regex>, v: &mut Vec<String>| {
+            if let Some(re) = re {
+                v.retain(|x| re.is_match(x));
+            }
+        };
+        keep(&self.groups, &mut p.groups);
+        keep(&self.permissions, &mut p.permissions);
+        keep(&self.libraries, &mut p.libraries);
+    }
+
+    /// Moves released claims to the names the client reads them under.
+    pub fn rename(&self, claims: &mut serde_json::Map<String, serde_json::Value>) {
+        for (from, to) in &self.names {
+            if let Some(v) = claims.remove(from) {
+                claims.insert(to.clone(), v);
+            }
+        }
+    }
+}
+
 /// One client, as configured.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -108,6 +155,7 @@ pub struct Client {
     /// How long a refresh token lives (rotated at every use); 0: none are issued.
     pub refresh_token_seconds: i64,
     pub subject: Subject,
+    pub shape: ClaimShape,
 }
 
 impl Client {
@@ -121,5 +169,47 @@ impl Client {
             Subject::Public => local.to_owned(),
             Subject::Pairwise { sector } => pairwise_sub(sector, local, salt),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_filter_values_and_rename_claims() {
+        let mut p = crate::claims::Person {
+            sub: "1".into(),
+            username: "ada".into(),
+            email: None,
+            email_verified: false,
+            name: None,
+            groups: vec!["wiki-editors".into(), "payroll".into()],
+            permissions: vec!["read".into()],
+            libraries: vec![],
+            admin: false,
+        };
+        let shape = ClaimShape {
+            names: [("groups".to_owned(), "roles".to_owned())].into(),
+            groups: Some(regex::Regex::new("^wiki-").unwrap()),
+            ..Default::default()
+        };
+        shape.filter(&mut p);
+        assert_eq!(p.groups, ["wiki-editors"]);
+        assert_eq!(p.permissions, ["read"], "no filter, all kept");
+        let mut c = crate::claims::released(&p, &["openid".into(), "groups".into()]);
+        shape.rename(&mut c);
+        assert_eq!(c.get("roles"), Some(&serde_json::json!(["wiki-editors"])));
+        assert!(!c.contains_key("groups"));
+    }
+
+    #[test]
+    fn pairwise_subjects_differ_by_sector_and_are_stable() {
+        let a = pairwise_sub("wiki.example.org", "7", b"salt");
+        assert_eq!(a, pairwise_sub("wiki.example.org", "7", b"salt"));
+        assert_ne!(a, pairwise_sub("git.example.org", "7", b"salt"));
+        assert_ne!(a, pairwise_sub("wiki.example.org", "8", b"salt"));
+        assert_ne!(a, pairwise_sub("wiki.example.org", "7", b"pepper"));
+        assert_eq!(a.len(), 43);
     }
 }

@@ -192,6 +192,7 @@ mod tests {
             access_token_seconds: 600,
             refresh_token_seconds: 0,
             subject: Default::default(),
+            shape: Default::default(),
         }
     }
 

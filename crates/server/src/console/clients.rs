@@ -150,7 +150,9 @@ pub(crate) async fn preview(
         Ok(sub) => person.sub = sub,
         Err(e) => return page(&app, &req, chosen, Some(e.to_string()), None).await,
     }
-    let claims = ssogate_op::claims::released(&person, &client.scopes);
+    client.shape.filter(&mut person);
+    let mut claims = ssogate_op::claims::released(&person, &client.scopes);
+    client.shape.rename(&mut claims);
     let preview = Preview {
         client: client.name.clone(),
         user: user.user.username.clone(),

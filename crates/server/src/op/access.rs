@@ -47,17 +47,19 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
     };
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
     let mut p = person(&user);
-    if let Some(client) = app.config.clients.get(&grant.client_id) {
+    let client = app.config.clients.get(&grant.client_id);
+    if let Some(client) = client {
         p.sub = match super::subject(&app, client, grant.user_id).await {
             Ok(s) => s,
             Err(e) => return crate::respond::server_problem(&e),
         };
+        client.shape.filter(&mut p);
     }
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(claims::released(&p, &scopes)),
-    )
-        .into_response()
+    let mut released = claims::released(&p, &scopes);
+    if let Some(client) = client {
+        client.shape.rename(&mut released);
+    }
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(released)).into_response()
 }
 
 /// The client authenticating a request to introspection or revocation, and the token it

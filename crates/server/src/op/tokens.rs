@@ -285,7 +285,8 @@ async fn issue(
     subject_of.sub = super::subject(app, client, user_id)
         .await
         .map_err(store_failed)?;
-    let claims = claims::id_token(
+    client.shape.filter(&mut subject_of);
+    let mut claims = claims::id_token(
         &subject_of,
         &granted,
         &Issued {
@@ -297,6 +298,9 @@ async fn issue(
             access_token: &access,
         },
     );
+    if let Some(c) = claims.as_object_mut() {
+        client.shape.rename(c);
+    }
     let id_token = key
         .sign(&claims)
         .map_err(|e| TokenError::Unavailable(e.to_string()))?;

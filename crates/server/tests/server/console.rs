@@ -1425,13 +1425,13 @@ async fn the_dashboard_counts_sign_ins_provisioning_and_refusals_by_reason_and_p
 async fn applications_are_listed_and_show_what_they_would_receive() {
     let h = Harness::start(Opts {
         provisioning: ADMINS,
-        extra: "[clients.wiki]\nname = \"Wiki\"\nredirect_uris = [\"https://wiki.example.org/oidc/callback\"]\nsecret = \"0123456789abcdef0123456789\"\nscopes = [\"openid\", \"profile\", \"groups\"]\nsubject_type = \"pairwise\"\naccess = { groups = [\"Staff\"] }\n",
+        extra: "[clients.wiki]\nname = \"Wiki\"\nredirect_uris = [\"https://wiki.example.org/oidc/callback\"]\nsecret = \"0123456789abcdef0123456789\"\nscopes = [\"openid\", \"profile\", \"groups\"]\nsubject_type = \"pairwise\"\naccess = { groups = [\"Staff\"] }\nclaim_names = { preferred_username = \"login\" }\nfilters = { groups = \"^Adm\" }\n",
         ..Opts::default()
     })
     .await;
     h.idp.set_user(
         "alice",
-        serde_json::json!({"preferred_username": "alice", "groups": ["admins"]}),
+        serde_json::json!({"preferred_username": "alice", "groups": ["admins", "readers"]}),
     );
     let admin = Browser::new();
     assert_eq!(admin.login(&h, "alice").await.status, 303);
@@ -1457,9 +1457,13 @@ async fn applications_are_listed_and_show_what_they_would_receive() {
         r.body
     );
     assert!(
+        r.body.contains("&#34;login&#34;: &#34;alice&#34;"),
+        "renamed: {}",
         r.body
-            .contains("&#34;preferred_username&#34;: &#34;alice&#34;"),
-        "{}",
+    );
+    assert!(
+        r.body.contains("&#34;Admins&#34;") && !r.body.contains("&#34;Readers&#34;"),
+        "filtered: {}",
         r.body
     );
     assert!(

@@ -1416,3 +1416,27 @@ async fn a_real_browser_signs_in_to_an_application_through_ssogate() {
         op.audit()
     );
 }
+
+/// A client's value filter keeps what it does not care about out of its tokens and
+/// userinfo: the application never sees the person's other groups.
+#[tokio::test]
+async fn a_client_receives_only_the_groups_its_filter_lets_through() {
+    let (op, app, _) = chain_with("filters = { groups = \"^Staff\" }\n").await;
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true,
+               "groups": ["readers"]}),
+    );
+    let b = Browser::new();
+    let r = sign_in_through_the_chain(&b, &op, &app, "alice").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // ssogate put Alice in Readers; the application heard of no group.
+    let at_op = op.directory.user_by_username("alice").unwrap().unwrap();
+    assert!(at_op.grants.iter().any(|g| g.name == "Readers"));
+    let at_app = app.directory.user_by_username("alice").unwrap().unwrap();
+    assert!(
+        !at_app.grants.iter().any(|g| g.name == "Readers"),
+        "{:?}",
+        at_app.grants
+    );
+}
