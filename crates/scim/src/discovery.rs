@@ -12,10 +12,11 @@ const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 /// Pages hold at most this many resources.
 pub const MAX_RESULTS: usize = 200;
 
-pub fn service_provider_config(base: &str, docs: &str) -> Value {
+/// (No `documentationUri`: ssogate serves no SCIM page of its own; docs/scim.md is in
+/// the distribution.)
+pub fn service_provider_config(base: &str) -> Value {
     json!({
         "schemas": [SPC_SCHEMA],
-        "documentationUri": docs,
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": MAX_RESULTS},

@@ -747,10 +747,9 @@ async fn delete_group(
 
 async fn service_provider_config(State(app): State<App>, headers: HeaderMap) -> ScimResult {
     client(&app, &headers).await?;
-    let docs = format!("{}/docs/scim", app.config.base_url.trim_end_matches('/'));
     Ok(Doc(
         StatusCode::OK,
-        discovery::service_provider_config(&base(&app), &docs),
+        discovery::service_provider_config(&base(&app)),
         None,
     ))
 }
