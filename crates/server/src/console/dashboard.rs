@@ -25,6 +25,8 @@ struct DashboardPage<'a> {
     totals: Vec<(&'static str, i64)>,
     accounts: Vec<(String, String, i64)>,
     chart: String,
+    /// Per provider, as bars.
+    provider_chart: String,
     /// (day, sign-ins, provisioned, refused) for the table under the chart.
     days: Vec<(String, i64, i64, i64)>,
     /// Refusals by reason, 30 days.
@@ -174,8 +176,8 @@ fn chart(series: &[Day]) -> String {
                 short_date(*day)
             ));
         }
-        // A date every week, and the last day.
-        if i % 7 == 0 || i == n - 1 {
+        // A date every week, and the last day (not crowding the week before it).
+        if (i % 7 == 0 && i < n - 3) || i == n - 1 {
             svg.push_str(&format!(
                 "<line x1=\"{cx}\" y1=\"{}\" x2=\"{cx}\" y2=\"{}\" stroke=\"currentColor\" stroke-width=\"1\"/>\
                  <text x=\"{cx}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\" fill=\"currentColor\">{}</text>",
@@ -193,6 +195,72 @@ fn chart(series: &[Day]) -> String {
         line.trim_end()
     ));
     svg
+}
+
+/// Per provider: sign-ins, accounts provisioned and refusals as horizontal bars on one
+/// round scale, each with its number.
+fn provider_chart(providers: &[(String, i64, i64, i64)]) -> String {
+    if providers.is_empty() {
+        return String::new();
+    }
+    let max = nice(
+        providers
+            .iter()
+            .map(|p| p.1.max(p.2).max(p.3))
+            .max()
+            .unwrap_or(0)
+            .max(1),
+    );
+    let (w, label_w, bar_h, gap) = (640i64, 140i64, 12i64, 10i64);
+    let row_h = 3 * bar_h + gap;
+    let h = i64::try_from(providers.len()).unwrap_or(1) * row_h + 24;
+    let plot = w - label_w - 60;
+    let mut svg = format!(
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"providers-title\" xmlns=\"http://www.w3.org/2000/svg\">\
+         <title id=\"providers-title\">Per provider over 30 days: sign-ins (green), accounts provisioned (blue), refusals (red); the numbers are in the table below</title>"
+    );
+    for (i, (name, signed, provisioned, refused)) in (0i64..).zip(providers.iter()) {
+        let top = i * row_h + 4;
+        svg.push_str(&format!(
+            "<text x=\"0\" y=\"{}\" font-size=\"13\" fill=\"currentColor\">{}</text>",
+            top + bar_h + 6,
+            escape_text(name)
+        ));
+        for (j, (v, colour)) in [
+            (*signed, "#1a7f37"),
+            (*provisioned, "#2452c4"),
+            (*refused, "#b42318"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let y = top + i64::try_from(j).unwrap_or(0) * bar_h;
+            let len = v * plot / max;
+            svg.push_str(&format!(
+                "<rect x=\"{label_w}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{colour}\"/>\
+                 <text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"currentColor\">{v}</text>",
+                len.max(1),
+                bar_h - 2,
+                label_w + len + 4,
+                y + bar_h - 3
+            ));
+        }
+    }
+    svg.push_str(&format!(
+        "<text x=\"{label_w}\" y=\"{}\" font-size=\"11\" fill=\"currentColor\">0</text>\
+         <text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\" fill=\"currentColor\">{max}</text></svg>",
+        h - 4,
+        label_w + plot,
+        h - 4
+    ));
+    svg
+}
+
+/// A provider's slug in SVG text (slugs are plain, but nothing unescaped goes in).
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub(crate) async fn dashboard(
@@ -229,6 +297,7 @@ pub(crate) async fn dashboard(
                 ("Refused, 30 days", failures),
             ],
             chart: chart(&days),
+            provider_chart: provider_chart(&stats.providers),
             days: days
                 .iter()
                 .rev()
@@ -277,5 +346,21 @@ mod tests {
             "{svg}"
         );
         assert!(svg.contains(">5<") && svg.contains(">0<"), "{svg}");
+        // The week's label next to the last day's would overlap it: left out.
+        assert!(!svg.contains(">Nov 22<"), "{svg}");
+    }
+
+    #[test]
+    fn providers_are_bars_on_one_scale_with_their_numbers() {
+        assert_eq!(provider_chart(&[]), "");
+        let svg = provider_chart(&[("corp".into(), 40, 3, 7), ("<x>".into(), 0, 0, 1)]);
+        assert!(
+            svg.contains(">corp<") && svg.contains(">&lt;x&gt;<"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(">40<") && svg.contains(">7<") && svg.contains(">50<"),
+            "{svg}"
+        );
     }
 }
