@@ -485,6 +485,16 @@ impl<B: Backend> ProviderStore for B {
         limit: i64,
         retry_in: fn(i64) -> i64,
     ) -> Result<Vec<PendingLogout>, StoreError> {
+        // A read first: an idle outbox never takes the write lock.
+        let any = self.read(|db| {
+            db.query_int(
+                "SELECT id FROM op_logouts WHERE delivered_at IS NULL AND next_at <= $1 LIMIT 1",
+                args![now],
+            )
+        })?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         self.write_tx(move |db, _| {
             let due = db.query(
                 "SELECT id, client_id, user_id, sid, attempts FROM op_logouts

@@ -464,6 +464,18 @@ impl<B: Backend> WebhookStore for B {
         limit: i64,
         retry_in: fn(i64) -> i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
+        // Asked every second by every instance: a read first, so an idle outbox never
+        // takes the write lock (SQLite's one writer is the sign-ins' too).
+        let due = self.read(|db| {
+            db.query_int(
+                "SELECT id FROM webhook_deliveries
+                 WHERE delivered_at IS NULL AND failed_at IS NULL AND next_at <= $1 LIMIT 1",
+                args![now],
+            )
+        })?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         self.write_tx(move |db, _| {
             let due = db.query(
                 "SELECT d.id, w.url, w.secret, d.msg_id, d.payload, d.attempts
