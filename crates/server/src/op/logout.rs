@@ -188,26 +188,35 @@ fn logout_ask(
     })
 }
 
+/// The end-session request in `uri`, checked (both the asking and the confirmed request
+/// read it); else the answer that refuses it.
+async fn read_ask(app: &App, req: &Req, uri: &Uri) -> Result<LogoutAsk, Response> {
+    if app.config.clients.is_empty() {
+        return Err(not_configured());
+    }
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let keys = published_keys(app)
+        .await
+        .map(|(k, _)| k)
+        .unwrap_or_default();
+    match logout_ask(app, &keys, &pairs) {
+        Ok(a) => Ok(a),
+        Err(why) => Err(logout_refused(app, req, &why).await),
+    }
+}
+
 /// The end-session endpoint (RP-Initiated Logout 1.0): with an `id_token_hint` for the
 /// person signed in, their ssogate session ends at once (and every other application
 /// hears of it by back-channel); otherwise the person is asked first, so a link on
 /// another site cannot sign anyone out. Back to a registered `post_logout_redirect_uri`
 /// only.
 pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> Response {
-    if app.config.clients.is_empty() {
-        return not_configured();
-    }
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let keys = published_keys(&app)
-        .await
-        .map(|(k, _)| k)
-        .unwrap_or_default();
-    let ask = match logout_ask(&app, &keys, &pairs) {
+    let ask = match read_ask(&app, &req, &uri).await {
         Ok(a) => a,
-        Err(why) => return logout_refused(&app, &req, &why).await,
+        Err(refused) => return refused,
     };
     let session = match app.session(&req.headers).await {
         Ok(s) => s,
@@ -274,20 +283,9 @@ pub(crate) async fn end_session_confirmed(
     uri: Uri,
     crate::extract::CsrfForm(_): crate::extract::CsrfForm<crate::auth::TokenForm>,
 ) -> Response {
-    if app.config.clients.is_empty() {
-        return not_configured();
-    }
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let keys = published_keys(&app)
-        .await
-        .map(|(k, _)| k)
-        .unwrap_or_default();
-    let ask = match logout_ask(&app, &keys, &pairs) {
+    let ask = match read_ask(&app, &req, &uri).await {
         Ok(a) => a,
-        Err(why) => return logout_refused(&app, &req, &why).await,
+        Err(refused) => return refused,
     };
     match app.session(&req.headers).await {
         Ok(Some((secret, s))) => end_and_return(&app, &req, &secret, s.user_id, &ask).await,
