@@ -250,7 +250,7 @@ pub(crate) fn delete_user(db: &mut dyn Db, user_id: UserId, now: i64) -> Result<
     // their user id as history.
     // The applications it signed in to through ssogate hear of it (back-channel logout).
     crate::directory::op::queue_logouts_for_user(db, user_id)?;
-    if let Some(user) = webhooks::snapshot(db, user_id)? {
+    if let Some(user) = webhooks::user_snapshot(db, user_id)? {
         webhooks::enqueue(
             db,
             user_id,

@@ -104,8 +104,9 @@ fn stored_subscription(s: &str) -> Subscription {
     Subscription::Only(s.split(',').filter_map(EventType::parse).collect())
 }
 
-/// The account as an event shows it; `None` once it is gone.
-fn user_snapshot(db: &mut dyn Db, user_id: UserId) -> Result<Option<Value>, StoreError> {
+/// The account as an event shows it; `None` once it is gone (taken before a deletion
+/// for `user.deleted`).
+pub(crate) fn user_snapshot(db: &mut dyn Db, user_id: UserId) -> Result<Option<Value>, StoreError> {
     let rows = db.query(
         "SELECT id, username, email, email_verified, display_name, status, is_admin
          FROM users WHERE id = $1",
@@ -198,11 +199,6 @@ pub(crate) fn enqueue(
         )?;
     }
     Ok(())
-}
-
-/// The account as it is before it goes (for `user.deleted`).
-pub(crate) fn snapshot(db: &mut dyn Db, user_id: UserId) -> Result<Option<Value>, StoreError> {
-    user_snapshot(db, user_id)
 }
 
 const DELIVERY_COLUMNS: &str =
