@@ -224,7 +224,7 @@ fn provider_chart(providers: &[(String, i64, i64, i64)]) -> String {
         svg.push_str(&format!(
             "<text x=\"0\" y=\"{}\" font-size=\"13\" fill=\"currentColor\">{}</text>",
             top + bar_h + 6,
-            escape_text(name)
+            super::escape(name)
         ));
         for (j, (v, colour)) in [
             (*signed, "#1a7f37"),
@@ -254,13 +254,6 @@ fn provider_chart(providers: &[(String, i64, i64, i64)]) -> String {
         h - 4
     ));
     svg
-}
-
-/// A provider's slug in SVG text (slugs are plain, but nothing unescaped goes in).
-fn escape_text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 pub(crate) async fn dashboard(

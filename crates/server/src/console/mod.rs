@@ -204,7 +204,8 @@ fn frame_html(path: &str, admin: &str, csrf: &str) -> String {
     )
 }
 
-fn escape(s: &str) -> String {
+/// HTML-escapes text put into markup by hand (the frame, the dashboard's SVG).
+pub(super) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
