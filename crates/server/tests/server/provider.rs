@@ -173,6 +173,54 @@ async fn sign_in_through_the_chain(
     b.get(&callback).await
 }
 
+/// The PKCE pair every test authorization uses (RFC 7636 appendix B).
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// A code for `downstream`, asked by a browser already signed in to ssogate; `query`
+/// is the rest of the authorization request (scope, nonce…).
+async fn downstream_code(b: &Browser, op: &Harness, redirect: &str, query: &str) -> String {
+    let url = format!(
+        "{}?response_type=code&client_id=downstream&redirect_uri={}&{query}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        op.url("/oauth2/authorize"),
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    let r = b.get(&url).await;
+    Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
+/// A form posted to one of ssogate's provider endpoints as client `who` (basic auth):
+/// the status and the JSON answer.
+async fn post_as(
+    op: &Harness,
+    path: &str,
+    form: Vec<(&str, String)>,
+    who: (&str, &str),
+) -> (u16, Value) {
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let r = http
+        .post(op.url(path))
+        .basic_auth(who.0, Some(who.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (
+        s,
+        serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
+    )
+}
+
 #[tokio::test]
 async fn an_application_signs_in_through_ssogate_and_receives_the_provisioned_person() {
     let (op, app, _) = chain().await;
@@ -603,37 +651,9 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let b = Browser::new();
     assert_eq!(b.login(&op, "alice").await.status, 303);
     let redirect = format!("{}/auth/sso/callback", app.base);
-    let url = format!(
-        "{}?response_type=code&client_id=downstream&redirect_uri={}&scope=openid&nonce=n1&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        op.url("/oauth2/authorize"),
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
-    let r = b.get(&url).await;
-    let code = Url::parse(&r.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let post = |form: Vec<(&str, String)>, who: (&str, &str)| {
-        let req = http
-            .post(op.url("/oauth2/token"))
-            .basic_auth(who.0, Some(who.1))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(form)
-                    .finish(),
-            );
-        async move {
-            let r = req.send().await.unwrap();
-            let s = r.status().as_u16();
-            (
-                s,
-                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
-            )
-        }
+    let code = downstream_code(&b, &op, &redirect, "scope=openid&nonce=n1").await;
+    let post = |form: Vec<(&'static str, String)>, who: (&'static str, &'static str)| {
+        post_as(&op, "/oauth2/token", form, who)
     };
     let me = ("downstream", SECRET);
     let (s, first) = post(
@@ -641,10 +661,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
             ("grant_type", "authorization_code".into()),
             ("code", code),
             ("redirect_uri", redirect.clone()),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
-            ),
+            ("code_verifier", VERIFIER.into()),
         ],
         me,
     )
@@ -662,6 +679,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(rt1, rt2, "rotated");
     assert!(second["id_token"].is_string());
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
     let userinfo = |at: String| {
         let req = http.get(op.url("/oauth2/userinfo")).bearer_auth(at);
         async move { req.send().await.unwrap().status().as_u16() }
@@ -689,22 +707,13 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
             .any(|e| e == "op.refresh_reused/failure/refresh_token_reused")
     );
     // A fresh sign-in's refresh token ends with the ssogate session.
-    let r = b.get(&url).await;
-    let code = Url::parse(&r.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let code = downstream_code(&b, &op, &redirect, "scope=openid&nonce=n1").await;
     let (_, t) = post(
         vec![
             ("grant_type", "authorization_code".into()),
             ("code", code),
             ("redirect_uri", redirect.clone()),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
-            ),
+            ("code_verifier", VERIFIER.into()),
         ],
         me,
     )
@@ -892,10 +901,7 @@ async fn two_instances_share_codes_keys_and_revocations() {
             ("grant_type", "authorization_code".into()),
             ("code", code),
             ("redirect_uri", "http://127.0.0.1:9/cb".into()),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
-            ),
+            ("code_verifier", VERIFIER.into()),
         ],
     )
     .await;
@@ -1073,38 +1079,10 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
     let b = Browser::new();
     assert_eq!(b.login(&op, "alice").await.status, 303);
     let redirect = format!("{}/auth/sso/callback", app.base);
-    let url = format!(
-        "{}?response_type=code&client_id=downstream&redirect_uri={}&scope=openid%20profile&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-        op.url("/oauth2/authorize"),
-        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
-    );
-    let r = b.get(&url).await;
-    let code = Url::parse(&r.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let post = |path: &str, form: Vec<(&str, String)>, who: (&str, &str)| {
-        let req = http
-            .post(op.url(path))
-            .basic_auth(who.0, Some(who.1))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(form)
-                    .finish(),
-            );
-        async move {
-            let r = req.send().await.unwrap();
-            let s = r.status().as_u16();
-            (
-                s,
-                serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap_or(Value::Null),
-            )
-        }
-    };
+    let code = downstream_code(&b, &op, &redirect, "scope=openid%20profile").await;
+    let post = |path: &'static str,
+                form: Vec<(&'static str, String)>,
+                who: (&'static str, &'static str)| { post_as(&op, path, form, who) };
     let me = ("downstream", SECRET);
     let (_, t) = post(
         "/oauth2/token",
@@ -1112,10 +1090,7 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
             ("grant_type", "authorization_code".into()),
             ("code", code),
             ("redirect_uri", redirect.clone()),
-            (
-                "code_verifier",
-                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
-            ),
+            ("code_verifier", VERIFIER.into()),
         ],
         me,
     )
