@@ -55,7 +55,7 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
     .await;
     // Ada administers; Bob is an account to look at; a webhook with a delivery.
     let d = h.directory.clone();
-    let (ada, bob, secret, event) = tokio::task::spawn_blocking(move || {
+    let (bob, secret, event) = tokio::task::spawn_blocking(move || {
         let rows: Vec<ssogate_store::import::ImportRow> = serde_json::from_value(serde_json::json!([
             {"username": "ada", "email": "ada@example.org", "display_name": "Ada Lovelace", "admin": true},
             {"username": "bob", "email": "bob@example.org", "permissions": ["download_books"]}
@@ -119,11 +119,10 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
             })
             .unwrap()[0]
             .0;
-        (ada, bob, secret, event)
+        (bob, secret, event)
     })
     .await
     .unwrap();
-    let _ = ada;
     let c = &chrome.client;
     let signed_out = [
         ("login", "/login?direct=1".to_owned()),
