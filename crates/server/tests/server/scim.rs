@@ -338,6 +338,32 @@ async fn tokens_are_bound_to_their_provider_and_their_endpoint() {
         (400, Some("invalidValue")),
         "{v}"
     );
+    // Nor add him to a group it made.
+    let (s, g, _) = call(
+        &h,
+        "POST",
+        "/scim/v2/Groups",
+        &fake,
+        Some(json!({"displayName": "y"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{g}");
+    let (s, v, _) = call(
+        &h,
+        "PATCH",
+        &format!("/scim/v2/Groups/{}", g["id"].as_str().unwrap()),
+        &fake,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": bob_id}]}]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, v["scimType"].as_str()),
+        (400, Some("invalidValue")),
+        "{v}"
+    );
     let (s, _, _) = call(&h, "GET", &format!("/scim/v2/Users/{bob_id}"), &fake, None).await;
     assert_eq!(s, 404);
 

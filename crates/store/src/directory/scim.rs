@@ -251,28 +251,54 @@ fn load_groups(
         .collect()
 }
 
-/// Refuses members the provider's SCIM client cannot see.
+/// Refuses members the provider's SCIM client cannot see. Only the ones joining `group`
+/// are looked at (a PATCH adding one member to a large group checks one), each by its
+/// key; a long list of newcomers is checked against one read of who is visible.
 fn check_members(
     db: &mut dyn Db,
     provider: &str,
+    group: Option<i64>,
     want: &[UserId],
 ) -> Result<Option<ScimRefusal>, StoreError> {
-    if want.is_empty() {
-        return Ok(None);
-    }
-    let visible: std::collections::HashSet<i64> = load_users(db, provider, None)?
-        .into_iter()
-        .map(|u| u.id.0)
-        .collect();
-    Ok(want
-        .iter()
-        .find(|u| !visible.contains(&u.0))
-        .map(|stranger| {
-            ScimRefusal::Invalid(format!(
-                "member \"{}\" is not a User this SCIM client can see",
-                stranger.0
-            ))
-        }))
+    let have: Vec<UserId> = match group {
+        Some(g) => load_groups(db, provider, Some(g))?
+            .pop()
+            .map(|g| g.members)
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let joining: Vec<UserId> = want.iter().copied().filter(|u| !have.contains(u)).collect();
+    let stranger = if joining.len() <= 50 {
+        let mut found = None;
+        for u in &joining {
+            let seen = db
+                .query_int(
+                    &format!("SELECT u.id FROM users u WHERE u.id = $2 AND {VISIBLE}"),
+                    args![provider, *u],
+                )?
+                .is_some();
+            if !seen {
+                found = Some(*u);
+                break;
+            }
+        }
+        found
+    } else {
+        let visible: std::collections::HashSet<i64> = db
+            .query_ints(
+                &format!("SELECT u.id FROM users u WHERE {VISIBLE}"),
+                args![provider],
+            )?
+            .into_iter()
+            .collect();
+        joining.into_iter().find(|u| !visible.contains(&u.0))
+    };
+    Ok(stranger.map(|u| {
+        ScimRefusal::Invalid(format!(
+            "member \"{}\" is not a User this SCIM client can see",
+            u.0
+        ))
+    }))
 }
 
 /// Makes the group's SCIM members `want` (checked by [`check_members`]), touching only
@@ -573,7 +599,7 @@ impl<B: Backend> ScimStore for B {
             external_id.map(str::to_owned),
         );
         self.write_tx(move |db, changed| {
-            if let Some(r) = check_members(db, &provider, &members)? {
+            if let Some(r) = check_members(db, &provider, None, &members)? {
                 return Ok(Err(r));
             }
             if db
@@ -617,7 +643,7 @@ impl<B: Backend> ScimStore for B {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             let (current, maker) = (r.get(0)?.text()?, r.get(1)?.opt_text()?);
-            if let Some(r) = check_members(db, &provider, &members)? {
+            if let Some(r) = check_members(db, &provider, Some(id), &members)? {
                 return Ok(Err(r));
             }
             if current != name {
