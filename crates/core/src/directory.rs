@@ -58,6 +58,61 @@ impl ExistingUser {
 
 /// Read-only lookups the engine needs. Email and username comparisons are
 /// case-insensitive.
+/// The groups one provider group names: almost always one or none, so kept inline (a
+/// login asks once per claimed group).
+pub type GroupMatches<'a> = smallvec::SmallVec<[&'a Group; 2]>;
+
+use std::hash::BuildHasher as _;
+
+/// Groups by exact name, so asking whether a group exists does not compare every name
+/// (a rule granting groups asks once per grant). Holds positions, not names: it costs
+/// no allocation per group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupNames {
+    table: hashbrown::HashTable<usize>,
+    state: foldhash::fast::RandomState,
+}
+
+/// An index says nothing of its own: two are equal when the groups they index are, which
+/// the owner compares.
+impl PartialEq for GroupNames {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for GroupNames {}
+
+impl GroupNames {
+    pub fn new(groups: &[Group]) -> Self {
+        let mut index = GroupNames::default();
+        for i in 0..groups.len() {
+            index.added(groups, i);
+        }
+        index
+    }
+
+    /// Records `groups[i]`, just pushed.
+    pub fn added(&mut self, groups: &[Group], i: usize) {
+        let Some(g) = groups.get(i) else { return };
+        let state = &self.state;
+        let hash = |j: &usize| {
+            groups
+                .get(*j)
+                .map_or(0, |g| state.hash_one(g.name.as_str()))
+        };
+        self.table
+            .insert_unique(state.hash_one(g.name.as_str()), i, hash);
+    }
+
+    pub fn get<'g>(&self, groups: &'g [Group], name: &str) -> Option<&'g Group> {
+        self.table
+            .find(self.state.hash_one(name), |&i| {
+                groups.get(i).is_some_and(|g| g.name == name)
+            })
+            .and_then(|&i| groups.get(i))
+    }
+}
+
 pub trait DirectoryView {
     fn find_by_identity(&self, provider: &str, subject: &str) -> Option<&ExistingUser>;
     /// For issuer aliases: an identity recorded under an older issuer.
@@ -74,11 +129,16 @@ pub trait DirectoryView {
     /// Groups a provider group (already [normalised](crate::groups::normalise)) names:
     /// by external id when the group has any, otherwise by name. Directories with many
     /// groups should answer from an index; this default scans.
-    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
+    fn groups_matching(&self, normalised: &str) -> GroupMatches<'_> {
         self.groups()
             .iter()
             .filter(|g| g.matches(normalised))
             .collect()
+    }
+    /// Whether a group with exactly this name exists. Directories with many groups
+    /// should answer from an index ([`GroupNames`]); this default scans.
+    fn group_exists(&self, name: &str) -> bool {
+        self.groups().iter().any(|g| g.name == name)
     }
     /// Libraries that exist in the directory.
     fn libraries(&self) -> &[Library];

@@ -200,6 +200,16 @@ pub fn normalise_group_name(name: &str) -> String {
     {
         return t.to_owned();
     }
+    if t.is_ascii() {
+        // One allocation for the common case; a login normalises every claimed group.
+        return t
+            .bytes()
+            .map(|b| match b {
+                b' ' => '-',
+                b => char::from(b.to_ascii_lowercase()),
+            })
+            .collect();
+    }
     t.to_lowercase().replace(' ', "-")
 }
 

@@ -36,12 +36,30 @@ fn slot(kind: GrantKind) -> usize {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    source: GrantSource,
+    origin: Origin,
+    /// Named by this login's group sync (or kept by it): not stale.
+    kept: bool,
+}
+
+impl Entry {
+    fn new(source: GrantSource, origin: Origin) -> Self {
+        Entry {
+            source,
+            origin,
+            kept: false,
+        }
+    }
+}
+
 /// Grants being planned for one account. Lookups by name do not allocate: a login
 /// touches every group of a large groups claim.
 #[derive(Debug, Clone, Default)]
 pub struct GrantPlan<'a> {
     /// Names borrow from the account's grants until this login adds one.
-    current: [BTreeMap<Cow<'a, str>, (GrantSource, Origin)>; 4],
+    current: [BTreeMap<Cow<'a, str>, Entry>; 4],
     removed: Vec<Grant>,
     refused: Vec<Refusal>,
     /// Removing the admin grant would leave the directory with no active admin.
@@ -64,19 +82,28 @@ pub struct GrantDiff {
 impl<'a> GrantPlan<'a> {
     /// Starts from an account's grants. `last_admin`: this account is the only active admin.
     pub fn from_existing(grants: &'a [Grant], last_admin: bool) -> Self {
-        let mut plan = GrantPlan {
+        // Built in bulk: `BTreeMap::from_iter` sorts (one pass over the directory's
+        // already ordered rows) and fills the tree without a search per grant.
+        let of = |kind: GrantKind| {
+            grants
+                .iter()
+                .filter(|g| g.kind == kind)
+                .map(|g| {
+                    (
+                        Cow::Borrowed(g.name.as_str()),
+                        Entry::new(g.source, Origin::Held),
+                    )
+                })
+                .collect()
+        };
+        GrantPlan {
+            current: KINDS.map(of),
             last_admin,
             ..Default::default()
-        };
-        for g in grants {
-            if let Some(map) = plan.current.get_mut(slot(g.kind)) {
-                map.insert(Cow::Borrowed(g.name.as_str()), (g.source, Origin::Held));
-            }
         }
-        plan
     }
 
-    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<Cow<'a, str>, (GrantSource, Origin)>> {
+    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<Cow<'a, str>, Entry>> {
         self.current.get(slot(kind))
     }
 
@@ -85,7 +112,7 @@ impl<'a> GrantPlan<'a> {
     }
 
     pub fn source_of(&self, kind: GrantKind, name: &str) -> Option<GrantSource> {
-        self.map(kind).and_then(|m| m.get(name)).map(|(s, _)| *s)
+        self.map(kind).and_then(|m| m.get(name)).map(|e| e.source)
     }
 
     /// Current grants of one kind from one source.
@@ -93,7 +120,7 @@ impl<'a> GrantPlan<'a> {
         self.map(kind)
             .into_iter()
             .flatten()
-            .filter(|(_, (s, _))| *s == source)
+            .filter(|(_, e)| e.source == source)
             .map(|(n, _)| n.to_string())
             .collect()
     }
@@ -103,8 +130,42 @@ impl<'a> GrantPlan<'a> {
         self.map(kind)
             .into_iter()
             .flatten()
-            .map(|(n, (s, _))| (n.as_ref(), *s))
+            .map(|(n, e)| (n.as_ref(), e.source))
             .collect()
+    }
+
+    /// Current grants of one kind that [`keep`](Self::keep) and
+    /// [`grant_kept`](Self::grant_kept) did not mark, with their sources, in name order.
+    pub fn not_kept(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
+        self.map(kind)
+            .into_iter()
+            .flatten()
+            .filter(|(_, e)| !e.kept)
+            .map(|(n, e)| (n.as_ref(), e.source))
+            .collect()
+    }
+
+    /// Marks a grant, if held, as one this login's sync keeps.
+    pub fn keep(&mut self, kind: GrantKind, name: &str) {
+        if let Some(e) = self
+            .current
+            .get_mut(slot(kind))
+            .and_then(|m| m.get_mut(name))
+        {
+            e.kept = true;
+        }
+    }
+
+    /// [`grant`](Self::grant), then [`keep`](Self::keep), with one lookup when the
+    /// account already holds it (the common case of a returning member of many groups).
+    pub fn grant_kept(
+        &mut self,
+        kind: GrantKind,
+        name: &str,
+        source: GrantSource,
+        trace: &mut Trace,
+    ) -> bool {
+        self.add(kind, name, source, true, trace)
     }
 
     /// Adds a grant unless the account already has it (from any source, which is kept).
@@ -115,10 +176,23 @@ impl<'a> GrantPlan<'a> {
         source: GrantSource,
         trace: &mut Trace,
     ) -> bool {
+        self.add(kind, name, source, false, trace)
+    }
+
+    fn add(
+        &mut self,
+        kind: GrantKind,
+        name: &str,
+        source: GrantSource,
+        kept: bool,
+        trace: &mut Trace,
+    ) -> bool {
         let Some(map) = self.current.get_mut(slot(kind)) else {
             return false;
         };
-        if let Some((existing, _)) = map.get(name) {
+        if let Some(entry) = map.get_mut(name) {
+            entry.kept |= kept;
+            let existing = &entry.source;
             if *existing != source {
                 trace.note(
                     Step::Grants,
@@ -151,7 +225,14 @@ impl<'a> GrantPlan<'a> {
             }
             None => Origin::Added,
         };
-        map.insert(Cow::Owned(name.to_owned()), (source, origin));
+        map.insert(
+            Cow::Owned(name.to_owned()),
+            Entry {
+                source,
+                origin,
+                kept,
+            },
+        );
         true
     }
 
@@ -162,7 +243,7 @@ impl<'a> GrantPlan<'a> {
         let Some(map) = self.current.get_mut(slot(kind)) else {
             return false;
         };
-        let Some(&(source, origin)) = map.get(name) else {
+        let Some(&Entry { source, origin, .. }) = map.get(name) else {
             return false;
         };
         let refusal = if source == GrantSource::Admin {
@@ -210,8 +291,10 @@ impl<'a> GrantPlan<'a> {
             refused: self.refused,
             ..Default::default()
         };
+        diff.grants
+            .reserve_exact(self.current.iter().map(BTreeMap::len).sum());
         for (kind, map) in KINDS.into_iter().zip(self.current) {
-            for (name, (source, origin)) in map {
+            for (name, Entry { source, origin, .. }) in map {
                 let g = Grant::new(kind, name.into_owned(), source);
                 if origin == Origin::Added {
                     diff.added.push(g.clone());

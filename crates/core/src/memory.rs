@@ -23,6 +23,7 @@ pub struct InMemoryDirectory {
     by_email: HashMap<String, Vec<usize>>,
     /// Normalised external id (or name) → indexes into `groups`.
     group_keys: HashMap<String, Vec<usize>>,
+    group_names: crate::directory::GroupNames,
 }
 
 /// The `DIRECTORY.json` file of `ssogate provision --dry-run --existing`.
@@ -232,7 +233,9 @@ impl InMemoryDirectory {
                     .or_default()
                     .push(self.groups.len());
             }
+            let at = self.groups.len();
             self.groups.push(g);
+            self.group_names.added(&self.groups, at);
         }
     }
 
@@ -357,8 +360,12 @@ impl DirectoryView for InMemoryDirectory {
         &self.groups
     }
 
-    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
-        let mut out: Vec<&Group> = self
+    fn group_exists(&self, name: &str) -> bool {
+        self.group_names.get(&self.groups, name).is_some()
+    }
+
+    fn groups_matching(&self, normalised: &str) -> crate::directory::GroupMatches<'_> {
+        let mut out: crate::directory::GroupMatches<'_> = self
             .group_keys
             .get(normalised)
             .into_iter()

@@ -76,6 +76,7 @@ pub struct View<'c> {
     /// Normalised external id (or name) → indexes into `groups`, so a 50-group claim
     /// against a large catalogue is 50 lookups, not 50 scans.
     group_keys: HashMap<String, Vec<usize>>,
+    group_names: ssogate_core::directory::GroupNames,
     known: Known,
     provider: String,
     libraries: Vec<Library>,
@@ -180,6 +181,7 @@ impl<'c> View<'c> {
             known,
             provider: hints.provider.clone(),
             group_keys,
+            group_names: ssogate_core::directory::GroupNames::new(&groups),
             db: RefCell::new(db),
             arena: Arena::new(),
             groups,
@@ -308,8 +310,12 @@ impl DirectoryView for View<'_> {
         &self.groups
     }
 
-    fn groups_matching(&self, normalised: &str) -> Vec<&Group> {
-        let mut out: Vec<&Group> = self
+    fn group_exists(&self, name: &str) -> bool {
+        self.group_names.get(&self.groups, name).is_some()
+    }
+
+    fn groups_matching(&self, normalised: &str) -> ssogate_core::directory::GroupMatches<'_> {
+        let mut out: ssogate_core::directory::GroupMatches<'_> = self
             .group_keys
             .get(normalised)
             .into_iter()

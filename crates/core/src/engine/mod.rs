@@ -31,7 +31,6 @@ use crate::spi::{
 };
 use crate::trace::{Step, Trace};
 use crate::username::{self, CollisionError};
-use foldhash::HashSet;
 use regex::Regex;
 use std::sync::Arc;
 

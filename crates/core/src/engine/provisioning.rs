@@ -376,9 +376,8 @@ impl AssignmentProvider for PolicyAssignments<'_> {
         let p = &e.policy;
         let dir = ctx.directory;
         let library_exists = |n: &str| dir.libraries().iter().any(|l| l.name == n);
-        let group_exists = |n: &str| {
-            dir.groups().iter().any(|g| g.name == n) || ctx.groups.create.iter().any(|c| c == n)
-        };
+        let group_exists =
+            |n: &str| dir.group_exists(n) || ctx.groups.create.iter().any(|c| c == n);
 
         for required in e.permissions.iter().filter(|x| x.required) {
             if !plan.has(GrantKind::Permission, &required.name) {
@@ -473,25 +472,19 @@ impl AssignmentProvider for PolicyAssignments<'_> {
                 .copied()
                 .chain(r.create.iter().map(String::as_str))
             {
-                plan.grant(GrantKind::Group, name, GrantSource::Provider, trace);
+                plan.grant_kept(GrantKind::Group, name, GrantSource::Provider, trace);
             }
             if p.groups.remove_unmatched && !ctx.first_login {
-                let kept: HashSet<&str> = r
-                    .matched
-                    .iter()
-                    .copied()
-                    .chain(r.create.iter().chain(&p.default_groups).map(String::as_str))
-                    .collect();
+                for name in &p.default_groups {
+                    plan.keep(GrantKind::Group, name);
+                }
                 let stale: Vec<String> = plan
-                    .of_kind(GrantKind::Group)
+                    .not_kept(GrantKind::Group)
                     .into_iter()
-                    .filter(|(name, source)| {
-                        let removable = match source {
-                            GrantSource::Provider => true,
-                            GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
-                            GrantSource::Rule | GrantSource::Admin | GrantSource::Scim => false,
-                        };
-                        removable && !kept.contains(name)
+                    .filter(|(_, source)| match source {
+                        GrantSource::Provider => true,
+                        GrantSource::Default | GrantSource::Import => !p.groups.preserve_manual,
+                        GrantSource::Rule | GrantSource::Admin | GrantSource::Scim => false,
                     })
                     .map(|(name, _)| name.to_owned())
                     .collect();
