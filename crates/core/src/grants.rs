@@ -42,6 +42,16 @@ struct Entry {
     origin: Origin,
     /// Named by this login's group sync (or kept by it): not stale.
     kept: bool,
+    /// Named by a rule that holds at this login.
+    ruled: bool,
+}
+
+/// What an addition also records about the grant it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    None,
+    Kept,
+    Ruled,
 }
 
 impl Entry {
@@ -50,6 +60,7 @@ impl Entry {
             source,
             origin,
             kept: false,
+            ruled: false,
         }
     }
 }
@@ -115,16 +126,6 @@ impl<'a> GrantPlan<'a> {
         self.map(kind).and_then(|m| m.get(name)).map(|e| e.source)
     }
 
-    /// Current grants of one kind from one source.
-    pub fn names_from(&self, kind: GrantKind, source: GrantSource) -> Vec<String> {
-        self.map(kind)
-            .into_iter()
-            .flatten()
-            .filter(|(_, e)| e.source == source)
-            .map(|(n, _)| n.to_string())
-            .collect()
-    }
-
     /// Current grants of one kind, with their sources, in name order.
     pub fn of_kind(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
         self.map(kind)
@@ -165,7 +166,40 @@ impl<'a> GrantPlan<'a> {
         source: GrantSource,
         trace: &mut Trace,
     ) -> bool {
-        self.add(kind, name, source, true, trace)
+        self.add(kind, name, source, Mark::Kept, trace)
+    }
+
+    /// [`grant`](Self::grant) for a rule that holds, remembering that a rule names it.
+    pub fn grant_ruled(
+        &mut self,
+        kind: GrantKind,
+        name: &str,
+        source: GrantSource,
+        trace: &mut Trace,
+    ) -> bool {
+        self.add(kind, name, source, Mark::Ruled, trace)
+    }
+
+    /// Remembers that a holding rule names this grant, without granting it (the rule
+    /// names something that does not exist any more: what it gave earlier stays).
+    pub fn rule_names(&mut self, kind: GrantKind, name: &str) {
+        if let Some(e) = self
+            .current
+            .get_mut(slot(kind))
+            .and_then(|m| m.get_mut(name))
+        {
+            e.ruled = true;
+        }
+    }
+
+    /// Grants a rule gave that no holding rule names any more, in name order.
+    pub fn no_longer_ruled(&self, kind: GrantKind) -> Vec<String> {
+        self.map(kind)
+            .into_iter()
+            .flatten()
+            .filter(|(_, e)| e.source == GrantSource::Rule && !e.ruled)
+            .map(|(n, _)| n.to_string())
+            .collect()
     }
 
     /// Adds a grant unless the account already has it (from any source, which is kept).
@@ -176,7 +210,7 @@ impl<'a> GrantPlan<'a> {
         source: GrantSource,
         trace: &mut Trace,
     ) -> bool {
-        self.add(kind, name, source, false, trace)
+        self.add(kind, name, source, Mark::None, trace)
     }
 
     fn add(
@@ -184,14 +218,16 @@ impl<'a> GrantPlan<'a> {
         kind: GrantKind,
         name: &str,
         source: GrantSource,
-        kept: bool,
+        mark: Mark,
         trace: &mut Trace,
     ) -> bool {
+        let (kept, ruled) = (mark == Mark::Kept, mark == Mark::Ruled);
         let Some(map) = self.current.get_mut(slot(kind)) else {
             return false;
         };
         if let Some(entry) = map.get_mut(name) {
             entry.kept |= kept;
+            entry.ruled |= ruled;
             let existing = &entry.source;
             if *existing != source {
                 trace.note(
@@ -231,6 +267,7 @@ impl<'a> GrantPlan<'a> {
                 source,
                 origin,
                 kept,
+                ruled,
             },
         );
         true

@@ -61,7 +61,7 @@ pub fn resolve<'d>(
     // By address: the directory holds each group once, and comparing pointers is what
     // a 50-group claim can afford (hashing names was a tenth of the decision).
     let mut seen: HashSet<*const Group> = HashSet::with_capacity(claim.len());
-    let mut matched_line = String::new();
+    let mut matched_line = String::with_capacity(claim.len().saturating_mul(24));
     for (raw, n) in claim.iter().zip(normalised) {
         if let Some(re) = allow
             && !re.is_match(raw)

@@ -1156,6 +1156,40 @@ fn rules_grant_deny_and_are_re_evaluated() {
     );
 }
 
+/// A rule that still holds keeps what it gave even when it names a library that has left
+/// the catalogue since (it cannot grant it again, and must not take it away); a rule that
+/// stopped holding takes its grant away.
+#[test]
+fn a_holding_rule_keeps_its_grants_even_for_a_library_gone_from_the_catalogue() {
+    let p = ProvisioningPolicy {
+        rules: vec![RuleSpec {
+            grant_libraries: vec!["gone".into(), "kids".into()],
+            ..rule("editors read", "\"editors\" in groups")
+        }],
+        ..Default::default()
+    };
+    let e = engine(p);
+    let d = dir(json!({
+        "libraries": [{"name": "kids"}],
+        "users": [{"username": "ada", "identities": [{"provider": "corp", "subject": "ada-sub"}],
+                   "libraries": [{"name": "gone", "source": "rule"}, {"name": "kids", "source": "rule"}]}]
+    }));
+    let holds = e.decide(
+        &claims(json!({"sub": "ada-sub", "groups": ["Editors"]})),
+        &d,
+    );
+    assert_eq!(names(&holds, GrantKind::Library), ["gone", "kids"]);
+    assert!(holds.changes.grants.removed.is_empty());
+    assert!(trace_has(
+        &holds,
+        "rule grants library \"gone\", which does not exist"
+    ));
+
+    let stopped = e.decide(&claims(json!({"sub": "ada-sub", "groups": []})), &d);
+    assert!(names(&stopped, GrantKind::Library).is_empty());
+    assert_eq!(stopped.changes.grants.removed.len(), 2);
+}
+
 #[test]
 fn removing_the_last_admin_is_refused() {
     let p = ProvisioningPolicy {

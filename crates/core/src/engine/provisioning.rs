@@ -434,8 +434,9 @@ impl AssignmentProvider for PolicyAssignments<'_> {
                 GrantKind::Permission | GrantKind::Admin => true,
             };
             if exists {
-                plan.grant(g.kind, &g.name, GrantSource::Rule, trace);
+                plan.grant_ruled(g.kind, &g.name, GrantSource::Rule, trace);
             } else {
+                plan.rule_names(g.kind, &g.name);
                 trace.note(
                     Step::Grants,
                     format!(
@@ -451,14 +452,8 @@ impl AssignmentProvider for PolicyAssignments<'_> {
             GrantKind::Group,
             GrantKind::Admin,
         ] {
-            for name in plan.names_from(kind, GrantSource::Rule) {
-                if !ctx
-                    .rule_grants
-                    .iter()
-                    .any(|g| g.kind == kind && g.name == name)
-                {
-                    plan.revoke(kind, &name, "no rule grants it any more", trace);
-                }
+            for name in plan.no_longer_ruled(kind) {
+                plan.revoke(kind, &name, "no rule grants it any more", trace);
             }
         }
 
