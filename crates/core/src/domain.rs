@@ -202,13 +202,15 @@ pub fn normalise_group_name(name: &str) -> String {
     }
     if t.is_ascii() {
         // One allocation for the common case; a login normalises every claimed group.
-        return t
+        let bytes: Vec<u8> = t
             .bytes()
             .map(|b| match b {
-                b' ' => '-',
-                b => char::from(b.to_ascii_lowercase()),
+                b' ' => b'-',
+                b => b.to_ascii_lowercase(),
             })
             .collect();
+        // ASCII in, ASCII out: the conversion cannot fail.
+        return String::from_utf8(bytes).unwrap_or_default();
     }
     t.to_lowercase().replace(' ', "-")
 }

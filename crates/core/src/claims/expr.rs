@@ -34,6 +34,8 @@ pub struct Path(pub Vec<Segment>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimExpr {
     alternatives: Vec<Vec<Path>>,
+    /// The canonical text, written once: every sign-in's trace quotes it.
+    text: Box<str>,
 }
 
 /// Why an expression could not be parsed; `column` is 1-based, in characters.
@@ -106,7 +108,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok(ClaimExpr { alternatives })
+        Ok(ClaimExpr::from_alternatives(alternatives))
     }
 
     fn join(&mut self) -> Result<Vec<Path>, ExprError> {
@@ -258,16 +260,19 @@ impl ClaimExpr {
     /// fallback: every alternative becomes a part of one join.
     pub fn parse_bookstack_join(src: &str) -> Result<Self, ExprError> {
         let parsed = Self::parse(src)?;
-        Ok(ClaimExpr {
-            alternatives: vec![parsed.alternatives.into_iter().flatten().collect()],
-        })
+        Ok(ClaimExpr::from_alternatives(vec![
+            parsed.alternatives.into_iter().flatten().collect(),
+        ]))
     }
 
     /// An expression reading a single top-level claim.
     pub fn claim(name: &str) -> Self {
-        ClaimExpr {
-            alternatives: vec![vec![Path(vec![Segment::Key(name.to_owned())])]],
-        }
+        ClaimExpr::from_alternatives(vec![vec![Path(vec![Segment::Key(name.to_owned())])]])
+    }
+
+    fn from_alternatives(alternatives: Vec<Vec<Path>>) -> Self {
+        let text = Canonical(&alternatives).to_string().into_boxed_str();
+        ClaimExpr { alternatives, text }
     }
 
     /// The alternatives, each a list of joined paths.
@@ -383,7 +388,16 @@ impl fmt::Display for Path {
 impl fmt::Display for ClaimExpr {
     /// The canonical form: `parse(expr.to_string()) == expr`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, alt) in self.alternatives.iter().enumerate() {
+        f.write_str(&self.text)
+    }
+}
+
+/// Writes the canonical form of alternatives.
+struct Canonical<'a>(&'a [Vec<Path>]);
+
+impl fmt::Display for Canonical<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, alt) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(" | ")?;
             }
