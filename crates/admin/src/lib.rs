@@ -8,6 +8,7 @@
 //! engine still compile — the caller passes in as a check).
 
 mod catalogue;
+pub mod clients;
 pub mod dates;
 mod passwords;
 mod providers;
@@ -114,6 +115,8 @@ pub struct Configured {
     pub catalogue: Catalogue,
     /// Slugs of the providers the file defines.
     pub providers: Vec<String>,
+    /// Ids of the provider's clients the file defines (`[clients.<id>]`).
+    pub clients: Vec<String>,
     /// What a new local password must be.
     pub passwords: ssogate_core::password::PasswordPolicy,
     /// How long a password reset link works.
@@ -125,6 +128,7 @@ impl Default for Configured {
         Configured {
             catalogue: Catalogue::default(),
             providers: Vec::new(),
+            clients: Vec::new(),
             passwords: ssogate_core::password::PasswordPolicy::default(),
             reset_link_seconds: 3600,
         }

@@ -97,7 +97,52 @@ fn uri_ok(u: &str) -> bool {
     })
 }
 
+/// Where a client was registered, for messages and the console.
+const DIRECTORY: &str = "the directory";
+
+/// A client registered in the directory (console, API, CLI): the keys of
+/// `[clients.<id>]` as a JSON object, without `secret` and `secret_file` (ssogate makes a
+/// confidential client's secret and keeps only its SHA-256 digest, `secret_sha256`).
+/// Checked exactly as the file's clients are.
+pub fn client_from_document(
+    id: &str,
+    doc: &serde_json::Value,
+    secret_sha256: Option<[u8; 32]>,
+) -> Result<Client, ConfigError> {
+    let raw = RawClient::deserialize(doc).map_err(|e| {
+        ConfigError::new(
+            DIRECTORY,
+            format!("clients.{id}"),
+            e.to_string(),
+            "Use the keys of [clients.<id>] (docs/provider.md), e.g. {\"redirect_uris\": [\"https://app.example.org/callback\"]}.",
+        )
+    })?;
+    if raw.secret.is_some() || raw.secret_file.is_some() {
+        return Err(ConfigError::new(
+            DIRECTORY,
+            format!("clients.{id}.secret"),
+            "a client registered in the directory does not take a secret",
+            "ssogate makes the secret and shows it once; use rotate-secret for a new one.",
+        ));
+    }
+    build_client_with(
+        id,
+        raw,
+        DIRECTORY,
+        secret_sha256.map(ClientSecret::from_sha256),
+    )
+}
+
 pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Client, ConfigError> {
+    build_client_with(id, raw, origin, None)
+}
+
+fn build_client_with(
+    id: &str,
+    raw: RawClient,
+    origin: &str,
+    stored: Option<ClientSecret>,
+) -> Result<Client, ConfigError> {
     let key = |k: &str| format!("clients.{id}.{k}");
     let bad =
         |k: &str, message: String, hint: &str| ConfigError::new(origin, key(k), message, hint);
@@ -170,6 +215,13 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         ));
     }
     let secret = match (raw.public, raw.secret, raw.secret_file) {
+        (true, None, None) if stored.is_some() => {
+            return Err(bad(
+                "public",
+                "a public client has no secret".into(),
+                "Remove the client and add it again as public.",
+            ));
+        }
         (true, None, None) => None,
         (true, _, _) => {
             return Err(bad(
@@ -198,6 +250,7 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
                 .trim()
                 .to_owned(),
         ),
+        (false, None, None) if stored.is_some() => None,
         (false, None, None) => {
             return Err(bad(
                 "secret",
@@ -311,7 +364,7 @@ pub(crate) fn build_client(id: &str, raw: RawClient, origin: &str) -> Result<Cli
         } else {
             ClientAuth::Secret
         },
-        secret: secret.map(ClientSecret::new),
+        secret: stored.or_else(|| secret.map(ClientSecret::new)),
         redirect_uris: raw.redirect_uris,
         post_logout_redirect_uris: raw.post_logout_redirect_uris,
         backchannel_logout_uri: raw.backchannel_logout_uri,

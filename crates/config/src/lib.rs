@@ -18,6 +18,7 @@ mod provider;
 pub mod seed_env;
 mod server;
 
+pub use clients::client_from_document;
 pub use effective::Effective;
 pub use hooks::{HookConfig, OnFailure};
 pub use load::{load, load_with_env};

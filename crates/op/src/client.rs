@@ -13,18 +13,45 @@ pub enum ClientAuth {
     None,
 }
 
-/// A client's secret: never printed.
+/// A client's secret: never printed. A secret written in the configuration file is kept
+/// as written; one ssogate made for a client registered in the directory is kept only as
+/// its SHA-256 digest (it was shown once; ssogate made it with 256 bits of randomness, so
+/// a fast digest is as good as a slow hash and keeps the token endpoint fast).
 #[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
+pub struct ClientSecret(Kept);
+
+#[derive(Clone, PartialEq, Eq)]
+enum Kept {
+    Plain(String),
+    Sha256([u8; 32]),
+}
 
 impl ClientSecret {
     pub fn new(s: impl Into<String>) -> Self {
-        ClientSecret(s.into())
+        ClientSecret(Kept::Plain(s.into()))
     }
+
+    /// A secret known only by its SHA-256 digest.
+    pub fn from_sha256(digest: [u8; 32]) -> Self {
+        ClientSecret(Kept::Sha256(digest))
+    }
+
+    /// The SHA-256 digest a secret is stored under.
+    pub fn digest(secret: &str) -> [u8; 32] {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+
     /// Compares in constant time.
     pub fn matches(&self, given: &str) -> bool {
-        aws_lc_rs::constant_time::verify_slices_are_equal(self.0.as_bytes(), given.as_bytes())
-            .is_ok()
+        let eq =
+            |a: &[u8], b: &[u8]| aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok();
+        match &self.0 {
+            Kept::Plain(s) => eq(s.as_bytes(), given.as_bytes()),
+            Kept::Sha256(d) => eq(d, &Self::digest(given)),
+        }
     }
 }
 
@@ -201,6 +228,15 @@ mod tests {
         shape.rename(&mut c);
         assert_eq!(c.get("roles"), Some(&serde_json::json!(["wiki-editors"])));
         assert!(!c.contains_key("groups"));
+    }
+
+    #[test]
+    fn a_stored_digest_matches_its_secret_only() {
+        let s = ClientSecret::from_sha256(ClientSecret::digest("correct horse battery staple"));
+        assert!(s.matches("correct horse battery staple"));
+        assert!(!s.matches("correct horse battery stapl"));
+        assert!(!s.matches(""));
+        assert_eq!(format!("{s:?}"), "[redacted]");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub(crate) struct ProviderEntry {
 pub(crate) struct Registry {
     pub providers: BTreeMap<String, Arc<ProviderEntry>>,
     pub engines: BTreeMap<String, Compiled>,
+    /// The provider's clients: the file's `[clients.<id>]` and those registered in the
+    /// directory (a registered client that no longer builds is left out, with a warning).
+    pub clients: BTreeMap<String, Arc<ssogate_op::Client>>,
 }
 
 impl Registry {
@@ -70,6 +73,7 @@ pub fn configured(config: &Config) -> ssogate_admin::Configured {
     ssogate_admin::Configured {
         catalogue: config.catalogue.clone(),
         providers: config.providers.keys().cloned().collect(),
+        clients: config.clients.keys().cloned().collect(),
         passwords: config.passwords.policy(),
         reset_link_seconds: i64::from(config.passwords.reset_link_minutes) * 60,
     }
@@ -155,7 +159,75 @@ pub(crate) fn build(
         out.engines.insert(p.slug.clone(), compiled);
         out.providers.insert(p.slug.clone(), entry);
     }
+    out.clients = clients(config, directory)?;
     Ok(out)
+}
+
+/// The file's clients, then the directory's (the file wins an id both use).
+fn clients(
+    config: &Config,
+    directory: &dyn Directory,
+) -> Result<BTreeMap<String, Arc<ssogate_op::Client>>, StoreError> {
+    let mut out: BTreeMap<String, Arc<ssogate_op::Client>> = config
+        .clients
+        .iter()
+        .map(|(id, c)| (id.clone(), Arc::new(c.clone())))
+        .collect();
+    for stored in directory.op_clients()? {
+        if out.contains_key(&stored.id) {
+            tracing::warn!(client = %stored.id, "a client registered in the directory has the id of one in the configuration file; the file's is used");
+            continue;
+        }
+        let digest = match stored.secret_sha256.as_deref().map(parse_digest) {
+            None => None,
+            Some(Some(d)) => Some(d),
+            Some(None) => {
+                tracing::warn!(client = %stored.id, "a registered client's secret digest is damaged; it is left out (rotate its secret)");
+                continue;
+            }
+        };
+        match ssogate_config::client_from_document(&stored.id, &stored.spec, digest) {
+            Ok(c) => {
+                out.insert(stored.id, Arc::new(c));
+            }
+            Err(e) => {
+                tracing::warn!(client = %stored.id, error = %e, "a client registered in the directory is left out");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A SHA-256 digest written as 64 hex digits.
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let text = std::str::from_utf8(pair).ok()?;
+        *o = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Whether a client's settings build, for the administrative layer's `check`: the
+/// configuration's rules, and no id of the file's.
+pub fn check_client(
+    config: &Config,
+    id: &str,
+    settings: &serde_json::Value,
+    confidential: bool,
+) -> Result<(), String> {
+    if config.clients.contains_key(id) {
+        return Err(format!(
+            "the client \"{id}\" is defined in the configuration file"
+        ));
+    }
+    ssogate_config::client_from_document(id, settings, confidential.then_some([0; 32]))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// Whether every provider still builds and compiles once `change` is made to what the

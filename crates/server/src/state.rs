@@ -213,6 +213,16 @@ impl App {
         self.registry().providers.get(slug).cloned()
     }
 
+    /// A client of ssogate's provider in force now (the file's or the directory's).
+    pub(crate) fn client(&self, id: &str) -> Option<Arc<ssogate_op::Client>> {
+        self.registry().clients.get(id).cloned()
+    }
+
+    /// Whether ssogate is an OpenID Provider here (any client is registered).
+    pub(crate) fn serves_clients(&self) -> bool {
+        !self.registry().clients.is_empty()
+    }
+
     /// The engine a sign-in through `slug` uses now.
     pub(crate) fn engine(&self, slug: &str) -> Option<Compiled> {
         self.registry().engines.get(slug).cloned()

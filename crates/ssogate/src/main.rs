@@ -10,6 +10,7 @@ mod admin_cmd;
 mod apikey_cmd;
 mod audit_cmd;
 mod catalogue_cmd;
+mod client_cmd;
 mod config_cmd;
 mod op_cmd;
 mod provider_cmd;
@@ -78,6 +79,9 @@ enum Command {
     /// Manage webhook endpoints (Standard Webhooks) and their delivery log.
     #[command(subcommand)]
     Webhook(webhook_cmd::WebhookCommand),
+    /// Manage the applications that sign in through ssogate as their OpenID Provider.
+    #[command(subcommand)]
+    Client(client_cmd::ClientCommand),
     /// Query, export and follow the audit log.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
@@ -186,6 +190,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::User(cmd) => user_cmd::user(&config, cmd),
         Command::Apikey(cmd) => apikey_cmd::apikey(&config, cmd),
         Command::Webhook(cmd) => webhook_cmd::webhook(&config, cmd),
+        Command::Client(cmd) => client_cmd::client(&config, cmd),
         Command::Config(cmd) => config_cmd::config(&config, cmd),
         Command::Audit(cmd) => audit_cmd::audit(&config, cmd),
         Command::Settings(cmd) => settings_cmd::settings(&config, cmd),

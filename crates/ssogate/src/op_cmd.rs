@@ -108,9 +108,23 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
                 now
             };
             // Tokens the current key signs until then live at most this long.
+            let registered = store
+                .op_clients()
+                .map_err(runtime)?
+                .into_iter()
+                .filter_map(|c| {
+                    ssogate_config::client_from_document(
+                        &c.id,
+                        &c.spec,
+                        c.secret_sha256.as_ref().map(|_| [0; 32]),
+                    )
+                    .ok()
+                });
             let longest = config
                 .clients
                 .values()
+                .cloned()
+                .chain(registered)
                 .map(|c| c.id_token_seconds.max(c.access_token_seconds))
                 .max()
                 .unwrap_or(300)

@@ -46,6 +46,11 @@ pub fn new_secret() -> Result<String, StoreError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A client secret of ssogate's provider: 256 random bits, base64url (43 characters).
+pub fn new_client_secret() -> Result<Secret, StoreError> {
+    new_secret().map(Secret)
+}
+
 /// A fresh Standard Webhooks signing secret: `whsec_` and the standard base64 of 32
 /// random bytes (what the specification's libraries take as they are).
 pub fn new_webhook_secret() -> Result<Secret, StoreError> {

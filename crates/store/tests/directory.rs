@@ -206,6 +206,7 @@ both!(
     catalogue_items_are_created_renamed_and_deleted_with_their_grants,
     webhook_events_are_written_with_the_change_claimed_once_and_logged,
     back_channel_logouts_are_claimed_once_by_racing_instances,
+    registered_clients_keep_a_digest_and_leave_with_what_they_were_issued,
 );
 
 fn catalogue_items_are_created_renamed_and_deleted_with_their_grants(f: Fixture) {
@@ -2274,4 +2275,79 @@ fn back_channel_logouts_are_claimed_once_by_racing_instances(f: Fixture) {
         (40, 40),
         "each logout claimed exactly once"
     );
+}
+
+fn registered_clients_keep_a_digest_and_leave_with_what_they_were_issued(f: Fixture) {
+    use ssogate_store::directory::clients::ClientError;
+    use ssogate_store::directory::op::{NewCode, Redeemed};
+    let s = &*f.store;
+    let heard = Heard::default();
+    s.watch(heard.sink()).unwrap();
+    let spec = json!({"redirect_uris": ["https://wiki.example.org/cb"], "name": "Wiki"});
+    let wiki = s
+        .add_op_client("wiki", &spec, Some("ab".repeat(32).as_str()), 10)
+        .unwrap()
+        .unwrap();
+    assert_eq!(wiki.spec, spec);
+    heard.wait_for(&Invalidation::Providers);
+    assert_eq!(
+        s.add_op_client("wiki", &spec, None, 11).unwrap(),
+        Err(ClientError::IdTaken("wiki".into()))
+    );
+    s.add_op_client(
+        "spa",
+        &json!({"public": true, "redirect_uris": ["https://spa.example.org/cb"]}),
+        None,
+        12,
+    )
+    .unwrap()
+    .unwrap();
+    let ids: Vec<String> = s.op_clients().unwrap().into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, ["spa", "wiki"]);
+
+    let changed = json!({"redirect_uris": ["https://wiki.example.org/cb2"]});
+    assert!(s.update_op_client("wiki", &changed, 20).unwrap());
+    assert!(!s.update_op_client("nobody", &changed, 20).unwrap());
+    assert!(
+        s.set_op_client_secret("wiki", &"cd".repeat(32), 21)
+            .unwrap()
+    );
+    // A public client has no secret to change.
+    assert!(!s.set_op_client_secret("spa", &"cd".repeat(32), 21).unwrap());
+    let read = s.op_client("wiki").unwrap().unwrap();
+    assert_eq!(
+        (
+            read.spec,
+            read.secret_sha256.as_deref(),
+            read.created_at,
+            read.updated_at
+        ),
+        (changed, Some("cd".repeat(32).as_str()), 10, 21)
+    );
+
+    // Removed with its codes: what it was issued stops working with it.
+    let user = account(s, "wikireader");
+    for client in ["wiki", "spa"] {
+        s.op_put_code(NewCode {
+            code_hash: format!("code-{client}"),
+            client_id: client.into(),
+            user_id: user,
+            grant_json: "{}".into(),
+            auth_time: 30,
+            sid: None,
+            expires_at: i64::MAX,
+        })
+        .unwrap();
+    }
+    assert!(s.remove_op_client("wiki").unwrap());
+    assert!(!s.remove_op_client("wiki").unwrap());
+    assert!(s.op_client("wiki").unwrap().is_none());
+    assert_eq!(
+        s.op_redeem_code("code-wiki", 40).unwrap(),
+        Redeemed::Unknown
+    );
+    assert!(matches!(
+        s.op_redeem_code("code-spa", 40).unwrap(),
+        Redeemed::Fresh { .. }
+    ));
 }

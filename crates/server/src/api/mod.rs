@@ -7,6 +7,7 @@
 
 mod audit;
 mod catalogue;
+mod clients;
 mod decisions;
 pub(crate) mod document;
 mod providers;
@@ -353,6 +354,7 @@ pub(crate) fn routes() -> (axum::Router<App>, utoipa::openapi::OpenApi) {
     let r = users::routes(r);
     let r = audit::routes(r);
     let r = webhooks::routes(r);
+    let r = clients::routes(r);
     let (router, mut doc) = decisions::routes(r).split_for_parts();
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("ssogate")

@@ -98,7 +98,7 @@ async fn page(
             status,
             &ClientsPage {
                 t: req.t,
-                clients: app.config.clients.values().map(row).collect(),
+                clients: app.registry().clients.values().map(|c| row(c)).collect(),
                 csrf,
                 chosen,
                 error,
@@ -111,7 +111,7 @@ async fn page(
 
 pub(crate) async fn clients(State(app): State<App>, req: Req, _admin: AdminSession) -> Response {
     let first = app
-        .config
+        .registry()
         .clients
         .keys()
         .next()
@@ -130,7 +130,7 @@ pub(crate) async fn preview(
     let client_id = f.get("client").cloned().unwrap_or_default();
     let who = f.get("user").cloned().unwrap_or_default();
     let chosen = (client_id.clone(), who.clone());
-    let Some(client) = app.config.clients.get(&client_id).cloned() else {
+    let Some(client) = app.client(&client_id) else {
         return page(
             &app,
             &req,

@@ -3,6 +3,7 @@
 
 use super::tokens::{Form, token_error};
 use super::*;
+use std::sync::Arc;
 
 fn invalid_token(description: &str) -> Response {
     let mut res = json_error(StatusCode::UNAUTHORIZED, "invalid_token", description);
@@ -16,7 +17,7 @@ fn invalid_token(description: &str) -> Response {
 /// Userinfo (Core 5.3): the claims the access token's scopes release, for an account
 /// that is still active.
 pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     let now = app.now();
@@ -47,8 +48,8 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
     };
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
     let mut p = person(&user);
-    let client = app.config.clients.get(&grant.client_id);
-    if let Some(client) = client {
+    let client = app.client(&grant.client_id);
+    if let Some(client) = &client {
         p.sub = match super::subject(&app, client, grant.user_id).await {
             Ok(s) => s,
             Err(e) => return crate::respond::server_problem(&e),
@@ -56,7 +57,7 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         client.shape.filter(&mut p);
     }
     let mut released = claims::released(&p, &scopes);
-    if let Some(client) = client {
+    if let Some(client) = &client {
         client.shape.rename(&mut released);
     }
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(released)).into_response()
@@ -64,23 +65,34 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
 
 /// The client authenticating a request to introspection or revocation, and the token it
 /// asks about.
-async fn client_and_token<'a>(
-    app: &'a App,
+async fn client_and_token(
+    app: &App,
     req: &Req,
     body: &[u8],
-) -> Result<(&'a ssogate_op::Client, String), TokenError> {
+) -> Result<(Arc<ssogate_op::Client>, String), TokenError> {
     let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
     let basic = req
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token::basic_credentials);
+    let registry = app.registry();
     let client = token::authenticate(
         basic,
         form.get("client_id"),
         form.get("client_secret"),
-        |id| app.config.clients.get(id),
+        |id| registry.clients.get(id).map(|c| &**c),
     )?;
+    // Held by the registry in force, so it is there.
+    let client =
+        registry
+            .clients
+            .get(&client.id)
+            .cloned()
+            .ok_or_else(|| TokenError::InvalidClient {
+                message: "unknown client".into(),
+                basic: false,
+            })?;
     let t = form
         .get("token")
         .filter(|t| !t.is_empty())
@@ -91,7 +103,7 @@ async fn client_and_token<'a>(
 /// Token introspection (RFC 7662) for the client's own tokens: another client's token
 /// is `{"active": false}`, as an unknown one is.
 pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     let now = app.now();
@@ -120,8 +132,8 @@ pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) ->
         return inactive();
     };
     // An account disabled since is not active either.
-    let sub = match app.config.clients.get(&grant.client_id) {
-        Some(c) => match super::subject(&app, c, grant.user_id).await {
+    let sub = match app.client(&grant.client_id) {
+        Some(c) => match super::subject(&app, &c, grant.user_id).await {
             Ok(s) => s,
             Err(e) => return crate::respond::server_problem(&e),
         },
@@ -151,7 +163,7 @@ pub(crate) async fn introspect(State(app): State<App>, req: Req, body: Bytes) ->
 /// Token revocation (RFC 7009): 200 whether or not the token was known (so nothing is
 /// learnt); only the client's own tokens go.
 pub(crate) async fn revoke(State(app): State<App>, req: Req, body: Bytes) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     let now = app.now();

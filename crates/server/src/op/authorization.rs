@@ -5,7 +5,7 @@ use super::*;
 
 /// The authorization endpoint (Core 3.1.2).
 pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     let pairs: Vec<(String, String)> =
@@ -14,7 +14,8 @@ pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Res
             .collect();
     let iss = issuer(&app).to_owned();
     let now = app.now();
-    let a = match authorize::validate(&pairs, |id| app.config.clients.get(id)) {
+    let registry = app.registry();
+    let a = match authorize::validate(&pairs, |id| registry.clients.get(id).map(|c| &**c)) {
         Ok(a) => a,
         Err(AuthorizeError::Page { error, description }) => {
             let mut ev = req.event("op.authorize", "failure", now);
@@ -75,7 +76,7 @@ pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Res
         Err(e) => return crate::respond::server_error(req.t, &e),
     };
     // The client's access policy: only people holding what it names.
-    if let Some(client) = app.config.clients.get(&a.client_id)
+    if let Some(client) = app.client(&a.client_id)
         && !client.access.admits(&person(&user))
     {
         let mut ev = req.event("op.authorize", "failure", now);

@@ -17,7 +17,7 @@ const MAX_ATTEMPTS: i64 = 30;
 /// backoff, each delivery and each failure audited. Claimed in the directory, so with
 /// several instances each logout is sent by one.
 pub(crate) async fn deliver_logouts(app: &App) {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return;
     }
     let now = app.now();
@@ -30,9 +30,7 @@ pub(crate) async fn deliver_logouts(app: &App) {
     };
     for p in due {
         let uri = app
-            .config
-            .clients
-            .get(&p.client_id)
+            .client(&p.client_id)
             .and_then(|c| c.backchannel_logout_uri.clone());
         let Some(uri) = uri else {
             // The application has no back-channel logout: nothing to tell it.
@@ -83,8 +81,8 @@ async fn send_logout(
 ) -> Result<(), String> {
     let key = signing_key(app).await?;
     let jti = ssogate_op::random_token(16).map_err(|e| e.to_string())?;
-    let sub = match app.config.clients.get(&p.client_id) {
-        Some(c) => super::subject(app, c, p.user_id)
+    let sub = match app.client(&p.client_id) {
+        Some(c) => super::subject(app, &c, p.user_id)
             .await
             .map_err(|e| e.to_string())?,
         None => p.user_id.0.to_string(),
@@ -162,7 +160,7 @@ fn logout_ask(
         Some(uri) => {
             let registered = client
                 .as_deref()
-                .and_then(|c| app.config.clients.get(c))
+                .and_then(|c| app.client(c))
                 .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri));
             if !registered {
                 return Err(
@@ -191,7 +189,7 @@ fn logout_ask(
 /// The end-session request in `uri`, checked (both the asking and the confirmed request
 /// read it); else the answer that refuses it.
 async fn read_ask(app: &App, req: &Req, uri: &Uri) -> Result<LogoutAsk, Response> {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return Err(not_configured());
     }
     let pairs: Vec<(String, String)> =
@@ -223,11 +221,8 @@ pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> R
         Err(e) => return crate::respond::server_error(req.t, &e),
     };
     // The hint names the person as its client saw them (pairwise clients: their own sub).
-    let expected = match (
-        &session,
-        ask.client.as_ref().and_then(|c| app.config.clients.get(c)),
-    ) {
-        (Some((_, s)), Some(c)) => match super::subject(&app, c, s.user_id).await {
+    let expected = match (&session, ask.client.as_ref().and_then(|c| app.client(c))) {
+        (Some((_, s)), Some(c)) => match super::subject(&app, &c, s.user_id).await {
             Ok(sub) => Some(sub),
             Err(e) => return crate::respond::server_error(req.t, &e),
         },
@@ -252,8 +247,8 @@ pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> R
                         "{} asks to sign you out of ssogate.",
                         ask.client
                             .as_deref()
-                            .and_then(|c| app.config.clients.get(c))
-                            .map_or("An application", |c| c.name.as_str())
+                            .and_then(|c| app.client(c))
+                            .map_or_else(|| "An application".to_owned(), |c| c.name.clone())
                     )],
                     form: Some(crate::pages::FormButton {
                         action: format!(

@@ -150,7 +150,7 @@ async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
 }
 
 pub(crate) async fn discovery(State(app): State<App>) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     (
@@ -161,7 +161,7 @@ pub(crate) async fn discovery(State(app): State<App>) -> Response {
 }
 
 pub(crate) async fn jwks(State(app): State<App>) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     match published_keys(&app).await {

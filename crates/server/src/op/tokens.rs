@@ -20,7 +20,7 @@ pub(super) fn token_error(e: &TokenError) -> Response {
 
 /// The token endpoint (RFC 6749 4.1.3): an authorization code for tokens.
 pub(crate) async fn token(State(app): State<App>, req: Req, body: Bytes) -> Response {
-    if app.config.clients.is_empty() {
+    if !app.serves_clients() {
         return not_configured();
     }
     let now = app.now();
@@ -53,8 +53,9 @@ async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Respons
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(token::basic_credentials);
+    let registry = app.registry();
     let client = token::authenticate(basic, get("client_id"), get("client_secret"), |id| {
-        app.config.clients.get(id)
+        registry.clients.get(id).map(|c| &**c)
     })?;
     match get("grant_type") {
         Some("authorization_code") => {

@@ -179,8 +179,19 @@ const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 /// A code for `downstream`, asked by a browser already signed in to ssogate; `query`
 /// is the rest of the authorization request (scope, nonce…).
 async fn downstream_code(b: &Browser, op: &Harness, redirect: &str, query: &str) -> String {
+    client_code(b, op, "downstream", redirect, query).await
+}
+
+/// [`downstream_code`] for any client.
+async fn client_code(
+    b: &Browser,
+    op: &Harness,
+    client: &str,
+    redirect: &str,
+    query: &str,
+) -> String {
     let url = format!(
-        "{}?response_type=code&client_id=downstream&redirect_uri={}&{query}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        "{}?response_type=code&client_id={client}&redirect_uri={}&{query}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
         op.url("/oauth2/authorize"),
         url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
     );
@@ -1414,4 +1425,194 @@ async fn a_client_receives_only_the_groups_its_filter_lets_through() {
         "{:?}",
         at_app.grants
     );
+}
+
+async fn api(
+    op: &Harness,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let mut req = http
+        .request(method.parse().unwrap(), op.url(path))
+        .header("authorization", format!("Bearer {key}"));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A client registered through the API (not the file) signs people in at once; its
+/// secret is shown once and kept only as a digest; a rotation retires the old secret, a
+/// removal the client; what the file defines, or what would not build, is refused; every
+/// change is audited.
+#[tokio::test]
+async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
+    let (op, app, _) = chain().await;
+    let d = op.directory.clone();
+    let key = tokio::task::spawn_blocking(move || {
+        d.create_api_key("t", ssogate_store::credentials::ApiScope::Admin, 1)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .expose()
+    .to_owned();
+    let redirect = format!("{}/wiki/callback", app.base);
+    let (s, made) = api(
+        &op,
+        "POST",
+        "/api/v1/clients",
+        &key,
+        Some(
+            json!({"client_id": "wiki", "settings": {"name": "Wiki", "redirect_uris": [redirect],
+            "scopes": ["openid", "profile", "groups"]}}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(made["confidential"], true);
+    let secret = made["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "{secret}");
+    let (_, listed) = api(&op, "GET", "/api/v1/clients", &key, None).await;
+    assert_eq!(listed[0]["client_id"], "wiki");
+    assert!(!listed.to_string().contains(&secret), "{listed}");
+    let d = op.directory.clone();
+    let stored = tokio::task::spawn_blocking(move || d.op_client("wiki"))
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let digest = stored.secret_sha256.unwrap();
+    assert_eq!(digest, ssogate_store::sessions::digest(&secret));
+
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redeem = |code: String| {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("code", leak(code)),
+            ("redirect_uri", leak(redirect.clone())),
+            ("code_verifier", VERIFIER),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect::<Vec<_>>()
+    };
+    let code = client_code(&b, &op, "wiki", &redirect, "scope=openid%20groups").await;
+    let (s, t) = post_as(&op, "/oauth2/token", redeem(code), ("wiki", &secret)).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t["id_token"].is_string());
+
+    // A new secret: the old one stops at once.
+    let (s, rotated) = api(&op, "POST", "/api/v1/clients/wiki/secret", &key, None).await;
+    assert_eq!(s, 200, "{rotated}");
+    let fresh = rotated["client_secret"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, secret);
+    let code = client_code(&b, &op, "wiki", &redirect, "scope=openid").await;
+    let (s, t) = post_as(
+        &op,
+        "/oauth2/token",
+        redeem(code.clone()),
+        ("wiki", &secret),
+    )
+    .await;
+    assert_eq!(
+        (s, t["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{t}"
+    );
+    let (s, t) = post_as(&op, "/oauth2/token", redeem(code), ("wiki", &fresh)).await;
+    assert_eq!(s, 200, "{t}");
+
+    // Refused: the file's id, a taken id, keys [clients] does not know, a bad redirect
+    // URI, turning a confidential client public.
+    for (body, want) in [
+        (
+            json!({"client_id": "downstream", "settings": {"redirect_uris": [redirect]}}),
+            409,
+        ),
+        (
+            json!({"client_id": "wiki", "settings": {"redirect_uris": [redirect]}}),
+            409,
+        ),
+        (
+            json!({"client_id": "x", "settings": {"redirect_uris": [redirect], "colour": "red"}}),
+            422,
+        ),
+        (
+            json!({"client_id": "x", "settings": {"redirect_uris": ["/relative"]}}),
+            422,
+        ),
+        (
+            json!({"client_id": "x", "settings": {"redirect_uris": [redirect], "secret": "s"}}),
+            422,
+        ),
+        (
+            json!({"client_id": "bad id", "settings": {"redirect_uris": [redirect]}}),
+            422,
+        ),
+    ] {
+        let (s, p) = api(&op, "POST", "/api/v1/clients", &key, Some(body.clone())).await;
+        assert_eq!(s, want, "{body} → {p}");
+    }
+    let (s, p) = api(
+        &op,
+        "PATCH",
+        "/api/v1/clients/wiki",
+        &key,
+        Some(json!({"public": true})),
+    )
+    .await;
+    assert_eq!(s, 422, "{p}");
+    let (s, p) = api(
+        &op,
+        "PATCH",
+        "/api/v1/clients/wiki",
+        &key,
+        Some(json!({"name": "The wiki"})),
+    )
+    .await;
+    assert_eq!(
+        (s, &p["settings"]["name"]),
+        (200, &json!("The wiki")),
+        "{p}"
+    );
+
+    // Removed: its authorization requests and its secret are refused.
+    let (s, _) = api(&op, "DELETE", "/api/v1/clients/wiki", &key, None).await;
+    assert_eq!(s, 204);
+    let (s, t) = post_as(&op, "/oauth2/token", redeem("x".into()), ("wiki", &fresh)).await;
+    assert_eq!(s, 401, "{t}");
+    let r = b
+        .get(&format!(
+            "{}?response_type=code&client_id=wiki&redirect_uri={}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            op.url("/oauth2/authorize"),
+            url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+        ))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.location().is_none(),
+        "never a redirect for an unknown client"
+    );
+    let audit = op.audit();
+    for e in [
+        "admin.client.created",
+        "admin.client.secret_rotated",
+        "admin.client.updated",
+        "admin.client.deleted",
+    ] {
+        assert!(
+            audit.iter().any(|a| a.starts_with(&format!("{e}/"))),
+            "{e} in {audit:?}"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod audit;
+pub mod clients;
 mod grants;
 mod identities;
 mod keys;
@@ -20,6 +21,7 @@ pub mod webhooks;
 
 pub use accounts::AccountStore;
 pub use audit::AuditStore;
+pub use clients::ClientStore;
 pub use grants::GrantStore;
 pub use identities::IdentityStore;
 pub use keys::KeyStore;
@@ -102,6 +104,7 @@ pub trait Directory:
     + LifecycleStore
     + WebhookStore
     + ScimStore
+    + ClientStore
     + Send
     + Sync
 {
@@ -168,8 +171,8 @@ impl Table {
 pub mod prelude {
     pub use super::Directory;
     pub use super::{
-        AccountStore as _, AuditStore as _, GrantStore as _, IdentityStore as _, KeyStore as _,
-        LifecycleStore as _, LoginStore as _, ProviderStore as _, ScimStore as _,
+        AccountStore as _, AuditStore as _, ClientStore as _, GrantStore as _, IdentityStore as _,
+        KeyStore as _, LifecycleStore as _, LoginStore as _, ProviderStore as _, ScimStore as _,
         SessionStore as _, WebhookStore as _,
     };
 }

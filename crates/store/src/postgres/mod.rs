@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0011_webhooks.sql"),
     include_str!("../../migrations/postgres/0012_scim.sql"),
     include_str!("../../migrations/postgres/0013_op_secrets.sql"),
+    include_str!("../../migrations/postgres/0014_op_clients.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):
