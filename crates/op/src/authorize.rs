@@ -28,6 +28,13 @@ pub struct Authorization {
     /// Seconds since the sign-in beyond which it must be done again.
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// How the person authenticated for the code (RFC 8176 values), filled in when the
+    /// code is issued; released as `amr` in the ID token when known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The authentication context class, when the upstream provider stated one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
 }
 
 /// Why an authorization request is refused.
@@ -227,6 +234,8 @@ pub fn validate<'c>(
         prompt_login: prompts.contains(&"login"),
         max_age,
         login_hint: get("login_hint").map(str::to_owned),
+        amr: Vec::new(),
+        acr: None,
     })
 }
 

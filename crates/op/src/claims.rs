@@ -82,6 +82,12 @@ pub fn id_token(person: &Person, a: &Authorization, i: &Issued<'_>) -> Value {
     if let Some(sid) = i.sid {
         c.insert("sid".into(), json!(sid));
     }
+    if !a.amr.is_empty() {
+        c.insert("amr".into(), json!(a.amr));
+    }
+    if let Some(acr) = &a.acr {
+        c.insert("acr".into(), json!(acr));
+    }
     Value::Object(c)
 }
 

@@ -290,9 +290,13 @@ fn migrate_creates_the_database_and_is_idempotent() {
             .assert()
             .success()
             .stdout(
-                predicate::str::contains("schema up to date (version 13)").and(
-                    predicate::str::contains("10 permissions, 3 libraries, 3 groups"),
-                ),
+                predicate::str::contains(format!(
+                    "schema up to date (version {})",
+                    ssogate_store::sqlite::SCHEMA_VERSION
+                ))
+                .and(predicate::str::contains(
+                    "10 permissions, 3 libraries, 3 groups",
+                )),
             );
     }
     ssogate()
@@ -654,6 +658,78 @@ fn op_keys_rotate_publishes_the_next_key_before_it_signs() {
         .collect();
     assert_eq!(roles, ["signing", "next"], "{keys}");
     assert!(keys[0]["retired_at"].as_i64().unwrap() > keys[1]["activates_at"].as_i64().unwrap());
+}
+
+/// `ssogate client …`: a registered client's secret is printed once and kept only as a
+/// digest; list and show never print it; rotate-secret prints a new one; a bad setting
+/// is refused with the key it names (exit 2); delete removes it.
+#[test]
+fn clients_are_registered_rotated_and_removed_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    let run = |args: &[&str]| {
+        ssogate()
+            .env("SSOGATE_DATABASE_URL", &url)
+            .args(["--config", "examples/ssogate.toml"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "client",
+        "add",
+        "grafana",
+        "--redirect-uri",
+        "https://grafana.example.org/login/generic_oauth",
+        "--settings",
+        r#"{"scopes": ["openid", "profile", "groups"]}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(secret.len() >= 43, "{secret}");
+    let listed = String::from_utf8(run(&["client", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains("grafana") && listed.contains("confidential"),
+        "{listed}"
+    );
+    let shown = String::from_utf8(run(&["client", "show", "grafana", "--json"]).stdout).unwrap();
+    assert!(!shown.contains(&secret) && !listed.contains(&secret));
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        shown["settings"]["scopes"],
+        serde_json::json!(["openid", "profile", "groups"])
+    );
+
+    let out = run(&["client", "rotate-secret", "grafana"]);
+    assert!(out.status.success());
+    assert_ne!(String::from_utf8(out.stdout).unwrap().trim(), secret);
+
+    let out = run(&[
+        "client",
+        "update",
+        "grafana",
+        "--settings",
+        r#"{"scopes": ["profile"]}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("openid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert!(run(&["client", "delete", "grafana"]).status.success());
+    let out = run(&["client", "show", "grafana"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `ssogate lifecycle --dry-run` answers in words and in JSON (what it decides is tested

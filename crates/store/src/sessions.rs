@@ -108,6 +108,10 @@ pub struct Session {
     pub refreshable: bool,
     /// When the session was last re-validated at the provider (its sign-in, at first).
     pub refreshed_at: i64,
+    /// How the person authenticated (RFC 8176 values), when known.
+    pub amr: Vec<String>,
+    /// The authentication context class the upstream provider stated, if any.
+    pub acr: Option<String>,
 }
 
 /// What a new session records about the login that opened it.
@@ -120,6 +124,9 @@ pub struct SessionOrigin<'a> {
     pub id_token: Option<&'a str>,
     /// The provider's refresh token, to re-validate the session later.
     pub refresh_token: Option<&'a str>,
+    /// How the person authenticated: RFC 8176 values separated by spaces (`pwd`).
+    pub amr: Option<&'a str>,
+    pub acr: Option<&'a str>,
 }
 
 /// Opens a session; returns the secret for the cookie (shown once, stored as a digest).
@@ -132,9 +139,9 @@ pub(crate) fn create(
 ) -> Result<Secret, StoreError> {
     let secret = new_secret()?;
     db.exec(
-        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token, refresh_token, refreshed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $6)",
-        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token, origin.refresh_token],
+        "INSERT INTO sessions (id_hash, user_id, provider, sid, subject, created_at, last_seen_at, idle_expires_at, expires_at, id_token, refresh_token, refreshed_at, amr, acr)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $6, $11, $12)",
+        args![digest(&secret).as_str(), user_id, origin.provider, origin.sid, origin.subject, now, now + life.idle, now + life.absolute, origin.id_token, origin.refresh_token, origin.amr, origin.acr],
     )?;
     Ok(Secret(secret))
 }
@@ -152,7 +159,7 @@ pub(crate) fn touch(
         "UPDATE sessions SET last_seen_at = $2, idle_expires_at = $3
          WHERE id_hash = $1 AND idle_expires_at > $2 AND expires_at > $2
            AND user_id IN (SELECT id FROM users WHERE status = 'active')
-         RETURNING user_id, provider, sid, subject, created_at, expires_at, refresh_token, refreshed_at",
+         RETURNING user_id, provider, sid, subject, created_at, expires_at, refresh_token, refreshed_at, amr, acr",
         args![id.as_str(), now, now + life.idle],
     )?;
     match rows.first() {
@@ -168,6 +175,17 @@ pub(crate) fn touch(
                 crate::sql::Cell::Null => r.get(4)?.int()?,
                 c => c.int()?,
             },
+            amr: r
+                .get(8)?
+                .opt_text()?
+                .map(|a| {
+                    a.split(' ')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            acr: r.get(9)?.opt_text()?,
         })),
         None => Ok(None),
     }

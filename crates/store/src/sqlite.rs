@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0012_scim.sql"),
     include_str!("../migrations/sqlite/0013_op_secrets.sql"),
     include_str!("../migrations/sqlite/0014_op_clients.sql"),
+    include_str!("../migrations/sqlite/0015_session_auth_context.sql"),
 ];
 
 /// The schema version this build creates and understands.

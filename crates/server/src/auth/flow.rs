@@ -78,6 +78,34 @@ pub(crate) struct SessionStart {
     pub id_token: Option<String>,
     /// Kept only when the provider re-validates sessions (`refresh_interval_minutes`).
     pub refresh_token: Option<String>,
+    /// How the provider says the person authenticated (its ID token's `amr`,
+    /// space-separated, and `acr`), passed on to the applications ssogate signs in.
+    pub amr: Option<String>,
+    pub acr: Option<String>,
+}
+
+/// The `amr` and `acr` of a verified ID token, when it states them as OpenID Connect
+/// Core 2 says (an array of strings; a string): values with spaces or control
+/// characters are dropped rather than passed on.
+pub(crate) fn auth_context(
+    claims: &serde_json::Map<String, Value>,
+) -> (Option<String>, Option<String>) {
+    let plain = |v: &str| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_graphic());
+    let amr: Vec<&str> = claims
+        .get("amr")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|v| plain(v))
+        .take(10)
+        .collect();
+    let acr = claims
+        .get("acr")
+        .and_then(Value::as_str)
+        .filter(|v| v.len() <= 200 && !v.chars().any(char::is_control))
+        .map(str::to_owned);
+    ((!amr.is_empty()).then(|| amr.join(" ")), acr)
 }
 
 /// Sends the browser to the provider with a fresh state bound to it.
@@ -308,6 +336,7 @@ pub(super) async fn sign_in(
     verified: ssogate_oidc::VerifiedLogin,
 ) -> PageResult {
     let slug = entry.rp.slug().to_owned();
+    let (amr, acr) = auth_context(&verified.id_token_claims);
     let sources = ClaimSources {
         id_token: Value::Object(verified.id_token_claims),
         userinfo: verified.userinfo.map(Value::Object),
@@ -362,6 +391,8 @@ pub(super) async fn sign_in(
                     .tokens
                     .refresh_token
                     .filter(|_| entry.config.refresh_interval_minutes > 0),
+                amr,
+                acr,
             };
             open_session(app, req, user_id, Some(origin), &verified.pending.return_to).await
         }
@@ -428,6 +459,12 @@ pub(crate) async fn open_session(
                     subject: o.map(|o| o.subject.as_str()),
                     id_token: o.and_then(|o| o.id_token.as_deref()),
                     refresh_token: o.and_then(|o| o.refresh_token.as_deref()),
+                    // Without an upstream sign-in, it was a local password.
+                    amr: match o {
+                        Some(o) => o.amr.as_deref(),
+                        None => Some("pwd"),
+                    },
+                    acr: o.and_then(|o| o.acr.as_deref()),
                 },
                 now,
                 life,

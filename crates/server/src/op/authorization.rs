@@ -106,6 +106,9 @@ pub(crate) async fn authorize(State(app): State<App>, req: Req, uri: Uri) -> Res
             );
         }
     };
+    let mut a = a;
+    a.amr = session.amr.clone();
+    a.acr = session.acr.clone();
     let grant_json = serde_json::to_string(&a).unwrap_or_default();
     let new = NewCode {
         code_hash: ssogate_op::digest(&code),

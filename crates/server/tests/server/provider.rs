@@ -1616,3 +1616,102 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
         );
     }
 }
+
+/// The payload of a compact JWS, unverified (the tests that need verification do it).
+fn payload(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let seg = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(seg)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// ID tokens say how the person authenticated when ssogate knows: the upstream
+/// provider's `amr`/`acr` passed on (and kept across a refresh), `pwd` for a local
+/// password; nothing made up when the provider said nothing.
+#[tokio::test]
+async fn id_tokens_say_how_the_person_authenticated() {
+    let (op, app, _) = chain_opts("", "local_login = true").await;
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let redeem = |code: String| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            ("code_verifier", VERIFIER.to_owned()),
+        ]
+    };
+    op.idp.set_user(
+        "alice",
+        json!({"preferred_username": "alice", "amr": ["pwd", "otp", "bad value"], "acr": "urn:example:loa:2"}),
+    );
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let code = downstream_code(&b, &op, &redirect, "scope=openid").await;
+    let (s, t) = post_as(&op, "/oauth2/token", redeem(code), ("downstream", SECRET)).await;
+    assert_eq!(s, 200, "{t}");
+    let claims = payload(t["id_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]), "{claims}");
+    assert_eq!(claims["acr"], "urn:example:loa:2");
+    let (s, r) = post_as(
+        &op,
+        "/oauth2/token",
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            (
+                "refresh_token",
+                t["refresh_token"].as_str().unwrap().to_owned(),
+            ),
+        ],
+        ("downstream", SECRET),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        payload(r["id_token"].as_str().unwrap())["amr"],
+        json!(["pwd", "otp"])
+    );
+
+    // The provider says nothing: neither does ssogate.
+    op.idp.set_user("bob", json!({"preferred_username": "bob"}));
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "bob").await.status, 303);
+    let code = downstream_code(&b, &op, &redirect, "scope=openid").await;
+    let (_, t) = post_as(&op, "/oauth2/token", redeem(code), ("downstream", SECRET)).await;
+    let claims = payload(t["id_token"].as_str().unwrap());
+    assert!(
+        claims.get("amr").is_none() && claims.get("acr").is_none(),
+        "{claims}"
+    );
+
+    // A local password.
+    let d = op.directory.clone();
+    tokio::task::spawn_blocking(move || {
+        let id = d.user_by_username("bob").unwrap().unwrap().id;
+        d.set_password(id, Some("correct horse battery staple"), 1)
+            .unwrap();
+    })
+    .await
+    .unwrap();
+    let b = Browser::new();
+    let csrf = b.csrf(&op).await;
+    let r = b
+        .post(
+            &op.url("/login"),
+            &[
+                ("username", "bob"),
+                ("password", "correct horse battery staple"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let code = downstream_code(&b, &op, &redirect, "scope=openid").await;
+    let (_, t) = post_as(&op, "/oauth2/token", redeem(code), ("downstream", SECRET)).await;
+    let claims = payload(t["id_token"].as_str().unwrap());
+    assert_eq!(claims["amr"], json!(["pwd"]), "{claims}");
+    assert!(claims.get("acr").is_none());
+}

@@ -92,16 +92,20 @@ impl<B: Backend> SessionStore for B {
             origin.subject,
             origin.id_token,
             origin.refresh_token,
+            origin.amr,
+            origin.acr,
         ]
         .map(|s| s.map(str::to_owned));
         self.write(move |db, _| {
-            let [provider, sid, subject, id_token, refresh_token] = &owned;
+            let [provider, sid, subject, id_token, refresh_token, amr, acr] = &owned;
             let origin = SessionOrigin {
                 provider: provider.as_deref(),
                 sid: sid.as_deref(),
                 subject: subject.as_deref(),
                 id_token: id_token.as_deref(),
                 refresh_token: refresh_token.as_deref(),
+                amr: amr.as_deref(),
+                acr: acr.as_deref(),
             };
             sessions::create(db, user_id, &origin, now, life)
         })

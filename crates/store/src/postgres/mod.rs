@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0012_scim.sql"),
     include_str!("../../migrations/postgres/0013_op_secrets.sql"),
     include_str!("../../migrations/postgres/0014_op_clients.sql"),
+    include_str!("../../migrations/postgres/0015_session_auth_context.sql"),
 ];
 
 /// Connections one instance opens at most (`max_connections=N` in the URL changes it):
