@@ -46,6 +46,13 @@ pub(crate) struct RawClient {
     /// Only the values matching: `{ groups = "^wiki-" }`.
     #[serde(default)]
     filters: RawFilters,
+    /// What signs its ID tokens (and JWT access tokens, logout tokens): `RS256`,
+    /// `ES256` or `EdDSA` (the name of OpenID Connect Dynamic Client Registration).
+    #[serde(default)]
+    id_token_signed_response_alg: Option<String>,
+    /// `opaque` (the default) or `jwt` (RFC 9068).
+    #[serde(default)]
+    access_token_format: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -296,6 +303,27 @@ fn build_client_with(
             ));
         }
     };
+    let alg = match raw.id_token_signed_response_alg.as_deref() {
+        None => ssogate_op::keys::Alg::RS256,
+        Some(name) => ssogate_op::keys::Alg::parse(name).ok_or_else(|| {
+            bad(
+                "id_token_signed_response_alg",
+                format!("\"{name}\" is not RS256, ES256 or EdDSA"),
+                "Leave it out for RS256 (what every application can verify), or choose the one the application asks for.",
+            )
+        })?,
+    };
+    let jwt_access_tokens = match raw.access_token_format.as_deref() {
+        None | Some("opaque") => false,
+        Some("jwt") => true,
+        Some(other) => {
+            return Err(bad(
+                "access_token_format",
+                format!("\"{other}\" is not opaque or jwt"),
+                "Use \"jwt\" for RFC 9068 access tokens an API can check by itself, or leave it out.",
+            ));
+        }
+    };
     let mut shape = ssogate_op::client::ClaimShape::default();
     let mut targets = std::collections::BTreeSet::new();
     for (from, to) in &raw.claim_names {
@@ -380,5 +408,7 @@ fn build_client_with(
         refresh_token_seconds: raw.refresh_token_days * 86_400,
         subject,
         shape,
+        alg,
+        jwt_access_tokens,
     })
 }

@@ -61,6 +61,8 @@ pub struct Issued<'a> {
     pub sid: Option<&'a str>,
     pub lifetime: i64,
     pub access_token: &'a str,
+    /// What signs the ID token (`at_hash` uses its hash).
+    pub alg: crate::keys::Alg,
 }
 
 /// An ID token's claims (Core 2 and 3.1.3.6).
@@ -74,7 +76,7 @@ pub fn id_token(person: &Person, a: &Authorization, i: &Issued<'_>) -> Value {
     c.insert("auth_time".into(), json!(i.auth_time));
     c.insert(
         "at_hash".into(),
-        json!(crate::keys::at_hash(i.access_token)),
+        json!(crate::keys::at_hash(i.access_token, i.alg)),
     );
     if let Some(n) = &a.nonce {
         c.insert("nonce".into(), json!(n));
@@ -82,6 +84,40 @@ pub fn id_token(person: &Person, a: &Authorization, i: &Issued<'_>) -> Value {
     if let Some(sid) = i.sid {
         c.insert("sid".into(), json!(sid));
     }
+    if !a.amr.is_empty() {
+        c.insert("amr".into(), json!(a.amr));
+    }
+    if let Some(acr) = &a.acr {
+        c.insert("acr".into(), json!(acr));
+    }
+    Value::Object(c)
+}
+
+/// What an RFC 9068 access token is issued from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessIssued<'a> {
+    pub issuer: &'a str,
+    pub now: i64,
+    pub lifetime: i64,
+    pub auth_time: i64,
+    /// Unique per token.
+    pub jti: &'a str,
+}
+
+/// A JWT access token's claims (RFC 9068 2.2): for the client's own API (`aud` is the
+/// client, there being no resource indicator), `typ: at+jwt` in the header, so it can
+/// never pass for an ID token. Profile claims stay in userinfo and the ID token.
+pub fn access_token(sub: &str, a: &Authorization, i: &AccessIssued<'_>) -> Value {
+    let mut c = Map::new();
+    c.insert("iss".into(), json!(i.issuer));
+    c.insert("exp".into(), json!(i.now + i.lifetime));
+    c.insert("aud".into(), json!(a.client_id));
+    c.insert("sub".into(), json!(sub));
+    c.insert("client_id".into(), json!(a.client_id));
+    c.insert("iat".into(), json!(i.now));
+    c.insert("jti".into(), json!(i.jti));
+    c.insert("scope".into(), json!(a.scopes.join(" ")));
+    c.insert("auth_time".into(), json!(i.auth_time));
     if !a.amr.is_empty() {
         c.insert("amr".into(), json!(a.amr));
     }

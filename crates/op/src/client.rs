@@ -183,6 +183,11 @@ pub struct Client {
     pub refresh_token_seconds: i64,
     pub subject: Subject,
     pub shape: ClaimShape,
+    /// What signs its ID tokens, logout tokens and JWT access tokens.
+    pub alg: crate::keys::Alg,
+    /// Access tokens as RFC 9068 JWTs (signed like its ID tokens; still kept as digests,
+    /// so revocation and userinfo work as for opaque ones); opaque otherwise.
+    pub jwt_access_tokens: bool,
 }
 
 impl Client {

@@ -1,94 +1,195 @@
-//! ssogate's signing keys: RSA 2048 made here, kept (as PKCS#8) in the directory by the
-//! server so every instance signs with the same key, published as a JWKS, and used to
-//! sign ID tokens (RS256, JWS compact serialisation). `alg: none` is never produced.
+//! ssogate's signing keys: RSA 2048 (RS256, the default every client can verify), ECDSA
+//! P-256 (ES256) and Ed25519 (EdDSA), made here, kept (as PKCS#8) in the directory by
+//! the server so every instance signs with the same keys, published as a JWKS, and used
+//! to sign ID tokens, logout tokens and JWT access tokens (JWS compact serialisation).
+//! Which algorithm signs for a client is the client's choice. `alg: none` is never
+//! produced, and a token is verified only with the algorithm of the key its `kid` names.
 
 use crate::OpError;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
-use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair as _, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+
+/// A JWS algorithm ssogate signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Alg {
+    #[default]
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl Alg {
+    pub const ALL: [Alg; 3] = [Alg::RS256, Alg::ES256, Alg::EdDSA];
+
+    /// The JOSE name (`RS256`, `ES256`, `EdDSA`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::ES256 => "ES256",
+            Alg::EdDSA => "EdDSA",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Alg> {
+        Alg::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Alg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+enum Pair {
+    Rsa(KeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
 
 /// One signing key.
 pub struct SigningKey {
     /// The RFC 7638 thumbprint of its public key.
     pub kid: String,
-    pair: KeyPair,
+    pub alg: Alg,
+    pair: Pair,
 }
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SigningKey")
             .field("kid", &self.kid)
+            .field("alg", &self.alg)
             .finish()
     }
 }
 
+fn key_error(what: &str) -> OpError {
+    OpError::Key(format!("{what} key generation failed"))
+}
+
 impl SigningKey {
-    /// A new RSA 2048 key.
+    /// A new RSA 2048 key (RS256).
     pub fn generate() -> Result<SigningKey, OpError> {
-        let pair = KeyPair::generate(KeySize::Rsa2048)
-            .map_err(|_| OpError::Key("RSA key generation failed".into()))?;
-        Ok(Self::wrap(pair))
+        Self::generate_for(Alg::RS256)
     }
 
-    /// A key as the directory keeps it.
+    /// A new key for `alg`.
+    pub fn generate_for(alg: Alg) -> Result<SigningKey, OpError> {
+        let pair = match alg {
+            Alg::RS256 => {
+                Pair::Rsa(KeyPair::generate(KeySize::Rsa2048).map_err(|_| key_error("RSA"))?)
+            }
+            Alg::ES256 => Pair::Ec(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| key_error("P-256"))?,
+            ),
+            Alg::EdDSA => Pair::Ed(Ed25519KeyPair::generate().map_err(|_| key_error("Ed25519"))?),
+        };
+        Ok(Self::wrap(alg, pair))
+    }
+
+    /// An RS256 key as the directory keeps it.
     pub fn from_pkcs8(der: &[u8]) -> Result<SigningKey, OpError> {
-        let pair = KeyPair::from_pkcs8(der).map_err(|e| OpError::Key(e.to_string()))?;
-        Ok(Self::wrap(pair))
+        Self::from_pkcs8_for(Alg::RS256, der)
     }
 
-    fn wrap(pair: KeyPair) -> SigningKey {
-        let (n, e) = components(&pair);
+    /// A key of `alg` as the directory keeps it.
+    pub fn from_pkcs8_for(alg: Alg, der: &[u8]) -> Result<SigningKey, OpError> {
+        let bad = |e: aws_lc_rs::error::KeyRejected| OpError::Key(format!("{alg} key: {e}"));
+        let pair = match alg {
+            Alg::RS256 => Pair::Rsa(KeyPair::from_pkcs8(der).map_err(bad)?),
+            Alg::ES256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(bad)?,
+            ),
+            Alg::EdDSA => Pair::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(bad)?),
+        };
+        Ok(Self::wrap(alg, pair))
+    }
+
+    fn wrap(alg: Alg, pair: Pair) -> SigningKey {
         // RFC 7638: SHA-256 over the required members in lexicographic order.
-        let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+        let canonical = match public_members(&pair) {
+            Public::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+            Public::Ec { x, y } => format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#),
+            Public::Okp { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+        };
         let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
         SigningKey {
             kid: URL_SAFE_NO_PAD.encode(d.as_ref()),
+            alg,
             pair,
         }
     }
 
     /// The private key as PKCS#8 DER, for the directory.
     pub fn to_pkcs8(&self) -> Result<Vec<u8>, OpError> {
-        self.pair
-            .as_der()
-            .map(|d| d.as_ref().to_vec())
-            .map_err(|_| OpError::Key("the key could not be encoded".into()))
+        let failed = |_| OpError::Key("the key could not be encoded".into());
+        match &self.pair {
+            Pair::Rsa(p) => p.as_der().map(|d| d.as_ref().to_vec()).map_err(failed),
+            Pair::Ec(p) => p.to_pkcs8v1().map(|d| d.as_ref().to_vec()).map_err(failed),
+            Pair::Ed(p) => p.to_pkcs8().map(|d| d.as_ref().to_vec()).map_err(failed),
+        }
     }
 
     /// The public key as a JWK.
     pub fn jwk(&self) -> Value {
-        let (n, e) = components(&self.pair);
-        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": n, "e": e})
+        let (kid, alg) = (&self.kid, self.alg.as_str());
+        match public_members(&self.pair) {
+            Public::Rsa { n, e } => {
+                json!({"kty": "RSA", "use": "sig", "alg": alg, "kid": kid, "n": n, "e": e})
+            }
+            Public::Ec { x, y } => {
+                json!({"kty": "EC", "use": "sig", "alg": alg, "kid": kid, "crv": "P-256", "x": x, "y": y})
+            }
+            Public::Okp { x } => {
+                json!({"kty": "OKP", "use": "sig", "alg": alg, "kid": kid, "crv": "Ed25519", "x": x})
+            }
+        }
     }
 
-    /// `claims` signed as a compact JWS with RS256 and this key's `kid`.
+    /// `claims` signed as a compact JWS with this key's algorithm and `kid`.
     pub fn sign(&self, claims: &Value) -> Result<String, OpError> {
         self.sign_typed(claims, "JWT")
     }
 
-    /// [`Self::sign`] with another `typ` (`logout+jwt` for logout tokens).
+    /// [`Self::sign`] with another `typ` (`logout+jwt`, `at+jwt`).
     pub fn sign_typed(&self, claims: &Value, typ: &str) -> Result<String, OpError> {
-        let header = json!({"alg": "RS256", "typ": typ, "kid": self.kid});
+        let header = json!({"alg": self.alg.as_str(), "typ": typ, "kid": self.kid});
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let mut sig = vec![0u8; self.pair.public_modulus_len()];
         let rng = aws_lc_rs::rand::SystemRandom::new();
-        self.pair
-            .sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
-            .map_err(|_| OpError::Sign)?;
+        let sig = match &self.pair {
+            Pair::Rsa(p) => {
+                let mut sig = vec![0u8; p.public_modulus_len()];
+                p.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+                    .map_err(|_| OpError::Sign)?;
+                sig
+            }
+            // The fixed (r ‖ s) form JWS wants (RFC 7518 3.4), not DER.
+            Pair::Ec(p) => p
+                .sign(&rng, input.as_bytes())
+                .map_err(|_| OpError::Sign)?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed(p) => p.sign(input.as_bytes()).as_ref().to_vec(),
+        };
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
     }
-}
 
-impl SigningKey {
-    /// The claims of a token this key signed (RS256, this `kid`), or `None`. Expiry is
-    /// the caller's to judge: an `id_token_hint` may be expired and still name a session.
+    /// The claims of a token this key signed (its algorithm, its `kid`), or `None`.
+    /// Expiry is the caller's to judge: an `id_token_hint` may be expired and still name
+    /// a session.
     pub fn verify(&self, token: &str) -> Option<Value> {
         let mut parts = token.split('.');
         let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
@@ -96,25 +197,61 @@ impl SigningKey {
             return None;
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-        if header.get("alg")?.as_str()? != "RS256" || header.get("kid")?.as_str()? != self.kid {
+        if header.get("alg")?.as_str()? != self.alg.as_str()
+            || header.get("kid")?.as_str()? != self.kid
+        {
             return None;
         }
         let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
-        let public = aws_lc_rs::signature::UnparsedPublicKey::new(
-            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-            self.pair.public_key().as_ref(),
-        );
-        public.verify(format!("{h}.{p}").as_bytes(), &sig).ok()?;
+        let message = format!("{h}.{p}");
+        let ok = match &self.pair {
+            Pair::Rsa(k) => {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, k.public_key().as_ref())
+                    .verify(message.as_bytes(), &sig)
+            }
+            Pair::Ec(k) => {
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, k.public_key().as_ref())
+                    .verify(message.as_bytes(), &sig)
+            }
+            Pair::Ed(k) => UnparsedPublicKey::new(&ED25519, k.public_key().as_ref())
+                .verify(message.as_bytes(), &sig),
+        };
+        ok.ok()?;
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()
     }
 }
 
-fn components(pair: &KeyPair) -> (String, String) {
-    let public = pair.public_key();
-    (
-        URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
-        URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
-    )
+/// The members of a public key's JWK, base64url.
+enum Public {
+    Rsa { n: String, e: String },
+    Ec { x: String, y: String },
+    Okp { x: String },
+}
+
+fn public_members(pair: &Pair) -> Public {
+    match pair {
+        Pair::Rsa(p) => {
+            let public = p.public_key();
+            Public::Rsa {
+                n: URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+                e: URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+            }
+        }
+        Pair::Ec(p) => {
+            // The uncompressed point: 0x04 ‖ X (32) ‖ Y (32).
+            let point = p.public_key().as_ref();
+            let coord = |r: std::ops::Range<usize>| {
+                URL_SAFE_NO_PAD.encode(point.get(r).unwrap_or_default())
+            };
+            Public::Ec {
+                x: coord(1..33),
+                y: coord(33..65),
+            }
+        }
+        Pair::Ed(p) => Public::Okp {
+            x: URL_SAFE_NO_PAD.encode(p.public_key().as_ref()),
+        },
+    }
 }
 
 /// The JWKS document for `keys`.
@@ -122,11 +259,17 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
 }
 
-/// `at_hash` (Core 3.1.3.6): the left half of SHA-256 of the access token, base64url.
-pub fn at_hash(access_token: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
-    let half = d.as_ref().get(..16).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(half)
+/// `at_hash` (Core 3.1.3.6): the left half of the hash of the access token, base64url —
+/// the hash of the signing algorithm: SHA-256 for RS256 and ES256, SHA-512 for EdDSA
+/// (Ed25519 hashes with SHA-512; oidc-provider and ssogate's relying party read it so).
+pub fn at_hash(access_token: &str, alg: Alg) -> String {
+    let hash = match alg {
+        Alg::RS256 | Alg::ES256 => &aws_lc_rs::digest::SHA256,
+        Alg::EdDSA => &aws_lc_rs::digest::SHA512,
+    };
+    let d = aws_lc_rs::digest::digest(hash, access_token.as_bytes());
+    let bytes = d.as_ref();
+    URL_SAFE_NO_PAD.encode(bytes.get(..bytes.len() / 2).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -149,9 +292,12 @@ mod tests {
         assert_eq!(header["alg"], "RS256");
         assert_eq!(header["kid"], key.kid.as_str());
         // Verified with the public key alone, as a relying party would.
+        let Pair::Rsa(pair) = &key.pair else {
+            unreachable!("an RS256 key is RSA")
+        };
         let public = aws_lc_rs::signature::UnparsedPublicKey::new(
             &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-            key.pair.public_key().as_ref(),
+            pair.public_key().as_ref(),
         );
         let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
         public
@@ -174,5 +320,52 @@ mod tests {
         assert!(key.verify(&none).is_none());
         let other = SigningKey::generate().unwrap();
         assert!(other.verify(&token).is_none());
+    }
+
+    #[test]
+    fn es256_and_eddsa_keys_survive_the_directory_sign_and_verify_only_their_own() {
+        for alg in [Alg::ES256, Alg::EdDSA] {
+            let key = SigningKey::generate_for(alg).unwrap();
+            let again = SigningKey::from_pkcs8_for(alg, &key.to_pkcs8().unwrap()).unwrap();
+            assert_eq!(
+                (key.kid.as_str(), key.jwk()),
+                (again.kid.as_str(), again.jwk())
+            );
+            assert_eq!(key.jwk()["alg"], alg.as_str());
+            let token = again.sign(&json!({"sub": "1"})).unwrap();
+            let header: Value = serde_json::from_slice(
+                &URL_SAFE_NO_PAD
+                    .decode(token.split('.').next().unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["alg"], alg.as_str());
+            assert_eq!(key.verify(&token).unwrap()["sub"], "1");
+            // The same kid under another alg (algorithm confusion) is refused.
+            let (_, rest) = token.split_once('.').unwrap();
+            let confused = format!(
+                "{}.{rest}",
+                URL_SAFE_NO_PAD.encode(json!({"alg": "HS256", "kid": key.kid}).to_string())
+            );
+            assert!(key.verify(&confused).is_none());
+            assert!(
+                SigningKey::generate_for(alg)
+                    .unwrap()
+                    .verify(&token)
+                    .is_none()
+            );
+            // Another algorithm's key material is refused when read back.
+            assert!(SigningKey::from_pkcs8_for(Alg::RS256, &key.to_pkcs8().unwrap()).is_err());
+        }
+        // ES256's signature is the fixed 64 bytes JWS wants.
+        let es = SigningKey::generate_for(Alg::ES256).unwrap();
+        let sig = es.sign(&json!({})).unwrap();
+        let raw = URL_SAFE_NO_PAD
+            .decode(sig.rsplit('.').next().unwrap())
+            .unwrap();
+        assert_eq!(raw.len(), 64);
+        assert_eq!(es.jwk()["crv"], "P-256");
+        assert_eq!(Alg::parse("EdDSA"), Some(Alg::EdDSA));
+        assert_eq!(Alg::parse("none"), None);
     }
 }

@@ -193,6 +193,8 @@ mod tests {
             refresh_token_seconds: 0,
             subject: Default::default(),
             shape: Default::default(),
+            alg: crate::keys::Alg::RS256,
+            jwt_access_tokens: false,
         }
     }
 

@@ -80,9 +80,12 @@ pub struct Inner {
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
     /// The salt of pairwise subjects, once read from (or made in) the directory.
     pub(crate) op_salt: std::sync::OnceLock<Vec<u8>>,
-    /// The provider's signing key, once read from (or made in) the directory.
-    /// (the key, when it was read: it is read again after a minute, for rotations).
-    pub(crate) op_key: std::sync::RwLock<Option<(Arc<ssogate_op::keys::SigningKey>, i64)>>,
+    /// The provider's signing key of each algorithm, once read from (or made in) the
+    /// directory (the key, when it was read: it is read again after a minute, for
+    /// rotations).
+    pub(crate) op_key: std::sync::RwLock<
+        std::collections::BTreeMap<ssogate_op::keys::Alg, (Arc<ssogate_op::keys::SigningKey>, i64)>,
+    >,
 }
 
 /// The server: configuration, directory, one relying party per provider. Cheap to clone.
@@ -136,7 +139,7 @@ impl App {
             reloads_done: std::sync::atomic::AtomicU64::new(0),
             hooks_http: std::sync::OnceLock::new(),
             op_salt: std::sync::OnceLock::new(),
-            op_key: std::sync::RwLock::new(None),
+            op_key: std::sync::RwLock::new(Default::default()),
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,

@@ -28,6 +28,10 @@ pub(crate) enum KeysCommand {
     Rotate {
         #[arg(long, default_value_t = 10, value_name = "MINUTES")]
         publish_minutes: i64,
+        /// Which algorithm's key: RS256, ES256 or EdDSA (the others' keys are left as
+        /// they are).
+        #[arg(long, default_value = "RS256")]
+        alg: String,
         #[arg(long)]
         json: bool,
     },
@@ -45,8 +49,15 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
         KeysCommand::List { json } => {
             let now = now();
             let keys = store.op_keys(now).map_err(runtime)?;
-            let signer = keys.iter().rposition(|k| k.activates_at <= now);
-            let role = |i: usize, k: &StoredKey| match (Some(i) == signer, k.retired_at) {
+            // The signer of each algorithm: its last key already active.
+            let signs = |i: usize, k: &StoredKey| {
+                keys.iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.alg == k.alg)
+                    .rfind(|(_, o)| o.activates_at <= now)
+                    .is_some_and(|(j, _)| j == i)
+            };
+            let role = |i: usize, k: &StoredKey| match (signs(i, k), k.retired_at) {
                 (true, _) => "signing",
                 (false, Some(_)) => "retiring",
                 (false, None) if k.activates_at > now => "next",
@@ -87,21 +98,29 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
         }
         KeysCommand::Rotate {
             publish_minutes,
+            alg,
             json,
         } => {
+            let alg = ssogate_op::keys::Alg::parse(&alg).ok_or_else(|| {
+                Failure::Input(format!("--alg: \"{alg}\" is not RS256, ES256 or EdDSA"))
+            })?;
             if !(0..=10_080).contains(&publish_minutes) {
                 return Err(Failure::Input(
                     "--publish-minutes: between 0 and 10080 (a week)".into(),
                 ));
             }
             let now = now();
-            let key = ssogate_op::keys::SigningKey::generate()
+            let key = ssogate_op::keys::SigningKey::generate_for(alg)
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             let der = key
                 .to_pkcs8()
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             // With no key yet there is nothing to overlap with: the new one signs at once.
-            let has_key = !store.op_keys(now).map_err(runtime)?.is_empty();
+            let has_key = store
+                .op_keys(now)
+                .map_err(runtime)?
+                .iter()
+                .any(|k| k.alg == alg.as_str());
             let activates = if has_key {
                 now + publish_minutes * 60
             } else {
@@ -134,7 +153,7 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
                 .op_rotate_key(
                     StoredKey {
                         kid: key.kid.clone(),
-                        alg: "RS256".into(),
+                        alg: alg.as_str().into(),
                         private_key: base64::engine::general_purpose::STANDARD.encode(der),
                         created_at: now,
                         activates_at: activates,
@@ -149,7 +168,7 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
                     event: "op.keys_rotated".into(),
                     outcome: "success".into(),
                     detail: Some(format!(
-                        "next key {} signs from {}; the current key is published until {}",
+                        "next {alg} key {} signs from {}; the current {alg} key is published until {}",
                         key.kid,
                         time(activates),
                         time(retire)
@@ -159,11 +178,11 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
                 .map_err(runtime)?;
             if json {
                 return json_out(
-                    &serde_json::json!({"kid": key.kid, "activates_at": activates, "previous_retired_at": retire}),
+                    &serde_json::json!({"kid": key.kid, "alg": alg.as_str(), "activates_at": activates, "previous_retired_at": retire}),
                 );
             }
             outln!(
-                "{name}: the next key {} is published now and signs from {}; the current key stays published until {}",
+                "{name}: the next {alg} key {} is published now and signs from {}; the current {alg} key stays published until {}",
                 key.kid,
                 time(activates),
                 time(retire)

@@ -658,6 +658,24 @@ fn op_keys_rotate_publishes_the_next_key_before_it_signs() {
         .collect();
     assert_eq!(roles, ["signing", "next"], "{keys}");
     assert!(keys[0]["retired_at"].as_i64().unwrap() > keys[1]["activates_at"].as_i64().unwrap());
+    // Another algorithm's key is its own: the RS256 keys are left as they are.
+    run(&["op", "keys", "rotate", "--alg", "ES256"]);
+    let keys: Value = serde_json::from_str(&run(&["op", "keys", "list", "--json"])).unwrap();
+    let of = |alg: &str| -> Vec<(String, bool)> {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["alg"] == alg)
+            .map(|k| {
+                (
+                    k["role"].as_str().unwrap().to_owned(),
+                    k["retired_at"].is_null(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(of("ES256"), [("signing".to_owned(), true)], "{keys}");
+    assert_eq!(of("RS256").len(), 2, "{keys}");
 }
 
 /// `ssogate client …`: a registered client's secret is printed once and kept only as a

@@ -79,10 +79,12 @@ async fn send_logout(
     uri: &str,
     now: i64,
 ) -> Result<(), String> {
-    let key = signing_key(app).await?;
     let jti = ssogate_op::random_token(16).map_err(|e| e.to_string())?;
-    let sub = match app.client(&p.client_id) {
-        Some(c) => super::subject(app, &c, p.user_id)
+    let client = app.client(&p.client_id);
+    // Signed as the client's ID tokens are: the algorithm it verifies.
+    let key = signing_key(app, client.as_ref().map(|c| c.alg).unwrap_or_default()).await?;
+    let sub = match &client {
+        Some(c) => super::subject(app, c, p.user_id)
             .await
             .map_err(|e| e.to_string())?,
         None => p.user_id.0.to_string(),

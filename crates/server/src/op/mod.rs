@@ -31,11 +31,12 @@ use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{GrantKind, UserStatus};
 use ssogate_op::authorize::{self, Authorization, AuthorizeError};
 use ssogate_op::claims::{self, Issued, Person};
-use ssogate_op::keys::SigningKey;
+use ssogate_op::keys::{Alg, SigningKey};
 use ssogate_op::token::{self, TokenError};
 use ssogate_store::directory::op::{
     NewCode, NewRefresh, Redeemed, Refreshed, StoredKey, TokenGrant,
 };
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How long a code lives (RFC 6749 4.1.2: short; one use).
@@ -58,28 +59,44 @@ fn issuer(app: &App) -> &str {
 const KEY_CACHE_SECONDS: i64 = 60;
 
 fn parse_key(k: &StoredKey) -> Result<SigningKey, String> {
+    let alg = Alg::parse(&k.alg)
+        .ok_or_else(|| format!("a stored signing key has an unknown algorithm {}", k.alg))?;
     let der = base64::engine::general_purpose::STANDARD
         .decode(&k.private_key)
         .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
-    SigningKey::from_pkcs8(&der).map_err(|e| e.to_string())
+    SigningKey::from_pkcs8_for(alg, &der).map_err(|e| e.to_string())
 }
 
-/// The keys published now, and the one that signs (the last activated).
-async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, usize), String> {
+/// The algorithms signing now: RS256 always (the default, and what discovery promises
+/// first), and each client's choice.
+fn algs_in_use(app: &App) -> std::collections::BTreeSet<Alg> {
+    std::iter::once(Alg::RS256)
+        .chain(app.registry().clients.values().map(|c| c.alg))
+        .collect()
+}
+
+/// The keys published now, and for each algorithm the one that signs (the last
+/// activated). An algorithm in use without a key gets one here: the first instance to
+/// need it makes it, and whichever insert wins is used by all.
+async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, BTreeMap<Alg, usize>), String> {
     let now = app.now();
     let mut stored = app
         .db(move |d| d.op_keys(now))
         .await
         .map_err(|e| e.to_string())?;
-    if stored.is_empty() {
-        // The first instance to need a key makes it; whichever insert wins is used by all.
-        let fresh = tokio::task::spawn_blocking(SigningKey::generate)
+    let missing: Vec<Alg> = algs_in_use(app)
+        .into_iter()
+        .filter(|a| !stored.iter().any(|k| k.alg == a.as_str()))
+        .collect();
+    for alg in &missing {
+        let alg = *alg;
+        let fresh = tokio::task::spawn_blocking(move || SigningKey::generate_for(alg))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         let first = StoredKey {
             kid: fresh.kid.clone(),
-            alg: "RS256".into(),
+            alg: alg.as_str().into(),
             private_key: base64::engine::general_purpose::STANDARD
                 .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
             created_at: now,
@@ -89,21 +106,33 @@ async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, usize), String> {
         app.db(move |d| d.op_add_first_key(first))
             .await
             .map_err(|e| e.to_string())?;
+    }
+    if !missing.is_empty() {
         stored = app
             .db(move |d| d.op_keys(now))
             .await
             .map_err(|e| e.to_string())?;
     }
-    // (Should every key be still to come, the earliest signs rather than nothing.)
-    let signer = stored
-        .iter()
-        .rposition(|k| k.activates_at <= now)
-        .unwrap_or(0);
     let keys = stored
         .iter()
         .map(parse_key)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((keys, signer))
+    let mut signers = BTreeMap::new();
+    for alg in Alg::ALL {
+        let of_alg = |k: &&StoredKey| k.alg == alg.as_str();
+        // (Should every key be still to come, the earliest signs rather than nothing.)
+        let pick = stored
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| of_alg(k))
+            .rfind(|(_, k)| k.activates_at <= now)
+            .or_else(|| stored.iter().enumerate().find(|(_, k)| of_alg(k)))
+            .map(|(i, _)| i);
+        if let Some(i) = pick {
+            signers.insert(alg, i);
+        }
+    }
+    Ok((keys, signers))
 }
 
 /// The `sub` `client` is given for an account: its id, or (pairwise clients) a value of
@@ -132,19 +161,26 @@ pub(crate) async fn subject(
     Ok(client.sub(&local, &salt))
 }
 
-/// The signing key every instance shares, read from the directory (made there once).
-async fn signing_key(app: &App) -> Result<Arc<SigningKey>, String> {
+/// The key that signs with `alg` now, shared by every instance, read from the directory
+/// (made there once).
+async fn signing_key(app: &App, alg: Alg) -> Result<Arc<SigningKey>, String> {
     let now = app.now();
     if let Ok(guard) = app.op_key.read()
-        && let Some((k, at)) = guard.as_ref()
+        && let Some((k, at)) = guard.get(&alg)
         && now - at < KEY_CACHE_SECONDS
     {
         return Ok(k.clone());
     }
-    let (mut keys, signer) = published_keys(app).await?;
-    let key = Arc::new(keys.swap_remove(signer));
+    let (keys, signers) = published_keys(app).await?;
+    let mut keys: Vec<Option<SigningKey>> = keys.into_iter().map(Some).collect();
+    let key = signers
+        .get(&alg)
+        .and_then(|&i| keys.get_mut(i))
+        .and_then(Option::take)
+        .map(Arc::new)
+        .ok_or_else(|| format!("no {alg} signing key"))?;
     if let Ok(mut guard) = app.op_key.write() {
-        *guard = Some((key.clone(), now));
+        guard.insert(alg, (key.clone(), now));
     }
     Ok(key)
 }

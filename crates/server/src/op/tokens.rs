@@ -241,14 +241,34 @@ async fn issue(
         .map_err(store_failed)?
         .filter(|u| u.status == UserStatus::Active)
         .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
-    let key = signing_key(app).await.map_err(|e| {
+    let key = signing_key(app, client.alg).await.map_err(|e| {
         tracing::error!(error = %e, "no signing key");
         TokenError::Unavailable(e)
     })?;
     let random =
         || ssogate_op::random_token(32).map_err(|e| TokenError::Unavailable(e.to_string()));
-    let access = random()?;
     let scope = granted.scopes.join(" ");
+    let mut subject_of = person(&user);
+    subject_of.sub = super::subject(app, client, user_id)
+        .await
+        .map_err(store_failed)?;
+    let access = if client.jwt_access_tokens {
+        let claims = claims::access_token(
+            &subject_of.sub,
+            &granted,
+            &ssogate_op::claims::AccessIssued {
+                issuer: issuer(app),
+                now,
+                lifetime: client.access_token_seconds,
+                auth_time,
+                jti: &random()?,
+            },
+        );
+        key.sign_typed(&claims, "at+jwt")
+            .map_err(|e| TokenError::Unavailable(e.to_string()))?
+    } else {
+        random()?
+    };
     let tg = TokenGrant {
         client_id: client.id.clone(),
         user_id,
@@ -282,10 +302,6 @@ async fn issue(
     if !nonce {
         granted.nonce = None;
     }
-    let mut subject_of = person(&user);
-    subject_of.sub = super::subject(app, client, user_id)
-        .await
-        .map_err(store_failed)?;
     client.shape.filter(&mut subject_of);
     let mut claims = claims::id_token(
         &subject_of,
@@ -297,6 +313,7 @@ async fn issue(
             sid: sid.as_deref(),
             lifetime: client.id_token_seconds,
             access_token: &access,
+            alg: key.alg,
         },
     );
     if let Some(c) = claims.as_object_mut() {

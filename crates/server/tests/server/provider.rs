@@ -1715,3 +1715,99 @@ async fn id_tokens_say_how_the_person_authenticated() {
     assert_eq!(claims["amr"], json!(["pwd"]), "{claims}");
     assert!(claims.get("acr").is_none());
 }
+
+/// A client chooses ES256 or EdDSA: a key of that algorithm is made (beside RS256) and
+/// published, its ID tokens are signed with it and an independent relying party (the
+/// downstream ssogate) verifies them against the JWKS. With `access_token_format =
+/// "jwt"` its access tokens are RFC 9068 JWTs (`typ: at+jwt`, verifiable with the same
+/// JWKS), still accepted by userinfo and still revocable.
+#[tokio::test]
+async fn clients_choose_es256_or_eddsa_and_jwt_access_tokens() {
+    use ssogate_oidc::jose::{Algorithm, Jws, KeySet};
+    for (alg, algorithm) in [("ES256", Algorithm::ES256), ("EdDSA", Algorithm::EdDSA)] {
+        let (op, app, _) = chain_with(leak(format!(
+            "id_token_signed_response_alg = \"{alg}\"\naccess_token_format = \"jwt\"\n"
+        )))
+        .await;
+        op.idp.set_user(
+            "alice",
+            json!({"preferred_username": "alice", "email": "alice@example.org", "email_verified": true}),
+        );
+        let b = Browser::new();
+        let r = sign_in_through_the_chain(&b, &op, &app, "alice").await;
+        assert_eq!(r.status, 303, "{alg}: the application accepted: {}", r.body);
+
+        let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+        let jwks = http.get(op.url("/oauth2/jwks")).send().await.unwrap();
+        let jwks = jwks.bytes().await.unwrap();
+        let published: Value = serde_json::from_slice(&jwks).unwrap();
+        let algs: Vec<&str> = published["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["alg"].as_str().unwrap())
+            .collect();
+        assert!(
+            algs.contains(&"RS256") && algs.contains(&alg),
+            "{published}"
+        );
+        let keys = KeySet::from_jwks(&jwks, &[algorithm], true).unwrap();
+
+        let redirect = format!("{}/auth/sso/callback", app.base);
+        let code = downstream_code(&b, &op, &redirect, "scope=openid%20groups").await;
+        let (s, t) = post_as(
+            &op,
+            "/oauth2/token",
+            vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code),
+                ("redirect_uri", redirect.clone()),
+                ("code_verifier", VERIFIER.to_owned()),
+            ],
+            ("downstream", SECRET),
+        )
+        .await;
+        assert_eq!(s, 200, "{t}");
+        let id = Jws::parse(t["id_token"].as_str().unwrap()).unwrap();
+        assert_eq!(id.verify(&keys, &[algorithm], None).unwrap(), algorithm);
+        let access = t["access_token"].as_str().unwrap().to_owned();
+        let at = Jws::parse(&access).unwrap();
+        assert_eq!(at.header_str("typ"), Some("at+jwt"));
+        assert_eq!(at.verify(&keys, &[algorithm], None).unwrap(), algorithm);
+        let claims = payload(&access);
+        assert_eq!(claims["iss"], op.base.as_str());
+        assert_eq!(claims["client_id"], "downstream");
+        assert_eq!(claims["aud"], "downstream");
+        assert_eq!(claims["scope"], "openid groups");
+        assert_eq!(
+            claims["sub"],
+            payload(t["id_token"].as_str().unwrap())["sub"]
+        );
+        assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 32));
+        assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+
+        let userinfo = |token: String| {
+            let http = http.clone();
+            let url = op.url("/oauth2/userinfo");
+            async move {
+                http.get(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(userinfo(access.clone()).await, 200);
+        let (s, _) = post_as(
+            &op,
+            "/oauth2/revoke",
+            vec![("token", access.clone())],
+            ("downstream", SECRET),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(userinfo(access).await, 401, "{alg}: revoked, even as a JWT");
+    }
+}

@@ -123,10 +123,12 @@ pub struct TokenGrant {
 pub trait ProviderStore {
     /// The keys published at `now`, by activation (the last active one signs).
     fn op_keys(&self, now: i64) -> Result<Vec<StoredKey>, StoreError>;
-    /// Rotation: `next` is published now and signs from its `activates_at`; every key
-    /// not yet retired is retired at `retire_at` (when what it signed has expired).
+    /// Rotation: `next` is published now and signs from its `activates_at`; every key of
+    /// its algorithm not yet retired is retired at `retire_at` (when what it signed has
+    /// expired).
     fn op_rotate_key(&self, next: StoredKey, retire_at: i64) -> Result<(), StoreError>;
-    /// Keeps `key` unless a live key exists already (another instance made one first).
+    /// Keeps `key` unless a live key of its algorithm exists already (another instance
+    /// made one first).
     fn op_add_first_key(&self, key: StoredKey) -> Result<(), StoreError>;
     fn op_put_code(&self, code: NewCode) -> Result<(), StoreError>;
     /// Redeems a code once.
@@ -242,9 +244,10 @@ impl<B: Backend> ProviderStore for B {
     }
     fn op_rotate_key(&self, next: StoredKey, retire_at: i64) -> Result<(), StoreError> {
         self.write_tx(move |db, _| {
+            // Keys of other algorithms sign for other clients: they stay.
             db.exec(
-                "UPDATE op_keys SET retired_at = $1 WHERE retired_at IS NULL",
-                args![retire_at],
+                "UPDATE op_keys SET retired_at = $1 WHERE retired_at IS NULL AND alg = $2",
+                args![retire_at, next.alg.as_str()],
             )?;
             db.exec(
                 "INSERT INTO op_keys (kid, alg, private_key, created_at, activates_at)
@@ -265,7 +268,7 @@ impl<B: Backend> ProviderStore for B {
             db.exec(
                 "INSERT INTO op_keys (kid, alg, private_key, created_at, activates_at)
                  SELECT $1, $2, $3, $4, 0
-                 WHERE NOT EXISTS (SELECT 1 FROM op_keys WHERE retired_at IS NULL)",
+                 WHERE NOT EXISTS (SELECT 1 FROM op_keys WHERE retired_at IS NULL AND alg = $2)",
                 args![
                     key.kid.as_str(),
                     key.alg.as_str(),
