@@ -18,7 +18,7 @@ pub struct ClientInfo {
     /// Its settings: the keys of `[clients.<id>]` (docs/provider.md).
     #[schema(value_type = Object)]
     pub settings: Value,
-    /// Whether it authenticates with a secret (a confidential client).
+    /// Whether it authenticates with a secret (not public, not `private_key_jwt`).
     pub confidential: bool,
     /// Unix seconds.
     pub created_at: i64,
@@ -57,9 +57,14 @@ fn check_id(id: &str) -> Result<&str, AdminError> {
     }
 }
 
-/// A public client is one whose settings say `public = true`.
-fn is_public(settings: &Value) -> bool {
-    settings.get("public").and_then(Value::as_bool) == Some(true)
+/// Whether a client authenticates with a secret: not a public one (`public = true`),
+/// not one that signs with its own key (`private_key_jwt`).
+fn needs_secret(settings: &Value) -> bool {
+    settings.get("public").and_then(Value::as_bool) != Some(true)
+        && settings
+            .get("token_endpoint_auth_method")
+            .and_then(Value::as_str)
+            != Some("private_key_jwt")
 }
 
 impl Admin {
@@ -92,7 +97,7 @@ impl Admin {
         let id = check_id(id)?;
         self.refuse_file_client(id)?;
         let settings = Value::Object(settings.into_iter().filter(|(_, v)| !v.is_null()).collect());
-        let confidential = !is_public(&settings);
+        let confidential = needs_secret(&settings);
         check(id, &settings, confidential).map_err(|message| AdminError::Invalid {
             field: "settings",
             message,
@@ -152,11 +157,10 @@ impl Admin {
         }
         let settings = Value::Object(settings);
         let confidential = saved.secret_sha256.is_some();
-        if is_public(&settings) == confidential {
+        if needs_secret(&settings) != confidential {
             return Err(AdminError::Invalid {
                 field: "public",
-                message: "whether a client is public cannot change; remove it and add it again"
-                    .into(),
+                message: "whether a client has a secret (public, private_key_jwt) cannot change; remove it and add it again".into(),
             });
         }
         check(id, &settings, confidential).map_err(|message| AdminError::Invalid {
@@ -187,7 +191,7 @@ impl Admin {
         if saved.secret_sha256.is_none() {
             return Err(AdminError::Invalid {
                 field: "client_id",
-                message: format!("\"{id}\" is a public client: it has no secret"),
+                message: format!("\"{id}\" has no secret (a public or private_key_jwt client)"),
             });
         }
         let secret = new_client_secret()?;

@@ -53,6 +53,13 @@ pub(crate) struct RawClient {
     /// `opaque` (the default) or `jwt` (RFC 9068).
     #[serde(default)]
     access_token_format: Option<String>,
+    /// `client_secret_basic`/`client_secret_post` (a secret, the default), `none` (a
+    /// public client) or `private_key_jwt` (with `jwks`).
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
+    /// The public keys of a `private_key_jwt` client: a JWKS (`{ keys = [...] }`).
+    #[serde(default)]
+    jwks: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -221,7 +228,66 @@ fn build_client_with(
             "0 issues no refresh tokens.",
         ));
     }
+    let key_jwt = match raw.token_endpoint_auth_method.as_deref() {
+        None | Some("client_secret_basic" | "client_secret_post") if !raw.public => false,
+        None | Some("none") if raw.public => false,
+        Some("private_key_jwt") if !raw.public => true,
+        Some(other) => {
+            return Err(bad(
+                "token_endpoint_auth_method",
+                format!(
+                    "\"{other}\" does not fit this client (public = {})",
+                    raw.public
+                ),
+                "Use client_secret_basic or client_secret_post (a secret), private_key_jwt (with jwks), or public = true for none.",
+            ));
+        }
+        None => false,
+    };
+    let jwks = match (&raw.jwks, key_jwt) {
+        (None, false) => None,
+        (Some(_), false) => {
+            return Err(bad(
+                "jwks",
+                "jwks is only for token_endpoint_auth_method = \"private_key_jwt\"".into(),
+                "Remove it, or set the method.",
+            ));
+        }
+        (None, true) => {
+            return Err(bad(
+                "jwks",
+                "a private_key_jwt client needs the public keys it signs with".into(),
+                "Set jwks = { keys = [ { kty = \"EC\", crv = \"P-256\", x = \"…\", y = \"…\" } ] } (its public JWKS).",
+            ));
+        }
+        (Some(doc), true) => {
+            let usable = doc
+                .get("keys")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|k| {
+                    !k.is_empty()
+                        && k.iter()
+                            .all(|j| j.get("kty").is_some() && j.get("d").is_none())
+                });
+            if !usable {
+                return Err(bad(
+                    "jwks",
+                    "not a JWKS of public keys (an object with a non-empty keys array, no private parts)".into(),
+                    "Give the application's public JWKS: { keys = [ … ] }, never its private key.",
+                ));
+            }
+            Some(doc.to_string())
+        }
+    };
     let secret = match (raw.public, raw.secret, raw.secret_file) {
+        (false, None, None) if key_jwt => None,
+        (false, Some(_), _) | (false, _, Some(_)) if key_jwt => {
+            return Err(bad(
+                "secret",
+                "a private_key_jwt client has no secret".into(),
+                "Remove the secret: the client proves itself with its key.",
+            ));
+        }
         (true, None, None) if stored.is_some() => {
             return Err(bad(
                 "public",
@@ -389,10 +455,17 @@ fn build_client_with(
         name: raw.name.unwrap_or_else(|| id.to_owned()),
         auth: if raw.public {
             ClientAuth::None
+        } else if key_jwt {
+            ClientAuth::PrivateKeyJwt
         } else {
             ClientAuth::Secret
         },
-        secret: stored.or_else(|| secret.map(ClientSecret::new)),
+        jwks,
+        secret: if key_jwt {
+            None
+        } else {
+            stored.or_else(|| secret.map(ClientSecret::new))
+        },
         redirect_uris: raw.redirect_uris,
         post_logout_redirect_uris: raw.post_logout_redirect_uris,
         backchannel_logout_uri: raw.backchannel_logout_uri,

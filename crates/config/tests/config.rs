@@ -162,6 +162,36 @@ fn errors_name_the_file_the_key_and_what_to_do() {
             "clients.app.filters.groups",
             &["not a regular expression"],
         ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\n",
+            "clients.app.jwks",
+            &["needs the public keys"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = { keys = [ { kty = \"EC\", d = \"private!\" } ] }\n",
+            "clients.app.jwks",
+            &["no private parts"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\nsecret = \"0123456789abcdef0123456789\"\njwks = { keys = [ { kty = \"EC\" } ] }\n",
+            "clients.app.secret",
+            &["has no secret"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\npublic = true\ntoken_endpoint_auth_method = \"private_key_jwt\"\n",
+            "clients.app.token_endpoint_auth_method",
+            &["does not fit"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nid_token_signed_response_alg = \"HS256\"\n",
+            "clients.app.id_token_signed_response_alg",
+            &["not RS256, ES256 or EdDSA"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\naccess_token_format = \"paseto\"\n",
+            "clients.app.access_token_format",
+            &["not opaque or jwt"],
+        ),
     ];
     for (text, key, needles) in cases {
         Jail::expect_with(|jail| {

@@ -314,6 +314,7 @@ mod tests {
             subject: Default::default(),
             shape: Default::default(),
             alg: crate::keys::Alg::RS256,
+            jwks: None,
             jwt_access_tokens: false,
         }
     }

@@ -11,6 +11,9 @@ pub enum ClientAuth {
     Secret,
     /// A public client (a single-page or native app): no secret, PKCE required.
     None,
+    /// A JWT it signs with a private key whose public half it registered
+    /// (`private_key_jwt`, OpenID Connect Core 9 and RFC 7523): no shared secret at all.
+    PrivateKeyJwt,
 }
 
 /// A client's secret: never printed. A secret written in the configuration file is kept
@@ -185,6 +188,9 @@ pub struct Client {
     pub shape: ClaimShape,
     /// What signs its ID tokens, logout tokens and JWT access tokens.
     pub alg: crate::keys::Alg,
+    /// The public keys it signs client assertions with (a JWKS document, as JSON), for
+    /// [`ClientAuth::PrivateKeyJwt`].
+    pub jwks: Option<String>,
     /// Access tokens as RFC 9068 JWTs (signed like its ID tokens; still kept as digests,
     /// so revocation and userinfo work as for opaque ones); opaque otherwise.
     pub jwt_access_tokens: bool,

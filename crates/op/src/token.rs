@@ -2,7 +2,7 @@
 //! whether a code it presents was issued to it, for this redirect URI and this verifier.
 
 use crate::authorize::Authorization;
-use crate::client::Client;
+use crate::client::{Client, ClientAuth};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
@@ -90,7 +90,7 @@ pub fn authenticate<'c>(
             }
             let c = client(&id).ok_or_else(|| bad_client("unknown client", true))?;
             match &c.secret {
-                Some(s) if s.matches(&secret) => Ok(c),
+                Some(s) if c.auth == ClientAuth::Secret && s.matches(&secret) => Ok(c),
                 _ => Err(bad_client("client authentication failed", true)),
             }
         }
@@ -98,7 +98,7 @@ pub fn authenticate<'c>(
             let id = form_id.ok_or_else(|| bad_client("client_id is missing", false))?;
             let c = client(id).ok_or_else(|| bad_client("unknown client", false))?;
             match &c.secret {
-                Some(s) if s.matches(secret) => Ok(c),
+                Some(s) if c.auth == ClientAuth::Secret && s.matches(secret) => Ok(c),
                 _ => Err(bad_client("client authentication failed", false)),
             }
         }
@@ -106,16 +106,127 @@ pub fn authenticate<'c>(
             let id =
                 form_id.ok_or_else(|| bad_client("client authentication is missing", false))?;
             let c = client(id).ok_or_else(|| bad_client("unknown client", false))?;
-            if c.is_public() {
-                Ok(c)
-            } else {
-                Err(bad_client(
+            match c.auth {
+                ClientAuth::None => Ok(c),
+                ClientAuth::PrivateKeyJwt => Err(bad_client(
+                    "this client must authenticate with a client assertion (private_key_jwt)",
+                    false,
+                )),
+                ClientAuth::Secret => Err(bad_client(
                     "this client must authenticate with its secret",
                     false,
-                ))
+                )),
             }
         }
     }
+}
+
+/// The `client_assertion_type` of `private_key_jwt` (RFC 7523 2.2).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The longest a client assertion may live: a client makes one per request.
+pub const ASSERTION_MAX_SECONDS: i64 = 600;
+
+/// A client assertion's identity, checked: the caller keeps `jti` until `exp` so it is
+/// never accepted twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asserted {
+    pub jti: String,
+    pub exp: i64,
+}
+
+/// Authenticates a client by `private_key_jwt` (OpenID Connect Core 9, RFC 7523 3):
+/// `client_assertion_type` is [`JWT_BEARER`]; the client is the assertion's `iss` (and
+/// the form's `client_id`, when given); `verify` checks the signature with the client's
+/// registered keys and answers the claims; `iss` and `sub` are the client, `aud` names
+/// one of `audiences` (the token endpoint or the issuer), `exp` is in the future but
+/// not beyond [`ASSERTION_MAX_SECONDS`], and a `jti` is there. Only a client registered
+/// for `private_key_jwt` may use it, and such a client nothing else.
+pub fn authenticate_assertion<'c>(
+    form_id: Option<&str>,
+    assertion: &str,
+    kind: Option<&str>,
+    client: impl Fn(&str) -> Option<&'c Client>,
+    verify: impl FnOnce(&Client, &str) -> Option<serde_json::Map<String, serde_json::Value>>,
+    audiences: &[&str],
+    now: i64,
+) -> Result<(&'c Client, Asserted), TokenError> {
+    if kind != Some(JWT_BEARER) {
+        return Err(TokenError::InvalidRequest(format!(
+            "client_assertion_type must be {JWT_BEARER}"
+        )));
+    }
+    // Who it claims to be, to find the keys; nothing is trusted before `verify`.
+    let unverified_iss = assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_owned))
+        .ok_or_else(|| bad_client("the client assertion names no issuer", false))?;
+    if form_id.is_some_and(|f| f != unverified_iss) {
+        return Err(bad_client(
+            "client_id differs from the client assertion's issuer",
+            false,
+        ));
+    }
+    let c = client(&unverified_iss).ok_or_else(|| bad_client("unknown client", false))?;
+    if c.auth != crate::client::ClientAuth::PrivateKeyJwt {
+        return Err(bad_client(
+            "this client does not authenticate with private_key_jwt",
+            false,
+        ));
+    }
+    let claims = verify(c, assertion).ok_or_else(|| {
+        bad_client(
+            "the client assertion's signature does not verify with the client's registered keys",
+            false,
+        )
+    })?;
+    let text = |k: &str| claims.get(k).and_then(|v| v.as_str());
+    if text("iss") != Some(c.id.as_str()) || text("sub") != Some(c.id.as_str()) {
+        return Err(bad_client(
+            "the client assertion's iss and sub must both be the client_id",
+            false,
+        ));
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(serde_json::Value::String(a)) => audiences.contains(&a.as_str()),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .filter_map(|a| a.as_str())
+            .any(|a| audiences.contains(&a)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(bad_client(
+            "the client assertion's aud is not this token endpoint or issuer",
+            false,
+        ));
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| bad_client("the client assertion has no exp", false))?;
+    if exp <= now {
+        return Err(bad_client("the client assertion has expired", false));
+    }
+    if exp > now.saturating_add(ASSERTION_MAX_SECONDS) {
+        return Err(bad_client(
+            "the client assertion lives too long (at most 10 minutes)",
+            false,
+        ));
+    }
+    let jti = text("jti")
+        .filter(|j| !j.is_empty() && j.len() <= 256)
+        .ok_or_else(|| bad_client("the client assertion has no jti", false))?;
+    Ok((
+        c,
+        Asserted {
+            jti: jti.to_owned(),
+            exp,
+        },
+    ))
 }
 
 /// A PKCE verifier or challenge: 43–128 unreserved characters.
@@ -194,6 +305,7 @@ mod tests {
             subject: Default::default(),
             shape: Default::default(),
             alg: crate::keys::Alg::RS256,
+            jwks: None,
             jwt_access_tokens: false,
         }
     }

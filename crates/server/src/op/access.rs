@@ -71,28 +71,7 @@ async fn client_and_token(
     body: &[u8],
 ) -> Result<(Arc<ssogate_op::Client>, String), TokenError> {
     let form = Form(url::form_urlencoded::parse(body).into_owned().collect());
-    let basic = req
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(token::basic_credentials);
-    let registry = app.registry();
-    let client = token::authenticate(
-        basic,
-        form.get("client_id"),
-        form.get("client_secret"),
-        |id| registry.clients.get(id).map(|c| &**c),
-    )?;
-    // Held by the registry in force, so it is there.
-    let client =
-        registry
-            .clients
-            .get(&client.id)
-            .cloned()
-            .ok_or_else(|| TokenError::InvalidClient {
-                message: "unknown client".into(),
-                basic: false,
-            })?;
+    let client = super::tokens::authenticate_client(app, req, &form, app.now()).await?;
     let t = form
         .get("token")
         .filter(|t| !t.is_empty())

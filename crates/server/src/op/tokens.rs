@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 4.1.3 and 6): codes and refresh tokens for tokens.
 
 use super::*;
+use std::sync::Arc;
 
 pub(super) fn token_error(e: &TokenError) -> Response {
     let status = match e {
@@ -48,15 +49,8 @@ async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Respons
         }
     }
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let basic = req
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(token::basic_credentials);
-    let registry = app.registry();
-    let client = token::authenticate(basic, get("client_id"), get("client_secret"), |id| {
-        registry.clients.get(id).map(|c| &**c)
-    })?;
+    let client = authenticate_client(app, req, &Form(pairs.clone()), now).await?;
+    let client = &*client;
     match get("grant_type") {
         Some("authorization_code") => {
             redeem_code(app, req, client, &Form(pairs.clone()), now).await
@@ -67,6 +61,91 @@ async fn exchange(app: &App, req: &Req, body: &[u8], now: i64) -> Result<Respons
         ))),
         None => Err(TokenError::InvalidRequest("grant_type is missing".into())),
     }
+}
+
+/// The client of a request to the token, introspection or revocation endpoint: by
+/// HTTP Basic, `client_secret` in the form, a `client_assertion` (`private_key_jwt`),
+/// or `client_id` alone for a public client — one method per request. A client
+/// assertion is accepted once: its `jti` is kept until it expires.
+pub(super) async fn authenticate_client(
+    app: &App,
+    req: &Req,
+    form: &Form,
+    now: i64,
+) -> Result<Arc<ssogate_op::Client>, TokenError> {
+    let basic = req
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(token::basic_credentials);
+    let registry = app.registry();
+    let find = |id: &str| registry.clients.get(id).map(|c| &**c);
+    let id = match form.get("client_assertion") {
+        None => token::authenticate(
+            basic,
+            form.get("client_id"),
+            form.get("client_secret"),
+            find,
+        )?
+        .id
+        .clone(),
+        Some(_) if basic.is_some() || form.get("client_secret").is_some() => {
+            return Err(TokenError::InvalidRequest(
+                "use one client authentication method, not two".into(),
+            ));
+        }
+        Some(assertion) => {
+            let token_endpoint = format!("{}{}", issuer(app), ssogate_op::discovery::TOKEN);
+            let (c, asserted) = token::authenticate_assertion(
+                form.get("client_id"),
+                assertion,
+                form.get("client_assertion_type"),
+                find,
+                verify_assertion,
+                &[token_endpoint.as_str(), issuer(app)],
+                now,
+            )?;
+            let (id, key) = (c.id.clone(), format!("client-assertion:{}", c.id));
+            let fresh = app
+                .db(move |d| d.record_logout_jti(&key, &asserted.jti, asserted.exp, now))
+                .await
+                .map_err(store_failed)?;
+            if !fresh {
+                return Err(TokenError::InvalidClient {
+                    message: "the client assertion was used before (its jti is spent)".into(),
+                    basic: false,
+                });
+            }
+            id
+        }
+    };
+    registry
+        .clients
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| TokenError::InvalidClient {
+            message: "unknown client".into(),
+            basic: false,
+        })
+}
+
+/// A client assertion's claims when its signature verifies with one of the client's
+/// registered keys — by the relying party's JOSE checks (an asymmetric algorithm only:
+/// never `none`, never HMAC; the key's own algorithm; no critical extension).
+fn verify_assertion(
+    client: &ssogate_op::Client,
+    assertion: &str,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    use ssogate_oidc::jose::{Algorithm, Jws, KeySet};
+    let keys = KeySet::from_jwks(
+        client.jwks.as_deref()?.as_bytes(),
+        &Algorithm::ASYMMETRIC,
+        true,
+    )
+    .ok()?;
+    let jws = Jws::parse(assertion).ok()?;
+    jws.verify(&keys, &Algorithm::ASYMMETRIC, None).ok()?;
+    Some(jws.claims)
 }
 
 /// A token request's form.

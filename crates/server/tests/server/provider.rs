@@ -1811,3 +1811,192 @@ async fn clients_choose_es256_or_eddsa_and_jwt_access_tokens() {
         assert_eq!(userinfo(access).await, 401, "{alg}: revoked, even as a JWT");
     }
 }
+
+/// `private_key_jwt` (OpenID Connect Core 9, RFC 7523): a client registered with its
+/// public keys proves itself with a JWT it signs, no shared secret. Accepted once (its
+/// `jti` is spent), only with the right issuer, subject, audience and lifetime, only
+/// signed by a registered key with an asymmetric algorithm; never by a secret, never
+/// mixed with another method.
+#[tokio::test]
+async fn a_client_authenticates_with_a_jwt_signed_by_its_own_key() {
+    use ssogate_op::keys::{Alg, SigningKey};
+    let key = SigningKey::generate_for(Alg::ES256).unwrap();
+    let jwk = key.jwk();
+    let op = Harness::start(Opts {
+        extra: leak(format!(
+            "[clients.keyed]\nredirect_uris = [\"https://keyed.example.org/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks = {{ keys = [ {{ kty = \"EC\", crv = \"P-256\", x = \"{}\", y = \"{}\", kid = \"{}\", alg = \"ES256\" }} ] }}\n",
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap(),
+            key.kid
+        )),
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redirect = "https://keyed.example.org/cb";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token_endpoint = op.url("/oauth2/token");
+    let assertion = |key: &SigningKey, claims: Value| key.sign(&claims).unwrap();
+    let good = |jti: &str| {
+        json!({"iss": "keyed", "sub": "keyed", "aud": token_endpoint, "exp": now + 60,
+               "iat": now, "jti": jti})
+    };
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let token = |code: String, extra: Vec<(&'static str, String)>, basic: bool| {
+        let http = http.clone();
+        let url = token_endpoint.clone();
+        async move {
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code),
+                ("redirect_uri", redirect.to_owned()),
+                ("code_verifier", VERIFIER.to_owned()),
+            ];
+            form.extend(extra);
+            let mut req = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(form)
+                        .finish(),
+                );
+            if basic {
+                req = req.basic_auth("keyed", Some("any-secret-at-all-0123456789"));
+            }
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let with = |a: String| {
+        vec![
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            ("client_assertion", a),
+        ]
+    };
+    let first = assertion(&key, good("one"));
+    let code = client_code(&b, &op, "keyed", redirect, "scope=openid").await;
+    let (s, t) = token(code, with(first.clone()), false).await;
+    assert_eq!(s, 200, "{t}");
+    assert!(t["id_token"].is_string());
+
+    // Refused, each on a fresh code: the same assertion again, another key, another
+    // audience, too long a life, expired, another subject, `alg: none`, a secret
+    // instead, an assertion and a secret together, the wrong assertion type.
+    use base64::Engine as _;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let other = SigningKey::generate_for(Alg::ES256).unwrap();
+    let mut cases: Vec<(&str, Vec<(&'static str, String)>, bool, u16)> = vec![
+        ("replayed", with(first), false, 401),
+        (
+            "another key",
+            with(assertion(&other, good("two"))),
+            false,
+            401,
+        ),
+        (
+            "another audience",
+            with(assertion(
+                &key,
+                json!({"iss": "keyed", "sub": "keyed", "aud": "https://elsewhere.example", "exp": now + 60, "jti": "three"}),
+            )),
+            false,
+            401,
+        ),
+        (
+            "too long a life",
+            with(assertion(
+                &key,
+                json!({"iss": "keyed", "sub": "keyed", "aud": token_endpoint, "exp": now + 3600, "jti": "four"}),
+            )),
+            false,
+            401,
+        ),
+        (
+            "expired",
+            with(assertion(
+                &key,
+                json!({"iss": "keyed", "sub": "keyed", "aud": token_endpoint, "exp": now - 5, "jti": "five"}),
+            )),
+            false,
+            401,
+        ),
+        (
+            "another subject",
+            with(assertion(
+                &key,
+                json!({"iss": "keyed", "sub": "alice", "aud": token_endpoint, "exp": now + 60, "jti": "six"}),
+            )),
+            false,
+            401,
+        ),
+        (
+            "alg none",
+            with(format!(
+                "{}.{}.",
+                b64(json!({"alg": "none"})),
+                b64(good("seven"))
+            )),
+            false,
+            401,
+        ),
+        (
+            "HMAC with the public key as secret",
+            with(format!(
+                "{}.{}.{}",
+                b64(json!({"alg": "HS256", "kid": key.kid})),
+                b64(good("hmac")),
+                b64(json!("sig"))
+            )),
+            false,
+            401,
+        ),
+        (
+            "a secret instead",
+            vec![("client_id", "keyed".to_owned())],
+            true,
+            401,
+        ),
+        (
+            "two methods",
+            with(assertion(&key, good("eight"))),
+            true,
+            400,
+        ),
+    ];
+    let mut wrong_type = with(assertion(&key, good("nine")));
+    wrong_type[0].1 = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer".into();
+    cases.push(("wrong type", wrong_type, false, 400));
+    for (what, extra, basic, want) in cases {
+        let code = client_code(&b, &op, "keyed", redirect, "scope=openid").await;
+        let (s, t) = token(code, extra, basic).await;
+        assert_eq!(s, want, "{what}: {t}");
+        assert!(t.get("access_token").is_none(), "{what}: {t}");
+    }
+    // Introspection takes the same authentication.
+    let (s, t) = token(String::new(), vec![], false).await;
+    assert_eq!(s, 401, "no authentication at all: {t}");
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let r = http
+        .post(op.url("/oauth2/introspect"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(with(assertion(&key, json!({"iss": "keyed", "sub": "keyed", "aud": op.base, "exp": now + 60, "jti": "ten"}))))
+                .append_pair("token", "whatever")
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the issuer is an audience too");
+}
