@@ -1895,7 +1895,8 @@ async fn a_client_authenticates_with_a_jwt_signed_by_its_own_key() {
     use base64::Engine as _;
     let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let other = SigningKey::generate_for(Alg::ES256).unwrap();
-    let mut cases: Vec<(&str, Vec<(&'static str, String)>, bool, u16)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'static str, String)>, bool, u16);
+    let mut cases: Vec<Case> = vec![
         ("replayed", with(first), false, 401),
         (
             "another key",
