@@ -60,6 +60,10 @@ pub(crate) struct RawClient {
     /// The public keys of a `private_key_jwt` client: a JWKS (`{ keys = [...] }`).
     #[serde(default)]
     jwks: Option<serde_json::Value>,
+    /// Signing out of this application at ssogate (RP-initiated logout) signs the
+    /// person out of the upstream provider too.
+    #[serde(default)]
+    logout_upstream: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -483,5 +487,6 @@ fn build_client_with(
         shape,
         alg,
         jwt_access_tokens,
+        logout_upstream: raw.logout_upstream,
     })
 }

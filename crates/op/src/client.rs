@@ -194,6 +194,9 @@ pub struct Client {
     /// Access tokens as RFC 9068 JWTs (signed like its ID tokens; still kept as digests,
     /// so revocation and userinfo work as for opaque ones); opaque otherwise.
     pub jwt_access_tokens: bool,
+    /// Its RP-initiated logout goes on to the upstream provider the person signed in
+    /// with (that provider's end-session endpoint), then back to the application.
+    pub logout_upstream: bool,
 }
 
 impl Client {

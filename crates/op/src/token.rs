@@ -307,6 +307,7 @@ mod tests {
             alg: crate::keys::Alg::RS256,
             jwks: None,
             jwt_access_tokens: false,
+            logout_upstream: false,
         }
     }
 

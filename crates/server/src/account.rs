@@ -17,7 +17,16 @@ use ssogate_core::domain::UserId;
 use ssogate_store::accounts::{LinkOutcome, NewIdentity, UnlinkOutcome};
 use ssogate_store::sessions::Session;
 
-pub(crate) async fn root(State(app): State<App>, req: Req) -> PageResult {
+pub(crate) async fn root(
+    State(app): State<App>,
+    req: Req,
+    axum::extract::Query(q): axum::extract::Query<crate::auth::BackFromLogout>,
+) -> PageResult {
+    // Back from the upstream provider's logout (Nextcloud- and BookStack-style
+    // post-logout path `/`).
+    if let Some(res) = crate::op::continue_logout(&app, &req, q.state.as_deref()).await {
+        return Ok(res);
+    }
     let target = match app.session(&req.headers).await.or_page(&req)? {
         Some(_) if app.demo_people.is_some() => "/demo/whoami",
         Some(_) => "/account",

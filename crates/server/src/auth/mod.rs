@@ -12,7 +12,7 @@ pub(crate) use flow::{
     Purpose, begin, callback, legacy_callback, legacy_start, open_session, start,
 };
 pub(crate) use logout::{TokenForm, backchannel_logout, logout, nextcloud_backchannel_logout};
-pub(crate) use page::{local_login, logged_out, login_page};
+pub(crate) use page::{BackFromLogout, local_login, logged_out, login_page};
 
 use crate::extract::Req;
 use crate::pages::{self, Link};
@@ -26,7 +26,7 @@ use ssogate_oidc::login::random_token;
 
 /// The cookie that binds one pending login to this browser; named after its state so
 /// that two sign-ins in two tabs do not overwrite each other.
-pub(super) fn binding_cookie(state: &str) -> String {
+pub(crate) fn binding_cookie(state: &str) -> String {
     let short: String = state
         .chars()
         .filter(char::is_ascii_alphanumeric)

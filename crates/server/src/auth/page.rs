@@ -20,6 +20,8 @@ pub(crate) struct LoginQuery {
     return_to: Option<String>,
     direct: Option<String>,
     prevent_auto_init: Option<String>,
+    /// Back from the upstream provider's logout (BookStack-style post-logout path).
+    state: Option<String>,
 }
 
 pub(super) fn start_href(slug: &str, return_to: &str) -> String {
@@ -34,6 +36,9 @@ pub(crate) async fn login_page(
     req: Req,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    if let Some(res) = crate::op::continue_logout(&app, &req, q.state.as_deref()).await {
+        return res;
+    }
     let return_to = app.return_to(q.return_to.as_deref());
     let s = &app.config.server;
     let direct = q.direct.is_some() || q.prevent_auto_init.is_some();
@@ -88,7 +93,21 @@ pub(super) fn login_form(
     res
 }
 
-pub(crate) async fn logged_out(req: Req) -> Response {
+/// `state`, when the upstream provider's logout brings the browser back (see
+/// [`crate::op::continue_logout`]).
+#[derive(Deserialize)]
+pub(crate) struct BackFromLogout {
+    pub(crate) state: Option<String>,
+}
+
+pub(crate) async fn logged_out(
+    State(app): State<App>,
+    req: Req,
+    Query(q): Query<BackFromLogout>,
+) -> Response {
+    if let Some(res) = crate::op::continue_logout(&app, &req, q.state.as_deref()).await {
+        return res;
+    }
     pages::message(
         req.t,
         StatusCode::OK,

@@ -234,7 +234,7 @@ pub(crate) async fn end_session(State(app): State<App>, req: Req, uri: Uri) -> R
     match session {
         None => found(ask.back.as_deref().unwrap_or("/logged-out")),
         Some((secret, s)) if ask.hinted_sub.is_some() && ask.hinted_sub == expected => {
-            end_and_return(&app, &req, &secret, s.user_id, &ask).await
+            end_and_return(&app, &req, &secret, &s, &ask).await
         }
         Some(_) => {
             // Ask: a form that posts the same request back with a CSRF token.
@@ -285,7 +285,7 @@ pub(crate) async fn end_session_confirmed(
         Err(refused) => return refused,
     };
     match app.session(&req.headers).await {
-        Ok(Some((secret, s))) => end_and_return(&app, &req, &secret, s.user_id, &ask).await,
+        Ok(Some((secret, s))) => end_and_return(&app, &req, &secret, &s, &ask).await,
         Ok(None) => found(ask.back.as_deref().unwrap_or("/logged-out")),
         Err(e) => crate::respond::server_error(req.t, &e),
     }
@@ -295,25 +295,117 @@ async fn end_and_return(
     app: &App,
     req: &Req,
     secret: &str,
-    user_id: ssogate_core::domain::UserId,
+    session: &ssogate_store::sessions::Session,
     ask: &LogoutAsk,
 ) -> Response {
     let s = secret.to_owned();
-    if let Err(e) = app.db(move |d| d.end_session(&s)).await {
-        return crate::respond::server_error(req.t, &e);
-    }
+    let ended = match app.db(move |d| d.end_session(&s)).await {
+        Ok(e) => e,
+        Err(e) => return crate::respond::server_error(req.t, &e),
+    };
     let mut ev = req.event("logout", "success", app.now());
-    ev.user_id = Some(user_id);
+    ev.user_id = Some(session.user_id);
+    ev.provider = session.provider.clone();
     ev.detail = Some(format!(
         "asked by {}",
         ask.client.as_deref().unwrap_or("an application")
     ));
     app.audit(ev).await;
-    let mut res = found(ask.back.as_deref().unwrap_or("/logged-out"));
+    let back = ask.back.as_deref().unwrap_or("/logged-out");
+    let upstream = match ask.client.as_deref().and_then(|c| app.client(c)) {
+        Some(c) if c.logout_upstream => {
+            let id_token = ended.and_then(|e| e.id_token);
+            upstream_logout(app, session.provider.as_deref(), id_token.as_deref(), back).await
+        }
+        _ => None,
+    };
+    let mut res = match upstream {
+        Some((url, binding)) => {
+            let mut res = found(&url);
+            res.headers_mut().append(header::SET_COOKIE, binding);
+            res
+        }
+        None => found(back),
+    };
     if let Some(c) = app.session_set_cookie(None) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
+}
+
+/// The login-state "provider" under which a logout on its way through the upstream
+/// provider waits for the way back.
+const CONTINUE: &str = "op-logout";
+/// How long the way back waits.
+const CONTINUE_SECONDS: i64 = 600;
+
+/// On through the upstream provider's end-session endpoint (with the session's ID token
+/// as the hint), coming back to ssogate's post-logout page with a `state` that names,
+/// for this browser only, where to go next. `None` when the person did not sign in
+/// through a provider, or it has no end-session endpoint: the caller goes on at once.
+async fn upstream_logout(
+    app: &App,
+    provider: Option<&str>,
+    id_token: Option<&str>,
+    back: &str,
+) -> Option<(String, HeaderValue)> {
+    let entry = provider.and_then(|p| app.provider(p))?;
+    let state = ssogate_op::random_token(24).ok()?;
+    let here = format!(
+        "{}{}",
+        app.config.base_url,
+        entry
+            .config
+            .callback
+            .post_logout_path(app.config.server.auto_initiate)
+    );
+    let url = match entry
+        .rp
+        .end_session_url(id_token, Some(&here), Some(&state))
+        .await
+    {
+        Ok(Some(url)) => url.to_string(),
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!(provider = entry.rp.slug(), error = %e, "no logout at the provider");
+            return None;
+        }
+    };
+    let (st, next, now) = (state.clone(), back.to_owned(), app.now());
+    let binding = app
+        .db(move |d| d.put_login_state(CONTINUE, &st, &next, now, CONTINUE_SECONDS))
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "the way back from the provider's logout could not be kept"))
+        .ok()?;
+    let cookie = crate::web::set_cookie(
+        &crate::auth::binding_cookie(&state),
+        &binding,
+        "/",
+        Some(CONTINUE_SECONDS),
+        app.secure,
+        "Lax",
+    )?;
+    Some((url, cookie))
+}
+
+/// Back from the upstream provider's logout (at ssogate's post-logout page, `/`, or the
+/// sign-in page, with the `state` it was given): where the application asked to go,
+/// for the browser that set off. `None` when the request is no such return.
+pub(crate) async fn continue_logout(app: &App, req: &Req, state: Option<&str>) -> Option<Response> {
+    let state = state?;
+    let cookie_name = crate::auth::binding_cookie(state);
+    let binding = crate::web::cookie(&req.headers, &cookie_name)?.to_owned();
+    let (st, now) = (state.to_owned(), app.now());
+    let taken = app
+        .db(move |d| Ok(d.take_login_state(&st, Some(&binding), CONTINUE, now)))
+        .await
+        .ok()?
+        .ok()?;
+    let mut res = found(&taken.payload);
+    if let Some(gone) = crate::web::set_cookie(&cookie_name, "", "/", Some(0), app.secure, "Lax") {
+        res.headers_mut().append(header::SET_COOKIE, gone);
+    }
+    Some(res)
 }
 
 async fn logout_refused(app: &App, req: &Req, why: &str) -> Response {

@@ -15,7 +15,7 @@ mod tokens;
 
 pub(crate) use access::{introspect, revoke, userinfo};
 pub(crate) use authorization::authorize;
-pub(crate) use logout::{deliver_logouts, end_session, end_session_confirmed};
+pub(crate) use logout::{continue_logout, deliver_logouts, end_session, end_session_confirmed};
 pub(crate) use tokens::token;
 
 use crate::extract::Req;

@@ -2001,3 +2001,62 @@ async fn a_client_authenticates_with_a_jwt_signed_by_its_own_key() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "the issuer is an audience too");
 }
+
+/// A client with `logout_upstream`: its sign-out at ssogate goes on to the upstream
+/// provider's end-session endpoint (with the upstream ID token as the hint) and comes
+/// back to ssogate, which sends the browser on to the application's own return address
+/// — that browser only, once.
+#[tokio::test]
+async fn an_applications_sign_out_goes_on_to_the_upstream_provider_and_back() {
+    let (op, app, _) = chain_with("logout_upstream = true\n").await;
+    let b = Browser::new();
+    assert_eq!(
+        sign_in_through_the_chain(&b, &op, &app, "alice")
+            .await
+            .status,
+        303
+    );
+    let _ = b.get(&format!("{}/account", app.base)).await;
+    let csrf = b.cookie("ssogate_csrf").unwrap();
+    let r = b
+        .post(&format!("{}/logout", app.base), &[("csrf", &csrf)])
+        .await;
+    let to = loc(&r, &app.base);
+    assert!(to.starts_with(&op.url("/oauth2/logout?")), "{to}");
+    let r = b.get(&to).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let upstream = Url::parse(&loc(&r, &op.base)).unwrap();
+    assert_eq!(
+        upstream.as_str().split('?').next().unwrap(),
+        format!("{}/logout", op.idp.issuer),
+        "{upstream}"
+    );
+    let q: std::collections::HashMap<String, String> =
+        upstream.query_pairs().into_owned().collect();
+    assert_eq!(q["post_logout_redirect_uri"], op.url("/logged-out"));
+    assert!(q.contains_key("id_token_hint"), "{q:?}");
+    let state = q["state"].clone();
+    assert_eq!(
+        b.status_within(&op.url("/auth/verify"), 401).await,
+        401,
+        "signed out of ssogate before going on"
+    );
+
+    // The upstream provider sends the browser back with its state.
+    let back = op.url(&format!(
+        "/logged-out?state={}",
+        url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    ));
+    // Another browser with the state learns nothing and goes nowhere.
+    let stranger = Browser::new().get(&back).await;
+    assert_eq!(stranger.status, 200);
+    let r = b.get(&back).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(
+        loc(&r, &op.base).starts_with(&format!("{}/logged-out", app.base)),
+        "{:?}",
+        r.location()
+    );
+    // Once.
+    assert_eq!(b.get(&back).await.status, 200);
+}
