@@ -11,6 +11,11 @@
 //                      on 127.0.0.1). "localhost" gives a second provider its own
 //                      cookie jar in a browser, since cookies ignore the port.
 //
+//   OP_MINT_CODES      (benchmarks) mint this many authorization codes for alice and
+//   OP_CODES_FILE      client rs-basic (scope openid, PKCE S256 with the verifier of
+//                      RFC 7636 appendix B) into this file, one per line, before
+//                      printing "listening".
+//
 // Prints "listening <issuer>" when ready.
 import Provider from 'oidc-provider';
 import { generateKeyPairSync } from 'node:crypto';
@@ -58,7 +63,32 @@ const client = (id, alg, method) => ({
   token_endpoint_auth_method: method,
 });
 
+// Benchmarks mint tens of thousands of codes up front: the development adapter keeps
+// only the last 1000 objects, so they get a plain unbounded map instead (what a
+// production adapter, Redis say, gives).
+class MapAdapter {
+  static store = new Map();
+  constructor(name) { this.name = name; }
+  key(id) { return `${this.name}:${id}`; }
+  async upsert(id, payload) { MapAdapter.store.set(this.key(id), payload); }
+  async find(id) { return MapAdapter.store.get(this.key(id)); }
+  async findByUid(uid) {
+    for (const v of MapAdapter.store.values()) if (v.uid === uid) return v;
+    return undefined;
+  }
+  async findByUserCode() { return undefined; }
+  async consume(id) {
+    const v = MapAdapter.store.get(this.key(id));
+    if (v) v.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id) { MapAdapter.store.delete(this.key(id)); }
+  async revokeByGrantId(grantId) {
+    for (const [k, v] of MapAdapter.store) if (v.grantId === grantId) MapAdapter.store.delete(k);
+  }
+}
+
 const provider = new Provider(issuer, {
+  ...(process.env.OP_MINT_CODES ? { adapter: MapAdapter } : {}),
   clients: [
     client('rs-basic', 'RS256', 'client_secret_basic'),
     client('es-post', 'ES256', 'client_secret_post'),
@@ -96,7 +126,34 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 provider.on('backchannel.error', (ctx, err) => console.error('backchannel.error', err));
 
-const server = provider.listen(port, '127.0.0.1', () => console.log(`listening ${issuer}`));
+async function mintCodes(n, file) {
+  const grant = new provider.Grant({ accountId: 'alice', clientId: 'rs-basic' });
+  grant.addOIDCScope('openid');
+  const grantId = await grant.save();
+  const client = await provider.Client.find('rs-basic');
+  const codes = [];
+  for (let i = 0; i < n; i += 1) {
+    const code = new provider.AuthorizationCode({
+      accountId: 'alice',
+      client,
+      grantId,
+      redirectUri: env('OP_REDIRECT_URI'),
+      scope: 'openid',
+      codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      codeChallengeMethod: 'S256',
+      authTime: Math.floor(Date.now() / 1000),
+    });
+    codes.push(await code.save());
+  }
+  writeFileSync(file, `${codes.join('\n')}\n`);
+}
+
+const server = provider.listen(port, '127.0.0.1', async () => {
+  if (process.env.OP_MINT_CODES) {
+    await mintCodes(Number(process.env.OP_MINT_CODES), env('OP_CODES_FILE'));
+  }
+  console.log(`listening ${issuer}`);
+});
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

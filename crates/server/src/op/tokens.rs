@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 4.1.3 and 6): codes and refresh tokens for tokens.
 
 use super::*;
+use ssogate_store::directory::op::{IssuedTokens, NewAccess};
 use std::sync::Arc;
 
 pub(super) fn token_error(e: &TokenError) -> Response {
@@ -173,19 +174,87 @@ async fn redeem_code(
         .get("code")
         .ok_or_else(|| TokenError::InvalidRequest("code is missing".into()))?;
     let code_hash = ssogate_op::digest(code);
+    // Read (code and account) on the readers; sign; then redeem and keep the tokens in
+    // one write: one trip to the single writer per exchange.
     let h = code_hash.clone();
-    let redeemed = app
-        .db(move |d| d.op_redeem_code(&h, now))
+    let (peeked, user) = app
+        .db(move |d| {
+            let p = d.op_peek_code(&h, now)?;
+            let u = match &p {
+                Some(p) => d.user(p.user_id)?,
+                None => None,
+            };
+            Ok((p, u))
+        })
         .await
         .map_err(store_failed)?;
-    let (user_id, grant_json, auth_time, sid) = match redeemed {
-        Redeemed::Fresh {
-            user_id,
-            grant_json,
-            auth_time,
-            sid,
-            ..
-        } => (user_id, grant_json, auth_time, sid),
+    let Some(p) = peeked else {
+        // Unknown, expired, or used before: using it up tells which, and a replay
+        // revokes what the code earned.
+        let h = code_hash.clone();
+        let redeemed = app
+            .db(move |d| d.op_redeem_code(&h, now))
+            .await
+            .map_err(store_failed)?;
+        return Err(refused_code(app, req, redeemed, now).await);
+    };
+    let checked = serde_json::from_str::<Authorization>(&p.grant_json)
+        .map_err(|_| TokenError::InvalidGrant("the code's record is unreadable".into()))
+        .and_then(|granted| {
+            token::check_code(
+                &granted,
+                client,
+                form.get("redirect_uri"),
+                form.get("code_verifier"),
+            )?;
+            Ok(granted)
+        })
+        .and_then(|granted| {
+            user.filter(|u| u.status == UserStatus::Active)
+                .map(|u| (granted, u))
+                .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))
+        });
+    let (granted, user) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            // A failed redemption uses the code up all the same.
+            let h = code_hash.clone();
+            app.db(move |d| d.op_redeem_code(&h, now))
+                .await
+                .map_err(store_failed)?;
+            return Err(e);
+        }
+    };
+    let prepared = prepare(
+        app,
+        req,
+        client,
+        Issue {
+            user,
+            granted,
+            auth_time: p.auth_time,
+            sid: p.sid,
+            family: code_hash.clone(),
+            nonce: true,
+        },
+        now,
+    )
+    .await?;
+    let issued = prepared.issued;
+    let redeemed = app
+        .db(move |d| d.op_exchange(&code_hash, now, issued))
+        .await
+        .map_err(store_failed)?;
+    match redeemed {
+        Redeemed::Fresh { .. } => Ok(prepared.response),
+        // Used by a racing request between the read and the write: nothing was issued.
+        other => Err(refused_code(app, req, other, now).await),
+    }
+}
+
+/// The refusal of a code that was not fresh, audited when it was a replay.
+async fn refused_code(app: &App, req: &Req, redeemed: Redeemed, now: i64) -> TokenError {
+    match redeemed {
         Redeemed::Replayed { client_id, revoked } => {
             let mut ev = req.event("op.code_replayed", "failure", now);
             ev.reason = Some("code_replayed".into());
@@ -193,37 +262,12 @@ async fn redeem_code(
                 "client {client_id} presented a used code; {revoked} token(s) it earned revoked"
             ));
             app.audit(ev).await;
-            return Err(TokenError::InvalidGrant("the code was used before".into()));
+            TokenError::InvalidGrant("the code was used before".into())
         }
-        Redeemed::Unknown => {
-            return Err(TokenError::InvalidGrant(
-                "the code is unknown or expired".into(),
-            ));
+        Redeemed::Unknown | Redeemed::Fresh { .. } => {
+            TokenError::InvalidGrant("the code is unknown or expired".into())
         }
-    };
-    let granted: Authorization = serde_json::from_str(&grant_json)
-        .map_err(|_| TokenError::InvalidGrant("the code's record is unreadable".into()))?;
-    token::check_code(
-        &granted,
-        client,
-        form.get("redirect_uri"),
-        form.get("code_verifier"),
-    )?;
-    issue(
-        app,
-        req,
-        client,
-        Issue {
-            user_id,
-            granted,
-            auth_time,
-            sid,
-            family: code_hash,
-            nonce: true,
-        },
-        now,
-    )
-    .await
+    }
 }
 
 /// A refresh token for new tokens (RFC 6749 6): rotated; a used one presented again
@@ -269,12 +313,19 @@ async fn refresh(
     }
     let granted: Authorization = serde_json::from_str(&r.grant_json)
         .map_err(|_| TokenError::InvalidGrant("the refresh token's record is unreadable".into()))?;
-    issue(
+    let user_id = r.user_id;
+    let user = app
+        .db(move |d| d.user(user_id))
+        .await
+        .map_err(store_failed)?
+        .filter(|u| u.status == UserStatus::Active)
+        .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
+    let prepared = prepare(
         app,
         req,
         client,
         Issue {
-            user_id: r.user_id,
+            user,
             granted,
             auth_time: r.auth_time,
             sid: r.sid,
@@ -283,12 +334,18 @@ async fn refresh(
         },
         now,
     )
-    .await
+    .await?;
+    let issued = prepared.issued;
+    app.db(move |d| d.op_issue(issued))
+        .await
+        .map_err(store_failed)?;
+    Ok(prepared.response)
 }
 
 /// What the tokens are issued for.
 struct Issue {
-    user_id: ssogate_core::domain::UserId,
+    /// The account, active.
+    user: ssogate_core::directory::ExistingUser,
     granted: Authorization,
     auth_time: i64,
     sid: Option<String>,
@@ -299,27 +356,28 @@ struct Issue {
     nonce: bool,
 }
 
-async fn issue(
+/// A token response made and signed, and what it writes (the caller writes it).
+struct Prepared {
+    issued: IssuedTokens,
+    response: Response,
+}
+
+async fn prepare(
     app: &App,
     req: &Req,
     client: &ssogate_op::Client,
     i: Issue,
     now: i64,
-) -> Result<Response, TokenError> {
+) -> Result<Prepared, TokenError> {
     let Issue {
-        user_id,
+        user,
         mut granted,
         auth_time,
         sid,
         family,
         nonce,
     } = i;
-    let user = app
-        .db(move |d| d.user(user_id))
-        .await
-        .map_err(store_failed)?
-        .filter(|u| u.status == UserStatus::Active)
-        .ok_or_else(|| TokenError::InvalidGrant("the account is not active".into()))?;
+    let user_id = user.id;
     let key = signing_key(app, client.alg).await.map_err(|e| {
         tracing::error!(error = %e, "no signing key");
         TokenError::Unavailable(e)
@@ -348,21 +406,26 @@ async fn issue(
     } else {
         random()?
     };
-    let tg = TokenGrant {
-        client_id: client.id.clone(),
-        user_id,
-        scope: scope.clone(),
-    };
-    let (th, fam) = (ssogate_op::digest(&access), family.clone());
-    let expires_in = client.access_token_seconds;
-    let login_sid = sid.clone();
-    app.db(move |d| d.op_put_token(&th, &fam, &tg, login_sid.as_deref(), now, now + expires_in))
-        .await
-        .map_err(store_failed)?;
     let refresh_token = if client.refresh_token_seconds > 0 {
-        let t = random()?;
-        let kept = NewRefresh {
-            token_hash: ssogate_op::digest(&t),
+        Some(random()?)
+    } else {
+        None
+    };
+    let issued = IssuedTokens {
+        access: NewAccess {
+            token_hash: ssogate_op::digest(&access),
+            family: family.clone(),
+            grant: TokenGrant {
+                client_id: client.id.clone(),
+                user_id,
+                scope: scope.clone(),
+            },
+            sid: sid.clone(),
+            now,
+            expires_at: now + client.access_token_seconds,
+        },
+        refresh: refresh_token.as_ref().map(|t| NewRefresh {
+            token_hash: ssogate_op::digest(t),
             family,
             client_id: client.id.clone(),
             user_id,
@@ -370,14 +433,16 @@ async fn issue(
             auth_time,
             sid: sid.clone(),
             expires_at: now + client.refresh_token_seconds,
-        };
-        app.db(move |d| d.op_put_refresh(kept))
-            .await
-            .map_err(store_failed)?;
-        Some(t)
-    } else {
-        None
+        }),
+        // Written with the tokens: one trip to the directory for the whole response.
+        event: Some({
+            let mut ev = req.event("op.token", "success", now);
+            ev.user_id = Some(user_id);
+            ev.detail = Some(format!("client {}", client.id));
+            ev
+        }),
     };
+    let expires_in = client.access_token_seconds;
     if !nonce {
         granted.nonce = None;
     }
@@ -401,10 +466,6 @@ async fn issue(
     let id_token = key
         .sign(&claims)
         .map_err(|e| TokenError::Unavailable(e.to_string()))?;
-    let mut ev = req.event("op.token", "success", now);
-    ev.user_id = Some(user_id);
-    ev.detail = Some(format!("client {}", client.id));
-    app.audit(ev).await;
     let mut body = serde_json::json!({
         "access_token": access,
         "token_type": "Bearer",
@@ -415,12 +476,15 @@ async fn issue(
     if let (Some(t), Some(m)) = (refresh_token, body.as_object_mut()) {
         m.insert("refresh_token".into(), serde_json::json!(t));
     }
-    Ok((
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        axum::Json(body),
-    )
-        .into_response())
+    Ok(Prepared {
+        issued,
+        response: (
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::PRAGMA, "no-cache"),
+            ],
+            axum::Json(body),
+        )
+            .into_response(),
+    })
 }

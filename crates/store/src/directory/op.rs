@@ -49,6 +49,90 @@ pub enum Redeemed {
     Unknown,
 }
 
+/// An access token to keep (its digest), with what it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccess {
+    pub token_hash: String,
+    /// The digest of the code its family started from.
+    pub family: String,
+    pub grant: TokenGrant,
+    /// The ssogate session it was issued in (recorded for back-channel logout).
+    pub sid: Option<String>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+/// Everything one token response writes.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access: NewAccess,
+    pub refresh: Option<NewRefresh>,
+    pub event: Option<crate::audit::NewEvent>,
+}
+
+/// A code as [`ProviderStore::op_peek_code`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeekedCode {
+    pub client_id: String,
+    pub user_id: UserId,
+    pub grant_json: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+}
+
+fn put_issued(db: &mut dyn Db, issued: &IssuedTokens) -> Result<(), StoreError> {
+    put_token(db, &issued.access)?;
+    if let Some(r) = &issued.refresh {
+        put_refresh(db, r)?;
+    }
+    if let Some(e) = &issued.event {
+        crate::audit::record_event(db, e)?;
+    }
+    Ok(())
+}
+
+fn put_token(db: &mut dyn Db, a: &NewAccess) -> Result<(), StoreError> {
+    let g = &a.grant;
+    db.exec(
+        "INSERT INTO op_tokens (token_hash, code_hash, client_id, user_id, scope, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            a.token_hash.as_str(),
+            a.family.as_str(),
+            g.client_id.as_str(),
+            g.user_id,
+            g.scope.as_str(),
+            a.expires_at
+        ],
+    )?;
+    if let Some(sid) = &a.sid {
+        db.exec(
+            "INSERT INTO op_logins (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (sid, client_id) DO NOTHING",
+            args![sid.as_str(), g.client_id.as_str(), g.user_id, a.now],
+        )?;
+    }
+    Ok(())
+}
+
+fn put_refresh(db: &mut dyn Db, r: &NewRefresh) -> Result<(), StoreError> {
+    db.exec(
+        "INSERT INTO op_refresh (token_hash, family, client_id, user_id, grant_json, auth_time, sid, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        args![
+            r.token_hash.as_str(),
+            r.family.as_str(),
+            r.client_id.as_str(),
+            r.user_id,
+            r.grant_json.as_str(),
+            r.auth_time,
+            r.sid.as_deref(),
+            r.expires_at
+        ],
+    )?;
+    Ok(())
+}
+
 /// A refresh token to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRefresh {
@@ -144,6 +228,21 @@ pub trait ProviderStore {
         expires_at: i64,
     ) -> Result<(), StoreError>;
     fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError>;
+    /// What one token response issues — the access token, its refresh token, the audit
+    /// event — in one transaction (one trip to the writer per response).
+    fn op_issue(&self, issued: IssuedTokens) -> Result<(), StoreError>;
+    /// A live, unused code as kept, read without using it up (the token endpoint reads
+    /// it, signs, then redeems and issues in one write with [`Self::op_exchange`]).
+    fn op_peek_code(&self, code_hash: &str, now: i64) -> Result<Option<PeekedCode>, StoreError>;
+    /// Redeems a code and, when it was fresh, keeps what it earns — in one transaction:
+    /// a code used meanwhile (a race, a replay) issues nothing and revokes as
+    /// [`Self::op_redeem_code`] does.
+    fn op_exchange(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: IssuedTokens,
+    ) -> Result<Redeemed, StoreError>;
     /// What introspection may say of a token `client_id` holds (RFC 7662): a live access
     /// token or an unused refresh token of that client, with its expiry.
     fn op_introspect(
@@ -310,22 +409,52 @@ impl<B: Backend> ProviderStore for B {
         now: i64,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        let (t, c, g) = (token_hash.to_owned(), code_hash.to_owned(), grant.clone());
-        let sid = sid.map(str::to_owned);
-        self.write_tx(move |db, _| {
-            db.exec(
-                "INSERT INTO op_tokens (token_hash, code_hash, client_id, user_id, scope, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                args![t.as_str(), c.as_str(), g.client_id.as_str(), g.user_id, g.scope.as_str(), expires_at],
+        let access = NewAccess {
+            token_hash: token_hash.to_owned(),
+            family: code_hash.to_owned(),
+            grant: grant.clone(),
+            sid: sid.map(str::to_owned),
+            now,
+            expires_at,
+        };
+        self.write_tx(move |db, _| put_token(db, &access))
+    }
+    fn op_issue(&self, issued: IssuedTokens) -> Result<(), StoreError> {
+        self.write_tx(move |db, _| put_issued(db, &issued))
+    }
+    fn op_peek_code(&self, code_hash: &str, now: i64) -> Result<Option<PeekedCode>, StoreError> {
+        self.read(|db| {
+            let rows = db.query(
+                "SELECT client_id, user_id, grant_json, auth_time, sid FROM op_codes
+                 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                args![code_hash, now],
             )?;
-            if let Some(sid) = &sid {
-                db.exec(
-                    "INSERT INTO op_logins (sid, client_id, user_id, created_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (sid, client_id) DO NOTHING",
-                    args![sid.as_str(), g.client_id.as_str(), g.user_id, now],
-                )?;
+            rows.first()
+                .map(|r| {
+                    Ok(PeekedCode {
+                        client_id: r.get(0)?.text()?,
+                        user_id: UserId(r.get(1)?.int()?),
+                        grant_json: r.get(2)?.text()?,
+                        auth_time: r.get(3)?.int()?,
+                        sid: r.get(4)?.opt_text()?,
+                    })
+                })
+                .transpose()
+        })
+    }
+    fn op_exchange(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: IssuedTokens,
+    ) -> Result<Redeemed, StoreError> {
+        let code_hash = code_hash.to_owned();
+        self.write_tx(move |db, _| {
+            let redeemed = redeem(db, &code_hash, now)?;
+            if matches!(redeemed, Redeemed::Fresh { .. }) {
+                put_issued(db, &issued)?;
             }
-            Ok(())
+            Ok(redeemed)
         })
     }
     fn op_introspect(
@@ -413,23 +542,7 @@ impl<B: Backend> ProviderStore for B {
         })
     }
     fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError> {
-        self.write(move |db, _| {
-            db.exec(
-                "INSERT INTO op_refresh (token_hash, family, client_id, user_id, grant_json, auth_time, sid, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                args![
-                    r.token_hash.as_str(),
-                    r.family.as_str(),
-                    r.client_id.as_str(),
-                    r.user_id,
-                    r.grant_json.as_str(),
-                    r.auth_time,
-                    r.sid.as_deref(),
-                    r.expires_at
-                ],
-            )?;
-            Ok(())
-        })
+        self.write(move |db, _| put_refresh(db, &r))
     }
     fn op_use_refresh(
         &self,
