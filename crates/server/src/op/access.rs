@@ -31,8 +31,18 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         return invalid_token("an access token is required (Authorization: Bearer)");
     };
     let hash = ssogate_op::digest(token);
-    let grant = match app.db(move |d| d.op_token(&hash, now)).await {
-        Ok(Some(g)) => g,
+    // The token and its account in one trip to the directory.
+    let found = app
+        .db(move |d| match d.op_token(&hash, now)? {
+            Some(g) => {
+                let u = d.user(g.user_id)?;
+                Ok(Some((g, u)))
+            }
+            None => Ok(None),
+        })
+        .await;
+    let (grant, user) = match found {
+        Ok(Some(found)) => found,
         Ok(None) => {
             let mut ev = req.event("op.userinfo", "failure", now);
             ev.reason = Some("invalid_token".into());
@@ -41,10 +51,9 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         }
         Err(e) => return crate::respond::server_problem(&e),
     };
-    let user = match app.db(move |d| d.user(grant.user_id)).await {
-        Ok(Some(u)) if u.status == UserStatus::Active => u,
-        Ok(_) => return invalid_token("the account is not active"),
-        Err(e) => return crate::respond::server_problem(&e),
+    let user = match user {
+        Some(u) if u.status == UserStatus::Active => u,
+        _ => return invalid_token("the account is not active"),
     };
     let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
     let mut p = person(&user);
