@@ -97,10 +97,21 @@ pub fn router(app: App) -> Router {
             get(console::test_claims).post(console::test_claims_run),
         )
         .route("/admin/effective-settings", get(console::effective))
-        .route("/admin/clients", get(console::clients))
+        .route(
+            "/admin/clients",
+            get(console::clients).post(console::client_add),
+        )
         .route(
             "/admin/clients/preview",
             axum::routing::post(console::client_preview),
+        )
+        .route(
+            "/admin/clients/{id}/secret",
+            axum::routing::post(console::client_rotate),
+        )
+        .route(
+            "/admin/clients/{id}/delete",
+            get(console::client_delete_confirm).post(console::client_delete),
         )
         .route("/admin/audit", get(console::audit))
         .route("/admin/audit/{id}", get(console::audit_event))

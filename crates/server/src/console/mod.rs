@@ -19,7 +19,10 @@ mod users;
 mod webhooks;
 
 pub(crate) use audit::{audit, audit_csv, audit_event};
-pub(crate) use clients::{clients, preview as client_preview};
+pub(crate) use clients::{
+    add as client_add, clients, delete as client_delete, delete_confirm as client_delete_confirm,
+    preview as client_preview, rotate as client_rotate,
+};
 pub(crate) use dashboard::dashboard;
 pub(crate) use effective::effective;
 pub(crate) use lifecycle::lifecycle;

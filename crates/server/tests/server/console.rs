@@ -1479,3 +1479,123 @@ async fn applications_are_listed_and_show_what_they_would_receive() {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
 }
+
+/// Applications are registered in the console: a refused form keeps what was typed and
+/// says why; the secret is shown once and works at the token endpoint's door (it is what
+/// the directory keeps a digest of); a new secret replaces it; removal asks first; every
+/// step is audited. The file's applications offer none of it.
+#[tokio::test]
+async fn applications_are_registered_given_new_secrets_and_removed_in_the_console() {
+    let (h, admin, _, _) = setup().await;
+    let page = admin.get(&h.url("/admin/clients")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = page.input("csrf").unwrap();
+    let r = admin
+        .post(
+            &h.url("/admin/clients"),
+            &[
+                ("csrf", &csrf),
+                ("client_id", "wiki"),
+                ("redirect_uris", "/relative/callback"),
+                ("type", "confidential"),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("is not an absolute http(s) URL"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("/relative/callback"),
+        "what was typed stays"
+    );
+    let r = admin
+        .post(
+            &h.url("/admin/clients"),
+            &[
+                ("csrf", &csrf),
+                ("client_id", "wiki"),
+                ("name", "The wiki"),
+                (
+                    "redirect_uris",
+                    "https://wiki.example.org/cb\r\nhttps://wiki.example.org/cb2",
+                ),
+                ("type", "confidential"),
+                ("scope", "openid"),
+                ("scope", "groups"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
+    let secret_of = |body: &str| {
+        body.split("<code id=\"new-secret\">")
+            .nth(1)
+            .and_then(|s| s.split("</code>").next())
+            .expect("the secret is shown")
+            .to_owned()
+    };
+    let secret = secret_of(&r.body);
+    let d = h.directory.clone();
+    let stored = tokio::task::spawn_blocking(move || d.op_client("wiki").unwrap().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.secret_sha256.as_deref(),
+        Some(ssogate_store::sessions::digest(&secret).as_str())
+    );
+    assert_eq!(
+        stored.spec["redirect_uris"],
+        serde_json::json!([
+            "https://wiki.example.org/cb",
+            "https://wiki.example.org/cb2"
+        ])
+    );
+    assert_eq!(
+        stored.spec["scopes"],
+        serde_json::json!(["openid", "groups"])
+    );
+    let list = admin.get(&h.url("/admin/clients")).await;
+    assert!(list.body.contains("The wiki"), "{}", list.body);
+    assert!(!list.body.contains(&secret));
+
+    let r = admin
+        .post(&h.url("/admin/clients/wiki/secret"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fresh = secret_of(&r.body);
+    assert_ne!(fresh, secret);
+
+    let ask = admin.get(&h.url("/admin/clients/wiki/delete")).await;
+    assert_eq!(ask.status, 200);
+    assert!(
+        ask.body.contains("Remove the application “wiki”?"),
+        "{}",
+        ask.body
+    );
+    let r = admin
+        .post(&h.url("/admin/clients/wiki/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let list = admin.get(&h.url(&r.location().unwrap())).await;
+    assert!(
+        list.body.contains("Application “wiki” removed."),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains("The wiki"));
+    let audit = h.audit();
+    for e in [
+        "admin.client.created",
+        "admin.client.secret_rotated",
+        "admin.client.deleted",
+    ] {
+        assert!(
+            audit.iter().any(|a| a.starts_with(&format!("{e}/"))),
+            "{e}: {audit:?}"
+        );
+    }
+}
