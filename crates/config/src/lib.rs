@@ -197,6 +197,8 @@ pub struct Config {
     pub clients: BTreeMap<String, ssogate_op::Client>,
     /// Provisioning hooks (`[hooks.<name>]`), for policies to name.
     pub hooks: BTreeMap<String, HookConfig>,
+    /// The secret of `[server] signing_key_encryption_key_file`, read at load.
+    pub signing_key_encryption: Option<Secret>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,

@@ -155,7 +155,37 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
     };
     let lifecycle =
         typed(&global_lifecycle, "lifecycle").map_err(|(k, m)| located(&figment, path, &k, m))?;
+    let signing_key_encryption = match &raw.server.signing_key_encryption_key_file {
+        None => None,
+        Some(file) => {
+            let bad = |message: String, hint: &str| {
+                let mut e = located(
+                    &figment,
+                    path,
+                    "server.signing_key_encryption_key_file",
+                    message,
+                );
+                e.hint = hint.to_owned();
+                e
+            };
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                bad(
+                    format!("cannot read {} ({e})", file.display()),
+                    "Check the path and its permissions.",
+                )
+            })?;
+            let text = text.trim();
+            if text.chars().count() < 32 {
+                return Err(bad(
+                    "the key-encryption secret is shorter than 32 characters".into(),
+                    "Put at least 32 random characters in it, e.g. `openssl rand -base64 32`.",
+                ));
+            }
+            Some(crate::Secret::new(text))
+        }
+    };
     let config = Config {
+        signing_key_encryption,
         lifecycle,
         lifecycle_every_minutes,
         global_lifecycle,

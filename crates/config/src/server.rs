@@ -45,6 +45,10 @@ pub struct ServerConfig {
     /// Threads that verify local passwords (Argon2), at the lowest scheduling priority:
     /// a burst of password attempts slows password sign-ins, never forward-auth.
     pub password_threads: u16,
+    /// A file holding a secret (at least 32 characters of randomness) that seals the
+    /// provider's signing keys in the directory (AES-256-GCM): a database dump then
+    /// holds no usable signing key. Every instance needs the same file.
+    pub signing_key_encryption_key_file: Option<std::path::PathBuf>,
 }
 
 /// The login button's words unless configured; shown in the page's language.
@@ -69,6 +73,7 @@ impl Default for ServerConfig {
             api_accepts_provider_tokens: false,
             directory_threads: 16,
             password_threads: 1,
+            signing_key_encryption_key_file: None,
         }
     }
 }

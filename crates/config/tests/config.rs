@@ -708,3 +708,33 @@ fn provisioning_hooks_are_checked_when_loaded() {
         Ok(())
     });
 }
+
+#[test]
+fn the_signing_key_encryption_key_is_read_at_load_and_must_be_long_enough() {
+    Jail::expect_with(|jail| {
+        jail.create_file("kek", "0123456789abcdef0123456789abcdef-long\n")?;
+        jail.create_file("short", "too-short\n")?;
+        let c = load_text(
+            jail,
+            &format!("[server]\nsigning_key_encryption_key_file = \"kek\"\n{MINIMAL}"),
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.signing_key_encryption.as_ref().map(|s| s.expose()),
+            Some("0123456789abcdef0123456789abcdef-long")
+        );
+        for (file, needle) in [("short", "shorter than 32"), ("missing", "cannot read")] {
+            let e = load_text(
+                jail,
+                &format!("[server]\nsigning_key_encryption_key_file = \"{file}\"\n{MINIMAL}"),
+                &[],
+            )
+            .err()
+            .unwrap();
+            assert_eq!(e.key, "server.signing_key_encryption_key_file", "{e}");
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        Ok(())
+    });
+}

@@ -259,6 +259,102 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
     json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()})
 }
 
+/// The key that seals the signing keys kept in the directory (AES-256-GCM, derived with
+/// HKDF-SHA256 from the operator's secret, `signing_key_encryption_key_file`): whoever
+/// reads the database without it reads no signing key. Each sealed key is bound to its
+/// `kid` (the additional data), so a sealed key cannot be moved to another row.
+pub struct KeyWrap(aws_lc_rs::aead::LessSafeKey);
+
+impl std::fmt::Debug for KeyWrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyWrap([redacted])")
+    }
+}
+
+/// How a sealed key's stored text begins.
+const SEALED: &str = "enc1:";
+
+impl KeyWrap {
+    /// From the operator's secret (at least 32 characters of randomness).
+    pub fn from_secret(secret: &[u8]) -> Result<KeyWrap, OpError> {
+        use aws_lc_rs::{aead, hkdf};
+        let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"ssogate signing keys").extract(secret);
+        let okm = prk
+            .expand(&[b"aes-256-gcm v1"], &aead::AES_256_GCM)
+            .map_err(|_| OpError::Key("the key-encryption key could not be derived".into()))?;
+        Ok(KeyWrap(aead::LessSafeKey::new(aead::UnboundKey::from(okm))))
+    }
+
+    fn seal(&self, kid: &str, der: &[u8]) -> Result<String, OpError> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| OpError::Random)?;
+        let mut sealed = der.to_vec();
+        self.0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(kid.as_bytes()),
+                &mut sealed,
+            )
+            .map_err(|_| OpError::Key("a signing key could not be sealed".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(format!("{SEALED}{}", STANDARD_B64.encode(out)))
+    }
+
+    fn open(&self, kid: &str, text: &str) -> Result<Vec<u8>, OpError> {
+        use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+        let bad = || {
+            OpError::Key(format!(
+                "the signing key {kid} does not open with this key-encryption key (another key, or a damaged row)"
+            ))
+        };
+        let raw = STANDARD_B64.decode(text).map_err(|_| bad())?;
+        let (nonce, sealed) = raw.split_at_checked(NONCE_LEN).ok_or_else(bad)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad())?;
+        let mut buf = sealed.to_vec();
+        let plain = self
+            .0
+            .open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+            .map_err(|_| bad())?;
+        Ok(plain.to_vec())
+    }
+}
+
+use base64::engine::general_purpose::STANDARD as STANDARD_B64;
+
+/// The text a signing key is kept under in the directory: sealed with `wrap` when the
+/// operator set a key-encryption key, else its PKCS#8 in base64.
+pub fn stored_text(wrap: Option<&KeyWrap>, key: &SigningKey) -> Result<String, OpError> {
+    let der = key.to_pkcs8()?;
+    match wrap {
+        Some(w) => w.seal(&key.kid, &der),
+        None => Ok(STANDARD_B64.encode(der)),
+    }
+}
+
+/// A signing key read back from its stored text ([`stored_text`]). A sealed key needs
+/// the key-encryption key; a key kept in clear (made before one was set) still reads.
+pub fn from_stored(
+    wrap: Option<&KeyWrap>,
+    alg: Alg,
+    kid: &str,
+    text: &str,
+) -> Result<SigningKey, OpError> {
+    let der = match (text.strip_prefix(SEALED), wrap) {
+        (Some(sealed), Some(w)) => w.open(kid, sealed)?,
+        (Some(_), None) => {
+            return Err(OpError::Key(format!(
+                "the signing key {kid} is sealed; set [server] signing_key_encryption_key_file to the file it was sealed with"
+            )));
+        }
+        (None, _) => STANDARD_B64
+            .decode(text)
+            .map_err(|e| OpError::Key(format!("a stored signing key is not base64: {e}")))?,
+    };
+    SigningKey::from_pkcs8_for(alg, &der)
+}
+
 /// `at_hash` (Core 3.1.3.6): the left half of the hash of the access token, base64url —
 /// the hash of the signing algorithm: SHA-256 for RS256 and ES256, SHA-512 for EdDSA
 /// (Ed25519 hashes with SHA-512; oidc-provider and ssogate's relying party read it so).
@@ -367,5 +463,38 @@ mod tests {
         assert_eq!(es.jwk()["crv"], "P-256");
         assert_eq!(Alg::parse("EdDSA"), Some(Alg::EdDSA));
         assert_eq!(Alg::parse("none"), None);
+    }
+
+    #[test]
+    fn sealed_keys_open_only_with_their_wrap_and_kid() {
+        let key = SigningKey::generate_for(Alg::ES256).unwrap();
+        let wrap = KeyWrap::from_secret(b"0123456789abcdef0123456789abcdef-operator").unwrap();
+        let text = stored_text(Some(&wrap), &key).unwrap();
+        assert!(text.starts_with("enc1:"), "{text}");
+        let der = key.to_pkcs8().unwrap();
+        assert!(
+            !text.contains(&STANDARD_B64.encode(&der)),
+            "no clear key inside"
+        );
+        let back = from_stored(Some(&wrap), Alg::ES256, &key.kid, &text).unwrap();
+        assert_eq!(back.jwk(), key.jwk());
+        // Without the wrap, with another, or under another kid: refused, said plainly.
+        let e = from_stored(None, Alg::ES256, &key.kid, &text).unwrap_err();
+        assert!(
+            e.to_string().contains("signing_key_encryption_key_file"),
+            "{e}"
+        );
+        let other = KeyWrap::from_secret(b"another-operator-secret-0123456789abcdef").unwrap();
+        assert!(from_stored(Some(&other), Alg::ES256, &key.kid, &text).is_err());
+        assert!(from_stored(Some(&wrap), Alg::ES256, "another-kid", &text).is_err());
+        // A key kept in clear before a wrap was set still reads.
+        let clear = stored_text(None, &key).unwrap();
+        assert_eq!(
+            from_stored(Some(&wrap), Alg::ES256, &key.kid, &clear)
+                .unwrap()
+                .kid,
+            key.kid
+        );
+        assert_eq!(format!("{wrap:?}"), "KeyWrap([redacted])");
     }
 }

@@ -80,6 +80,9 @@ pub struct Inner {
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
     /// The salt of pairwise subjects, once read from (or made in) the directory.
     pub(crate) op_salt: std::sync::OnceLock<Vec<u8>>,
+    /// What seals the provider's signing keys in the directory, when the operator set a
+    /// key-encryption key.
+    pub(crate) op_wrap: Option<ssogate_op::keys::KeyWrap>,
     /// The provider's signing key of each algorithm, once read from (or made in) the
     /// directory (the key, when it was read: it is read again after a minute, for
     /// rotations).
@@ -140,6 +143,13 @@ impl App {
             hooks_http: std::sync::OnceLock::new(),
             op_salt: std::sync::OnceLock::new(),
             op_key: std::sync::RwLock::new(Default::default()),
+            op_wrap: match &config.signing_key_encryption {
+                Some(secret) => Some(
+                    ssogate_op::keys::KeyWrap::from_secret(secret.expose().as_bytes())
+                        .map_err(|e| AppError::Store(StoreError::Corrupt(e.to_string())))?,
+                ),
+                None => None,
+            },
             lifetimes: SessionLifetimes {
                 idle: i64::from(s.session_idle_minutes) * 60,
                 absolute: i64::from(s.session_max_hours) * 3600,

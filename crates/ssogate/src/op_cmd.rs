@@ -4,7 +4,6 @@
 
 use crate::Failure;
 use crate::admin_cmd::{json_out, time};
-use base64::Engine as _;
 use clap::Subcommand;
 use ssogate_store::directory::op::StoredKey;
 
@@ -112,8 +111,13 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
             let now = now();
             let key = ssogate_op::keys::SigningKey::generate_for(alg)
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
-            let der = key
-                .to_pkcs8()
+            let wrap = config
+                .signing_key_encryption
+                .as_ref()
+                .map(|s| ssogate_op::keys::KeyWrap::from_secret(s.expose().as_bytes()))
+                .transpose()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let private_key = ssogate_op::keys::stored_text(wrap.as_ref(), &key)
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             // With no key yet there is nothing to overlap with: the new one signs at once.
             let has_key = store
@@ -154,7 +158,7 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
                     StoredKey {
                         kid: key.kid.clone(),
                         alg: alg.as_str().into(),
-                        private_key: base64::engine::general_purpose::STANDARD.encode(der),
+                        private_key,
                         created_at: now,
                         activates_at: activates,
                         retired_at: None,

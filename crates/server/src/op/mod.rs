@@ -26,7 +26,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::{GrantKind, UserStatus};
 use ssogate_op::authorize::{self, Authorization, AuthorizeError};
@@ -58,13 +57,11 @@ fn issuer(app: &App) -> &str {
 /// rotation reaches every instance within a minute, well before the next key signs).
 const KEY_CACHE_SECONDS: i64 = 60;
 
-fn parse_key(k: &StoredKey) -> Result<SigningKey, String> {
+fn parse_key(app: &App, k: &StoredKey) -> Result<SigningKey, String> {
     let alg = Alg::parse(&k.alg)
         .ok_or_else(|| format!("a stored signing key has an unknown algorithm {}", k.alg))?;
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(&k.private_key)
-        .map_err(|e| format!("a stored signing key is not base64: {e}"))?;
-    SigningKey::from_pkcs8_for(alg, &der).map_err(|e| e.to_string())
+    ssogate_op::keys::from_stored(app.op_wrap.as_ref(), alg, &k.kid, &k.private_key)
+        .map_err(|e| e.to_string())
 }
 
 /// The algorithms signing now: RS256 always (the default, and what discovery promises
@@ -97,8 +94,8 @@ async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, BTreeMap<Alg, usi
         let first = StoredKey {
             kid: fresh.kid.clone(),
             alg: alg.as_str().into(),
-            private_key: base64::engine::general_purpose::STANDARD
-                .encode(fresh.to_pkcs8().map_err(|e| e.to_string())?),
+            private_key: ssogate_op::keys::stored_text(app.op_wrap.as_ref(), &fresh)
+                .map_err(|e| e.to_string())?,
             created_at: now,
             activates_at: 0,
             retired_at: None,
@@ -115,7 +112,7 @@ async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, BTreeMap<Alg, usi
     }
     let keys = stored
         .iter()
-        .map(parse_key)
+        .map(|k| parse_key(app, k))
         .collect::<Result<Vec<_>, _>>()?;
     let mut signers = BTreeMap::new();
     for alg in Alg::ALL {

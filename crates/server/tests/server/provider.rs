@@ -2060,3 +2060,40 @@ async fn an_applications_sign_out_goes_on_to_the_upstream_provider_and_back() {
     // Once.
     assert_eq!(b.get(&back).await.status, 200);
 }
+
+/// With a key-encryption key, the provider's signing keys are kept sealed in the
+/// directory (no clear PKCS#8 there), and sign as before: the application accepts the
+/// tokens.
+#[tokio::test]
+async fn signing_keys_are_sealed_in_the_directory_with_a_key_encryption_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let kek = dir.path().join("kek");
+    std::fs::write(&kek, "bench-and-tests-only-0123456789abcdef-kek\n").unwrap();
+    let (op, app, _) = chain_opts(
+        "",
+        leak(format!(
+            "signing_key_encryption_key_file = \"{}\"",
+            kek.display()
+        )),
+    )
+    .await;
+    let b = Browser::new();
+    let r = sign_in_through_the_chain(&b, &op, &app, "alice").await;
+    assert_eq!(r.status, 303, "the application accepted: {}", r.body);
+    let d = op.directory.clone();
+    let keys = tokio::task::spawn_blocking(move || d.op_keys(0).unwrap())
+        .await
+        .unwrap();
+    assert!(!keys.is_empty());
+    for k in &keys {
+        assert!(k.private_key.starts_with("enc1:"), "{} is sealed", k.kid);
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(k.private_key.trim_start_matches("enc1:"))
+            .unwrap();
+        assert!(
+            ssogate_op::keys::SigningKey::from_pkcs8(&raw).is_err(),
+            "what is kept is not a usable key"
+        );
+    }
+}
