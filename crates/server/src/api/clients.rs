@@ -157,7 +157,7 @@ async fn remove_client(
     security(("bearer" = [])),
     responses((status = 200, body = NewClientSecret), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn rotate_secret(
+async fn rotate_client_secret(
     State(app): State<App>,
     caller: Caller,
     Path(client_id): Path<String>,
@@ -178,5 +178,5 @@ async fn rotate_secret(
 pub(super) fn routes(r: OpenApiRouter<App>) -> OpenApiRouter<App> {
     r.routes(routes!(list_clients, add_client))
         .routes(routes!(get_client, update_client, remove_client))
-        .routes(routes!(rotate_secret))
+        .routes(routes!(rotate_client_secret))
 }

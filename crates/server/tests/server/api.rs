@@ -374,9 +374,18 @@ async fn the_openapi_document_matches_the_router() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 5, "{paths:?}");
     let mut operations = 0;
+    // OpenAPI 3.1 4.8.10: an operationId is unique in the document (clients generated
+    // from it name their functions by it).
+    let mut ids = std::collections::HashSet::new();
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             operations += 1;
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(
+                    ids.insert(id.to_owned()),
+                    "operationId {id} twice ({method} {path})"
+                );
+            }
             assert!(
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{method} {path}"
