@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 pub struct NewClient {
     /// What the application will send as `client_id`: 1–100 letters, digits, `-`, `_`
     /// or `.`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub client_id: String,
     /// The keys of `[clients.<id>]` without `secret`/`secret_file` (docs/provider.md):
     /// `redirect_uris` at least; `public = true` for an application that cannot keep a
