@@ -38,10 +38,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-struct Load {
-    rps: f64,
-    p99_ms: f64,
-}
+#[path = "../../../benches/wrk.rs"]
+mod wrk_output;
+use wrk_output::Load;
 
 fn seconds() -> String {
     std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into())
@@ -62,30 +61,9 @@ fn wrk(url: &str, header: &str) -> Load {
         .output()
         .expect("run wrk");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        !text.contains("Non-2xx or 3xx responses"),
-        "some answers were refused:\n{text}"
-    );
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
-    let p99_ms = if let Some(us) = p99.strip_suffix("us") {
-        us.parse::<f64>().unwrap_or(0.0) / 1000.0
-    } else if let Some(ms) = p99.strip_suffix("ms") {
-        ms.parse().unwrap_or(0.0)
-    } else if let Some(s) = p99.strip_suffix('s') {
-        s.parse::<f64>().unwrap_or(0.0) * 1000.0
-    } else {
-        0.0
-    };
-    Load { rps, p99_ms }
+    let load = wrk_output::parse(&text);
+    assert!(!load.refused, "some answers were refused:\n{text}");
+    load
 }
 
 async fn serve(router: Router) -> String {

@@ -55,11 +55,9 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-struct Load {
-    rps: f64,
-    p99_ms: f64,
-    refused: bool,
-}
+#[path = "../../../benches/wrk.rs"]
+mod wrk_output;
+use wrk_output::Load;
 
 /// Runs wrk (with `script`, when given) and reads requests/s, the 99th percentile and
 /// whether any answer was refused.
@@ -88,30 +86,7 @@ fn wrk(url: &str, script: Option<&Path>, header: Option<&str>, env: &[(&str, &st
     if std::env::var_os("BENCH_VERBOSE").is_some() {
         println!("{text}");
     }
-    let rps = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_default();
-    let p99_ms = if let Some(us) = p99.strip_suffix("us") {
-        us.parse::<f64>().unwrap_or(0.0) / 1000.0
-    } else if let Some(ms) = p99.strip_suffix("ms") {
-        ms.parse().unwrap_or(0.0)
-    } else if let Some(s) = p99.strip_suffix('s') {
-        s.parse::<f64>().unwrap_or(0.0) * 1000.0
-    } else {
-        0.0
-    };
-    Load {
-        rps,
-        p99_ms,
-        refused: text.contains("Non-2xx or 3xx responses"),
-    }
+    wrk_output::parse(&text)
 }
 
 struct Instance {

@@ -326,27 +326,7 @@ async fn a_reset_link_works_once_checks_the_policy_first_and_ends_every_session(
     );
 }
 
-async fn api(
-    h: &Harness,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<serde_json::Value>,
-) -> (u16, serde_json::Value) {
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let mut req = http
-        .request(method.parse().unwrap(), h.url(path))
-        .header("authorization", format!("Bearer {key}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or_default())
-}
+use crate::support::api_call as api;
 
 #[tokio::test]
 async fn administrators_set_and_remove_passwords_and_make_reset_links_through_the_api() {

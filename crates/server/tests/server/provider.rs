@@ -1427,28 +1427,6 @@ async fn a_client_receives_only_the_groups_its_filter_lets_through() {
     );
 }
 
-async fn api(
-    op: &Harness,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let mut req = http
-        .request(method.parse().unwrap(), op.url(path))
-        .header("authorization", format!("Bearer {key}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// A client registered through the API (not the file) signs people in at once; its
 /// secret is shown once and kept only as a digest; a rotation retires the old secret, a
 /// removal the client; what the file defines, or what would not build, is refused; every
@@ -1466,7 +1444,7 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     .expose()
     .to_owned();
     let redirect = format!("{}/wiki/callback", app.base);
-    let (s, made) = api(
+    let (s, made) = crate::support::api_call(
         &op,
         "POST",
         "/api/v1/clients",
@@ -1481,7 +1459,7 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     assert_eq!(made["confidential"], true);
     let secret = made["client_secret"].as_str().unwrap().to_owned();
     assert!(secret.len() >= 43, "{secret}");
-    let (_, listed) = api(&op, "GET", "/api/v1/clients", &key, None).await;
+    let (_, listed) = crate::support::api_call(&op, "GET", "/api/v1/clients", &key, None).await;
     assert_eq!(listed[0]["client_id"], "wiki");
     assert!(!listed.to_string().contains(&secret), "{listed}");
     let d = op.directory.clone();
@@ -1512,7 +1490,8 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     assert!(t["id_token"].is_string());
 
     // A new secret: the old one stops at once.
-    let (s, rotated) = api(&op, "POST", "/api/v1/clients/wiki/secret", &key, None).await;
+    let (s, rotated) =
+        crate::support::api_call(&op, "POST", "/api/v1/clients/wiki/secret", &key, None).await;
     assert_eq!(s, 200, "{rotated}");
     let fresh = rotated["client_secret"].as_str().unwrap().to_owned();
     assert_ne!(fresh, secret);
@@ -1560,10 +1539,12 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
             422,
         ),
     ] {
-        let (s, p) = api(&op, "POST", "/api/v1/clients", &key, Some(body.clone())).await;
+        let (s, p) =
+            crate::support::api_call(&op, "POST", "/api/v1/clients", &key, Some(body.clone()))
+                .await;
         assert_eq!(s, want, "{body} → {p}");
     }
-    let (s, p) = api(
+    let (s, p) = crate::support::api_call(
         &op,
         "PATCH",
         "/api/v1/clients/wiki",
@@ -1572,7 +1553,7 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     )
     .await;
     assert_eq!(s, 422, "{p}");
-    let (s, p) = api(
+    let (s, p) = crate::support::api_call(
         &op,
         "PATCH",
         "/api/v1/clients/wiki",
@@ -1587,7 +1568,7 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     );
 
     // Removed: its authorization requests and its secret are refused.
-    let (s, _) = api(&op, "DELETE", "/api/v1/clients/wiki", &key, None).await;
+    let (s, _) = crate::support::api_call(&op, "DELETE", "/api/v1/clients/wiki", &key, None).await;
     assert_eq!(s, 204);
     let (s, t) = post_as(&op, "/oauth2/token", redeem("x".into()), ("wiki", &fresh)).await;
     assert_eq!(s, 401, "{t}");

@@ -444,3 +444,30 @@ impl Browser {
         self.cookie("ssogate_csrf").unwrap()
     }
 }
+
+/// A call to the REST API with an API key: the status and the JSON answer (`null` when
+/// there is none).
+pub async fn api_call(
+    h: &Harness,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let mut req = http
+        .request(method.parse().unwrap(), h.url(path))
+        .header("authorization", format!("Bearer {key}"));
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -63,28 +63,6 @@ async fn next(rx: &mut mpsc::Receiver<Value>) -> Value {
     line.expect("the receiver heard nothing within 30 s")
 }
 
-async fn call(
-    h: &Harness,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let mut req = http
-        .request(method.parse().unwrap(), h.url(path))
-        .header("authorization", format!("Bearer {key}"));
-    if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn key(h: &Harness, scope: ApiScope) -> String {
     let d = h.directory.clone();
     tokio::task::spawn_blocking(move || d.create_api_key("t", scope, 1))
@@ -103,7 +81,7 @@ async fn deliveries_when(
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
     for _ in 0..300 {
-        let (s, v) = call(
+        let (s, v) = crate::support::api_call(
             h,
             "GET",
             &format!("/api/v1/webhooks/{name}/deliveries"),
@@ -130,7 +108,7 @@ async fn sign_ins_and_changes_reach_a_receiver_that_verifies_them_with_the_stand
     );
     let admin = key(&h, ApiScope::Admin).await;
     let port = free_port();
-    let (s, created) = call(
+    let (s, created) = crate::support::api_call(
         &h,
         "POST",
         "/api/v1/webhooks",
@@ -145,7 +123,7 @@ async fn sign_ins_and_changes_reach_a_receiver_that_verifies_them_with_the_stand
     let secret = created["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
     // Shown once: never again in a listing or a read.
-    let (_, listed) = call(&h, "GET", "/api/v1/webhooks", &admin, None).await;
+    let (_, listed) = crate::support::api_call(&h, "GET", "/api/v1/webhooks", &admin, None).await;
     assert!(!listed.to_string().contains(&secret[6..]), "{listed}");
     assert_eq!(
         listed[0]["events"],
@@ -163,7 +141,7 @@ async fn sign_ins_and_changes_reach_a_receiver_that_verifies_them_with_the_stand
         json!({"type": "user.provisioned", "username": "alice", "status": "active"})
     );
 
-    let (s, _) = call(
+    let (s, _) = crate::support::api_call(
         &h,
         "PATCH",
         "/api/v1/users/alice",
@@ -189,7 +167,7 @@ async fn sign_ins_and_changes_reach_a_receiver_that_verifies_them_with_the_stand
     );
 
     // A replay is the same message: the receiver knows it has it.
-    let (s, replayed) = call(
+    let (s, replayed) = crate::support::api_call(
         &h,
         "POST",
         &format!("/api/v1/webhooks/deliveries/{}/replay", log[1]["id"]),
@@ -206,10 +184,12 @@ async fn sign_ins_and_changes_reach_a_receiver_that_verifies_them_with_the_stand
 
     // After a new secret, deliveries are signed with it: the receiver, still holding
     // the old one, refuses them, and the log says so.
-    let (s, rotated) = call(&h, "POST", "/api/v1/webhooks/hr/secret", &admin, None).await;
+    let (s, rotated) =
+        crate::support::api_call(&h, "POST", "/api/v1/webhooks/hr/secret", &admin, None).await;
     assert_eq!(s, 201);
     assert_ne!(rotated["secret"], created["secret"]);
-    let (s, _) = call(&h, "POST", "/api/v1/webhooks/hr/ping", &admin, None).await;
+    let (s, _) =
+        crate::support::api_call(&h, "POST", "/api/v1/webhooks/hr/ping", &admin, None).await;
     assert_eq!(s, 202);
     assert!(next(&mut heard).await.get("rejected").is_some());
     let log = deliveries_when(&h, &admin, "hr", |l| {
@@ -256,7 +236,9 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
         ),
     ];
     for (body, status, field) in cases {
-        let (s, v) = call(&h, "POST", "/api/v1/webhooks", &admin, Some(body.clone())).await;
+        let (s, v) =
+            crate::support::api_call(&h, "POST", "/api/v1/webhooks", &admin, Some(body.clone()))
+                .await;
         assert_eq!(
             (s, v["errors"][0]["field"].as_str()),
             (status, Some(field)),
@@ -264,13 +246,15 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
         );
     }
     let ok = add("a", "https://hooks.example.com/", json!(["*"]));
-    let (s, _) = call(&h, "POST", "/api/v1/webhooks", &read, Some(ok.clone())).await;
+    let (s, _) =
+        crate::support::api_call(&h, "POST", "/api/v1/webhooks", &read, Some(ok.clone())).await;
     assert_eq!(s, 403);
-    let (s, v) = call(&h, "POST", "/api/v1/webhooks", &admin, Some(ok.clone())).await;
+    let (s, v) =
+        crate::support::api_call(&h, "POST", "/api/v1/webhooks", &admin, Some(ok.clone())).await;
     assert_eq!((s, &v["events"]), (201, &json!(["*"])));
-    let (s, _) = call(&h, "POST", "/api/v1/webhooks", &admin, Some(ok)).await;
+    let (s, _) = crate::support::api_call(&h, "POST", "/api/v1/webhooks", &admin, Some(ok)).await;
     assert_eq!(s, 409);
-    let (s, v) = call(
+    let (s, v) = crate::support::api_call(
         &h,
         "PATCH",
         "/api/v1/webhooks/a",
@@ -279,7 +263,7 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
     )
     .await;
     assert_eq!((s, &v["enabled"]), (200, &json!(false)));
-    let (s, _) = call(
+    let (s, _) = crate::support::api_call(
         &h,
         "GET",
         "/api/v1/webhooks/a/deliveries?limit=0",
@@ -288,7 +272,7 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
     )
     .await;
     assert_eq!(s, 422);
-    let (s, _) = call(&h, "DELETE", "/api/v1/webhooks/a", &admin, None).await;
+    let (s, _) = crate::support::api_call(&h, "DELETE", "/api/v1/webhooks/a", &admin, None).await;
     assert_eq!(s, 204);
     for (method, path) in [
         ("GET", "/api/v1/webhooks/a"),
@@ -296,7 +280,7 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
         ("GET", "/api/v1/webhooks/a/deliveries"),
         ("POST", "/api/v1/webhooks/deliveries/12345/replay"),
     ] {
-        let (s, v) = call(&h, method, path, &admin, None).await;
+        let (s, v) = crate::support::api_call(&h, method, path, &admin, None).await;
         assert_eq!(s, 404, "{method} {path}: {v}");
     }
 }
