@@ -60,6 +60,9 @@ pub(crate) struct RawClient {
     /// The public keys of a `private_key_jwt` client: a JWKS (`{ keys = [...] }`).
     #[serde(default)]
     jwks: Option<serde_json::Value>,
+    /// …or where the client publishes them (https, or http on this machine).
+    #[serde(default)]
+    jwks_uri: Option<String>,
     /// Signing out of this application at ssogate (RP-initiated logout) signs the
     /// person out of the upstream provider too.
     #[serde(default)]
@@ -248,6 +251,39 @@ fn build_client_with(
         }
         None => false,
     };
+    let jwks_uri = match (&raw.jwks_uri, key_jwt, &raw.jwks) {
+        (None, _, _) => None,
+        (Some(_), false, _) => {
+            return Err(bad(
+                "jwks_uri",
+                "jwks_uri is only for token_endpoint_auth_method = \"private_key_jwt\"".into(),
+                "Remove it, or set the method.",
+            ));
+        }
+        (Some(_), true, Some(_)) => {
+            return Err(bad(
+                "jwks_uri",
+                "jwks and jwks_uri are both set".into(),
+                "Keep one: the keys inline, or where the application publishes them.",
+            ));
+        }
+        (Some(u), true, None) => {
+            let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "[::1]");
+            let ok = url::Url::parse(u).is_ok_and(|p| match p.scheme() {
+                "https" => p.host().is_some(),
+                "http" => p.host_str().is_some_and(loopback),
+                _ => false,
+            });
+            if !ok {
+                return Err(bad(
+                    "jwks_uri",
+                    format!("\"{u}\" is not an https:// URL (or http:// to this machine)"),
+                    "Give the URL where the application publishes its public JWKS.",
+                ));
+            }
+            Some(u.clone())
+        }
+    };
     let jwks = match (&raw.jwks, key_jwt) {
         (None, false) => None,
         (Some(_), false) => {
@@ -257,11 +293,12 @@ fn build_client_with(
                 "Remove it, or set the method.",
             ));
         }
+        (None, true) if jwks_uri.is_some() => None,
         (None, true) => {
             return Err(bad(
                 "jwks",
                 "a private_key_jwt client needs the public keys it signs with".into(),
-                "Set jwks = { keys = [ { kty = \"EC\", crv = \"P-256\", x = \"…\", y = \"…\" } ] } (its public JWKS).",
+                "Set jwks = { keys = [ { kty = \"EC\", crv = \"P-256\", x = \"…\", y = \"…\" } ] } (its public JWKS), or jwks_uri.",
             ));
         }
         (Some(doc), true) => {
@@ -465,6 +502,7 @@ fn build_client_with(
             ClientAuth::Secret
         },
         jwks,
+        jwks_uri,
         secret: if key_jwt {
             None
         } else {

@@ -183,6 +183,16 @@ fn errors_name_the_file_the_key_and_what_to_do() {
             &["does not fit"],
         ),
         (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"http://keys.example/jwks\"\n",
+            "clients.app.jwks_uri",
+            &["not an https:// URL"],
+        ),
+        (
+            "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"https://keys.example/jwks\"\njwks = { keys = [ { kty = \"EC\" } ] }\n",
+            "clients.app.jwks_uri",
+            &["both set"],
+        ),
+        (
             "[clients.app]\nredirect_uris = [\"https://a.example/cb\"]\nsecret = \"0123456789abcdef0123456789\"\nid_token_signed_response_alg = \"HS256\"\n",
             "clients.app.id_token_signed_response_alg",
             &["not RS256, ES256 or EdDSA"],

@@ -315,6 +315,7 @@ mod tests {
             shape: Default::default(),
             alg: crate::keys::Alg::RS256,
             jwks: None,
+            jwks_uri: None,
             jwt_access_tokens: false,
             logout_upstream: false,
         }

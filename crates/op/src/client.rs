@@ -191,6 +191,9 @@ pub struct Client {
     /// The public keys it signs client assertions with (a JWKS document, as JSON), for
     /// [`ClientAuth::PrivateKeyJwt`].
     pub jwks: Option<String>,
+    /// Where it publishes those keys instead (fetched, kept five minutes, fetched again
+    /// when an assertion names a key not among them).
+    pub jwks_uri: Option<String>,
     /// Access tokens as RFC 9068 JWTs (signed like its ID tokens; still kept as digests,
     /// so revocation and userinfo work as for opaque ones); opaque otherwise.
     pub jwt_access_tokens: bool,

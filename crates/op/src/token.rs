@@ -135,6 +135,16 @@ pub struct Asserted {
     pub exp: i64,
 }
 
+/// The `iss` a client assertion claims, unverified: only to know whose keys to fetch.
+pub fn assertion_issuer(assertion: &str) -> Option<String> {
+    assertion
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_owned))
+}
+
 /// Authenticates a client by `private_key_jwt` (OpenID Connect Core 9, RFC 7523 3):
 /// `client_assertion_type` is [`JWT_BEARER`]; the client is the assertion's `iss` (and
 /// the form's `client_id`, when given); `verify` checks the signature with the client's
@@ -157,12 +167,7 @@ pub fn authenticate_assertion<'c>(
         )));
     }
     // Who it claims to be, to find the keys; nothing is trusted before `verify`.
-    let unverified_iss = assertion
-        .split('.')
-        .nth(1)
-        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
-        .and_then(|v| v.get("iss").and_then(|i| i.as_str()).map(str::to_owned))
+    let unverified_iss = assertion_issuer(assertion)
         .ok_or_else(|| bad_client("the client assertion names no issuer", false))?;
     if form_id.is_some_and(|f| f != unverified_iss) {
         return Err(bad_client(
@@ -306,6 +311,7 @@ mod tests {
             shape: Default::default(),
             alg: crate::keys::Alg::RS256,
             jwks: None,
+            jwks_uri: None,
             jwt_access_tokens: false,
             logout_upstream: false,
         }

@@ -80,6 +80,9 @@ pub struct Inner {
     pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
     /// The salt of pairwise subjects, once read from (or made in) the directory.
     pub(crate) op_salt: std::sync::OnceLock<Vec<u8>>,
+    /// Public keys `private_key_jwt` clients publish at their `jwks_uri`: (JWKS, when
+    /// fetched), by client id.
+    pub(crate) client_jwks: std::sync::Mutex<std::collections::HashMap<String, (Arc<String>, i64)>>,
     /// What seals the provider's signing keys in the directory, when the operator set a
     /// key-encryption key.
     pub(crate) op_wrap: Option<ssogate_op::keys::KeyWrap>,
@@ -143,6 +146,7 @@ impl App {
             hooks_http: std::sync::OnceLock::new(),
             op_salt: std::sync::OnceLock::new(),
             op_key: std::sync::RwLock::new(Default::default()),
+            client_jwks: std::sync::Mutex::new(Default::default()),
             op_wrap: match &config.signing_key_encryption {
                 Some(secret) => Some(
                     ssogate_op::keys::KeyWrap::from_secret(secret.expose().as_bytes())

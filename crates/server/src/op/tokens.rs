@@ -97,15 +97,40 @@ pub(super) async fn authenticate_client(
         }
         Some(assertion) => {
             let token_endpoint = format!("{}{}", issuer(app), ssogate_op::discovery::TOKEN);
-            let (c, asserted) = token::authenticate_assertion(
-                form.get("client_id"),
-                assertion,
-                form.get("client_assertion_type"),
-                find,
-                verify_assertion,
-                &[token_endpoint.as_str(), issuer(app)],
-                now,
-            )?;
+            let audiences = [token_endpoint.as_str(), issuer(app)];
+            // A client that publishes its keys: those fetched (kept five minutes), and
+            // once more, fresh, when they do not verify (the client rotated its keys).
+            let published = token::assertion_issuer(assertion)
+                .and_then(|iss| registry.clients.get(&iss).cloned())
+                .filter(|c| c.jwks.is_none() && c.jwks_uri.is_some());
+            let keys = match &published {
+                Some(c) => client_keys(app, c, now, false).await,
+                None => None,
+            };
+            let attempt = |keys: Option<Arc<String>>| {
+                token::authenticate_assertion(
+                    form.get("client_id"),
+                    assertion,
+                    form.get("client_assertion_type"),
+                    find,
+                    move |c: &ssogate_op::Client, a: &str| {
+                        verify_assertion(
+                            c.jwks.as_deref().or(keys.as_deref().map(String::as_str)),
+                            a,
+                        )
+                    },
+                    &audiences,
+                    now,
+                )
+            };
+            let (c, asserted) = match (attempt(keys), &published) {
+                (Err(TokenError::InvalidClient { message, .. }), Some(c))
+                    if message.contains("signature") =>
+                {
+                    attempt(client_keys(app, c, now, true).await)?
+                }
+                (result, _) => result?,
+            };
             let (id, key) = (c.id.clone(), format!("client-assertion:{}", c.id));
             let fresh = app
                 .db(move |d| d.record_logout_jti(&key, &asserted.jti, asserted.exp, now))
@@ -130,20 +155,76 @@ pub(super) async fn authenticate_client(
         })
 }
 
-/// A client assertion's claims when its signature verifies with one of the client's
-/// registered keys — by the relying party's JOSE checks (an asymmetric algorithm only:
-/// never `none`, never HMAC; the key's own algorithm; no critical extension).
-fn verify_assertion(
+/// How long a client's published keys are kept before they are fetched again.
+const CLIENT_KEYS_SECONDS: i64 = 300;
+/// A refetch for keys that did not verify happens at most this often per client.
+const CLIENT_KEYS_REFETCH_SECONDS: i64 = 10;
+
+/// A `private_key_jwt` client's keys from its `jwks_uri`: the kept copy while it is
+/// young enough, else fetched. `fresh`: only keys newer than the kept ones (after those
+/// did not verify), and not more often than every few seconds. `None` (logged) when
+/// there are none to try; the assertion is then refused.
+async fn client_keys(
+    app: &App,
     client: &ssogate_op::Client,
+    now: i64,
+    fresh: bool,
+) -> Option<Arc<String>> {
+    let kept = app
+        .client_jwks
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&client.id).cloned());
+    if let Some((keys, at)) = &kept {
+        let max_age = if fresh {
+            CLIENT_KEYS_REFETCH_SECONDS
+        } else {
+            CLIENT_KEYS_SECONDS
+        };
+        if now - at < max_age {
+            return (!fresh).then(|| keys.clone());
+        }
+    }
+    let uri = client.jwks_uri.as_deref()?;
+    let http = match app.hooks_http.get() {
+        Some(c) => c.clone(),
+        None => {
+            let c = ssogate_oidc::http::client("client-jwks", &Default::default()).ok()?;
+            app.hooks_http.get_or_init(|| c).clone()
+        }
+    };
+    let fetched = async {
+        let r = http.get(uri).send().await.map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("HTTP {}", r.status()));
+        }
+        r.text().await.map_err(|e| e.to_string())
+    }
+    .await;
+    match fetched {
+        Ok(text) => {
+            let keys = Arc::new(text);
+            if let Ok(mut m) = app.client_jwks.lock() {
+                m.insert(client.id.clone(), (keys.clone(), now));
+            }
+            Some(keys)
+        }
+        Err(e) => {
+            tracing::warn!(client = %client.id, uri, error = %e, "the client's published keys could not be fetched");
+            kept.map(|(k, _)| k).filter(|_| !fresh)
+        }
+    }
+}
+
+/// A client assertion's claims when its signature verifies with one of `jwks` — by the
+/// relying party's JOSE checks (an asymmetric algorithm only: never `none`, never HMAC;
+/// the key's own algorithm; no critical extension).
+fn verify_assertion(
+    jwks: Option<&str>,
     assertion: &str,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
     use ssogate_oidc::jose::{Algorithm, Jws, KeySet};
-    let keys = KeySet::from_jwks(
-        client.jwks.as_deref()?.as_bytes(),
-        &Algorithm::ASYMMETRIC,
-        true,
-    )
-    .ok()?;
+    let keys = KeySet::from_jwks(jwks?.as_bytes(), &Algorithm::ASYMMETRIC, true).ok()?;
     let jws = Jws::parse(assertion).ok()?;
     jws.verify(&keys, &Algorithm::ASYMMETRIC, None).ok()?;
     Some(jws.claims)

@@ -2078,3 +2078,111 @@ async fn signing_keys_are_sealed_in_the_directory_with_a_key_encryption_key() {
         );
     }
 }
+
+/// A `private_key_jwt` client that publishes its keys at a `jwks_uri`: they are fetched
+/// and kept; when the client rotates to a new key, an assertion signed with it is
+/// accepted once the kept copy may be refreshed (a few seconds after the last fetch, so
+/// forged `kid`s cannot make ssogate fetch without end); a key it no longer publishes
+/// is refused.
+#[tokio::test]
+async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
+    use ssogate_op::keys::{Alg, SigningKey};
+    let (a, b_key) = (
+        SigningKey::generate_for(Alg::ES256).unwrap(),
+        SigningKey::generate_for(Alg::EdDSA).unwrap(),
+    );
+    let published = Arc::new(std::sync::Mutex::new(
+        json!({"keys": [a.jwk()]}).to_string(),
+    ));
+    let served = published.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks_uri = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let app = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let body = served.lock().unwrap().clone();
+                async move { body }
+            }),
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    let clock = Arc::new(ssogate_oidc::ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ));
+    let now = || ssogate_oidc::Clock::now(&*clock);
+    let op = Harness::start(Opts {
+        clock: Some(clock.clone()),
+        server: "session_idle_minutes = 600",
+        extra: leak(format!(
+            "[clients.keyed]\nredirect_uris = [\"https://keyed.example.org/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"{jwks_uri}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    op.idp.set_now(now());
+    let browser = Browser::new();
+    assert_eq!(browser.login(&op, "alice").await.status, 303);
+    let redirect = "https://keyed.example.org/cb";
+    let token_endpoint = op.url("/oauth2/token");
+    let exchange = |key: &SigningKey, jti: &str| {
+        let assertion = key
+            .sign(
+                &json!({"iss": "keyed", "sub": "keyed", "aud": token_endpoint,
+                "exp": now() + 60, "jti": jti}),
+            )
+            .unwrap();
+        let op = &op;
+        let browser = &browser;
+        async move {
+            let code = client_code(browser, op, "keyed", redirect, "scope=openid").await;
+            let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+            let r = http
+                .post(op.url("/oauth2/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("grant_type", "authorization_code")
+                        .append_pair("code", &code)
+                        .append_pair("redirect_uri", redirect)
+                        .append_pair("code_verifier", VERIFIER)
+                        .append_pair(
+                            "client_assertion_type",
+                            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                        )
+                        .append_pair("client_assertion", &assertion)
+                        .finish(),
+                )
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(exchange(&a, "1").await, 200, "the published key");
+    // The client rotates to another key.
+    *published.lock().unwrap() = json!({"keys": [b_key.jwk()]}).to_string();
+    assert_eq!(
+        exchange(&b_key, "2").await,
+        401,
+        "just fetched: not fetched again at once"
+    );
+    clock.advance(11);
+    op.idp.set_now(now());
+    assert_eq!(
+        exchange(&b_key, "3").await,
+        200,
+        "fetched again, the new key"
+    );
+    assert_eq!(exchange(&a, "4").await, 401, "the old key is gone");
+    let _ = stop.send(());
+}
