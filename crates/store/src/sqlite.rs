@@ -54,6 +54,35 @@ pub struct SqliteStore {
     /// Stops the thread that reads other processes' invalidations.
     stop: Arc<std::sync::atomic::AtomicBool>,
     polling: std::sync::Once,
+    /// Asks the checkpoint thread for a checkpoint now (and the answer); dropping it
+    /// stops the thread.
+    checkpoints: Option<mpsc::Sender<CheckpointAsk>>,
+    checkpointer: Option<JoinHandle<()>>,
+}
+
+/// What a WAL checkpoint did: frames in the log, and how many of them are in the
+/// database file now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub log_frames: i64,
+    pub checkpointed: i64,
+}
+
+/// A request to the checkpoint thread: where to answer, when someone waits.
+type CheckpointAsk = Option<mpsc::SyncSender<Result<Checkpoint, StoreError>>>;
+
+/// How often the WAL is copied into the database file, off the writer thread.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn checkpoint(conn: &Connection) -> Result<Checkpoint, StoreError> {
+    // PASSIVE: copies what it can without waiting for readers or blocking the writer.
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Checkpoint {
+            log_frames: r.get(1)?,
+            checkpointed: r.get(2)?,
+        })
+    })
+    .map_err(StoreError::from)
 }
 
 /// How often a watching process looks for other processes' invalidations.
@@ -171,7 +200,37 @@ impl SqliteStore {
         let mut writer = Connection::open(path).map_err(open_err)?;
         configure(&writer).map_err(open_err)?;
         migrate(&mut writer)?;
+        // The writer never checkpoints: a checkpoint copies the log into the database
+        // and syncs it, which stalled whichever write crossed the threshold (the tail of
+        // sign-in latency). A thread of its own does it every second instead.
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(open_err)?;
         let readers = Readers::open(path).map_err(open_err)?;
+        let copier = Connection::open(path).map_err(open_err)?;
+        copier
+            .execute_batch("PRAGMA busy_timeout = 5000;")
+            .map_err(open_err)?;
+        let (checkpoints, asked) = mpsc::channel::<CheckpointAsk>();
+        let checkpointer = std::thread::Builder::new()
+            .name("ssogate-sqlite-checkpoint".into())
+            .spawn(move || {
+                loop {
+                    let reply = match asked.recv_timeout(CHECKPOINT_EVERY) {
+                        Ok(reply) => reply,
+                        Err(mpsc::RecvTimeoutError::Timeout) => None,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    };
+                    let done = checkpoint(&copier);
+                    if let Err(e) = &done {
+                        tracing::warn!(error = %e, "a WAL checkpoint failed; the next one retries");
+                    }
+                    if let Some(r) = reply {
+                        let _ = r.send(done);
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
 
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
@@ -192,7 +251,20 @@ impl SqliteStore {
             broadcast: std::sync::atomic::AtomicBool::new(false),
             stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             polling: std::sync::Once::new(),
+            checkpoints: Some(checkpoints),
+            checkpointer: Some(checkpointer),
         })
+    }
+
+    /// A WAL checkpoint now, on the checkpoint thread (it also runs every second).
+    pub fn checkpoint_now(&self) -> Result<Checkpoint, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.checkpoints
+            .as_ref()
+            .ok_or(StoreError::WriterGone)?
+            .send(Some(reply))
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.recv().map_err(|_| StoreError::WriterGone)?
     }
 
     /// Makes this store's changes heard by other processes watching the same file (a
@@ -361,6 +433,10 @@ fn poll(conn: &Connection, mut last: i64, sinks: &Sinks, stop: &std::sync::atomi
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.checkpoints.take();
+        if let Some(h) = self.checkpointer.take() {
+            let _ = h.join();
+        }
         self.jobs.take();
         if let Some(h) = self.writer.take() {
             let _ = h.join();
@@ -374,6 +450,32 @@ mod tests {
     use crate::{Backend, KeyStore};
     use ssogate_core::domain::UserId;
     use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The writer leaves checkpoints to their own thread (a checkpoint's sync used to
+    /// stall the write that crossed the threshold), and that thread copies the whole
+    /// log into the database.
+    #[test]
+    fn checkpoints_run_off_the_writer_and_copy_the_whole_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("c.db")).unwrap();
+        let auto: i64 = s
+            .with_writer(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(auto, 0, "the writer never checkpoints");
+        for i in 0..200 {
+            s.with_writer(move |c| {
+                c.execute(
+                    "INSERT INTO notifications (payload, at) VALUES (?1, ?2)",
+                    rusqlite::params![format!("{i}{}", "x".repeat(2000)), i],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let c = s.checkpoint_now().unwrap();
+        assert!(c.log_frames > 0, "{c:?}");
+        assert_eq!(c.checkpointed, c.log_frames, "{c:?}");
+    }
 
     /// Reads do not queue behind each other: a read that is still running (here, the
     /// outer one) does not keep another from getting a connection — with the single
