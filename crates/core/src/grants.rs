@@ -126,15 +126,6 @@ impl<'a> GrantPlan<'a> {
         self.map(kind).and_then(|m| m.get(name)).map(|e| e.source)
     }
 
-    /// Current grants of one kind, with their sources, in name order.
-    pub fn of_kind(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
-        self.map(kind)
-            .into_iter()
-            .flatten()
-            .map(|(n, e)| (n.as_ref(), e.source))
-            .collect()
-    }
-
     /// Current grants of one kind that [`keep`](Self::keep) and
     /// [`grant_kept`](Self::grant_kept) did not mark, with their sources, in name order.
     pub fn not_kept(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
@@ -146,13 +137,15 @@ impl<'a> GrantPlan<'a> {
             .collect()
     }
 
-    /// Marks a grant, if held, as one this login's sync keeps.
-    pub fn keep(&mut self, kind: GrantKind, name: &str) {
-        if let Some(e) = self
-            .current
+    fn entry_mut(&mut self, kind: GrantKind, name: &str) -> Option<&mut Entry> {
+        self.current
             .get_mut(slot(kind))
             .and_then(|m| m.get_mut(name))
-        {
+    }
+
+    /// Marks a grant, if held, as one this login's sync keeps.
+    pub fn keep(&mut self, kind: GrantKind, name: &str) {
+        if let Some(e) = self.entry_mut(kind, name) {
             e.kept = true;
         }
     }
@@ -183,11 +176,7 @@ impl<'a> GrantPlan<'a> {
     /// Remembers that a holding rule names this grant, without granting it (the rule
     /// names something that does not exist any more: what it gave earlier stays).
     pub fn rule_names(&mut self, kind: GrantKind, name: &str) {
-        if let Some(e) = self
-            .current
-            .get_mut(slot(kind))
-            .and_then(|m| m.get_mut(name))
-        {
+        if let Some(e) = self.entry_mut(kind, name) {
             e.ruled = true;
         }
     }
