@@ -285,39 +285,19 @@ pub fn error_redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{Client, ClientAuth, ClientSecret};
+    use crate::client::Client;
 
     fn client(public: bool) -> Client {
         Client {
-            id: "wiki".into(),
             name: "Wiki".into(),
-            auth: if public {
-                ClientAuth::None
-            } else {
-                ClientAuth::Secret
-            },
-            secret: (!public).then(|| ClientSecret::new("s")),
-            redirect_uris: vec!["https://wiki.example.org/oidc/callback".into()],
-            post_logout_redirect_uris: vec![],
-            backchannel_logout_uri: None,
-            access: Default::default(),
-            scopes: vec![
-                "openid".into(),
-                "profile".into(),
-                "email".into(),
-                "groups".into(),
-            ],
-            require_pkce: true,
-            id_token_seconds: 300,
-            access_token_seconds: 600,
-            refresh_token_seconds: 0,
-            subject: Default::default(),
-            shape: Default::default(),
-            alg: crate::keys::Alg::RS256,
-            jwks: None,
-            jwks_uri: None,
-            jwt_access_tokens: false,
-            logout_upstream: false,
+            scopes: ["openid", "profile", "email", "groups"]
+                .map(String::from)
+                .to_vec(),
+            ..crate::client::test_client(
+                "wiki",
+                "https://wiki.example.org/oidc/callback",
+                (!public).then_some("s"),
+            )
         }
     }
 

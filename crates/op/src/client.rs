@@ -216,6 +216,38 @@ impl Client {
     }
 }
 
+/// A client for the crate's tests: `secret` makes it confidential, none public; every
+/// other setting at its default.
+#[cfg(test)]
+pub(crate) fn test_client(id: &str, redirect_uri: &str, secret: Option<&str>) -> Client {
+    Client {
+        id: id.into(),
+        name: id.into(),
+        auth: if secret.is_some() {
+            ClientAuth::Secret
+        } else {
+            ClientAuth::None
+        },
+        secret: secret.map(ClientSecret::new),
+        redirect_uris: vec![redirect_uri.into()],
+        post_logout_redirect_uris: vec![],
+        backchannel_logout_uri: None,
+        access: Default::default(),
+        scopes: vec!["openid".into()],
+        require_pkce: true,
+        id_token_seconds: 300,
+        access_token_seconds: 600,
+        refresh_token_seconds: 0,
+        subject: Default::default(),
+        shape: Default::default(),
+        alg: crate::keys::Alg::RS256,
+        jwks: None,
+        jwks_uri: None,
+        jwt_access_tokens: false,
+        logout_upstream: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

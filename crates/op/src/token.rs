@@ -286,35 +286,9 @@ pub fn check_code(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientAuth, ClientSecret};
 
     fn client(id: &str, secret: Option<&str>) -> Client {
-        Client {
-            id: id.into(),
-            name: id.into(),
-            auth: if secret.is_some() {
-                ClientAuth::Secret
-            } else {
-                ClientAuth::None
-            },
-            secret: secret.map(ClientSecret::new),
-            redirect_uris: vec!["https://app.example/cb".into()],
-            post_logout_redirect_uris: vec![],
-            backchannel_logout_uri: None,
-            access: Default::default(),
-            scopes: vec!["openid".into()],
-            require_pkce: true,
-            id_token_seconds: 300,
-            access_token_seconds: 600,
-            refresh_token_seconds: 0,
-            subject: Default::default(),
-            shape: Default::default(),
-            alg: crate::keys::Alg::RS256,
-            jwks: None,
-            jwks_uri: None,
-            jwt_access_tokens: false,
-            logout_upstream: false,
-        }
+        crate::client::test_client(id, "https://app.example/cb", secret)
     }
 
     #[test]
