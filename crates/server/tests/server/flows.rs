@@ -1112,12 +1112,7 @@ async fn eventually(mut done: impl FnMut() -> bool) -> bool {
 /// with its refresh token (rotated as the provider rotates it); once the provider
 /// refuses it, the session ends and is audited, without waiting for it to expire.
 async fn refresh_scenario(postgres: Option<String>) {
-    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    ));
+    let clock = crate::support::manual_clock();
     let h = Harness::start(Opts {
         fake: "refresh_interval_minutes = 5",
         clock: Some(clock.clone()),
@@ -1195,12 +1190,7 @@ async fn a_refresh_the_provider_refuses_ends_the_session_on_postgres() {
 
 #[tokio::test]
 async fn without_a_refresh_interval_sessions_are_never_refreshed() {
-    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    ));
+    let clock = crate::support::manual_clock();
     let h = Harness::start(Opts {
         clock: Some(clock.clone()),
         ..Opts::default()

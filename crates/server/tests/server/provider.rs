@@ -1164,12 +1164,7 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
 /// the previous one stays published until what it signed has expired, then goes.
 #[tokio::test]
 async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_after() {
-    let clock = std::sync::Arc::new(ssogate_oidc::ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    ));
+    let clock = crate::support::manual_clock();
     let now = || ssogate_oidc::Clock::now(&*clock);
     let op = Harness::start(Opts {
         clock: Some(clock.clone()),
@@ -2113,12 +2108,7 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
             .await
             .unwrap();
     });
-    let clock = Arc::new(ssogate_oidc::ManualClock::new(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64,
-    ));
+    let clock = crate::support::manual_clock();
     let now = || ssogate_oidc::Clock::now(&*clock);
     let op = Harness::start(Opts {
         clock: Some(clock.clone()),

@@ -471,3 +471,13 @@ pub async fn api_call(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A clock the test moves by hand, starting at the real time now.
+pub fn manual_clock() -> Arc<ssogate_oidc::ManualClock> {
+    Arc::new(ssogate_oidc::ManualClock::new(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    ))
+}
