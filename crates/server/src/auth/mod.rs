@@ -27,12 +27,23 @@ use ssogate_oidc::login::random_token;
 /// The cookie that binds one pending login to this browser; named after its state so
 /// that two sign-ins in two tabs do not overwrite each other.
 pub(crate) fn binding_cookie(state: &str) -> String {
+    named_for("ssogate_login_", state)
+}
+
+/// The cookie binding a logout on its way through the upstream provider to its browser:
+/// named apart from [`binding_cookie`], so a sign-in's binding is never taken for one
+/// (which would spend the sign-in's state).
+pub(crate) fn logout_binding_cookie(state: &str) -> String {
+    named_for("ssogate_logout_", state)
+}
+
+fn named_for(prefix: &str, state: &str) -> String {
     let short: String = state
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .take(16)
         .collect();
-    format!("ssogate_login_{short}")
+    format!("{prefix}{short}")
 }
 
 pub(super) fn append(res: &mut Response, cookie: Option<HeaderValue>) {

@@ -378,7 +378,7 @@ async fn upstream_logout(
         .inspect_err(|e| tracing::warn!(error = %e, "the way back from the provider's logout could not be kept"))
         .ok()?;
     let cookie = crate::web::set_cookie(
-        &crate::auth::binding_cookie(&state),
+        &crate::auth::logout_binding_cookie(&state),
         &binding,
         "/",
         Some(CONTINUE_SECONDS),
@@ -393,7 +393,7 @@ async fn upstream_logout(
 /// for the browser that set off. `None` when the request is no such return.
 pub(crate) async fn continue_logout(app: &App, req: &Req, state: Option<&str>) -> Option<Response> {
     let state = state?;
-    let cookie_name = crate::auth::binding_cookie(state);
+    let cookie_name = crate::auth::logout_binding_cookie(state);
     let binding = crate::web::cookie(&req.headers, &cookie_name)?.to_owned();
     let (st, now) = (state.to_owned(), app.now());
     let taken = app

@@ -2176,3 +2176,28 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
     assert_eq!(exchange(&a, "4").await, 401, "the old key is gone");
     let _ = stop.send(());
 }
+
+/// The way back from an upstream logout is taken only with its own cookie: a crafted
+/// link carrying an in-flight sign-in's `state` to `/`, `/login` or `/logged-out` does
+/// not spend that sign-in (its binding cookie is named apart).
+#[tokio::test]
+async fn a_sign_in_in_flight_is_not_taken_for_a_logout_on_its_way_back() {
+    let (op, _app, _) = chain().await;
+    let b = Browser::new();
+    let r = b.get(&op.url("/auth/fake/start")).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let auth = Url::parse(&r.location().unwrap()).unwrap();
+    let state = auth
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let q = url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>();
+    for path in ["/", "/login", "/logged-out"] {
+        b.get(&op.url(&format!("{path}?state={q}"))).await;
+    }
+    op.idp.login_as("alice");
+    let back = op.idp.authorize(&auth);
+    let r = b.get(back.as_str()).await;
+    assert_eq!(r.status, 303, "the sign-in still completes: {}", r.body);
+}
