@@ -283,6 +283,26 @@ impl App {
         Ok(doc)
     }
 
+    /// Registers, changes, re-keys or removes a client of the provider through `adm`
+    /// (`f` is given the configuration's rules for `[clients.<id>]` to check settings
+    /// with), then rebuilds here at once (other instances hear of it through the
+    /// directory). Blocking.
+    pub(crate) fn change_client<T>(
+        &self,
+        adm: &ssogate_admin::Admin,
+        f: impl FnOnce(
+            &ssogate_admin::Admin,
+            ssogate_admin::clients::ClientCheck<'_>,
+        ) -> Result<T, ssogate_admin::AdminError>,
+    ) -> Result<T, ssogate_admin::AdminError> {
+        let config = &self.config;
+        let out = f(adm, &|id, doc, confidential| {
+            crate::registry::check_client(config, id, doc, confidential)
+        })?;
+        self.reload_now()?;
+        Ok(out)
+    }
+
     /// Whether every provider still builds and compiles with this provider document
     /// saved (blocking).
     pub(crate) fn check_provider(&self, slug: &str, doc: &serde_json::Value) -> Result<(), String> {

@@ -46,12 +46,6 @@ pub struct NewClientSecret {
     pub client_secret: String,
 }
 
-/// Rebuilds the clients in force here at once (other instances hear it from the
-/// directory), so the answer's client works when the caller reads it.
-fn in_force(app: &App) -> Result<(), ssogate_admin::AdminError> {
-    app.reload_now()
-}
-
 /// List the clients registered in the directory (never their secrets).
 #[utoipa::path(get, path = "/api/v1/clients", tag = "clients",
     security(("bearer" = [])),
@@ -71,12 +65,9 @@ async fn add_client(State(app): State<App>, caller: Caller, bytes: Bytes) -> Api
     let n: NewClient = body(&bytes)?;
     let a = app.clone();
     let (client, secret) = admin(&app, &caller, move |adm| {
-        let config = &a.config;
-        let made = adm.add_client(&n.client_id, n.settings, &|id, doc, confidential| {
-            crate::registry::check_client(config, id, doc, confidential)
-        })?;
-        in_force(&a)?;
-        Ok(made)
+        a.change_client(adm, |adm, check| {
+            adm.add_client(&n.client_id, n.settings, check)
+        })
     })
     .await?;
     let created = CreatedClient {
@@ -119,12 +110,9 @@ async fn update_client(
     let a = app.clone();
     Ok(Json(
         admin(&app, &caller, move |adm| {
-            let config = &a.config;
-            let c = adm.update_client(&client_id, changes, &|id, doc, confidential| {
-                crate::registry::check_client(config, id, doc, confidential)
-            })?;
-            in_force(&a)?;
-            Ok(c)
+            a.change_client(adm, |adm, check| {
+                adm.update_client(&client_id, changes, check)
+            })
         })
         .await?,
     ))
@@ -144,8 +132,7 @@ async fn remove_client(
     caller.admin()?;
     let a = app.clone();
     admin(&app, &caller, move |adm| {
-        adm.remove_client(&client_id)?;
-        in_force(&a)
+        a.change_client(adm, |adm, _| adm.remove_client(&client_id))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -166,9 +153,7 @@ async fn rotate_client_secret(
     caller.admin()?;
     let a = app.clone();
     let secret = admin(&app, &caller, move |adm| {
-        let s = adm.rotate_client_secret(&client_id)?;
-        in_force(&a)?;
-        Ok(s)
+        a.change_client(adm, |adm, _| adm.rotate_client_secret(&client_id))
     })
     .await?;
     Ok(Json(NewClientSecret {

@@ -246,12 +246,7 @@ pub(crate) async fn add(
     settings.insert("scopes".into(), form.scopes.clone().into());
     let (a, id) = (app.clone(), form.id.clone());
     let made = run(&app, admin.actor.clone(), move |adm| {
-        let config = &a.config;
-        let made = adm.add_client(&id, settings, &|id, doc, confidential| {
-            crate::registry::check_client(config, id, doc, confidential)
-        })?;
-        a.reload_now()?;
-        Ok(made)
+        a.change_client(adm, |adm, check| adm.add_client(&id, settings, check))
     })
     .await;
     let chosen = (form.id.clone(), String::new());
@@ -286,9 +281,7 @@ pub(crate) async fn rotate(
 ) -> Response {
     let (a, i) = (app.clone(), id.clone());
     let rotated = run(&app, admin.actor.clone(), move |adm| {
-        let s = adm.rotate_client_secret(&i)?;
-        a.reload_now()?;
-        Ok(s)
+        a.change_client(adm, |adm, _| adm.rotate_client_secret(&i))
     })
     .await;
     match rotated {
@@ -337,8 +330,7 @@ pub(crate) async fn delete(
 ) -> Response {
     let (a, i) = (app.clone(), id.clone());
     match run(&app, admin.actor, move |adm| {
-        adm.remove_client(&i)?;
-        a.reload_now()
+        a.change_client(adm, |adm, _| adm.remove_client(&i))
     })
     .await
     {
