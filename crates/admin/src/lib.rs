@@ -389,6 +389,17 @@ impl Admin {
                 message: "is empty; leave it out to remove the id".into(),
             });
         }
+        // As the API document says (whitespace at either end is trimmed): control
+        // characters inside would forge header and log lines.
+        if external_id.is_some_and(|e| {
+            let t = e.trim();
+            t.chars().any(char::is_control) || t.chars().count() > 200
+        }) {
+            return Err(AdminError::Invalid {
+                field: "external_id",
+                message: "holds control characters or is longer than 200 characters".into(),
+            });
+        }
         let (id, user) = self.find(who)?;
         match self.directory.set_external_id(id, provider, external_id)? {
             ExternalIdOutcome::TakenByAnother => Err(AdminError::Conflict(format!(

@@ -249,6 +249,28 @@ async fn accounts_are_listed_created_changed_and_deleted() {
     )
     .await;
     problem(&r, 409);
+    // Whitespace at the ends is trimmed; a control character inside, or more than 200
+    // characters, is refused as the API document says.
+    for bad in ["E-\u{85}8", "E-\n8", &"x".repeat(201)] {
+        let (_, _, r) = call(
+            &h,
+            "PUT",
+            "/api/v1/users/carol/external-ids/fake",
+            admin,
+            Some(json!({ "external_id": bad })),
+        )
+        .await;
+        problem(&r, 422);
+    }
+    let (s, _, _) = call(
+        &h,
+        "PUT",
+        "/api/v1/users/carol/external-ids/fake",
+        admin,
+        Some(json!({"external_id": "\tE-7 "})),
+    )
+    .await;
+    assert_eq!(s, 204, "whitespace at the ends is fine");
     let (s, _, _) = call(
         &h,
         "DELETE",
