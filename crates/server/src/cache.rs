@@ -1,7 +1,8 @@
-//! Sessions in memory for forward-auth, kept correct by the directory's invalidations:
-//! a logout, a back-channel logout, a disabled account or changed grants — on this
-//! instance or (PostgreSQL `LISTEN/NOTIFY`) any other — removes the entry before the
-//! write's caller hears back (SQLite) or as soon as the notification lands (PostgreSQL).
+//! Sessions (forward-auth) and ssogate-issued access tokens (userinfo) in memory, kept
+//! correct by the directory's invalidations: a logout, a back-channel logout, a revoked
+//! token, a disabled account or changed grants — on this instance or (PostgreSQL
+//! `LISTEN/NOTIFY`) any other — removes the entry before the write's caller hears back
+//! (SQLite) or as soon as the notification lands (PostgreSQL).
 //!
 //! A lookup that misses reads the directory; its result is kept only if no invalidation
 //! arrived meanwhile (a generation counter), so a stale read can never be cached.
@@ -13,6 +14,18 @@ use ssogate_store::invalidate::Invalidation;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+
+/// What a cache keeps: an account's, until a deadline.
+pub(crate) trait Cached: Send + Sync {
+    fn user_id(&self) -> UserId;
+    /// When it stops being usable (may move later, never earlier, while cached).
+    fn deadline(&self) -> i64;
+    /// Whether `what`, beyond a session, an account or everything, empties this cache.
+    fn flushed_by(what: &Invalidation) -> bool;
+}
+
+pub(crate) type SessionCache = Cache<CachedSession>;
+pub(crate) type TokenCache = Cache<CachedToken>;
 
 /// The directory is told a session is still in use at most this often (it pushes the
 /// idle deadline); in between, the cache answers alone.
@@ -35,6 +48,12 @@ impl CachedSession {
     pub(crate) fn live(&self, now: i64) -> bool {
         now < self.deadline()
     }
+}
+
+impl Cached for CachedSession {
+    fn user_id(&self) -> UserId {
+        self.user_id
+    }
 
     /// When it stops being live unless touched again.
     fn deadline(&self) -> i64 {
@@ -44,25 +63,64 @@ impl CachedSession {
                 .saturating_add(self.idle),
         )
     }
+
+    // Providers, settings and keys change engines, not sessions.
+    fn flushed_by(_: &Invalidation) -> bool {
+        false
+    }
 }
 
-#[derive(Default)]
-struct Maps {
-    by_hash: HashMap<String, Arc<CachedSession>>,
+/// An access token ssogate issued as a provider, with its account as read with it.
+pub(crate) struct CachedToken {
+    pub client_id: String,
+    pub user_id: UserId,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+    pub user: Arc<ExistingUser>,
+}
+
+impl Cached for CachedToken {
+    fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    fn deadline(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// A client removed from the directory takes its tokens with it (the write says
+    /// `Providers`); rare enough to forget every token rather than index them by client.
+    fn flushed_by(what: &Invalidation) -> bool {
+        matches!(what, Invalidation::Providers)
+    }
+}
+
+struct Maps<E> {
+    by_hash: HashMap<String, Arc<E>>,
     by_user: HashMap<UserId, HashSet<String>>,
     /// (deadline when queued, hash), soonest first. A deadline pushed back by a touch
     /// is found late and queued again; entries invalidated meanwhile are skipped.
     by_deadline: BTreeSet<(i64, String)>,
 }
 
-impl Maps {
+impl<E> Default for Maps<E> {
+    fn default() -> Self {
+        Maps {
+            by_hash: HashMap::new(),
+            by_user: HashMap::new(),
+            by_deadline: BTreeSet::new(),
+        }
+    }
+}
+
+impl<E: Cached> Maps<E> {
     fn remove(&mut self, hash: &str) {
         if let Some(e) = self.by_hash.remove(hash)
-            && let Some(set) = self.by_user.get_mut(&e.user_id)
+            && let Some(set) = self.by_user.get_mut(&e.user_id())
         {
             set.remove(hash);
             if set.is_empty() {
-                self.by_user.remove(&e.user_id);
+                self.by_user.remove(&e.user_id());
             }
         }
     }
@@ -97,14 +155,22 @@ impl Maps {
     }
 }
 
-#[derive(Default)]
-pub(crate) struct SessionCache {
-    maps: RwLock<Maps>,
+pub(crate) struct Cache<E> {
+    maps: RwLock<Maps<E>>,
     generation: AtomicU64,
 }
 
-impl SessionCache {
-    pub(crate) fn get(&self, hash: &str) -> Option<Arc<CachedSession>> {
+impl<E> Default for Cache<E> {
+    fn default() -> Self {
+        Cache {
+            maps: RwLock::new(Maps::default()),
+            generation: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<E: Cached> Cache<E> {
+    pub(crate) fn get(&self, hash: &str) -> Option<Arc<E>> {
         self.maps.read().ok()?.by_hash.get(hash).cloned()
     }
 
@@ -113,8 +179,8 @@ impl SessionCache {
     }
 
     /// Keeps `entry` unless something was invalidated since `seen` was read. A full
-    /// cache makes room: expired sessions go first, then those closest to expiry.
-    pub(crate) fn insert(&self, hash: String, entry: Arc<CachedSession>, seen: u64, now: i64) {
+    /// cache makes room: expired entries go first, then those closest to expiry.
+    pub(crate) fn insert(&self, hash: String, entry: Arc<E>, seen: u64, now: i64) {
         let Ok(mut m) = self.maps.write() else {
             return;
         };
@@ -125,7 +191,7 @@ impl SessionCache {
         m.make_room(now);
         m.compact();
         m.by_user
-            .entry(entry.user_id)
+            .entry(entry.user_id())
             .or_default()
             .insert(hash.clone());
         m.by_deadline.insert((entry.deadline(), hash.clone()));
@@ -146,7 +212,7 @@ impl SessionCache {
                 }
             }
             Invalidation::All => *m = Maps::default(),
-            // These change engines and providers, not sessions.
+            other if E::flushed_by(other) => *m = Maps::default(),
             Invalidation::Settings(_) | Invalidation::Providers | Invalidation::ProviderKeys(_) => {
             }
         }
@@ -194,6 +260,33 @@ mod tests {
         assert!(c.get("b").is_none() && c.get("c").is_some());
         c.invalidate(&Invalidation::All);
         assert_eq!(c.len(), 0);
+    }
+
+    fn token(user_id: UserId) -> Arc<CachedToken> {
+        Arc::new(CachedToken {
+            client_id: "app".into(),
+            user_id,
+            scopes: vec!["openid".into()],
+            expires_at: 1_000,
+            user: entry(user_id).user.clone(),
+        })
+    }
+
+    /// Removing a client (`Providers`) must forget its tokens; sessions stay.
+    #[test]
+    fn tokens_go_with_their_account_and_with_a_client_change() {
+        let (s, t) = (SessionCache::default(), TokenCache::default());
+        s.insert("s".into(), entry(UserId(1)), s.generation(), 0);
+        t.insert("t1".into(), token(UserId(1)), t.generation(), 0);
+        t.insert("t2".into(), token(UserId(2)), t.generation(), 0);
+        t.invalidate(&Invalidation::User(UserId(1)));
+        assert!(t.get("t1").is_none() && t.get("t2").is_some());
+        t.invalidate(&Invalidation::Settings(ssogate_core::policy::Scope::Global));
+        assert!(t.get("t2").is_some(), "a settings change keeps tokens");
+        s.invalidate(&Invalidation::Providers);
+        t.invalidate(&Invalidation::Providers);
+        assert!(s.get("s").is_some(), "sessions outlive a client change");
+        assert!(t.get("t2").is_none(), "tokens do not");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! when the directory says they changed), rate limits, metrics; the one path every
 //! directory call takes (`App::db`, a bounded blocking pool), and auditing.
 
-use crate::cache::SessionCache;
+use crate::cache::{SessionCache, TokenCache};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::registry::{self, ProviderEntry, Registry};
@@ -67,6 +67,8 @@ pub struct Inner {
     pub(crate) lifetimes: SessionLifetimes,
     pub(crate) demo_people: Option<String>,
     pub(crate) cache: Arc<SessionCache>,
+    /// Access tokens this instance issued or read, for userinfo.
+    pub(crate) tokens: Arc<TokenCache>,
     pub(crate) registry: std::sync::RwLock<Arc<Registry>>,
     /// Rebuilds asked for by notifications, and rebuilds done by the rebuilder thread
     /// (fewer when a burst coalesced).
@@ -124,9 +126,13 @@ impl App {
         let cache = Arc::new(SessionCache::default());
         let watcher = cache.clone();
         directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
+        let tokens = Arc::new(TokenCache::default());
+        let watcher = tokens.clone();
+        directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
         let s = &config.server;
         let app = App(Arc::new(Inner {
             cache,
+            tokens,
             registry: std::sync::RwLock::new(Arc::new(registry)),
             limits: RateLimiter::new(
                 s.rate_limit.window_seconds,

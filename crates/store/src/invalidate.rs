@@ -15,7 +15,8 @@ pub const CHANNEL: &str = "ssogate_invalidate";
 pub enum Invalidation {
     /// One session, by the digest of its secret.
     Session(String),
-    /// Every session of an account (ended, or the account's grants or status changed).
+    /// Every session and cached access token of an account (ended or revoked, or the
+    /// account's grants or status changed).
     User(UserId),
     /// A provisioning settings document changed.
     Settings(Scope),

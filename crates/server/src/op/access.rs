@@ -3,6 +3,7 @@
 
 use super::tokens::{Form, token_error};
 use super::*;
+use crate::cache::CachedToken;
 use std::sync::Arc;
 
 fn invalid_token(description: &str) -> Response {
@@ -31,45 +32,67 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         return invalid_token("an access token is required (Authorization: Bearer)");
     };
     let hash = ssogate_op::digest(token);
-    // The token and its account in one trip to the directory.
-    let found = app
-        .db(move |d| match d.op_token(&hash, now)? {
-            Some(g) => {
-                let u = d.user(g.user_id)?;
-                Ok(Some((g, u)))
-            }
-            None => Ok(None),
-        })
-        .await;
-    let (grant, user) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => {
-            let mut ev = req.event("op.userinfo", "failure", now);
-            ev.reason = Some("invalid_token".into());
-            app.refused(ev, req.addr).await;
-            return invalid_token("the access token is unknown or expired");
-        }
+    let found = match app.tokens.get(&hash) {
+        Some(hit) if now < hit.expires_at => Some(hit),
+        _ => match load_token(&app, hash, now).await {
+            Ok(found) => found,
+            Err(e) => return crate::respond::server_problem(&e),
+        },
+    };
+    let Some(found) = found else {
+        let mut ev = req.event("op.userinfo", "failure", now);
+        ev.reason = Some("invalid_token".into());
+        app.refused(ev, req.addr).await;
+        return invalid_token("the access token is unknown or expired");
+    };
+    if found.user.status != UserStatus::Active {
+        return invalid_token("the account is not active");
+    }
+    // A token of a client no longer registered (removed from the file, say) is good
+    // for nothing: its claims could not be shaped as that client was promised.
+    let Some(client) = app.client(&found.client_id) else {
+        return invalid_token("the client this token was issued to is no longer registered");
+    };
+    let mut p = person(&found.user);
+    p.sub = match super::subject(&app, &client, found.user_id).await {
+        Ok(s) => s,
         Err(e) => return crate::respond::server_problem(&e),
     };
-    let user = match user {
-        Some(u) if u.status == UserStatus::Active => u,
-        _ => return invalid_token("the account is not active"),
-    };
-    let scopes: Vec<String> = grant.scope.split(' ').map(str::to_owned).collect();
-    let mut p = person(&user);
-    let client = app.client(&grant.client_id);
-    if let Some(client) = &client {
-        p.sub = match super::subject(&app, client, grant.user_id).await {
-            Ok(s) => s,
-            Err(e) => return crate::respond::server_problem(&e),
-        };
-        client.shape.filter(&mut p);
-    }
-    let mut released = claims::released(&p, &scopes);
-    if let Some(client) = &client {
-        client.shape.rename(&mut released);
-    }
+    client.shape.filter(&mut p);
+    let scopes = &found.scopes;
+    let mut released = claims::released(&p, scopes);
+    client.shape.rename(&mut released);
     ([(header::CACHE_CONTROL, "no-store")], axum::Json(released)).into_response()
+}
+
+/// The token and its account in one trip to the directory, kept in memory until the
+/// token expires or a revocation, a change to the account or a client's removal says
+/// otherwise (the store names each).
+async fn load_token(
+    app: &App,
+    hash: String,
+    now: i64,
+) -> Result<Option<Arc<CachedToken>>, ssogate_store::StoreError> {
+    let seen = app.tokens.generation();
+    let key = hash.clone();
+    let found = app
+        .db(move |d| match d.op_token(&key, now)? {
+            Some((g, expires_at)) => Ok(d.user(g.user_id)?.map(|u| (g, expires_at, u))),
+            None => Ok(None),
+        })
+        .await?;
+    let Some((grant, expires_at, user)) = found else {
+        return Ok(None);
+    };
+    let entry = Arc::new(CachedToken {
+        client_id: grant.client_id,
+        user_id: grant.user_id,
+        scopes: grant.scope.split(' ').map(str::to_owned).collect(),
+        expires_at,
+        user: Arc::new(user),
+    });
+    app.tokens.insert(hash, entry.clone(), seen, now);
+    Ok(Some(entry))
 }
 
 /// The client authenticating a request to introspection or revocation, and the token it

@@ -947,6 +947,14 @@ async fn two_instances_share_codes_keys_and_revocations() {
     let (s, t2) = post(&other, refresh(&rt1)).await;
     assert_eq!(s, 200, "{t2}");
     let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+    // The second instance answers userinfo for the fresh access token (and keeps it in
+    // memory).
+    let userinfo = |base: String, at: String| {
+        let req = http.get(format!("{base}/oauth2/userinfo")).bearer_auth(at);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let at2 = t2["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(other.clone(), at2.clone()).await, 200);
     // The first token again, at the first instance: the family is revoked everywhere.
     let (s, _) = post(&op.base, refresh(&rt1)).await;
     assert_eq!(s, 400);
@@ -956,6 +964,16 @@ async fn two_instances_share_codes_keys_and_revocations() {
         (400, Some("invalid_grant")),
         "{e}"
     );
+    // The other instance heard it (NOTIFY): the access token it held is refused there.
+    let mut status = 0;
+    for _ in 0..100 {
+        status = userinfo(other.clone(), at2.clone()).await;
+        if status == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 401, "revoked on one instance, refused on the other");
 }
 
 /// Apache httpd + mod_auth_openidc (Debian) protecting a location through ssogate: it
@@ -1111,6 +1129,12 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
         t["refresh_token"].as_str().unwrap().to_owned(),
     );
     let token = |x: &str| vec![("token", x.to_owned())];
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let userinfo = |at: String| {
+        let req = http.get(op.url("/oauth2/userinfo")).bearer_auth(at);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(userinfo(at.clone()).await, 200);
     let (s, i) = post("/oauth2/introspect", token(&at), me).await;
     assert_eq!(s, 200);
     assert_eq!(i["active"], true, "{i}");
@@ -1139,15 +1163,24 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
         post("/oauth2/introspect", token(&at), me).await.1["active"],
         true
     );
-    let (s, _) = post("/oauth2/revoke", token(&at), me).await;
+    assert_eq!(
+        userinfo(at.clone()).await,
+        200,
+        "not revoked by another client"
+    );
+    let (s, _) = post("/oauth2/revoke", token(&rt), me).await;
     assert_eq!(s, 200);
     assert_eq!(
         post("/oauth2/introspect", token(&at), me).await.1["active"],
         false
     );
+    // Regression: userinfo kept answering for a revoked token it had read before.
+    assert_eq!(
+        userinfo(at.clone()).await,
+        401,
+        "a revoked refresh token takes its family's access tokens"
+    );
     // A revoked refresh token takes its family: it no longer refreshes.
-    let (s, _) = post("/oauth2/revoke", token(&rt), me).await;
-    assert_eq!(s, 200);
     let (s, _) = post(
         "/oauth2/token",
         vec![
@@ -1158,6 +1191,54 @@ async fn introspection_and_revocation_serve_a_client_its_own_tokens() {
     )
     .await;
     assert_eq!(s, 400);
+}
+
+/// Userinfo answers from memory for a token it has read, and stops the moment the
+/// account is disabled (regression for the in-memory tokens: the account is read with
+/// the token, so its status must not be taken from a stale copy).
+#[tokio::test]
+async fn userinfo_stops_answering_when_the_account_is_disabled() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let code = downstream_code(&b, &op, &redirect, "scope=openid%20profile").await;
+    let (_, t) = post_as(
+        &op,
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect.clone()),
+            ("code_verifier", VERIFIER.into()),
+        ],
+        ("downstream", SECRET),
+    )
+    .await;
+    let at = t["access_token"].as_str().unwrap().to_owned();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let userinfo = || {
+        let req = http.get(op.url("/oauth2/userinfo")).bearer_auth(&at);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    for _ in 0..2 {
+        let (s, body) = userinfo().await;
+        assert_eq!(s, 200, "{body}");
+        assert!(body.contains("Alice"), "{body}");
+    }
+    op.disable("alice").await;
+    let mut last = (0, String::new());
+    for _ in 0..100 {
+        last = userinfo().await;
+        if last.0 == 401 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last.0, 401, "{}", last.1);
 }
 
 /// Key rotation: the next key is published at once and signs only from its activation;
@@ -1505,6 +1586,13 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     );
     let (s, t) = post_as(&op, "/oauth2/token", redeem(code), ("wiki", &fresh)).await;
     assert_eq!(s, 200, "{t}");
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let userinfo = |at: String| {
+        let req = http.get(op.url("/oauth2/userinfo")).bearer_auth(at);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let wiki_access = t["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo(wiki_access.clone()).await, 200);
 
     // Refused: the file's id, a taken id, keys [clients] does not know, a bad redirect
     // URI, turning a confidential client public.
@@ -1567,6 +1655,11 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     assert_eq!(s, 204);
     let (s, t) = post_as(&op, "/oauth2/token", redeem("x".into()), ("wiki", &fresh)).await;
     assert_eq!(s, 401, "{t}");
+    assert_eq!(
+        userinfo(wiki_access).await,
+        401,
+        "its access tokens went with it"
+    );
     let r = b
         .get(&format!(
             "{}?response_type=code&client_id=wiki&redirect_uri={}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",

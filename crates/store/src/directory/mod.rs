@@ -79,8 +79,12 @@ impl Changed {
     pub fn push(&mut self, what: Invalidation) {
         self.0.push(what);
     }
+    /// Every session and token of an account (said once however often it is asked).
     pub fn user(&mut self, user_id: UserId) {
-        self.push(Invalidation::User(user_id));
+        let what = Invalidation::User(user_id);
+        if !self.0.contains(&what) {
+            self.0.push(what);
+        }
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

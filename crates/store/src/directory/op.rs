@@ -1,7 +1,7 @@
 //! What ssogate as an OpenID Provider keeps: signing keys, authorization codes and
 //! access tokens (codes and tokens as SHA-256 digests only; the caller hashes).
 
-use super::Backend;
+use super::{Backend, Changed};
 use crate::StoreError;
 use crate::sql::{Db, args};
 use ssogate_core::domain::UserId;
@@ -274,15 +274,38 @@ pub trait ProviderStore {
     fn op_logout_finished(&self, id: i64, now: i64, error: Option<&str>) -> Result<(), StoreError>;
     /// Records why a delivery attempt failed (it is tried again when due).
     fn op_logout_failed(&self, id: i64, error: &str) -> Result<(), StoreError>;
-    /// The grant of a live access token. (Expired codes and tokens go with
-    /// [`crate::SessionStore::sweep`].)
-    fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError>;
+    /// The grant of a live access token and when it expires. (Expired codes and tokens
+    /// go with [`crate::SessionStore::sweep`].)
+    fn op_token(&self, token_hash: &str, now: i64)
+    -> Result<Option<(TokenGrant, i64)>, StoreError>;
     /// The secret kept under `name`: `fresh` if there was none (every instance then reads
     /// the one that was stored first).
     fn op_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError>;
 }
 
-fn redeem(db: &mut dyn Db, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
+/// Deletes the access tokens of a family (a code's, or a refresh-token family's, whose
+/// name is its first code's), telling the caches of every account they were issued to.
+fn drop_family_tokens(
+    db: &mut dyn Db,
+    family: &str,
+    changed: &mut Changed,
+) -> Result<u64, StoreError> {
+    let rows = db.query(
+        "DELETE FROM op_tokens WHERE code_hash = $1 RETURNING user_id",
+        args![family],
+    )?;
+    for r in &rows {
+        changed.user(UserId(r.get(0)?.int()?));
+    }
+    Ok(rows.len() as u64)
+}
+
+fn redeem(
+    db: &mut dyn Db,
+    code_hash: &str,
+    now: i64,
+    changed: &mut Changed,
+) -> Result<Redeemed, StoreError> {
     let rows = db.query(
         "UPDATE op_codes SET used_at = $2
          WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
@@ -305,10 +328,7 @@ fn redeem(db: &mut dyn Db, code_hash: &str, now: i64) -> Result<Redeemed, StoreE
     match used.first() {
         Some(r) => {
             let client_id = r.get(0)?.text()?;
-            let revoked = db.exec(
-                "DELETE FROM op_tokens WHERE code_hash = $1",
-                args![code_hash],
-            )?;
+            let revoked = drop_family_tokens(db, code_hash, changed)?;
             Ok(Redeemed::Replayed { client_id, revoked })
         }
         None => Ok(Redeemed::Unknown),
@@ -398,7 +418,7 @@ impl<B: Backend> ProviderStore for B {
     }
     fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
         let code_hash = code_hash.to_owned();
-        self.write_tx(move |db, _| redeem(db, &code_hash, now))
+        self.write_tx(move |db, changed| redeem(db, &code_hash, now, changed))
     }
     fn op_put_token(
         &self,
@@ -449,8 +469,8 @@ impl<B: Backend> ProviderStore for B {
         issued: IssuedTokens,
     ) -> Result<Redeemed, StoreError> {
         let code_hash = code_hash.to_owned();
-        self.write_tx(move |db, _| {
-            let redeemed = redeem(db, &code_hash, now)?;
+        self.write_tx(move |db, changed| {
+            let redeemed = redeem(db, &code_hash, now, changed)?;
             if matches!(redeemed, Redeemed::Fresh { .. }) {
                 put_issued(db, &issued)?;
             }
@@ -514,13 +534,14 @@ impl<B: Backend> ProviderStore for B {
     }
     fn op_revoke(&self, token_hash: &str, client_id: &str) -> Result<u64, StoreError> {
         let (t, c) = (token_hash.to_owned(), client_id.to_owned());
-        self.write_tx(move |db, _| {
-            let access = db.exec(
-                "DELETE FROM op_tokens WHERE token_hash = $1 AND client_id = $2",
+        self.write_tx(move |db, changed| {
+            let access = db.query(
+                "DELETE FROM op_tokens WHERE token_hash = $1 AND client_id = $2 RETURNING user_id",
                 args![t.as_str(), c.as_str()],
             )?;
-            if access > 0 {
-                return Ok(access);
+            if let Some(r) = access.first() {
+                changed.user(UserId(r.get(0)?.int()?));
+                return Ok(1);
             }
             let family = db.query(
                 "SELECT family FROM op_refresh WHERE token_hash = $1 AND client_id = $2",
@@ -532,10 +553,7 @@ impl<B: Backend> ProviderStore for B {
                     Ok(db.exec(
                         "DELETE FROM op_refresh WHERE family = $1",
                         args![f.as_str()],
-                    )? + db.exec(
-                        "DELETE FROM op_tokens WHERE code_hash = $1",
-                        args![f.as_str()],
-                    )?)
+                    )? + drop_family_tokens(db, &f, changed)?)
                 }
                 None => Ok(0),
             }
@@ -551,7 +569,7 @@ impl<B: Backend> ProviderStore for B {
         now: i64,
     ) -> Result<Refreshed, StoreError> {
         let (token_hash, client) = (token_hash.to_owned(), client_id.to_owned());
-        self.write_tx(move |db, _| {
+        self.write_tx(move |db, changed| {
             let rows = db.query(
                 "UPDATE op_refresh SET used_at = $2
                  WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 AND client_id = $3
@@ -582,10 +600,7 @@ impl<B: Backend> ProviderStore for B {
                         "DELETE FROM op_refresh WHERE family = $1",
                         args![family.as_str()],
                     )?;
-                    let access = db.exec(
-                        "DELETE FROM op_tokens WHERE code_hash = $1",
-                        args![family.as_str()],
-                    )?;
+                    let access = drop_family_tokens(db, &family, changed)?;
                     Ok(Refreshed::Reused {
                         client_id,
                         revoked: refresh + access,
@@ -676,18 +691,26 @@ impl<B: Backend> ProviderStore for B {
             .ok_or_else(|| StoreError::Corrupt("a provider secret vanished as it was kept".into()))
         })
     }
-    fn op_token(&self, token_hash: &str, now: i64) -> Result<Option<TokenGrant>, StoreError> {
+    fn op_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(TokenGrant, i64)>, StoreError> {
         self.read(|db| {
             let rows = db.query(
-                "SELECT client_id, user_id, scope FROM op_tokens WHERE token_hash = $1 AND expires_at > $2",
+                "SELECT client_id, user_id, scope, expires_at FROM op_tokens
+                 WHERE token_hash = $1 AND expires_at > $2",
                 args![token_hash, now],
             )?;
             match rows.first() {
-                Some(r) => Ok(Some(TokenGrant {
-                    client_id: r.get(0)?.text()?,
-                    user_id: UserId(r.get(1)?.int()?),
-                    scope: r.get(2)?.text()?,
-                })),
+                Some(r) => Ok(Some((
+                    TokenGrant {
+                        client_id: r.get(0)?.text()?,
+                        user_id: UserId(r.get(1)?.int()?),
+                        scope: r.get(2)?.text()?,
+                    },
+                    r.get(3)?.int()?,
+                ))),
                 None => Ok(None),
             }
         })
