@@ -96,12 +96,15 @@ pub async fn serve(
             }
         })
     };
-    let served = axum::serve(
-        listener,
-        router(app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let served =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(routes::Hall::new(app.clone())),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
     sweeper.abort();
     logouts.abort();
     webhooks.abort();

@@ -21,17 +21,8 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 ///   become problem documents like every other API error.
 /// * The request's time in the latency histogram, and the security headers.
 pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) -> Response {
-    use std::sync::atomic::{AtomicU64, Ordering};
     use tracing::Instrument as _;
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| {
-        let mut b = [0u8; 4];
-        let _ = aws_lc_rs::rand::fill(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    });
-    let id = format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let value = HeaderValue::from_str(&id).ok();
+    let (id, value) = request_id();
     if let Some(v) = &value {
         req.headers_mut().insert(REQUEST_ID, v.clone());
     }
@@ -53,12 +44,55 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
     if scim {
         res = crate::scim::as_scim_error(res);
     }
+    seal(&mut res, value, app.secure);
+    res
+}
+
+/// Forward-auth's hot path, `GET /auth/verify`, called in front of the router (see
+/// [`crate::routes::Hall`]): what [`frame`] does for every other request — the id and
+/// its span, the latency, the security headers — without the router's lookup and the
+/// boxed middleware service each request through it costs.
+pub(crate) async fn verify_directly(app: App, mut req: Request) -> Response {
+    use tracing::Instrument as _;
+    let (id, value) = request_id();
+    if let Some(v) = &value {
+        req.headers_mut().insert(REQUEST_ID, v.clone());
+    }
+    let span = tracing::info_span!("request", id = %id, method = "GET", path = "/auth/verify");
+    let started = Instant::now();
+    let mut res = crate::verify::verify(State(app.clone()), req)
+        .instrument(span)
+        .await;
+    app.metrics.observe(
+        crate::metrics::Route::Verify,
+        started.elapsed().as_secs_f64(),
+    );
+    seal(&mut res, value, app.secure);
+    res
+}
+
+/// A fresh request id (this process's random prefix and a counter) and its header value.
+fn request_id() -> (String, Option<HeaderValue>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 4];
+        let _ = aws_lc_rs::rand::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    });
+    let id = format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed));
+    let value = HeaderValue::from_str(&id).ok();
+    (id, value)
+}
+
+/// The request id and the security headers on the answer.
+fn seal(res: &mut Response, id: Option<HeaderValue>, secure: bool) {
     let h = res.headers_mut();
-    if let Some(v) = value {
+    if let Some(v) = id {
         h.insert(REQUEST_ID, v);
     }
-    harden(h, app.secure);
-    res
+    harden(h, secure);
 }
 
 /// Security headers on every answer.

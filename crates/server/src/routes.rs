@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::middleware;
 use axum::routing::{get, post};
+use std::convert::Infallible;
 use std::sync::Arc;
 
 /// Every route.
@@ -227,4 +228,48 @@ pub fn router(app: App) -> Router {
     r.fallback(ops::not_found)
         .layer(middleware::from_fn_with_state(app.clone(), frame))
         .with_state(app)
+}
+
+/// Every request's way in: `GET /auth/verify` — forward-auth, asked once for every
+/// request a proxy lets through, so the one that sets the ceiling — goes straight to
+/// its handler ([`crate::middleware::verify_directly`]); everything else (HEAD and
+/// other methods on it included) through the [`router`] and its layers.
+#[derive(Clone)]
+pub(crate) struct Hall {
+    app: App,
+    router: Router,
+}
+
+impl Hall {
+    pub(crate) fn new(app: App) -> Hall {
+        Hall {
+            router: router(app.clone()),
+            app,
+        }
+    }
+}
+
+type Answer = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<axum::response::Response, Infallible>> + Send>,
+>;
+
+impl tower_service::Service<axum::extract::Request> for Hall {
+    type Response = axum::response::Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: axum::extract::Request) -> Answer {
+        if req.method() == axum::http::Method::GET && req.uri().path() == "/auth/verify" {
+            let app = self.app.clone();
+            return Box::pin(async move { Ok(crate::middleware::verify_directly(app, req).await) });
+        }
+        Box::pin(tower_service::Service::call(&mut self.router, req))
+    }
 }

@@ -619,4 +619,34 @@ async fn every_answer_carries_its_request_id() {
     assert_ne!(one, two);
     assert_ne!(two, "forged");
     assert!(one.len() >= 10, "{one}");
+    // Forward-auth is answered in front of the router: the same id and the same
+    // security headers, signed in or not; HEAD still goes through the router.
+    b.login(&h, "alice").await;
+    let signed_in = b
+        .get_with(&h.url("/auth/verify"), &[("x-request-id", "forged")])
+        .await;
+    assert_eq!(signed_in.status, 200);
+    assert_eq!(signed_in.header("remote-user").as_deref(), Some("alice"));
+    let stranger = Browser::new()
+        .get_with(&h.url("/auth/verify"), &[("accept", "application/json")])
+        .await;
+    assert_eq!(stranger.status, 401);
+    for r in [&signed_in, &stranger] {
+        let id = r.header("x-request-id").unwrap();
+        assert!(id != "forged" && id.len() >= 10, "{id}");
+        assert_eq!(r.header("x-frame-options").as_deref(), Some("DENY"));
+        assert_eq!(
+            r.header("x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert!(r.header("content-security-policy").is_some());
+    }
+    assert_ne!(
+        signed_in.header("x-request-id"),
+        stranger.header("x-request-id")
+    );
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let head = http.head(h.url("/auth/verify")).send().await.unwrap();
+    assert_eq!(head.status(), 401);
+    assert!(head.headers().contains_key("x-request-id"));
 }
