@@ -1241,6 +1241,48 @@ async fn userinfo_stops_answering_when_the_account_is_disabled() {
     assert_eq!(last.0, 401, "{}", last.1);
 }
 
+/// One code sent twice at once (both requests may pass the first read of the code):
+/// never two sets of tokens, and whatever the first got is revoked by the second.
+#[tokio::test]
+async fn a_code_redeemed_twice_at_once_yields_one_set_of_tokens_then_none() {
+    let (op, app, _) = chain().await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let redirect = format!("{}/auth/sso/callback", app.base);
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    for _ in 0..5 {
+        let code = downstream_code(&b, &op, &redirect, "scope=openid").await;
+        let form = || {
+            vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code.clone()),
+                ("redirect_uri", redirect.clone()),
+                ("code_verifier", VERIFIER.to_owned()),
+            ]
+        };
+        let ((s1, t1), (s2, t2)) = tokio::join!(
+            post_as(&op, "/oauth2/token", form(), ("downstream", SECRET)),
+            post_as(&op, "/oauth2/token", form(), ("downstream", SECRET)),
+        );
+        let mut statuses = [s1, s2];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 400], "{t1} {t2}");
+        let issued = if s1 == 200 { &t1 } else { &t2 };
+        let refused = if s1 == 200 { &t2 } else { &t1 };
+        assert_eq!(refused["error"], "invalid_grant", "{refused}");
+        let at = issued["access_token"].as_str().unwrap();
+        let status = http
+            .get(op.url("/oauth2/userinfo"))
+            .bearer_auth(at)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 401, "the replay revoked what the code gave");
+    }
+}
+
 /// Key rotation: the next key is published at once and signs only from its activation;
 /// the previous one stays published until what it signed has expired, then goes.
 #[tokio::test]
@@ -2207,7 +2249,8 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
         clock: Some(clock.clone()),
         server: "session_idle_minutes = 600",
         extra: leak(format!(
-            "[clients.keyed]\nredirect_uris = [\"https://keyed.example.org/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"{jwks_uri}\"\n"
+            "[clients.keyed]\nredirect_uris = [\"https://keyed.example.org/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"{jwks_uri}\"\n\
+             [clients.unreachable]\nredirect_uris = [\"https://keyed.example.org/cb\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\njwks_uri = \"http://127.0.0.1:9/jwks\"\n"
         )),
         ..Opts::default()
     })
@@ -2217,17 +2260,15 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
     assert_eq!(browser.login(&op, "alice").await.status, 303);
     let redirect = "https://keyed.example.org/cb";
     let token_endpoint = op.url("/oauth2/token");
-    let exchange = |key: &SigningKey, jti: &str| {
+    let exchange_as = |client: &'static str, key: &SigningKey, jti: &str| {
         let assertion = key
-            .sign(
-                &json!({"iss": "keyed", "sub": "keyed", "aud": token_endpoint,
-                "exp": now() + 60, "jti": jti}),
-            )
+            .sign(&json!({"iss": client, "sub": client, "aud": token_endpoint,
+                "exp": now() + 60, "jti": jti}))
             .unwrap();
         let op = &op;
         let browser = &browser;
         async move {
-            let code = client_code(browser, op, "keyed", redirect, "scope=openid").await;
+            let code = client_code(browser, op, client, redirect, "scope=openid").await;
             let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
             let r = http
                 .post(op.url("/oauth2/token"))
@@ -2251,6 +2292,7 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
             r.status().as_u16()
         }
     };
+    let exchange = |key: &SigningKey, jti: &str| exchange_as("keyed", key, jti);
     assert_eq!(exchange(&a, "1").await, 200, "the published key");
     // The client rotates to another key.
     *published.lock().unwrap() = json!({"keys": [b_key.jwk()]}).to_string();
@@ -2267,7 +2309,24 @@ async fn a_client_publishing_its_keys_at_a_jwks_uri_can_rotate_them() {
         "fetched again, the new key"
     );
     assert_eq!(exchange(&a, "4").await, 401, "the old key is gone");
+    // The client's key server goes away: the last keys fetched still serve once they
+    // are due for a refresh (an outage there does not lock the application out), and
+    // only they.
     let _ = stop.send(());
+    clock.advance(301);
+    op.idp.set_now(now());
+    let _ = browser.login(&op, "alice").await;
+    assert_eq!(exchange(&b_key, "5").await, 200, "the last keys fetched");
+    assert_eq!(exchange(&a, "6").await, 401);
+    // Keys that could never be fetched authenticate nobody; the refusal is audited.
+    assert_eq!(exchange_as("unreachable", &b_key, "7").await, 401);
+    assert!(
+        op.audit()
+            .iter()
+            .any(|e| e == "op.token/failure/invalid_client"),
+        "{:?}",
+        op.audit()
+    );
 }
 
 /// The way back from an upstream logout is taken only with its own cookie: a crafted
