@@ -80,6 +80,9 @@ pub struct View<'c> {
     known: Known,
     provider: String,
     libraries: Vec<Library>,
+    /// The enabled webhooks' `events`, read with the catalogue: a login that raises an
+    /// event needs no round trip of its own to learn whether anyone listens.
+    webhooks: Vec<String>,
     error: RefCell<Option<StoreError>>,
 }
 
@@ -154,16 +157,25 @@ impl<'c> View<'c> {
     pub fn load(db: &'c mut dyn Db, hints: &Lookups) -> Result<Self, StoreError> {
         let mut groups: Vec<Group> = Vec::new();
         let mut libraries = Vec::new();
+        let mut webhooks = Vec::new();
         for row in db.query(
             "SELECT 0, g.id, g.name, e.external_id FROM groups g LEFT JOIN group_external_ids e ON e.group_id = g.id
              UNION ALL SELECT 1, 0, name, label FROM libraries
+             UNION ALL SELECT 2, id, events, NULL FROM webhooks WHERE enabled
              ORDER BY 1, 2, 4",
             &[],
         )? {
             let (name, extra) = (row.get(2)?.text()?, row.get(3)?.opt_text()?);
-            if row.get(0)?.int()? == 1 {
-                libraries.push(Library { name, label: extra });
-                continue;
+            match row.get(0)?.int()? {
+                1 => {
+                    libraries.push(Library { name, label: extra });
+                    continue;
+                }
+                2 => {
+                    webhooks.push(name);
+                    continue;
+                }
+                _ => {}
             }
             match groups.last_mut() {
                 Some(g) if g.name == name => g.external_ids.extend(extra),
@@ -186,6 +198,7 @@ impl<'c> View<'c> {
             arena: Arena::new(),
             groups,
             libraries,
+            webhooks,
             error: RefCell::new(None),
         })
     }
@@ -193,6 +206,12 @@ impl<'c> View<'c> {
     /// The first error a lookup met, if any.
     pub fn into_error(self) -> Option<StoreError> {
         self.error.into_inner()
+    }
+
+    /// The enabled webhooks' subscriptions (their `events`), and the first error a
+    /// lookup met, if any.
+    fn finish(self) -> (Vec<String>, Option<StoreError>) {
+        (self.webhooks, self.error.into_inner())
     }
 
     fn keep<T>(&self, r: Result<T, StoreError>) -> Option<T> {
@@ -350,16 +369,23 @@ pub(crate) fn login(
     ctx: &RequestContext,
     verdicts: &[ssogate_core::hooks::HookVerdict],
 ) -> Result<crate::LoginResult, StoreError> {
-    let outcome = {
+    let (outcome, webhooks) = {
         let mapped = engine.map(sources);
         let view = View::load(&mut *db, &engine.lookups(&mapped))?;
         let outcome = engine.decide_mapped_with(mapped, &view, verdicts);
-        if let Some(e) = view.into_error() {
-            return Err(e);
+        match view.finish() {
+            (_, Some(e)) => return Err(e),
+            (webhooks, None) => (outcome, webhooks),
         }
-        outcome
     };
-    let user_id = apply(db, &engine.provider().slug, &outcome, sources, ctx)?;
+    let user_id = apply(
+        db,
+        &engine.provider().slug,
+        &outcome,
+        sources,
+        ctx,
+        &webhooks,
+    )?;
     Ok(crate::LoginResult { outcome, user_id })
 }
 
@@ -410,13 +436,15 @@ pub(crate) fn revoke_by_admin(
     Ok(n > 0)
 }
 
-/// Writes an outcome; returns the account's id.
+/// Writes an outcome; returns the account's id. `webhooks`: the enabled webhooks'
+/// subscriptions, as the login's view read them.
 pub(crate) fn apply(
     db: &mut dyn Db,
     provider: &str,
     outcome: &Outcome,
     sources: &ClaimSources,
     ctx: &RequestContext,
+    webhooks: &[String],
 ) -> Result<Option<UserId>, StoreError> {
     let now = ctx.now;
     if let Decision::Provision { account } = &outcome.decision
@@ -426,7 +454,7 @@ pub(crate) fn apply(
             db, provider, account, outcome, sources, ctx,
         )?);
         record_external_id(db, id, provider, outcome)?;
-        login_events(db, id, provider, outcome, now)?;
+        login_events(db, id, provider, outcome, now, webhooks)?;
         return Ok(Some(id));
     }
     let user_id = match &outcome.decision {
@@ -452,7 +480,7 @@ pub(crate) fn apply(
     if let (Some(id), false) = (user_id, matches!(outcome.decision, Decision::Reject(_))) {
         write_changes(db, id, provider, outcome, sources, now)?;
         record_external_id(db, id, provider, outcome)?;
-        login_events(db, id, provider, outcome, now)?;
+        login_events(db, id, provider, outcome, now, webhooks)?;
     }
     audit_login(db, provider, sources, outcome, user_id, ctx)?;
     Ok(user_id)
@@ -465,6 +493,7 @@ fn login_events(
     provider: &str,
     outcome: &Outcome,
     now: i64,
+    webhooks: &[String],
 ) -> Result<(), StoreError> {
     let events = EventType::of_login(outcome);
     if events.is_empty() {
@@ -479,7 +508,7 @@ fn login_events(
         "added": c.grants.added.iter().map(grant).collect::<Vec<_>>(),
         "removed": c.grants.removed.iter().map(grant).collect::<Vec<_>>(),
     });
-    crate::directory::webhooks::enqueue(db, id, None, &events, data, now)
+    crate::directory::webhooks::enqueue_for(db, webhooks, id, None, &events, data, now)
 }
 
 /// The external id the engine decided to record. It checked no other account holds it;

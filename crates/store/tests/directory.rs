@@ -508,8 +508,21 @@ fn invalidations_reach_every_watcher_after_commit(f: Fixture) {
     if let Some(second) = &f.second {
         second.watch(there.sink()).unwrap();
     }
+    // A first login creates an account no cache can hold: nothing is said. The next
+    // login (which may change grants) is heard — once, so the first said nothing
+    // (invalidations arrive in commit order).
     let id = account(s, "inv");
+    assert_eq!(account(s, "inv"), id);
     here.wait_for(&Invalidation::User(id));
+    assert_eq!(
+        here.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| **i == Invalidation::User(id))
+            .count(),
+        1
+    );
     let life = SessionLifetimes::default();
     let secret = s
         .create_session(id, &SessionOrigin::default(), 100, life)

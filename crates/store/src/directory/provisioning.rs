@@ -56,7 +56,14 @@ impl<B: Backend> LoginStore for B {
     ) -> Result<LoginResult, StoreError> {
         self.write_tx(move |db, changed| {
             let result = provision::login(db, &engine, &sources, &ctx, &verdicts)?;
-            if let Some(id) = result.user_id {
+            // An account this login created is in no cache yet: nothing to tell. (On
+            // PostgreSQL a NOTIFY also serialises commits on the notification queue's
+            // lock — first logins in a burst no longer wait on each other for it.)
+            let created = matches!(
+                result.outcome.decision,
+                ssogate_core::Decision::Provision { .. }
+            );
+            if let (Some(id), false) = (result.user_id, created) {
                 changed.user(id);
             }
             Ok(result)

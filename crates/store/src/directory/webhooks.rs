@@ -162,11 +162,27 @@ pub(crate) fn enqueue(
     if events.is_empty() {
         return Ok(());
     }
-    let subscriptions: Vec<Subscription> = db
+    let subscribed: Vec<String> = db
         .query("SELECT events FROM webhooks WHERE enabled", &[])?
         .iter()
-        .map(|r| Ok(stored_subscription(&r.get(0)?.text()?)))
+        .map(|r| r.get(0)?.text())
         .collect::<Result<_, StoreError>>()?;
+    enqueue_for(db, &subscribed, user_id, user, events, data, now)
+}
+
+/// [`enqueue`] with the enabled webhooks' `events` columns already read (a login reads
+/// them with the catalogue, in the same round trip).
+pub(crate) fn enqueue_for(
+    db: &mut dyn Db,
+    subscribed: &[String],
+    user_id: UserId,
+    user: Option<Value>,
+    events: &[EventType],
+    data: Value,
+    now: i64,
+) -> Result<(), StoreError> {
+    let subscriptions: Vec<Subscription> =
+        subscribed.iter().map(|e| stored_subscription(e)).collect();
     if !events
         .iter()
         .any(|e| subscriptions.iter().any(|s| s.includes(*e)))
