@@ -17,6 +17,29 @@ impl Drop for Proc {
     }
 }
 
+/// A process started as the leader of its own process group, stopped with everything
+/// it started: ChromeDriver leaves Chromium and its helpers running when it is killed
+/// before the session is closed (a test that failed, or never closed it).
+pub struct ProcGroup(pub Child);
+
+impl ProcGroup {
+    pub fn spawn(command: &mut Command) -> std::io::Result<ProcGroup> {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0).spawn().map(ProcGroup)
+    }
+}
+
+impl Drop for ProcGroup {
+    fn drop(&mut self) {
+        // The group's id is the leader's pid: ours.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 fn required(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| v == "1")
 }
@@ -141,7 +164,7 @@ pub const OP_SECRET: &str = "rs-basic-secret-that-is-long-enough-for-hs256-01234
 /// ChromeDriver driving headless Debian Chromium, loopback only.
 pub struct Chrome {
     pub client: fantoccini::Client,
-    _driver: Proc,
+    _driver: ProcGroup,
     _profile: tempfile::TempDir,
 }
 
@@ -153,15 +176,15 @@ impl Chrome {
             .map(|p| format!("{p} is missing (Debian packages chromium, chromium-driver)"));
         available("browser", "TEST_SSOGATE_REQUIRE_BROWSER", missing)?;
         let port = free_port();
-        let mut child = Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        read_until(&mut child, "ChromeDriver was started successfully");
-        let driver = Proc(child);
+        let mut driver = ProcGroup::spawn(
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )
+        .unwrap();
+        read_until(&mut driver.0, "ChromeDriver was started successfully");
         let profile = tempfile::tempdir().unwrap();
         let mut caps = serde_json::Map::new();
         caps.insert(
