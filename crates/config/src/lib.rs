@@ -199,6 +199,8 @@ pub struct Config {
     pub hooks: BTreeMap<String, HookConfig>,
     /// The secret of `[server] signing_key_encryption_key_file`, read at load.
     pub signing_key_encryption: Option<Secret>,
+    /// `[server] signing_key_files`, each with its text (a private key), read at load.
+    pub signing_keys: Vec<(std::path::PathBuf, Secret)>,
     /// Things worth saying that are not errors (e.g. an `OIDC_*` variable we do not know).
     pub warnings: Vec<String>,
     engines: BTreeMap<String, Arc<Engine>>,

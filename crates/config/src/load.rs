@@ -184,7 +184,28 @@ pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Co
             Some(crate::Secret::new(text))
         }
     };
+    let signing_keys = raw
+        .server
+        .signing_key_files
+        .iter()
+        .map(|file| match std::fs::read_to_string(file) {
+            Ok(text) => Ok((file.clone(), crate::Secret::new(text))),
+            Err(e) => {
+                let mut err = located(
+                    &figment,
+                    path,
+                    "server.signing_key_files",
+                    format!("cannot read {} ({e})", file.display()),
+                );
+                err.hint = "Check the path and its permissions (the key must be readable by \
+                            ssogate only)."
+                    .to_owned();
+                Err(err)
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let config = Config {
+        signing_keys,
         signing_key_encryption,
         lifecycle,
         lifecycle_every_minutes,

@@ -49,6 +49,12 @@ pub struct ServerConfig {
     /// provider's signing keys in the directory (AES-256-GCM): a database dump then
     /// holds no usable signing key. Every instance needs the same file.
     pub signing_key_encryption_key_file: Option<std::path::PathBuf>,
+    /// PEM private keys the operator keeps (PKCS#8: RSA → RS256, P-256 → ES256,
+    /// Ed25519 → EdDSA; or PKCS#1 RSA). When set, these are the provider's signing keys
+    /// and the directory holds none: for each algorithm the first listed signs, the
+    /// others are only published (list the previous key after the new one until what
+    /// it signed has expired). Every instance needs the same files.
+    pub signing_key_files: Vec<std::path::PathBuf>,
 }
 
 /// The login button's words unless configured; shown in the page's language.
@@ -74,6 +80,7 @@ impl Default for ServerConfig {
             directory_threads: 16,
             password_threads: 1,
             signing_key_encryption_key_file: None,
+            signing_key_files: Vec::new(),
         }
     }
 }

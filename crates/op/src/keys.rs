@@ -114,6 +114,37 @@ impl SigningKey {
         Ok(Self::wrap(alg, pair))
     }
 
+    /// An operator's key file: a PEM private key, PKCS#8 (`PRIVATE KEY`: RSA of 2048
+    /// bits or more → RS256, P-256 → ES256, Ed25519 → EdDSA) or PKCS#1 (`RSA PRIVATE
+    /// KEY`). The algorithm is the key's.
+    pub fn from_pem(pem: &[u8]) -> Result<SigningKey, OpError> {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject as _;
+        let der = PrivateKeyDer::from_pem_slice(pem)
+            .map_err(|e| OpError::Key(format!("no PEM private key in it ({e})")))?;
+        match der {
+            PrivateKeyDer::Pkcs8(p) => Alg::ALL
+                .into_iter()
+                .find_map(|alg| Self::from_pkcs8_for(alg, p.secret_pkcs8_der()).ok())
+                .ok_or_else(|| {
+                    OpError::Key(
+                        "the key is not one ssogate signs with: RSA of 2048 bits or more, \
+                         EC P-256 or Ed25519"
+                            .into(),
+                    )
+                }),
+            PrivateKeyDer::Pkcs1(p) => KeyPair::from_der(p.secret_pkcs1_der())
+                .map(|k| Self::wrap(Alg::RS256, Pair::Rsa(k)))
+                .map_err(|e| OpError::Key(format!("RSA key: {e}"))),
+            PrivateKeyDer::Sec1(_) => Err(OpError::Key(
+                "an EC key in SEC1 form: convert it to PKCS#8 with \
+                 `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.p8.pem`"
+                    .into(),
+            )),
+            _ => Err(OpError::Key("an unknown kind of private key".into())),
+        }
+    }
+
     fn wrap(alg: Alg, pair: Pair) -> SigningKey {
         // RFC 7638: SHA-256 over the required members in lexicographic order.
         let canonical = match public_members(&pair) {
@@ -371,6 +402,45 @@ pub fn at_hash(access_token: &str, alg: Alg) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PEM as `openssl` writes it.
+    pub(crate) fn pem(label: &str, der: &[u8]) -> String {
+        let b64 = STANDARD_B64.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[test]
+    fn operator_key_files_are_read_with_their_algorithm() {
+        for alg in Alg::ALL {
+            let key = SigningKey::generate_for(alg).unwrap();
+            let text = pem("PRIVATE KEY", &key.to_pkcs8().unwrap());
+            let read = SigningKey::from_pem(text.as_bytes()).unwrap();
+            assert_eq!((read.alg, &read.kid), (alg, &key.kid), "{alg}");
+            let token = read.sign(&json!({"sub": "1"})).unwrap();
+            assert!(key.verify(&token).is_some(), "{alg}: signs as the same key");
+        }
+        for (text, says) in [
+            ("not a key".to_owned(), "no PEM private key"),
+            (pem("EC PRIVATE KEY", &[0x30, 0x00]), "PKCS#8"),
+            (
+                pem("PRIVATE KEY", &[0x30, 0x03, 0x02, 0x01, 0x00]),
+                "not one ssogate signs with",
+            ),
+        ] {
+            let e = SigningKey::from_pem(text.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
 
     #[test]
     fn a_key_survives_the_directory_and_signs_verifiable_rs256() {

@@ -225,9 +225,22 @@ pub fn check_client(
             "the client \"{id}\" is defined in the configuration file"
         ));
     }
-    ssogate_config::client_from_document(id, settings, confidential.then_some([0; 32]))
-        .map(drop)
-        .map_err(|e| e.to_string())
+    let client =
+        ssogate_config::client_from_document(id, settings, confidential.then_some([0; 32]))
+            .map_err(|e| e.to_string())?;
+    // With the operator's key files, only what they hold can sign.
+    if !config.signing_keys.is_empty()
+        && !config.signing_keys.iter().any(|(_, text)| {
+            ssogate_op::keys::SigningKey::from_pem(text.expose().as_bytes())
+                .is_ok_and(|k| k.alg == client.alg)
+        })
+    {
+        return Err(format!(
+            "the client signs ID tokens with {}, and none of [server] signing_key_files holds a {} key",
+            client.alg, client.alg
+        ));
+    }
+    Ok(())
 }
 
 /// Whether every provider still builds and compiles once `change` is made to what the

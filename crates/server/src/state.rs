@@ -48,6 +48,50 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Registry(#[from] registry::RegistryError),
+    #[error("[server] signing_key_files: {0}")]
+    SigningKeyFile(String),
+}
+
+/// The operator's signing keys (`[server] signing_key_files`), read and checked: every
+/// file a key ssogate signs with, and a key for RS256 (discovery always offers it) and
+/// for each algorithm a client asks for.
+fn file_keys(
+    config: &Config,
+    registry: &registry::Registry,
+) -> Result<Option<Vec<Arc<ssogate_op::keys::SigningKey>>>, AppError> {
+    use ssogate_op::keys::{Alg, SigningKey};
+    if config.signing_keys.is_empty() {
+        return Ok(None);
+    }
+    let keys = config
+        .signing_keys
+        .iter()
+        .map(|(path, text)| {
+            SigningKey::from_pem(text.expose().as_bytes())
+                .map(Arc::new)
+                .map_err(|e| AppError::SigningKeyFile(format!("{}: {e}", path.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let needed: std::collections::BTreeSet<Alg> = std::iter::once(Alg::RS256)
+        .chain(registry.clients.values().map(|c| c.alg))
+        .collect();
+    if let Some(alg) = needed.iter().find(|a| !keys.iter().any(|k| k.alg == **a)) {
+        return Err(AppError::SigningKeyFile(format!(
+            "none of the files holds a {alg} key, which {}; add one \
+             (e.g. `openssl genpkey -algorithm {}`)",
+            if *alg == Alg::RS256 {
+                "discovery always offers"
+            } else {
+                "a client signs with"
+            },
+            match alg {
+                Alg::RS256 => "RSA -pkeyopt rsa_keygen_bits:2048",
+                Alg::ES256 => "EC -pkeyopt ec_paramgen_curve:P-256",
+                Alg::EdDSA => "ED25519",
+            }
+        )));
+    }
+    Ok(Some(keys))
 }
 
 /// A provider's engine and the policy it was compiled from (configuration with the
@@ -88,6 +132,9 @@ pub struct Inner {
     /// What seals the provider's signing keys in the directory, when the operator set a
     /// key-encryption key.
     pub(crate) op_wrap: Option<ssogate_op::keys::KeyWrap>,
+    /// The operator's signing keys (`[server] signing_key_files`), in the order listed;
+    /// `None`: the keys live in the directory.
+    pub(crate) op_file_keys: Option<Vec<Arc<ssogate_op::keys::SigningKey>>>,
     /// The provider's signing key of each algorithm, once read from (or made in) the
     /// directory (the key, when it was read: it is read again after a minute, for
     /// rotations).
@@ -129,6 +176,7 @@ impl App {
         let tokens = Arc::new(TokenCache::default());
         let watcher = tokens.clone();
         directory.watch(Arc::new(move |what| watcher.invalidate(what)))?;
+        let op_file_keys = file_keys(&config, &registry)?;
         let s = &config.server;
         let app = App(Arc::new(Inner {
             cache,
@@ -153,6 +201,7 @@ impl App {
             op_salt: std::sync::OnceLock::new(),
             op_key: std::sync::RwLock::new(Default::default()),
             client_jwks: std::sync::Mutex::new(Default::default()),
+            op_file_keys,
             op_wrap: match &config.signing_key_encryption {
                 Some(secret) => Some(
                     ssogate_op::keys::KeyWrap::from_secret(secret.expose().as_bytes())

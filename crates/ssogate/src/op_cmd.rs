@@ -42,6 +42,9 @@ fn now() -> i64 {
 
 pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), Failure> {
     let OpCommand::Keys(cmd) = cmd;
+    if !config.signing_keys.is_empty() {
+        return file_keys(config, cmd);
+    }
     let (store, name) = crate::open_directory(config)?;
     let runtime = |e: ssogate_store::StoreError| Failure::Runtime(e.to_string());
     match cmd {
@@ -194,4 +197,46 @@ pub(crate) fn op(config: &ssogate_config::Config, cmd: OpCommand) -> Result<(), 
             Ok(())
         }
     }
+}
+
+/// With `[server] signing_key_files` the keys are the operator's files: listed as the
+/// server reads them (the first of each algorithm signs); rotation is the operator's.
+fn file_keys(config: &ssogate_config::Config, cmd: KeysCommand) -> Result<(), Failure> {
+    let json = match cmd {
+        KeysCommand::List { json } => json,
+        KeysCommand::Rotate { .. } => {
+            return Err(Failure::Input(
+                "the signing keys come from [server] signing_key_files, not the directory: \
+                 to rotate, list the new key's file first and keep the old one listed until \
+                 what it signed has expired (the longest ID-token or access-token lifetime), \
+                 then restart every instance"
+                    .into(),
+            ));
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::new();
+    for (path, text) in &config.signing_keys {
+        let key = ssogate_op::keys::SigningKey::from_pem(text.expose().as_bytes())
+            .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        let role = if seen.insert(key.alg) {
+            "signing"
+        } else {
+            "published"
+        };
+        rows.push((key.kid, key.alg, role, path.display().to_string()));
+    }
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(kid, alg, role, file)| {
+                serde_json::json!({"kid": kid, "alg": alg.as_str(), "role": role, "file": file})
+            })
+            .collect();
+        return json_out(&v);
+    }
+    for (kid, alg, role, file) in rows {
+        outln!("{kid}  {alg}  {role:<9}  {file}");
+    }
+    Ok(())
 }

@@ -678,6 +678,69 @@ fn op_keys_rotate_publishes_the_next_key_before_it_signs() {
     assert_eq!(of("RS256").len(), 2, "{keys}");
 }
 
+/// With `[server] signing_key_files`, `op keys list` shows the files' keys (the first
+/// of an algorithm signs) and `op keys rotate` refuses, saying how to rotate them.
+#[test]
+fn op_keys_from_files_are_listed_and_not_rotated_here() {
+    use base64::Engine as _;
+    use ssogate_op::keys::{Alg, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    let mut kids = Vec::new();
+    for name in ["new.pem", "old.pem"] {
+        let key = SigningKey::generate_for(Alg::RS256).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key.to_pkcs8().unwrap());
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"),
+        )
+        .unwrap();
+        files.push(format!("\"{}\"", path.display()));
+        kids.push(key.kid);
+    }
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:1\"\n[server]\nsigning_key_files = [{}]\n",
+            dir.path().join("d.db").display(),
+            files.join(", ")
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        ssogate()
+            .args(["--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["op", "keys", "list", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(keys[0]["kid"], kids[0].as_str());
+    assert_eq!(
+        (&keys[0]["role"], &keys[1]["role"]),
+        (
+            &serde_json::json!("signing"),
+            &serde_json::json!("published")
+        )
+    );
+    let out = run(&["op", "keys", "rotate"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signing_key_files"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `ssogate client …`: a registered client's secret is printed once and kept only as a
 /// digest; list and show never print it; rotate-secret prints a new one; a bad setting
 /// is refused with the key it names (exit 2); delete removes it.

@@ -131,7 +131,7 @@ struct LogoutAsk {
 
 fn logout_ask(
     app: &App,
-    keys: &[SigningKey],
+    keys: &[Arc<SigningKey>],
     pairs: &[(String, String)],
 ) -> Result<LogoutAsk, String> {
     let get = |k: &str| {

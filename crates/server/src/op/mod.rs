@@ -75,7 +75,15 @@ fn algs_in_use(app: &App) -> std::collections::BTreeSet<Alg> {
 /// The keys published now, and for each algorithm the one that signs (the last
 /// activated). An algorithm in use without a key gets one here: the first instance to
 /// need it makes it, and whichever insert wins is used by all.
-async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, BTreeMap<Alg, usize>), String> {
+async fn published_keys(app: &App) -> Result<(Vec<Arc<SigningKey>>, BTreeMap<Alg, usize>), String> {
+    if let Some(keys) = &app.op_file_keys {
+        // The operator's files: the first of each algorithm signs.
+        let mut signers = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            signers.entry(k.alg).or_insert(i);
+        }
+        return Ok((keys.clone(), signers));
+    }
     let now = app.now();
     let mut stored = app
         .db(move |d| d.op_keys(now))
@@ -112,7 +120,7 @@ async fn published_keys(app: &App) -> Result<(Vec<SigningKey>, BTreeMap<Alg, usi
     }
     let keys = stored
         .iter()
-        .map(|k| parse_key(app, k))
+        .map(|k| parse_key(app, k).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     let mut signers = BTreeMap::new();
     for alg in Alg::ALL {
@@ -169,13 +177,16 @@ async fn signing_key(app: &App, alg: Alg) -> Result<Arc<SigningKey>, String> {
         return Ok(k.clone());
     }
     let (keys, signers) = published_keys(app).await?;
-    let mut keys: Vec<Option<SigningKey>> = keys.into_iter().map(Some).collect();
     let key = signers
         .get(&alg)
-        .and_then(|&i| keys.get_mut(i))
-        .and_then(Option::take)
-        .map(Arc::new)
-        .ok_or_else(|| format!("no {alg} signing key"))?;
+        .and_then(|&i| keys.get(i))
+        .cloned()
+        .ok_or_else(|| match &app.op_file_keys {
+            Some(_) => {
+                format!("no {alg} signing key: add a {alg} key to [server] signing_key_files")
+            }
+            None => format!("no {alg} signing key"),
+        })?;
     if let Ok(mut guard) = app.op_key.write() {
         guard.insert(alg, (key.clone(), now));
     }
@@ -200,7 +211,9 @@ pub(crate) async fn jwks(State(app): State<App>) -> Response {
     match published_keys(&app).await {
         Ok((keys, _)) => (
             [(header::CACHE_CONTROL, "public, max-age=300")],
-            axum::Json(ssogate_op::keys::jwks(&keys.iter().collect::<Vec<_>>())),
+            axum::Json(ssogate_op::keys::jwks(
+                &keys.iter().map(AsRef::as_ref).collect::<Vec<_>>(),
+            )),
         )
             .into_response(),
         Err(e) => {

@@ -1283,6 +1283,158 @@ async fn a_code_redeemed_twice_at_once_yields_one_set_of_tokens_then_none() {
     }
 }
 
+/// PEM as `openssl` writes it.
+fn pem(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The operator's own signing keys (`[server] signing_key_files`): the first key of an
+/// algorithm signs, every listed key is published, none enters the directory; a set
+/// without the keys the clients need does not start, and says which is missing.
+#[tokio::test]
+async fn operator_key_files_sign_and_never_enter_the_directory() {
+    use ssogate_op::keys::{Alg, SigningKey};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = [
+        ("new.pem", SigningKey::generate_for(Alg::RS256).unwrap()),
+        ("old.pem", SigningKey::generate_for(Alg::RS256).unwrap()),
+        ("ed.pem", SigningKey::generate_for(Alg::EdDSA).unwrap()),
+    ];
+    let mut files = Vec::new();
+    for (name, key) in &keys {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem(&key.to_pkcs8().unwrap())).unwrap();
+        files.push(format!("\"{}\"", path.display()));
+    }
+    let op = Harness::start(Opts {
+        server: leak(format!("signing_key_files = [{}]", files.join(", "))),
+        extra: leak(format!(
+            "[clients.downstream]\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\nsecret = \"{SECRET}\"\n"
+        )),
+        ..Opts::default()
+    })
+    .await;
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let jwks: Value = serde_json::from_str(
+        &http
+            .get(op.url("/oauth2/jwks"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        published,
+        keys.iter().map(|(_, k)| k.kid.as_str()).collect::<Vec<_>>(),
+        "every listed key, in order"
+    );
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let r = b
+        .get(&format!(
+            "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            op.url("/oauth2/authorize")
+        ))
+        .await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let (s, t) = post_as(
+        &op,
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
+            ("code_verifier", VERIFIER.into()),
+        ],
+        ("downstream", SECRET),
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    let id_token = t["id_token"].as_str().unwrap();
+    assert!(
+        keys[0].1.verify(id_token).is_some(),
+        "signed with the first RS256 file"
+    );
+    let d = op.directory.clone();
+    let stored = tokio::task::spawn_blocking(move || d.op_keys(0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.is_empty(), "no key in the directory: {stored:?}");
+    // A client signing with an algorithm no file holds is not registered.
+    let d = op.directory.clone();
+    let admin = tokio::task::spawn_blocking(move || {
+        d.create_api_key("t", ssogate_store::credentials::ApiScope::Admin, 1)
+    })
+    .await
+    .unwrap()
+    .unwrap()
+    .expose()
+    .to_owned();
+    for (alg, want) in [("ES256", 422), ("EdDSA", 201)] {
+        let (s, p) = crate::support::api_call(
+            &op,
+            "POST",
+            "/api/v1/clients",
+            &admin,
+            Some(json!({"client_id": format!("app-{alg}"), "settings": {
+                "redirect_uris": ["https://app.example.org/cb"],
+                "id_token_signed_response_alg": alg}})),
+        )
+        .await;
+        assert_eq!(s, want, "{alg}: {p}");
+        if s == 422 {
+            assert!(p.to_string().contains("signing_key_files"), "{p}");
+        }
+    }
+
+    // Only an EdDSA key, while discovery promises RS256: refused at start, by name.
+    let only_ed = dir.path().join("only-ed.toml");
+    std::fs::write(
+        &only_ed,
+        format!(
+            "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:1\"\n[server]\nsigning_key_files = [{}]\n",
+            dir.path().join("x.db").display(),
+            files[2]
+        ),
+    )
+    .unwrap();
+    let config = ssogate_config::load_with_env(Some(&only_ed), &[]).unwrap();
+    let store = ssogate_store::SqliteStore::open(&dir.path().join("x.db")).unwrap();
+    let e = ssogate_server::App::new(config, Arc::new(store), Default::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("signing_key_files") && e.contains("RS256"),
+        "{e}"
+    );
+}
+
 /// Key rotation: the next key is published at once and signs only from its activation;
 /// the previous one stays published until what it signed has expired, then goes.
 #[tokio::test]
