@@ -111,6 +111,10 @@ pub fn router(app: App) -> Router {
             axum::routing::post(console::client_rotate),
         )
         .route(
+            "/admin/clients/{id}/edit",
+            get(console::client_edit_form).post(console::client_edit_save),
+        )
+        .route(
             "/admin/clients/{id}/delete",
             get(console::client_delete_confirm).post(console::client_delete),
         )

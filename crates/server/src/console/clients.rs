@@ -2,8 +2,9 @@
 //! allowed, and what it would receive for an account — the claims its scopes release,
 //! with its `sub` (pairwise or not), and whether its access policy admits the person at
 //! all. Applications of the configuration file are read-only here; others are
-//! registered here (the secret shown once, on the answer to the form), given a new
-//! secret, or removed after a confirmation.
+//! registered here (the secret shown once, on the answer to the form), edited (every
+//! key, as the TOML of `[clients.<id>]`), given a new secret, or removed after a
+//! confirmation.
 
 use super::{admin_failure, back_with, confirm, run, with_cookie};
 use crate::auth::csrf_token;
@@ -384,4 +385,114 @@ pub(crate) async fn preview(
         ..Said::default()
     };
     page(&app, &req, admin.actor, chosen, said).await
+}
+
+#[derive(Template)]
+#[template(path = "console_client_edit.html")]
+struct EditPage<'a> {
+    t: &'a crate::i18n::Texts,
+    id: String,
+    text: String,
+    rows: usize,
+    csrf: String,
+    error: Option<String>,
+}
+
+fn edit_page(app: &App, req: &Req, id: String, text: String, error: Option<String>) -> Response {
+    let (csrf, cookie) = csrf_token(app, &req.headers);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let rows = text.lines().count().clamp(8, 40) + 2;
+    with_cookie(
+        pages::render(
+            status,
+            &EditPage {
+                t: req.t,
+                id,
+                text,
+                rows,
+                csrf,
+                error,
+            },
+        ),
+        cookie,
+    )
+}
+
+/// A registered application's settings as the TOML of `[clients.<id>]`.
+pub(crate) async fn edit_form(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(id): Path<String>,
+) -> Response {
+    let i = id.clone();
+    match run(&app, admin.actor, move |a| a.client(&i)).await {
+        Ok(c) => {
+            match toml::Value::try_from(&c.settings).and_then(|v| toml::to_string_pretty(&v)) {
+                Ok(text) => edit_page(&app, &req, id, text, None),
+                Err(e) => admin_failure(
+                    &req,
+                    &ssogate_admin::AdminError::Store(ssogate_store::StoreError::Corrupt(format!(
+                        "the settings of “{id}” cannot be shown as TOML ({e}); change them with the API or `ssogate client update`"
+                    ))),
+                ),
+            }
+        }
+        Err(e) => admin_failure(&req, &e),
+    }
+}
+
+/// Saves the settings whole: what the text leaves out is removed. Refused (the text
+/// kept, the reason shown) when it is not TOML or the checks of the configuration file
+/// refuse it.
+pub(crate) async fn edit_save(
+    State(app): State<App>,
+    req: Req,
+    admin: AdminSession,
+    Path(id): Path<String>,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Response {
+    let text = pairs
+        .iter()
+        .find(|(k, _)| k == "settings")
+        .map_or(String::new(), |(_, v)| v.replace("\r\n", "\n"));
+    let parsed = toml::from_str::<toml::Table>(&text)
+        .map_err(|e| format!("The settings are not TOML: {}", e.message()))
+        .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()));
+    let new = match parsed {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) => {
+            return edit_page(
+                &app,
+                &req,
+                id,
+                text,
+                Some("The settings must be a table.".into()),
+            );
+        }
+        Err(e) => return edit_page(&app, &req, id, text, Some(e)),
+    };
+    let (a, i) = (app.clone(), id.clone());
+    let saved = run(&app, admin.actor, move |adm| {
+        a.change_client(adm, |adm, check| {
+            // Whole replacement: every key the text no longer has is removed.
+            let mut changes = new;
+            if let serde_json::Value::Object(old) = adm.client(&i)?.settings {
+                for k in old.keys() {
+                    changes.entry(k.clone()).or_insert(serde_json::Value::Null);
+                }
+            }
+            adm.update_client(&i, changes, check)
+        })
+    })
+    .await;
+    match saved {
+        Ok(_) => back_with("/admin/clients", &format!("Application “{id}” saved.")),
+        Err(e) if e.is_input() => edit_page(&app, &req, id, text, Some(e.to_string())),
+        Err(e) => admin_failure(&req, &e),
+    }
 }

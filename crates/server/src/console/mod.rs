@@ -21,7 +21,8 @@ mod webhooks;
 pub(crate) use audit::{audit, audit_csv, audit_event};
 pub(crate) use clients::{
     add as client_add, clients, delete as client_delete, delete_confirm as client_delete_confirm,
-    preview as client_preview, rotate as client_rotate,
+    edit_form as client_edit_form, edit_save as client_edit_save, preview as client_preview,
+    rotate as client_rotate,
 };
 pub(crate) use dashboard::dashboard;
 pub(crate) use effective::effective;

@@ -74,6 +74,16 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
         .unwrap()
         .unwrap();
         d.set_webhook_secret("hr", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        // A registered application, for its settings page.
+        d.add_op_client(
+            "wiki",
+            &serde_json::json!({"name": "Wiki", "redirect_uris": ["https://wiki.example.org/cb"],
+                "access": {"groups": ["staff"]}}),
+            Some(&ssogate_store::sessions::digest("a-secret-of-the-wiki-0123456789")),
+            1,
+        )
+        .unwrap()
+        .unwrap();
         let now = ssogate_store::RequestContext::now().now;
         // One delivery given up (its replay button shows), one pending; an API key.
         let failed = d.ping_webhook("hr", now).unwrap().unwrap();
@@ -160,6 +170,7 @@ async fn every_page_has_no_axe_violations_at_desktop_and_phone_width() {
         ("console-api-keys", "/admin/api-keys".to_owned()),
         ("console-webhooks", "/admin/webhooks".to_owned()),
         ("console-clients", "/admin/clients".to_owned()),
+        ("console-client-edit", "/admin/clients/wiki/edit".to_owned()),
         ("console-webhook", "/admin/webhooks/hr".to_owned()),
         (
             "console-webhook-delete",

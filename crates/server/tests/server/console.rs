@@ -1569,6 +1569,65 @@ async fn applications_are_registered_given_new_secrets_and_removed_in_the_consol
     let fresh = secret_of(&r.body);
     assert_ne!(fresh, secret);
 
+    // Every key is edited as the TOML of [clients.wiki]; what the text leaves out goes.
+    let form = admin.get(&h.url("/admin/clients/wiki/edit")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("redirect_uris = ["), "{}", form.body);
+    assert!(
+        form.body.contains("name = &#34;The wiki&#34;"),
+        "{}",
+        form.body
+    );
+    let edit = |text: &'static str| {
+        let csrf = csrf.clone();
+        let admin = &admin;
+        let url = h.url("/admin/clients/wiki/edit");
+        async move {
+            admin
+                .post(&url, &[("csrf", csrf.as_str()), ("settings", text)])
+                .await
+        }
+    };
+    let refused =
+        edit("redirect_uris = [\"https://wiki.example.org/cb\"]\ncolour = \"red\"\n").await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("colour"),
+        "the key is named: {}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("wiki.example.org/cb"),
+        "what was typed stays"
+    );
+    let not_toml = edit("redirect_uris = [").await;
+    assert_eq!(not_toml.status, 422, "{}", not_toml.body);
+    assert!(not_toml.body.contains("not TOML"), "{}", not_toml.body);
+    let saved = edit(
+        "redirect_uris = [\"https://wiki.example.org/cb\"]\r\nscopes = [\"openid\", \"groups\"]\r\n\
+         claim_names = { groups = \"roles\" }\r\n\
+         id_token_signed_response_alg = \"ES256\"\r\n\
+         [access]\r\ngroups = [\"staff\"]\r\n",
+    )
+    .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let d = h.directory.clone();
+    let spec = tokio::task::spawn_blocking(move || d.op_client("wiki").unwrap().unwrap().spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        spec,
+        serde_json::json!({"redirect_uris": ["https://wiki.example.org/cb"],
+            "scopes": ["openid", "groups"], "claim_names": {"groups": "roles"},
+            "id_token_signed_response_alg": "ES256", "access": {"groups": ["staff"]}}),
+        "saved whole: the name is gone"
+    );
+    let list = admin.get(&h.url("/admin/clients")).await;
+    assert!(list.body.contains("groups: staff"), "{}", list.body);
+    // A confidential application does not become public here.
+    let public = edit("redirect_uris = [\"https://wiki.example.org/cb\"]\npublic = true\n").await;
+    assert_eq!(public.status, 422, "{}", public.body);
+
     let ask = admin.get(&h.url("/admin/clients/wiki/delete")).await;
     assert_eq!(ask.status, 200);
     assert!(
@@ -1591,6 +1650,7 @@ async fn applications_are_registered_given_new_secrets_and_removed_in_the_consol
     for e in [
         "admin.client.created",
         "admin.client.secret_rotated",
+        "admin.client.updated",
         "admin.client.deleted",
     ] {
         assert!(
