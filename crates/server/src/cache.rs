@@ -22,6 +22,8 @@ pub(crate) trait Cached: Send + Sync {
     fn deadline(&self) -> i64;
     /// Whether `what`, beyond a session, an account or everything, empties this cache.
     fn flushed_by(what: &Invalidation) -> bool;
+    /// How many the cache keeps at most (then the soonest to expire make room).
+    const MAX: usize = MAX_ENTRIES;
 }
 
 pub(crate) type SessionCache = Cache<CachedSession>;
@@ -31,6 +33,8 @@ pub(crate) type TokenCache = Cache<CachedToken>;
 /// idle deadline); in between, the cache answers alone.
 pub(crate) const TOUCH_EVERY: i64 = 60;
 const MAX_ENTRIES: usize = 200_000;
+/// Access tokens live minutes, not days, and each holds its account: fewer are kept.
+const MAX_TOKENS: usize = 50_000;
 
 pub(crate) struct CachedSession {
     pub user_id: UserId,
@@ -80,6 +84,8 @@ pub(crate) struct CachedToken {
 }
 
 impl Cached for CachedToken {
+    const MAX: usize = MAX_TOKENS;
+
     fn user_id(&self) -> UserId {
         self.user_id
     }
@@ -129,7 +135,7 @@ impl<E: Cached> Maps<E> {
     /// Amortised O(log n) per insert: each queued item is popped at most once more
     /// than it was pushed.
     fn make_room(&mut self, now: i64) {
-        while self.by_hash.len() >= MAX_ENTRIES {
+        while self.by_hash.len() >= E::MAX {
             let Some((queued, hash)) = self.by_deadline.pop_first() else {
                 return;
             };
@@ -287,6 +293,20 @@ mod tests {
         t.invalidate(&Invalidation::Providers);
         assert!(s.get("s").is_some(), "sessions outlive a client change");
         assert!(t.get("t2").is_none(), "tokens do not");
+    }
+
+    /// Each cached token holds its account: the token cache is bounded lower.
+    #[test]
+    fn the_token_cache_keeps_at_most_its_own_bound() {
+        let t = TokenCache::default();
+        for i in 0..=MAX_TOKENS {
+            t.insert(format!("t{i}"), token(UserId(1)), t.generation(), 0);
+        }
+        assert_eq!(t.len(), MAX_TOKENS);
+        assert!(
+            t.get(&format!("t{MAX_TOKENS}")).is_some(),
+            "the newest is kept"
+        );
     }
 
     #[test]
