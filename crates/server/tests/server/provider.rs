@@ -1241,6 +1241,62 @@ async fn userinfo_stops_answering_when_the_account_is_disabled() {
     assert_eq!(last.0, 401, "{}", last.1);
 }
 
+/// A client taken out of the configuration file: at the next start the access tokens it
+/// was given are refused by userinfo (what it was promised could not be honoured).
+#[tokio::test]
+async fn a_token_of_a_client_no_longer_configured_is_refused() {
+    let clients = "[clients.downstream]\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n\
+                   secret = \"{SECRET}\"\n";
+    let keep = "[clients.other]\nredirect_uris = [\"http://127.0.0.1:9/other\"]\n\
+                secret = \"{SECRET}\"\n";
+    let op = Harness::start(Opts {
+        extra: leak(format!("{clients}{keep}").replace("{SECRET}", SECRET)),
+        ..Opts::default()
+    })
+    .await;
+    let b = Browser::new();
+    assert_eq!(b.login(&op, "alice").await.status, 303);
+    let r = b
+        .get(&format!(
+            "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            op.url("/oauth2/authorize")
+        ))
+        .await;
+    let code = Url::parse(&r.location().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let (s, t) = post_as(
+        &op,
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
+            ("code_verifier", VERIFIER.into()),
+        ],
+        ("downstream", SECRET),
+    )
+    .await;
+    assert_eq!(s, 200, "{t}");
+    let at = t["access_token"].as_str().unwrap().to_owned();
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    let userinfo = |base: String| {
+        let req = http.get(format!("{base}/oauth2/userinfo")).bearer_auth(&at);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(userinfo(op.base.clone()).await, 200);
+    let text = std::fs::read_to_string(op.config_path()).unwrap();
+    let without = text.replace(&clients.replace("{SECRET}", SECRET), "");
+    assert_ne!(text, without, "the client's table is taken out");
+    let edited = op.config_path().with_file_name("edited.toml");
+    std::fs::write(&edited, without).unwrap();
+    let (next, _stop) = op.instance_from(&edited).await;
+    assert_eq!(userinfo(next).await, 401);
+}
+
 /// One code sent twice at once (both requests may pass the first read of the code):
 /// never two sets of tokens, and whatever the first got is revoked by the second.
 #[tokio::test]

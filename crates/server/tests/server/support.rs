@@ -211,6 +211,15 @@ groups.enabled = true
         (base, stop)
     }
 
+    /// Another instance on the same database with the configuration at `path` (the
+    /// next start after an operator edited the file); its base URL and what stops it.
+    pub async fn instance_from(&self, path: &std::path::Path) -> (String, oneshot::Sender<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (_, stop) = instance(path, listener, None);
+        (base, stop)
+    }
+
     /// Disables an account, off the test's async thread (the PostgreSQL client blocks).
     pub async fn disable(&self, subject: &str) {
         let (d, subject) = (self.directory.clone(), subject.to_owned());
