@@ -204,6 +204,31 @@ async fn client_code(
         .unwrap()
 }
 
+/// A code redeemed at the token endpoint by the client `downstream` (PKCE verifier of
+/// RFC 7636 appendix B): the status and the answer.
+async fn redeem_downstream(op: &Harness, code: String, redirect: &str) -> (u16, Value) {
+    post_as(
+        op,
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", redirect.into()),
+            ("code_verifier", VERIFIER.into()),
+        ],
+        ("downstream", SECRET),
+    )
+    .await
+}
+
+/// The person signed in at `b` signs in to the client `downstream` whose redirect URI is
+/// `http://127.0.0.1:9/cb`: the token endpoint's status and answer.
+async fn loopback_tokens(b: &Browser, op: &Harness) -> (u16, Value) {
+    let redirect = "http://127.0.0.1:9/cb";
+    let code = client_code(b, op, "downstream", redirect, "scope=openid").await;
+    redeem_downstream(op, code, redirect).await
+}
+
 /// A form posted to one of ssogate's provider endpoints as client `who` (basic auth):
 /// the status and the JSON answer.
 async fn post_as(
@@ -1203,18 +1228,7 @@ async fn userinfo_stops_answering_when_the_account_is_disabled() {
     assert_eq!(b.login(&op, "alice").await.status, 303);
     let redirect = format!("{}/auth/sso/callback", app.base);
     let code = downstream_code(&b, &op, &redirect, "scope=openid%20profile").await;
-    let (_, t) = post_as(
-        &op,
-        "/oauth2/token",
-        vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code),
-            ("redirect_uri", redirect.clone()),
-            ("code_verifier", VERIFIER.into()),
-        ],
-        ("downstream", SECRET),
-    )
-    .await;
+    let (_, t) = redeem_downstream(&op, code, &redirect).await;
     let at = t["access_token"].as_str().unwrap().to_owned();
     let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
     let userinfo = || {
@@ -1256,30 +1270,7 @@ async fn a_token_of_a_client_no_longer_configured_is_refused() {
     .await;
     let b = Browser::new();
     assert_eq!(b.login(&op, "alice").await.status, 303);
-    let r = b
-        .get(&format!(
-            "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-            op.url("/oauth2/authorize")
-        ))
-        .await;
-    let code = Url::parse(&r.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let (s, t) = post_as(
-        &op,
-        "/oauth2/token",
-        vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code),
-            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
-            ("code_verifier", VERIFIER.into()),
-        ],
-        ("downstream", SECRET),
-    )
-    .await;
+    let (s, t) = loopback_tokens(&b, &op).await;
     assert_eq!(s, 200, "{t}");
     let at = t["access_token"].as_str().unwrap().to_owned();
     let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
@@ -1405,30 +1396,7 @@ async fn operator_key_files_sign_and_never_enter_the_directory() {
     );
     let b = Browser::new();
     assert_eq!(b.login(&op, "alice").await.status, 303);
-    let r = b
-        .get(&format!(
-            "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-            op.url("/oauth2/authorize")
-        ))
-        .await;
-    let code = Url::parse(&r.location().unwrap())
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let (s, t) = post_as(
-        &op,
-        "/oauth2/token",
-        vec![
-            ("grant_type", "authorization_code".into()),
-            ("code", code),
-            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
-            ("code_verifier", VERIFIER.into()),
-        ],
-        ("downstream", SECRET),
-    )
-    .await;
+    let (s, t) = loopback_tokens(&b, &op).await;
     assert_eq!(s, 200, "{t}");
     let id_token = t["id_token"].as_str().unwrap();
     assert!(
@@ -2074,18 +2042,7 @@ async fn clients_choose_es256_or_eddsa_and_jwt_access_tokens() {
 
         let redirect = format!("{}/auth/sso/callback", app.base);
         let code = downstream_code(&b, &op, &redirect, "scope=openid%20groups").await;
-        let (s, t) = post_as(
-            &op,
-            "/oauth2/token",
-            vec![
-                ("grant_type", "authorization_code".to_owned()),
-                ("code", code),
-                ("redirect_uri", redirect.clone()),
-                ("code_verifier", VERIFIER.to_owned()),
-            ],
-            ("downstream", SECRET),
-        )
-        .await;
+        let (s, t) = redeem_downstream(&op, code, &redirect).await;
         assert_eq!(s, 200, "{t}");
         let id = Jws::parse(t["id_token"].as_str().unwrap()).unwrap();
         assert_eq!(id.verify(&keys, &[algorithm], None).unwrap(), algorithm);
