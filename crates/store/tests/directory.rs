@@ -2237,7 +2237,7 @@ fn webhook_events_are_written_with_the_change_claimed_once_and_logged(f: Fixture
 }
 
 fn back_channel_logouts_are_claimed_once_by_racing_instances(f: Fixture) {
-    use ssogate_store::directory::op::TokenGrant;
+    use ssogate_store::directory::op::{IssuedTokens, NewAccess, TokenGrant};
     let s = f.store.clone();
     let e = engine(policy());
     let id = login(&*s, &e, json!({"sub": "ada", "preferred_username": "ada"}))
@@ -2250,14 +2250,18 @@ fn back_channel_logouts_are_claimed_once_by_racing_instances(f: Fixture) {
             user_id: id,
             scope: "openid".into(),
         };
-        s.op_put_token(
-            &format!("t{n}"),
-            &format!("c{n}"),
-            &grant,
-            Some(&format!("sid{n}")),
-            1,
-            10_000,
-        )
+        s.op_issue(IssuedTokens {
+            access: NewAccess {
+                token_hash: format!("t{n}"),
+                family: format!("c{n}"),
+                grant,
+                sid: Some(format!("sid{n}")),
+                now: 1,
+                expires_at: 10_000,
+            },
+            refresh: None,
+            event: None,
+        })
         .unwrap();
     }
     s.set_user_status(id, UserStatus::Disabled, 2).unwrap();

@@ -217,17 +217,6 @@ pub trait ProviderStore {
     fn op_put_code(&self, code: NewCode) -> Result<(), StoreError>;
     /// Redeems a code once.
     fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError>;
-    /// Keeps an access token, and that the session `sid` signed in to its client.
-    fn op_put_token(
-        &self,
-        token_hash: &str,
-        code_hash: &str,
-        grant: &TokenGrant,
-        sid: Option<&str>,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError>;
-    fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError>;
     /// What one token response issues — the access token, its refresh token, the audit
     /// event — in one transaction (one trip to the writer per response).
     fn op_issue(&self, issued: IssuedTokens) -> Result<(), StoreError>;
@@ -420,25 +409,6 @@ impl<B: Backend> ProviderStore for B {
         let code_hash = code_hash.to_owned();
         self.write_tx(move |db, changed| redeem(db, &code_hash, now, changed))
     }
-    fn op_put_token(
-        &self,
-        token_hash: &str,
-        code_hash: &str,
-        grant: &TokenGrant,
-        sid: Option<&str>,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        let access = NewAccess {
-            token_hash: token_hash.to_owned(),
-            family: code_hash.to_owned(),
-            grant: grant.clone(),
-            sid: sid.map(str::to_owned),
-            now,
-            expires_at,
-        };
-        self.write_tx(move |db, _| put_token(db, &access))
-    }
     fn op_issue(&self, issued: IssuedTokens) -> Result<(), StoreError> {
         self.write_tx(move |db, _| put_issued(db, &issued))
     }
@@ -558,9 +528,6 @@ impl<B: Backend> ProviderStore for B {
                 None => Ok(0),
             }
         })
-    }
-    fn op_put_refresh(&self, r: NewRefresh) -> Result<(), StoreError> {
-        self.write(move |db, _| put_refresh(db, &r))
     }
     fn op_use_refresh(
         &self,
