@@ -91,12 +91,9 @@ async fn ask(app: &App, hook: &HookConfig, body: &serde_json::Value) -> HookVerd
             fail_open: hook.on_failure == OnFailure::Ignore,
         }
     };
-    let client = match app.hooks_http.get() {
-        Some(c) => c.clone(),
-        None => match ssogate_oidc::http::client("hooks", &Default::default()) {
-            Ok(c) => app.hooks_http.get_or_init(|| c).clone(),
-            Err(e) => return failed(format!("no HTTP client: {e}")),
-        },
+    let client = match app.outbound_http() {
+        Ok(c) => c,
+        Err(e) => return failed(e),
     };
     let body = match serde_json::to_vec(body) {
         Ok(b) => b,

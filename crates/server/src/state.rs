@@ -122,8 +122,9 @@ pub struct Inner {
     /// Where local passwords are verified (low-priority threads).
     pub(crate) hashing: crate::hashing::Hashing,
     pub(crate) reloads_done: std::sync::atomic::AtomicU64,
-    /// The HTTP client provisioning hooks are called with, made at the first call.
-    pub(crate) hooks_http: std::sync::OnceLock<reqwest::Client>,
+    /// The one HTTP client for calls out — provisioning hooks, webhooks, back-channel
+    /// logouts, clients' published keys — made at the first ([`App::outbound_http`]).
+    outbound_http: std::sync::OnceLock<reqwest::Client>,
     /// The salt of pairwise subjects, once read from (or made in) the directory.
     pub(crate) op_salt: std::sync::OnceLock<Vec<u8>>,
     /// Public keys `private_key_jwt` clients publish at their `jwks_uri`: (JWKS, when
@@ -197,7 +198,7 @@ impl App {
                 )))
             })?,
             reloads_done: std::sync::atomic::AtomicU64::new(0),
-            hooks_http: std::sync::OnceLock::new(),
+            outbound_http: std::sync::OnceLock::new(),
             op_salt: std::sync::OnceLock::new(),
             op_key: std::sync::RwLock::new(Default::default()),
             client_jwks: std::sync::Mutex::new(Default::default()),
@@ -376,6 +377,16 @@ impl App {
     pub(crate) fn reload_now(&self) -> Result<(), ssogate_admin::AdminError> {
         self.reload()
             .map_err(|e| ssogate_admin::AdminError::Store(StoreError::Corrupt(e.to_string())))
+    }
+
+    /// The HTTP client for calls out of ssogate (made once, shared).
+    pub(crate) fn outbound_http(&self) -> Result<reqwest::Client, String> {
+        if let Some(c) = self.outbound_http.get() {
+            return Ok(c.clone());
+        }
+        let c = ssogate_oidc::http::client("outbound", &Default::default())
+            .map_err(|e| format!("no HTTP client: {e}"))?;
+        Ok(self.outbound_http.get_or_init(|| c).clone())
     }
 
     pub(crate) fn now(&self) -> i64 {

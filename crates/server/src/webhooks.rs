@@ -87,12 +87,9 @@ async fn send(app: &App, d: &DueDelivery) -> Attempt {
             last,
         }
     };
-    let client = match app.hooks_http.get() {
-        Some(c) => c.clone(),
-        None => match ssogate_oidc::http::client("webhooks", &Default::default()) {
-            Ok(c) => app.hooks_http.get_or_init(|| c).clone(),
-            Err(e) => return failed(None, format!("no HTTP client: {e}")),
-        },
+    let client = match app.outbound_http() {
+        Ok(c) => c,
+        Err(e) => return failed(None, e),
     };
     let timestamp = app.now().to_string();
     let signature = crate::hooks::sign(&d.secret, &d.msg_id, &timestamp, d.payload.as_bytes());

@@ -93,14 +93,7 @@ async fn send_logout(
     let token = key
         .sign_typed(&claims, "logout+jwt")
         .map_err(|e| e.to_string())?;
-    let client = match app.hooks_http.get() {
-        Some(c) => c.clone(),
-        None => {
-            let c = ssogate_oidc::http::client("backchannel", &Default::default())
-                .map_err(|e| e.to_string())?;
-            app.hooks_http.get_or_init(|| c).clone()
-        }
-    };
+    let client = app.outbound_http()?;
     let body = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("logout_token", &token)
         .finish();

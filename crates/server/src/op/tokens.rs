@@ -186,13 +186,10 @@ async fn client_keys(
         }
     }
     let uri = client.jwks_uri.as_deref()?;
-    let http = match app.hooks_http.get() {
-        Some(c) => c.clone(),
-        None => {
-            let c = ssogate_oidc::http::client("client-jwks", &Default::default()).ok()?;
-            app.hooks_http.get_or_init(|| c).clone()
-        }
-    };
+    let http = app
+        .outbound_http()
+        .map_err(|e| tracing::warn!(client = %client.id, error = %e, "the client's keys cannot be fetched"))
+        .ok()?;
     let fetched = async {
         let r = http.get(uri).send().await.map_err(|e| e.to_string())?;
         if !r.status().is_success() {
