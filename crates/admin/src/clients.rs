@@ -155,8 +155,29 @@ impl Admin {
                 settings.insert(k, v);
             }
         }
+        self.save_client(id, settings, saved.secret_sha256.is_some(), check)
+    }
+
+    /// Replaces a client's settings whole (what `settings` leaves out is removed), with
+    /// the checks of [`Admin::update_client`].
+    pub fn replace_client(
+        &self,
+        id: &str,
+        settings: Map<String, Value>,
+        check: ClientCheck<'_>,
+    ) -> Result<ClientInfo, AdminError> {
+        let saved = self.client_named(id)?;
+        self.save_client(id, settings, saved.secret_sha256.is_some(), check)
+    }
+
+    fn save_client(
+        &self,
+        id: &str,
+        settings: Map<String, Value>,
+        confidential: bool,
+        check: ClientCheck<'_>,
+    ) -> Result<ClientInfo, AdminError> {
         let settings = Value::Object(settings);
-        let confidential = saved.secret_sha256.is_some();
         if needs_secret(&settings) != confidential {
             return Err(AdminError::Invalid {
                 field: "public",

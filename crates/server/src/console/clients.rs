@@ -478,16 +478,7 @@ pub(crate) async fn edit_save(
     };
     let (a, i) = (app.clone(), id.clone());
     let saved = run(&app, admin.actor, move |adm| {
-        a.change_client(adm, |adm, check| {
-            // Whole replacement: every key the text no longer has is removed.
-            let mut changes = new;
-            if let serde_json::Value::Object(old) = adm.client(&i)?.settings {
-                for k in old.keys() {
-                    changes.entry(k.clone()).or_insert(serde_json::Value::Null);
-                }
-            }
-            adm.update_client(&i, changes, check)
-        })
+        a.change_client(adm, |adm, check| adm.replace_client(&i, new, check))
     })
     .await;
     match saved {
