@@ -1128,14 +1128,7 @@ async fn providers_settings_and_the_catalogue_reach_every_instance_on_postgres()
     })
     .await;
     let (other, _stop) = h.second_instance().await;
-    // The PostgreSQL client blocks: off the test's async thread.
-    let d = h.directory.clone();
-    let key = tokio::task::spawn_blocking(move || d.create_api_key("admin", ApiScope::Admin, 1))
-        .await
-        .unwrap()
-        .unwrap()
-        .expose()
-        .to_owned();
+    let key = h.api_key(ApiScope::Admin).await;
     let admin = Some(key.as_str());
     let added = ssogate_testkit::FakeProvider::start().await;
     let (s, _, r) = call(

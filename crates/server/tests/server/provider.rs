@@ -1410,15 +1410,9 @@ async fn operator_key_files_sign_and_never_enter_the_directory() {
         .unwrap();
     assert!(stored.is_empty(), "no key in the directory: {stored:?}");
     // A client signing with an algorithm no file holds is not registered.
-    let d = op.directory.clone();
-    let admin = tokio::task::spawn_blocking(move || {
-        d.create_api_key("t", ssogate_store::credentials::ApiScope::Admin, 1)
-    })
-    .await
-    .unwrap()
-    .unwrap()
-    .expose()
-    .to_owned();
+    let admin = op
+        .api_key(ssogate_store::credentials::ApiScope::Admin)
+        .await;
     for (alg, want) in [("ES256", 422), ("EdDSA", 201)] {
         let (s, p) = crate::support::api_call(
             &op,
@@ -1728,15 +1722,9 @@ async fn a_client_receives_only_the_groups_its_filter_lets_through() {
 #[tokio::test]
 async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
     let (op, app, _) = chain().await;
-    let d = op.directory.clone();
-    let key = tokio::task::spawn_blocking(move || {
-        d.create_api_key("t", ssogate_store::credentials::ApiScope::Admin, 1)
-    })
-    .await
-    .unwrap()
-    .unwrap()
-    .expose()
-    .to_owned();
+    let key = op
+        .api_key(ssogate_store::credentials::ApiScope::Admin)
+        .await;
     let redirect = format!("{}/wiki/callback", app.base);
     let (s, made) = crate::support::api_call(
         &op,

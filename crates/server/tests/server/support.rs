@@ -220,6 +220,18 @@ groups.enabled = true
         (base, stop)
     }
 
+    /// A new API key of `scope` (made off the test's async thread: the PostgreSQL client
+    /// blocks).
+    pub async fn api_key(&self, scope: ssogate_store::credentials::ApiScope) -> String {
+        let d = self.directory.clone();
+        tokio::task::spawn_blocking(move || d.create_api_key("test", scope, 1))
+            .await
+            .unwrap()
+            .unwrap()
+            .expose()
+            .to_owned()
+    }
+
     /// Disables an account, off the test's async thread (the PostgreSQL client blocks).
     pub async fn disable(&self, subject: &str) {
         let (d, subject) = (self.directory.clone(), subject.to_owned());
