@@ -286,6 +286,19 @@ impl App {
         self.registry().providers.get(slug).cloned()
     }
 
+    /// Where a provider sends the browser back after signing it out (its callback
+    /// style's post-logout path).
+    pub(crate) fn post_logout_url(&self, entry: &ProviderEntry) -> String {
+        format!(
+            "{}{}",
+            self.config.base_url,
+            entry
+                .config
+                .callback
+                .post_logout_path(self.config.server.auto_initiate)
+        )
+    }
+
     /// A client of ssogate's provider in force now (the file's or the directory's).
     pub(crate) fn client(&self, id: &str) -> Option<Arc<ssogate_op::Client>> {
         self.registry().clients.get(id).cloned()

@@ -40,14 +40,7 @@ pub(crate) async fn logout(
         if app.config.server.rp_logout
             && let Some(entry) = session.provider.as_deref().and_then(|p| app.provider(p))
         {
-            let back = format!(
-                "{}{}",
-                app.config.base_url,
-                entry
-                    .config
-                    .callback
-                    .post_logout_path(app.config.server.auto_initiate)
-            );
+            let back = app.post_logout_url(&entry);
             // The ID token tells the provider which of its sessions to end, so it need
             // not ask (RP-Initiated Logout 1.0, 2: RECOMMENDED).
             // A fresh random `state`: some providers (Glewlwyd) strand the person on

@@ -344,14 +344,7 @@ async fn upstream_logout(
 ) -> Option<(String, HeaderValue)> {
     let entry = provider.and_then(|p| app.provider(p))?;
     let state = ssogate_op::random_token(24).ok()?;
-    let here = format!(
-        "{}{}",
-        app.config.base_url,
-        entry
-            .config
-            .callback
-            .post_logout_path(app.config.server.auto_initiate)
-    );
+    let here = app.post_logout_url(&entry);
     let url = match entry
         .rp
         .end_session_url(id_token, Some(&here), Some(&state))
