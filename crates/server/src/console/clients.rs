@@ -460,21 +460,12 @@ pub(crate) async fn edit_save(
         .iter()
         .find(|(k, _)| k == "settings")
         .map_or(String::new(), |(_, v)| v.replace("\r\n", "\n"));
-    let parsed = toml::from_str::<toml::Table>(&text)
-        .map_err(|e| format!("The settings are not TOML: {}", e.message()))
-        .and_then(|t| serde_json::to_value(t).map_err(|e| e.to_string()));
-    let new = match parsed {
-        Ok(serde_json::Value::Object(m)) => m,
-        Ok(_) => {
-            return edit_page(
-                &app,
-                &req,
-                id,
-                text,
-                Some("The settings must be a table.".into()),
-            );
+    let new = match toml::from_str::<serde_json::Map<String, serde_json::Value>>(&text) {
+        Ok(m) => m,
+        Err(e) => {
+            let e = format!("The settings are not TOML: {}", e.message());
+            return edit_page(&app, &req, id, text, Some(e));
         }
-        Err(e) => return edit_page(&app, &req, id, text, Some(e)),
     };
     let (a, i) = (app.clone(), id.clone());
     let saved = run(&app, admin.actor, move |adm| {
