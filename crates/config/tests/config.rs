@@ -748,3 +748,41 @@ fn the_signing_key_encryption_key_is_read_at_load_and_must_be_long_enough() {
         Ok(())
     });
 }
+
+/// `[server] signing_key_files` are read at load, in order; one that cannot be read is
+/// refused by key and path.
+#[test]
+fn signing_key_files_are_read_at_load() {
+    Jail::expect_with(|jail| {
+        jail.create_file("a.pem", "first\n")?;
+        jail.create_file("b.pem", "second\n")?;
+        let c = load_text(
+            jail,
+            &format!("[server]\nsigning_key_files = [\"a.pem\", \"b.pem\"]\n{MINIMAL}"),
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+        let read: Vec<(String, &str)> = c
+            .signing_keys
+            .iter()
+            .map(|(p, t)| (p.display().to_string(), t.expose()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("a.pem".to_owned(), "first\n"),
+                ("b.pem".to_owned(), "second\n")
+            ]
+        );
+        let e = load_text(
+            jail,
+            &format!("[server]\nsigning_key_files = [\"a.pem\", \"gone.pem\"]\n{MINIMAL}"),
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e.key, "server.signing_key_files", "{e}");
+        assert!(e.to_string().contains("cannot read gone.pem"), "{e}");
+        Ok(())
+    });
+}

@@ -1430,25 +1430,35 @@ async fn operator_key_files_sign_and_never_enter_the_directory() {
         }
     }
 
-    // Only an EdDSA key, while discovery promises RS256: refused at start, by name.
-    let only_ed = dir.path().join("only-ed.toml");
-    std::fs::write(
-        &only_ed,
-        format!(
-            "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:1\"\n[server]\nsigning_key_files = [{}]\n",
-            dir.path().join("x.db").display(),
-            files[2]
-        ),
-    )
-    .unwrap();
-    let config = ssogate_config::load_with_env(Some(&only_ed), &[]).unwrap();
-    let store = ssogate_store::SqliteStore::open(&dir.path().join("x.db")).unwrap();
-    let e = ssogate_server::App::new(config, Arc::new(store), Default::default())
-        .err()
-        .unwrap()
-        .to_string();
+    // Refused at start, by name: only an EdDSA key while discovery promises RS256; a
+    // file that holds no key (named by its path).
+    let not_a_key = dir.path().join("not-a-key.pem");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    let start = |files: String| {
+        let path = dir.path().join("start.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "database_url = \"sqlite://{}\"\nbase_url = \"http://127.0.0.1:1\"\n[server]\nsigning_key_files = [{files}]\n",
+                dir.path().join("x.db").display(),
+            ),
+        )
+        .unwrap();
+        let config = ssogate_config::load_with_env(Some(&path), &[]).unwrap();
+        let store = ssogate_store::SqliteStore::open(&dir.path().join("x.db")).unwrap();
+        ssogate_server::App::new(config, Arc::new(store), Default::default())
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    let e = start(files[2].clone());
     assert!(
         e.contains("signing_key_files") && e.contains("RS256"),
+        "{e}"
+    );
+    let e = start(format!("{}, \"{}\"", files[0], not_a_key.display()));
+    assert!(
+        e.contains("not-a-key.pem") && e.contains("no PEM private key"),
         "{e}"
     );
 }
