@@ -6,6 +6,10 @@
 //!
 //! A lookup that misses reads the directory; its result is kept only if no invalidation
 //! arrived meanwhile (a generation counter), so a stale read can never be cached.
+//! Misses of one key at once read it once ([`Cache::turn`]): after a restart, a page
+//! whose assets all pass through forward-auth with one cookie used to send as many
+//! identical reads — each a write, pushing the idle deadline — and on PostgreSQL they
+//! queued on the row's lock for a tenth of a second.
 
 use axum::http::{HeaderName, HeaderValue};
 use ssogate_core::directory::ExistingUser;
@@ -13,7 +17,7 @@ use ssogate_core::domain::UserId;
 use ssogate_store::invalidate::Invalidation;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// What a cache keeps: an account's, until a deadline.
 pub(crate) trait Cached: Send + Sync {
@@ -164,6 +168,9 @@ impl<E: Cached> Maps<E> {
 pub(crate) struct Cache<E> {
     maps: RwLock<Maps<E>>,
     generation: AtomicU64,
+    /// Keys being read now; the sender goes when its read is over (done, failed or
+    /// dropped with its request), which wakes the requests waiting on it.
+    flights: Mutex<HashMap<String, tokio::sync::watch::Sender<()>>>,
 }
 
 impl<E> Default for Cache<E> {
@@ -171,6 +178,32 @@ impl<E> Default for Cache<E> {
         Cache {
             maps: RwLock::new(Maps::default()),
             generation: AtomicU64::new(0),
+            flights: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Whose turn it is to read a key that missed.
+pub(crate) enum Turn<'c> {
+    /// This request reads it; the others wait until the guard goes.
+    Lead(Flight<'c>),
+    /// Another request read it meanwhile: look again, and read it only if it is still
+    /// missing (that read failed, or an invalidation kept it out). Such reads are not
+    /// shared: a failure is never handed to a request that did not try, and the
+    /// generation check stays each reader's own.
+    Waited,
+}
+
+/// A read in flight; dropping it ends the flight.
+pub(crate) struct Flight<'c> {
+    flights: &'c Mutex<HashMap<String, tokio::sync::watch::Sender<()>>>,
+    key: String,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut f) = self.flights.lock() {
+            f.remove(&self.key);
         }
     }
 }
@@ -182,6 +215,28 @@ impl<E: Cached> Cache<E> {
 
     pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Takes the turn to read `key`, or waits for the request reading it now.
+    pub(crate) async fn turn(&self, key: &str) -> Turn<'_> {
+        let mut done = {
+            let Ok(mut f) = self.flights.lock() else {
+                return Turn::Waited;
+            };
+            match f.get(key) {
+                Some(flight) => flight.subscribe(),
+                None => {
+                    f.insert(key.to_owned(), tokio::sync::watch::channel(()).0);
+                    return Turn::Lead(Flight {
+                        flights: &self.flights,
+                        key: key.to_owned(),
+                    });
+                }
+            }
+        };
+        // Nothing is ever sent: this returns when the sender is dropped.
+        let _ = done.changed().await;
+        Turn::Waited
     }
 
     /// Keeps `entry` unless something was invalidated since `seen` was read. A full
@@ -361,5 +416,39 @@ mod tests {
         e.touched_at.store(950, Ordering::Relaxed);
         assert!(e.live(999));
         assert!(!e.live(1_000), "absolute lifetime");
+    }
+
+    /// Whether a future is done after one poll (no runtime, no waiting).
+    fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> Option<F::Output> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.poll(&mut cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn one_request_reads_a_missing_key_while_the_others_wait() {
+        let cache = SessionCache::default();
+        let Some(Turn::Lead(flight)) = poll_once(std::pin::pin!(cache.turn("k"))) else {
+            unreachable!("the first miss reads")
+        };
+        // Another key is not held up.
+        let Some(Turn::Lead(_other)) = poll_once(std::pin::pin!(cache.turn("j"))) else {
+            unreachable!("another key reads at once")
+        };
+        let mut second = std::pin::pin!(cache.turn("k"));
+        let mut third = std::pin::pin!(cache.turn("k"));
+        assert!(poll_once(second.as_mut()).is_none(), "waits for the read");
+        assert!(poll_once(third.as_mut()).is_none(), "waits for the read");
+        // Done, failed or dropped with its request: the waiting look again.
+        drop(flight);
+        assert!(matches!(poll_once(second), Some(Turn::Waited)));
+        assert!(matches!(poll_once(third), Some(Turn::Waited)));
+        // The flight is over: the next miss reads.
+        assert!(matches!(
+            poll_once(std::pin::pin!(cache.turn("k"))),
+            Some(Turn::Lead(_))
+        ));
     }
 }

@@ -78,7 +78,7 @@ pub(crate) struct Metrics {
     latency: [Histogram; Route::ALL.len()],
 }
 
-const HELP: [(&str, &str); 5] = [
+const HELP: [(&str, &str); 6] = [
     ("ssogate_logins_total", "Sign-ins by provider and outcome."),
     (
         "ssogate_provisioned_users_total",
@@ -92,6 +92,10 @@ const HELP: [(&str, &str); 5] = [
     (
         "ssogate_rate_limited_total",
         "Requests refused by a rate limit, by route.",
+    ),
+    (
+        "ssogate_cache_loads_total",
+        "Directory reads for what memory did not hold (sessions, bearer tokens, issued access tokens); concurrent misses of one key read once.",
     ),
 ];
 

@@ -191,6 +191,19 @@ impl App {
             }
             return Ok(Some(hit));
         }
+        let _flight = match self.cache.turn(&hash).await {
+            crate::cache::Turn::Lead(flight) => Some(flight),
+            crate::cache::Turn::Waited => {
+                if let Some(hit) = self.cache.get(&hash)
+                    && hit.live(now)
+                {
+                    return Ok(Some(hit));
+                }
+                None
+            }
+        };
+        self.metrics
+            .inc("ssogate_cache_loads_total", &[("cache", "sessions")]);
         let seen = self.cache.generation();
         let (s, life) = (secret.to_owned(), self.lifetimes);
         let loaded = self

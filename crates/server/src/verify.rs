@@ -230,6 +230,19 @@ async fn bearer_session(
     {
         return Ok(hit);
     }
+    let _flight = match app.cache.turn(&key).await {
+        crate::cache::Turn::Lead(flight) => Some(flight),
+        crate::cache::Turn::Waited => {
+            if let Some(hit) = app.cache.get(&key)
+                && hit.live(now)
+            {
+                return Ok(hit);
+            }
+            None
+        }
+    };
+    app.metrics
+        .inc("ssogate_cache_loads_total", &[("cache", "bearer")]);
     let seen = app.cache.generation();
     let mut last = None;
     let mut identity = None;

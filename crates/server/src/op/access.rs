@@ -73,6 +73,19 @@ async fn load_token(
     hash: String,
     now: i64,
 ) -> Result<Option<Arc<CachedToken>>, ssogate_store::StoreError> {
+    let _flight = match app.tokens.turn(&hash).await {
+        crate::cache::Turn::Lead(flight) => Some(flight),
+        crate::cache::Turn::Waited => {
+            if let Some(hit) = app.tokens.get(&hash)
+                && now < hit.expires_at
+            {
+                return Ok(Some(hit));
+            }
+            None
+        }
+    };
+    app.metrics
+        .inc("ssogate_cache_loads_total", &[("cache", "tokens")]);
     let seen = app.tokens.generation();
     let key = hash.clone();
     let found = app

@@ -1,6 +1,6 @@
 //! Sign-in end to end against the in-process fake provider.
 
-use crate::support::{Browser, Harness, Opts};
+use crate::support::{Browser, Harness, Opts, metric_with};
 use serde_json::json;
 use ssogate_core::domain::UserId;
 
@@ -1254,5 +1254,66 @@ async fn pages_speak_the_visitors_language_and_arabic_reads_right_to_left() {
             .contains("Nieprawidłowa nazwa użytkownika lub hasło."),
         "{}",
         r.body
+    );
+}
+
+/// Regression: after a restart every request of a page (its assets all pass through
+/// forward-auth with one cookie) read the session from the directory — a write each,
+/// pushing the idle deadline — and on PostgreSQL they queued on the row's lock: the
+/// first second's p99 was 60–200 ms. Now concurrent misses of one session read it once.
+#[tokio::test]
+async fn a_burst_of_requests_with_one_cold_session_reads_it_once() {
+    cold_burst(None).await;
+    if let Some(url) = crate::support::postgres_database() {
+        cold_burst(Some(url)).await;
+    }
+}
+
+async fn cold_burst(postgres: Option<String>) {
+    let engine = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let h = Harness::start(Opts {
+        postgres,
+        ..Opts::default()
+    })
+    .await;
+    assert_eq!(Browser::new().login(&h, "alice").await.status, 303);
+    let d = h.directory.clone();
+    // A session this instance has not seen, as after a restart.
+    let secret = tokio::task::spawn_blocking(move || {
+        let alice = d.user_by_identity("fake", "alice").unwrap().unwrap().id;
+        let now = ssogate_store::RequestContext::now().now;
+        d.create_session(alice, &Default::default(), now, Default::default())
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let loads = "ssogate_cache_loads_total";
+    let sessions = "cache=\"sessions\"";
+    let before = metric_with(&h, loads, sessions).await;
+    let burst: Vec<_> = (0..48)
+        .map(|_| {
+            let (b, url) = (Browser::new(), h.url("/auth/verify"));
+            b.set_cookie("ssogate_session", secret.expose());
+            tokio::spawn(async move {
+                let r = b.get(&url).await;
+                (r.status, r.header("remote-user"))
+            })
+        })
+        .collect();
+    for r in burst {
+        assert_eq!(
+            r.await.unwrap(),
+            (200, Some("alice".to_owned())),
+            "{engine}"
+        );
+    }
+    assert_eq!(
+        metric_with(&h, loads, sessions).await - before,
+        1,
+        "48 requests at once with one session not in memory read it once ({engine})"
     );
 }

@@ -1,6 +1,6 @@
 //! Every refusal: a page (or JSON) that says what to do, an audit event, no account.
 
-use crate::support::{Browser, Harness, Opts};
+use crate::support::{Browser, Harness, Opts, metric};
 use serde_json::{Value, json};
 use ssogate_testkit::forge_none;
 
@@ -467,15 +467,6 @@ async fn the_session_cookie_can_cover_sibling_hosts() {
 
 fn count(h: &Harness, prefix: &str) -> usize {
     h.audit().iter().filter(|e| e.starts_with(prefix)).count()
-}
-
-/// The sum of a counter's lines on `/metrics`, whatever their labels.
-async fn metric(h: &Harness, name: &str) -> u64 {
-    let m = Browser::new().get(&h.url("/metrics")).await.body;
-    m.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
 }
 
 /// Regression: every junk bearer token, junk back-channel logout and callback with a

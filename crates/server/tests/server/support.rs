@@ -494,6 +494,21 @@ pub async fn api_call(
 }
 
 /// A clock the test moves by hand, starting at the real time now.
+/// The sum of a counter's lines on `/metrics` whose labels start with `labels`
+/// (`""`: all of them).
+pub async fn metric_with(h: &Harness, name: &str, labels: &str) -> u64 {
+    let m = Browser::new().get(&h.url("/metrics")).await.body;
+    m.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{{labels}")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The sum of a counter's lines on `/metrics`, whatever their labels.
+pub async fn metric(h: &Harness, name: &str) -> u64 {
+    metric_with(h, name, "").await
+}
+
 pub fn manual_clock() -> Arc<ssogate_oidc::ManualClock> {
     Arc::new(ssogate_oidc::ManualClock::new(
         std::time::SystemTime::now()
