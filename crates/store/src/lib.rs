@@ -2,8 +2,8 @@
 //!
 //! Owns the schema and its migrations, turns the engine's [`Outcome`]s into rows in one
 //! transaction (account, identity, grants with their source, audit event — all or
-//! nothing), and answers the engine's lookups. SQLite is the embedded default: one
-//! writer thread runs each login's read–decide–write in a single `IMMEDIATE`
+//! nothing), and answers the engine's lookups. SQLite is the embedded default: its
+//! one writing connection runs each login's read–decide–write in a single `IMMEDIATE`
 //! transaction, so concurrent first logins cannot create two accounts.
 //!
 //! Layout: [`directory`] holds the focused traits the surfaces call (accounts,

@@ -43,7 +43,7 @@ pub trait LoginStore {
 }
 
 impl<B: Backend> LoginStore for B {
-    /// On SQLite the writer thread runs lookups, decision and writes in one `IMMEDIATE`
+    /// On SQLite the one writing connection runs lookups, decision and writes in one `IMMEDIATE`
     /// transaction, so two first logins of one subject are decided one after the other.
     /// On PostgreSQL the loser of such a race fails on a unique constraint and is decided
     /// again against the winner's rows.
