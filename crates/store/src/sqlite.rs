@@ -461,6 +461,41 @@ mod tests {
         assert_eq!(c.checkpointed, c.log_frames, "{c:?}");
     }
 
+    /// A write that panics midway rolls back, and the next write still has the
+    /// connection (a writer thread that panicked took every later write down with it).
+    #[test]
+    fn a_write_that_panics_leaves_nothing_and_writing_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+        let count = |s: &SqliteStore| -> i64 {
+            s.with_writer(|c| {
+                Ok(c.query_row("SELECT count(*) FROM notifications", [], |r| r.get(0))?)
+            })
+            .unwrap()
+        };
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = s.with_writer(|c| -> Result<(), StoreError> {
+                let tx = c.transaction()?;
+                tx.execute(
+                    "INSERT INTO notifications (payload, at) VALUES ('half', 1)",
+                    [],
+                )?;
+                panic!("midway");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&s), 0, "the half-done write was rolled back");
+        s.with_writer(|c| {
+            c.execute(
+                "INSERT INTO notifications (payload, at) VALUES ('next', 2)",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&s), 1);
+    }
+
     /// Reads do not queue behind each other: a read that is still running (here, the
     /// outer one) does not keep another from getting a connection — with the single
     /// `Mutex<Connection>` this was, the inner read waited for ever.
