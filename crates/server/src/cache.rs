@@ -168,9 +168,8 @@ impl<E: Cached> Maps<E> {
 pub(crate) struct Cache<E> {
     maps: RwLock<Maps<E>>,
     generation: AtomicU64,
-    /// Keys being read now; the sender goes when its read is over (done, failed or
-    /// dropped with its request), which wakes the requests waiting on it.
-    flights: Mutex<HashMap<String, tokio::sync::watch::Sender<()>>>,
+    /// Keys being read now, each with how its reader tells the waiting what it found.
+    flights: Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
 }
 
 impl<E> Default for Cache<E> {
@@ -192,12 +191,24 @@ pub(crate) enum Turn<'c> {
     /// shared: a failure is never handed to a request that did not try, and the
     /// generation check stays each reader's own.
     Waited,
+    /// Another request read it and found nothing there (no such session or token):
+    /// nothing can bring a random secret's entry into being meanwhile, so that answer
+    /// is shared — a page's requests with a stale cookie read the directory once too.
+    Absent,
 }
 
 /// A read in flight; dropping it ends the flight.
 pub(crate) struct Flight<'c> {
-    flights: &'c Mutex<HashMap<String, tokio::sync::watch::Sender<()>>>,
+    flights: &'c Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
     key: String,
+    told: tokio::sync::watch::Sender<bool>,
+}
+
+impl Flight<'_> {
+    /// The read found no entry: the waiting need not read again.
+    pub(crate) fn found_nothing(&self) {
+        self.told.send_replace(true);
+    }
 }
 
 impl Drop for Flight<'_> {
@@ -219,24 +230,28 @@ impl<E: Cached> Cache<E> {
 
     /// Takes the turn to read `key`, or waits for the request reading it now.
     pub(crate) async fn turn(&self, key: &str) -> Turn<'_> {
-        let mut done = {
+        let mut told = {
             let Ok(mut f) = self.flights.lock() else {
                 return Turn::Waited;
             };
             match f.get(key) {
-                Some(flight) => flight.subscribe(),
+                Some(flight) => flight.clone(),
                 None => {
-                    f.insert(key.to_owned(), tokio::sync::watch::channel(()).0);
+                    let (tell, told) = tokio::sync::watch::channel(false);
+                    f.insert(key.to_owned(), told);
                     return Turn::Lead(Flight {
                         flights: &self.flights,
                         key: key.to_owned(),
+                        told: tell,
                     });
                 }
             }
         };
-        // Nothing is ever sent: this returns when the sender is dropped.
-        let _ = done.changed().await;
-        Turn::Waited
+        // Returns when the reader says it found nothing, or when its guard goes.
+        match told.changed().await {
+            Ok(()) if *told.borrow() => Turn::Absent,
+            _ => Turn::Waited,
+        }
     }
 
     /// Keeps `entry` unless something was invalidated since `seen` was read. A full
@@ -446,9 +461,14 @@ mod tests {
         assert!(matches!(poll_once(second), Some(Turn::Waited)));
         assert!(matches!(poll_once(third), Some(Turn::Waited)));
         // The flight is over: the next miss reads.
-        assert!(matches!(
-            poll_once(std::pin::pin!(cache.turn("k"))),
-            Some(Turn::Lead(_))
-        ));
+        let Some(Turn::Lead(flight)) = poll_once(std::pin::pin!(cache.turn("k"))) else {
+            unreachable!("a miss after the flight reads")
+        };
+        // A read that found nothing says so to those waiting, even once it is gone.
+        let mut waiting = std::pin::pin!(cache.turn("k"));
+        assert!(poll_once(waiting.as_mut()).is_none());
+        flight.found_nothing();
+        drop(flight);
+        assert!(matches!(poll_once(waiting), Some(Turn::Absent)));
     }
 }

@@ -191,8 +191,9 @@ impl App {
             }
             return Ok(Some(hit));
         }
-        let _flight = match self.cache.turn(&hash).await {
+        let flight = match self.cache.turn(&hash).await {
             crate::cache::Turn::Lead(flight) => Some(flight),
+            crate::cache::Turn::Absent => return Ok(None),
             crate::cache::Turn::Waited => {
                 if let Some(hit) = self.cache.get(&hash)
                     && hit.live(now)
@@ -215,6 +216,9 @@ impl App {
             })
             .await?;
         let Some((session, user)) = loaded else {
+            if let Some(f) = &flight {
+                f.found_nothing();
+            }
             return Ok(None);
         };
         self.revalidate(secret, &session);
@@ -231,6 +235,7 @@ impl App {
         // Not kept when an invalidation raced the read; the answer, true when read,
         // stands for this request.
         self.cache.insert(hash, entry.clone(), seen, now);
+        drop(flight);
         Ok(Some(entry))
     }
 }

@@ -232,7 +232,8 @@ async fn bearer_session(
     }
     let _flight = match app.cache.turn(&key).await {
         crate::cache::Turn::Lead(flight) => Some(flight),
-        crate::cache::Turn::Waited => {
+        // A refused token is refused by each request itself (no directory read).
+        crate::cache::Turn::Waited | crate::cache::Turn::Absent => {
             if let Some(hit) = app.cache.get(&key)
                 && hit.live(now)
             {

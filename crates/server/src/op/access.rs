@@ -73,8 +73,9 @@ async fn load_token(
     hash: String,
     now: i64,
 ) -> Result<Option<Arc<CachedToken>>, ssogate_store::StoreError> {
-    let _flight = match app.tokens.turn(&hash).await {
+    let flight = match app.tokens.turn(&hash).await {
         crate::cache::Turn::Lead(flight) => Some(flight),
+        crate::cache::Turn::Absent => return Ok(None),
         crate::cache::Turn::Waited => {
             if let Some(hit) = app.tokens.get(&hash)
                 && now < hit.expires_at
@@ -95,6 +96,9 @@ async fn load_token(
         })
         .await?;
     let Some((grant, expires_at, user)) = found else {
+        if let Some(f) = &flight {
+            f.found_nothing();
+        }
         return Ok(None);
     };
     let entry = Arc::new(CachedToken {
@@ -105,6 +109,7 @@ async fn load_token(
         user: Arc::new(user),
     });
     app.tokens.insert(hash, entry.clone(), seen, now);
+    drop(flight);
     Ok(Some(entry))
 }
 

@@ -1316,4 +1316,29 @@ async fn cold_burst(postgres: Option<String>) {
         1,
         "48 requests at once with one session not in memory read it once ({engine})"
     );
+    // A stale cookie (a session that ended): its burst reads the directory once too.
+    let d = h.directory.clone();
+    let gone = secret.expose().to_owned();
+    tokio::task::spawn_blocking(move || d.end_session(&gone).unwrap())
+        .await
+        .unwrap();
+    let before = metric_with(&h, loads, sessions).await;
+    let burst: Vec<_> = (0..48)
+        .map(|_| {
+            let (b, url) = (Browser::new(), h.url("/auth/verify"));
+            b.set_cookie("ssogate_session", secret.expose());
+            tokio::spawn(async move { b.get(&url).await.status })
+        })
+        .collect();
+    for r in burst {
+        // Sent to sign in (a browser) — not let through.
+        assert_eq!(r.await.unwrap(), 302, "{engine}");
+    }
+    // One read per wave of requests that overlap it (nothing is remembered of a
+    // session that is not there); each request read it before.
+    let reads = metric_with(&h, loads, sessions).await - before;
+    assert!(
+        (1..=8).contains(&reads),
+        "48 requests at once with an ended session: {reads} reads ({engine})"
+    );
 }
