@@ -229,6 +229,18 @@ async fn loopback_tokens(b: &Browser, op: &Harness) -> (u16, Value) {
     redeem_downstream(op, code, redirect).await
 }
 
+/// The `kid`s ssogate's JWKS publishes, in its order.
+async fn published_kids(op: &Harness) -> Vec<String> {
+    let j: Value =
+        serde_json::from_str(&Browser::new().get(&op.url("/oauth2/jwks")).await.body).unwrap();
+    j["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A form posted to one of ssogate's provider endpoints as client `who` (basic auth):
 /// the status and the JSON answer.
 async fn post_as(
@@ -436,17 +448,8 @@ async fn codes_are_one_time_bound_to_client_redirect_and_verifier() {
         .unwrap();
     assert_eq!(info.status(), 200);
     let info: Value = serde_json::from_str(&info.text().await.unwrap()).unwrap();
-    let part = |i: usize| -> Value {
-        use base64::Engine as _;
-        let seg = t["id_token"].as_str().unwrap().split('.').nth(i).unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(seg)
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    let (header, claims) = (part(0), part(1));
+    let id_token = t["id_token"].as_str().unwrap();
+    let (header, claims) = (segment(id_token, 0), segment(id_token, 1));
     assert_eq!(header["alg"], "RS256");
     assert_eq!(claims["iss"], op.base.as_str());
     assert_eq!(claims["aud"], "downstream");
@@ -1371,27 +1374,9 @@ async fn operator_key_files_sign_and_never_enter_the_directory() {
         ..Opts::default()
     })
     .await;
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let jwks: Value = serde_json::from_str(
-        &http
-            .get(op.url("/oauth2/jwks"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    let published: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        published,
-        keys.iter().map(|(_, k)| k.kid.as_str()).collect::<Vec<_>>(),
+        published_kids(&op).await,
+        keys.iter().map(|(_, k)| k.kid.clone()).collect::<Vec<_>>(),
         "every listed key, in order"
     );
     let b = Browser::new();
@@ -1481,72 +1466,15 @@ async fn a_rotated_key_is_published_before_it_signs_and_the_old_one_after() {
     op.idp.set_now(now());
     let b = Browser::new();
     assert_eq!(b.login(&op, "alice").await.status, 303);
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
     // The `kid` of a freshly issued ID token, and the kids the JWKS publishes.
     let kid_now = || async {
-        let r = b
-            .get(&format!(
-                "{}?response_type=code&client_id=downstream&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
-                op.url("/oauth2/authorize")
-            ))
-            .await;
-        let code = Url::parse(&r.location().unwrap())
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap();
-        let t: Value = serde_json::from_str(
-            &http
-                .post(op.url("/oauth2/token"))
-                .basic_auth("downstream", Some(SECRET))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs([
-                            ("grant_type", "authorization_code"),
-                            ("code", &code),
-                            ("redirect_uri", "http://127.0.0.1:9/cb"),
-                            (
-                                "code_verifier",
-                                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-                            ),
-                        ])
-                        .finish(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        use base64::Engine as _;
-        let header = t["id_token"]
+        let (_, t) = loopback_tokens(&b, &op).await;
+        segment(t["id_token"].as_str().unwrap(), 0)["kid"]
             .as_str()
             .unwrap()
-            .split('.')
-            .next()
-            .unwrap()
-            .to_owned();
-        let header: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(header)
-                .unwrap(),
-        )
-        .unwrap();
-        header["kid"].as_str().unwrap().to_owned()
+            .to_owned()
     };
-    let published = || async {
-        let j: Value = serde_json::from_str(&b.get(&op.url("/oauth2/jwks")).await.body).unwrap();
-        j["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["kid"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let published = || published_kids(&op);
     let first = kid_now().await;
     assert_eq!(published().await, std::slice::from_ref(&first));
     // Rotate, as `ssogate op keys rotate` does: the next key signs in ten minutes.
@@ -1904,8 +1832,13 @@ async fn a_client_registered_through_the_api_signs_in_and_its_secret_rotates() {
 
 /// The payload of a compact JWS, unverified (the tests that need verification do it).
 fn payload(jwt: &str) -> Value {
+    segment(jwt, 1)
+}
+
+/// Part `i` of a compact JWS (0: the header, 1: the payload) as JSON, unverified.
+fn segment(jwt: &str, i: usize) -> Value {
     use base64::Engine as _;
-    let seg = jwt.split('.').nth(1).unwrap();
+    let seg = jwt.split('.').nth(i).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(seg)
