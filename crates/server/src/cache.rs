@@ -52,12 +52,6 @@ pub(crate) struct CachedSession {
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-impl CachedSession {
-    pub(crate) fn live(&self, now: i64) -> bool {
-        now < self.deadline()
-    }
-}
-
 impl Cached for CachedSession {
     fn user_id(&self) -> UserId {
         self.user_id
@@ -183,7 +177,7 @@ impl<E> Default for Cache<E> {
 }
 
 /// Whose turn it is to read a key that missed.
-pub(crate) enum Turn<'c> {
+enum Turn<'c> {
     /// This request reads it; the others wait until the guard goes.
     Lead(Flight<'c>),
     /// Another request read it meanwhile: look again, and read it only if it is still
@@ -197,18 +191,40 @@ pub(crate) enum Turn<'c> {
     Absent,
 }
 
+/// What a lookup that missed is to do next.
+pub(crate) enum Miss<'c, E> {
+    /// Another request read the entry meanwhile, and memory keeps it.
+    Found(Arc<E>),
+    /// Another request read it and found nothing there.
+    Absent,
+    /// Read it from the directory now.
+    Read(Reading<'c>),
+}
+
+/// A read from the directory about to happen: keep what it finds with
+/// [`Cache::insert`] and `seen`, then drop this (which lets any request waiting on it
+/// look again).
+pub(crate) struct Reading<'c> {
+    flight: Option<Flight<'c>>,
+    /// The generation before the read: what it finds is kept only if no invalidation
+    /// arrived since.
+    pub seen: u64,
+}
+
+impl Reading<'_> {
+    /// The read found no entry: the requests waiting on it need not read again.
+    pub(crate) fn found_nothing(&self) {
+        if let Some(f) = &self.flight {
+            f.told.send_replace(true);
+        }
+    }
+}
+
 /// A read in flight; dropping it ends the flight.
-pub(crate) struct Flight<'c> {
+struct Flight<'c> {
     flights: &'c Mutex<HashMap<String, tokio::sync::watch::Receiver<bool>>>,
     key: String,
     told: tokio::sync::watch::Sender<bool>,
-}
-
-impl Flight<'_> {
-    /// The read found no entry: the waiting need not read again.
-    pub(crate) fn found_nothing(&self) {
-        self.told.send_replace(true);
-    }
 }
 
 impl Drop for Flight<'_> {
@@ -228,8 +244,37 @@ impl<E: Cached> Cache<E> {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The entry for `key` if memory holds one still live at `now`.
+    pub(crate) fn live(&self, key: &str, now: i64) -> Option<Arc<E>> {
+        self.get(key).filter(|e| now < e.deadline())
+    }
+
+    /// After a miss of `key`: what another request read meanwhile, or this request's
+    /// turn to read it (one at a time per key; see [`Turn`]).
+    pub(crate) async fn after_miss(&self, key: &str, now: i64) -> Miss<'_, E> {
+        match self.turn(key).await {
+            Turn::Lead(flight) => Miss::Read(Reading {
+                flight: Some(flight),
+                seen: self.generation(),
+            }),
+            Turn::Absent => Miss::Absent,
+            Turn::Waited => match self.live(key, now) {
+                Some(e) => Miss::Found(e),
+                None => Miss::Read(self.reading()),
+            },
+        }
+    }
+
+    /// A read of its own, for a request that shares nothing with others.
+    pub(crate) fn reading(&self) -> Reading<'_> {
+        Reading {
+            flight: None,
+            seen: self.generation(),
+        }
+    }
+
     /// Takes the turn to read `key`, or waits for the request reading it now.
-    pub(crate) async fn turn(&self, key: &str) -> Turn<'_> {
+    async fn turn(&self, key: &str) -> Turn<'_> {
         let mut told = {
             let Ok(mut f) = self.flights.lock() else {
                 return Turn::Waited;
@@ -425,12 +470,15 @@ mod tests {
 
     #[test]
     fn liveness_follows_the_absolute_and_idle_deadlines() {
+        let cache = SessionCache::default();
         let e = entry(UserId(1));
-        assert!(e.live(50));
-        assert!(!e.live(100), "idle since the last touch");
+        cache.insert("k".into(), e.clone(), cache.generation(), 0);
+        let live = |now| cache.live("k", now).is_some();
+        assert!(live(50));
+        assert!(!live(100), "idle since the last touch");
         e.touched_at.store(950, Ordering::Relaxed);
-        assert!(e.live(999));
-        assert!(!e.live(1_000), "absolute lifetime");
+        assert!(live(999));
+        assert!(!live(1_000), "absolute lifetime");
     }
 
     /// Whether a future is done after one poll (no runtime, no waiting).
@@ -467,7 +515,7 @@ mod tests {
         // A read that found nothing says so to those waiting, even once it is gone.
         let mut waiting = std::pin::pin!(cache.turn("k"));
         assert!(poll_once(waiting.as_mut()).is_none());
-        flight.found_nothing();
+        flight.told.send_replace(true);
         drop(flight);
         assert!(matches!(poll_once(waiting), Some(Turn::Absent)));
     }

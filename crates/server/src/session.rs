@@ -2,6 +2,7 @@
 //! in-memory cache forward-auth answers from.
 
 use crate::cache::CachedSession;
+use crate::cache::Miss;
 use crate::state::App;
 use crate::web;
 use axum::http::{HeaderMap, HeaderValue};
@@ -161,9 +162,7 @@ impl App {
         };
         let hash = ssogate_store::sessions::digest(secret);
         let now = self.now();
-        if let Some(hit) = self.cache.get(&hash)
-            && hit.live(now)
-        {
+        if let Some(hit) = self.cache.live(&hash, now) {
             let touched = hit.touched_at.load(std::sync::atomic::Ordering::Relaxed);
             if now - touched >= crate::cache::TOUCH_EVERY
                 && hit
@@ -191,21 +190,13 @@ impl App {
             }
             return Ok(Some(hit));
         }
-        let flight = match self.cache.turn(&hash).await {
-            crate::cache::Turn::Lead(flight) => Some(flight),
-            crate::cache::Turn::Absent => return Ok(None),
-            crate::cache::Turn::Waited => {
-                if let Some(hit) = self.cache.get(&hash)
-                    && hit.live(now)
-                {
-                    return Ok(Some(hit));
-                }
-                None
-            }
+        let reading = match self.cache.after_miss(&hash, now).await {
+            Miss::Found(hit) => return Ok(Some(hit)),
+            Miss::Absent => return Ok(None),
+            Miss::Read(reading) => reading,
         };
         self.metrics
             .inc("ssogate_cache_loads_total", &[("cache", "sessions")]);
-        let seen = self.cache.generation();
         let (s, life) = (secret.to_owned(), self.lifetimes);
         let loaded = self
             .db(move |d| {
@@ -216,9 +207,7 @@ impl App {
             })
             .await?;
         let Some((session, user)) = loaded else {
-            if let Some(f) = &flight {
-                f.found_nothing();
-            }
+            reading.found_nothing();
             return Ok(None);
         };
         self.revalidate(secret, &session);
@@ -234,8 +223,8 @@ impl App {
         });
         // Not kept when an invalidation raced the read; the answer, true when read,
         // stands for this request.
-        self.cache.insert(hash, entry.clone(), seen, now);
-        drop(flight);
+        self.cache.insert(hash, entry.clone(), reading.seen, now);
+        drop(reading);
         Ok(Some(entry))
     }
 }

@@ -3,6 +3,7 @@
 //! headers, or says where to sign in.
 
 use crate::cache::CachedSession;
+use crate::cache::Miss;
 use crate::extract::Req;
 use crate::pages::{self, WhoamiPage};
 use crate::respond::{OrPage, PageResult, json_error, server_error, server_problem};
@@ -225,26 +226,18 @@ async fn bearer_session(
 ) -> Result<Arc<CachedSession>, Response> {
     let key = format!("b:{}", ssogate_store::sessions::digest(token));
     let now = app.now();
-    if let Some(hit) = app.cache.get(&key)
-        && hit.live(now)
-    {
+    if let Some(hit) = app.cache.live(&key, now) {
         return Ok(hit);
     }
-    let _flight = match app.cache.turn(&key).await {
-        crate::cache::Turn::Lead(flight) => Some(flight),
-        // A refused token is refused by each request itself (no directory read).
-        crate::cache::Turn::Waited | crate::cache::Turn::Absent => {
-            if let Some(hit) = app.cache.get(&key)
-                && hit.live(now)
-            {
-                return Ok(hit);
-            }
-            None
-        }
+    let reading = match app.cache.after_miss(&key, now).await {
+        Miss::Found(hit) => return Ok(hit),
+        Miss::Read(reading) => reading,
+        // A refused token is refused by each request itself (no directory read): this
+        // read never says it found nothing.
+        Miss::Absent => app.cache.reading(),
     };
     app.metrics
         .inc("ssogate_cache_loads_total", &[("cache", "bearer")]);
-    let seen = app.cache.generation();
     let mut last = None;
     let mut identity = None;
     for p in app.registry().bearer_providers() {
@@ -308,6 +301,7 @@ async fn bearer_session(
         provider: Some(identity.provider.clone()),
         user: Arc::new(user),
     });
-    app.cache.insert(key, entry.clone(), seen, now);
+    app.cache.insert(key, entry.clone(), reading.seen, now);
+    drop(reading);
     Ok(entry)
 }

@@ -4,6 +4,7 @@
 use super::tokens::{Form, token_error};
 use super::*;
 use crate::cache::CachedToken;
+use crate::cache::Miss;
 use std::sync::Arc;
 
 fn invalid_token(description: &str) -> Response {
@@ -32,9 +33,9 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         return invalid_token("an access token is required (Authorization: Bearer)");
     };
     let hash = ssogate_op::digest(token);
-    let found = match app.tokens.get(&hash) {
-        Some(hit) if now < hit.expires_at => Some(hit),
-        _ => match load_token(&app, hash, now).await {
+    let found = match app.tokens.live(&hash, now) {
+        Some(hit) => Some(hit),
+        None => match load_token(&app, hash, now).await {
             Ok(found) => found,
             Err(e) => return crate::respond::server_problem(&e),
         },
@@ -73,21 +74,13 @@ async fn load_token(
     hash: String,
     now: i64,
 ) -> Result<Option<Arc<CachedToken>>, ssogate_store::StoreError> {
-    let flight = match app.tokens.turn(&hash).await {
-        crate::cache::Turn::Lead(flight) => Some(flight),
-        crate::cache::Turn::Absent => return Ok(None),
-        crate::cache::Turn::Waited => {
-            if let Some(hit) = app.tokens.get(&hash)
-                && now < hit.expires_at
-            {
-                return Ok(Some(hit));
-            }
-            None
-        }
+    let reading = match app.tokens.after_miss(&hash, now).await {
+        Miss::Found(hit) => return Ok(Some(hit)),
+        Miss::Absent => return Ok(None),
+        Miss::Read(reading) => reading,
     };
     app.metrics
         .inc("ssogate_cache_loads_total", &[("cache", "tokens")]);
-    let seen = app.tokens.generation();
     let key = hash.clone();
     let found = app
         .db(move |d| match d.op_token(&key, now)? {
@@ -96,9 +89,7 @@ async fn load_token(
         })
         .await?;
     let Some((grant, expires_at, user)) = found else {
-        if let Some(f) = &flight {
-            f.found_nothing();
-        }
+        reading.found_nothing();
         return Ok(None);
     };
     let entry = Arc::new(CachedToken {
@@ -108,8 +99,8 @@ async fn load_token(
         expires_at,
         user: Arc::new(user),
     });
-    app.tokens.insert(hash, entry.clone(), seen, now);
-    drop(flight);
+    app.tokens.insert(hash, entry.clone(), reading.seen, now);
+    drop(reading);
     Ok(Some(entry))
 }
 
