@@ -9,8 +9,8 @@ use crate::StoreError;
 use crate::sessions::{Secret, digest, new_secret};
 use crate::sql::{Cell, Db, args};
 use argon2::Argon2;
-use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ssogate_core::domain::UserId;
 
 /// Hashes a password with Argon2id (the crate's defaults: 19 MiB, 2 passes). Slow on
@@ -152,62 +152,14 @@ pub fn needs_rehash(hash: &str) -> bool {
 
 fn verify(password: &str, phc: &str) -> bool {
     match scheme(phc) {
-        Some("argon2") => verify_argon2(password.as_bytes(), phc),
+        Some("argon2") => PasswordHash::new(phc).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        }),
         Some("bcrypt") => bcrypt::verify(password, phc).unwrap_or(false),
         _ => false,
     }
-}
-
-/// Argon2 verification in memory this thread keeps. The crate's `verify_password`
-/// allocates its 19 MiB for every attempt: the operating system then maps, faults in
-/// and unmaps the pages each time, and the unmapping interrupts the other cores (TLB
-/// shootdowns) — which is how a crowd guessing passwords doubled forward-auth's p99
-/// although the hashing runs at the lowest priority. Same computation otherwise:
-/// parameters, salt, algorithm and version from the PHC string, outputs compared in
-/// constant time. What the memory keeps between attempts is the last hash's working
-/// state, from which no password can be read back.
-fn verify_argon2(password: &[u8], phc: &str) -> bool {
-    /// 64 MiB of 1 KiB blocks: three times the default cost.
-    const KEEP_BLOCKS: usize = 64 * 1024;
-    use argon2::{Algorithm, Block, Params, Version};
-    thread_local! {
-        static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let Ok(h) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let (Some(salt), Some(expected)) = (&h.salt, &h.hash) else {
-        return false;
-    };
-    let (Ok(params), Ok(algorithm)) = (
-        Params::try_from(&h),
-        Algorithm::try_from(h.algorithm.as_str()),
-    ) else {
-        return false;
-    };
-    let version = match h.version.map(Version::try_from) {
-        None => Version::default(),
-        Some(Ok(v)) => v,
-        Some(Err(_)) => return false,
-    };
-    let blocks = params.block_count();
-    let argon = Argon2::new(algorithm, version, params);
-    let mut out = vec![0u8; expected.len()];
-    let hashed = if blocks > KEEP_BLOCKS {
-        // An imported hash with a larger cost than ssogate's: not worth keeping.
-        let memory = vec![Block::new(); blocks];
-        argon.hash_password_into_with_memory(password, salt, &mut out, memory)
-    } else {
-        MEMORY.with_borrow_mut(|memory| {
-            if memory.len() < blocks {
-                memory.resize(blocks, Block::new());
-            }
-            let memory = memory.get_mut(..blocks).unwrap_or_default();
-            argon.hash_password_into_with_memory(password, salt, &mut out, memory)
-        })
-    };
-    hashed.is_ok()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(&out, expected.as_bytes()).is_ok()
 }
 
 /// What a password check needs of an account: its id, hash and status.
@@ -416,7 +368,7 @@ mod tests {
             assert!(!verify("correct horse ", phc), "{phc}");
             assert!(!verify("", phc), "{phc}");
         }
-        // The thread's memory, grown for one cost, serves a smaller one after it.
+        // ssogate's own hash verifies beside them.
         let ours = hash_password("battery staple").unwrap_or_default();
         assert!(verify("battery staple", &ours));
         assert!(verify(
