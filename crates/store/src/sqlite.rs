@@ -329,11 +329,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the writing connection, once no other write holds it.
-    pub fn with_writer<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
+    pub fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         // A write that panicked left no transaction open (rusqlite rolls it back as
         // the panic unwinds): the connection is still good.
         let mut conn = self
@@ -355,9 +354,9 @@ impl Backend for SqliteStore {
         out
     }
 
-    fn write<T: Send + 'static>(
+    fn write<T>(
         &self,
-        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (value, mut changed) = self.with_writer(move |conn| {
             let mut changed = Changed::default();
@@ -368,9 +367,9 @@ impl Backend for SqliteStore {
         Ok(value)
     }
 
-    fn write_tx<T: Send + 'static>(
+    fn write_tx<T>(
         &self,
-        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let (value, mut changed) = self.with_writer(move |conn| {
             let mut changed = Changed::default();

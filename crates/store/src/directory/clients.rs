@@ -86,8 +86,7 @@ impl<B: Backend> ClientStore for B {
             spec.to_string(),
             secret_sha256.map(str::to_owned),
         );
-        let spec = spec.clone();
-        self.write_tx(move |db, changed| {
+        self.write_tx(|db, changed| {
             if db
                 .query_int("SELECT 1 FROM op_clients WHERE id = $1", args![&id])?
                 .is_some()
@@ -169,8 +168,7 @@ impl<B: Backend> ClientStore for B {
     }
 
     fn remove_op_client(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.write_tx(move |db, changed| {
+        self.write_tx(|db, changed| {
             for table in [
                 "op_codes",
                 "op_tokens",
@@ -180,10 +178,10 @@ impl<B: Backend> ClientStore for B {
             ] {
                 db.exec(
                     &format!("DELETE FROM {table} WHERE client_id = $1"),
-                    args![&id],
+                    args![id],
                 )?;
             }
-            let found = db.exec("DELETE FROM op_clients WHERE id = $1", args![&id])? > 0;
+            let found = db.exec("DELETE FROM op_clients WHERE id = $1", args![id])? > 0;
             if found {
                 changed.push(Invalidation::Providers);
             }

@@ -43,8 +43,7 @@ pub trait GrantStore {
 
 impl<B: Backend> GrantStore for B {
     fn sync_catalogue(&self, catalogue: &Catalogue) -> Result<(), StoreError> {
-        let catalogue = catalogue.clone();
-        self.write_tx(move |db, _| provision::sync_catalogue(db, &catalogue))
+        self.write_tx(|db, _| provision::sync_catalogue(db, catalogue))
     }
     fn grant_by_admin(
         &self,
@@ -53,9 +52,8 @@ impl<B: Backend> GrantStore for B {
         name: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let name = name.to_owned();
-        self.write_tx(move |db, changed| {
-            provision::grant_by_admin(db, user_id, kind, &name, now)?;
+        self.write_tx(|db, changed| {
+            provision::grant_by_admin(db, user_id, kind, name, now)?;
             webhooks::enqueue(
                 db,
                 user_id,
@@ -75,9 +73,8 @@ impl<B: Backend> GrantStore for B {
         name: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.write_tx(move |db, changed| {
-            let revoked = provision::revoke_by_admin(db, user_id, kind, &name)?;
+        self.write_tx(|db, changed| {
+            let revoked = provision::revoke_by_admin(db, user_id, kind, name)?;
             if revoked {
                 webhooks::enqueue(
                     db,

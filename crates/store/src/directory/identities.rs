@@ -64,9 +64,8 @@ impl<B: Backend> IdentityStore for B {
         user_id: UserId,
         provider: &str,
     ) -> Result<UnlinkOutcome, StoreError> {
-        let provider = provider.to_owned();
-        self.write_tx(move |db, changed| {
-            let out = accounts::unlink_identity(db, user_id, &provider)?;
+        self.write_tx(|db, changed| {
+            let out = accounts::unlink_identity(db, user_id, provider)?;
             changed.user(user_id);
             Ok(out)
         })
@@ -77,10 +76,7 @@ impl<B: Backend> IdentityStore for B {
         provider: &str,
         external_id: Option<&str>,
     ) -> Result<ExternalIdOutcome, StoreError> {
-        let (provider, external_id) = (provider.to_owned(), external_id.map(str::to_owned));
-        self.write_tx(move |db, _| {
-            accounts::set_external_id(db, user_id, &provider, external_id.as_deref())
-        })
+        self.write_tx(|db, _| accounts::set_external_id(db, user_id, provider, external_id))
     }
     fn recent_identities(&self, limit: i64) -> Result<Vec<(String, String, String)>, StoreError> {
         self.read(|db| accounts::recent_identities(db, limit))

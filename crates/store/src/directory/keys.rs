@@ -107,17 +107,13 @@ impl<B: Backend> KeyStore for B {
         now: i64,
         ttl: i64,
     ) -> Result<Option<Secret>, StoreError> {
-        let by = by.map(str::to_owned);
-        self.write_tx(move |db, _| {
-            credentials::create_password_reset(db, user_id, by.as_deref(), now, ttl)
-        })
+        self.write_tx(|db, _| credentials::create_password_reset(db, user_id, by, now, ttl))
     }
     fn peek_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError> {
         self.read(|db| credentials::peek_password_reset(db, token, now))
     }
     fn take_password_reset(&self, token: &str, now: i64) -> Result<Option<UserId>, StoreError> {
-        let token = token.to_owned();
-        self.write_tx(move |db, _| credentials::take_password_reset(db, &token, now))
+        self.write_tx(|db, _| credentials::take_password_reset(db, token, now))
     }
     fn check_password(&self, username: &str, password: &str) -> Result<PasswordCheck, StoreError> {
         // Judged after the connection is given back, for the same reason.
@@ -128,12 +124,10 @@ impl<B: Backend> KeyStore for B {
         self.read(|db| credentials::password_record(db, username))
     }
     fn create_api_key(&self, name: &str, scope: ApiScope, now: i64) -> Result<Secret, StoreError> {
-        let name = name.to_owned();
-        self.write(move |db, _| credentials::create_api_key(db, &name, scope, None, now))
+        self.write(|db, _| credentials::create_api_key(db, name, scope, None, now))
     }
     fn check_api_key(&self, key: &str, now: i64) -> Result<Option<ApiScope>, StoreError> {
-        let key = key.to_owned();
-        self.write(move |db, _| Ok(credentials::check_api_key(db, &key, now)?.map(|(s, _)| s)))
+        self.write(|db, _| Ok(credentials::check_api_key(db, key, now)?.map(|(s, _)| s)))
     }
     fn create_scim_token(
         &self,
@@ -141,15 +135,13 @@ impl<B: Backend> KeyStore for B {
         provider: &str,
         now: i64,
     ) -> Result<Secret, StoreError> {
-        let (name, provider) = (name.to_owned(), provider.to_owned());
-        self.write(move |db, _| {
-            credentials::create_api_key(db, &name, ApiScope::Scim, Some(&provider), now)
+        self.write(|db, _| {
+            credentials::create_api_key(db, name, ApiScope::Scim, Some(provider), now)
         })
     }
     fn check_scim_token(&self, key: &str, now: i64) -> Result<Option<String>, StoreError> {
-        let key = key.to_owned();
-        self.write(move |db, _| {
-            Ok(match credentials::check_api_key(db, &key, now)? {
+        self.write(|db, _| {
+            Ok(match credentials::check_api_key(db, key, now)? {
                 Some((ApiScope::Scim, provider)) => provider,
                 _ => None,
             })
@@ -174,9 +166,8 @@ impl<B: Backend> KeyStore for B {
         by: Option<&str>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let (scope, document, by) = (scope.clone(), document.clone(), by.map(str::to_owned));
-        self.write_tx(move |db, changed| {
-            settings::put_settings(db, &scope, &document, by.as_deref(), now)?;
+        self.write_tx(|db, changed| {
+            settings::put_settings(db, scope, document, by, now)?;
             changed.push(Invalidation::Settings(scope.clone()));
             Ok(())
         })
@@ -185,17 +176,15 @@ impl<B: Backend> KeyStore for B {
         self.read(settings::list_providers)
     }
     fn put_provider(&self, slug: &str, document: &Value, now: i64) -> Result<(), StoreError> {
-        let (slug, document) = (slug.to_owned(), document.clone());
-        self.write_tx(move |db, changed| {
-            settings::put_provider(db, &slug, &document, now)?;
+        self.write_tx(|db, changed| {
+            settings::put_provider(db, slug, document, now)?;
             changed.push(Invalidation::Providers);
             Ok(())
         })
     }
     fn delete_provider(&self, slug: &str) -> Result<Option<i64>, StoreError> {
-        let slug = slug.to_owned();
-        self.write_tx(move |db, changed| {
-            let out = settings::delete_provider(db, &slug)?;
+        self.write_tx(|db, changed| {
+            let out = settings::delete_provider(db, slug)?;
             if out.is_some() {
                 changed.push(Invalidation::All);
             }

@@ -50,18 +50,18 @@ pub trait Backend: Send + Sync {
     /// Runs `f` where writes go, outside a transaction (each statement commits on its
     /// own, or `f` manages its own): SQLite's one writing connection, any PostgreSQL connection.
     /// What `f` reports in [`Changed`] is told to watchers once it has returned.
-    fn write<T: Send + 'static>(
+    fn write<T>(
         &self,
-        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 
     /// Runs `f` in one write transaction, committed when it returns `Ok`. SQLite: a
     /// `BEGIN IMMEDIATE` on the one writing connection. PostgreSQL: run again after losing a race
     /// to another writer (a unique violation, serialization failure or deadlock), so `f`
     /// may run more than once; what it reports in [`Changed`] is sent with the commit.
-    fn write_tx<T: Send + 'static>(
+    fn write_tx<T>(
         &self,
-        f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 
     /// Tells every watcher (every instance, on PostgreSQL) something no write says.

@@ -406,8 +406,7 @@ impl<B: Backend> ProviderStore for B {
         })
     }
     fn op_redeem_code(&self, code_hash: &str, now: i64) -> Result<Redeemed, StoreError> {
-        let code_hash = code_hash.to_owned();
-        self.write_tx(move |db, changed| redeem(db, &code_hash, now, changed))
+        self.write_tx(|db, changed| redeem(db, code_hash, now, changed))
     }
     fn op_issue(&self, issued: IssuedTokens) -> Result<(), StoreError> {
         self.write_tx(move |db, _| put_issued(db, &issued))
@@ -438,9 +437,8 @@ impl<B: Backend> ProviderStore for B {
         now: i64,
         issued: IssuedTokens,
     ) -> Result<Redeemed, StoreError> {
-        let code_hash = code_hash.to_owned();
-        self.write_tx(move |db, changed| {
-            let redeemed = redeem(db, &code_hash, now, changed)?;
+        self.write_tx(|db, changed| {
+            let redeemed = redeem(db, code_hash, now, changed)?;
             if matches!(redeemed, Redeemed::Fresh { .. }) {
                 put_issued(db, &issued)?;
             }
@@ -622,35 +620,32 @@ impl<B: Backend> ProviderStore for B {
         })
     }
     fn op_logout_finished(&self, id: i64, now: i64, error: Option<&str>) -> Result<(), StoreError> {
-        let error = error.map(str::to_owned);
-        self.write(move |db, _| {
+        self.write(|db, _| {
             db.exec(
                 "UPDATE op_logouts SET delivered_at = $2, last_error = $3 WHERE id = $1",
-                args![id, now, error.as_deref()],
+                args![id, now, error],
             )?;
             Ok(())
         })
     }
     fn op_logout_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        let error = error.to_owned();
-        self.write(move |db, _| {
+        self.write(|db, _| {
             db.exec(
                 "UPDATE op_logouts SET last_error = $2 WHERE id = $1",
-                args![id, error.as_str()],
+                args![id, error],
             )?;
             Ok(())
         })
     }
     fn op_secret(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
-        let (name, fresh) = (name.to_owned(), fresh.to_owned());
-        self.write(move |db, _| {
+        self.write(|db, _| {
             db.exec(
                 "INSERT INTO op_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                args![name.as_str(), fresh.as_str()],
+                args![name, fresh],
             )?;
             db.query(
                 "SELECT value FROM op_secrets WHERE name = $1",
-                args![name.as_str()],
+                args![name],
             )?
             .first()
             .map(|r| r.get(0)?.text())

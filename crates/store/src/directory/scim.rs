@@ -449,8 +449,7 @@ impl<B: Backend> ScimStore for B {
         input: ScimUserInput,
         now: i64,
     ) -> Refusable<UserId> {
-        let provider = provider.to_owned();
-        self.write_tx(move |db, _| {
+        self.write_tx(|db, _| {
             if username_taken(db, &input.username, None)? {
                 return Ok(Err(ScimRefusal::Conflict(format!(
                     "an account \"{}\" exists already",
@@ -458,7 +457,7 @@ impl<B: Backend> ScimStore for B {
                 ))));
             }
             if let Some(x) = &input.external_id
-                && let Some(refused) = bound_elsewhere(db, &provider, how, None, x)?
+                && let Some(refused) = bound_elsewhere(db, provider, how, None, x)?
             {
                 return Ok(Err(refused));
             }
@@ -474,7 +473,7 @@ impl<B: Backend> ScimStore for B {
                         false,
                         &input.display_name,
                         status.as_str(),
-                        provider.as_str(),
+                        provider,
                         now,
                         (!input.active).then_some(now),
                         &input.external_id
@@ -483,7 +482,7 @@ impl<B: Backend> ScimStore for B {
                 .map(UserId)
                 .ok_or_else(|| StoreError::Corrupt("creating an account returned no id".into()))?;
             if let Some(x) = &input.external_id {
-                bind(db, &provider, how, id, x, None, now)?;
+                bind(db, provider, how, id, x, None, now)?;
             }
             webhooks::enqueue(
                 db,
@@ -504,9 +503,8 @@ impl<B: Backend> ScimStore for B {
         input: ScimUserInput,
         now: i64,
     ) -> Refusable<()> {
-        let provider = provider.to_owned();
-        self.write_tx(move |db, changed| {
-            let Some(before) = load_users(db, &provider, Some(id))?.pop() else {
+        self.write_tx(|db, changed| {
+            let Some(before) = load_users(db, provider, Some(id))?.pop() else {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             if input.username != before.username && username_taken(db, &input.username, Some(id))? {
@@ -516,7 +514,7 @@ impl<B: Backend> ScimStore for B {
                 ))));
             }
             if let Some(x) = &input.external_id
-                && let Some(refused) = bound_elsewhere(db, &provider, how, Some(id), x)?
+                && let Some(refused) = bound_elsewhere(db, provider, how, Some(id), x)?
             {
                 return Ok(Err(refused));
             }
@@ -528,7 +526,7 @@ impl<B: Backend> ScimStore for B {
             if let Some(x) = &input.external_id
                 && before.external_id.as_deref() != Some(x)
             {
-                bind(db, &provider, how, id, x, before.external_id.as_deref(), now)?;
+                bind(db, provider, how, id, x, before.external_id.as_deref(), now)?;
             }
             if profile_changed {
                 db.exec(
@@ -557,9 +555,8 @@ impl<B: Backend> ScimStore for B {
         })
     }
     fn scim_delete_user(&self, provider: &str, id: UserId, now: i64) -> Refusable<()> {
-        let provider = provider.to_owned();
-        self.write_tx(move |db, changed| {
-            if load_users(db, &provider, Some(id))?.is_empty() {
+        self.write_tx(|db, changed| {
+            if load_users(db, provider, Some(id))?.is_empty() {
                 return Ok(Err(ScimRefusal::NotFound));
             }
             let last_admin = db.query_int(
@@ -674,8 +671,7 @@ impl<B: Backend> ScimStore for B {
         })
     }
     fn scim_delete_group(&self, provider: &str, id: i64, now: i64) -> Refusable<()> {
-        let provider = provider.to_owned();
-        self.write_tx(move |db, changed| {
+        self.write_tx(|db, changed| {
             let rows = db.query(
                 "SELECT name, scim_provider FROM groups WHERE id = $1",
                 args![id],
@@ -684,14 +680,14 @@ impl<B: Backend> ScimStore for B {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             let (name, maker) = (r.get(0)?.text()?, r.get(1)?.opt_text()?);
-            set_members(db, &provider, id, &name, &[], now, changed)?;
+            set_members(db, provider, id, &name, &[], now, changed)?;
             let others = db
                 .query_int(
                     "SELECT count(*) FROM user_groups WHERE group_id = $1",
                     args![id],
                 )?
                 .unwrap_or(0);
-            if maker.as_deref() == Some(provider.as_str()) && others == 0 {
+            if maker.as_deref() == Some(provider) && others == 0 {
                 db.exec("DELETE FROM groups WHERE id = $1", args![id])?;
             }
             Ok(Ok(()))

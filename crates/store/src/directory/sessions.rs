@@ -116,14 +116,12 @@ impl<B: Backend> SessionStore for B {
         now: i64,
         life: SessionLifetimes,
     ) -> Result<Option<Session>, StoreError> {
-        let secret = secret.to_owned();
-        self.write(move |db, _| sessions::touch(db, &secret, now, life))
+        self.write(|db, _| sessions::touch(db, secret, now, life))
     }
     fn end_session(&self, secret: &str) -> Result<Option<EndedSession>, StoreError> {
-        let secret = secret.to_owned();
-        self.write_tx(move |db, changed| {
-            let ended = sessions::end(db, &secret)?;
-            changed.push(Invalidation::Session(sessions::digest(&secret)));
+        self.write_tx(|db, changed| {
+            let ended = sessions::end(db, secret)?;
+            changed.push(Invalidation::Session(sessions::digest(secret)));
             Ok(ended)
         })
     }
@@ -189,12 +187,10 @@ impl<B: Backend> SessionStore for B {
         now: i64,
         due_before: i64,
     ) -> Result<Option<Secret>, StoreError> {
-        let secret = secret.to_owned();
-        self.write(move |db, _| sessions::claim_refresh(db, &secret, now, due_before))
+        self.write(|db, _| sessions::claim_refresh(db, secret, now, due_before))
     }
     fn record_refresh(&self, secret: &str, refresh_token: &str) -> Result<bool, StoreError> {
-        let (secret, refresh_token) = (secret.to_owned(), refresh_token.to_owned());
-        self.write(move |db, _| sessions::record_refresh(db, &secret, &refresh_token))
+        self.write(|db, _| sessions::record_refresh(db, secret, refresh_token))
     }
     fn sweep(&self, now: i64) -> Result<(u64, u64), StoreError> {
         self.write(move |db, _| sessions::sweep(db, now))
@@ -206,7 +202,6 @@ impl<B: Backend> SessionStore for B {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let (provider, jti) = (provider.to_owned(), jti.to_owned());
-        self.write(move |db, _| settings::record_logout_jti(db, &provider, &jti, expires_at, now))
+        self.write(|db, _| settings::record_logout_jti(db, provider, jti, expires_at, now))
     }
 }

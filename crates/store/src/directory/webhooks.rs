@@ -390,22 +390,20 @@ impl<B: Backend> WebhookStore for B {
         })
     }
     fn set_webhook_secret(&self, name: &str, secret: &str) -> Result<bool, StoreError> {
-        let (name, secret) = (name.to_owned(), secret.to_owned());
-        self.write(move |db, _| {
+        self.write(|db, _| {
             Ok(db.exec(
                 "UPDATE webhooks SET secret = $2 WHERE name = $1",
-                args![&name, &secret],
+                args![name, secret],
             )? > 0)
         })
     }
     fn remove_webhook(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.write_tx(move |db, _| {
+        self.write_tx(|db, _| {
             db.exec(
                 "DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE name = $1)",
-                args![&name],
+                args![name],
             )?;
-            Ok(db.exec("DELETE FROM webhooks WHERE name = $1", args![&name])? > 0)
+            Ok(db.exec("DELETE FROM webhooks WHERE name = $1", args![name])? > 0)
         })
     }
     fn deliveries(
@@ -453,8 +451,7 @@ impl<B: Backend> WebhookStore for B {
         })
     }
     fn ping_webhook(&self, name: &str, now: i64) -> Result<Option<i64>, StoreError> {
-        let name = name.to_owned();
-        self.write(move |db, _| {
+        self.write(|db, _| {
             let payload = json!({
                 "type": "ping",
                 "timestamp": ssogate_core::dates::rfc3339(now),
@@ -466,7 +463,7 @@ impl<B: Backend> WebhookStore for B {
                 "INSERT INTO webhook_deliveries (webhook_id, msg_id, event_type, payload, created_at, next_at)
                  SELECT id, $2, 'ping', $3, CAST($4 AS BIGINT), CAST($4 AS BIGINT) FROM webhooks WHERE name = $1
                  RETURNING id",
-                args![&name, &msg_id, &payload, now],
+                args![name, &msg_id, &payload, now],
             )
         })
     }

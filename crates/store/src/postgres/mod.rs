@@ -250,9 +250,9 @@ impl Backend for PgStore {
 
     /// Each statement commits on its own (one round trip, no `BEGIN`); what changed is
     /// sent once `f` is done.
-    fn write<T: Send + 'static>(
+    fn write<T>(
         &self,
-        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.get()?;
         let mut changed = Changed::default();
@@ -264,9 +264,9 @@ impl Backend for PgStore {
         r
     }
 
-    fn write_tx<T: Send + 'static>(
+    fn write_tx<T>(
         &self,
-        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError> + Send + 'static,
+        mut f: impl FnMut(&mut dyn Db, &mut Changed) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.transaction(|tx| {
             let mut changed = Changed::default();
