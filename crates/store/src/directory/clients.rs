@@ -81,28 +81,24 @@ impl<B: Backend> ClientStore for B {
         secret_sha256: Option<&str>,
         now: i64,
     ) -> Result<Result<StoredClient, ClientError>, StoreError> {
-        let (id, text, digest) = (
-            id.to_owned(),
-            spec.to_string(),
-            secret_sha256.map(str::to_owned),
-        );
+        let text = spec.to_string();
         self.write_tx(|db, changed| {
             if db
-                .query_int("SELECT 1 FROM op_clients WHERE id = $1", args![&id])?
+                .query_int("SELECT 1 FROM op_clients WHERE id = $1", args![id])?
                 .is_some()
             {
-                return Ok(Err(ClientError::IdTaken(id.clone())));
+                return Ok(Err(ClientError::IdTaken(id.to_owned())));
             }
             db.exec(
                 "INSERT INTO op_clients (id, spec, secret_sha256, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $4)",
-                args![&id, &text, digest.as_deref(), now],
+                args![id, &text, secret_sha256, now],
             )?;
             changed.push(Invalidation::Providers);
             Ok(Ok(StoredClient {
-                id: id.clone(),
+                id: id.to_owned(),
                 spec: spec.clone(),
-                secret_sha256: digest.clone(),
+                secret_sha256: secret_sha256.map(str::to_owned),
                 created_at: now,
                 updated_at: now,
             }))

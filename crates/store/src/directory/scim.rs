@@ -590,17 +590,12 @@ impl<B: Backend> ScimStore for B {
         members: Vec<UserId>,
         now: i64,
     ) -> Refusable<i64> {
-        let (provider, name, external_id) = (
-            provider.to_owned(),
-            name.to_owned(),
-            external_id.map(str::to_owned),
-        );
-        self.write_tx(move |db, changed| {
-            if let Some(r) = check_members(db, &provider, None, &members)? {
+        self.write_tx(|db, changed| {
+            if let Some(r) = check_members(db, provider, None, &members)? {
                 return Ok(Err(r));
             }
             if db
-                .query_int("SELECT id FROM groups WHERE lower(name) = lower($1)", args![&name])?
+                .query_int("SELECT id FROM groups WHERE lower(name) = lower($1)", args![name])?
                 .is_some()
             {
                 return Ok(Err(ScimRefusal::Conflict(format!(
@@ -610,10 +605,10 @@ impl<B: Backend> ScimStore for B {
             let id = db
                 .query_int(
                     "INSERT INTO groups (name, scim_provider, scim_external_id) VALUES ($1, $2, $3) RETURNING id",
-                    args![&name, provider.as_str(), external_id.as_deref()],
+                    args![name, provider, external_id],
                 )?
                 .ok_or_else(|| StoreError::Corrupt("creating a group returned no id".into()))?;
-            set_members(db, &provider, id, &name, &members, now, changed)?;
+            set_members(db, provider, id, name, &members, now, changed)?;
             Ok(Ok(id))
         })
     }
@@ -626,12 +621,7 @@ impl<B: Backend> ScimStore for B {
         members: Vec<UserId>,
         now: i64,
     ) -> Refusable<()> {
-        let (provider, name, external_id) = (
-            provider.to_owned(),
-            name.to_owned(),
-            external_id.map(str::to_owned),
-        );
-        self.write_tx(move |db, changed| {
+        self.write_tx(|db, changed| {
             let rows = db.query(
                 "SELECT name, scim_provider FROM groups WHERE id = $1",
                 args![id],
@@ -640,11 +630,11 @@ impl<B: Backend> ScimStore for B {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             let (current, maker) = (r.get(0)?.text()?, r.get(1)?.opt_text()?);
-            if let Some(r) = check_members(db, &provider, Some(id), &members)? {
+            if let Some(r) = check_members(db, provider, Some(id), &members)? {
                 return Ok(Err(r));
             }
             if current != name {
-                if maker.as_deref() != Some(provider.as_str()) {
+                if maker.as_deref() != Some(provider) {
                     return Ok(Err(ScimRefusal::Invalid(format!(
                         "the group \"{current}\" is ssogate's own (its catalogue), not this SCIM client's: rename it in ssogate"
                     ))));
@@ -652,7 +642,7 @@ impl<B: Backend> ScimStore for B {
                 if db
                     .query_int(
                         "SELECT id FROM groups WHERE lower(name) = lower($1) AND id <> $2",
-                        args![&name, id],
+                        args![name, id],
                     )?
                     .is_some()
                 {
@@ -660,13 +650,13 @@ impl<B: Backend> ScimStore for B {
                         "a group \"{name}\" exists already"
                     ))));
                 }
-                db.exec("UPDATE groups SET name = $2 WHERE id = $1", args![id, &name])?;
+                db.exec("UPDATE groups SET name = $2 WHERE id = $1", args![id, name])?;
             }
             db.exec(
                 "UPDATE groups SET scim_external_id = $2 WHERE id = $1",
-                args![id, external_id.as_deref()],
+                args![id, external_id],
             )?;
-            set_members(db, &provider, id, &name, &members, now, changed)?;
+            set_members(db, provider, id, name, &members, now, changed)?;
             Ok(Ok(()))
         })
     }

@@ -86,29 +86,7 @@ impl<B: Backend> SessionStore for B {
         now: i64,
         life: SessionLifetimes,
     ) -> Result<Secret, StoreError> {
-        let owned = [
-            origin.provider,
-            origin.sid,
-            origin.subject,
-            origin.id_token,
-            origin.refresh_token,
-            origin.amr,
-            origin.acr,
-        ]
-        .map(|s| s.map(str::to_owned));
-        self.write(move |db, _| {
-            let [provider, sid, subject, id_token, refresh_token, amr, acr] = &owned;
-            let origin = SessionOrigin {
-                provider: provider.as_deref(),
-                sid: sid.as_deref(),
-                subject: subject.as_deref(),
-                id_token: id_token.as_deref(),
-                refresh_token: refresh_token.as_deref(),
-                amr: amr.as_deref(),
-                acr: acr.as_deref(),
-            };
-            sessions::create(db, user_id, &origin, now, life)
-        })
+        self.write(|db, _| sessions::create(db, user_id, origin, now, life))
     }
     fn touch_session(
         &self,
@@ -131,14 +109,8 @@ impl<B: Backend> SessionStore for B {
         sid: Option<&str>,
         subject: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let (provider, sid, subject) = (
-            provider.to_owned(),
-            sid.map(str::to_owned),
-            subject.map(str::to_owned),
-        );
-        self.write_tx(move |db, changed| {
-            let ended =
-                sessions::end_by_provider(db, &provider, sid.as_deref(), subject.as_deref())?;
+        self.write_tx(|db, changed| {
+            let ended = sessions::end_by_provider(db, provider, sid, subject)?;
             let n = ended.len() as u64;
             for digest in ended {
                 changed.push(Invalidation::Session(digest));
@@ -161,9 +133,7 @@ impl<B: Backend> SessionStore for B {
         now: i64,
         ttl: i64,
     ) -> Result<String, StoreError> {
-        let (provider, state, payload) =
-            (provider.to_owned(), state.to_owned(), payload.to_owned());
-        self.write(move |db, _| sessions::put_state(db, &provider, &state, &payload, now, ttl))
+        self.write(|db, _| sessions::put_state(db, provider, state, payload, now, ttl))
     }
     fn take_login_state(
         &self,
@@ -172,14 +142,7 @@ impl<B: Backend> SessionStore for B {
         provider: &str,
         now: i64,
     ) -> Result<LoginState, TakeStateError> {
-        let (state, binding, provider) = (
-            state.to_owned(),
-            binding.map(str::to_owned),
-            provider.to_owned(),
-        );
-        sessions::taken(self.write(move |db, _| {
-            sessions::take_state(db, &state, binding.as_deref(), &provider, now)
-        }))
+        sessions::taken(self.write(|db, _| sessions::take_state(db, state, binding, provider, now)))
     }
     fn claim_refresh(
         &self,

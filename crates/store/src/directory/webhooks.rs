@@ -375,17 +375,13 @@ impl<B: Backend> WebhookStore for B {
         events: Option<&Subscription>,
         enabled: Option<bool>,
     ) -> Result<bool, StoreError> {
-        let (name, url, events) = (
-            name.to_owned(),
-            url.map(str::to_owned),
-            events.map(Subscription::stored),
-        );
-        self.write_tx(move |db, _| {
+        let events = events.map(Subscription::stored);
+        self.write_tx(|db, _| {
             Ok(db.exec(
                 "UPDATE webhooks SET url = coalesce($2, url), events = coalesce($3, events),
                         enabled = coalesce($4, enabled)
                  WHERE name = $1",
-                args![&name, url.as_deref(), events.as_deref(), enabled],
+                args![name, url, events.as_deref(), enabled],
             )? > 0)
         })
     }
