@@ -1,7 +1,9 @@
 //! Forward-auth throughput under load, each figure against its floor in the same run,
 //! with the same load tool: `wrk -t2 -c64 -d10s` (Debian's `wrk`).
 //!
-//! * floor: an axum handler that only parses the cookie and looks it up in a map;
+//! * floors: an axum handler that only parses the cookie and looks it up in a map,
+//!   answering one identity header; and the same answering the headers ssogate answers
+//!   (copied from one of its answers), the least work for the same bytes;
 //! * `/auth/verify` with a session cookie on SQLite and (with `TEST_SSOGATE_POSTGRES_URL`)
 //!   on PostgreSQL — target ≥ 0.85 of the floor, and PostgreSQL's p99 ≤ 1.5× the floor's;
 //! * the same on SQLite while 20 clients keep sending wrong passwords to `POST /login`
@@ -25,7 +27,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use serde_json::{Value, json};
 use ssogate_core::claims::ClaimSources;
@@ -73,10 +75,12 @@ async fn serve(router: Router) -> String {
     url
 }
 
-/// The floor: cookie parse + one map lookup.
-async fn floor(secret: &str) -> String {
+use axum::response::IntoResponse;
+
+/// A floor: cookie parse + one map lookup, answering `answer`'s headers.
+async fn floor(secret: &str, answer: Vec<(HeaderName, HeaderValue)>) -> String {
     let mut map = HashMap::new();
-    map.insert(secret.to_owned(), "alice".to_owned());
+    map.insert(secret.to_owned(), answer);
     let map = Arc::new(map);
     serve(Router::new().route(
         "/verify",
@@ -90,9 +94,15 @@ async fn floor(secret: &str) -> String {
                         c.split(';')
                             .find_map(|p| p.trim().strip_prefix("ssogate_session="))
                     })
-                    .and_then(|s| map.get(s).cloned());
+                    .and_then(|s| map.get(s));
                 match found {
-                    Some(user) => (StatusCode::OK, [("remote-user", user)]).into_response(),
+                    Some(answer) => {
+                        let mut res = StatusCode::OK.into_response();
+                        for (n, v) in answer {
+                            res.headers_mut().insert(n.clone(), v.clone());
+                        }
+                        res
+                    }
                     None => StatusCode::UNAUTHORIZED.into_response(),
                 }
             }
@@ -101,7 +111,18 @@ async fn floor(secret: &str) -> String {
     .await
 }
 
-use axum::response::IntoResponse;
+/// The headers of ssogate's answer for `cookie`, but those hyper writes itself.
+async fn answer_of(url: &str, cookie: &str) -> Vec<(HeaderName, HeaderValue)> {
+    let http = ssogate_oidc::http::client("bench", &Default::default()).unwrap();
+    let (name, value) = cookie.split_once(": ").unwrap();
+    let r = http.get(url).header(name, value).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.headers()
+        .iter()
+        .filter(|(n, _)| *n != axum::http::header::DATE && *n != axum::http::header::CONTENT_LENGTH)
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
 
 struct Instance {
     url: String,
@@ -382,11 +403,19 @@ fn main() {
 
         let sqlite = ssogate(&idp, dir.path(), &format!("sqlite://{}", dir.path().join("b.db").display())).await;
         let cookie = format!("Cookie: ssogate_session={}", sqlite.secret);
-        let floor_url = floor(&sqlite.secret).await;
-        let f = wrk(&format!("{floor_url}/verify"), &cookie);
-        line("floor: cookie parse + map lookup (axum)", &f, None);
+        // Two floors: the least a forward-auth answer can be (one identity header), and
+        // the least work that answers what ssogate answers (its headers, copied from one
+        // of its answers) — the difference between them is the answer's size alone.
+        let one = vec![(HeaderName::from_static("remote-user"), HeaderValue::from_static("alice"))];
+        let f = wrk(&format!("{}/verify", floor(&sqlite.secret, one).await), &cookie);
+        let answer = answer_of(&format!("{}/auth/verify", sqlite.url), &cookie).await;
+        let same = format!("floor answering ssogate's {} headers (axum)", answer.len());
+        let fs = wrk(&format!("{}/verify", floor(&sqlite.secret, answer).await), &cookie);
         let s = wrk(&format!("{}/auth/verify", sqlite.url), &cookie);
+        line("floor: cookie parse + map lookup (axum)", &f, None);
+        line(&same, &fs, None);
         line("ssogate /auth/verify, session, SQLite", &s, Some((&f, 0.85, "floor")));
+        line("", &s, Some((&fs, 0.85, "same-answer floor")));
 
         // The same while 20 clients send wrong passwords as fast as they are answered.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -415,6 +444,7 @@ fn main() {
             let cookie = format!("Cookie: ssogate_session={}", pg.secret);
             let p = wrk(&format!("{}/auth/verify", pg.url), &cookie);
             line("ssogate /auth/verify, session, PostgreSQL", &p, Some((&f, 0.85, "floor")));
+            line("", &p, Some((&fs, 0.85, "same-answer floor")));
             let tail = p.p99_ms / f.p99_ms;
             println!(
                 "{:<44} p99 {:>5.2}× the floor's  (target ≤ 1.5: {})",
