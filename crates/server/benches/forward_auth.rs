@@ -344,7 +344,13 @@ async fn guess(
     attempts: Arc<std::sync::atomic::AtomicU64>,
 ) {
     // The relying party's client: rustls with aws-lc-rs, no redirects followed.
-    let http = ssogate_oidc::http::client("bench", &Default::default()).unwrap();
+    // An attacker waits as long as the answer takes (ssogate may hold a check back while
+    // the machine is busy).
+    let patient = ssogate_oidc::ProtocolSettings {
+        http_timeout_seconds: 600,
+        ..Default::default()
+    };
+    let http = ssogate_oidc::http::client("bench", &patient).unwrap();
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let r = http
             .post(format!("{base}/login"))
@@ -425,17 +431,18 @@ fn main() {
             .collect();
         let url = format!("{}/auth/verify", sqlite.url);
         let contended = tokio::task::spawn_blocking(move || wrk(&url, &cookie)).await.unwrap();
+        let during = attempts.load(std::sync::atomic::Ordering::Relaxed);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         for g in guessers {
             g.await.unwrap();
         }
         let ratio = contended.p99_ms / s.p99_ms;
         println!(
-            "{:<44} {:>9.0} req/s  p99 {:>6.2} ms  {ratio:>5.2}× the p99 without ({} wrong passwords answered; target ≤ 1.5: {})",
+            "{:<44} {:>9.0} req/s  p99 {:>6.2} ms  {ratio:>5.2}× the p99 without ({during} wrong passwords answered under the load, {} after it; target ≤ 1.5: {})",
             "  … with 20 clients guessing passwords",
             contended.rps,
             contended.p99_ms,
-            attempts.load(std::sync::atomic::Ordering::Relaxed),
+            attempts.load(std::sync::atomic::Ordering::Relaxed) - during,
             if ratio <= 1.5 { "met" } else { "NOT met" }
         );
 

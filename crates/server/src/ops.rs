@@ -63,6 +63,21 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
         load(&app.reloads_requested),
         load(&app.reloads_done)
     ));
+    let checks = &app.hashing.counts;
+    text.push_str(&format!(
+        "# HELP ssogate_password_checks_waited_total Password checks that waited for the machine to have a CPU to spare (no task kept waiting), then ran.\n\
+         # TYPE ssogate_password_checks_waited_total counter\n\
+         ssogate_password_checks_waited_total {}\n\
+         # HELP ssogate_password_checks_ran_busy_total Password checks that ran after waiting their longest on a machine that stayed busy.\n\
+         # TYPE ssogate_password_checks_ran_busy_total counter\n\
+         ssogate_password_checks_ran_busy_total {}\n\
+         # HELP ssogate_password_checks_abandoned_total Password checks not run because the request that asked was gone.\n\
+         # TYPE ssogate_password_checks_abandoned_total counter\n\
+         ssogate_password_checks_abandoned_total {}\n",
+        load(&checks.waited),
+        load(&checks.ran_busy),
+        load(&checks.abandoned)
+    ));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
