@@ -326,6 +326,22 @@ mod tests {
         }
     }
 
+    /// Waits for `n` readings of the machine; the check must not be done meanwhile.
+    async fn readings<T>(
+        n: usize,
+        looks: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+        check: &mut tokio::task::JoinHandle<T>,
+    ) {
+        for _ in 0..n {
+            tokio::select! {
+                look = looks.recv() => {
+                    look.unwrap_or_else(|| panic!("the worker stopped looking"));
+                }
+                _ = &mut *check => panic!("the check ran while the machine was busy"),
+            }
+        }
+    }
+
     /// A check on a busy machine waits for it to quiet down, then runs (it used to start
     /// at once and take CPU time from the request path).
     #[tokio::test]
@@ -342,14 +358,7 @@ mod tests {
         });
         // The pool's first reading, then three looks, each finding the machine busy —
         // unless the check is done first, which it must not be.
-        for _ in 0..7 {
-            tokio::select! {
-                look = looks.recv() => {
-                    look.unwrap_or_else(|| panic!("the worker stopped looking"));
-                }
-                _ = &mut check => panic!("the check ran while the machine was busy"),
-            }
-        }
+        readings(7, &mut looks, &mut check).await;
         assert!(
             !ran.load(Ordering::SeqCst),
             "ran while the machine was busy"
@@ -409,14 +418,7 @@ mod tests {
         let mut check =
             tokio::spawn(async move { p.run(move || r.store(true, Ordering::SeqCst)).await });
         // The pool's first reading and one look: the check is waiting for a quiet machine.
-        for _ in 0..3 {
-            tokio::select! {
-                look = looks.recv() => {
-                    look.unwrap_or_else(|| panic!("the worker stopped looking"));
-                }
-                _ = &mut check => panic!("the check ran while the machine was busy"),
-            }
-        }
+        readings(3, &mut looks, &mut check).await;
         check.abort();
         let _ = check.await;
         machine.busy.store(false, Ordering::SeqCst);
