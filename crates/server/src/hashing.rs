@@ -156,13 +156,13 @@ impl Hashing {
                             Err(_) => return,
                         };
                         let Ok(work) = work else { return };
+                        // This check and those behind it: a flood waits longer than a lone sign-in.
+                        let in_line =
+                            u32::try_from(lined.fetch_sub(1, Ordering::SeqCst)).unwrap_or(u32::MAX);
                         if !work.wanted() {
                             counts.abandoned.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        // This check and those behind it: a flood waits longer than a lone sign-in.
-                        let in_line =
-                            u32::try_from(lined.fetch_sub(1, Ordering::SeqCst)).unwrap_or(u32::MAX);
                         let patience = patience_each
                             .saturating_mul(in_line)
                             .min(PATIENCE_MOST.max(patience_each));
@@ -419,16 +419,24 @@ mod tests {
             tokio::spawn(async move { p.run(move || r.store(true, Ordering::SeqCst)).await });
         // The pool's first reading and one look: the check is waiting for a quiet machine.
         readings(3, &mut looks, &mut check).await;
+        // A second check sent behind it, and given up before a thread took it.
+        let r = ran.clone();
+        let mut behind = Box::pin(pool.run(move || r.store(true, Ordering::SeqCst)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(behind.as_mut().poll(&mut cx).is_pending());
+        drop(behind);
         check.abort();
         let _ = check.await;
         machine.busy.store(false, Ordering::SeqCst);
-        // The next check runs after the abandoned one was dropped.
+        // The next check runs after the abandoned ones were dropped.
         assert_eq!(pool.run(|| 6 * 7).await.ok(), Some(42));
         assert!(
             !ran.load(Ordering::SeqCst),
             "Argon2 ran for a request that was gone"
         );
-        assert_eq!(pool.counts.abandoned.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.counts.abandoned.load(Ordering::SeqCst), 2);
+        // Nothing left counted in line, so later checks are not kept waiting longer.
+        assert_eq!(pool.lined.load(Ordering::SeqCst), 0);
     }
 
     #[test]
