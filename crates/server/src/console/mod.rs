@@ -5,6 +5,7 @@
 //! every change goes through `ssogate-admin`, which audits it. This module holds what
 //! the rooms share: the guard, the service-layer runner, confirmation and notices.
 
+mod account;
 mod audit;
 mod catalogue;
 mod clients;
@@ -18,6 +19,7 @@ mod test_claims;
 mod users;
 mod webhooks;
 
+pub(crate) use account::{delete, delete_confirm, user, user_action};
 pub(crate) use audit::{audit, audit_csv, audit_event};
 pub(crate) use clients::{
     add as client_add, clients, delete as client_delete, delete_confirm as client_delete_confirm,
@@ -28,7 +30,7 @@ pub(crate) use dashboard::dashboard;
 pub(crate) use effective::effective;
 pub(crate) use lifecycle::lifecycle;
 pub(crate) use test_claims::{test_claims, test_claims_run};
-pub(crate) use users::{bulk as users_bulk, delete, delete_confirm, user, user_action, users};
+pub(crate) use users::{bulk as users_bulk, users};
 
 pub(crate) use catalogue::{
     catalogue, create as catalogue_create, delete as catalogue_delete,
