@@ -1,4 +1,9 @@
 //! One provider: its cached metadata and keys, and every protocol exchange with it.
+//!
+//! Over ~600 lines on purpose: it is one provider's whole conversation (discovery, keys
+//! and their refresh, authorization URL, code exchange, ID token checks, userinfo,
+//! refresh, logout tokens) around one cached state whose rules (when to refetch keys,
+//! what a metadata change invalidates) every exchange relies on.
 
 use crate::Clock;
 use crate::discovery::{Metadata, discovery_url};

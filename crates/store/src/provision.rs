@@ -2,6 +2,10 @@
 //! queries, the engine's view of the directory over them, and the outcome's rows
 //! (on PostgreSQL in one writable-CTE statement for a first login). Also the grant
 //! writes an administrator makes. Written once for both engines over [`Db`].
+//!
+//! Over ~600 lines on purpose: a login is one pass — the lookups, the engine's view over
+//! them and the writes of its outcome in one transaction — and each part is written
+//! against the others' shapes.
 
 use crate::audit::{audit_login, claim_subject, redact};
 use crate::sql::{Db, args};

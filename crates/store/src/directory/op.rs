@@ -1,5 +1,10 @@
 //! What ssogate as an OpenID Provider keeps: signing keys, authorization codes and
 //! access tokens (codes and tokens as SHA-256 digests only; the caller hashes).
+//!
+//! Over ~600 lines on purpose: one trait and its one implementation, because codes,
+//! access and refresh tokens and queued back-channel logouts change together in the same
+//! transactions (a code spent twice revokes what it issued; a refresh rotates its
+//! family) — split, those invariants would sit in files that do not see each other.
 
 use super::{Backend, Changed};
 use crate::StoreError;

@@ -7,6 +7,10 @@
 //! external id claim — that external id: a pushed account and a later sign-in are one
 //! account. Group membership it pushes is its own grant source (`scim`): it removes only
 //! that, and what an administrator or a sign-in gave stays.
+//!
+//! Over ~600 lines on purpose: users and groups share the binding rules above (which
+//! identity a pushed `externalId` is, whom a client may see); kept in one file so the
+//! two resource types cannot drift apart.
 
 use super::Backend;
 use super::webhooks;
