@@ -417,10 +417,7 @@ fn claims_of(p: &DevPerson) -> serde_json::Map<String, Value> {
 }
 
 async fn userinfo(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let token = crate::web::bearer_token(&headers);
     let person = token.and_then(|t| {
         s.tokens.lock().ok().and_then(|m| {
             m.get(t)

@@ -98,17 +98,7 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
         .unwrap_or_default();
     // With no provider accepting bearer tokens the header is not ours: applications
     // behind the proxy send their own tokens, and the session cookie decides.
-    let bearer = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .filter(|_| app.registry().accepts_bearer());
+    let bearer = web::bearer_token(&parts.headers).filter(|_| app.registry().accepts_bearer());
     let found = match bearer {
         Some(token) => match bearer_session(&app, &parts, token).await {
             Ok(s) => Ok(Some(s)),

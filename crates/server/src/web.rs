@@ -7,6 +7,18 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use url::Url;
 
+/// The token of `Authorization: Bearer …`; the scheme's name in any case (RFC 7235
+/// 2.1), the token without surrounding blanks, never empty.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let (scheme, token) = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// A cookie's value from the request's `Cookie` headers.
 pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -203,6 +215,31 @@ pub(crate) fn csrf_ok(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_whatever_the_scheme_s_case() {
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}")),
+            );
+            bearer_token(&h).map(str::to_owned)
+        };
+        for v in ["Bearer t0k", "bearer t0k", "BEARER t0k", "Bearer   t0k  "] {
+            assert_eq!(with(v).as_deref(), Some("t0k"), "{v}");
+        }
+        for v in [
+            "Basic t0k",
+            "Bearer",
+            "Bearer    ",
+            "Bearert0k",
+            "Bearer-x t0k",
+        ] {
+            assert_eq!(with(v), None, "{v}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
 
     fn base() -> Url {
         Url::parse("https://sso.example.com").unwrap_or_else(|_| unreachable!())

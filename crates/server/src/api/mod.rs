@@ -198,14 +198,7 @@ pub(crate) async fn require_caller(
 
 /// Who is calling, from `Authorization: Bearer …`.
 async fn authenticate(parts: &Parts, app: &App) -> Result<Caller, Problem> {
-    let token = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
+    let token = crate::web::bearer_token(&parts.headers).ok_or_else(|| {
             Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

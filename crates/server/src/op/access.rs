@@ -23,13 +23,7 @@ pub(crate) async fn userinfo(State(app): State<App>, req: Req) -> Response {
         return not_configured();
     }
     let now = app.now();
-    let Some(token) = req
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-    else {
+    let Some(token) = crate::web::bearer_token(&req.headers) else {
         return invalid_token("an access token is required (Authorization: Bearer)");
     };
     let hash = ssogate_op::digest(token);

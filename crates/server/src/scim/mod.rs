@@ -96,15 +96,7 @@ struct Client {
 }
 
 async fn client(app: &App, headers: &HeaderMap) -> Result<Client, Fail> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+    let token = crate::web::bearer_token(headers);
     let refused = |why: &str| {
         Fail(ScimError::new(
             401,

@@ -90,6 +90,23 @@ fn problem(r: &Resp, status: u16) {
     assert!(!v["detail"].as_str().unwrap().is_empty());
 }
 
+/// The scheme's name is case-insensitive (RFC 7235 2.1): an API client writing
+/// `bearer` is not refused (the API used to accept only `Bearer`).
+#[tokio::test]
+async fn the_bearer_scheme_is_read_in_any_case() {
+    let (h, k) = setup().await;
+    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+    for (scheme, want) in [("bearer", 200), ("BEARER", 200), ("Basic", 401)] {
+        let r = http
+            .get(h.url("/api/v1/users"))
+            .header("authorization", format!("{scheme} {}", k.read))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), want, "{scheme}");
+    }
+}
+
 #[tokio::test]
 async fn keys_and_scopes_guard_every_endpoint() {
     let (h, k) = setup().await;
