@@ -52,32 +52,39 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
         .map(|(s, p)| (s.clone(), p.rp.jwks_fetches()))
         .collect();
     let mut text = app.metrics.render(&jwks);
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    text.push_str(&format!(
-        "# HELP ssogate_reloads_requested_total Provider and settings rebuilds asked for by change notifications.\n\
-         # TYPE ssogate_reloads_requested_total counter\n\
-         ssogate_reloads_requested_total {}\n\
-         # HELP ssogate_reloads_total Provider and settings rebuilds done (bursts of notifications coalesce).\n\
-         # TYPE ssogate_reloads_total counter\n\
-         ssogate_reloads_total {}\n",
-        load(&app.reloads_requested),
-        load(&app.reloads_done)
-    ));
     let checks = &app.hashing.counts;
-    text.push_str(&format!(
-        "# HELP ssogate_password_checks_waited_total Password checks that waited for the machine to have a CPU to spare (no task kept waiting), then ran.\n\
-         # TYPE ssogate_password_checks_waited_total counter\n\
-         ssogate_password_checks_waited_total {}\n\
-         # HELP ssogate_password_checks_ran_busy_total Password checks that ran after waiting their longest on a machine that stayed busy.\n\
-         # TYPE ssogate_password_checks_ran_busy_total counter\n\
-         ssogate_password_checks_ran_busy_total {}\n\
-         # HELP ssogate_password_checks_abandoned_total Password checks not run because the request that asked was gone.\n\
-         # TYPE ssogate_password_checks_abandoned_total counter\n\
-         ssogate_password_checks_abandoned_total {}\n",
-        load(&checks.waited),
-        load(&checks.ran_busy),
-        load(&checks.abandoned)
-    ));
+    for (name, help, value) in [
+        (
+            "ssogate_reloads_requested_total",
+            "Provider and settings rebuilds asked for by change notifications.",
+            &app.reloads_requested,
+        ),
+        (
+            "ssogate_reloads_total",
+            "Provider and settings rebuilds done (bursts of notifications coalesce).",
+            &app.reloads_done,
+        ),
+        (
+            "ssogate_password_checks_waited_total",
+            "Password checks that waited for the machine to have a CPU to spare (no task kept waiting), then ran.",
+            &checks.waited,
+        ),
+        (
+            "ssogate_password_checks_ran_busy_total",
+            "Password checks that ran after waiting their longest on a machine that stayed busy.",
+            &checks.ran_busy,
+        ),
+        (
+            "ssogate_password_checks_abandoned_total",
+            "Password checks not run because the request that asked was gone.",
+            &checks.abandoned,
+        ),
+    ] {
+        let value = value.load(std::sync::atomic::Ordering::Relaxed);
+        text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        ));
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

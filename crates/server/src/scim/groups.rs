@@ -2,6 +2,7 @@
 //! create, replace, patch and delete.
 
 use super::*;
+
 pub(super) async fn list_groups(
     State(app): State<App>,
     headers: HeaderMap,

@@ -2,6 +2,7 @@
 //! within what the calling provider's token may see.
 
 use super::*;
+
 pub(super) async fn list_users(
     State(app): State<App>,
     headers: HeaderMap,

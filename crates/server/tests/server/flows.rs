@@ -657,6 +657,17 @@ async fn health_readiness_and_metrics() {
         m.contains("ssogate_request_duration_seconds_count{route=\"verify\"} 1"),
         "{m}"
     );
+    for counter in [
+        "ssogate_reloads_total",
+        "ssogate_password_checks_waited_total",
+        "ssogate_password_checks_ran_busy_total",
+        "ssogate_password_checks_abandoned_total",
+    ] {
+        assert!(
+            m.contains(&format!("# TYPE {counter} counter\n{counter} ")),
+            "{m}"
+        );
+    }
 }
 
 #[tokio::test]
