@@ -218,11 +218,12 @@ enum Waited {
 /// [`BUSY_SHARE`] of it, or `deadline` passes. Where pressure is not told: no wait.
 fn wait_for_quiet(pressure: &dyn Pressure, deadline: Instant) -> Waited {
     let mut waited = Waited::No;
+    // Each look's end is the next one's start: one reading per look.
+    let Some(mut before) = pressure.stalled_micros() else {
+        return waited;
+    };
+    let mut start = Instant::now();
     loop {
-        let Some(before) = pressure.stalled_micros() else {
-            return waited;
-        };
-        let start = Instant::now();
         std::thread::sleep(if waited == Waited::No {
             LOOK
         } else {
@@ -231,14 +232,16 @@ fn wait_for_quiet(pressure: &dyn Pressure, deadline: Instant) -> Waited {
         let Some(after) = pressure.stalled_micros() else {
             return waited;
         };
-        let span = start.elapsed().as_micros().max(1) as f64;
+        let now = Instant::now();
+        let span = now.duration_since(start).as_micros().max(1) as f64;
         if (after.saturating_sub(before) as f64) < BUSY_SHARE * span {
             return waited;
         }
-        if Instant::now() >= deadline {
+        if now >= deadline {
             return Waited::Patience;
         }
         waited = Waited::UntilQuiet;
+        (before, start) = (after, now);
     }
 }
 
@@ -293,8 +296,9 @@ mod tests {
     }
 
     /// A machine as busy as the test says: while `busy`, every microsecond counts as
-    /// one a task waited for a CPU. Tells each reading to `looked` (a look is two: at
-    /// its start and its end; the pool reads once when it starts).
+    /// one a task waited for a CPU. Tells each reading to `looked` (a check's looks read
+    /// once each at their end, the first also at its start; the pool reads once when it
+    /// starts).
     struct Machine {
         busy: AtomicBool,
         started: Instant,
@@ -356,9 +360,9 @@ mod tests {
                 .await
                 .map(|_| pool.counts.clone())
         });
-        // The pool's first reading, then three looks, each finding the machine busy —
-        // unless the check is done first, which it must not be.
-        readings(7, &mut looks, &mut check).await;
+        // The pool's first reading, the first look's start, then three looks' ends, each
+        // finding the machine busy — unless the check is done first, which it must not be.
+        readings(5, &mut looks, &mut check).await;
         assert!(
             !ran.load(Ordering::SeqCst),
             "ran while the machine was busy"
