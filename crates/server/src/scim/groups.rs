@@ -1,7 +1,9 @@
 //! SCIM Groups: list and search (and `/.search` over both resource types), read,
 //! create, replace, patch and delete.
 
+use super::resource::{Resource, Write, Written};
 use super::*;
+use ssogate_store::{Directory, StoreError};
 
 pub(super) async fn list_groups(
     State(app): State<App>,
@@ -48,139 +50,75 @@ pub(super) async fn search_all(
     ask.answer(all)
 }
 
-pub(super) async fn fetch_group(app: &App, c: &Client, id: i64) -> Result<ScimGroup, Fail> {
-    let p = c.provider.clone();
-    app.db(move |d| d.scim_group(&p, id))
-        .await?
-        .ok_or_else(|| Fail(ScimError::not_found(format!("no Group \"{id}\""))))
+/// A group to write: its name, external id and members.
+pub(super) struct GroupInput {
+    name: String,
+    external_id: Option<String>,
+    members: Vec<UserId>,
 }
 
-pub(super) async fn get_group(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let g = fetch_group(&app, &c, group_id(&id)?).await?;
-    let (v, tag) = group_json(&app, &g);
-    Ok(one(v, tag, &q, StatusCode::OK))
-}
+impl Resource for ScimGroup {
+    type Id = i64;
+    type Input = GroupInput;
+    const NAME: &'static str = "Group";
+    const EVENTS: &'static str = "scim.group";
+    const READ_ONLY: &'static [&'static str] = &["id", "meta"];
 
-pub(super) fn members(g: &GroupData) -> Result<Vec<UserId>, Fail> {
-    g.members
-        .iter()
-        .map(|m| {
-            m.parse::<i64>().map(UserId).map_err(|_| {
-                Fail(ScimError::invalid_value(format!(
-                    "member \"{m}\" is not a User's id"
-                )))
+    fn id(raw: i64) -> i64 {
+        raw
+    }
+
+    fn load(d: &dyn Directory, provider: &str, id: i64) -> Result<Option<Self>, StoreError> {
+        d.scim_group(provider, id)
+    }
+
+    fn json(&self, app: &App) -> (Value, String) {
+        group_json(app, self)
+    }
+
+    fn input(doc: &Value) -> Result<GroupInput, Fail> {
+        let g = GroupData::from_json(doc)?;
+        let members = g
+            .members
+            .iter()
+            .map(|m| {
+                m.parse::<i64>().map(UserId).map_err(|_| {
+                    Fail(ScimError::invalid_value(format!(
+                        "member \"{m}\" is not a User's id"
+                    )))
+                })
             })
+            .collect::<Result<_, _>>()?;
+        Ok(GroupInput {
+            name: g.display_name,
+            external_id: g.external_id,
+            members,
         })
-        .collect()
-}
+    }
 
-pub(super) async fn create_group(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let data = GroupData::from_json(&body_json(&bytes)?)?;
-    let who = members(&data)?;
-    let (p, now) = (c.provider.clone(), app.now());
-    let (name, ext) = (data.display_name.clone(), data.external_id.clone());
-    let id = app
-        .db(move |d| d.scim_create_group(&p, &name, ext.as_deref(), who, now))
-        .await?
-        .map_err(|r| refusal(r, "Group"))?;
-    audited(
-        &app,
-        &c,
-        "scim.group.created",
-        None,
-        format!("group {}", data.display_name),
-    )
-    .await;
-    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
-    Ok(one(v, tag, &q, StatusCode::CREATED))
-}
+    fn label(input: &GroupInput) -> String {
+        format!("group {}", input.name)
+    }
 
-pub(super) async fn write_group(
-    app: &App,
-    c: &Client,
-    id: i64,
-    data: GroupData,
-    event: &str,
-) -> Result<(), Fail> {
-    let who = members(&data)?;
-    let (p, now) = (c.provider.clone(), app.now());
-    let (name, ext) = (data.display_name.clone(), data.external_id.clone());
-    app.db(move |d| d.scim_update_group(&p, id, &name, ext.as_deref(), who, now))
-        .await?
-        .map_err(|r| refusal(r, "Group"))?;
-    audited(app, c, event, None, format!("group {}", data.display_name)).await;
-    Ok(())
-}
+    fn label_of(&self) -> String {
+        format!("group {}", self.name)
+    }
 
-pub(super) async fn replace_group(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let id = group_id(&id)?;
-    let before = fetch_group(&app, &c, id).await?;
-    check_if_match(&headers, &group_json(&app, &before).1)?;
-    let data = GroupData::from_json(&body_json(&bytes)?)?;
-    write_group(&app, &c, id, data, "scim.group.replaced").await?;
-    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
-    Ok(one(v, tag, &q, StatusCode::OK))
-}
+    fn subject(_: i64) -> Option<UserId> {
+        None
+    }
 
-pub(super) async fn patch_group(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let id = group_id(&id)?;
-    let ops = patch::parse(&body_json(&bytes)?)?;
-    let before = fetch_group(&app, &c, id).await?;
-    let (mut doc, tag) = group_json(&app, &before);
-    check_if_match(&headers, &tag)?;
-    patch::apply(&mut doc, &ops, &["id", "meta"])?;
-    let data = GroupData::from_json(&doc)?;
-    write_group(&app, &c, id, data, "scim.group.patched").await?;
-    let (v, tag) = group_json(&app, &fetch_group(&app, &c, id).await?);
-    Ok(one(v, tag, &q, StatusCode::OK))
-}
+    fn create(d: &dyn Directory, w: &Write, g: GroupInput) -> Written<i64> {
+        let ext = g.external_id.as_deref();
+        d.scim_create_group(&w.provider, &g.name, ext, g.members, w.now)
+    }
 
-pub(super) async fn delete_group(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Fail> {
-    let c = client(&app, &headers).await?;
-    let id = group_id(&id)?;
-    let before = fetch_group(&app, &c, id).await?;
-    check_if_match(&headers, &group_json(&app, &before).1)?;
-    let (p, now) = (c.provider.clone(), app.now());
-    app.db(move |d| d.scim_delete_group(&p, id, now))
-        .await?
-        .map_err(|r| refusal(r, "Group"))?;
-    audited(
-        &app,
-        &c,
-        "scim.group.deleted",
-        None,
-        format!("group {}", before.name),
-    )
-    .await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    fn update(d: &dyn Directory, w: &Write, id: i64, g: GroupInput) -> Written<()> {
+        let ext = g.external_id.as_deref();
+        d.scim_update_group(&w.provider, id, &g.name, ext, g.members, w.now)
+    }
+
+    fn delete(d: &dyn Directory, w: &Write, id: i64) -> Written<()> {
+        d.scim_delete_group(&w.provider, id, w.now)
+    }
 }

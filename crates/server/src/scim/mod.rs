@@ -24,6 +24,7 @@ use ssogate_store::directory::scim::{Bind, ScimGroup, ScimRefusal, ScimUser, Sci
 use std::collections::HashMap;
 
 mod groups;
+mod resource;
 mod users;
 use groups::*;
 use users::*;
@@ -369,27 +370,6 @@ fn one(mut resource: Value, tag: String, q: &HashMap<String, String>, status: St
     Doc(status, resource, Some(tag))
 }
 
-fn user_id(id: &str) -> Result<UserId, Fail> {
-    id.parse::<i64>()
-        .map(UserId)
-        .map_err(|_| Fail(ScimError::not_found(format!("no User \"{id}\""))))
-}
-
-fn group_id(id: &str) -> Result<i64, Fail> {
-    id.parse::<i64>()
-        .map_err(|_| Fail(ScimError::not_found(format!("no Group \"{id}\""))))
-}
-
-fn input(u: UserData) -> ScimUserInput {
-    ScimUserInput {
-        username: u.user_name,
-        display_name: u.display_name,
-        email: u.email,
-        active: u.active,
-        external_id: u.external_id,
-    }
-}
-
 async fn service_provider_config(State(app): State<App>, headers: HeaderMap) -> ScimResult {
     client(&app, &headers).await?;
     Ok(Doc(
@@ -459,23 +439,29 @@ pub(crate) fn routes() -> axum::Router<App> {
         .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
         .route("/scim/v2/Schemas", get(schemas))
         .route("/scim/v2/Schemas/{id}", get(schema))
-        .route("/scim/v2/Users", get(list_users).post(create_user))
+        .route(
+            "/scim/v2/Users",
+            get(list_users).post(resource::create::<ScimUser>),
+        )
         .route("/scim/v2/Users/.search", post(search_users))
         .route(
             "/scim/v2/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
+            get(resource::get_one::<ScimUser>)
+                .put(resource::replace::<ScimUser>)
+                .patch(resource::patch::<ScimUser>)
+                .delete(resource::delete::<ScimUser>),
         )
-        .route("/scim/v2/Groups", get(list_groups).post(create_group))
+        .route(
+            "/scim/v2/Groups",
+            get(list_groups).post(resource::create::<ScimGroup>),
+        )
         .route("/scim/v2/Groups/.search", post(search_groups))
         .route(
             "/scim/v2/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            get(resource::get_one::<ScimGroup>)
+                .put(resource::replace::<ScimGroup>)
+                .patch(resource::patch::<ScimGroup>)
+                .delete(resource::delete::<ScimGroup>),
         )
         .route("/scim/v2/.search", post(search_all))
         .route("/scim/v2", axum::routing::any(no_such_endpoint))

@@ -1,7 +1,9 @@
-//! SCIM Users: list and search, read, create, replace, patch and delete — each
-//! within what the calling provider's token may see.
+//! SCIM Users: list and search, and what [`Resource`] needs to read, create, replace,
+//! patch and delete one — each within what the calling provider's token may see.
 
+use super::resource::{Resource, Write, Written};
 use super::*;
+use ssogate_store::{Directory, StoreError};
 
 pub(super) async fn list_users(
     State(app): State<App>,
@@ -53,134 +55,57 @@ pub(super) async fn search_users(
     users_answer(&app, &c, &ask).await
 }
 
-pub(super) async fn fetch_user(app: &App, c: &Client, id: UserId) -> Result<ScimUser, Fail> {
-    let p = c.provider.clone();
-    app.db(move |d| d.scim_user(&p, id))
-        .await?
-        .ok_or_else(|| Fail(ScimError::not_found(format!("no User \"{}\"", id.0))))
-}
+impl Resource for ScimUser {
+    type Id = UserId;
+    type Input = ScimUserInput;
+    const NAME: &'static str = "User";
+    const EVENTS: &'static str = "scim.user";
+    const READ_ONLY: &'static [&'static str] = &["id", "meta", "groups"];
 
-pub(super) async fn get_user(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, Fail> {
-    let c = client(&app, &headers).await?;
-    let u = fetch_user(&app, &c, user_id(&id)?).await?;
-    let (v, tag) = user_json(&app, &u);
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|w| w.split(',').any(|w| w.trim() == tag))
-    {
-        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    fn id(raw: i64) -> UserId {
+        UserId(raw)
     }
-    Ok(one(v, tag, &q, StatusCode::OK).into_response())
-}
 
-pub(super) async fn create_user(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let data = UserData::from_json(&body_json(&bytes)?)?;
-    let (p, how, now) = (c.provider.clone(), c.bind, app.now());
-    let name = data.user_name.clone();
-    let made = app
-        .db(move |d| d.scim_create_user(&p, how, input(data), now))
-        .await?
-        .map_err(|r| refusal(r, "User"))?;
-    audited(
-        &app,
-        &c,
-        "scim.user.created",
-        Some(made),
-        format!("userName {name}"),
-    )
-    .await;
-    let u = fetch_user(&app, &c, made).await?;
-    let (v, tag) = user_json(&app, &u);
-    Ok(one(v, tag, &q, StatusCode::CREATED))
-}
+    fn load(d: &dyn Directory, provider: &str, id: UserId) -> Result<Option<Self>, StoreError> {
+        d.scim_user(provider, id)
+    }
 
-pub(super) async fn write_user(
-    app: &App,
-    c: &Client,
-    id: UserId,
-    data: UserData,
-    event: &str,
-) -> Result<(), Fail> {
-    let (p, how, now) = (c.provider.clone(), c.bind, app.now());
-    let name = data.user_name.clone();
-    app.db(move |d| d.scim_update_user(&p, how, id, input(data), now))
-        .await?
-        .map_err(|r| refusal(r, "User"))?;
-    audited(app, c, event, Some(id), format!("userName {name}")).await;
-    Ok(())
-}
+    fn json(&self, app: &App) -> (Value, String) {
+        user_json(app, self)
+    }
 
-pub(super) async fn replace_user(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let id = user_id(&id)?;
-    let before = fetch_user(&app, &c, id).await?;
-    check_if_match(&headers, &user_json(&app, &before).1)?;
-    let data = UserData::from_json(&body_json(&bytes)?)?;
-    write_user(&app, &c, id, data, "scim.user.replaced").await?;
-    let (v, tag) = user_json(&app, &fetch_user(&app, &c, id).await?);
-    Ok(one(v, tag, &q, StatusCode::OK))
-}
+    fn input(doc: &Value) -> Result<ScimUserInput, Fail> {
+        let u = UserData::from_json(doc)?;
+        Ok(ScimUserInput {
+            username: u.user_name,
+            display_name: u.display_name,
+            email: u.email,
+            active: u.active,
+            external_id: u.external_id,
+        })
+    }
 
-pub(super) const USER_READ_ONLY: [&str; 3] = ["id", "meta", "groups"];
+    fn label(input: &ScimUserInput) -> String {
+        format!("userName {}", input.username)
+    }
 
-pub(super) async fn patch_user(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let id = user_id(&id)?;
-    let ops = patch::parse(&body_json(&bytes)?)?;
-    let before = fetch_user(&app, &c, id).await?;
-    let (mut doc, tag) = user_json(&app, &before);
-    check_if_match(&headers, &tag)?;
-    patch::apply(&mut doc, &ops, &USER_READ_ONLY)?;
-    let data = UserData::from_json(&doc)?;
-    write_user(&app, &c, id, data, "scim.user.patched").await?;
-    let (v, tag) = user_json(&app, &fetch_user(&app, &c, id).await?);
-    Ok(one(v, tag, &q, StatusCode::OK))
-}
+    fn label_of(&self) -> String {
+        format!("userName {}", self.username)
+    }
 
-pub(super) async fn delete_user(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, Fail> {
-    let c = client(&app, &headers).await?;
-    let id = user_id(&id)?;
-    let before = fetch_user(&app, &c, id).await?;
-    check_if_match(&headers, &user_json(&app, &before).1)?;
-    let (p, now) = (c.provider.clone(), app.now());
-    app.db(move |d| d.scim_delete_user(&p, id, now))
-        .await?
-        .map_err(|r| refusal(r, "User"))?;
-    audited(
-        &app,
-        &c,
-        "scim.user.deleted",
-        Some(id),
-        format!("userName {}", before.username),
-    )
-    .await;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    fn subject(id: UserId) -> Option<UserId> {
+        Some(id)
+    }
+
+    fn create(d: &dyn Directory, w: &Write, input: ScimUserInput) -> Written<UserId> {
+        d.scim_create_user(&w.provider, w.bind, input, w.now)
+    }
+
+    fn update(d: &dyn Directory, w: &Write, id: UserId, input: ScimUserInput) -> Written<()> {
+        d.scim_update_user(&w.provider, w.bind, id, input, w.now)
+    }
+
+    fn delete(d: &dyn Directory, w: &Write, id: UserId) -> Written<()> {
+        d.scim_delete_user(&w.provider, id, w.now)
+    }
 }

@@ -414,48 +414,56 @@ async fn tokens_are_bound_to_their_provider_and_their_endpoint() {
 }
 
 /// ETags: a change made on a version read before another change is refused (412), and
-/// a read of an unchanged resource is answered 304.
+/// a read of an unchanged resource is answered 304 — for Users and Groups alike (Groups
+/// answered 200 to `If-None-Match` before their handlers were written once).
 #[tokio::test]
 async fn a_change_on_a_stale_version_is_refused_and_an_unchanged_read_is_304() {
     let h = Harness::start(Opts::default()).await;
     let t = token(&h, "fake").await;
-    let (s, u, _) = call(
-        &h,
-        "POST",
-        "/scim/v2/Users",
-        &t,
-        Some(json!({"userName": "carol"})),
-    )
-    .await;
-    assert_eq!(s, 201, "{u}");
-    let (id, v1) = (
-        u["id"].as_str().unwrap().to_owned(),
-        u["meta"]["version"].as_str().unwrap().to_owned(),
-    );
-    let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
-    let path = h.url(&format!("/scim/v2/Users/{id}"));
-    let with = |method: &str, header: &str, value: &str, body: Option<Value>| {
-        let mut r = http
-            .request(method.parse().unwrap(), &path)
-            .header("authorization", format!("Bearer {t}"))
-            .header(header, value);
-        if let Some(b) = body {
-            r = r
-                .header("content-type", "application/scim+json")
-                .body(b.to_string());
-        }
-        async move { r.send().await.unwrap().status().as_u16() }
-    };
-    assert_eq!(with("GET", "if-none-match", &v1, None).await, 304);
-    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-        "Operations": [{"op": "replace", "path": "displayName", "value": "Carol"}]});
-    assert_eq!(
-        with("PATCH", "if-match", &v1, Some(patch.clone())).await,
-        200
-    );
-    // v1 is stale now: a second change made on it, and a delete, are refused.
-    assert_eq!(with("PATCH", "if-match", &v1, Some(patch)).await, 412);
-    assert_eq!(with("DELETE", "if-match", &v1, None).await, 412);
-    assert_eq!(with("GET", "if-none-match", &v1, None).await, 200);
+    for (kind, doc, attr) in [
+        ("Users", json!({"userName": "carol"}), "displayName"),
+        (
+            "Groups",
+            json!({"displayName": "Night Shift"}),
+            "externalId",
+        ),
+    ] {
+        let (s, u, _) = call(&h, "POST", &format!("/scim/v2/{kind}"), &t, Some(doc)).await;
+        assert_eq!(s, 201, "{u}");
+        let (id, v1) = (
+            u["id"].as_str().unwrap().to_owned(),
+            u["meta"]["version"].as_str().unwrap().to_owned(),
+        );
+        let http = ssogate_oidc::http::client("t", &Default::default()).unwrap();
+        let path = h.url(&format!("/scim/v2/{kind}/{id}"));
+        let with = |method: &str, header: &str, value: &str, body: Option<Value>| {
+            let mut r = http
+                .request(method.parse().unwrap(), &path)
+                .header("authorization", format!("Bearer {t}"))
+                .header(header, value);
+            if let Some(b) = body {
+                r = r
+                    .header("content-type", "application/scim+json")
+                    .body(b.to_string());
+            }
+            async move { r.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(with("GET", "if-none-match", &v1, None).await, 304, "{kind}");
+        let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": attr, "value": "Changed"}]});
+        assert_eq!(
+            with("PATCH", "if-match", &v1, Some(patch.clone())).await,
+            200,
+            "{kind}"
+        );
+        // v1 is stale now: a second change made on it, and a delete, are refused.
+        assert_eq!(
+            with("PATCH", "if-match", &v1, Some(patch)).await,
+            412,
+            "{kind}"
+        );
+        assert_eq!(with("DELETE", "if-match", &v1, None).await, 412, "{kind}");
+        assert_eq!(with("GET", "if-none-match", &v1, None).await, 200, "{kind}");
+    }
     assert_eq!(h.users(), 1);
 }
