@@ -68,31 +68,14 @@ use std::hash::BuildHasher as _;
 /// (a rule granting groups asks once per grant). Holds positions, not names: it costs
 /// no allocation per group.
 #[derive(Debug, Clone, Default)]
-pub struct GroupNames {
+struct GroupNames {
     table: hashbrown::HashTable<usize>,
     state: foldhash::fast::RandomState,
 }
 
-/// An index says nothing of its own: two are equal when the groups they index are, which
-/// the owner compares.
-impl PartialEq for GroupNames {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-impl Eq for GroupNames {}
-
 impl GroupNames {
-    pub fn new(groups: &[Group]) -> Self {
-        let mut index = GroupNames::default();
-        for i in 0..groups.len() {
-            index.added(groups, i);
-        }
-        index
-    }
-
     /// Records `groups[i]`, just pushed.
-    pub fn added(&mut self, groups: &[Group], i: usize) {
+    fn added(&mut self, groups: &[Group], i: usize) {
         let Some(g) = groups.get(i) else { return };
         let state = &self.state;
         let hash = |j: &usize| {
@@ -104,12 +87,72 @@ impl GroupNames {
             .insert_unique(state.hash_one(g.name.as_str()), i, hash);
     }
 
-    pub fn get<'g>(&self, groups: &'g [Group], name: &str) -> Option<&'g Group> {
+    fn get<'g>(&self, groups: &'g [Group], name: &str) -> Option<&'g Group> {
         self.table
             .find(self.state.hash_one(name), |&i| {
                 groups.get(i).is_some_and(|g| g.name == name)
             })
             .and_then(|&i| groups.get(i))
+    }
+}
+
+/// A directory's groups with the two lookups a login makes of them, each answered from
+/// an index: whether a group of this exact name exists, and which groups a provider
+/// group names (by [normalised](crate::groups::normalise) external id when a group has
+/// any, otherwise by name) — so a 50-group claim against a large catalogue is 50
+/// lookups, not 50 scans. What [`DirectoryView`]s that hold their groups answer from.
+#[derive(Debug, Clone, Default)]
+pub struct GroupCatalogue {
+    groups: Vec<Group>,
+    names: GroupNames,
+    /// Normalised external id (or name) → positions in `groups`.
+    keys: foldhash::HashMap<String, Vec<usize>>,
+}
+
+/// The indexes say nothing of their own: two catalogues are equal when their groups are.
+impl PartialEq for GroupCatalogue {
+    fn eq(&self, other: &Self) -> bool {
+        self.groups == other.groups
+    }
+}
+impl Eq for GroupCatalogue {}
+
+impl GroupCatalogue {
+    pub fn new(groups: impl IntoIterator<Item = Group>) -> Self {
+        let mut c = GroupCatalogue::default();
+        for g in groups {
+            c.push(g);
+        }
+        c
+    }
+
+    pub fn push(&mut self, g: Group) {
+        let at = self.groups.len();
+        for k in g.match_keys() {
+            self.keys.entry(k).or_default().push(at);
+        }
+        self.groups.push(g);
+        self.names.added(&self.groups, at);
+    }
+
+    pub fn all(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.names.get(&self.groups, name).is_some()
+    }
+
+    pub fn matching(&self, normalised: &str) -> GroupMatches<'_> {
+        let mut out: GroupMatches<'_> = self
+            .keys
+            .get(normalised)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.groups.get(i))
+            .collect();
+        out.dedup_by(|a, b| a.name == b.name);
+        out
     }
 }
 
@@ -128,7 +171,7 @@ pub trait DirectoryView {
     fn groups(&self) -> &[Group];
     /// Groups a provider group (already [normalised](crate::groups::normalise)) names:
     /// by external id when the group has any, otherwise by name. Directories with many
-    /// groups should answer from an index; this default scans.
+    /// groups should answer from an index ([`GroupCatalogue`]); this default scans.
     fn groups_matching(&self, normalised: &str) -> GroupMatches<'_> {
         self.groups()
             .iter()
@@ -136,7 +179,7 @@ pub trait DirectoryView {
             .collect()
     }
     /// Whether a group with exactly this name exists. Directories with many groups
-    /// should answer from an index ([`GroupNames`]); this default scans.
+    /// should answer from an index ([`GroupCatalogue`]); this default scans.
     fn group_exists(&self, name: &str) -> bool {
         self.groups().iter().any(|g| g.name == name)
     }

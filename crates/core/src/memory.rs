@@ -14,16 +14,13 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InMemoryDirectory {
     users: Vec<ExistingUser>,
-    groups: Vec<Group>,
+    groups: crate::directory::GroupCatalogue,
     libraries: Vec<Library>,
     by_username: HashMap<String, usize>,
     by_identity: HashMap<(String, String), usize>,
     by_issuer_subject: HashMap<(String, String), usize>,
     by_external_id: HashMap<(String, String), usize>,
     by_email: HashMap<String, Vec<usize>>,
-    /// Normalised external id (or name) → indexes into `groups`.
-    group_keys: HashMap<String, Vec<usize>>,
-    group_names: crate::directory::GroupNames,
 }
 
 /// The `DIRECTORY.json` file of `ssogate provision --dry-run --existing`.
@@ -222,20 +219,13 @@ impl InMemoryDirectory {
         for g in groups {
             if self
                 .groups
+                .all()
                 .iter()
                 .any(|x| x.name.eq_ignore_ascii_case(&g.name))
             {
                 continue;
             }
-            for k in g.match_keys() {
-                self.group_keys
-                    .entry(k)
-                    .or_default()
-                    .push(self.groups.len());
-            }
-            let at = self.groups.len();
             self.groups.push(g);
-            self.group_names.added(&self.groups, at);
         }
     }
 
@@ -357,23 +347,15 @@ impl DirectoryView for InMemoryDirectory {
     }
 
     fn groups(&self) -> &[Group] {
-        &self.groups
+        self.groups.all()
     }
 
     fn group_exists(&self, name: &str) -> bool {
-        self.group_names.get(&self.groups, name).is_some()
+        self.groups.exists(name)
     }
 
     fn groups_matching(&self, normalised: &str) -> crate::directory::GroupMatches<'_> {
-        let mut out: crate::directory::GroupMatches<'_> = self
-            .group_keys
-            .get(normalised)
-            .into_iter()
-            .flatten()
-            .filter_map(|&i| self.groups.get(i))
-            .collect();
-        out.dedup_by(|a, b| a.name == b.name);
-        out
+        self.groups.matching(normalised)
     }
 
     fn libraries(&self) -> &[Library] {

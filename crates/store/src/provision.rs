@@ -13,7 +13,7 @@ use crate::users::load_user;
 use crate::{RequestContext, StoreError};
 use ssogate_core::claims::ClaimSources;
 use ssogate_core::decision::{Attribute, Decision, IdentityChange};
-use ssogate_core::directory::{DirectoryView, ExistingUser};
+use ssogate_core::directory::{DirectoryView, ExistingUser, GroupCatalogue};
 use ssogate_core::domain::UserId;
 use ssogate_core::domain::{Catalogue, GrantKind, Group, Library};
 use ssogate_core::engine::Lookups;
@@ -76,11 +76,7 @@ fn ensure_group(db: &mut dyn Db, name: &str) -> Result<i64, StoreError> {
 pub struct View<'c> {
     db: RefCell<&'c mut dyn Db>,
     arena: Arena<ExistingUser>,
-    groups: Vec<Group>,
-    /// Normalised external id (or name) → indexes into `groups`, so a 50-group claim
-    /// against a large catalogue is 50 lookups, not 50 scans.
-    group_keys: HashMap<String, Vec<usize>>,
-    group_names: ssogate_core::directory::GroupNames,
+    groups: GroupCatalogue,
     known: Known,
     provider: String,
     libraries: Vec<Library>,
@@ -187,20 +183,12 @@ impl<'c> View<'c> {
             }
         }
         let known = prefetch(db, hints)?;
-        let mut group_keys: HashMap<String, Vec<usize>> = HashMap::default();
-        for (i, g) in groups.iter().enumerate() {
-            for k in g.match_keys() {
-                group_keys.entry(k).or_default().push(i);
-            }
-        }
         Ok(View {
             known,
             provider: hints.provider.clone(),
-            group_keys,
-            group_names: ssogate_core::directory::GroupNames::new(&groups),
             db: RefCell::new(db),
             arena: Arena::new(),
-            groups,
+            groups: GroupCatalogue::new(groups),
             libraries,
             webhooks,
             error: RefCell::new(None),
@@ -330,23 +318,15 @@ impl DirectoryView for View<'_> {
     }
 
     fn groups(&self) -> &[Group] {
-        &self.groups
+        self.groups.all()
     }
 
     fn group_exists(&self, name: &str) -> bool {
-        self.group_names.get(&self.groups, name).is_some()
+        self.groups.exists(name)
     }
 
     fn groups_matching(&self, normalised: &str) -> ssogate_core::directory::GroupMatches<'_> {
-        let mut out: ssogate_core::directory::GroupMatches<'_> = self
-            .group_keys
-            .get(normalised)
-            .into_iter()
-            .flatten()
-            .filter_map(|&i| self.groups.get(i))
-            .collect();
-        out.dedup_by(|a, b| a.name == b.name);
-        out
+        self.groups.matching(normalised)
     }
 
     fn libraries(&self) -> &[Library] {
