@@ -3,24 +3,52 @@
 //! criterion benches with `#[path]`; prints, never asserts.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
-/// The target directory: the bench binary lives in `<target>/<profile>/deps/`.
-fn target_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors().nth(3).map(PathBuf::from)
+static STARTED: OnceLock<SystemTime> = OnceLock::new();
+
+/// Call first thing in `main`: figures older than this run are not this run's.
+pub fn start() {
+    let _ = STARTED.set(SystemTime::now());
 }
 
-/// The mean time of one iteration of `group/bench` in this run, in nanoseconds.
+/// Where criterion writes, found as criterion finds it (`CRITERION_HOME`, then
+/// `CARGO_TARGET_DIR`, then `cargo metadata` when run by cargo, else `./target`): a
+/// bench binary run by hand from a crate's folder writes below that folder, and the
+/// workspace's `target/` then holds an older run's figures.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let out = std::process::Command::new(std::env::var_os("CARGO")?)
+                .args(["metadata", "--format-version", "1", "--no-deps"])
+                .output()
+                .ok()?;
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            v.get("target_directory")?.as_str().map(PathBuf::from)
+        });
+    target.map_or_else(
+        || PathBuf::from("target/criterion"),
+        |t| t.join("criterion"),
+    )
+}
+
+/// The mean time of one iteration of `group/bench` in this run, in nanoseconds; `None`
+/// when this run did not measure it.
 pub fn mean_ns(group: &str, bench: &str) -> Option<f64> {
-    let path = target_dir()?
-        .join("criterion")
+    let path = criterion_dir()
         .join(group)
         .join(bench.replace('/', "_"))
         .join("new")
         .join("estimates.json");
+    let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if STARTED.get().is_some_and(|started| written < *started) {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v.get("mean")?.get("point_estimate")?.as_f64()

@@ -233,6 +233,7 @@ mod ratio;
 criterion_group!(benches, bench);
 
 fn main() {
+    ratio::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     for case in ["returning_user", "first_login"] {

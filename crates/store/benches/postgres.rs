@@ -182,6 +182,7 @@ mod ratio;
 criterion_group!(benches, bench);
 
 fn main() {
+    ratio::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     for clients in [1, 8, 32] {

@@ -258,6 +258,7 @@ mod ratio;
 criterion_group!(benches, provision, lookup);
 
 fn main() {
+    ratio::start();
     benches();
     Criterion::default().configure_from_args().final_summary();
     ratio::report(
