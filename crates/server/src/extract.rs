@@ -117,7 +117,7 @@ where
             csrf.as_deref(),
             &app.base,
         ) {
-            return Err(crate::auth::csrf_failed(app, &req));
+            return Err(csrf_failed(app, &req));
         }
         let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
         axum::Form::<T>::from_request(request, app)
@@ -125,4 +125,18 @@ where
             .map(|axum::Form(v)| CsrfForm(v))
             .map_err(|e| e.into_response())
     }
+}
+
+/// The page a form post without its CSRF token gets (403), counted as a rejection.
+pub(crate) fn csrf_failed(app: &App, req: &Req) -> axum::response::Response {
+    app.metrics
+        .inc("ssogate_rejections_total", &[("reason", "csrf")]);
+    crate::pages::message(
+        req.t,
+        axum::http::StatusCode::FORBIDDEN,
+        req.t.err_csrf_title,
+        req.t.err_csrf_body,
+        None,
+        Some("csrf"),
+    )
 }

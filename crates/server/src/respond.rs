@@ -117,7 +117,7 @@ pub(crate) fn server_error(t: &Texts, e: &StoreError) -> Response {
 
 /// [`server_error`] for machine clients: `application/problem+json` (RFC 9457).
 pub(crate) fn server_problem(e: &StoreError) -> Response {
-    crate::api::Problem::of_store(e).into_response()
+    Problem::of_store(e).into_response()
 }
 
 /// A JSON error for machine routes.
@@ -128,4 +128,115 @@ pub(crate) fn json_error(status: StatusCode, error: &str, description: &str) -> 
         axum::Json(serde_json::json!({"error": error, "error_description": description})),
     )
         .into_response()
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// For validation problems: which field, and what is wrong with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("https://ssogate.dev/problems/{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Problem {
+        let message = message.into();
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!("{field}: {message}"),
+        );
+        p.errors.push(FieldError {
+            field: field.to_owned(),
+            message,
+        });
+        p
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, axum::Json(&self)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"ssogate-api\""),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER),
+            );
+        }
+        res
+    }
+}
+
+impl From<AdminError> for Problem {
+    fn from(e: AdminError) -> Problem {
+        match &e {
+            AdminError::NotFound { .. } => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", e.to_string())
+            }
+            AdminError::Invalid { field, message } => Problem::field(field, message.clone()),
+            AdminError::Conflict(m) => Problem::new(StatusCode::CONFLICT, "conflict", m.clone()),
+            AdminError::Store(inner) => Problem::of_store(inner),
+        }
+    }
+}
+
+impl Problem {
+    /// A directory failure: 400 for input it refused, 503 (with `Retry-After`) when it
+    /// cannot be reached, else 500; the detail is logged, never shown.
+    pub(crate) fn of_store(e: &ssogate_store::StoreError) -> Problem {
+        match e {
+            ssogate_store::StoreError::InvalidInput(m) => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-request", m.clone())
+            }
+            e if e.is_unavailable() => {
+                tracing::error!(error = %e, "the directory cannot be reached");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "directory-unavailable",
+                    "the user directory cannot be reached; try again shortly",
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "a request failed in the directory");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server-error",
+                    "the directory failed; the error was logged",
+                )
+            }
+        }
+    }
 }

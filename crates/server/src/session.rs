@@ -229,13 +229,69 @@ impl App {
     }
 }
 
+/// The identity headers for an account signed in through `provider` (`None`: a local
+/// password), names as configured, values encoded. An unverified email is left out
+/// unless that provider's `forward_unverified_email` says otherwise: applications
+/// match accounts by email, and anyone can claim an address they do not own.
+pub(crate) fn identity_headers(
+    app: &App,
+    user: &ssogate_core::directory::ExistingUser,
+    provider: Option<&str>,
+) -> Vec<(String, String)> {
+    let names = &app.config.server.headers;
+    let email = user.email.as_deref().filter(|_| {
+        user.email_verified
+            || provider
+                .and_then(|p| app.provider(p))
+                .is_some_and(|p| p.config.forward_unverified_email)
+    });
+    let of = |kind: ssogate_core::domain::GrantKind| {
+        let mut v: Vec<&str> = user
+            .grants
+            .iter()
+            .filter(|g| g.kind == kind)
+            .map(|g| g.name.as_str())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        crate::web::header_list(v.into_iter())
+    };
+    vec![
+        (names.user.clone(), crate::web::header_value(&user.username)),
+        (
+            names.email.clone(),
+            crate::web::header_value(email.unwrap_or("")),
+        ),
+        (
+            names.email_verified.clone(),
+            (user.email.is_some() && user.email_verified).to_string(),
+        ),
+        (
+            names.name.clone(),
+            crate::web::header_value(user.display_name.as_deref().unwrap_or(&user.username)),
+        ),
+        (
+            names.groups.clone(),
+            of(ssogate_core::domain::GrantKind::Group),
+        ),
+        (
+            names.permissions.clone(),
+            of(ssogate_core::domain::GrantKind::Permission),
+        ),
+        (
+            names.libraries.clone(),
+            of(ssogate_core::domain::GrantKind::Library),
+        ),
+    ]
+}
+
 /// The identity headers of an account, ready to send.
 pub(crate) fn header_pairs(
     app: &App,
     user: &ssogate_core::directory::ExistingUser,
     provider: Option<&str>,
 ) -> Vec<(axum::http::HeaderName, HeaderValue)> {
-    crate::verify::identity_headers(app, user, provider)
+    identity_headers(app, user, provider)
         .into_iter()
         .filter_map(|(n, v)| {
             Some((

@@ -12,53 +12,8 @@ use crate::web;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::GrantKind;
 use std::sync::Arc;
-
-/// The identity headers for an account signed in through `provider` (`None`: a local
-/// password), names as configured, values encoded. An unverified email is left out
-/// unless that provider's `forward_unverified_email` says otherwise: applications
-/// match accounts by email, and anyone can claim an address they do not own.
-pub(crate) fn identity_headers(
-    app: &App,
-    user: &ExistingUser,
-    provider: Option<&str>,
-) -> Vec<(String, String)> {
-    let names = &app.config.server.headers;
-    let email = user.email.as_deref().filter(|_| {
-        user.email_verified
-            || provider
-                .and_then(|p| app.provider(p))
-                .is_some_and(|p| p.config.forward_unverified_email)
-    });
-    let of = |kind: GrantKind| {
-        let mut v: Vec<&str> = user
-            .grants
-            .iter()
-            .filter(|g| g.kind == kind)
-            .map(|g| g.name.as_str())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        web::header_list(v.into_iter())
-    };
-    vec![
-        (names.user.clone(), web::header_value(&user.username)),
-        (names.email.clone(), web::header_value(email.unwrap_or(""))),
-        (
-            names.email_verified.clone(),
-            (user.email.is_some() && user.email_verified).to_string(),
-        ),
-        (
-            names.name.clone(),
-            web::header_value(user.display_name.as_deref().unwrap_or(&user.username)),
-        ),
-        (names.groups.clone(), of(GrantKind::Group)),
-        (names.permissions.clone(), of(GrantKind::Permission)),
-        (names.libraries.clone(), of(GrantKind::Library)),
-    ]
-}
 
 /// The URL the person asked for, from a trusted proxy's headers: Traefik and Caddy send
 /// `X-Forwarded-Proto`/`-Host`/`-Uri`; for nginx set `X-Original-URL`.
@@ -185,7 +140,11 @@ pub(crate) async fn whoami(State(app): State<App>, req: Req) -> PageResult {
         &WhoamiPage {
             t: req.t,
             // The configured spelling of the names (the cached ones are lower-case).
-            headers: identity_headers(&app, &session.user, session.provider.as_deref()),
+            headers: crate::session::identity_headers(
+                &app,
+                &session.user,
+                session.provider.as_deref(),
+            ),
             people: app.demo_people.clone().unwrap_or_default(),
             csrf,
         },

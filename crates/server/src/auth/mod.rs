@@ -64,19 +64,6 @@ pub(crate) fn csrf_token(app: &App, headers: &HeaderMap) -> (String, Option<Head
     (token, cookie)
 }
 
-pub(crate) fn csrf_failed(app: &App, req: &Req) -> Response {
-    app.metrics
-        .inc("ssogate_rejections_total", &[("reason", "csrf")]);
-    pages::message(
-        req.t,
-        StatusCode::FORBIDDEN,
-        req.t.err_csrf_title,
-        req.t.err_csrf_body,
-        None,
-        Some("csrf"),
-    )
-}
-
 pub(crate) async fn too_many(app: &App, req: &Req, route: &str, wait: i64) -> Response {
     // Counted, never audited: a client over its limit must not be able to write to the
     // audit log at the rate it sends.

@@ -145,7 +145,7 @@ pub(crate) async fn local_login(
         f.csrf.as_deref(),
         &app.base,
     ) {
-        return Ok(csrf_failed(&app, &req));
+        return Ok(crate::extract::csrf_failed(&app, &req));
     }
     if let Err(wait) = app.limits.hit(Bucket::Password, req.addr, app.now()) {
         return Ok(too_many(&app, &req, "password", wait).await);
