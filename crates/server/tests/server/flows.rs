@@ -1327,13 +1327,16 @@ async fn cold_burst(postgres: Option<String>) {
         1,
         "48 requests at once with one session not in memory read it once ({engine})"
     );
-    // A stale cookie (a session that ended): its burst reads the directory once too.
+    // A stale cookie (a session that ended): every request of its burst is sent to sign
+    // in. How many reads it takes depends on how the requests overlap (one per wave of
+    // requests that arrive while a read is under way), which a loaded machine spreads
+    // out; that a read that found nothing answers those waiting on it is shown without
+    // timing by the cache's own test (`one_request_reads_a_missing_key_while_the_others_wait`).
     let d = h.directory.clone();
     let gone = secret.expose().to_owned();
     tokio::task::spawn_blocking(move || d.end_session(&gone).unwrap())
         .await
         .unwrap();
-    let before = metric_with(&h, loads, sessions).await;
     let burst: Vec<_> = (0..48)
         .map(|_| {
             let (b, url) = (Browser::new(), h.url("/auth/verify"));
@@ -1345,11 +1348,4 @@ async fn cold_burst(postgres: Option<String>) {
         // Sent to sign in (a browser) — not let through.
         assert_eq!(r.await.unwrap(), 302, "{engine}");
     }
-    // One read per wave of requests that overlap it (nothing is remembered of a
-    // session that is not there); each request read it before.
-    let reads = metric_with(&h, loads, sessions).await - before;
-    assert!(
-        (1..=8).contains(&reads),
-        "48 requests at once with an ended session: {reads} reads ({engine})"
-    );
 }
