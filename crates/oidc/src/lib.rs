@@ -12,6 +12,7 @@
 //! HTTP routes; the web layer calls it.
 
 pub mod bearer;
+pub mod bearer_cache;
 pub mod check;
 pub mod discovery;
 pub mod error;

@@ -119,7 +119,7 @@ pub struct Provider {
     meta_gate: tokio::sync::Mutex<()>,
     keys_gate: tokio::sync::Mutex<()>,
     jwks_fetches: AtomicU64,
-    pub(crate) bearer_cache: crate::bearer::BearerCache,
+    pub(crate) bearer_cache: crate::bearer_cache::BearerCache,
 }
 
 impl fmt::Debug for Provider {
@@ -171,7 +171,8 @@ impl Provider {
         RedirectUrl::new(settings.redirect_uri.clone())
             .map_err(|e| config_err(format!("bad redirect URI: {e}")))?;
         let http = http::client(&settings.slug, &settings.protocol)?;
-        let cache = crate::bearer::BearerCache::new(settings.protocol.bearer_cache_size as usize);
+        let cache =
+            crate::bearer_cache::BearerCache::new(settings.protocol.bearer_cache_size as usize);
         Ok(Provider {
             settings,
             http,

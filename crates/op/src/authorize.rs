@@ -162,7 +162,7 @@ pub fn validate<'c>(
         }
     }
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
-        (Some(c), Some("S256")) if crate::token::pkce_value_ok(c) => Some(c.to_owned()),
+        (Some(c), Some("S256")) if crate::pkce::value_ok(c) => Some(c.to_owned()),
         (Some(_), Some("S256")) => {
             return Err(back(
                 "invalid_request",

@@ -3,22 +3,8 @@
 //! person's (verified): an unverified address must never become a login elsewhere.
 
 use crate::authorize::Authorization;
+pub use crate::person::Person;
 use serde_json::{Map, Value, json};
-
-/// The signed-in person as ssogate knows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    /// Stable for the account, whatever it is renamed to.
-    pub sub: String,
-    pub username: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub name: Option<String>,
-    pub groups: Vec<String>,
-    pub permissions: Vec<String>,
-    pub libraries: Vec<String>,
-    pub admin: bool,
-}
 
 /// The claims `scopes` release.
 pub fn released(person: &Person, scopes: &[String]) -> Map<String, Value> {

@@ -78,7 +78,7 @@ impl Access {
     }
 
     /// Whether a person with these grants may sign in.
-    pub fn admits(&self, p: &crate::claims::Person) -> bool {
+    pub fn admits(&self, p: &crate::person::Person) -> bool {
         let any = |want: &[String], have: &[String]| {
             want.iter()
                 .any(|w| have.iter().any(|h| h.eq_ignore_ascii_case(w)))
@@ -140,7 +140,7 @@ pub const RENAMEABLE: [&str; 8] = [
 
 impl ClaimShape {
     /// Keeps the values the client's filters let through.
-    pub fn filter(&self, p: &mut crate::claims::Person) {
+    pub fn filter(&self, p: &mut crate::person::Person) {
         let keep = |re: &Option<regex::Regex>, v: &mut Vec<String>| {
             if let Some(re) = re {
                 v.retain(|x| re.is_match(x));
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn shapes_filter_values_and_rename_claims() {
-        let mut p = crate::claims::Person {
+        let mut p = crate::person::Person {
             sub: "1".into(),
             username: "ada".into(),
             email: None,

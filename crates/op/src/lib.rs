@@ -2,7 +2,7 @@
 //!
 //! Owns what OpenID Connect Core, Discovery, RFC 6749, RFC 7636 (PKCE) and RFC 9207
 //! (`iss` in the authorization response) say about the provider's side: checking an
-//! authorization request ([`authorize`]), authenticating a client and a code exchange
+//! authorization request ([`authorize`], [`pkce`]), authenticating a client and a code exchange
 //! ([`token`]), signing keys, JWKS and ID tokens ([`keys`]), which claims a scope
 //! releases ([`claims`]) and the discovery document ([`discovery`]).
 //!
@@ -14,6 +14,8 @@ pub mod claims;
 pub mod client;
 pub mod discovery;
 pub mod keys;
+pub mod person;
+pub mod pkce;
 pub mod token;
 
 pub use client::{Client, ClientAuth};

@@ -234,24 +234,6 @@ pub fn authenticate_assertion<'c>(
     ))
 }
 
-/// A PKCE verifier or challenge: 43–128 unreserved characters.
-pub fn pkce_value_ok(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Whether `verifier` answers the S256 `challenge`.
-pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
-    if !pkce_value_ok(verifier) {
-        return false;
-    }
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    let computed = URL_SAFE_NO_PAD.encode(d.as_ref());
-    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
-        .is_ok()
-}
-
 /// Checks a redeemed code's authorization against the request that redeems it.
 pub fn check_code(
     granted: &Authorization,
@@ -270,7 +252,7 @@ pub fn check_code(
         ));
     }
     match (&granted.code_challenge, verifier) {
-        (Some(c), Some(v)) if pkce_matches(c, v) => Ok(()),
+        (Some(c), Some(v)) if crate::pkce::matches(c, v) => Ok(()),
         (Some(_), Some(_)) => Err(TokenError::InvalidGrant(
             "the code_verifier does not match".into(),
         )),
@@ -289,21 +271,6 @@ mod tests {
 
     fn client(id: &str, secret: Option<&str>) -> Client {
         crate::client::test_client(id, "https://app.example/cb", secret)
-    }
-
-    #[test]
-    fn pkce_s256_is_rfc_7636s_example() {
-        // RFC 7636, appendix B.
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(pkce_matches(
-            challenge,
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-        ));
-        assert!(!pkce_matches(
-            challenge,
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"
-        ));
-        assert!(!pkce_matches(challenge, "short"));
     }
 
     #[test]
