@@ -4,7 +4,6 @@ use crate::domain::{Grant, GrantKind, GrantSource};
 use crate::trace::{Step, Trace};
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 /// A removal the engine would not make, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,20 +19,12 @@ enum Origin {
     Added,
 }
 
-const KINDS: [GrantKind; 4] = [
-    GrantKind::Permission,
-    GrantKind::Library,
-    GrantKind::Group,
-    GrantKind::Admin,
-];
-
-fn slot(kind: GrantKind) -> usize {
-    match kind {
-        GrantKind::Permission => 0,
-        GrantKind::Library => 1,
-        GrantKind::Group => 2,
-        GrantKind::Admin => 3,
-    }
+/// What an addition also records about the grant it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    None,
+    Kept,
+    Ruled,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,14 +35,6 @@ struct Entry {
     kept: bool,
     /// Named by a rule that holds at this login.
     ruled: bool,
-}
-
-/// What an addition also records about the grant it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    None,
-    Kept,
-    Ruled,
 }
 
 impl Entry {
@@ -65,12 +48,27 @@ impl Entry {
     }
 }
 
-/// Grants being planned for one account. Lookups by name do not allocate: a login
-/// touches every group of a large groups claim.
+/// One planned grant. Names borrow from the account's grants until this login adds one.
+#[derive(Debug, Clone)]
+struct Planned<'a> {
+    kind: GrantKind,
+    name: Cow<'a, str>,
+    entry: Entry,
+}
+
+/// Grants being planned for one account: a list, and an index of it by kind and name.
+/// A login looks up every group of a large groups claim (and every default and rule
+/// grant): hashing a name and comparing it once is cheaper than the string comparisons
+/// of a search tree. Name order is needed only at the end, when the list — the
+/// account's grants as the directory keeps them, sorted, then this login's additions —
+/// is sorted once.
 #[derive(Debug, Clone, Default)]
 pub struct GrantPlan<'a> {
-    /// Names borrow from the account's grants until this login adds one.
-    current: [BTreeMap<Cow<'a, str>, Entry>; 4],
+    /// `None` where a grant was removed (its position stays, so the index stays valid).
+    items: Vec<Option<Planned<'a>>>,
+    /// Positions in `items` of the grants held now.
+    index: hashbrown::HashTable<usize>,
+    state: foldhash::fast::RandomState,
     removed: Vec<Grant>,
     refused: Vec<Refusal>,
     /// Removing the admin grant would leave the directory with no active admin.
@@ -93,54 +91,95 @@ pub struct GrantDiff {
 impl<'a> GrantPlan<'a> {
     /// Starts from an account's grants. `last_admin`: this account is the only active admin.
     pub fn from_existing(grants: &'a [Grant], last_admin: bool) -> Self {
-        // Built in bulk: `BTreeMap::from_iter` sorts (one pass over the directory's
-        // already ordered rows) and fills the tree without a search per grant.
-        let of = |kind: GrantKind| {
-            grants
-                .iter()
-                .filter(|g| g.kind == kind)
-                .map(|g| {
-                    (
-                        Cow::Borrowed(g.name.as_str()),
-                        Entry::new(g.source, Origin::Held),
-                    )
-                })
-                .collect()
-        };
-        GrantPlan {
-            current: KINDS.map(of),
+        let mut plan = GrantPlan {
+            items: Vec::with_capacity(grants.len() + 16),
+            index: hashbrown::HashTable::with_capacity(grants.len() + 16),
             last_admin,
             ..Default::default()
+        };
+        for g in grants {
+            let entry = Entry::new(g.source, Origin::Held);
+            match plan.find(g.kind, &g.name) {
+                // The same grant twice (a file written by hand): the last one counts.
+                Some(i) => {
+                    if let Some(Some(p)) = plan.items.get_mut(i) {
+                        p.entry = entry;
+                    }
+                }
+                None => plan.push(g.kind, Cow::Borrowed(g.name.as_str()), entry),
+            }
+        }
+        plan
+    }
+
+    fn hash(&self, kind: GrantKind, name: &str) -> u64 {
+        use std::hash::BuildHasher as _;
+        self.state.hash_one((kind, name))
+    }
+
+    /// The position of a held grant.
+    fn find(&self, kind: GrantKind, name: &str) -> Option<usize> {
+        let items = &self.items;
+        self.index
+            .find(
+                self.hash(kind, name),
+                |&i| matches!(items.get(i), Some(Some(p)) if p.kind == kind && p.name == name),
+            )
+            .copied()
+    }
+
+    fn push(&mut self, kind: GrantKind, name: Cow<'a, str>, entry: Entry) {
+        let at = self.items.len();
+        let hash = self.hash(kind, &name);
+        self.items.push(Some(Planned { kind, name, entry }));
+        let (items, state) = (&self.items, &self.state);
+        self.index.insert_unique(hash, at, |&i| match items.get(i) {
+            Some(Some(p)) => {
+                use std::hash::BuildHasher as _;
+                state.hash_one((p.kind, p.name.as_ref()))
+            }
+            _ => 0,
+        });
+    }
+
+    fn held(&self) -> impl Iterator<Item = &Planned<'a>> {
+        self.items.iter().flatten()
+    }
+
+    fn entry(&self, kind: GrantKind, name: &str) -> Option<&Entry> {
+        let i = self.find(kind, name)?;
+        match self.items.get(i) {
+            Some(Some(p)) => Some(&p.entry),
+            _ => None,
         }
     }
 
-    fn map(&self, kind: GrantKind) -> Option<&BTreeMap<Cow<'a, str>, Entry>> {
-        self.current.get(slot(kind))
+    fn entry_mut(&mut self, kind: GrantKind, name: &str) -> Option<&mut Entry> {
+        let i = self.find(kind, name)?;
+        match self.items.get_mut(i) {
+            Some(Some(p)) => Some(&mut p.entry),
+            _ => None,
+        }
     }
 
     pub fn has(&self, kind: GrantKind, name: &str) -> bool {
-        self.map(kind).is_some_and(|m| m.contains_key(name))
+        self.find(kind, name).is_some()
     }
 
     pub fn source_of(&self, kind: GrantKind, name: &str) -> Option<GrantSource> {
-        self.map(kind).and_then(|m| m.get(name)).map(|e| e.source)
+        self.entry(kind, name).map(|e| e.source)
     }
 
     /// Current grants of one kind that [`keep`](Self::keep) and
     /// [`grant_kept`](Self::grant_kept) did not mark, with their sources, in name order.
     pub fn not_kept(&self, kind: GrantKind) -> Vec<(&str, GrantSource)> {
-        self.map(kind)
-            .into_iter()
-            .flatten()
-            .filter(|(_, e)| !e.kept)
-            .map(|(n, e)| (n.as_ref(), e.source))
-            .collect()
-    }
-
-    fn entry_mut(&mut self, kind: GrantKind, name: &str) -> Option<&mut Entry> {
-        self.current
-            .get_mut(slot(kind))
-            .and_then(|m| m.get_mut(name))
+        let mut v: Vec<(&str, GrantSource)> = self
+            .held()
+            .filter(|p| p.kind == kind && !p.entry.kept)
+            .map(|p| (p.name.as_ref(), p.entry.source))
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
     }
 
     /// Marks a grant, if held, as one this login's sync keeps.
@@ -183,12 +222,13 @@ impl<'a> GrantPlan<'a> {
 
     /// Grants a rule gave that no holding rule names any more, in name order.
     pub fn no_longer_ruled(&self, kind: GrantKind) -> Vec<String> {
-        self.map(kind)
-            .into_iter()
-            .flatten()
-            .filter(|(_, e)| e.source == GrantSource::Rule && !e.ruled)
-            .map(|(n, _)| n.to_string())
-            .collect()
+        let mut v: Vec<String> = self
+            .held()
+            .filter(|p| p.kind == kind && p.entry.source == GrantSource::Rule && !p.entry.ruled)
+            .map(|p| p.name.to_string())
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Adds a grant unless the account already has it (from any source, which is kept).
@@ -211,14 +251,11 @@ impl<'a> GrantPlan<'a> {
         trace: &mut Trace,
     ) -> bool {
         let (kept, ruled) = (mark == Mark::Kept, mark == Mark::Ruled);
-        let Some(map) = self.current.get_mut(slot(kind)) else {
-            return false;
-        };
-        if let Some(entry) = map.get_mut(name) {
+        if let Some(entry) = self.entry_mut(kind, name) {
             entry.kept |= kept;
             entry.ruled |= ruled;
-            let existing = &entry.source;
-            if *existing != source {
+            let existing = entry.source;
+            if existing != source {
                 trace.note(
                     Step::Grants,
                     format!("{kind} \"{name}\" already held (from {existing}); kept as is"),
@@ -250,7 +287,8 @@ impl<'a> GrantPlan<'a> {
             }
             None => Origin::Added,
         };
-        map.insert(
+        self.push(
+            kind,
             Cow::Owned(name.to_owned()),
             Entry {
                 source,
@@ -265,18 +303,22 @@ impl<'a> GrantPlan<'a> {
     /// Removes a grant. Refuses (and records why) to remove what an administrator gave
     /// or the last active admin's admin flag.
     pub fn revoke(&mut self, kind: GrantKind, name: &str, why: &str, trace: &mut Trace) -> bool {
-        let last_admin = self.last_admin;
-        let Some(map) = self.current.get_mut(slot(kind)) else {
+        let Some(at) = self.find(kind, name) else {
             return false;
         };
-        let Some(&Entry { source, origin, .. }) = map.get(name) else {
+        let Some(Some(Planned {
+            entry: Entry { source, origin, .. },
+            ..
+        })) = self.items.get(at)
+        else {
             return false;
         };
+        let (source, origin) = (*source, *origin);
         let refusal = if source == GrantSource::Admin {
             Some("granted by an administrator; a login never removes it")
         } else if source == GrantSource::Scim {
             Some("pushed by a provider over SCIM; only SCIM removes it")
-        } else if kind == GrantKind::Admin && last_admin {
+        } else if kind == GrantKind::Admin && self.last_admin {
             Some("this is the last active administrator; removing it would leave no admin")
         } else {
             None
@@ -297,7 +339,13 @@ impl<'a> GrantPlan<'a> {
             Step::Grants,
             format!("- {kind} \"{name}\" ({source}): {why}"),
         );
-        map.remove(name);
+        let hash = self.hash(kind, name);
+        if let Ok(slot) = self.index.find_entry(hash, |&i| i == at) {
+            slot.remove();
+        }
+        if let Some(item) = self.items.get_mut(at) {
+            *item = None;
+        }
         if origin == Origin::Held {
             self.removed.push(grant);
         }
@@ -312,21 +360,22 @@ impl<'a> GrantPlan<'a> {
     }
 
     pub fn finish(self) -> GrantDiff {
+        let mut held: Vec<Planned<'a>> = self.items.into_iter().flatten().collect();
+        // Stable and adaptive: the account's grants come sorted, so this is mostly a
+        // check, plus the merge of this login's additions.
+        held.sort_unstable_by(|a, b| (a.kind, a.name.as_ref()).cmp(&(b.kind, b.name.as_ref())));
         let mut diff = GrantDiff {
             removed: self.removed,
             refused: self.refused,
+            grants: Vec::with_capacity(held.len()),
             ..Default::default()
         };
-        diff.grants
-            .reserve_exact(self.current.iter().map(BTreeMap::len).sum());
-        for (kind, map) in KINDS.into_iter().zip(self.current) {
-            for (name, Entry { source, origin, .. }) in map {
-                let g = Grant::new(kind, name.into_owned(), source);
-                if origin == Origin::Added {
-                    diff.added.push(g.clone());
-                }
-                diff.grants.push(g);
+        for Planned { kind, name, entry } in held {
+            let g = Grant::new(kind, name.into_owned(), entry.source);
+            if entry.origin == Origin::Added {
+                diff.added.push(g.clone());
             }
+            diff.grants.push(g);
         }
         diff.removed.sort();
         diff
