@@ -85,6 +85,16 @@ pub(crate) async fn metrics(State(app): State<App>) -> Response {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
         ));
     }
+    let name = "ssogate_cache_invalidations_total";
+    text.push_str(&format!(
+        "# HELP {name} Change notifications each cache heard (each clears what it names, and a directory read under way when one arrives is not kept).\n# TYPE {name} counter\n"
+    ));
+    for (cache, heard) in [
+        ("sessions", app.cache.generation()),
+        ("tokens", app.tokens.generation()),
+    ] {
+        text.push_str(&format!("{name}{{cache=\"{cache}\"}} {heard}\n"));
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

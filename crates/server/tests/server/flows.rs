@@ -668,6 +668,14 @@ async fn health_readiness_and_metrics() {
             "{m}"
         );
     }
+    for cache in ["sessions", "tokens"] {
+        assert!(
+            m.contains(&format!(
+                "ssogate_cache_invalidations_total{{cache=\"{cache}\"}} "
+            )),
+            "{m}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1302,9 +1310,13 @@ async fn cold_burst(postgres: Option<String>) {
     })
     .await
     .unwrap();
-    let loads = "ssogate_cache_loads_total";
+    let (loads, heard) = (
+        "ssogate_cache_loads_total",
+        "ssogate_cache_invalidations_total",
+    );
     let sessions = "cache=\"sessions\"";
     let before = metric_with(&h, loads, sessions).await;
+    let heard_before = metric_with(&h, heard, sessions).await;
     let burst: Vec<_> = (0..48)
         .map(|_| {
             let (b, url) = (Browser::new(), h.url("/auth/verify"));
@@ -1322,10 +1334,14 @@ async fn cold_burst(postgres: Option<String>) {
             "{engine}"
         );
     }
-    assert_eq!(
-        metric_with(&h, loads, sessions).await - before,
-        1,
-        "48 requests at once with one session not in memory read it once ({engine})"
+    // A change notification heard while the read is under way (PostgreSQL delivers the
+    // login's own a moment later, and a loaded machine stretches that) means what was
+    // read is not kept, and the next request reads again: one more read each, no more.
+    let reads = metric_with(&h, loads, sessions).await - before;
+    let heard = metric_with(&h, heard, sessions).await - heard_before;
+    assert!(
+        reads >= 1 && reads <= 1 + heard,
+        "48 requests at once with one session not in memory read it {reads} times, {heard} change notifications heard meanwhile ({engine})"
     );
     // A stale cookie (a session that ended): every request of its burst is sent to sign
     // in. How many reads it takes depends on how the requests overlap (one per wave of
