@@ -2,7 +2,7 @@
 //!
 //! Owns the domain (users, identities, permissions, libraries, groups, grants with
 //! provenance), claim expressions and claim mapping, the provisioning policy, the
-//! engine that turns a provider's claims into a [`engine::Decision`] with a trace, and
+//! engine that turns a provider's claims into a [`Decision`] with a trace, and
 //! the LiveCycle-style extension traits ([`spi`]).
 //!
 //! It must not know about HTTP, SQL, files, clocks or async runtimes: everything it

@@ -28,7 +28,7 @@ pub(crate) enum ClientCommand {
         /// Where ssogate tells it that a session ended (Back-Channel Logout).
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
-        /// Any other keys of [clients.<id>], as a JSON object, e.g.
+        /// Any other keys of `[clients.<id>]`, as a JSON object, e.g.
         /// '{"scopes": ["openid", "profile", "groups"], "access": {"groups": ["wiki"]}}'.
         #[arg(long)]
         settings: Option<String>,
@@ -54,7 +54,7 @@ pub(crate) enum ClientCommand {
         redirect_uris: Vec<String>,
         #[arg(long)]
         name: Option<String>,
-        /// Keys of [clients.<id>] as a JSON object.
+        /// Keys of `[clients.<id>]` as a JSON object.
         #[arg(long)]
         settings: Option<String>,
     },

@@ -1,7 +1,7 @@
 //! The provisioning engine: `decide(claims, directory) -> Outcome`, pure and explained.
 //! This module holds the engine and the decision's outline; its steps are rooms of their
-//! own: [`matching`] (which account), [`existing`] (an account that exists) and
-//! [`provisioning`] (a new one, with its grants).
+//! own: `matching` (which account), `existing` (an account that exists) and
+//! `provisioning` (a new one, with its grants).
 
 mod existing;
 mod lookups;

@@ -1,5 +1,5 @@
 //! Webhooks out: the endpoints, the outbox every change writes into in its own
-//! transaction ([`enqueue`]), the claiming of due deliveries by one instance at a time,
+//! transaction (`enqueue`), the claiming of due deliveries by one instance at a time,
 //! and the delivery log with replay.
 
 use super::Backend;
