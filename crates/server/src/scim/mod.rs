@@ -331,6 +331,12 @@ impl ListAsk {
         })
     }
 
+    /// Whether a filter narrows the list.
+    fn filtered(&self) -> bool {
+        self.filter.as_deref().is_some_and(|f| !f.trim().is_empty())
+    }
+
+    /// The list answer from every resource: filtered, then paged.
     fn answer(&self, all: Vec<Value>) -> ScimResult {
         let f = self
             .filter
@@ -343,20 +349,23 @@ impl ListAsk {
             .filter(|r| f.as_ref().is_none_or(|f| filter::matches(f, r)))
             .collect();
         let total = hits.len();
-        let page: Vec<Value> = hits
-            .into_iter()
-            .skip(self.start - 1)
-            .take(self.count)
+        let page = hits.into_iter().skip(self.start - 1).take(self.count);
+        Ok(self.page(total, page))
+    }
+
+    /// The list answer from one page of `total` resources.
+    fn page(&self, total: usize, page: impl Iterator<Item = Value>) -> Doc {
+        let page: Vec<Value> = page
             .map(|mut r| {
                 ssogate_scim::project(&mut r, self.attributes.as_deref(), self.excluded.as_deref());
                 r
             })
             .collect();
-        Ok(Doc(
+        Doc(
             StatusCode::OK,
             ssogate_scim::list_response(total, self.start, page),
             None,
-        ))
+        )
     }
 }
 

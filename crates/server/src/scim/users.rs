@@ -40,6 +40,13 @@ pub(super) async fn users_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimRe
             .await?
             .into_iter()
             .collect(),
+        // No filter: the page is read from the directory (a client paging through
+        // every account would otherwise read them all at each page).
+        None if !ask.filtered() => {
+            let (skip, count) = (ask.start - 1, ask.count);
+            let (total, page) = app.db(move |d| d.scim_users_page(&p, skip, count)).await?;
+            return Ok(ask.page(total, page.iter().map(|u| user_json(app, u).0)));
+        }
         None => app.db(move |d| d.scim_users(&p)).await?,
     };
     ask.answer(users.iter().map(|u| user_json(app, u).0).collect())

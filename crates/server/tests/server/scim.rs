@@ -467,3 +467,101 @@ async fn a_change_on_a_stale_version_is_refused_and_an_unchanged_read_is_304() {
     }
     assert_eq!(h.users(), 1);
 }
+
+/// Paging through the accounts (what Okta's import and most clients do with no filter):
+/// the page is `count` accounts from `startIndex` on, by id, `totalResults` counts what
+/// this client sees — another provider's accounts in neither — and a page past the end
+/// is empty. The page is read from the directory, not cut from every account.
+#[tokio::test]
+async fn a_client_pages_through_the_accounts_it_sees() {
+    pages(None).await;
+    if let Some(url) = crate::support::postgres_database() {
+        pages(Some(url)).await;
+    }
+}
+
+async fn pages(postgres: Option<String>) {
+    let engine = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let h = Harness::start(Opts {
+        second: true,
+        postgres,
+        ..Opts::default()
+    })
+    .await;
+    let (fake, other) = (token(&h, "fake").await, token(&h, "other").await);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (s, u, _) = call(
+            &h,
+            "POST",
+            "/scim/v2/Users",
+            &fake,
+            Some(json!({"userName": format!("pager{i}")})),
+        )
+        .await;
+        assert_eq!(s, 201, "{u} ({engine})");
+        ids.push(u["id"].as_str().unwrap().to_owned());
+        // Another provider's account between them: not this client's to see.
+        let (s, _, _) = call(
+            &h,
+            "POST",
+            "/scim/v2/Users",
+            &other,
+            Some(json!({"userName": format!("stranger{i}")})),
+        )
+        .await;
+        assert_eq!(s, 201, "{engine}");
+    }
+    let page = |q: &'static str| {
+        let (h, fake) = (&h, &fake);
+        async move {
+            let (s, v, _) = call(h, "GET", &format!("/scim/v2/Users?{q}"), fake, None).await;
+            assert_eq!(s, 200, "{q}: {v}");
+            let got: Vec<String> = v["Resources"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .map(|u| u["id"].as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (
+                v["totalResults"].as_u64().unwrap(),
+                v["startIndex"].as_u64(),
+                got,
+            )
+        }
+    };
+    assert_eq!(
+        page("startIndex=2&count=2").await,
+        (5, Some(2), ids[1..3].to_vec()),
+        "{engine}"
+    );
+    assert_eq!(
+        page("startIndex=5&count=10").await,
+        (5, Some(5), ids[4..].to_vec()),
+        "{engine}"
+    );
+    assert_eq!(
+        page("startIndex=9").await.2,
+        Vec::<String>::new(),
+        "{engine}"
+    );
+    assert_eq!(page("count=0").await.0, 5, "{engine}");
+    assert_eq!(page("count=0").await.2, Vec::<String>::new(), "{engine}");
+    // Attributes still apply to a page.
+    let (_, v, _) = call(
+        &h,
+        "GET",
+        "/scim/v2/Users?count=1&attributes=userName",
+        &fake,
+        None,
+    )
+    .await;
+    assert_eq!(v["Resources"][0]["userName"], "pager0", "{v} ({engine})");
+    assert!(v["Resources"][0].get("emails").is_none(), "{v} ({engine})");
+}

@@ -84,31 +84,37 @@ const VISIBLE: &str = "(u.scim_provider = $1
      OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider = $1)
      OR EXISTS (SELECT 1 FROM external_ids e WHERE e.user_id = u.id AND e.provider = $1))";
 
-fn load_users(
-    db: &mut dyn Db,
-    provider: &str,
-    id: Option<UserId>,
-) -> Result<Vec<ScimUser>, StoreError> {
-    // One account by its key, or all: separate statements, so the one is an index lookup.
-    let (which, only): (&str, i64) = match id {
-        Some(i) => ("u.id = $2", i.0),
-        None => ("$2 < 0", -1),
+/// Which accounts [`load_users`] reads.
+#[derive(Clone, Copy)]
+enum Which {
+    One(UserId),
+    All,
+    /// The ids from one to the other (a page: consecutive in id order).
+    Span(i64, i64),
+}
+
+fn load_users(db: &mut dyn Db, provider: &str, which: Which) -> Result<Vec<ScimUser>, StoreError> {
+    // One account is the span from its id to its id: one statement, an index range.
+    let (lo, hi) = match which {
+        Which::One(i) => (i.0, i.0),
+        Which::Span(lo, hi) => (lo, hi),
+        Which::All => (i64::MIN, i64::MAX),
     };
     let rows = db.query(
         &format!(
             "SELECT u.id, u.username, u.display_name, u.email, u.status, u.created_at, u.updated_at,
                     u.scim_external_id
-             FROM users u WHERE {which} AND {VISIBLE} ORDER BY u.id"
+             FROM users u WHERE u.id BETWEEN $2 AND $3 AND {VISIBLE} ORDER BY u.id"
         ),
-        args![provider, only],
+        args![provider, lo, hi],
     )?;
     let groups = db.query(
         &format!(
             "SELECT ug.user_id, g.id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id
              JOIN users u ON u.id = ug.user_id
-             WHERE {which} AND {VISIBLE} ORDER BY g.name"
+             WHERE u.id BETWEEN $2 AND $3 AND {VISIBLE} ORDER BY g.name"
         ),
-        args![provider, only],
+        args![provider, lo, hi],
     )?;
     let mut by_user: std::collections::HashMap<i64, Vec<(i64, String)>> = Default::default();
     for r in &groups {
@@ -363,6 +369,14 @@ fn set_members(
 pub trait ScimStore {
     /// Every account the provider's SCIM client sees, by id.
     fn scim_users(&self, provider: &str) -> Result<Vec<ScimUser>, StoreError>;
+    /// How many accounts it sees, and `count` of them from the `skip`-th on, by id: a
+    /// client paging through a large directory reads one page per request, not all.
+    fn scim_users_page(
+        &self,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<ScimUser>), StoreError>;
     /// The account it sees with this `userName` (any case) or `externalId`: what clients
     /// look an account up by before creating it, answered from the index, not a scan.
     fn scim_user_where(
@@ -417,7 +431,41 @@ pub trait ScimStore {
 
 impl<B: Backend> ScimStore for B {
     fn scim_users(&self, provider: &str) -> Result<Vec<ScimUser>, StoreError> {
-        self.read(|db| load_users(db, provider, None))
+        self.read(|db| load_users(db, provider, Which::All))
+    }
+    fn scim_users_page(
+        &self,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<ScimUser>), StoreError> {
+        let (skip, count) = (
+            i64::try_from(skip).unwrap_or(i64::MAX),
+            i64::try_from(count).unwrap_or(i64::MAX),
+        );
+        self.read(|db| {
+            let total = db
+                .query_int(
+                    &format!("SELECT count(*) FROM users u WHERE {VISIBLE}"),
+                    args![provider],
+                )?
+                .unwrap_or(0);
+            let ids = db.query(
+                &format!(
+                    "SELECT u.id FROM users u WHERE {VISIBLE} ORDER BY u.id LIMIT $2 OFFSET $3"
+                ),
+                args![provider, count, skip],
+            )?;
+            let span = match (ids.first(), ids.last()) {
+                (Some(a), Some(b)) => Some((a.get(0)?.int()?, b.get(0)?.int()?)),
+                _ => None,
+            };
+            let page = match span {
+                Some((lo, hi)) => load_users(db, provider, Which::Span(lo, hi))?,
+                None => Vec::new(),
+            };
+            Ok((usize::try_from(total).unwrap_or(0), page))
+        })
     }
     fn scim_user_where(
         &self,
@@ -438,13 +486,13 @@ impl<B: Backend> ScimStore for B {
                 (None, None) => None,
             };
             match id {
-                Some(id) => Ok(load_users(db, provider, Some(UserId(id)))?.pop()),
+                Some(id) => Ok(load_users(db, provider, Which::One(UserId(id)))?.pop()),
                 None => Ok(None),
             }
         })
     }
     fn scim_user(&self, provider: &str, id: UserId) -> Result<Option<ScimUser>, StoreError> {
-        self.read(|db| Ok(load_users(db, provider, Some(id))?.pop()))
+        self.read(|db| Ok(load_users(db, provider, Which::One(id))?.pop()))
     }
     fn scim_create_user(
         &self,
@@ -508,7 +556,7 @@ impl<B: Backend> ScimStore for B {
         now: i64,
     ) -> Refusable<()> {
         self.write_tx(|db, changed| {
-            let Some(before) = load_users(db, provider, Some(id))?.pop() else {
+            let Some(before) = load_users(db, provider, Which::One(id))?.pop() else {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             if input.username != before.username && username_taken(db, &input.username, Some(id))? {
@@ -560,7 +608,7 @@ impl<B: Backend> ScimStore for B {
     }
     fn scim_delete_user(&self, provider: &str, id: UserId, now: i64) -> Refusable<()> {
         self.write_tx(|db, changed| {
-            if load_users(db, provider, Some(id))?.is_empty() {
+            if load_users(db, provider, Which::One(id))?.is_empty() {
                 return Ok(Err(ScimRefusal::NotFound));
             }
             let last_admin = db.query_int(
