@@ -17,7 +17,20 @@ pub(super) async fn list_groups(
 
 pub(super) async fn groups_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
     let p = c.provider.clone();
-    let groups = app.db(move |d| d.scim_groups(&p)).await?;
+    // `displayName eq "…"` / `externalId eq "…"` (how clients find a group before
+    // creating or linking it): read by key, not every group with all its members.
+    let lookup = ask.equality(&["displayName", "externalId"]);
+    let groups = match lookup {
+        Some((0, name)) => {
+            app.db(move |d| d.scim_groups_where(&p, Some(&name), None))
+                .await?
+        }
+        Some((_, ext)) => {
+            app.db(move |d| d.scim_groups_where(&p, None, Some(&ext)))
+                .await?
+        }
+        None => app.db(move |d| d.scim_groups(&p)).await?,
+    };
     ask.answer(groups.iter().map(|g| group_json(app, g).0).collect())
 }
 

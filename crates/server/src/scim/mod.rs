@@ -331,6 +331,15 @@ impl ListAsk {
         })
     }
 
+    /// The filter is `ATTR eq "value"` for one of `attrs` (any case): which one, and the
+    /// value — a lookup by key narrows what is read; the filter still decides.
+    fn equality(&self, attrs: &[&str]) -> Option<(usize, String)> {
+        let f = filter::parse(self.filter.as_deref()?).ok()?;
+        let (attr, v) = filter::equality(&f)?;
+        let i = attrs.iter().position(|a| attr.eq_ignore_ascii_case(a))?;
+        Some((i, v.to_owned()))
+    }
+
     /// Whether a filter narrows the list.
     fn filtered(&self) -> bool {
         self.filter.as_deref().is_some_and(|f| !f.trim().is_empty())

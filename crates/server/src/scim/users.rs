@@ -19,21 +19,13 @@ pub(super) async fn users_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimRe
     let p = c.provider.clone();
     // `userName eq "…"` / `externalId eq "…"` (how clients find an account before
     // creating it): one indexed lookup, not every account.
-    let lookup = ask
-        .filter
-        .as_deref()
-        .and_then(|f| filter::parse(f).ok())
-        .and_then(|f| {
-            filter::equality(&f).and_then(|(attr, v)| {
-                if attr.eq_ignore_ascii_case("userName") {
-                    Some((Some(v.to_owned()), None))
-                } else if attr.eq_ignore_ascii_case("externalId") {
-                    Some((None, Some(v.to_owned())))
-                } else {
-                    None
-                }
-            })
-        });
+    let lookup = ask.equality(&["userName", "externalId"]).map(|(i, v)| {
+        if i == 0 {
+            (Some(v), None)
+        } else {
+            (None, Some(v))
+        }
+    });
     let users = match lookup {
         Some((name, ext)) => app
             .db(move |d| d.scim_user_where(&p, name.as_deref(), ext.as_deref()))

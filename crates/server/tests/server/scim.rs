@@ -192,6 +192,32 @@ async fn a_pushed_user_is_the_account_its_sign_in_finds_and_scim_groups_are_scim
     )
     .await;
     assert_eq!((s, &readers["totalResults"]), (200, &json!(1)), "{readers}");
+    // Groups are found by what clients look them up by too (read by key): the name in
+    // any case, the external id exactly; a page of the group includes its members.
+    let (s, _, _) = call(
+        &h,
+        "PATCH",
+        &format!("/scim/v2/Groups/{}", eng["id"].as_str().unwrap()),
+        &t,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "externalId", "value": "eng-42"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(s, 200);
+    for (q, n) in [
+        ("displayName%20eq%20%22ENGINEERING%22", 1),
+        ("displayName%20eq%20%22nothing%22", 0),
+        ("externalId%20eq%20%22eng-42%22", 1),
+        ("externalId%20eq%20%22ENG-42%22", 0),
+    ] {
+        let (s, v, _) = call(&h, "GET", &format!("/scim/v2/Groups?filter={q}"), &t, None).await;
+        assert_eq!((s, v["totalResults"].as_i64()), (200, Some(n)), "{q}: {v}");
+        if n == 1 {
+            assert_eq!(v["Resources"][0]["members"][0]["value"], json!(id), "{v}");
+        }
+    }
     let readers_id = readers["Resources"][0]["id"].as_str().unwrap().to_owned();
     let (s, _, _) = call(
         &h,

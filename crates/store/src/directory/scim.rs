@@ -407,6 +407,15 @@ pub trait ScimStore {
     /// Every group, with the members this provider's SCIM client put in it.
     fn scim_groups(&self, provider: &str) -> Result<Vec<ScimGroup>, StoreError>;
     fn scim_group(&self, provider: &str, id: i64) -> Result<Option<ScimGroup>, StoreError>;
+    /// The groups named `display_name` (any case) or holding this `externalId`: what
+    /// clients look a group up by before creating or linking it (Entra ID at every
+    /// cycle), read by key instead of every group with every member.
+    fn scim_groups_where(
+        &self,
+        provider: &str,
+        display_name: Option<&str>,
+        external_id: Option<&str>,
+    ) -> Result<Vec<ScimGroup>, StoreError>;
     fn scim_create_group(
         &self,
         provider: &str,
@@ -633,6 +642,31 @@ impl<B: Backend> ScimStore for B {
     }
     fn scim_group(&self, provider: &str, id: i64) -> Result<Option<ScimGroup>, StoreError> {
         self.read(|db| Ok(load_groups(db, provider, Some(id))?.pop()))
+    }
+    fn scim_groups_where(
+        &self,
+        provider: &str,
+        display_name: Option<&str>,
+        external_id: Option<&str>,
+    ) -> Result<Vec<ScimGroup>, StoreError> {
+        self.read(|db| {
+            let ids = match (display_name, external_id) {
+                (Some(n), _) => db.query(
+                    "SELECT id FROM groups WHERE lower(name) = lower($1) ORDER BY id",
+                    args![n],
+                )?,
+                (None, Some(x)) => db.query(
+                    "SELECT id FROM groups WHERE scim_external_id = $1 ORDER BY id",
+                    args![x],
+                )?,
+                (None, None) => Vec::new(),
+            };
+            let mut found = Vec::with_capacity(ids.len());
+            for r in &ids {
+                found.extend(load_groups(db, provider, Some(r.get(0)?.int()?))?);
+            }
+            Ok(found)
+        })
     }
     fn scim_create_group(
         &self,
