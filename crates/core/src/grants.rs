@@ -91,9 +91,12 @@ pub struct GrantDiff {
 impl<'a> GrantPlan<'a> {
     /// Starts from an account's grants. `last_admin`: this account is the only active admin.
     pub fn from_existing(grants: &'a [Grant], last_admin: bool) -> Self {
+        // Room for what a first login adds (defaults, rules, a large groups claim)
+        // without growing the index: each growth hashes every name again.
+        let room = grants.len() + 64;
         let mut plan = GrantPlan {
-            items: Vec::with_capacity(grants.len() + 16),
-            index: hashbrown::HashTable::with_capacity(grants.len() + 16),
+            items: Vec::with_capacity(room),
+            index: hashbrown::HashTable::with_capacity(room),
             last_admin,
             ..Default::default()
         };
@@ -273,7 +276,13 @@ impl<'a> GrantPlan<'a> {
                 line.push_str(name);
                 line.push('"');
             }
-            None => self.pending.push((kind, source, format!("\"{name}\""))),
+            None => {
+                let mut line = String::with_capacity(128);
+                line.push('"');
+                line.push_str(name);
+                line.push('"');
+                self.pending.push((kind, source, line));
+            }
         }
         // Re-granting what this login removed restores it rather than adding it.
         let origin = match self
