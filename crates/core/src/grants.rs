@@ -60,8 +60,7 @@ struct Planned<'a> {
 /// A login looks up every group of a large groups claim (and every default and rule
 /// grant): hashing a name and comparing it once is cheaper than the string comparisons
 /// of a search tree. Name order is needed only at the end, when the list — the
-/// account's grants as the directory keeps them, sorted, then this login's additions —
-/// is sorted once.
+/// account's grants, then this login's additions — is sorted once.
 #[derive(Debug, Clone, Default)]
 pub struct GrantPlan<'a> {
     /// `None` where a grant was removed (its position stays, so the index stays valid).
@@ -370,8 +369,7 @@ impl<'a> GrantPlan<'a> {
 
     pub fn finish(self) -> GrantDiff {
         let mut held: Vec<Planned<'a>> = self.items.into_iter().flatten().collect();
-        // Stable and adaptive: the account's grants come sorted, so this is mostly a
-        // check, plus the merge of this login's additions.
+        // Names are unique per kind, so an unstable sort gives the one order.
         held.sort_unstable_by(|a, b| (a.kind, a.name.as_ref()).cmp(&(b.kind, b.name.as_ref())));
         let mut diff = GrantDiff {
             removed: self.removed,
