@@ -24,7 +24,8 @@ pub enum OidcError {
         detail: String,
     },
     #[error(
-        "the discovery document names issuer \"{found}\" but \"{expected}\" is configured; they must be identical (OpenID Connect Discovery 1.0, 4.3)"
+        "the discovery document names issuer \"{found}\" but \"{expected}\" is configured; they must be identical (OpenID Connect Discovery 1.0, 4.3){}",
+        issuer_hint(.expected, .found)
     )]
     DiscoveryIssuerMismatch { expected: String, found: String },
 
@@ -144,6 +145,17 @@ pub enum OidcError {
     BearerDisabled,
 }
 
+/// What to do about the two issuer mismatches people meet most.
+fn issuer_hint(expected: &str, found: &str) -> &'static str {
+    if found.contains("{tenantid}") {
+        "; this is Microsoft Entra ID's multi-tenant endpoint, whose tokens name their own tenant: configure the tenant's issuer, https://login.microsoftonline.com/<tenant-id>/v2.0"
+    } else if found.trim_end_matches('/') == expected.trim_end_matches('/') {
+        "; they differ by a trailing slash: write the issuer exactly as the document does"
+    } else {
+        ""
+    }
+}
+
 impl OidcError {
     /// A stable, short name for audit events and metrics.
     pub fn code(&self) -> &'static str {
@@ -210,5 +222,39 @@ impl OidcError {
                 | OidcError::DiscoveryIssuerMismatch { .. }
                 | OidcError::InsecureUrl { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OidcError;
+
+    #[test]
+    fn an_issuer_mismatch_says_what_to_do_about_the_common_ones() {
+        let say = |expected: &str, found: &str| {
+            OidcError::DiscoveryIssuerMismatch {
+                expected: expected.into(),
+                found: found.into(),
+            }
+            .to_string()
+        };
+        let entra = say(
+            "https://login.microsoftonline.com/common/v2.0",
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+        );
+        assert!(
+            entra.contains("https://login.microsoftonline.com/<tenant-id>/v2.0"),
+            "{entra}"
+        );
+        let slash = say(
+            "https://authentik.example/application/o/app",
+            "https://authentik.example/application/o/app/",
+        );
+        assert!(slash.contains("trailing slash"), "{slash}");
+        let other = say("https://idp.example", "https://evil.example");
+        assert!(
+            other.ends_with("(OpenID Connect Discovery 1.0, 4.3)"),
+            "{other}"
+        );
     }
 }
