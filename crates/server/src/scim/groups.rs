@@ -29,6 +29,12 @@ pub(super) async fn groups_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimR
             app.db(move |d| d.scim_groups_where(&p, None, Some(&ext)))
                 .await?
         }
+        // No filter: the page is read from the directory, members of its groups only.
+        None if !ask.filtered() => {
+            let (skip, count) = (ask.start - 1, ask.count);
+            let (total, page) = app.db(move |d| d.scim_groups_page(&p, skip, count)).await?;
+            return Ok(ask.page(total, page.iter().map(|g| group_json(app, g).0)));
+        }
         None => app.db(move |d| d.scim_groups(&p)).await?,
     };
     ask.answer(groups.iter().map(|g| group_json(app, g).0).collect())

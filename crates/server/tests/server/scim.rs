@@ -590,4 +590,47 @@ async fn pages(postgres: Option<String>) {
     .await;
     assert_eq!(v["Resources"][0]["userName"], "pager0", "{v} ({engine})");
     assert!(v["Resources"][0].get("emails").is_none(), "{v} ({engine})");
+    // Groups page the same way (every group is visible; members are this client's).
+    let (_, v, _) = call(&h, "GET", "/scim/v2/Groups?count=0", &fake, None).await;
+    let before = v["totalResults"].as_u64().unwrap();
+    let mut groups = Vec::new();
+    for (i, member) in ids.iter().take(3).enumerate() {
+        let (s, g, _) = call(
+            &h,
+            "POST",
+            "/scim/v2/Groups",
+            &fake,
+            Some(json!({"displayName": format!("Pager {i}"), "members": [{"value": member}]})),
+        )
+        .await;
+        assert_eq!(s, 201, "{g} ({engine})");
+        groups.push(g["id"].as_str().unwrap().to_owned());
+    }
+    let q = format!("/scim/v2/Groups?startIndex={}&count=2", before + 2);
+    let (s, v, _) = call(&h, "GET", &q, &fake, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["totalResults"].as_u64(),
+        Some(before + 3),
+        "{v} ({engine})"
+    );
+    let got: Vec<(&str, &str)> = v["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["id"].as_str().unwrap(),
+                g["members"][0]["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (groups[1].as_str(), ids[1].as_str()),
+            (groups[2].as_str(), ids[2].as_str())
+        ],
+        "{v} ({engine})"
+    );
 }

@@ -224,22 +224,25 @@ fn bind(
     Ok(())
 }
 
+/// The groups with ids from `lo` to `hi` (one group: its id twice), with the members
+/// this provider's SCIM client put in them: index ranges, never a scan of every
+/// membership for one group.
 fn load_groups(
     db: &mut dyn Db,
     provider: &str,
-    id: Option<i64>,
+    (lo, hi): (i64, i64),
 ) -> Result<Vec<ScimGroup>, StoreError> {
-    let only = id.unwrap_or(-1);
     let rows = db.query(
-        "SELECT id, name, scim_external_id FROM groups WHERE ($1 < 0 OR id = $1) ORDER BY id",
-        args![only],
+        "SELECT id, name, scim_external_id FROM groups WHERE id BETWEEN $1 AND $2 ORDER BY id",
+        args![lo, hi],
     )?;
     let members = db.query(
         &format!(
             "SELECT ug.group_id, ug.user_id FROM user_groups ug JOIN users u ON u.id = ug.user_id
-             WHERE ug.source = 'scim' AND {VISIBLE} AND ($2 < 0 OR ug.group_id = $2) ORDER BY ug.user_id"
+             WHERE ug.group_id BETWEEN $2 AND $3 AND ug.source = 'scim' AND {VISIBLE}
+             ORDER BY ug.user_id"
         ),
-        args![provider, only],
+        args![provider, lo, hi],
     )?;
     let mut by_group: std::collections::HashMap<i64, Vec<UserId>> = Default::default();
     for r in &members {
@@ -271,7 +274,7 @@ fn check_members(
     want: &[UserId],
 ) -> Result<Option<ScimRefusal>, StoreError> {
     let have: Vec<UserId> = match group {
-        Some(g) => load_groups(db, provider, Some(g))?
+        Some(g) => load_groups(db, provider, (g, g))?
             .pop()
             .map(|g| g.members)
             .unwrap_or_default(),
@@ -322,7 +325,7 @@ fn set_members(
     now: i64,
     changed: &mut super::Changed,
 ) -> Result<(), StoreError> {
-    let have = load_groups(db, provider, Some(group))?
+    let have = load_groups(db, provider, (group, group))?
         .pop()
         .map(|g| g.members)
         .unwrap_or_default();
@@ -407,6 +410,14 @@ pub trait ScimStore {
     /// Every group, with the members this provider's SCIM client put in it.
     fn scim_groups(&self, provider: &str) -> Result<Vec<ScimGroup>, StoreError>;
     fn scim_group(&self, provider: &str, id: i64) -> Result<Option<ScimGroup>, StoreError>;
+    /// How many groups there are, and `count` of them from the `skip`-th on, by id,
+    /// with their members: one page per request, as for users.
+    fn scim_groups_page(
+        &self,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<ScimGroup>), StoreError>;
     /// The groups named `display_name` (any case) or holding this `externalId`: what
     /// clients look a group up by before creating or linking it (Entra ID at every
     /// cycle), read by key instead of every group with every member.
@@ -638,10 +649,37 @@ impl<B: Backend> ScimStore for B {
         })
     }
     fn scim_groups(&self, provider: &str) -> Result<Vec<ScimGroup>, StoreError> {
-        self.read(|db| load_groups(db, provider, None))
+        self.read(|db| load_groups(db, provider, (i64::MIN, i64::MAX)))
     }
     fn scim_group(&self, provider: &str, id: i64) -> Result<Option<ScimGroup>, StoreError> {
-        self.read(|db| Ok(load_groups(db, provider, Some(id))?.pop()))
+        self.read(|db| Ok(load_groups(db, provider, (id, id))?.pop()))
+    }
+    fn scim_groups_page(
+        &self,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<ScimGroup>), StoreError> {
+        let (skip, count) = (
+            i64::try_from(skip).unwrap_or(i64::MAX),
+            i64::try_from(count).unwrap_or(i64::MAX),
+        );
+        self.read(|db| {
+            let total = db
+                .query_int("SELECT count(*) FROM groups", &[])?
+                .unwrap_or(0);
+            let ids = db.query(
+                "SELECT id FROM groups ORDER BY id LIMIT $1 OFFSET $2",
+                args![count, skip],
+            )?;
+            let page = match (ids.first(), ids.last()) {
+                (Some(a), Some(b)) => {
+                    load_groups(db, provider, (a.get(0)?.int()?, b.get(0)?.int()?))?
+                }
+                _ => Vec::new(),
+            };
+            Ok((usize::try_from(total).unwrap_or(0), page))
+        })
     }
     fn scim_groups_where(
         &self,
@@ -663,7 +701,8 @@ impl<B: Backend> ScimStore for B {
             };
             let mut found = Vec::with_capacity(ids.len());
             for r in &ids {
-                found.extend(load_groups(db, provider, Some(r.get(0)?.int()?))?);
+                let id = r.get(0)?.int()?;
+                found.extend(load_groups(db, provider, (id, id))?);
             }
             Ok(found)
         })
