@@ -101,18 +101,16 @@ pub enum Subscription {
 }
 
 impl Subscription {
-    /// `*` (or nothing) for all, else event names separated by commas or spaces.
+    /// `*` (or nothing) for all, else event names separated by commas or spaces. Every
+    /// name is checked, also beside a `*` (which then makes it all).
     pub fn parse(s: &str) -> Result<Subscription, String> {
         let names: Vec<&str> = s
             .split([',', ' '])
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .collect();
-        if names.is_empty() || names == ["*"] {
-            return Ok(Subscription::All);
-        }
         let mut out = Vec::new();
-        for n in names {
+        for n in names.iter().copied().filter(|n| *n != "*") {
             let e = EventType::parse(n).ok_or_else(|| {
                 let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
                 format!("unknown event `{n}`: use * or some of {}", known.join(", "))
@@ -120,6 +118,9 @@ impl Subscription {
             if !out.contains(&e) {
                 out.push(e);
             }
+        }
+        if names.is_empty() || names.contains(&"*") {
+            return Ok(Subscription::All);
         }
         Ok(Subscription::Only(out))
     }
@@ -171,6 +172,13 @@ mod tests {
             e.contains("user.removed") && e.contains("user.deleted"),
             "{e}"
         );
+        // `*` among names is all of them; a misspelt name beside it is still refused.
+        assert_eq!(
+            Subscription::parse("user.deleted, *").unwrap(),
+            Subscription::All
+        );
+        let e = Subscription::parse("*, user.removed").unwrap_err();
+        assert!(e.contains("user.removed"), "{e}");
     }
 
     #[test]

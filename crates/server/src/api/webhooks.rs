@@ -178,13 +178,11 @@ async fn ping(
 }
 
 /// The events as the API takes them: each `*` or an event's name, exactly; `*` anywhere
-/// (or nothing) is every event.
+/// (or nothing) is every event. Every item is checked, `*` or not: a misspelt name
+/// beside `*` is still a mistake to say.
 fn events_arg(items: &[String]) -> ApiResult<String> {
-    if items.iter().any(|e| e == "*") {
-        return Ok("*".into());
-    }
     for e in items {
-        if EventType::parse(e).is_none() {
+        if e != "*" && EventType::parse(e).is_none() {
             let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
             return Err(Problem::field(
                 "events",
@@ -194,6 +192,9 @@ fn events_arg(items: &[String]) -> ApiResult<String> {
                 ),
             ));
         }
+    }
+    if items.iter().any(|e| e == "*") {
+        return Ok("*".into());
     }
     Ok(items.join(","))
 }

@@ -234,6 +234,17 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
             422,
             "events",
         ),
+        // A misspelt name beside `*` is refused too (it was taken as `*`: found by
+        // schemathesis).
+        (
+            add(
+                "a",
+                "https://hooks.example.com/",
+                json!(["*", "user.removed"]),
+            ),
+            422,
+            "events",
+        ),
     ];
     for (body, status, field) in cases {
         let (s, v) =
@@ -263,6 +274,19 @@ async fn the_webhook_api_refuses_bad_input_and_read_keys() {
     )
     .await;
     assert_eq!((s, &v["enabled"]), (200, &json!(false)));
+    let (s, v) = crate::support::api_call(
+        &h,
+        "PATCH",
+        "/api/v1/webhooks/a",
+        &admin,
+        Some(json!({"events": ["user.deleted", "*", "__not_in_enum__"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (422, Some("events")),
+        "{v}"
+    );
     let (s, _) = crate::support::api_call(
         &h,
         "GET",
