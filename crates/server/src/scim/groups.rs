@@ -1,54 +1,9 @@
-//! SCIM Groups: list and search (and `/.search` over both resource types), read,
-//! create, replace, patch and delete.
+//! SCIM Groups: what [`Resource`] needs to list, read, create, replace, patch and delete
+//! them, and `/.search` over both resource types.
 
 use super::resource::{Resource, Write, Written};
 use super::*;
 use ssogate_store::{Directory, StoreError};
-
-pub(super) async fn list_groups(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let ask = ListAsk::from_query(&q)?;
-    groups_answer(&app, &c, &ask).await
-}
-
-pub(super) async fn groups_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
-    let p = c.provider.clone();
-    // `displayName eq "…"` / `externalId eq "…"` (how clients find a group before
-    // creating or linking it): read by key, not every group with all its members.
-    let lookup = ask.equality(&["displayName", "externalId"]);
-    let groups = match lookup {
-        Some((0, name)) => {
-            app.db(move |d| d.scim_groups_where(&p, Some(&name), None))
-                .await?
-        }
-        Some((_, ext)) => {
-            app.db(move |d| d.scim_groups_where(&p, None, Some(&ext)))
-                .await?
-        }
-        // No filter: the page is read from the directory, members of its groups only.
-        None if !ask.filtered() => {
-            let (skip, count) = (ask.start - 1, ask.count);
-            let (total, page) = app.db(move |d| d.scim_groups_page(&p, skip, count)).await?;
-            return Ok(ask.page(total, page.iter().map(|g| group_json(app, g).0)));
-        }
-        None => app.db(move |d| d.scim_groups(&p)).await?,
-    };
-    ask.answer(groups.iter().map(|g| group_json(app, g).0).collect())
-}
-
-pub(super) async fn search_groups(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
-    groups_answer(&app, &c, &ask).await
-}
 
 /// `POST /scim/v2/.search`: Users and Groups together (RFC 7644 3.4.3).
 pub(super) async fn search_all(
@@ -58,9 +13,10 @@ pub(super) async fn search_all(
 ) -> ScimResult {
     let c = client(&app, &headers).await?;
     let ask = ListAsk::from_body(&body_json(&bytes)?)?;
-    let (p, q) = (c.provider.clone(), c.provider.clone());
-    let users = app.db(move |d| d.scim_users(&p)).await?;
-    let groups = app.db(move |d| d.scim_groups(&q)).await?;
+    let p = c.provider.clone();
+    let (users, groups) = app
+        .db(move |d| Ok((ScimUser::all(d, &p)?, ScimGroup::all(d, &p)?)))
+        .await?;
     let all = users
         .iter()
         .map(|u| user_json(&app, u).0)
@@ -82,6 +38,7 @@ impl Resource for ScimGroup {
     const NAME: &'static str = "Group";
     const EVENTS: &'static str = "scim.group";
     const READ_ONLY: &'static [&'static str] = &["id", "meta"];
+    const KEYS: [&'static str; 2] = ["displayName", "externalId"];
 
     fn id(raw: i64) -> i64 {
         raw
@@ -89,6 +46,33 @@ impl Resource for ScimGroup {
 
     fn load(d: &dyn Directory, provider: &str, id: i64) -> Result<Option<Self>, StoreError> {
         d.scim_group(provider, id)
+    }
+
+    fn find(
+        d: &dyn Directory,
+        provider: &str,
+        key: usize,
+        value: &str,
+    ) -> Result<Vec<Self>, StoreError> {
+        let (name, ext) = if key == 0 {
+            (Some(value), None)
+        } else {
+            (None, Some(value))
+        };
+        d.scim_groups_where(provider, name, ext)
+    }
+
+    fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError> {
+        d.scim_groups(provider)
+    }
+
+    fn page(
+        d: &dyn Directory,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Self>), StoreError> {
+        d.scim_groups_page(provider, skip, count)
     }
 
     fn json(&self, app: &App) -> (Value, String) {

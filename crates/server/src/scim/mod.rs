@@ -27,7 +27,6 @@ mod groups;
 mod resource;
 mod users;
 use groups::*;
-use users::*;
 
 const CONTENT_TYPE: &str = "application/scim+json";
 
@@ -457,30 +456,8 @@ pub(crate) fn routes() -> axum::Router<App> {
         .route("/scim/v2/ResourceTypes/{id}", get(resource_type))
         .route("/scim/v2/Schemas", get(schemas))
         .route("/scim/v2/Schemas/{id}", get(schema))
-        .route(
-            "/scim/v2/Users",
-            get(list_users).post(resource::create::<ScimUser>),
-        )
-        .route("/scim/v2/Users/.search", post(search_users))
-        .route(
-            "/scim/v2/Users/{id}",
-            get(resource::get_one::<ScimUser>)
-                .put(resource::replace::<ScimUser>)
-                .patch(resource::patch::<ScimUser>)
-                .delete(resource::delete::<ScimUser>),
-        )
-        .route(
-            "/scim/v2/Groups",
-            get(list_groups).post(resource::create::<ScimGroup>),
-        )
-        .route("/scim/v2/Groups/.search", post(search_groups))
-        .route(
-            "/scim/v2/Groups/{id}",
-            get(resource::get_one::<ScimGroup>)
-                .put(resource::replace::<ScimGroup>)
-                .patch(resource::patch::<ScimGroup>)
-                .delete(resource::delete::<ScimGroup>),
-        )
+        .merge(resource::routes::<ScimUser>("/scim/v2/Users"))
+        .merge(resource::routes::<ScimGroup>("/scim/v2/Groups"))
         .route("/scim/v2/.search", post(search_all))
         .route("/scim/v2", axum::routing::any(no_such_endpoint))
         .route("/scim/v2/{*rest}", axum::routing::any(no_such_endpoint))

@@ -1,7 +1,8 @@
-//! One resource at a time — read, create, replace, patch, delete — written once for
-//! Users and Groups: the id, the version checks (`If-Match`, `If-None-Match`), the
-//! directory write, the audit event and the answer are the same steps for both; what
-//! differs (the directory calls, the document, what is read-only) is [`Resource`]'s.
+//! Users and Groups, written once: list and search (a page read from the directory, a
+//! lookup by key, or a filter over all), read, create, replace, patch, delete — the id,
+//! the version checks (`If-Match`, `If-None-Match`), the directory write, the audit
+//! event and the answer are the same steps for both; what differs (the directory
+//! calls, the document, what is read-only) is [`Resource`]'s.
 
 use super::*;
 use ssogate_store::{Directory, StoreError};
@@ -21,8 +22,28 @@ pub(super) trait Resource: Sized + Send + 'static {
     /// Attributes a PATCH may not change.
     const READ_ONLY: &'static [&'static str];
 
+    /// What clients look one up by with `ATTR eq "…"` before creating or linking it
+    /// (a name, then `externalId`): read by key, not as every resource.
+    const KEYS: [&'static str; 2];
+
     fn id(raw: i64) -> Self::Id;
     fn load(d: &dyn Directory, provider: &str, id: Self::Id) -> Result<Option<Self>, StoreError>;
+    /// Those whose `KEYS[key]` is `value`.
+    fn find(
+        d: &dyn Directory,
+        provider: &str,
+        key: usize,
+        value: &str,
+    ) -> Result<Vec<Self>, StoreError>;
+    /// Every one the client sees.
+    fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError>;
+    /// How many it sees, and `count` of them from the `skip`-th on, by id.
+    fn page(
+        d: &dyn Directory,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Self>), StoreError>;
     /// The document and its version.
     fn json(&self, app: &App) -> (Value, String);
     /// A client's document, checked.
@@ -89,6 +110,60 @@ async fn write<R: Resource>(
     .await;
     let (v, tag) = fetch::<R>(app, c, id).await?.json(app);
     Ok(one(v, tag, q, StatusCode::OK))
+}
+
+/// A list: a lookup by key when the filter is `KEY eq "…"`, the page alone when there is
+/// no filter (a client paging through every resource reads one page a request), else
+/// every resource the client sees, filtered; the filter decides in every case.
+async fn answer<R: Resource>(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
+    let p = c.provider.clone();
+    let found = match ask.equality(&R::KEYS) {
+        Some((key, value)) => app.db(move |d| R::find(d, &p, key, &value)).await?,
+        None if !ask.filtered() => {
+            let (skip, count) = (ask.start - 1, ask.count);
+            let (total, page) = app.db(move |d| R::page(d, &p, skip, count)).await?;
+            return Ok(ask.page(total, page.iter().map(|r| r.json(app).0)));
+        }
+        None => app.db(move |d| R::all(d, &p)).await?,
+    };
+    ask.answer(found.iter().map(|r| r.json(app).0).collect())
+}
+
+/// `GET …`: the list, asked in the query string.
+pub(super) async fn list<R: Resource>(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_query(&q)?;
+    answer::<R>(&app, &c, &ask).await
+}
+
+/// `POST …/.search`: the list, asked in the body.
+pub(super) async fn search<R: Resource>(
+    State(app): State<App>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ScimResult {
+    let c = client(&app, &headers).await?;
+    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
+    answer::<R>(&app, &c, &ask).await
+}
+
+/// The routes of one resource type under `base` (`/scim/v2/Users`).
+pub(super) fn routes<R: Resource>(base: &str) -> axum::Router<App> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route(base, get(list::<R>).post(create::<R>))
+        .route(&format!("{base}/.search"), post(search::<R>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get(get_one::<R>)
+                .put(replace::<R>)
+                .patch(patch::<R>)
+                .delete(delete::<R>),
+        )
 }
 
 /// `GET …/{id}`: the resource, or 304 when the client holds its version already.

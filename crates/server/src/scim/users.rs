@@ -1,58 +1,9 @@
-//! SCIM Users: list and search, and what [`Resource`] needs to read, create, replace,
-//! patch and delete one — each within what the calling provider's token may see.
+//! SCIM Users: what [`Resource`] needs to list, read, create, replace, patch and delete
+//! them — each within what the calling provider's token may see.
 
 use super::resource::{Resource, Write, Written};
 use super::*;
 use ssogate_store::{Directory, StoreError};
-
-pub(super) async fn list_users(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let ask = ListAsk::from_query(&q)?;
-    users_answer(&app, &c, &ask).await
-}
-
-pub(super) async fn users_answer(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
-    let p = c.provider.clone();
-    // `userName eq "…"` / `externalId eq "…"` (how clients find an account before
-    // creating it): one indexed lookup, not every account.
-    let lookup = ask.equality(&["userName", "externalId"]).map(|(i, v)| {
-        if i == 0 {
-            (Some(v), None)
-        } else {
-            (None, Some(v))
-        }
-    });
-    let users = match lookup {
-        Some((name, ext)) => app
-            .db(move |d| d.scim_user_where(&p, name.as_deref(), ext.as_deref()))
-            .await?
-            .into_iter()
-            .collect(),
-        // No filter: the page is read from the directory (a client paging through
-        // every account would otherwise read them all at each page).
-        None if !ask.filtered() => {
-            let (skip, count) = (ask.start - 1, ask.count);
-            let (total, page) = app.db(move |d| d.scim_users_page(&p, skip, count)).await?;
-            return Ok(ask.page(total, page.iter().map(|u| user_json(app, u).0)));
-        }
-        None => app.db(move |d| d.scim_users(&p)).await?,
-    };
-    ask.answer(users.iter().map(|u| user_json(app, u).0).collect())
-}
-
-pub(super) async fn search_users(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ScimResult {
-    let c = client(&app, &headers).await?;
-    let ask = ListAsk::from_body(&body_json(&bytes)?)?;
-    users_answer(&app, &c, &ask).await
-}
 
 impl Resource for ScimUser {
     type Id = UserId;
@@ -60,6 +11,7 @@ impl Resource for ScimUser {
     const NAME: &'static str = "User";
     const EVENTS: &'static str = "scim.user";
     const READ_ONLY: &'static [&'static str] = &["id", "meta", "groups"];
+    const KEYS: [&'static str; 2] = ["userName", "externalId"];
 
     fn id(raw: i64) -> UserId {
         UserId(raw)
@@ -67,6 +19,35 @@ impl Resource for ScimUser {
 
     fn load(d: &dyn Directory, provider: &str, id: UserId) -> Result<Option<Self>, StoreError> {
         d.scim_user(provider, id)
+    }
+
+    fn find(
+        d: &dyn Directory,
+        provider: &str,
+        key: usize,
+        value: &str,
+    ) -> Result<Vec<Self>, StoreError> {
+        let (name, ext) = if key == 0 {
+            (Some(value), None)
+        } else {
+            (None, Some(value))
+        };
+        Ok(d.scim_user_where(provider, name, ext)?
+            .into_iter()
+            .collect())
+    }
+
+    fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError> {
+        d.scim_users(provider)
+    }
+
+    fn page(
+        d: &dyn Directory,
+        provider: &str,
+        skip: usize,
+        count: usize,
+    ) -> Result<(usize, Vec<Self>), StoreError> {
+        d.scim_users_page(provider, skip, count)
     }
 
     fn json(&self, app: &App) -> (Value, String) {
