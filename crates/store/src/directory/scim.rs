@@ -264,6 +264,31 @@ fn load_groups(
         .collect()
 }
 
+/// A page by id: how many of `rows` (`<table> u WHERE …`, with the provider as `$1`)
+/// there are, and what `load` reads for the span of ids from the `skip`-th on, `count`
+/// of them — consecutive in id order, so one range read.
+fn page_by_id<T>(
+    db: &mut dyn Db,
+    rows: &str,
+    provider: &str,
+    (skip, count): (usize, usize),
+    load: impl FnOnce(&mut dyn Db, (i64, i64)) -> Result<Vec<T>, StoreError>,
+) -> Result<(usize, Vec<T>), StoreError> {
+    let int = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let total = db
+        .query_int(&format!("SELECT count(*) FROM {rows}"), args![provider])?
+        .unwrap_or(0);
+    let ids = db.query(
+        &format!("SELECT u.id FROM {rows} ORDER BY u.id LIMIT $2 OFFSET $3"),
+        args![provider, int(count), int(skip)],
+    )?;
+    let page = match (ids.first(), ids.last()) {
+        (Some(a), Some(b)) => load(db, (a.get(0)?.int()?, b.get(0)?.int()?))?,
+        _ => Vec::new(),
+    };
+    Ok((usize::try_from(total).unwrap_or(0), page))
+}
+
 /// Refuses members the provider's SCIM client cannot see. Only the ones joining `group`
 /// are looked at (a PATCH adding one member to a large group checks one), each by its
 /// key; a long list of newcomers is checked against one read of who is visible.
@@ -459,32 +484,11 @@ impl<B: Backend> ScimStore for B {
         skip: usize,
         count: usize,
     ) -> Result<(usize, Vec<ScimUser>), StoreError> {
-        let (skip, count) = (
-            i64::try_from(skip).unwrap_or(i64::MAX),
-            i64::try_from(count).unwrap_or(i64::MAX),
-        );
         self.read(|db| {
-            let total = db
-                .query_int(
-                    &format!("SELECT count(*) FROM users u WHERE {VISIBLE}"),
-                    args![provider],
-                )?
-                .unwrap_or(0);
-            let ids = db.query(
-                &format!(
-                    "SELECT u.id FROM users u WHERE {VISIBLE} ORDER BY u.id LIMIT $2 OFFSET $3"
-                ),
-                args![provider, count, skip],
-            )?;
-            let span = match (ids.first(), ids.last()) {
-                (Some(a), Some(b)) => Some((a.get(0)?.int()?, b.get(0)?.int()?)),
-                _ => None,
-            };
-            let page = match span {
-                Some((lo, hi)) => load_users(db, provider, Which::Span(lo, hi))?,
-                None => Vec::new(),
-            };
-            Ok((usize::try_from(total).unwrap_or(0), page))
+            let rows = format!("users u WHERE {VISIBLE}");
+            page_by_id(db, &rows, provider, (skip, count), |db, span| {
+                load_users(db, provider, Which::Span(span.0, span.1))
+            })
         })
     }
     fn scim_user_where(
@@ -660,25 +664,12 @@ impl<B: Backend> ScimStore for B {
         skip: usize,
         count: usize,
     ) -> Result<(usize, Vec<ScimGroup>), StoreError> {
-        let (skip, count) = (
-            i64::try_from(skip).unwrap_or(i64::MAX),
-            i64::try_from(count).unwrap_or(i64::MAX),
-        );
         self.read(|db| {
-            let total = db
-                .query_int("SELECT count(*) FROM groups", &[])?
-                .unwrap_or(0);
-            let ids = db.query(
-                "SELECT id FROM groups ORDER BY id LIMIT $1 OFFSET $2",
-                args![count, skip],
-            )?;
-            let page = match (ids.first(), ids.last()) {
-                (Some(a), Some(b)) => {
-                    load_groups(db, provider, (a.get(0)?.int()?, b.get(0)?.int()?))?
-                }
-                _ => Vec::new(),
-            };
-            Ok((usize::try_from(total).unwrap_or(0), page))
+            // Every group is visible: `$1` names no one.
+            let rows = "groups u WHERE $1 = $1";
+            page_by_id(db, rows, provider, (skip, count), |db, span| {
+                load_groups(db, provider, span)
+            })
         })
     }
     fn scim_groups_where(
