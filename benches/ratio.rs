@@ -17,7 +17,13 @@ pub fn start() {
 /// `CARGO_TARGET_DIR`, then `cargo metadata` when run by cargo, else `./target`): a
 /// bench binary run by hand from a crate's folder writes below that folder, and the
 /// workspace's `target/` then holds an older run's figures.
-fn criterion_dir() -> PathBuf {
+/// Found once: under cargo it asks `cargo metadata`, a process per call otherwise.
+fn criterion_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(find_criterion_dir)
+}
+
+fn find_criterion_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
