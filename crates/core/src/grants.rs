@@ -77,6 +77,12 @@ pub struct GrantPlan<'a> {
     pending: Vec<(GrantKind, GrantSource, String)>,
 }
 
+/// The index's hash of a grant (the one place it is computed: lookups and growth must agree).
+fn key_hash(state: &foldhash::fast::RandomState, kind: GrantKind, name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    state.hash_one((kind, name))
+}
+
 /// The plan once every assignment provider has run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GrantDiff {
@@ -115,8 +121,7 @@ impl<'a> GrantPlan<'a> {
     }
 
     fn hash(&self, kind: GrantKind, name: &str) -> u64 {
-        use std::hash::BuildHasher as _;
-        self.state.hash_one((kind, name))
+        key_hash(&self.state, kind, name)
     }
 
     /// The position of a held grant.
@@ -136,10 +141,7 @@ impl<'a> GrantPlan<'a> {
         self.items.push(Some(Planned { kind, name, entry }));
         let (items, state) = (&self.items, &self.state);
         self.index.insert_unique(hash, at, |&i| match items.get(i) {
-            Some(Some(p)) => {
-                use std::hash::BuildHasher as _;
-                state.hash_one((p.kind, p.name.as_ref()))
-            }
+            Some(Some(p)) => key_hash(state, p.kind, &p.name),
             _ => 0,
         });
     }
