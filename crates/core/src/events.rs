@@ -100,6 +100,15 @@ pub enum Subscription {
     Only(Vec<EventType>),
 }
 
+/// What to say of a name that is no event: the names there are.
+pub fn unknown_event(name: &str) -> String {
+    let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+    format!(
+        "unknown event `{name}`: use * or some of {}",
+        known.join(", ")
+    )
+}
+
 impl Subscription {
     /// `*` (or nothing) for all, else event names separated by commas or spaces. Every
     /// name is checked, also beside a `*` (which then makes it all).
@@ -111,10 +120,7 @@ impl Subscription {
             .collect();
         let mut out = Vec::new();
         for n in names.iter().copied().filter(|n| *n != "*") {
-            let e = EventType::parse(n).ok_or_else(|| {
-                let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-                format!("unknown event `{n}`: use * or some of {}", known.join(", "))
-            })?;
+            let e = EventType::parse(n).ok_or_else(|| unknown_event(n))?;
             if !out.contains(&e) {
                 out.push(e);
             }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use ssogate_admin::webhooks::{DeliveryInfo, WebhookInfo};
-use ssogate_core::events::EventType;
+use ssogate_core::events::{EventType, unknown_event};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -177,26 +177,17 @@ async fn ping(
     Ok((StatusCode::ACCEPTED, Json(d)).into_response())
 }
 
-/// The events as the API takes them: each `*` or an event's name, exactly; `*` anywhere
-/// (or nothing) is every event. Every item is checked, `*` or not: a misspelt name
-/// beside `*` is still a mistake to say.
+/// The events as the API takes them: each item `*` or an event's name, exactly (the
+/// subscription's own parser, which reads `*` among names as all, also splits text on
+/// commas and spaces, which a list item must not hold).
 fn events_arg(items: &[String]) -> ApiResult<String> {
-    for e in items {
-        if e != "*" && EventType::parse(e).is_none() {
-            let known: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
-            return Err(Problem::field(
-                "events",
-                format!(
-                    "unknown event \"{e}\": use * or some of {}",
-                    known.join(", ")
-                ),
-            ));
-        }
+    match items
+        .iter()
+        .find(|e| *e != "*" && EventType::parse(e).is_none())
+    {
+        Some(e) => Err(Problem::field("events", unknown_event(e))),
+        None => Ok(items.join(",")),
     }
-    if items.iter().any(|e| e == "*") {
-        return Ok("*".into());
-    }
-    Ok(items.join(","))
 }
 
 fn parse_before(v: Option<&str>) -> ApiResult<Option<i64>> {
