@@ -84,22 +84,13 @@ const VISIBLE: &str = "(u.scim_provider = $1
      OR EXISTS (SELECT 1 FROM identities i WHERE i.user_id = u.id AND i.provider = $1)
      OR EXISTS (SELECT 1 FROM external_ids e WHERE e.user_id = u.id AND e.provider = $1))";
 
-/// Which accounts [`load_users`] reads.
-#[derive(Clone, Copy)]
-enum Which {
-    One(UserId),
-    All,
-    /// The ids from one to the other (a page: consecutive in id order).
-    Span(i64, i64),
-}
-
-fn load_users(db: &mut dyn Db, provider: &str, which: Which) -> Result<Vec<ScimUser>, StoreError> {
-    // One account is the span from its id to its id: one statement, an index range.
-    let (lo, hi) = match which {
-        Which::One(i) => (i.0, i.0),
-        Which::Span(lo, hi) => (lo, hi),
-        Which::All => (i64::MIN, i64::MAX),
-    };
+/// The accounts with ids from `lo` to `hi` this provider's SCIM client sees (one
+/// account: its id twice; all: the whole range), with their groups: index ranges.
+fn load_users(
+    db: &mut dyn Db,
+    provider: &str,
+    (lo, hi): (i64, i64),
+) -> Result<Vec<ScimUser>, StoreError> {
     let rows = db.query(
         &format!(
             "SELECT u.id, u.username, u.display_name, u.email, u.status, u.created_at, u.updated_at,
@@ -476,7 +467,7 @@ pub trait ScimStore {
 
 impl<B: Backend> ScimStore for B {
     fn scim_users(&self, provider: &str) -> Result<Vec<ScimUser>, StoreError> {
-        self.read(|db| load_users(db, provider, Which::All))
+        self.read(|db| load_users(db, provider, (i64::MIN, i64::MAX)))
     }
     fn scim_users_page(
         &self,
@@ -487,7 +478,7 @@ impl<B: Backend> ScimStore for B {
         self.read(|db| {
             let rows = format!("users u WHERE {VISIBLE}");
             page_by_id(db, &rows, provider, (skip, count), |db, span| {
-                load_users(db, provider, Which::Span(span.0, span.1))
+                load_users(db, provider, span)
             })
         })
     }
@@ -510,13 +501,13 @@ impl<B: Backend> ScimStore for B {
                 (None, None) => None,
             };
             match id {
-                Some(id) => Ok(load_users(db, provider, Which::One(UserId(id)))?.pop()),
+                Some(id) => Ok(load_users(db, provider, (id, id))?.pop()),
                 None => Ok(None),
             }
         })
     }
     fn scim_user(&self, provider: &str, id: UserId) -> Result<Option<ScimUser>, StoreError> {
-        self.read(|db| Ok(load_users(db, provider, Which::One(id))?.pop()))
+        self.read(|db| Ok(load_users(db, provider, (id.0, id.0))?.pop()))
     }
     fn scim_create_user(
         &self,
@@ -580,7 +571,7 @@ impl<B: Backend> ScimStore for B {
         now: i64,
     ) -> Refusable<()> {
         self.write_tx(|db, changed| {
-            let Some(before) = load_users(db, provider, Which::One(id))?.pop() else {
+            let Some(before) = load_users(db, provider, (id.0, id.0))?.pop() else {
                 return Ok(Err(ScimRefusal::NotFound));
             };
             if input.username != before.username && username_taken(db, &input.username, Some(id))? {
@@ -632,7 +623,7 @@ impl<B: Backend> ScimStore for B {
     }
     fn scim_delete_user(&self, provider: &str, id: UserId, now: i64) -> Refusable<()> {
         self.write_tx(|db, changed| {
-            if load_users(db, provider, Which::One(id))?.is_empty() {
+            if load_users(db, provider, (id.0, id.0))?.is_empty() {
                 return Ok(Err(ScimRefusal::NotFound));
             }
             let last_admin = db.query_int(
