@@ -83,6 +83,17 @@ fn key_hash(state: &foldhash::fast::RandomState, kind: GrantKind, name: &str) ->
     state.hash_one((kind, name))
 }
 
+/// A grant's place in (kind, name) order, to the precision of its first seven bytes: the
+/// kind in the top byte, then the name's bytes, zero-padded. A shorter name sorts
+/// before a longer one it begins, as in `str`'s order; equal keys need the names compared.
+fn order_key(kind: GrantKind, name: &str) -> u64 {
+    let mut key = u64::from(kind as u8) << 56;
+    for (i, byte) in name.bytes().take(7).enumerate() {
+        key |= u64::from(byte) << (48 - 8 * i);
+    }
+    key
+}
+
 /// The plan once every assignment provider has run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct GrantDiff {
@@ -370,16 +381,25 @@ impl<'a> GrantPlan<'a> {
     }
 
     pub fn finish(self) -> GrantDiff {
-        let mut held: Vec<Planned<'a>> = self.items.into_iter().flatten().collect();
-        // Names are unique per kind, so an unstable sort gives the one order.
-        held.sort_unstable_by(|a, b| (a.kind, a.name.as_ref()).cmp(&(b.kind, b.name.as_ref())));
+        let mut held: Vec<(u64, Planned<'a>)> = self
+            .items
+            .into_iter()
+            .flatten()
+            .map(|p| (order_key(p.kind, &p.name), p))
+            .collect();
+        // Names are unique per kind, so an unstable sort gives the one order. Most pairs
+        // differ in their key (kind and first bytes), compared as one integer.
+        held.sort_unstable_by(|(ka, a), (kb, b)| {
+            ka.cmp(kb)
+                .then_with(|| (a.kind, a.name.as_ref()).cmp(&(b.kind, b.name.as_ref())))
+        });
         let mut diff = GrantDiff {
             removed: self.removed,
             refused: self.refused,
             grants: Vec::with_capacity(held.len()),
             ..Default::default()
         };
-        for Planned { kind, name, entry } in held {
+        for (_, Planned { kind, name, entry }) in held {
             let g = Grant::new(kind, name.into_owned(), entry.source);
             if entry.origin == Origin::Added {
                 diff.added.push(g.clone());
@@ -423,5 +443,67 @@ mod tests {
             vec![Grant::new(GrantKind::Group, "dev", GrantSource::Provider)]
         );
         assert_eq!(diff.refused.len(), 2);
+    }
+
+    fn kind(k: u8) -> GrantKind {
+        [
+            GrantKind::Permission,
+            GrantKind::Library,
+            GrantKind::Group,
+            GrantKind::Admin,
+        ]
+        .into_iter()
+        .nth(usize::from(k % 4))
+        .unwrap_or(GrantKind::Group)
+    }
+
+    proptest::proptest! {
+        // The sort's integer key never contradicts (kind, name) order: names that share
+        // a prefix, differ past seven bytes, hold NUL or multi-byte characters.
+        #[test]
+        fn order_key_agrees_with_name_order(
+            kinds in (0u8..4, 0u8..2),
+            prefix in "[a-]{0,8}",
+            ends in ("[a\u{0}\u{e9}-]{0,4}", "[a\u{0}\u{e9}-]{0,4}"),
+        ) {
+            let a = (kind(kinds.0), format!("{prefix}{}", ends.0));
+            let b = (kind(kinds.1), format!("{prefix}{}", ends.1));
+            let (ka, kb) = (order_key(a.0, &a.1), order_key(b.0, &b.1));
+            if ka < kb {
+                proptest::prop_assert!(a < b);
+            }
+            if a <= b {
+                proptest::prop_assert!(ka <= kb);
+            }
+        }
+    }
+
+    #[test]
+    fn the_answer_lists_grants_in_kind_then_name_order() {
+        let held: Vec<Grant> = [
+            "Team 10",
+            "Team 2",
+            "Team 1",
+            "Team 100000000",
+            "Team 10000000",
+        ]
+        .into_iter()
+        .map(|n| Grant::new(GrantKind::Group, n, GrantSource::Provider))
+        .chain([Grant::new(GrantKind::Admin, "admin", GrantSource::Rule)])
+        .collect();
+        let mut plan = GrantPlan::from_existing(&held, false);
+        let t = &mut Trace::default();
+        plan.grant(GrantKind::Permission, "read", GrantSource::Default, t);
+        plan.grant(GrantKind::Group, "Team 0", GrantSource::Default, t);
+        let names: Vec<(GrantKind, String)> = plan
+            .finish()
+            .grants
+            .into_iter()
+            .map(|g| (g.kind, g.name))
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 8);
     }
 }
