@@ -105,11 +105,16 @@ pub struct GrantDiff {
 }
 
 impl<'a> GrantPlan<'a> {
-    /// Starts from an account's grants. `last_admin`: this account is the only active admin.
-    pub fn from_existing(grants: &'a [Grant], last_admin: bool) -> Self {
-        // Room for what a first login adds (defaults, rules, a large groups claim)
-        // without growing the index: each growth hashes every name again.
-        let room = grants.len() + 64;
+    /// An empty plan (a first login's) with room for `room` grants.
+    pub fn with_room(room: usize) -> Self {
+        GrantPlan::from_existing(&[], false, room)
+    }
+
+    /// Starts from an account's grants. `last_admin`: this account is the only active
+    /// admin. `more`: how many grants this login may add (defaults, rules, the groups
+    /// claim), so the index never grows — each growth hashes every name again.
+    pub fn from_existing(grants: &'a [Grant], last_admin: bool, more: usize) -> Self {
+        let room = grants.len().saturating_add(more);
         let mut plan = GrantPlan {
             items: Vec::with_capacity(room),
             index: hashbrown::HashTable::with_capacity(room),
@@ -423,7 +428,7 @@ mod tests {
             Grant::new(GrantKind::Group, "dev", GrantSource::Provider),
             Grant::new(GrantKind::Admin, "admin", GrantSource::Rule),
         ];
-        let mut plan = GrantPlan::from_existing(&held, true);
+        let mut plan = GrantPlan::from_existing(&held, true, 0);
         assert!(!plan.grant(GrantKind::Group, "ops", GrantSource::Provider, &mut t));
         assert_eq!(
             plan.source_of(GrantKind::Group, "ops"),
@@ -491,7 +496,7 @@ mod tests {
         .map(|n| Grant::new(GrantKind::Group, n, GrantSource::Provider))
         .chain([Grant::new(GrantKind::Admin, "admin", GrantSource::Rule)])
         .collect();
-        let mut plan = GrantPlan::from_existing(&held, false);
+        let mut plan = GrantPlan::from_existing(&held, false, 2);
         let t = &mut Trace::default();
         plan.grant(GrantKind::Permission, "read", GrantSource::Default, t);
         plan.grant(GrantKind::Group, "Team 0", GrantSource::Default, t);

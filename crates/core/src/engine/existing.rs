@@ -127,7 +127,8 @@ impl Engine {
         }
 
         let last_admin = user.is_admin() && dir.active_admin_count() <= 1;
-        let plan = GrantPlan::from_existing(&user.grants, last_admin);
+        let plan =
+            GrantPlan::from_existing(&user.grants, last_admin, self.room(granted, resolution));
         let ctx = AssignContext {
             provider: &self.provider.slug,
             profile,

@@ -111,7 +111,11 @@ impl Engine {
             status: Some(account.status),
             source: Some(account.source),
         };
-        let diff = match self.run_assigners(&ctx, GrantPlan::default(), &mut trace) {
+        let diff = match self.run_assigners(
+            &ctx,
+            GrantPlan::with_room(self.room(granted, resolution)),
+            &mut trace,
+        ) {
             Ok(d) => d,
             Err(r) => return reject(r, view, trace),
         };
@@ -143,6 +147,22 @@ impl Engine {
             changes,
             trace,
         }
+    }
+
+    /// How many grants a login may add: defaults, rules and hooks, the groups claim.
+    pub(super) fn room(&self, granted: &Granted, groups: &GroupResolution<'_>) -> usize {
+        let p = &self.policy;
+        [
+            granted.grants.len(),
+            groups.matched.len(),
+            groups.create.len(),
+            p.default_permissions.len(),
+            p.default_libraries.len(),
+            p.default_groups.len(),
+            self.permissions.iter().filter(|x| x.required).count(),
+        ]
+        .into_iter()
+        .fold(0, usize::saturating_add)
     }
 
     pub(super) fn run_assigners(
