@@ -123,14 +123,15 @@ impl<'a> GrantPlan<'a> {
         };
         for g in grants {
             let entry = Entry::new(g.source, Origin::Held);
-            match plan.find(g.kind, &g.name) {
+            let hash = plan.hash(g.kind, &g.name);
+            match plan.find_hashed(hash, g.kind, &g.name) {
                 // The same grant twice (a file written by hand): the last one counts.
                 Some(i) => {
                     if let Some(Some(p)) = plan.items.get_mut(i) {
                         p.entry = entry;
                     }
                 }
-                None => plan.push(g.kind, Cow::Borrowed(g.name.as_str()), entry),
+                None => plan.push(hash, g.kind, Cow::Borrowed(g.name.as_str()), entry),
             }
         }
         plan
@@ -142,18 +143,23 @@ impl<'a> GrantPlan<'a> {
 
     /// The position of a held grant.
     fn find(&self, kind: GrantKind, name: &str) -> Option<usize> {
+        self.find_hashed(self.hash(kind, name), kind, name)
+    }
+
+    /// [`find`](Self::find) with the name's hash known (a miss is followed by a push).
+    fn find_hashed(&self, hash: u64, kind: GrantKind, name: &str) -> Option<usize> {
         let items = &self.items;
         self.index
             .find(
-                self.hash(kind, name),
+                hash,
                 |&i| matches!(items.get(i), Some(Some(p)) if p.kind == kind && p.name == name),
             )
             .copied()
     }
 
-    fn push(&mut self, kind: GrantKind, name: Cow<'a, str>, entry: Entry) {
+    /// Adds a grant not held, whose [hash](Self::hash) is `hash`.
+    fn push(&mut self, hash: u64, kind: GrantKind, name: Cow<'a, str>, entry: Entry) {
         let at = self.items.len();
-        let hash = self.hash(kind, &name);
         self.items.push(Some(Planned { kind, name, entry }));
         let (items, state) = (&self.items, &self.state);
         self.index.insert_unique(hash, at, |&i| match items.get(i) {
@@ -271,7 +277,11 @@ impl<'a> GrantPlan<'a> {
         trace: &mut Trace,
     ) -> bool {
         let (kept, ruled) = (mark == Mark::Kept, mark == Mark::Ruled);
-        if let Some(entry) = self.entry_mut(kind, name) {
+        let hash = self.hash(kind, name);
+        if let Some(Some(Planned { entry, .. })) = self
+            .find_hashed(hash, kind, name)
+            .and_then(|i| self.items.get_mut(i))
+        {
             entry.kept |= kept;
             entry.ruled |= ruled;
             let existing = entry.source;
@@ -314,6 +324,7 @@ impl<'a> GrantPlan<'a> {
             None => Origin::Added,
         };
         self.push(
+            hash,
             kind,
             Cow::Owned(name.to_owned()),
             Entry {
