@@ -118,14 +118,20 @@ pub enum GrantKind {
     Admin,
 }
 
-impl fmt::Display for GrantKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl GrantKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
             GrantKind::Permission => "permission",
             GrantKind::Library => "library",
             GrantKind::Group => "group",
             GrantKind::Admin => "admin",
-        })
+        }
+    }
+}
+
+impl fmt::Display for GrantKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

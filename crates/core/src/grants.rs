@@ -286,9 +286,16 @@ impl<'a> GrantPlan<'a> {
             entry.ruled |= ruled;
             let existing = entry.source;
             if existing != source {
-                trace.note(
+                trace.note_parts(
                     Step::Grants,
-                    format!("{kind} \"{name}\" already held (from {existing}); kept as is"),
+                    &[
+                        kind.as_str(),
+                        " \"",
+                        name,
+                        "\" already held (from ",
+                        existing.as_str(),
+                        "); kept as is",
+                    ],
                 );
             }
             return false;
@@ -392,7 +399,10 @@ impl<'a> GrantPlan<'a> {
     /// Writes the additions made since the last flush to the trace.
     pub fn flush(&mut self, trace: &mut Trace) {
         for (kind, source, names) in self.pending.drain(..) {
-            trace.note(Step::Grants, format!("+ {kind} ({source}): {names}"));
+            trace.note_parts(
+                Step::Grants,
+                &["+ ", kind.as_str(), " (", source.as_str(), "): ", &names],
+            );
         }
     }
 

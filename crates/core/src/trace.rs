@@ -58,6 +58,12 @@ impl Trace {
         });
     }
 
+    /// A line made of `parts` end to end: one allocation of the exact size, where
+    /// `format!` grows its string as it goes (every login writes a score of lines).
+    pub fn note_parts(&mut self, step: Step, parts: &[&str]) {
+        self.note(step, parts.concat());
+    }
+
     pub fn lines(&self) -> &[TraceLine] {
         &self.0
     }

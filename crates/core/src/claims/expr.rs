@@ -385,6 +385,13 @@ impl fmt::Display for Path {
     }
 }
 
+impl ClaimExpr {
+    /// The canonical text (what `Display` writes).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 impl fmt::Display for ClaimExpr {
     /// The canonical form: `parse(expr.to_string()) == expr`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -145,7 +145,10 @@ impl ClaimMap {
                 .eval_string(&merged)
                 .and_then(|v| without_controls(name, v, trace));
             match &v {
-                Some(s) => trace.note(Step::Map, format!("{name} from `{expr}`: \"{s}\"")),
+                Some(s) => trace.note_parts(
+                    Step::Map,
+                    &[name, " from `", expr.as_str(), "`: \"", s, "\""],
+                ),
                 None => trace.note(Step::Map, format!("{name}: `{expr}` is absent or empty")),
             }
             v

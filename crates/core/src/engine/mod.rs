@@ -325,7 +325,7 @@ impl Engine {
                         );
                     }
                     (RuleResult::Matched, false) => {
-                        trace.note(Step::Rules, format!("rule \"{name}\" matched"));
+                        trace.note_parts(Step::Rules, &["rule \"", name, "\" matched"]);
                         let s = &rule.spec;
                         for (kind, list) in [
                             (GrantKind::Permission, &s.grant_permissions),
@@ -346,7 +346,7 @@ impl Engine {
                         }
                     }
                     (RuleResult::NotMatched, _) => {
-                        trace.note(Step::Rules, format!("rule \"{name}\" did not match"))
+                        trace.note_parts(Step::Rules, &["rule \"", name, "\" did not match"])
                     }
                     (RuleResult::Error(e), false) => trace.note(
                         Step::Rules,
