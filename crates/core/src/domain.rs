@@ -200,25 +200,24 @@ pub struct ExternalIdentity {
 
 /// BookStack's normalisation of a group name: trimmed, lower-cased, spaces become hyphens.
 pub fn normalise_group_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    normalise_group_name_into(name, &mut out);
+    out
+}
+
+/// [`normalise_group_name`], appended to `out`.
+pub fn normalise_group_name_into(name: &str, out: &mut String) {
     let t = name.trim();
-    if t.bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase() && b != b' ')
-    {
-        return t.to_owned();
-    }
     if t.is_ascii() {
-        // One allocation for the common case; a login normalises every claimed group.
-        let bytes: Vec<u8> = t
-            .bytes()
-            .map(|b| match b {
-                b' ' => b'-',
-                b => b.to_ascii_lowercase(),
-            })
-            .collect();
-        // ASCII in, ASCII out: the conversion cannot fail.
-        return String::from_utf8(bytes).unwrap_or_default();
+        // A login normalises every claimed group: ASCII is done in place.
+        out.extend(t.bytes().map(|b| match b {
+            b' ' => '-',
+            b => char::from(b.to_ascii_lowercase()),
+        }));
+        return;
     }
-    t.to_lowercase().replace(' ', "-")
+    // `str::to_lowercase`, not per character: it knows a word-final sigma.
+    out.push_str(&t.to_lowercase().replace(' ', "-"));
 }
 
 impl Group {

@@ -2,6 +2,7 @@
 
 use crate::directory::DirectoryView;
 use crate::domain::Group;
+use crate::names::Names;
 use crate::policy::GroupSyncPolicy;
 use crate::trace::{Step, Trace};
 use foldhash::{HashSet, HashSetExt};
@@ -36,7 +37,7 @@ impl GroupResolution<'_> {
 
 /// Resolves the claim's groups against the directory's groups.
 pub fn resolve<'d>(
-    claim: Option<(&[String], &[String])>,
+    claim: Option<(&[String], &Names)>,
     directory: &'d dyn DirectoryView,
     policy: &GroupSyncPolicy,
     allow: Option<&Regex>,
@@ -62,7 +63,7 @@ pub fn resolve<'d>(
     // a 50-group claim can afford (hashing names was a tenth of the decision).
     let mut seen: HashSet<*const Group> = HashSet::with_capacity(claim.len());
     let mut matched_line = String::with_capacity(claim.len().saturating_mul(24));
-    for (raw, n) in claim.iter().zip(normalised) {
+    for (raw, n) in claim.iter().zip(normalised.iter()) {
         if let Some(re) = allow
             && !re.is_match(raw)
         {
@@ -92,7 +93,7 @@ pub fn resolve<'d>(
                         "\"{raw}\" matches no group and holds a comma, which a group name cannot (names travel in comma-separated headers); not created. Add the group in the catalogue with this value as an external id."
                     ),
                 );
-            } else if !out.create.iter().any(|c| normalise(c) == *n) {
+            } else if !out.create.iter().any(|c| normalise(c) == n) {
                 trace.note(
                     Step::Groups,
                     format!("\"{raw}\" matches no group; it will be created (create_missing)"),
@@ -156,7 +157,10 @@ mod tests {
 
     fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> Owned {
         let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
-        let normalised: Vec<String> = claim.iter().map(|s| normalise(s)).collect();
+        let mut normalised = Names::default();
+        for s in &claim {
+            normalised.push(&normalise(s));
+        }
         let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
         let dir = crate::memory::InMemoryDirectory::new(vec![], groups(), vec![]);
         resolve(

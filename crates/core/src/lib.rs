@@ -21,6 +21,7 @@ pub mod groups;
 pub mod hooks;
 pub mod lifecycle;
 pub mod memory;
+pub mod names;
 pub mod password;
 pub mod policy;
 pub mod rules;

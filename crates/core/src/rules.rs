@@ -18,6 +18,7 @@
 //! errors denies — rules fail closed.
 
 use crate::claims::Profile;
+use crate::names::Names;
 use crate::policy::RuleSpec;
 use cel::{Context, Env, Program, Value};
 use std::sync::{Arc, OnceLock};
@@ -191,7 +192,7 @@ impl RuleInput {
             profile
                 .groups_normalised
                 .iter()
-                .map(|g| Value::String(Arc::new(g.clone())))
+                .map(|g| Value::String(Arc::new(g.to_owned())))
                 .collect()
         } else {
             Vec::new()
@@ -235,7 +236,7 @@ impl CompiledRule {
 pub fn evaluate<'r>(
     rules: &'r [CompiledRule],
     input: RuleInput,
-    groups: &[String],
+    groups: &Names,
 ) -> Vec<(&'r CompiledRule, RuleResult)> {
     let ctx = rules
         .iter()
@@ -246,7 +247,7 @@ pub fn evaluate<'r>(
         .map(|r| {
             let result = match (&r.member_of, &ctx) {
                 (Some(name), _) => {
-                    if groups.iter().any(|g| g == name) {
+                    if groups.contains(name) {
                         RuleResult::Matched
                     } else {
                         RuleResult::NotMatched

@@ -6,6 +6,7 @@
 //! the ID token lacks.
 
 use super::expr::{ClaimExpr, is_empty};
+use crate::names::Names;
 use crate::policy::{ClaimMap, TrustEmail};
 use crate::trace::{Step, Trace};
 use base64::Engine as _;
@@ -69,7 +70,7 @@ pub struct Profile<'c> {
     /// `groups` after BookStack normalisation ([`crate::groups::normalise`]), same order;
     /// computed once for group sync and rules.
     #[serde(skip)]
-    pub groups_normalised: Vec<String>,
+    pub groups_normalised: Names,
     pub external_id: Option<String>,
     /// The merged document, for rules (borrowed when there is no userinfo).
     #[serde(skip)]
@@ -196,11 +197,14 @@ impl ClaimMap {
             .as_ref()
             .and_then(|e| map_groups(e, &merged, groups_separator, trace));
 
-        let groups_normalised = groups
-            .iter()
-            .flatten()
-            .map(|g| crate::groups::normalise(g))
-            .collect();
+        let groups_normalised = groups.as_deref().map_or_else(Names::default, |groups| {
+            let bytes = groups.iter().map(String::len).sum();
+            let mut names = Names::with_capacity(groups.len(), bytes);
+            for g in groups {
+                names.push_with(|buf| crate::domain::normalise_group_name_into(g, buf));
+            }
+            names
+        });
         Ok(Profile {
             groups_normalised,
             subject,

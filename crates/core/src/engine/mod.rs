@@ -434,7 +434,7 @@ impl Engine {
                 profile
                     .groups
                     .as_deref()
-                    .map(|raw| (raw, profile.groups_normalised.as_slice())),
+                    .map(|raw| (raw, &profile.groups_normalised)),
                 dir,
                 gp,
                 self.allow_regex.as_ref(),
