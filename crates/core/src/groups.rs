@@ -37,7 +37,7 @@ impl GroupResolution<'_> {
 
 /// Resolves the claim's groups against the directory's groups.
 pub fn resolve<'d>(
-    claim: Option<(&[String], &Names)>,
+    claim: Option<(&Names, &Names)>,
     directory: &'d dyn DirectoryView,
     policy: &GroupSyncPolicy,
     allow: Option<&Regex>,
@@ -156,11 +156,8 @@ mod tests {
     }
 
     fn run(claim: &[&str], policy: &GroupSyncPolicy, allow: Option<&str>) -> Owned {
-        let claim: Vec<String> = claim.iter().map(|s| s.to_string()).collect();
-        let mut normalised = Names::default();
-        for s in &claim {
-            normalised.push(&normalise(s));
-        }
+        let normalised: Names = claim.iter().map(|s| normalise(s)).collect();
+        let claim: Names = claim.iter().copied().collect();
         let re = allow.map(|r| Regex::new(r).unwrap_or_else(|e| unreachable!("{e}")));
         let dir = crate::memory::InMemoryDirectory::new(vec![], groups(), vec![]);
         resolve(

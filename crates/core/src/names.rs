@@ -49,11 +49,28 @@ impl Names {
     }
 }
 
+/// As a list of strings.
+impl serde::Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 impl<'a> FromIterator<&'a str> for Names {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
         let mut names = Names::default();
         for n in iter {
             names.push(n);
+        }
+        names
+    }
+}
+
+impl FromIterator<String> for Names {
+    fn from_iter<I: IntoIterator<Item = String>>(iter: I) -> Self {
+        let mut names = Names::default();
+        for n in iter {
+            names.push(&n);
         }
         names
     }
@@ -74,5 +91,9 @@ mod tests {
         assert_eq!(n.len(), 4);
         assert!(n.contains("") && n.contains("ops") && !n.contains("op"));
         assert!(Names::default().is_empty());
+        assert_eq!(
+            serde_json::to_value(&n).ok(),
+            Some(serde_json::json!(["editors", "", "ops", "united-kingdom"]))
+        );
     }
 }

@@ -65,8 +65,8 @@ pub struct Profile<'c> {
     pub display_name: Option<String>,
     pub avatar: Option<String>,
     pub quota: Option<String>,
-    /// `None`: the claim was absent (no sync); `Some(vec![])`: present and empty.
-    pub groups: Option<Vec<String>>,
+    /// `None`: the claim was absent (no sync); `Some` and empty: present and empty.
+    pub groups: Option<Names>,
     /// `groups` after BookStack normalisation ([`crate::groups::normalise`]), same order;
     /// computed once for group sync and rules.
     #[serde(skip)]
@@ -197,10 +197,10 @@ impl ClaimMap {
             .as_ref()
             .and_then(|e| map_groups(e, &merged, groups_separator, trace));
 
-        let groups_normalised = groups.as_deref().map_or_else(Names::default, |groups| {
-            let bytes = groups.iter().map(String::len).sum();
+        let groups_normalised = groups.as_ref().map_or_else(Names::default, |groups| {
+            let bytes = groups.iter().map(str::len).sum();
             let mut names = Names::with_capacity(groups.len(), bytes);
-            for g in groups {
+            for g in groups.iter() {
                 names.push_with(|buf| crate::domain::normalise_group_name_into(g, buf));
             }
             names
@@ -327,7 +327,7 @@ fn map_groups(
     doc: &Value,
     separator: Option<&str>,
     trace: &mut Trace,
-) -> Option<Vec<String>> {
+) -> Option<Names> {
     let Some(value) = expr.eval(doc) else {
         // An empty list is "member of nothing", which sync must see; absence is not.
         let empty_list = expr
@@ -340,7 +340,7 @@ fn map_groups(
                 Step::Map,
                 format!("groups from `{expr}`: [] (member of no group)"),
             );
-            return Some(Vec::new());
+            return Some(Names::default());
         }
         let distributed = doc
             .get("_claim_names")
@@ -394,7 +394,8 @@ fn map_groups(
         ),
     }
     let mut seen = <foldhash::HashSet<&str> as foldhash::HashSetExt>::with_capacity(items.len());
-    let mut out = Vec::with_capacity(items.len());
+    let bytes = items.iter().map(|i| i.len()).sum();
+    let mut out = Names::with_capacity(items.len(), bytes);
     for item in &items {
         let t = item.trim();
         if t.chars().any(is_unsafe_char) {
@@ -408,13 +409,21 @@ fn map_groups(
             continue;
         }
         if !t.is_empty() && seen.insert(t) {
-            out.push(t.to_owned());
+            out.push(t);
         }
     }
-    trace.note(
-        Step::Map,
-        format!("groups from `{expr}` ({}): {}", out.len(), out.join(", ")),
-    );
+    let count = out.len().to_string();
+    let mut line = String::with_capacity(bytes + 2 * out.len() + 32);
+    for part in ["groups from `", expr.as_str(), "` (", &count, "): "] {
+        line.push_str(part);
+    }
+    for (i, g) in out.iter().enumerate() {
+        if i > 0 {
+            line.push_str(", ");
+        }
+        line.push_str(g);
+    }
+    trace.note(Step::Map, line);
     Some(out)
 }
 
@@ -651,7 +660,10 @@ mod tests {
                     sep,
                     &mut Trace::default(),
                 )
-                .map(|p| p.groups)
+                .map(|p| {
+                    p.groups
+                        .map(|g| g.iter().map(String::from).collect::<Vec<_>>())
+                })
                 .unwrap_or_else(|e| unreachable!("{e}"))
         };
         assert_eq!(run(json!("Team A"), None), Some(vec!["Team A".to_owned()]));

@@ -433,7 +433,7 @@ impl Engine {
             let r = groups::resolve(
                 profile
                     .groups
-                    .as_deref()
+                    .as_ref()
                     .map(|raw| (raw, &profile.groups_normalised)),
                 dir,
                 gp,
