@@ -106,6 +106,25 @@ impl ClaimsNeed {
     }
 }
 
+/// What a set of rules reads of a login: which claims, and whether its groups. The
+/// same for every login, so an engine finds it once, not at each sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesNeed {
+    claims: ClaimsNeed,
+    groups: bool,
+}
+
+impl RulesNeed {
+    pub fn of(rules: &[CompiledRule]) -> Self {
+        RulesNeed {
+            claims: rules
+                .iter()
+                .fold(ClaimsNeed::None, |acc, r| acc.merge(&r.claims)),
+            groups: rules.iter().any(|r| r.uses_groups),
+        }
+    }
+}
+
 impl std::fmt::Debug for CompiledRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledRule")
@@ -165,15 +184,12 @@ impl RuleInput {
 
     /// Only what these rules read.
     pub fn for_rules(rules: &[CompiledRule], profile: &Profile, provider: &str) -> Self {
-        let need = rules
-            .iter()
-            .fold(ClaimsNeed::None, |acc, r| acc.merge(&r.claims));
-        Self::build(
-            profile,
-            provider,
-            &need,
-            rules.iter().any(|r| r.uses_groups),
-        )
+        Self::for_need(&RulesNeed::of(rules), profile, provider)
+    }
+
+    /// Only what a set of rules reads, found once ([`RulesNeed::of`]).
+    pub fn for_need(need: &RulesNeed, profile: &Profile, provider: &str) -> Self {
+        Self::build(profile, provider, &need.claims, need.groups)
     }
 
     fn build(profile: &Profile, provider: &str, need: &ClaimsNeed, with_groups: bool) -> Self {
@@ -181,11 +197,15 @@ impl RuleInput {
             ClaimsNeed::None => Value::Null,
             ClaimsNeed::All => cel::to_value(&*profile.claims).unwrap_or(Value::Null),
             ClaimsNeed::Keys(keys) => {
-                let subset: serde_json::Map<String, serde_json::Value> = keys
+                // Each value converted from the document itself (no copy of it first).
+                let subset: std::collections::HashMap<String, Value> = keys
                     .iter()
-                    .filter_map(|k| profile.claims.get(k).map(|v| (k.clone(), v.clone())))
+                    .filter_map(|k| {
+                        let v = profile.claims.get(k)?;
+                        Some((k.clone(), cel::to_value(v).unwrap_or(Value::Null)))
+                    })
                     .collect();
-                cel::to_value(&subset).unwrap_or(Value::Null)
+                Value::from(subset)
             }
         };
         let groups = if with_groups {

@@ -25,7 +25,7 @@ use crate::hooks::HookVerdict;
 use crate::policy::{
     EmailConflict, MatchBy, ProviderPolicy, ProvisioningPolicy, UsernameFallback, UsernameSource,
 };
-use crate::rules::{self, CompiledRule, RuleError, RuleInput, RuleResult};
+use crate::rules::{self, CompiledRule, RuleError, RuleInput, RuleResult, RulesNeed};
 use crate::spi::{
     AssignContext, AssignmentError, AssignmentProvider, CreateContext, IdentityCreator, NewAccount,
 };
@@ -76,6 +76,8 @@ pub struct Engine {
     policy: ProvisioningPolicy,
     permissions: Vec<Permission>,
     rules: Vec<CompiledRule>,
+    /// What the rules read of a login (found once).
+    rules_need: RulesNeed,
     allow_regex: Option<Regex>,
     admin_domains: Vec<String>,
     creators: Vec<Arc<dyn IdentityCreator>>,
@@ -203,6 +205,7 @@ impl Engine {
             provider,
             policy,
             permissions,
+            rules_need: RulesNeed::of(&rules),
             rules,
             allow_regex,
             admin_domains,
@@ -300,7 +303,7 @@ impl Engine {
         // Rules: a deny stops everything; grants are kept for the assignment step.
         let mut rule_grants = Vec::new();
         if !self.rules.is_empty() {
-            let input = RuleInput::for_rules(&self.rules, profile, &self.provider.slug);
+            let input = RuleInput::for_need(&self.rules_need, profile, &self.provider.slug);
             for (rule, result) in rules::evaluate(&self.rules, input, &profile.groups_normalised) {
                 let name = &rule.spec.name;
                 match (&result, rule.spec.deny) {
