@@ -59,9 +59,7 @@ pub fn resolve<'d>(
         return out;
     }
     out.sync = true;
-    // By address: the directory holds each group once, and comparing pointers is what
-    // a 50-group claim can afford (hashing names was a tenth of the decision).
-    let mut seen: HashSet<*const Group> = HashSet::with_capacity(claim.len());
+    let mut seen = Seen::new(directory.groups());
     let mut matched_line = String::with_capacity(claim.len().saturating_mul(24));
     for (raw, n) in claim.iter().zip(normalised.iter()) {
         if let Some(re) = allow
@@ -102,7 +100,7 @@ pub fn resolve<'d>(
             }
         }
         for g in found {
-            if seen.insert(std::ptr::from_ref(g)) {
+            if seen.insert(g) {
                 // Built by hand: one format! per group was a third of a login's cost.
                 matched_line.push_str(if matched_line.is_empty() {
                     "matched \""
@@ -124,6 +122,44 @@ pub fn resolve<'d>(
         trace.note(Step::Groups, matched_line);
     }
     out
+}
+
+/// The groups a login has matched so far. The directory holds each group once, so a
+/// group is known by where it is: a bit per position in the directory's list when it
+/// is in that list (as every lookup here answers), its address otherwise. Hashing names
+/// was a tenth of the decision, hashing addresses still a twentieth.
+struct Seen<'d> {
+    all: &'d [Group],
+    bits: Vec<u64>,
+    elsewhere: HashSet<*const Group>,
+}
+
+impl<'d> Seen<'d> {
+    fn new(all: &'d [Group]) -> Self {
+        Seen {
+            all,
+            bits: vec![0; all.len().div_ceil(64)],
+            elsewhere: HashSet::new(),
+        }
+    }
+
+    /// Whether `g` is new, marking it seen.
+    fn insert(&mut self, g: &Group) -> bool {
+        let at = std::ptr::from_ref(g)
+            .addr()
+            .checked_sub(self.all.as_ptr().addr())
+            .map(|offset| offset / std::mem::size_of::<Group>().max(1));
+        if let Some(i) = at
+            && self.all.get(i).is_some_and(|x| std::ptr::eq(x, g))
+            && let Some(word) = self.bits.get_mut(i / 64)
+        {
+            let bit = 1u64 << (i % 64);
+            let new = *word & bit == 0;
+            *word |= bit;
+            return new;
+        }
+        self.elsewhere.insert(std::ptr::from_ref(g))
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +238,44 @@ mod tests {
         assert_eq!(r.matched, vec!["Editors"]);
         assert_eq!(r.create, vec!["lib-new"]);
         assert_eq!(r.allowed, 2);
+    }
+
+    #[test]
+    fn a_group_is_seen_once_in_the_list_or_outside_it() {
+        let all: Vec<Group> = (0..130)
+            .map(|i| Group {
+                name: format!("g{i}"),
+                external_ids: vec![],
+            })
+            .collect();
+        let outside = groups();
+        let mut seen = Seen::new(&all[..100]);
+        for g in [
+            &all[0],
+            &all[63],
+            &all[64],
+            &all[99],
+            &all[100],
+            &all[129],
+            &outside[0],
+        ] {
+            assert!(seen.insert(g), "{}", g.name);
+        }
+        for g in [
+            &all[0],
+            &all[63],
+            &all[64],
+            &all[99],
+            &all[100],
+            &all[129],
+            &outside[0],
+        ] {
+            assert!(!seen.insert(g), "{} twice", g.name);
+        }
+        // An equal group elsewhere is another group.
+        let copy = all[1].clone();
+        assert!(seen.insert(&all[1]) && seen.insert(&copy));
+        assert_eq!(seen.elsewhere.len(), 4);
     }
 
     #[test]
