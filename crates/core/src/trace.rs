@@ -51,6 +51,11 @@ pub struct TraceLine {
 pub struct Trace(Vec<TraceLine>);
 
 impl Trace {
+    /// Room for `lines` lines.
+    pub fn with_capacity(lines: usize) -> Self {
+        Trace(Vec::with_capacity(lines))
+    }
+
     pub fn note(&mut self, step: Step, message: impl Into<String>) {
         self.0.push(TraceLine {
             step,

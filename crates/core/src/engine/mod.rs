@@ -242,7 +242,8 @@ impl Engine {
     /// The first half of [`Engine::decide`]: the claims mapped (and traced), so a caller
     /// can fetch what the decision will look up before asking for it.
     pub fn map<'s>(&self, sources: &'s ClaimSources) -> Mapped<'s> {
-        let mut trace = Trace::default();
+        // A login writes a line per mapped claim, per rule, and about twenty more.
+        let mut trace = Trace::with_capacity(self.rules.len() + 32);
         let profile = self.provider.claims.map(
             sources,
             self.provider.trust_email,
