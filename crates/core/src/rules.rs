@@ -35,6 +35,8 @@ pub struct CompiledRule {
     program: Program,
     claims: ClaimsNeed,
     uses_groups: bool,
+    /// Which of [`VARIABLES`] CEL reads for it (a bit each; none when answered without CEL).
+    variables: u8,
     /// The rule is exactly `"name" in groups`, the commonest rule there is: answered by a
     /// string comparison, without building CEL values for the whole groups list (which
     /// was most of a decision's cost with 50 groups). Same answer as CEL, by test.
@@ -112,6 +114,8 @@ impl ClaimsNeed {
 pub struct RulesNeed {
     claims: ClaimsNeed,
     groups: bool,
+    /// Which of [`VARIABLES`] they read (a bit each).
+    variables: u8,
 }
 
 impl RulesNeed {
@@ -121,9 +125,21 @@ impl RulesNeed {
                 .iter()
                 .fold(ClaimsNeed::None, |acc, r| acc.merge(&r.claims)),
             groups: rules.iter().any(|r| r.uses_groups),
+            variables: rules.iter().fold(0, |acc, r| acc | r.variables),
         }
     }
 }
+
+/// The variables a rule may read. A login gives the rules only those they read: each
+/// costs CEL a conversion and a map entry.
+const VARIABLES: [&str; 6] = [
+    "claims",
+    "groups",
+    "email",
+    "email_verified",
+    "username",
+    "provider",
+];
 
 impl std::fmt::Debug for CompiledRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,11 +167,21 @@ impl CompiledRule {
         let claims = ClaimsNeed::of(&spec.when, refs.has_variable("claims"));
         let member_of = plain_membership(&spec.when);
         let uses_groups = refs.has_variable("groups") && member_of.is_none();
+        let variables = if member_of.is_some() {
+            0
+        } else {
+            VARIABLES
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| refs.has_variable(v))
+                .fold(0, |acc, (i, _)| acc | 1 << i)
+        };
         Ok(CompiledRule {
             spec,
             program,
             claims,
             uses_groups,
+            variables,
             member_of,
         })
     }
@@ -179,7 +205,7 @@ pub struct RuleInput {
 impl RuleInput {
     /// All variables, the whole claims document included.
     pub fn new(profile: &Profile, provider: &str) -> Self {
-        Self::build(profile, provider, &ClaimsNeed::All, true)
+        Self::build(profile, provider, &ClaimsNeed::All, true, u8::MAX)
     }
 
     /// Only what these rules read.
@@ -189,11 +215,17 @@ impl RuleInput {
 
     /// Only what a set of rules reads, found once ([`RulesNeed::of`]).
     pub fn for_need(need: &RulesNeed, profile: &Profile, provider: &str) -> Self {
-        Self::build(profile, provider, &need.claims, need.groups)
+        Self::build(profile, provider, &need.claims, need.groups, need.variables)
     }
 
-    fn build(profile: &Profile, provider: &str, need: &ClaimsNeed, with_groups: bool) -> Self {
-        let claims = match need {
+    fn build(
+        profile: &Profile,
+        provider: &str,
+        need: &ClaimsNeed,
+        with_groups: bool,
+        variables: u8,
+    ) -> Self {
+        let claims = || match need {
             ClaimsNeed::None => Value::Null,
             ClaimsNeed::All => cel::to_value(&*profile.claims).unwrap_or(Value::Null),
             ClaimsNeed::Keys(keys) => {
@@ -208,26 +240,36 @@ impl RuleInput {
                 Value::from(subset)
             }
         };
-        let groups = if with_groups {
-            profile
-                .groups_normalised
-                .iter()
-                .map(|g| Value::String(Arc::new(g.to_owned())))
-                .collect()
-        } else {
-            Vec::new()
+        let groups = || {
+            let list = if with_groups {
+                profile
+                    .groups_normalised
+                    .iter()
+                    .map(|g| Value::String(Arc::new(g.to_owned())))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Value::List(Arc::new(list))
         };
         let s = |v: Option<&String>| Value::String(Arc::new(v.cloned().unwrap_or_default()));
-        RuleInput {
-            vars: vec![
-                ("claims", claims),
-                ("groups", Value::List(Arc::new(groups))),
-                ("email", s(profile.email.as_ref())),
-                ("email_verified", Value::Bool(profile.email_verified)),
-                ("username", s(profile.username.as_ref())),
-                ("provider", Value::String(Arc::new(provider.to_owned()))),
-            ],
-        }
+        let vars = VARIABLES
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| variables & (1 << i) != 0)
+            .map(|(_, name)| {
+                let value = match name {
+                    "claims" => claims(),
+                    "groups" => groups(),
+                    "email" => s(profile.email.as_ref()),
+                    "email_verified" => Value::Bool(profile.email_verified),
+                    "username" => s(profile.username.as_ref()),
+                    _ => Value::String(Arc::new(provider.to_owned())),
+                };
+                (name, value)
+            })
+            .collect();
+        RuleInput { vars }
     }
 
     /// Moves the values in: a shared `Arc` would make CEL copy every string.
@@ -416,6 +458,44 @@ mod tests {
                 .1,
                 "{when}"
             );
+        }
+    }
+
+    #[test]
+    fn rules_are_given_the_variables_they_read_and_answer_as_with_all() {
+        let p = profile();
+        for (when, expected) in [
+            ("username == \"ada\"", RuleResult::Matched),
+            ("provider == \"g\"", RuleResult::Matched),
+            (
+                "email_verified && email.endsWith(\"@example.com\")",
+                RuleResult::Matched,
+            ),
+            (
+                "groups.exists(g, g == \"lib-main\") && size(groups) == 2",
+                RuleResult::Matched,
+            ),
+            ("[1].exists(email, email == 1)", RuleResult::Matched),
+            (
+                "username == \"bob\" || provider == \"x\"",
+                RuleResult::NotMatched,
+            ),
+        ] {
+            let r = rule(when);
+            let subset = RuleInput::for_rules(std::slice::from_ref(&r), &p, "g");
+            assert!(
+                subset.vars.len() < VARIABLES.len(),
+                "{when}: {}",
+                subset.vars.len()
+            );
+            let whole = RuleInput::new(&p, "g");
+            let one = |input| {
+                evaluate(std::slice::from_ref(&r), input, &p.groups_normalised)[0]
+                    .1
+                    .clone()
+            };
+            assert_eq!(one(subset), expected, "{when}");
+            assert_eq!(one(whole), expected, "{when}");
         }
     }
 
