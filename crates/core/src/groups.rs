@@ -107,8 +107,11 @@ pub fn resolve<'d>(
                 } else {
                     ", \""
                 });
-                matched_line.push_str(raw);
-                matched_line.push_str("\" → \"");
+                // A group named as the claim names it is said once.
+                if raw != g.name {
+                    matched_line.push_str(raw);
+                    matched_line.push_str("\" → \"");
+                }
                 matched_line.push_str(&g.name);
                 matched_line.push('"');
                 if !g.external_ids.is_empty() {
@@ -204,6 +207,27 @@ mod tests {
             &mut Trace::default(),
         )
         .into_owned()
+    }
+
+    #[test]
+    fn the_trace_names_a_group_once_when_the_claim_names_it_so() {
+        let claim: Names = ["Editors", "united kingdom", "idp-admins"]
+            .into_iter()
+            .collect();
+        let normalised: Names = claim.iter().map(normalise).collect();
+        let dir = crate::memory::InMemoryDirectory::new(vec![], groups(), vec![]);
+        let mut trace = Trace::default();
+        let p = GroupSyncPolicy {
+            enabled: true,
+            ..Default::default()
+        };
+        resolve(Some((&claim, &normalised)), &dir, &p, None, &mut trace);
+        assert_eq!(
+            trace.to_strings(),
+            [
+                r#"groups: matched "Editors", "united kingdom" → "United Kingdom", "idp-admins" → "Admins" by external id"#
+            ]
+        );
     }
 
     #[test]
