@@ -263,8 +263,7 @@ impl Outcome {
     pub fn names(&self, kind: GrantKind) -> Vec<&str> {
         self.changes
             .grants
-            .grants
-            .iter()
+            .grants()
             .filter(|g| g.kind == kind)
             .map(|g| g.name.as_str())
             .collect()

@@ -94,14 +94,48 @@ fn order_key(kind: GrantKind, name: &str) -> u64 {
     key
 }
 
-/// The plan once every assignment provider has run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The plan once every assignment provider has run. What the account ends with is
+/// [`grants`](Self::grants): what it kept and what was added, each held once (a login
+/// copied every added grant a second time for a list of all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrantDiff {
-    /// Every grant the account ends with.
-    pub grants: Vec<Grant>,
+    /// Grants the account held before and still holds, in (kind, name) order.
+    pub kept: Vec<Grant>,
+    /// Grants this login gives, in (kind, name) order.
     pub added: Vec<Grant>,
     pub removed: Vec<Grant>,
     pub refused: Vec<Refusal>,
+}
+
+impl GrantDiff {
+    /// Every grant the account ends with, in (kind, name) order.
+    pub fn grants(&self) -> impl Iterator<Item = &Grant> + Clone {
+        let (mut kept, mut added) = (self.kept.iter().peekable(), self.added.iter().peekable());
+        std::iter::from_fn(move || match (kept.peek(), added.peek()) {
+            (Some(k), Some(a)) if (k.kind, &k.name) > (a.kind, &a.name) => added.next(),
+            (Some(_), _) => kept.next(),
+            (None, _) => added.next(),
+        })
+    }
+}
+
+/// As it always read: `grants` (all the account ends with), `added`, `removed`, `refused`.
+impl Serialize for GrantDiff {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        struct All<'a>(&'a GrantDiff);
+        impl Serialize for All<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.grants())
+            }
+        }
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("grants", &All(self))?;
+        m.serialize_entry("added", &self.added)?;
+        m.serialize_entry("removed", &self.removed)?;
+        m.serialize_entry("refused", &self.refused)?;
+        m.end()
+    }
 }
 
 impl<'a> GrantPlan<'a> {
@@ -422,15 +456,15 @@ impl<'a> GrantPlan<'a> {
         let mut diff = GrantDiff {
             removed: self.removed,
             refused: self.refused,
-            grants: Vec::with_capacity(held.len()),
+            kept: Vec::with_capacity(held.len()),
             ..Default::default()
         };
         for (_, Planned { kind, name, entry }) in held {
             let g = Grant::new(kind, name.into_owned(), entry.source);
-            if entry.origin == Origin::Added {
-                diff.added.push(g.clone());
+            match entry.origin {
+                Origin::Added => diff.added.push(g),
+                Origin::Held => diff.kept.push(g),
             }
-            diff.grants.push(g);
         }
         diff.removed.sort();
         diff
@@ -521,15 +555,31 @@ mod tests {
         let t = &mut Trace::default();
         plan.grant(GrantKind::Permission, "read", GrantSource::Default, t);
         plan.grant(GrantKind::Group, "Team 0", GrantSource::Default, t);
-        let names: Vec<(GrantKind, String)> = plan
-            .finish()
-            .grants
-            .into_iter()
-            .map(|g| (g.kind, g.name))
-            .collect();
+        let diff = plan.finish();
+        let names: Vec<(GrantKind, String)> =
+            diff.grants().map(|g| (g.kind, g.name.clone())).collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
         assert_eq!(names.len(), 8);
+        // Written as it always was: all the account ends with, then the changes.
+        let json = serde_json::to_value(&diff).unwrap_or_default();
+        let keys: Vec<&String> = json
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["added", "grants", "refused", "removed"]);
+        let all: Vec<&str> = json["grants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g["name"].as_str())
+            .collect();
+        assert_eq!(
+            all,
+            names.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>()
+        );
+        assert_eq!(json["added"][0]["name"], "read");
+        assert_eq!(json["added"][1]["name"], "Team 0");
     }
 }

@@ -292,7 +292,7 @@ impl InMemoryDirectory {
             }
             None => {}
         }
-        user.grants = c.grants.grants.clone();
+        user.grants = c.grants.grants().cloned().collect();
         self.add_groups(c.create_groups.iter().map(|name| Group {
             name: name.clone(),
             external_ids: Vec::new(),

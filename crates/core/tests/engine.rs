@@ -779,8 +779,7 @@ fn defaults_apply_on_first_provisioning_only() {
         first
             .changes
             .grants
-            .grants
-            .iter()
+            .grants()
             .all(|g| g.source == GrantSource::Default)
     );
     d.apply(&first);
@@ -966,8 +965,7 @@ fn group_sync_by_external_ids_and_create_missing() {
     assert!(
         o.changes
             .grants
-            .grants
-            .iter()
+            .grants()
             .any(|g| g.name == "Admins" && g.source == GrantSource::Provider)
     );
 }

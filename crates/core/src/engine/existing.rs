@@ -106,8 +106,10 @@ impl Engine {
                 "auto_provision is off: the sign-in only authenticates; attributes and grants are left as they are (sync_without_provisioning keeps them in sync)",
             );
             view.is_admin = user.is_admin();
+            let mut kept = user.grants.clone();
+            kept.sort_unstable_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
             changes.grants = GrantDiff {
-                grants: user.grants.clone(),
+                kept,
                 ..GrantDiff::default()
             };
             trace.note(
@@ -144,7 +146,7 @@ impl Engine {
             Ok(d) => d,
             Err(r) => return reject(r, view, trace),
         };
-        view.is_admin = diff.grants.iter().any(|g| g.kind == GrantKind::Admin);
+        view.is_admin = diff.grants().any(|g| g.kind == GrantKind::Admin);
         changes.grants = diff;
         changes.create_groups = resolution.create.clone();
         trace.note(

@@ -119,7 +119,7 @@ impl Engine {
             Ok(d) => d,
             Err(r) => return reject(r, view, trace),
         };
-        view.is_admin = diff.grants.iter().any(|g| g.kind == GrantKind::Admin);
+        view.is_admin = diff.grants().any(|g| g.kind == GrantKind::Admin);
         let pending = account.status == UserStatus::Pending;
         trace.note(
             Step::Decision,
