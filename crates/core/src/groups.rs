@@ -274,7 +274,7 @@ mod tests {
             .collect();
         let outside = groups();
         let mut seen = Seen::new(&all[..100]);
-        for g in [
+        let picks = [
             &all[0],
             &all[63],
             &all[64],
@@ -282,18 +282,11 @@ mod tests {
             &all[100],
             &all[129],
             &outside[0],
-        ] {
+        ];
+        for g in picks {
             assert!(seen.insert(g), "{}", g.name);
         }
-        for g in [
-            &all[0],
-            &all[63],
-            &all[64],
-            &all[99],
-            &all[100],
-            &all[129],
-            &outside[0],
-        ] {
+        for g in picks {
             assert!(!seen.insert(g), "{} twice", g.name);
         }
         // An equal group elsewhere is another group.
