@@ -3,7 +3,7 @@
 //! * `provision/store_login` — first logins through `SqliteStore::login` (lookups,
 //!   decision, account + identity + 5 grants + audit event, one transaction each)
 //!   against `provision/floor_rusqlite`: the same rows inserted with plain rusqlite on
-//!   one thread, one transaction per login, same `synchronous = NORMAL`. Target ≥ 0.5×.
+//!   one thread, one transaction per login, same `synchronous = NORMAL`. Target ≥ 0.9×.
 //! * `lookup/identity_with_grants` — one account by (provider, subject) with its grants,
 //!   in a directory of `BENCH_SSOGATE_USERS` accounts (default 1,000,000; the file is
 //!   built once and kept under the target directory). Prints p50/p99; target p99 < 1 ms.
