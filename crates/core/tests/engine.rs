@@ -296,6 +296,33 @@ fn the_external_id_claim_is_recorded_at_provisioning_and_kept_current() {
     assert!(trace_has(&taken, "belongs to \"hopper\"; not recorded"));
 }
 
+/// Regression: a sign-in that only authenticates answered the account's grants in the
+/// order they were stored, where `Outcome::names` promises name order.
+#[test]
+fn without_auto_provision_the_grants_are_answered_in_name_order() {
+    let d = dir(json!({
+        "groups": [{"name": "Readers"}, {"name": "Admins"}, {"name": "Editors"}],
+        "users": [{"username": "ada", "email": "ada@example.com", "email_verified": true,
+            "identities": [{"provider": "corp", "subject": "ada-sub"}],
+            "groups": [{"name": "Readers", "source": "admin"}, {"name": "Admins", "source": "admin"},
+                {"name": "Editors", "source": "admin"}]}]
+    }));
+    let o = engine(ProvisioningPolicy {
+        auto_provision: false,
+        ..ProvisioningPolicy::default()
+    })
+    .decide(&claims(ada()), &d);
+    assert!(
+        matches!(o.decision, Decision::SignIn { .. }),
+        "{:?}",
+        o.trace
+    );
+    assert_eq!(
+        names(&o, GrantKind::Group),
+        ["Admins", "Editors", "Readers"]
+    );
+}
+
 /// `auto_provision = false` authenticates only (Booklore, Nextcloud): rules and group
 /// sync change no grant and no attribute changes; `sync_without_provisioning` keeps
 /// syncing. Deny rules still refuse.
