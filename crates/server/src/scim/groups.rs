@@ -48,18 +48,8 @@ impl Resource for ScimGroup {
         d.scim_group(provider, id)
     }
 
-    fn find(
-        d: &dyn Directory,
-        provider: &str,
-        key: usize,
-        value: &str,
-    ) -> Result<Vec<Self>, StoreError> {
-        let (name, ext) = if key == 0 {
-            (Some(value), None)
-        } else {
-            (None, Some(value))
-        };
-        d.scim_groups_where(provider, name, ext)
+    fn find(d: &dyn Directory, provider: &str, key: ScimKey<'_>) -> Result<Vec<Self>, StoreError> {
+        d.scim_groups_where(provider, key)
     }
 
     fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError> {

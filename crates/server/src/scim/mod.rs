@@ -20,7 +20,9 @@ use ssogate_scim::discovery;
 use ssogate_scim::resource::{GroupData, Meta, UserData};
 use ssogate_scim::{ScimError, filter, patch};
 use ssogate_store::audit::NewEvent;
-use ssogate_store::directory::scim::{Bind, ScimGroup, ScimRefusal, ScimUser, ScimUserInput};
+use ssogate_store::directory::scim::{
+    Bind, ScimGroup, ScimKey, ScimRefusal, ScimUser, ScimUserInput,
+};
 use std::collections::HashMap;
 
 mod groups;

@@ -28,13 +28,8 @@ pub(super) trait Resource: Sized + Send + 'static {
 
     fn id(raw: i64) -> Self::Id;
     fn load(d: &dyn Directory, provider: &str, id: Self::Id) -> Result<Option<Self>, StoreError>;
-    /// Those whose `KEYS[key]` is `value`.
-    fn find(
-        d: &dyn Directory,
-        provider: &str,
-        key: usize,
-        value: &str,
-    ) -> Result<Vec<Self>, StoreError>;
+    /// Those with this name (`KEYS[0]`) or external id (`KEYS[1]`).
+    fn find(d: &dyn Directory, provider: &str, key: ScimKey<'_>) -> Result<Vec<Self>, StoreError>;
     /// Every one the client sees.
     fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError>;
     /// How many it sees, and `count` of them from the `skip`-th on, by id.
@@ -118,7 +113,16 @@ async fn write<R: Resource>(
 async fn answer<R: Resource>(app: &App, c: &Client, ask: &ListAsk) -> ScimResult {
     let p = c.provider.clone();
     let found = match ask.equality(&R::KEYS) {
-        Some((key, value)) => app.db(move |d| R::find(d, &p, key, &value)).await?,
+        Some((key, value)) => {
+            app.db(move |d| {
+                let key = match key {
+                    0 => ScimKey::Name(&value),
+                    _ => ScimKey::ExternalId(&value),
+                };
+                R::find(d, &p, key)
+            })
+            .await?
+        }
         None if !ask.filtered() => {
             let (skip, count) = (ask.start - 1, ask.count);
             let (total, page) = app.db(move |d| R::page(d, &p, skip, count)).await?;

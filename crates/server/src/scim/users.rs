@@ -21,20 +21,8 @@ impl Resource for ScimUser {
         d.scim_user(provider, id)
     }
 
-    fn find(
-        d: &dyn Directory,
-        provider: &str,
-        key: usize,
-        value: &str,
-    ) -> Result<Vec<Self>, StoreError> {
-        let (name, ext) = if key == 0 {
-            (Some(value), None)
-        } else {
-            (None, Some(value))
-        };
-        Ok(d.scim_user_where(provider, name, ext)?
-            .into_iter()
-            .collect())
+    fn find(d: &dyn Directory, provider: &str, key: ScimKey<'_>) -> Result<Vec<Self>, StoreError> {
+        Ok(d.scim_user_where(provider, key)?.into_iter().collect())
     }
 
     fn all(d: &dyn Directory, provider: &str) -> Result<Vec<Self>, StoreError> {

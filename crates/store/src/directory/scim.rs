@@ -29,6 +29,15 @@ pub enum Bind {
     ExternalId,
 }
 
+/// What a SCIM client looks a resource up by before creating or linking it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimKey<'a> {
+    /// A user's `userName` or a group's `displayName`, in any case.
+    Name(&'a str),
+    /// Its `externalId`.
+    ExternalId(&'a str),
+}
+
 /// An account as SCIM shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimUser {
@@ -401,8 +410,7 @@ pub trait ScimStore {
     fn scim_user_where(
         &self,
         provider: &str,
-        user_name: Option<&str>,
-        external_id: Option<&str>,
+        key: ScimKey<'_>,
     ) -> Result<Option<ScimUser>, StoreError>;
     fn scim_user(&self, provider: &str, id: UserId) -> Result<Option<ScimUser>, StoreError>;
     /// Creates an account (source `api`, marked as this provider's) bound at the provider.
@@ -434,14 +442,13 @@ pub trait ScimStore {
         skip: usize,
         count: usize,
     ) -> Result<(usize, Vec<ScimGroup>), StoreError>;
-    /// The groups named `display_name` (any case) or holding this `externalId`: what
+    /// The groups with this `displayName` (any case) or `externalId`: what
     /// clients look a group up by before creating or linking it (Entra ID at every
     /// cycle), read by key instead of every group with every member.
     fn scim_groups_where(
         &self,
         provider: &str,
-        display_name: Option<&str>,
-        external_id: Option<&str>,
+        key: ScimKey<'_>,
     ) -> Result<Vec<ScimGroup>, StoreError>;
     fn scim_create_group(
         &self,
@@ -485,20 +492,18 @@ impl<B: Backend> ScimStore for B {
     fn scim_user_where(
         &self,
         provider: &str,
-        user_name: Option<&str>,
-        external_id: Option<&str>,
+        key: ScimKey<'_>,
     ) -> Result<Option<ScimUser>, StoreError> {
         self.read(|db| {
-            let id = match (user_name, external_id) {
-                (Some(n), _) => db.query_int(
+            let id = match key {
+                ScimKey::Name(n) => db.query_int(
                     "SELECT id FROM users WHERE lower(username) = lower($1)",
                     args![n],
                 )?,
-                (None, Some(x)) => db.query_int(
+                ScimKey::ExternalId(x) => db.query_int(
                     "SELECT id FROM users WHERE scim_external_id = $1 ORDER BY id LIMIT 1",
                     args![x],
                 )?,
-                (None, None) => None,
             };
             match id {
                 Some(id) => Ok(load_users(db, provider, (id, id))?.pop()),
@@ -666,20 +671,18 @@ impl<B: Backend> ScimStore for B {
     fn scim_groups_where(
         &self,
         provider: &str,
-        display_name: Option<&str>,
-        external_id: Option<&str>,
+        key: ScimKey<'_>,
     ) -> Result<Vec<ScimGroup>, StoreError> {
         self.read(|db| {
-            let ids = match (display_name, external_id) {
-                (Some(n), _) => db.query(
+            let ids = match key {
+                ScimKey::Name(n) => db.query(
                     "SELECT id FROM groups WHERE lower(name) = lower($1) ORDER BY id",
                     args![n],
                 )?,
-                (None, Some(x)) => db.query(
+                ScimKey::ExternalId(x) => db.query(
                     "SELECT id FROM groups WHERE scim_external_id = $1 ORDER BY id",
                     args![x],
                 )?,
-                (None, None) => Vec::new(),
             };
             let mut found = Vec::with_capacity(ids.len());
             for r in &ids {
