@@ -1289,11 +1289,7 @@ async fn a_burst_of_requests_with_one_cold_session_reads_it_once() {
 }
 
 async fn cold_burst(postgres: Option<String>) {
-    let engine = if postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let engine = crate::support::engine_name(&postgres);
     let h = Harness::start(Opts {
         postgres,
         ..Opts::default()

@@ -508,11 +508,7 @@ async fn a_client_pages_through_the_accounts_it_sees() {
 }
 
 async fn pages(postgres: Option<String>) {
-    let engine = if postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let engine = crate::support::engine_name(&postgres);
     let h = Harness::start(Opts {
         second: true,
         postgres,

@@ -28,6 +28,15 @@ pub struct Opts {
     pub clock: Option<Arc<ssogate_oidc::ManualClock>>,
 }
 
+/// The engine a test's harness runs on, for its messages: PostgreSQL when given its URL.
+pub fn engine_name(postgres: &Option<String>) -> &'static str {
+    if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
+}
+
 /// A fresh database on the PostgreSQL server `scripts/test` starts, or `None` (with the
 /// reason printed) when there is none and none is required.
 pub fn postgres_database() -> Option<String> {
