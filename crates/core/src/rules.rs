@@ -264,7 +264,9 @@ impl RuleInput {
                     "email" => s(profile.email.as_ref()),
                     "email_verified" => Value::Bool(profile.email_verified),
                     "username" => s(profile.username.as_ref()),
-                    _ => Value::String(Arc::new(provider.to_owned())),
+                    "provider" => Value::String(Arc::new(provider.to_owned())),
+                    // Every name of VARIABLES has its arm above.
+                    _ => Value::Null,
                 };
                 (name, value)
             })
