@@ -166,16 +166,18 @@ fn sqlite_sql(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
-fn bind(args: &[Arg<'_>]) -> Vec<rusqlite::types::Value> {
-    use rusqlite::types::Value;
-    args.iter()
-        .map(|a| match a {
-            Arg::Int(i) => Value::Integer(*i),
-            Arg::Text(Some(s)) => Value::Text((*s).to_owned()),
-            Arg::Text(None) => Value::Null,
-            Arg::Bool(b) => Value::Integer(i64::from(*b)),
-        })
-        .collect()
+/// Bound as they are: text by reference, where owned values copied every string of
+/// every statement first.
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Arg::Int(i) => ValueRef::Integer(*i),
+            Arg::Text(Some(s)) => ValueRef::Text(s.as_bytes()),
+            Arg::Text(None) => ValueRef::Null,
+            Arg::Bool(b) => ValueRef::Integer(i64::from(*b)),
+        }))
+    }
 }
 
 fn sqlite_exec(
@@ -184,7 +186,7 @@ fn sqlite_exec(
     args: &[Arg<'_>],
 ) -> Result<u64, StoreError> {
     let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
-    let n = stmt.execute(rusqlite::params_from_iter(bind(args)))?;
+    let n = stmt.execute(rusqlite::params_from_iter(args))?;
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
@@ -196,7 +198,7 @@ fn sqlite_query(
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
     let columns = stmt.column_count();
-    let mut rows = stmt.query(rusqlite::params_from_iter(bind(args)))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let mut row = Vec::with_capacity(columns);

@@ -1651,6 +1651,16 @@ fn first_login_provisions_and_the_next_signs_in(f: Fixture) {
         Some(id)
     );
 
+    // The event says what was decided, what changed and why, line by line.
+    let provisioned = s.audit_events(1).unwrap().remove(0);
+    let detail: serde_json::Value =
+        serde_json::from_str(provisioned.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        detail,
+        json!({"decision": "provision", "changes": first.outcome.changes,
+            "trace": first.outcome.trace.to_strings()})
+    );
+
     let second = login(s, &e, claims);
     assert_eq!(second.outcome.decision, Decision::SignIn { user_id: id });
     assert!(second.outcome.changes.grants.added.is_empty());
