@@ -457,6 +457,18 @@ mod tests {
     use ssogate_core::domain::UserId;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    /// One write of a 2 KB row: a page of log each.
+    fn write_2kb(s: &SqliteStore, i: i64) {
+        s.with_writer(move |c| {
+            c.execute(
+                "INSERT INTO notifications (payload, at) VALUES (?1, ?2)",
+                rusqlite::params![format!("{i}{}", "x".repeat(2000)), i],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
     /// The writer leaves checkpoints to their own thread (a checkpoint's sync used to
     /// stall the write that crossed the threshold), and that thread copies the whole
     /// log into the database.
@@ -469,14 +481,7 @@ mod tests {
             .unwrap();
         assert_eq!(auto, 0, "the writer never checkpoints");
         for i in 0..200 {
-            s.with_writer(move |c| {
-                c.execute(
-                    "INSERT INTO notifications (payload, at) VALUES (?1, ?2)",
-                    rusqlite::params![format!("{i}{}", "x".repeat(2000)), i],
-                )?;
-                Ok(())
-            })
-            .unwrap();
+            write_2kb(&s, i);
         }
         let c = s.checkpoint_now().unwrap();
         assert!(c.log_frames > 0, "{c:?}");
@@ -508,14 +513,7 @@ mod tests {
                 }
             });
             for i in 0..20_000 {
-                s.with_writer(move |c| {
-                    c.execute(
-                        "INSERT INTO notifications (payload, at) VALUES (?1, ?2)",
-                        rusqlite::params![format!("{i}{}", "x".repeat(2000)), i],
-                    )?;
-                    Ok(())
-                })
-                .unwrap();
+                write_2kb(&s, i);
                 written.fetch_add(1, Ordering::Release);
             }
             done.store(true, Ordering::Release);
