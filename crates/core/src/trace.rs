@@ -45,6 +45,13 @@ pub struct TraceLine {
     pub message: String,
 }
 
+/// `step: message`, as printed for people and kept in audit events.
+impl fmt::Display for TraceLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.message)
+    }
+}
+
 /// Every step the engine took, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -75,9 +82,6 @@ impl Trace {
 
     /// `step: message` per line, as printed for people.
     pub fn to_strings(&self) -> Vec<String> {
-        self.0
-            .iter()
-            .map(|l| format!("{}: {}", l.step, l.message))
-            .collect()
+        self.0.iter().map(ToString::to_string).collect()
     }
 }

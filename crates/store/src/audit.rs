@@ -147,12 +147,12 @@ struct LoginDetail<'a> {
     trace: &'a [TraceLine],
 }
 
-/// A trace as `step: message` strings (as `Trace::to_strings` prints them).
+/// A trace as its lines' text (as `Trace::to_strings` gives them).
 fn trace_text<S: serde::Serializer>(lines: &&[TraceLine], s: S) -> Result<S::Ok, S::Error> {
     struct Line<'a>(&'a TraceLine);
     impl serde::Serialize for Line<'_> {
         fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_str(&format_args!("{}: {}", self.0.step, self.0.message))
+            s.collect_str(self.0)
         }
     }
     s.collect_seq(lines.iter().map(Line))

@@ -480,19 +480,20 @@ fn login_events(
     webhooks: &[String],
 ) -> Result<(), StoreError> {
     let events = EventType::of_login(outcome);
-    // No webhook, nothing to tell: the event's body is not even built.
-    if events.is_empty() || webhooks.is_empty() {
+    if events.is_empty() {
         return Ok(());
     }
     let c = &outcome.changes;
     let grant = |g: &ssogate_core::domain::Grant| serde_json::json!({"kind": g.kind, "name": &g.name, "source": g.source.as_str()});
-    let data = serde_json::json!({
-        "provider": provider,
-        "decision": outcome.decision.code(),
-        "attributes": &c.attributes,
-        "added": c.grants.added.iter().map(grant).collect::<Vec<_>>(),
-        "removed": c.grants.removed.iter().map(grant).collect::<Vec<_>>(),
-    });
+    let data = || {
+        serde_json::json!({
+            "provider": provider,
+            "decision": outcome.decision.code(),
+            "attributes": &c.attributes,
+            "added": c.grants.added.iter().map(grant).collect::<Vec<_>>(),
+            "removed": c.grants.removed.iter().map(grant).collect::<Vec<_>>(),
+        })
+    };
     crate::directory::webhooks::enqueue_for(db, webhooks, id, None, &events, data, now)
 }
 

@@ -167,18 +167,19 @@ pub(crate) fn enqueue(
         .iter()
         .map(|r| r.get(0)?.text())
         .collect::<Result<_, StoreError>>()?;
-    enqueue_for(db, &subscribed, user_id, user, events, data, now)
+    enqueue_for(db, &subscribed, user_id, user, events, || data, now)
 }
 
 /// [`enqueue`] with the enabled webhooks' `events` columns already read (a login reads
-/// them with the catalogue, in the same round trip).
+/// them with the catalogue, in the same round trip). `data` is built only when some
+/// endpoint subscribes: most directories have no webhook, and every login passes here.
 pub(crate) fn enqueue_for(
     db: &mut dyn Db,
     subscribed: &[String],
     user_id: UserId,
     user: Option<Value>,
     events: &[EventType],
-    data: Value,
+    data: impl FnOnce() -> Value,
     now: i64,
 ) -> Result<(), StoreError> {
     let subscriptions: Vec<Subscription> =
@@ -193,6 +194,7 @@ pub(crate) fn enqueue_for(
         Some(u) => u,
         None => user_snapshot(db, user_id)?.unwrap_or_else(|| json!({"id": user_id.0})),
     };
+    let data = data();
     for e in events {
         let mut body = json!({"user": user});
         if let (Value::Object(extra), Some(b)) = (&data, body.as_object_mut()) {
