@@ -3,7 +3,8 @@
 //! and where the kernel tells how busy the machine is (Linux's pressure stall
 //! information, of ssogate's cgroup where it has one), a check starts only once no task
 //! has been kept waiting for a CPU — or after waiting [`PATIENCE_EACH`] for every check
-//! in line (at most [`PATIENCE_MOST`]), so password sign-ins go on under a lasting load:
+//! in line, counted at each look (at most [`PATIENCE_MOST`]), so password sign-ins go on
+//! under a lasting load:
 //! a lone sign-in waits a second at most, a flood of attempts one check per thread per
 //! ten seconds. A burst of password attempts — a crowd or an attack — then slows other
 //! password sign-ins, not forward-auth or the directory's pool.
@@ -11,7 +12,10 @@
 //! Why both: a `SCHED_IDLE` thread yields when anything else wakes on its core, but a
 //! hash it runs still takes CPU time from a saturated machine in slices long enough to
 //! show in the request path's tail (measured: 20 guessers moved forward-auth's p99
-//! 2.0–3.6× under the bench's load, a `SCHED_IDLE` busy loop alone 2×).
+//! 2.0–3.6× under the bench's load, a `SCHED_IDLE` busy loop alone 2×). Running a check
+//! that has waited long enough at normal priority instead, to have it over sooner, did
+//! not help (2.3–2.8× against 2.5× with a check a second): on a saturated machine any
+//! Argon2 shows, so what bounds the harm is how rarely a flood gets one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -156,17 +160,25 @@ impl Hashing {
                             Err(_) => return,
                         };
                         let Ok(work) = work else { return };
-                        // This check and those behind it: a flood waits longer than a lone sign-in.
-                        let in_line =
-                            u32::try_from(lined.fetch_sub(1, Ordering::SeqCst)).unwrap_or(u32::MAX);
+                        lined.fetch_sub(1, Ordering::SeqCst);
                         if !work.wanted() {
                             counts.abandoned.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
-                        let patience = patience_each
-                            .saturating_mul(in_line)
-                            .min(PATIENCE_MOST.max(patience_each));
-                        let waited = wait_for_quiet(&*pressure, Instant::now() + patience);
+                        // This check and those in line behind it at each look, not only when
+                        // it was taken: the first attempt of a flood is taken alone, and
+                        // counted then it ran after one second, not the flood's ten.
+                        let taken = Instant::now();
+                        let deadline = || {
+                            let in_line =
+                                u32::try_from(lined.load(Ordering::SeqCst).saturating_add(1))
+                                    .unwrap_or(u32::MAX);
+                            taken
+                                + patience_each
+                                    .saturating_mul(in_line)
+                                    .min(PATIENCE_MOST.max(patience_each))
+                        };
+                        let waited = wait_for_quiet(&*pressure, deadline);
                         match waited {
                             Waited::No => {}
                             Waited::UntilQuiet => {
@@ -215,8 +227,9 @@ enum Waited {
 }
 
 /// Looks at the machine until a look finds no task kept waiting for a CPU for more than
-/// [`BUSY_SHARE`] of it, or `deadline` passes. Where pressure is not told: no wait.
-fn wait_for_quiet(pressure: &dyn Pressure, deadline: Instant) -> Waited {
+/// [`BUSY_SHARE`] of it, or `deadline()` (asked after each look) passes. Where pressure
+/// is not told: no wait.
+fn wait_for_quiet(pressure: &dyn Pressure, deadline: impl Fn() -> Instant) -> Waited {
     let mut waited = Waited::No;
     // Each look's end is the next one's start: one reading per look.
     let Some(mut before) = pressure.stalled_micros() else {
@@ -237,7 +250,7 @@ fn wait_for_quiet(pressure: &dyn Pressure, deadline: Instant) -> Waited {
         if (after.saturating_sub(before) as f64) < BUSY_SHARE * span {
             return waited;
         }
-        if now >= deadline {
+        if now >= deadline() {
             return Waited::Patience;
         }
         waited = Waited::UntilQuiet;
@@ -387,6 +400,39 @@ mod tests {
         assert_eq!(pool.run(|| 6 * 7).await.ok(), Some(42));
         assert_eq!(pool.counts.ran_busy.load(Ordering::SeqCst), 1);
         assert_eq!(pool.counts.waited.load(Ordering::SeqCst), 0);
+    }
+
+    /// A flood's first attempt is taken alone, the rest line up while it waits: it waits
+    /// as long as the line it then heads (it ran after one check's patience, so a flood
+    /// took CPU time from a saturated machine ten times sooner than the limit says).
+    #[tokio::test]
+    async fn a_check_waits_as_long_as_the_line_that_forms_behind_it() {
+        let each = Duration::from_millis(100);
+        let (machine, mut looks) = Machine::new(true);
+        let pool =
+            Arc::new(Hashing::start_with(1, machine, each).unwrap_or_else(|e| panic!("{e}")));
+        let sent = Instant::now();
+        let p = pool.clone();
+        let mut first = tokio::spawn(async move { p.run(Instant::now).await });
+        // The pool's first reading and the first look's start: the check was taken alone.
+        readings(2, &mut looks, &mut first).await;
+        // Nine more behind it, given up at once (they count in line until a thread takes
+        // them, and are then dropped unrun).
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for _ in 0..9 {
+            let mut behind = Box::pin(pool.run(Instant::now));
+            assert!(behind.as_mut().poll(&mut cx).is_pending());
+        }
+        let ran = first
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|_| panic!("the check was refused"));
+        assert!(
+            ran.duration_since(sent) >= each * 10,
+            "ran {:?} after it was sent, before ten checks' patience",
+            ran.duration_since(sent)
+        );
+        assert_eq!(pool.counts.ran_busy.load(Ordering::SeqCst), 1);
     }
 
     /// A quiet machine, or one whose kernel does not tell its pressure: no waiting.
