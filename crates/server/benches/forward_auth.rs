@@ -211,7 +211,9 @@ bearer_audience = "api://books"
 }
 
 fn postgres_database() -> Option<String> {
-    let base = std::env::var("TEST_SSOGATE_POSTGRES_URL").ok()?;
+    let base = std::env::var("TEST_SSOGATE_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())?;
     let name = format!("bench_{}", std::process::id());
     std::thread::scope(|s| {
         s.spawn(|| {
