@@ -28,10 +28,11 @@ const QUEUE: usize = 256;
 /// How long a check waits for the machine to have a CPU to spare before it runs anyway:
 /// this for each check in line (itself included), at most [`PATIENCE_MOST`].
 const PATIENCE_EACH: Duration = Duration::from_secs(1);
-/// On a saturated machine an Argon2 check slows the answers around it for ~100 ms (it
-/// runs stretched out in what other threads leave): at one per 30 s that is under 1% of
-/// answers, out of forward-auth's p99. At one per 10 s a check's slowed stretch was 1% of
-/// a 10 s measurement whenever it fell inside it (p99 2.2× and 21× in two runs of eight).
+/// On a saturated machine an Argon2 check slows the answers around it (it runs stretched
+/// out in what other threads leave; a check a second moved forward-auth's p99 2–4.6×).
+/// At one per 10 s a check falling at the end of a 10 s measurement moved its p99 2.2×
+/// and 21× in two runs of eight; at one per 30 s, 1.07–1.44×, and 1.33× over 40 s with a
+/// check inside.
 const PATIENCE_MOST: Duration = Duration::from_secs(30);
 /// A check's first look at the machine covers this long (added to every password
 /// check); the looks after it, once the machine was found busy, [`LOOK_AGAIN`]. Long
@@ -171,7 +172,7 @@ impl Hashing {
                         }
                         // This check and those in line behind it at each look, not only when
                         // it was taken: the first attempt of a flood is taken alone, and
-                        // counted then it ran after one second, not the flood's ten.
+                        // counted then it ran after one second, not the flood's patience.
                         let taken = Instant::now();
                         let deadline = || {
                             let in_line =
