@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 /// without bound.
 const QUEUE: usize = 256;
 /// How long a check waits for the machine to have a CPU to spare before it runs anyway:
-/// this for each check in line (itself included), at most [`PATIENCE_MOST`].
+/// this for each check in line (itself included, counted again at each look), at most
+/// [`PATIENCE_MOST`].
 const PATIENCE_EACH: Duration = Duration::from_secs(1);
 /// On a saturated machine an Argon2 check slows the answers around it (it runs stretched
 /// out in what other threads leave; a check a second moved forward-auth's p99 2–4.6×).
