@@ -311,6 +311,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ascii_group_names_normalise_as_the_general_rule_does() {
+        for name in [
+            " United  Kingdom ",
+            "Team 7",
+            "ALL-CAPS",
+            "a b c",
+            "",
+            " ",
+            "tab\there",
+            "x ",
+            "ΟΔΟΣ Ελλάς",
+        ] {
+            let general = name.trim().to_lowercase().replace(' ', "-");
+            let mut out = String::from("kept|");
+            normalise_group_name_into(name, &mut out);
+            assert_eq!(out, format!("kept|{general}"), "{name:?}");
+        }
+    }
+
+    #[test]
     fn external_ids_with_escaped_commas() {
         assert_eq!(
             parse_external_ids(r"editor, Writers\, Inc ,,admin"),

@@ -453,11 +453,15 @@ impl<'a> GrantPlan<'a> {
             ka.cmp(kb)
                 .then_with(|| (a.kind, a.name.as_ref()).cmp(&(b.kind, b.name.as_ref())))
         });
+        let added = held
+            .iter()
+            .filter(|(_, p)| p.entry.origin == Origin::Added)
+            .count();
         let mut diff = GrantDiff {
             removed: self.removed,
             refused: self.refused,
-            kept: Vec::with_capacity(held.len()),
-            ..Default::default()
+            kept: Vec::with_capacity(held.len().saturating_sub(added)),
+            added: Vec::with_capacity(added),
         };
         for (_, Planned { kind, name, entry }) in held {
             let g = Grant::new(kind, name.into_owned(), entry.source);

@@ -59,6 +59,7 @@ pub fn resolve<'d>(
         return out;
     }
     out.sync = true;
+    out.matched.reserve(claim.len());
     let mut seen = Seen::new(directory.groups());
     let mut matched_line = String::with_capacity(claim.len().saturating_mul(24));
     for (raw, n) in claim.iter().zip(normalised.iter()) {
