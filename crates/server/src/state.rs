@@ -281,6 +281,13 @@ impl App {
         self.registry.read().map(|r| r.clone()).unwrap_or_default()
     }
 
+    /// Whether a provider in force accepts bearer tokens. Forward-auth asks for every
+    /// request that carries one: read in place, without taking (and giving back) a share
+    /// of the registry, whose count every core would otherwise write.
+    pub(crate) fn accepts_bearer(&self) -> bool {
+        self.registry.read().is_ok_and(|r| r.accepts_bearer())
+    }
+
     /// A provider in force now.
     pub(crate) fn provider(&self, slug: &str) -> Option<Arc<ProviderEntry>> {
         self.registry().providers.get(slug).cloned()

@@ -53,7 +53,7 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
         .unwrap_or_default();
     // With no provider accepting bearer tokens the header is not ours: applications
     // behind the proxy send their own tokens, and the session cookie decides.
-    let bearer = web::bearer_token(&parts.headers).filter(|_| app.registry().accepts_bearer());
+    let bearer = web::bearer_token(&parts.headers).filter(|_| app.accepts_bearer());
     let found = match bearer {
         Some(token) => match bearer_session(&app, &parts, token).await {
             Ok(s) => Ok(Some(s)),
