@@ -51,23 +51,36 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
 /// Forward-auth's hot path, `GET /auth/verify`, called in front of the router (see
 /// [`crate::routes::Hall`]): what [`frame`] does for every other request — the id and
 /// its span, the latency, the security headers — without the router's lookup and the
-/// boxed middleware service each request through it costs.
-pub(crate) async fn verify_directly(app: App, mut req: Request) -> Response {
+/// boxed middleware service each request through it costs. A session held in memory is
+/// answered here and now, with nothing to wait for (no task state, no shared `App`
+/// taken and given back); anything else goes to [`crate::verify::verify`].
+pub(crate) fn verify_directly(app: &App, mut req: Request) -> crate::routes::Answer {
     use tracing::Instrument as _;
     let (id, value) = request_id();
+    let span = tracing::info_span!("request", id = %id, method = "GET", path = "/auth/verify");
+    let started = Instant::now();
+    if let Some(res) = span.in_scope(|| crate::verify::at_once(app, &req)) {
+        return crate::routes::Answer::Now(Some(verified(app, res, value, started)));
+    }
     if let Some(v) = &value {
         req.headers_mut().insert(REQUEST_ID_HEADER, v.clone());
     }
-    let span = tracing::info_span!("request", id = %id, method = "GET", path = "/auth/verify");
-    let started = Instant::now();
-    let mut res = crate::verify::verify(State(app.clone()), req)
-        .instrument(span)
-        .await;
+    let app = app.clone();
+    crate::routes::Answer::Later(Box::pin(async move {
+        let res = crate::verify::verify(State(app.clone()), req)
+            .instrument(span)
+            .await;
+        Ok(verified(&app, res, value, started))
+    }))
+}
+
+/// A forward-auth answer counted in the latency histogram and sealed.
+fn verified(app: &App, mut res: Response, id: Option<HeaderValue>, started: Instant) -> Response {
     app.metrics.observe(
         crate::metrics::Route::Verify,
         started.elapsed().as_secs_f64(),
     );
-    seal(&mut res, value, app.secure);
+    seal(&mut res, id, app.secure);
     res
 }
 

@@ -253,9 +253,37 @@ impl Hall {
     }
 }
 
-type Answer = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<axum::response::Response, Infallible>> + Send>,
->;
+/// What [`Hall`] answers: a forward-auth answer made at once, or one on its way.
+pub(crate) enum Answer {
+    /// Taken by the first poll.
+    Now(Option<axum::response::Response>),
+    Later(
+        std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<axum::response::Response, Infallible>>
+                    + Send,
+            >,
+        >,
+    ),
+}
+
+impl std::future::Future for Answer {
+    type Output = Result<axum::response::Response, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            Answer::Now(res) => match res.take() {
+                Some(res) => std::task::Poll::Ready(Ok(res)),
+                // Polled again after its answer: nothing more will come.
+                None => std::task::Poll::Pending,
+            },
+            Answer::Later(f) => f.as_mut().poll(cx),
+        }
+    }
+}
 
 impl tower_service::Service<axum::extract::Request> for Hall {
     type Response = axum::response::Response;
@@ -271,9 +299,11 @@ impl tower_service::Service<axum::extract::Request> for Hall {
 
     fn call(&mut self, req: axum::extract::Request) -> Answer {
         if req.method() == axum::http::Method::GET && req.uri().path() == "/auth/verify" {
-            let app = self.app.clone();
-            return Box::pin(async move { Ok(crate::middleware::verify_directly(app, req).await) });
+            return crate::middleware::verify_directly(&self.app, req);
         }
-        Box::pin(tower_service::Service::call(&mut self.router, req))
+        Answer::Later(Box::pin(tower_service::Service::call(
+            &mut self.router,
+            req,
+        )))
     }
 }

@@ -151,18 +151,18 @@ impl App {
         });
     }
 
-    /// The session behind the request's cookie with its account and identity headers,
-    /// from memory when possible (forward-auth's hot path).
-    pub(crate) async fn cached_session(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<Arc<CachedSession>>, StoreError> {
-        let Some(secret) = self.session_secret(headers) else {
-            return Ok(None);
-        };
+    /// The session behind the request's cookie, when memory holds it live: no await,
+    /// so forward-auth answers a hit without leaving the connection's task.
+    pub(crate) fn cached_session_now(&self, headers: &HeaderMap) -> Option<Arc<CachedSession>> {
+        let secret = self.session_secret(headers)?;
         let hash = ssogate_store::sessions::digest(secret);
-        let now = self.now();
-        if let Some(hit) = self.cache.live(&hash, now) {
+        self.session_in_memory(secret, &hash, self.now())
+    }
+
+    /// A live entry for the session `secret` (of digest `hash`), pushing its idle
+    /// deadline in the directory, off the request's path, at most every `TOUCH_EVERY`.
+    fn session_in_memory(&self, secret: &str, hash: &str, now: i64) -> Option<Arc<CachedSession>> {
+        if let Some(hit) = self.cache.live(hash, now) {
             let touched = hit.touched_at.load(std::sync::atomic::Ordering::Relaxed);
             if now - touched >= crate::cache::TOUCH_EVERY
                 && hit
@@ -178,7 +178,13 @@ impl App {
                 // Push the idle deadline in the directory, off the request's path; a
                 // session found gone there leaves the cache too.
                 let (app, secret, life) = (self.clone(), secret.to_owned(), self.lifetimes);
-                tokio::spawn(async move {
+                let hash = hash.to_owned();
+                // Called from the connection's task, so on the runtime; without one
+                // (never in the server) the push waits for the next minute's request.
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return Some(hit);
+                };
+                runtime.spawn(async move {
                     let s = secret.clone();
                     match app.db(move |d| d.touch_session(&s, now, life)).await {
                         Ok(Some(session)) => app.revalidate(&secret, &session),
@@ -188,6 +194,23 @@ impl App {
                     }
                 });
             }
+            return Some(hit);
+        }
+        None
+    }
+
+    /// The session behind the request's cookie with its account and identity headers,
+    /// from memory when possible (forward-auth's hot path).
+    pub(crate) async fn cached_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Arc<CachedSession>>, StoreError> {
+        let Some(secret) = self.session_secret(headers) else {
+            return Ok(None);
+        };
+        let hash = ssogate_store::sessions::digest(secret);
+        let now = self.now();
+        if let Some(hit) = self.session_in_memory(secret, &hash, now) {
             return Ok(Some(hit));
         }
         let reading = match self.cache.after_miss(&hash, now).await {

@@ -42,15 +42,7 @@ fn wants_html(headers: &HeaderMap) -> bool {
 /// context (`Req`) only on the slow paths that need it.
 pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Request) -> Response {
     let (parts, _) = request.into_parts();
-    let q: Vec<(String, String)> = parts
-        .uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let q = query(&parts.uri);
     // With no provider accepting bearer tokens the header is not ours: applications
     // behind the proxy send their own tokens, and the session cookie decides.
     let bearer = web::bearer_token(&parts.headers).filter(|_| app.accepts_bearer());
@@ -69,8 +61,34 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
         }
         Err(e) => return server_problem(&e),
     };
+    answer(&app, &session, &q)
+}
+
+/// The answer for a session held in memory, without waiting for anything: `None` sends
+/// the request the whole way ([`verify`]) — a bearer token, no cookie, a miss.
+pub(crate) fn at_once(app: &App, request: &axum::extract::Request) -> Option<Response> {
+    if web::bearer_token(request.headers()).is_some() && app.accepts_bearer() {
+        return None;
+    }
+    let session = app.cached_session_now(request.headers())?;
+    Some(answer(app, &session, &query(request.uri())))
+}
+
+/// The query's pairs (`permission=`, `library=`, `group=`, `redirect=`).
+fn query(uri: &axum::http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// 200 with the identity headers, or 403 when the session lacks what the query requires.
+fn answer(app: &App, session: &CachedSession, q: &[(String, String)]) -> Response {
     let user = &session.user;
-    for (key, want) in &q {
+    for (key, want) in q {
         let kind = match key.as_str() {
             "permission" => GrantKind::Permission,
             "library" => GrantKind::Library,
