@@ -7,6 +7,22 @@ pub struct Load {
     pub p99_ms: f64,
     /// wrk counted answers that were neither 2xx nor 3xx.
     pub refused: bool,
+    /// Answers in all.
+    pub requests: f64,
+    /// CPU time the measuring process spent per answer, in µs, when the bench measured it
+    /// (the servers run in the bench's process, wrk in its own).
+    pub cpu_us: Option<f64>,
+}
+
+/// CPU time this process has used so far, in seconds (`/proc/self/stat`, Linux).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command's closing parenthesis; utime and stime are the 14th and
+    // 15th of the line, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// Reads wrk's `--latency` output; panics (naming it) when there is no throughput line.
@@ -30,9 +46,16 @@ pub fn parse(text: &str) -> Load {
     } else {
         0.0
     };
+    let requests = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" requests in "))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(0.0);
     Load {
         rps,
         p99_ms,
         refused: text.contains("Non-2xx or 3xx responses"),
+        requests,
+        cpu_us: None,
     }
 }

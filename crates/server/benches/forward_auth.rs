@@ -3,7 +3,11 @@
 //!
 //! * floors: an axum handler that only parses the cookie and looks it up in a map,
 //!   answering one identity header; and the same answering the headers ssogate answers
-//!   (copied from one of its answers), the least work for the same bytes;
+//!   (copied from one of its answers, as `'static` bytes), the least work for the same
+//!   bytes;
+//! * beside each figure served by this process, the CPU time the process spent per
+//!   answer (wrk runs in its own): steadier than requests/s, which also moves with how
+//!   the two cores are shared with wrk;
 //! * `/auth/verify` with a session cookie on SQLite and (with `TEST_SSOGATE_POSTGRES_URL`)
 //!   on PostgreSQL — target ≥ 0.85 of the floor, and PostgreSQL's p99 ≤ 1.5× the floor's;
 //! * the same on SQLite while 20 clients keep sending wrong passwords to `POST /login`
@@ -50,6 +54,7 @@ fn seconds() -> String {
 
 /// Runs wrk and reads requests/s and the 99th percentile; panics if any answer was not 2xx.
 fn wrk(url: &str, header: &str) -> Load {
+    let cpu_before = wrk_output::process_cpu_seconds();
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -63,8 +68,13 @@ fn wrk(url: &str, header: &str) -> Load {
         .output()
         .expect("run wrk");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let load = wrk_output::parse(&text);
+    let mut load = wrk_output::parse(&text);
     assert!(!load.refused, "some answers were refused:\n{text}");
+    if let (Some(a), Some(b)) = (cpu_before, wrk_output::process_cpu_seconds())
+        && load.requests > 0.0
+    {
+        load.cpu_us = Some((b - a) * 1e6 / load.requests);
+    }
     load
 }
 
@@ -378,17 +388,24 @@ async fn guess(
 }
 
 fn line(name: &str, l: &Load, floor: Option<(&Load, f64, &str)>) {
+    let cpu = l
+        .cpu_us
+        .map(|us| format!("  [server CPU {us:.2} µs/answer]"))
+        .unwrap_or_default();
     match floor {
         Some((f, target, of)) => {
             let ratio = l.rps / f.rps;
             println!(
-                "{name:<44} {:>9.0} req/s  p99 {:>6.2} ms  {ratio:>5.2}× {of}  (target ≥ {target}: {})",
+                "{name:<44} {:>9.0} req/s  p99 {:>6.2} ms  {ratio:>5.2}× {of}  (target ≥ {target}: {}){cpu}",
                 l.rps,
                 l.p99_ms,
                 if ratio >= target { "met" } else { "NOT met" }
             );
         }
-        None => println!("{name:<44} {:>9.0} req/s  p99 {:>6.2} ms", l.rps, l.p99_ms),
+        None => println!(
+            "{name:<44} {:>9.0} req/s  p99 {:>6.2} ms{cpu}",
+            l.rps, l.p99_ms
+        ),
     }
 }
 
@@ -417,6 +434,17 @@ fn main() {
         let one = vec![(HeaderName::from_static("remote-user"), HeaderValue::from_static("alice"))];
         let f = wrk(&format!("{}/verify", floor(&sqlite.secret, one).await), &cookie);
         let answer = answer_of(&format!("{}/auth/verify", sqlite.url), &cookie).await;
+        // As `'static` bytes: cloned per answer at no cost, so this floor pays nothing
+        // for sharing them between cores (bytes copied from a response are refcounted,
+        // and that count moving between the cores cost the floor 3–10%).
+        let answer: Vec<(HeaderName, HeaderValue)> = answer
+            .iter()
+            .map(|(n, v)| {
+                let n: &'static str = Box::leak(n.as_str().to_owned().into_boxed_str());
+                let v: &'static str = Box::leak(v.to_str().unwrap().to_owned().into_boxed_str());
+                (HeaderName::from_static(n), HeaderValue::from_static(v))
+            })
+            .collect();
         let same = format!("floor answering ssogate's {} headers (axum)", answer.len());
         let fs = wrk(&format!("{}/verify", floor(&sqlite.secret, answer).await), &cookie);
         let s = wrk(&format!("{}/auth/verify", sqlite.url), &cookie);
@@ -477,7 +505,9 @@ fn main() {
         let key_file = certificate_for(dir.path(), &idp.signer().public_pem());
         match key_file.and_then(|k| apache(dir.path(), &k)) {
             Some((url, mut child)) => {
-                let a = wrk(&format!("{url}/api"), &bearer);
+                let mut a = wrk(&format!("{url}/api"), &bearer);
+                // Apache runs in its own processes: this one's CPU says nothing of it.
+                a.cpu_us = None;
                 // SIGTERM to the process we started: httpd stops its workers with it.
                 let _ = Command::new("kill")
                     .args(["-TERM", &child.id().to_string()])

@@ -55,6 +55,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+// The CPU figures are forward_auth's; this bench reads throughput and latency.
+#[allow(dead_code)]
 #[path = "../../../benches/wrk.rs"]
 mod wrk_output;
 use wrk_output::Load;
