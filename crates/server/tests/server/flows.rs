@@ -64,6 +64,31 @@ async fn first_login_provisions_with_defaults_and_lands_on_return_to() {
         v.header("remote-permissions").as_deref(),
         Some("download_books,read_books")
     );
+    assert_eq!(v.header("cache-control").as_deref(), Some("no-store"));
+    // Asked again, the session is answered from memory, in front of the router: the
+    // same answer, sealed the same way, under a request id of its own.
+    let again = b.get(&h.url("/auth/verify")).await;
+    assert_eq!(again.status, 200);
+    for name in [
+        "remote-user",
+        "remote-email",
+        "remote-email-verified",
+        "remote-name",
+        "remote-groups",
+        "remote-libraries",
+        "remote-permissions",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+    ] {
+        assert!(v.header(name).is_some(), "{name} missing");
+        assert_eq!(again.header(name), v.header(name), "{name}");
+    }
+    assert!(again.header("x-request-id").is_some());
+    assert_ne!(again.header("x-request-id"), v.header("x-request-id"));
 
     // A second login signs in to the same account without provisioning again.
     let b2 = Browser::new();
