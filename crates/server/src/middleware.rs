@@ -22,7 +22,7 @@ pub(crate) const REQUEST_ID: &str = "x-request-id";
 /// * The request's time in the latency histogram, and the security headers.
 pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) -> Response {
     use tracing::Instrument as _;
-    let (id, value) = request_id();
+    let value = request_id();
     if let Some(v) = &value {
         req.headers_mut().insert(REQUEST_ID_HEADER, v.clone());
     }
@@ -33,8 +33,7 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
     );
     let api = req.uri().path().starts_with("/api/v1/");
     let scim = req.uri().path().starts_with("/scim/v2");
-    let span =
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!("request", id = %text(value.as_ref()), method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     let mut res = next.run(req).instrument(span).await;
     app.metrics.observe(route, started.elapsed().as_secs_f64());
@@ -56,8 +55,8 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
 /// taken and given back); anything else goes to [`crate::verify::verify`].
 pub(crate) fn verify_directly(app: &App, mut req: Request) -> crate::routes::Answer {
     use tracing::Instrument as _;
-    let (id, value) = request_id();
-    let span = tracing::info_span!("request", id = %id, method = "GET", path = "/auth/verify");
+    let value = request_id();
+    let span = tracing::info_span!("request", id = %text(value.as_ref()), method = "GET", path = "/auth/verify");
     let started = Instant::now();
     if let Some(res) = span.in_scope(|| crate::verify::at_once(app, &req)) {
         return crate::routes::Answer::Now(Some(verified(app, res, value, started)));
@@ -84,8 +83,8 @@ fn verified(app: &App, mut res: Response, id: Option<HeaderValue>, started: Inst
     res
 }
 
-/// A fresh request id (this process's random prefix and a counter) and its header value.
-fn request_id() -> (String, Option<HeaderValue>) {
+/// A fresh request id (this process's random prefix and a counter), as a header value.
+fn request_id() -> Option<HeaderValue> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -95,8 +94,13 @@ fn request_id() -> (String, Option<HeaderValue>) {
         b.iter().map(|x| format!("{x:02x}")).collect()
     });
     let id = format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed));
-    let value = HeaderValue::from_str(&id).ok();
-    (id, value)
+    // The text itself becomes the header's bytes (no second copy).
+    HeaderValue::from_maybe_shared(axum::body::Bytes::from(id)).ok()
+}
+
+/// A request id's text, for the request's span.
+fn text(id: Option<&HeaderValue>) -> &str {
+    id.and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 
 /// The request id and the security headers on the answer.

@@ -68,10 +68,13 @@ pub fn new_webhook_secret() -> Result<Secret, StoreError> {
 pub fn digest(secret: &str) -> String {
     // Forward-auth computes this on every request: one allocation, no formatting.
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(64);
     for b in d.as_ref() {
         for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            out.push(char::from(
+                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
         }
     }
     out
@@ -479,6 +482,15 @@ pub(crate) fn sweep(db: &mut dyn Db, now: i64) -> Result<(u64, u64), StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_is_sha256_in_lower_case_hex() {
+        // FIPS 180-2's example.
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     fn db() -> rusqlite::Connection {
         let mut c = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}"));
