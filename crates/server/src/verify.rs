@@ -64,14 +64,19 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
     answer(&app, &session, &q)
 }
 
-/// The answer for a session held in memory, without waiting for anything: `None` sends
-/// the request the whole way ([`verify`]) — a bearer token, no cookie, a miss.
+/// The answer for a session or bearer token held in memory, without waiting for
+/// anything: `None` sends the request the whole way ([`verify`]) — no cookie, a miss.
 pub(crate) fn at_once(app: &App, request: &axum::extract::Request) -> Option<Response> {
-    if web::bearer_token(request.headers()).is_some() && app.accepts_bearer() {
-        return None;
-    }
-    let session = app.cached_session_now(request.headers())?;
+    let session = match web::bearer_token(request.headers()).filter(|_| app.accepts_bearer()) {
+        Some(token) => app.cache.live(&bearer_key(token), app.now())?,
+        None => app.cached_session_now(request.headers())?,
+    };
     Some(answer(app, &session, &query(request.uri())))
+}
+
+/// Where a validated bearer token is kept with the sessions (its digest, marked apart).
+fn bearer_key(token: &str) -> String {
+    format!("b:{}", ssogate_store::sessions::digest(token))
 }
 
 /// The query's pairs (`permission=`, `library=`, `group=`, `redirect=`).
@@ -199,7 +204,7 @@ async fn bearer_session(
     parts: &axum::http::request::Parts,
     token: &str,
 ) -> Result<Arc<CachedSession>, Response> {
-    let key = format!("b:{}", ssogate_store::sessions::digest(token));
+    let key = bearer_key(token);
     let now = app.now();
     if let Some(hit) = app.cache.live(&key, now) {
         return Ok(hit);

@@ -874,6 +874,19 @@ async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("remote-user").as_deref(), Some("alice"));
+    // Again: answered from memory, at once, the same.
+    let again = api
+        .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    for name in [
+        "remote-user",
+        "remote-email",
+        "remote-groups",
+        "cache-control",
+    ] {
+        assert_eq!(again.header(name), r.header(name), "{name}");
+    }
     // Wrong audience, forged, garbage: 401 with a Bearer challenge, and an audit event.
     for bad in [
         token("alice", "api://other"),
