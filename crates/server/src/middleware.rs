@@ -33,7 +33,7 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
     );
     let api = req.uri().path().starts_with("/api/v1/");
     let scim = req.uri().path().starts_with("/scim/v2");
-    let span = tracing::info_span!("request", id = %text(value.as_ref()), method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!("request", id = %id_text(value.as_ref()), method = %req.method(), path = %req.uri().path());
     let started = Instant::now();
     let mut res = next.run(req).instrument(span).await;
     app.metrics.observe(route, started.elapsed().as_secs_f64());
@@ -50,13 +50,13 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
 /// Forward-auth's hot path, `GET /auth/verify`, called in front of the router (see
 /// [`crate::routes::Hall`]): what [`frame`] does for every other request — the id and
 /// its span, the latency, the security headers — without the router's lookup and the
-/// boxed middleware service each request through it costs. A session held in memory is
-/// answered here and now, with nothing to wait for (no task state, no shared `App`
-/// taken and given back); anything else goes to [`crate::verify::verify`].
+/// boxed middleware service each request through it costs. A session or bearer token
+/// held in memory is answered here and now, with nothing to wait for (no task state, no
+/// shared `App` taken and given back); anything else goes to [`crate::verify::verify`].
 pub(crate) fn verify_directly(app: &App, mut req: Request) -> crate::routes::Answer {
     use tracing::Instrument as _;
     let value = request_id();
-    let span = tracing::info_span!("request", id = %text(value.as_ref()), method = "GET", path = "/auth/verify");
+    let span = tracing::info_span!("request", id = %id_text(value.as_ref()), method = "GET", path = "/auth/verify");
     let started = Instant::now();
     if let Some(res) = span.in_scope(|| crate::verify::at_once(app, &req)) {
         return crate::routes::Answer::Now(Some(verified(app, res, value, started)));
@@ -99,7 +99,7 @@ fn request_id() -> Option<HeaderValue> {
 }
 
 /// A request id's text, for the request's span.
-fn text(id: Option<&HeaderValue>) -> &str {
+fn id_text(id: Option<&HeaderValue>) -> &str {
     id.and_then(|v| v.to_str().ok()).unwrap_or_default()
 }
 

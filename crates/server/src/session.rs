@@ -363,6 +363,7 @@ fn refusal_ends_session(e: &OidcError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{interned, refusal_ends_session};
+    use ssogate_oidc::OidcError;
 
     #[test]
     fn interned_names_are_the_names_given_and_kept_once() {
@@ -376,7 +377,6 @@ mod tests {
         let standard = interned(&axum::http::header::CACHE_CONTROL);
         assert_eq!(standard, axum::http::header::CACHE_CONTROL);
     }
-    use ssogate_oidc::OidcError;
 
     #[test]
     fn only_a_refused_grant_ends_a_session_never_a_client_or_network_fault() {
