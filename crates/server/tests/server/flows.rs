@@ -133,6 +133,10 @@ async fn session_id_rotates_at_login_and_logout_ends_it() {
         401
     );
 
+    // Held in memory now: forward-auth answers it without reading the directory.
+    assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+    assert_eq!(b.get(&h.url("/auth/verify")).await.status, 200);
+
     let csrf = b.csrf(&h).await;
     let r = b.post(&h.url("/logout"), &[("csrf", &csrf)]).await;
     assert_eq!(r.status, 303);
