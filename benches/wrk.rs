@@ -12,17 +12,33 @@ pub struct Load {
     /// CPU time the measuring process spent per answer, in µs, when the bench measured it
     /// (the servers run in the bench's process, wrk in its own).
     pub cpu_us: Option<f64>,
+    /// CPU time the load tool (wrk, a child of the measuring process) spent per answer,
+    /// in µs: on a machine whose cores the server shares with it, what a bigger answer
+    /// costs the load tool is taken from the server's share.
+    pub load_cpu_us: Option<f64>,
 }
 
 /// CPU time this process has used so far, in seconds (`/proc/self/stat`, Linux).
 pub fn process_cpu_seconds() -> Option<f64> {
+    // utime and stime are the 14th and 15th fields of the line.
+    cpu_seconds(11)
+}
+
+/// CPU time this process's children that have ended (and were waited for) used, in
+/// seconds: a wrk run's, read before and after it.
+pub fn children_cpu_seconds() -> Option<f64> {
+    // cutime and cstime are the 16th and 17th fields of the line.
+    cpu_seconds(13)
+}
+
+/// Two clock-tick fields of `/proc/self/stat` from `at` (counted after the command's
+/// closing parenthesis), summed, in seconds (100 ticks a second on Linux).
+fn cpu_seconds(at: usize) -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command's closing parenthesis; utime and stime are the 14th and
-    // 15th of the line, in clock ticks (100 a second on Linux).
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((ticks(11)? + ticks(12)?) / 100.0)
+    Some((ticks(at)? + ticks(at + 1)?) / 100.0)
 }
 
 /// Reads wrk's `--latency` output; panics (naming it) when there is no throughput line.
@@ -57,5 +73,6 @@ pub fn parse(text: &str) -> Load {
         refused: text.contains("Non-2xx or 3xx responses"),
         requests,
         cpu_us: None,
+        load_cpu_us: None,
     }
 }

@@ -6,8 +6,9 @@
 //!   (copied from one of its answers, as `'static` bytes), the least work for the same
 //!   bytes;
 //! * beside each figure served by this process, the CPU time the process spent per
-//!   answer (wrk runs in its own): steadier than requests/s, which also moves with how
-//!   the two cores are shared with wrk;
+//!   answer, and wrk's (it runs in its own): steadier than requests/s, which also moves
+//!   with how the two cores are shared with wrk — a bigger answer costs wrk more to read,
+//!   and that is taken from the server's share;
 //! * `/auth/verify` with a session cookie on SQLite and (with `TEST_SSOGATE_POSTGRES_URL`)
 //!   on PostgreSQL — target ≥ 0.85 of the floor, and PostgreSQL's p99 ≤ 1.5× the floor's;
 //! * the same on SQLite while 20 clients keep sending wrong passwords to `POST /login`
@@ -55,6 +56,7 @@ fn seconds() -> String {
 /// Runs wrk and reads requests/s and the 99th percentile; panics if any answer was not 2xx.
 fn wrk(url: &str, header: &str) -> Load {
     let cpu_before = wrk_output::process_cpu_seconds();
+    let load_before = wrk_output::children_cpu_seconds();
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -74,6 +76,11 @@ fn wrk(url: &str, header: &str) -> Load {
         && load.requests > 0.0
     {
         load.cpu_us = Some((b - a) * 1e6 / load.requests);
+    }
+    if let (Some(a), Some(b)) = (load_before, wrk_output::children_cpu_seconds())
+        && load.requests > 0.0
+    {
+        load.load_cpu_us = Some((b - a) * 1e6 / load.requests);
     }
     load
 }
@@ -388,10 +395,11 @@ async fn guess(
 }
 
 fn line(name: &str, l: &Load, floor: Option<(&Load, f64, &str)>) {
-    let cpu = l
-        .cpu_us
-        .map(|us| format!("  [server CPU {us:.2} µs/answer]"))
-        .unwrap_or_default();
+    let cpu = match (l.cpu_us, l.load_cpu_us) {
+        (Some(us), Some(wrk)) => format!("  [server CPU {us:.2}, wrk {wrk:.2} µs/answer]"),
+        (Some(us), None) => format!("  [server CPU {us:.2} µs/answer]"),
+        _ => String::new(),
+    };
     match floor {
         Some((f, target, of)) => {
             let ratio = l.rps / f.rps;
