@@ -11,7 +11,6 @@
 //! identical reads — each a write, pushing the idle deadline — and on PostgreSQL they
 //! queued on the row's lock for a tenth of a second.
 
-use axum::http::{HeaderName, HeaderValue};
 use ssogate_core::directory::ExistingUser;
 use ssogate_core::domain::UserId;
 use ssogate_store::invalidate::Invalidation;
@@ -49,7 +48,8 @@ pub(crate) struct CachedSession {
     pub user: Arc<ExistingUser>,
     /// The provider signed in through (`None`: a local password).
     pub provider: Option<String>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Forward-auth's answer, sealed in advance (`session::answer_headers`).
+    pub headers: axum::http::HeaderMap,
 }
 
 impl Cached for CachedSession {
@@ -364,7 +364,7 @@ mod tests {
                     .unwrap_or_else(|_| unreachable!()),
             ),
             provider: None,
-            headers: Vec::new(),
+            headers: axum::http::HeaderMap::new(),
         })
     }
 

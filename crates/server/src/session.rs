@@ -234,7 +234,7 @@ impl App {
             return Ok(None);
         };
         self.revalidate(secret, &session);
-        let headers = header_pairs(self, &user, session.provider.as_deref());
+        let headers = answer_headers(self, &user, session.provider.as_deref());
         let entry = Arc::new(CachedSession {
             provider: session.provider.clone(),
             user_id: session.user_id,
@@ -309,7 +309,7 @@ pub(crate) fn identity_headers(
 }
 
 /// The identity headers of an account, ready to send.
-pub(crate) fn header_pairs(
+fn header_pairs(
     app: &App,
     user: &ssogate_core::directory::ExistingUser,
     provider: Option<&str>,
@@ -323,6 +323,29 @@ pub(crate) fn header_pairs(
             ))
         })
         .collect()
+}
+
+/// Forward-auth's answer for an account signed in through `provider`, sealed in
+/// advance ([`crate::middleware::seal_in_advance`]): `Cache-Control`, the identity
+/// headers, the security headers and the request id's place. Kept with the cached
+/// session; each answer clones it.
+pub(crate) fn answer_headers(
+    app: &App,
+    user: &ssogate_core::directory::ExistingUser,
+    provider: Option<&str>,
+) -> axum::http::HeaderMap {
+    let pairs = header_pairs(app, user, provider);
+    let mut h = axum::http::HeaderMap::with_capacity(pairs.len() + 8);
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    for (name, value) in pairs {
+        h.insert(name, value);
+    }
+    crate::middleware::seal_in_advance(&mut h, app.secure);
+    // Kept as a clone, which holds only what it holds (no room to spare per session).
+    h.clone()
 }
 
 /// `name` with `'static` bytes. A configured (custom) header name is shared by every

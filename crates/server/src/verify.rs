@@ -116,20 +116,12 @@ fn answer(app: &App, session: &CachedSession, q: &[(String, String)]) -> Respons
             );
         }
     }
-    // Sized once for what the answer carries: the identity headers, `Cache-Control`,
-    // and what sealing adds (the request id and up to six security headers). Grown
-    // from empty, the map was allocated and rehashed three times per answer.
-    let mut headers = HeaderMap::with_capacity(session.headers.len() + 8);
-    headers.insert(header::CACHE_CONTROL, NO_STORE);
-    for (name, value) in &session.headers {
-        headers.insert(name.clone(), value.clone());
-    }
+    // The answer kept with the session, sealed in advance: the only 200 forward-auth
+    // gives (see `middleware::verified`).
     let mut res = Response::new(axum::body::Body::empty());
-    *res.headers_mut() = headers;
+    *res.headers_mut() = session.headers.clone();
     res
 }
-
-const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
 /// 401 for API clients and for nginx (`?redirect=false`, since `auth_request` only
 /// understands 2xx, 401 and 403); browsers behind Traefik or Caddy get a redirect to
@@ -277,7 +269,7 @@ async fn bearer_session(
         // A token has no idle deadline; its expiry is the bound.
         idle: i64::MAX / 4,
         touched_at: std::sync::atomic::AtomicI64::new(now),
-        headers: crate::session::header_pairs(app, &user, Some(&identity.provider)),
+        headers: crate::session::answer_headers(app, &user, Some(&identity.provider)),
         provider: Some(identity.provider.clone()),
         user: Arc::new(user),
     });

@@ -888,9 +888,16 @@ async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
         "remote-email",
         "remote-groups",
         "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
     ] {
+        assert!(r.header(name).is_some(), "{name} missing");
         assert_eq!(again.header(name), r.header(name), "{name}");
     }
+    assert_ne!(again.header("x-request-id"), r.header("x-request-id"));
     // Wrong audience, forged, garbage: 401 with a Bearer challenge, and an audit event.
     for bad in [
         token("alice", "api://other"),
