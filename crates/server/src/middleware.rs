@@ -97,7 +97,8 @@ fn verified(app: &App, mut res: Response, id: Option<HeaderValue>, started: Inst
 /// security headers, and a place for the request id that each answer fills with its own
 /// (a map cloned with no room left grows on the first insert of a new name: an
 /// allocation and a copy per answer). Each answer then clones the map instead of
-/// hashing fourteen names into a new one: 0.3–0.6 µs of 7.4–8.0 µs of server CPU per answer, for ~0.9 KB more per cached session (1.6 KB against 0.7 KB).
+/// hashing fourteen names into a new one: 0.3–0.6 µs of 7.4–8.0 µs of server CPU per
+/// answer, for ~0.9 KB more per cached session (1.6 KB against 0.7 KB).
 pub(crate) fn seal_in_advance(h: &mut axum::http::HeaderMap, secure: bool) {
     h.insert(REQUEST_ID_HEADER, HeaderValue::from_static(""));
     harden(h, secure);
