@@ -44,8 +44,6 @@ pub use routes::router;
 pub use state::{App, AppError, AppOptions};
 pub use web::safe_return_to;
 
-use std::net::SocketAddr;
-
 /// Serves `app` on `listener` until `shutdown` resolves, then finishes the requests in
 /// flight.
 pub async fn serve(
@@ -96,13 +94,7 @@ pub async fn serve(
             }
         })
     };
-    let served =
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(routes::Hall::new(app.clone())),
-        )
+    let served = axum::serve(listener, routes::Doors::new(app.clone()))
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();

@@ -53,7 +53,11 @@ pub(crate) async fn frame(State(app): State<App>, mut req: Request, next: Next) 
 /// boxed middleware service each request through it costs. A session or bearer token
 /// held in memory is answered here and now, with nothing to wait for (no task state, no
 /// shared `App` taken and given back); anything else goes to [`crate::verify::verify`].
-pub(crate) fn verify_directly(app: &App, mut req: Request) -> crate::routes::Answer {
+pub(crate) fn verify_directly(
+    app: &App,
+    mut req: Request,
+    peer: std::net::SocketAddr,
+) -> crate::routes::Answer {
     use tracing::Instrument as _;
     let value = request_id();
     let span = tracing::info_span!("request", id = %id_text(value.as_ref()), method = "GET", path = "/auth/verify");
@@ -64,6 +68,8 @@ pub(crate) fn verify_directly(app: &App, mut req: Request) -> crate::routes::Ans
     if let Some(v) = &value {
         req.headers_mut().insert(REQUEST_ID_HEADER, v.clone());
     }
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
     let app = app.clone();
     crate::routes::Answer::Later(Box::pin(async move {
         let res = crate::verify::verify(State(app.clone()), req)

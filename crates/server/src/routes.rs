@@ -238,18 +238,59 @@ pub fn router(app: App) -> Router {
 /// request a proxy lets through, so the one that sets the ceiling — goes straight to
 /// its handler ([`crate::middleware::verify_directly`]); everything else (HEAD and
 /// other methods on it included) through the [`router`] and its layers.
+///
+/// One per connection, made by [`Doors`]. hyper's adapter clones the service for each
+/// request: a hall is one count of its own connection's (shared by no other core),
+/// where cloning the app and the router was two counts every connection shares.
 #[derive(Clone)]
-pub(crate) struct Hall {
+pub(crate) struct Hall(Arc<Room>);
+
+struct Room {
+    app: App,
+    router: Router,
+    /// The connection's peer: put in a request's extensions (`ConnectInfo`) on its way
+    /// to a handler that reads it — never for an answer made at once, which needs none
+    /// (the insert costs three allocations).
+    peer: std::net::SocketAddr,
+}
+
+/// Makes a [`Hall`] for each connection the server accepts.
+#[derive(Clone)]
+pub(crate) struct Doors {
     app: App,
     router: Router,
 }
 
-impl Hall {
-    pub(crate) fn new(app: App) -> Hall {
-        Hall {
+impl Doors {
+    pub(crate) fn new(app: App) -> Doors {
+        Doors {
             router: router(app.clone()),
             app,
         }
+    }
+}
+
+impl tower_service::Service<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Doors {
+    type Response = Hall;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Hall, Infallible>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(
+        &mut self,
+        stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>,
+    ) -> Self::Future {
+        std::future::ready(Ok(Hall(Arc::new(Room {
+            app: self.app.clone(),
+            router: self.router.clone(),
+            peer: *stream.remote_addr(),
+        }))))
     }
 }
 
@@ -297,12 +338,15 @@ impl tower_service::Service<axum::extract::Request> for Hall {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: axum::extract::Request) -> Answer {
+    fn call(&mut self, mut req: axum::extract::Request) -> Answer {
+        let room = &*self.0;
         if req.method() == axum::http::Method::GET && req.uri().path() == "/auth/verify" {
-            return crate::middleware::verify_directly(&self.app, req);
+            return crate::middleware::verify_directly(&room.app, req, room.peer);
         }
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(room.peer));
         Answer::Later(Box::pin(tower_service::Service::call(
-            &mut self.router,
+            &mut room.router.clone(),
             req,
         )))
     }
