@@ -100,7 +100,10 @@ impl Cached for CachedToken {
 }
 
 struct Maps<E> {
-    by_hash: HashMap<String, Arc<E>>,
+    /// Keys are SHA-256 digests, and only the directory's sessions and tokens are kept:
+    /// nobody can choose keys to collide, so the fast hash (forward-auth hashes one key
+    /// per request; SipHash was a tenth of the lookup).
+    by_hash: HashMap<String, Arc<E>, foldhash::fast::RandomState>,
     by_user: HashMap<UserId, HashSet<String>>,
     /// (deadline when queued, hash), soonest first. A deadline pushed back by a touch
     /// is found late and queued again; entries invalidated meanwhile are skipped.
@@ -110,7 +113,7 @@ struct Maps<E> {
 impl<E> Default for Maps<E> {
     fn default() -> Self {
         Maps {
-            by_hash: HashMap::new(),
+            by_hash: HashMap::default(),
             by_user: HashMap::new(),
             by_deadline: BTreeSet::new(),
         }

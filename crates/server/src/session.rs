@@ -155,8 +155,8 @@ impl App {
     /// so forward-auth answers a hit without leaving the connection's task.
     pub(crate) fn cached_session_now(&self, headers: &HeaderMap) -> Option<Arc<CachedSession>> {
         let secret = self.session_secret(headers)?;
-        let hash = ssogate_store::sessions::digest(secret);
-        self.session_in_memory(secret, &hash, self.now())
+        let hash = ssogate_store::sessions::Digest::of(secret);
+        self.session_in_memory(secret, hash.as_str(), self.now())
     }
 
     /// A live entry for the session `secret` (of digest `hash`), pushing its idle

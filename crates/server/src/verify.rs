@@ -68,15 +68,15 @@ pub(crate) async fn verify(State(app): State<App>, request: axum::extract::Reque
 /// anything: `None` sends the request the whole way ([`verify`]) — no cookie, a miss.
 pub(crate) fn at_once(app: &App, request: &axum::extract::Request) -> Option<Response> {
     let session = match web::bearer_token(request.headers()).filter(|_| app.accepts_bearer()) {
-        Some(token) => app.cache.live(&bearer_key(token), app.now())?,
+        Some(token) => app.cache.live(bearer_key(token).as_str(), app.now())?,
         None => app.cached_session_now(request.headers())?,
     };
     Some(answer(app, &session, &query(request.uri())))
 }
 
 /// Where a validated bearer token is kept with the sessions (its digest, marked apart).
-fn bearer_key(token: &str) -> String {
-    format!("b:{}", ssogate_store::sessions::digest(token))
+fn bearer_key(token: &str) -> ssogate_store::sessions::Digest {
+    ssogate_store::sessions::Digest::prefixed("b:", token)
 }
 
 /// The query's pairs (`permission=`, `library=`, `group=`, `redirect=`).
@@ -196,7 +196,7 @@ async fn bearer_session(
     parts: &axum::http::request::Parts,
     token: &str,
 ) -> Result<Arc<CachedSession>, Response> {
-    let key = bearer_key(token);
+    let key = bearer_key(token).as_str().to_owned();
     let now = app.now();
     if let Some(hit) = app.cache.live(&key, now) {
         return Ok(hit);

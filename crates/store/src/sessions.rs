@@ -66,18 +66,53 @@ pub fn new_webhook_secret() -> Result<Secret, StoreError> {
 
 /// SHA-256 of a secret, as lowercase hex: what is stored, and invalidated, in its place.
 pub fn digest(secret: &str) -> String {
-    // Forward-auth computes this on every request: one allocation, no formatting.
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in d.as_ref() {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from(
-                HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
-        }
+    Digest::of(secret).as_str().to_owned()
+}
+
+/// [`digest`] on the stack: forward-auth looks one up for every request, and a lookup
+/// needs no allocation. `prefix` (at most [`Digest::PREFIX`] bytes; longer is cut)
+/// comes before the hex, for keys kept apart by kind.
+pub struct Digest {
+    text: [u8; Digest::PREFIX + 64],
+    len: usize,
+}
+
+impl Digest {
+    /// The longest prefix kept.
+    pub const PREFIX: usize = 2;
+
+    pub fn of(secret: &str) -> Digest {
+        Digest::prefixed("", secret)
     }
-    out
+
+    pub fn prefixed(prefix: &str, secret: &str) -> Digest {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+        let mut text = [0u8; Digest::PREFIX + 64];
+        let mut len = 0;
+        let hex = d
+            .as_ref()
+            .iter()
+            .flat_map(|b| [b >> 4, b & 0x0f])
+            .map(|n| HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
+        for (slot, byte) in text
+            .iter_mut()
+            .zip(prefix.bytes().take(Digest::PREFIX).chain(hex))
+        {
+            *slot = byte;
+            len += 1;
+        }
+        Digest { text, len }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // ASCII hex after an ASCII prefix; a prefix cut inside a character reads as
+        // nothing (never made so here).
+        self.text
+            .get(..self.len)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// How long sessions live.
@@ -489,6 +524,11 @@ mod tests {
         assert_eq!(
             digest("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Digest::of("abc").as_str(), digest("abc"));
+        assert_eq!(
+            Digest::prefixed("b:", "abc").as_str(),
+            format!("b:{}", digest("abc"))
         );
     }
 
