@@ -355,7 +355,8 @@ pub(crate) fn login(
 ) -> Result<crate::LoginResult, StoreError> {
     let (outcome, webhooks) = {
         let mapped = engine.map(sources);
-        let view = View::load(&mut *db, &engine.lookups(&mapped))?;
+        let mut reads = Reads(&mut *db);
+        let view = View::load(&mut reads, &engine.lookups(&mapped))?;
         let outcome = engine.decide_mapped_with(mapped, &view, verdicts);
         match view.finish() {
             (_, Some(e)) => return Err(e),
@@ -371,6 +372,26 @@ pub(crate) fn login(
         &webhooks,
     )?;
     Ok(crate::LoginResult { outcome, user_id })
+}
+
+/// A decision's reads: they write nothing, so on PostgreSQL they run before the
+/// transaction begins ([`Db::read_query`]); a write through it begins it as usual.
+struct Reads<'a>(&'a mut dyn Db);
+
+impl Db for Reads<'_> {
+    fn exec(&mut self, sql: &str, args: &[crate::sql::Arg<'_>]) -> Result<u64, StoreError> {
+        self.0.exec(sql, args)
+    }
+    fn query(
+        &mut self,
+        sql: &str,
+        args: &[crate::sql::Arg<'_>],
+    ) -> Result<Vec<crate::sql::Row>, StoreError> {
+        self.0.read_query(sql, args)
+    }
+    fn writable_cte(&self) -> bool {
+        self.0.writable_cte()
+    }
 }
 
 /// What a login with these claims would decide, without writing anything (the console's
@@ -434,8 +455,12 @@ pub(crate) fn apply(
     if let Decision::Provision { account } = &outcome.decision
         && db.writable_cte()
     {
+        // Nothing written after the account's statement: it is the transaction's last
+        // (on PostgreSQL sent alone, without BEGIN and COMMIT).
+        let last = outcome.changes.external_id.is_none()
+            && !crate::directory::webhooks::any_subscribed(webhooks, &EventType::of_login(outcome));
         let id = UserId(provision_in_one_statement(
-            db, provider, account, outcome, sources, ctx,
+            db, provider, account, outcome, sources, ctx, last,
         )?);
         record_external_id(db, id, provider, outcome)?;
         login_events(db, id, provider, outcome, now, webhooks)?;
@@ -625,6 +650,7 @@ fn provision_in_one_statement(
     outcome: &Outcome,
     sources: &ClaimSources,
     ctx: &RequestContext,
+    last: bool,
 ) -> Result<i64, StoreError> {
     use crate::sql::Arg;
     let c = &outcome.changes;
@@ -704,8 +730,17 @@ fn provision_in_one_statement(
         " INSERT INTO audit_events (at, event, outcome, provider, subject, user_id, address, user_agent, detail)
           SELECT $9, 'user.provisioned', 'success', $16, $14, id, $17, $18, $19 FROM u RETURNING user_id",
     );
-    db.query_int(&sql, &a)?
-        .ok_or_else(|| StoreError::Corrupt("the provisioning statement returned no account".into()))
+    let rows = if last {
+        db.query_last(&sql, &a)?
+    } else {
+        db.query(&sql, &a)?
+    };
+    match rows.first() {
+        Some(row) => row.get(0)?.int(),
+        None => Err(StoreError::Corrupt(
+            "the provisioning statement returned no account".into(),
+        )),
+    }
 }
 
 /// Grants something to an account as an administrator (source `admin`), replacing the

@@ -138,6 +138,19 @@ pub trait Db {
     /// Runs a query; returns every row.
     fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError>;
 
+    /// A query that writes nothing: on PostgreSQL it may run before the transaction
+    /// begins (see `postgres::wire::Tx`).
+    fn read_query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.query(sql, args)
+    }
+
+    /// The transaction's last statement: nothing may be sent after it. On PostgreSQL,
+    /// when it is also the only write, it is sent alone (atomic by itself) and the
+    /// transaction is never begun.
+    fn query_last(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.query(sql, args)
+    }
+
     /// Whether one statement may insert into several tables (`WITH … INSERT`): PostgreSQL
     /// yes, SQLite no. Only a throughput matter: both paths write the same rows.
     fn writable_cte(&self) -> bool {

@@ -173,6 +173,16 @@ pub(crate) fn enqueue(
 /// [`enqueue`] with the enabled webhooks' `events` columns already read (a login reads
 /// them with the catalogue, in the same round trip). `data` is built only when some
 /// endpoint subscribes: most directories have no webhook, and every login passes here.
+/// Whether an endpoint of `subscribed` takes one of `events` ([`enqueue_for`] writes
+/// nothing otherwise).
+pub(crate) fn any_subscribed(subscribed: &[String], events: &[EventType]) -> bool {
+    let subscriptions: Vec<Subscription> =
+        subscribed.iter().map(|e| stored_subscription(e)).collect();
+    events
+        .iter()
+        .any(|e| subscriptions.iter().any(|s| s.includes(*e)))
+}
+
 pub(crate) fn enqueue_for(
     db: &mut dyn Db,
     subscribed: &[String],
@@ -182,12 +192,7 @@ pub(crate) fn enqueue_for(
     data: impl FnOnce() -> Value,
     now: i64,
 ) -> Result<(), StoreError> {
-    let subscriptions: Vec<Subscription> =
-        subscribed.iter().map(|e| stored_subscription(e)).collect();
-    if !events
-        .iter()
-        .any(|e| subscriptions.iter().any(|s| s.includes(*e)))
-    {
+    if !any_subscribed(subscribed, events) {
         return Ok(());
     }
     let user = match user {

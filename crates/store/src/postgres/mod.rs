@@ -20,7 +20,7 @@ mod url;
 mod wire;
 
 use url::connection;
-use wire::{Conn, Tx, classify, lost_race, pg_error};
+use wire::{Conn, Tx, lost_race, pg_error};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_directory.sql"),
@@ -187,22 +187,33 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.get()?;
         let mut attempt = 0;
+        let mut unsure = false;
         let result = loop {
             attempt += 1;
-            let r = (|| {
-                let Conn { client, statements } = &mut conn;
-                let tx = client.transaction().map_err(pg_error)?;
-                let mut tx = Tx { tx, statements };
-                let v = f(&mut tx)?;
-                tx.tx.commit().map_err(classify)?;
-                Ok(v)
-            })();
+            let Conn { client, statements } = &mut conn;
+            let mut tx = Tx::new(client, statements);
+            let r = match f(&mut tx) {
+                Ok(v) => tx.commit().map(|()| v),
+                Err(e) => {
+                    if !tx.rollback() {
+                        // Its state unknown, the connection is not given back.
+                        unsure = true;
+                        break Err(e);
+                    }
+                    Err(e)
+                }
+            };
             match r {
                 Err(e) if lost_race(&e) && attempt < RETRIES => continue,
                 other => break other,
             }
         };
-        self.put(conn);
+        if unsure {
+            drop(conn);
+            self.release();
+        } else {
+            self.put(conn);
+        }
         result
     }
 }
@@ -414,5 +425,78 @@ mod tests {
         store.put(b);
         store.put(c);
         assert!(store.idle.lock().map(|v| v.len()).unwrap_or(0) <= 2);
+    }
+
+    /// A transaction begins with its first write: reads before it run on their own
+    /// (each in a transaction of its own: two reads see two transaction timestamps), a
+    /// last statement that is the only write is sent without `BEGIN`, nothing is sent
+    /// after the last statement, and what began and failed is rolled back before the
+    /// connection goes back to the pool.
+    #[test]
+    fn a_transaction_begins_with_its_first_write() {
+        let Ok(url) = std::env::var("TEST_SSOGATE_POSTGRES_URL") else {
+            assert!(
+                std::env::var("TEST_SSOGATE_REQUIRE_POSTGRES").is_err(),
+                "TEST_SSOGATE_POSTGRES_URL is required"
+            );
+            eprintln!("skipped: TEST_SSOGATE_POSTGRES_URL is not set");
+            return;
+        };
+        let sep = if url.contains('?') { '&' } else { '?' };
+        // One connection: every transaction below runs on the same one.
+        let store = PgStore::open(&format!("{url}{sep}max_connections=1"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        const STARTED: &str = "SELECT transaction_timestamp()::text";
+        let started = |rows: Result<Vec<crate::sql::Row>, StoreError>| {
+            rows.and_then(|r| match r.first().map(|row| row.get(0)).transpose()? {
+                Some(crate::sql::Cell::Text(t)) => Ok(t.clone()),
+                other => Err(StoreError::Corrupt(format!("{other:?}"))),
+            })
+        };
+        let (reads, inside) = store
+            .transaction(|tx| {
+                let reads = [
+                    started(tx.read_query(STARTED, &[]))?,
+                    started(tx.read_query(STARTED, &[]))?,
+                ];
+                assert!(!tx.began);
+                tx.exec("SELECT 1", &[])?;
+                let inside = [
+                    started(tx.query(STARTED, &[]))?,
+                    started(tx.read_query(STARTED, &[]))?,
+                ];
+                Ok((reads, inside))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(
+            reads[0], reads[1],
+            "reads before the first write, each alone"
+        );
+        assert_eq!(inside[0], inside[1], "after it, one transaction");
+        let after = store
+            .transaction(|tx| {
+                tx.query_last(STARTED, &[])?;
+                assert!(!tx.began, "the only write, sent alone");
+                Ok(tx.exec("SELECT 1", &[]).is_err())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(after, "nothing is sent after the last statement");
+        let failed: Result<(), StoreError> = store.transaction(|tx| {
+            tx.exec("SELECT 1", &[])?;
+            Err(StoreError::Corrupt("the caller gives up".into()))
+        });
+        assert!(failed.is_err());
+        let next = store
+            .transaction(|tx| {
+                Ok([
+                    started(tx.read_query(STARTED, &[]))?,
+                    started(tx.read_query(STARTED, &[]))?,
+                ])
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(
+            next[0], next[1],
+            "the failed transaction was rolled back, not left open"
+        );
     }
 }

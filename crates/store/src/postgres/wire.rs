@@ -122,10 +122,69 @@ impl Db for Conn {
     }
 }
 
-/// A transaction on a pooled connection, sharing its prepared statements.
+/// A transaction on a pooled connection, sharing its prepared statements, begun lazily:
+///
+/// * reads ([`Db::read_query`]) before its first write run on their own — at READ
+///   COMMITTED each statement sees what was committed when it starts, in a transaction
+///   or not (the store takes no row locks with its reads);
+/// * a transaction whose one write is its last statement ([`Db::query_last`]) sends it
+///   alone, atomic by itself: no `BEGIN`, no `COMMIT` — two round trips fewer for a
+///   first sign-in, whose rows are one statement;
+/// * any other statement begins it, and the caller commits ([`Tx::commit`]) what began.
 pub struct Tx<'a> {
-    pub(super) tx: postgres::Transaction<'a>,
-    pub(super) statements: &'a mut Statements,
+    client: &'a mut Client,
+    statements: &'a mut Statements,
+    pub(super) began: bool,
+    /// The last statement was sent: nothing may follow it.
+    ended: bool,
+}
+
+impl<'a> Tx<'a> {
+    pub(super) fn new(client: &'a mut Client, statements: &'a mut Statements) -> Tx<'a> {
+        Tx {
+            client,
+            statements,
+            began: false,
+            ended: false,
+        }
+    }
+
+    /// Commits what began.
+    pub(super) fn commit(self) -> Result<(), StoreError> {
+        if self.began {
+            self.client.batch_execute("COMMIT").map_err(classify)?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back what began; `false` when the database did not take it (the
+    /// connection's state is then unknown, and the caller drops it).
+    pub(super) fn rollback(self) -> bool {
+        !self.began || self.client.batch_execute("ROLLBACK").is_ok()
+    }
+
+    fn open(&mut self) -> Result<(), StoreError> {
+        if self.ended {
+            return Err(after_last());
+        }
+        if !self.began {
+            self.client.batch_execute("BEGIN").map_err(classify)?;
+            self.began = true;
+        }
+        Ok(())
+    }
+
+    fn rows(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        if self.ended {
+            return Err(after_last());
+        }
+        let st = prepared(self.client, self.statements, sql)?;
+        rows(self.client.query(&st, &params(args)).map_err(classify)?)
+    }
+}
+
+fn after_last() -> StoreError {
+    StoreError::Corrupt("a statement was sent after a transaction's last one".into())
 }
 
 impl Db for Tx<'_> {
@@ -133,12 +192,21 @@ impl Db for Tx<'_> {
         true
     }
     fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        let st = prepared(&mut self.tx, self.statements, sql)?;
-        self.tx.execute(&st, &params(args)).map_err(classify)
+        self.open()?;
+        let st = prepared(self.client, self.statements, sql)?;
+        self.client.execute(&st, &params(args)).map_err(classify)
     }
     fn query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
-        let st = prepared(&mut self.tx, self.statements, sql)?;
-        rows(self.tx.query(&st, &params(args)).map_err(classify)?)
+        self.open()?;
+        self.rows(sql, args)
+    }
+    fn read_query(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.rows(sql, args)
+    }
+    fn query_last(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<Row>, StoreError> {
+        let rows = self.rows(sql, args);
+        self.ended = true;
+        rows
     }
 }
 
