@@ -88,11 +88,7 @@ fn verified(app: &App, mut res: Response, id: Option<HeaderValue>, started: Inst
     if res.status() == axum::http::StatusCode::OK {
         // A session's answer, sealed in advance ([`seal_in_advance`]): only the request
         // id is its own, written in the place kept for it.
-        let h = res.headers_mut();
-        match id {
-            Some(v) => h.insert(REQUEST_ID_HEADER, v),
-            None => h.remove(REQUEST_ID_HEADER),
-        };
+        stamp(res.headers_mut(), id);
     } else {
         seal(&mut res, id, app.secure);
     }
@@ -133,10 +129,16 @@ fn id_text(id: Option<&HeaderValue>) -> &str {
 /// The request id and the security headers on the answer.
 fn seal(res: &mut Response, id: Option<HeaderValue>, secure: bool) {
     let h = res.headers_mut();
-    if let Some(v) = id {
-        h.insert(REQUEST_ID_HEADER, v);
-    }
+    stamp(h, id);
     harden(h, secure);
+}
+
+/// The request id on the answer; none (never, in practice) leaves no place for one.
+fn stamp(h: &mut axum::http::HeaderMap, id: Option<HeaderValue>) {
+    match id {
+        Some(v) => h.insert(REQUEST_ID_HEADER, v),
+        None => h.remove(REQUEST_ID_HEADER),
+    };
 }
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
