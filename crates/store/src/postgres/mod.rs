@@ -396,20 +396,27 @@ fn listen(
 mod tests {
     use super::*;
 
-    /// Connections are capped: past the cap a caller waits, and is refused as
-    /// unavailable (503 upstream) when none frees up in time.
-    #[test]
-    fn the_pool_never_opens_more_than_max_connections() {
+    /// The test server's URL with `param` added, or `None` (said) when there is none.
+    fn server_with(param: &str) -> Option<String> {
         let Ok(url) = std::env::var("TEST_SSOGATE_POSTGRES_URL") else {
             assert!(
                 std::env::var("TEST_SSOGATE_REQUIRE_POSTGRES").is_err(),
                 "TEST_SSOGATE_POSTGRES_URL is required"
             );
             eprintln!("skipped: TEST_SSOGATE_POSTGRES_URL is not set");
-            return;
+            return None;
         };
         let sep = if url.contains('?') { '&' } else { '?' };
-        let url = format!("{url}{sep}max_connections=2");
+        Some(format!("{url}{sep}{param}"))
+    }
+
+    /// Connections are capped: past the cap a caller waits, and is refused as
+    /// unavailable (503 upstream) when none frees up in time.
+    #[test]
+    fn the_pool_never_opens_more_than_max_connections() {
+        let Some(url) = server_with("max_connections=2") else {
+            return;
+        };
         let mut store = PgStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
         store.connection_wait = std::time::Duration::from_millis(200);
         let a = store.get().unwrap_or_else(|e| panic!("{e}"));
@@ -434,18 +441,11 @@ mod tests {
     /// connection goes back to the pool.
     #[test]
     fn a_transaction_begins_with_its_first_write() {
-        let Ok(url) = std::env::var("TEST_SSOGATE_POSTGRES_URL") else {
-            assert!(
-                std::env::var("TEST_SSOGATE_REQUIRE_POSTGRES").is_err(),
-                "TEST_SSOGATE_POSTGRES_URL is required"
-            );
-            eprintln!("skipped: TEST_SSOGATE_POSTGRES_URL is not set");
+        let Some(url) = server_with("max_connections=1") else {
             return;
         };
-        let sep = if url.contains('?') { '&' } else { '?' };
         // One connection: every transaction below runs on the same one.
-        let store = PgStore::open(&format!("{url}{sep}max_connections=1"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let store = PgStore::open(&url).unwrap_or_else(|e| panic!("{e}"));
         const STARTED: &str = "SELECT transaction_timestamp()::text";
         let started = |rows: Result<Vec<crate::sql::Row>, StoreError>| {
             rows.and_then(|r| match r.first().map(|row| row.get(0)).transpose()? {
