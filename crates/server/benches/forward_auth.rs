@@ -294,13 +294,19 @@ OIDCOAuthRemoteUserClaim sub
     );
     let conf_path = root.join("httpd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(httpd)
-        .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
-        .env("APACHE_RUN_DIR", &root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
+    // A process group of its own, so it can be stopped with its workers (signalled
+    // alone, the parent left them running).
+    let child = {
+        use std::os::unix::process::CommandExt as _;
+        Command::new(httpd)
+            .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+            .env("APACHE_RUN_DIR", &root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?
+    };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Some((format!("http://127.0.0.1:{port}"), child));
@@ -516,9 +522,9 @@ fn main() {
                 let mut a = wrk(&format!("{url}/api"), &bearer);
                 // Apache runs in its own processes: this one's CPU says nothing of it.
                 a.cpu_us = None;
-                // SIGTERM to the process we started: httpd stops its workers with it.
+                // The group we started, parent and workers (its id is the parent's pid).
                 let _ = Command::new("kill")
-                    .args(["-TERM", &child.id().to_string()])
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
                     .status();
                 let _ = child.wait();
                 line("Apache httpd + mod_auth_openidc, bearer RS256", &a, None);

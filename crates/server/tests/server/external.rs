@@ -17,6 +17,21 @@ impl Drop for Proc {
     }
 }
 
+/// The ids of the processes whose command line holds `needle` (read from `/proc`).
+pub fn processes_with(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
 /// A process started as the leader of its own process group, stopped with everything
 /// it started: ChromeDriver leaves Chromium and its helpers running when it is killed
 /// before the session is closed (a test that failed, or never closed it).

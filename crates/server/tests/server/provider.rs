@@ -1073,14 +1073,16 @@ OIDCPassClaimsAs environment
     );
     let conf_path = root.join("httpd.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let child = std::process::Command::new(httpd)
-        .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
-        .env("APACHE_RUN_DIR", root)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _apache = crate::external::Proc(child);
+    // A group of its own: httpd's workers outlive a parent killed alone (they were
+    // left running after every run of this test).
+    let apache_procs = crate::external::ProcGroup::spawn(
+        std::process::Command::new(httpd)
+            .args(["-f", conf_path.to_str().unwrap(), "-DFOREGROUND"])
+            .env("APACHE_RUN_DIR", root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap();
     let log = || std::fs::read_to_string(root.join("error.log")).unwrap_or_default();
     let b = Browser::new();
     // Apache is up when it answers (a redirect to ssogate, for a protected page).
@@ -1125,6 +1127,19 @@ OIDCPassClaimsAs environment
     assert_eq!(r.header("x-user").as_deref(), Some("alice"), "{}", log());
     assert_eq!(r.header("x-email").as_deref(), Some("alice@example.org"));
     assert_eq!(r.header("x-groups").as_deref(), Some("Readers"));
+    // Stopped with everything it started: no process runs this test's configuration
+    // (a killed process takes a moment to go; a worker left behind never goes).
+    drop(apache_procs);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut running = crate::external::processes_with(conf_path.to_str().unwrap());
+    while !running.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        running = crate::external::processes_with(conf_path.to_str().unwrap());
+    }
+    assert!(
+        running.is_empty(),
+        "httpd processes left running: {running:?}"
+    );
 }
 
 /// Introspection answers a client about its own tokens only (another client's token is
