@@ -170,9 +170,6 @@ pub(crate) fn enqueue(
     enqueue_for(db, &subscribed, user_id, user, events, || data, now)
 }
 
-/// [`enqueue`] with the enabled webhooks' `events` columns already read (a login reads
-/// them with the catalogue, in the same round trip). `data` is built only when some
-/// endpoint subscribes: most directories have no webhook, and every login passes here.
 /// Whether an endpoint of `subscribed` takes one of `events` ([`enqueue_for`] writes
 /// nothing otherwise).
 pub(crate) fn any_subscribed(subscribed: &[String], events: &[EventType]) -> bool {
@@ -183,6 +180,9 @@ pub(crate) fn any_subscribed(subscribed: &[String], events: &[EventType]) -> boo
         .any(|e| subscriptions.iter().any(|s| s.includes(*e)))
 }
 
+/// [`enqueue`] with the enabled webhooks' `events` columns already read (a login reads
+/// them with the catalogue, in the same round trip). `data` is built only when some
+/// endpoint subscribes: most directories have no webhook, and every login passes here.
 pub(crate) fn enqueue_for(
     db: &mut dyn Db,
     subscribed: &[String],
