@@ -187,8 +187,7 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let mut conn = self.get()?;
         let mut attempt = 0;
-        let mut unsure = false;
-        let result = loop {
+        let (result, reusable) = loop {
             attempt += 1;
             let Conn { client, statements } = &mut conn;
             let mut tx = Tx::new(client, statements);
@@ -197,22 +196,21 @@ impl PgStore {
                 Err(e) => {
                     if !tx.rollback() {
                         // Its state unknown, the connection is not given back.
-                        unsure = true;
-                        break Err(e);
+                        break (Err(e), false);
                     }
                     Err(e)
                 }
             };
             match r {
                 Err(e) if lost_race(&e) && attempt < RETRIES => continue,
-                other => break other,
+                other => break (other, true),
             }
         };
-        if unsure {
+        if reusable {
+            self.put(conn);
+        } else {
             drop(conn);
             self.release();
-        } else {
-            self.put(conn);
         }
         result
     }
@@ -498,5 +496,18 @@ mod tests {
             next[0], next[1],
             "the failed transaction was rolled back, not left open"
         );
+        // A connection lost inside a transaction (its rollback cannot be sent) is not
+        // given back, and its place in the pool is: the one connection allowed is made
+        // again for the next transaction.
+        let lost: Result<(), StoreError> = store.transaction(|tx| {
+            tx.exec("SELECT 1", &[])?;
+            tx.exec("SELECT pg_terminate_backend(pg_backend_pid())", &[])?;
+            Ok(())
+        });
+        assert!(lost.is_err());
+        let again = store
+            .transaction(|tx| started(tx.read_query(STARTED, &[])))
+            .map(|_| ());
+        assert!(again.is_ok(), "{again:?}");
     }
 }
