@@ -1,6 +1,6 @@
 //! Sign-in end to end against the in-process fake provider.
 
-use crate::support::{Browser, Harness, Opts, metric_with};
+use crate::support::{Browser, Harness, Opts, Resp, metric_with};
 use serde_json::json;
 use ssogate_core::domain::UserId;
 
@@ -69,26 +69,7 @@ async fn first_login_provisions_with_defaults_and_lands_on_return_to() {
     // same answer, sealed the same way, under a request id of its own.
     let again = b.get(&h.url("/auth/verify")).await;
     assert_eq!(again.status, 200);
-    for name in [
-        "remote-user",
-        "remote-email",
-        "remote-email-verified",
-        "remote-name",
-        "remote-groups",
-        "remote-libraries",
-        "remote-permissions",
-        "cache-control",
-        "x-content-type-options",
-        "content-security-policy",
-        "x-frame-options",
-        "referrer-policy",
-        "cross-origin-opener-policy",
-    ] {
-        assert!(v.header(name).is_some(), "{name} missing");
-        assert_eq!(again.header(name), v.header(name), "{name}");
-    }
-    assert!(again.header("x-request-id").is_some());
-    assert_ne!(again.header("x-request-id"), v.header("x-request-id"));
+    same_answer(&v, &again);
 
     // A second login signs in to the same account without provisioning again.
     let b2 = Browser::new();
@@ -883,21 +864,7 @@ async fn forward_auth_accepts_provider_access_tokens_for_known_accounts() {
         .get_with(&verify, &[("authorization", &format!("Bearer {alice}"))])
         .await;
     assert_eq!(again.status, 200, "{}", again.body);
-    for name in [
-        "remote-user",
-        "remote-email",
-        "remote-groups",
-        "cache-control",
-        "x-content-type-options",
-        "content-security-policy",
-        "x-frame-options",
-        "referrer-policy",
-        "cross-origin-opener-policy",
-    ] {
-        assert!(r.header(name).is_some(), "{name} missing");
-        assert_eq!(again.header(name), r.header(name), "{name}");
-    }
-    assert_ne!(again.header("x-request-id"), r.header("x-request-id"));
+    same_answer(&r, &again);
     // Wrong audience, forged, garbage: 401 with a Bearer challenge, and an audit event.
     for bad in [
         token("alice", "api://other"),
@@ -1409,4 +1376,30 @@ async fn cold_burst(postgres: Option<String>) {
         // Sent to sign in (a browser) — not let through.
         assert_eq!(r.await.unwrap(), 302, "{engine}");
     }
+}
+
+/// A forward-auth answer asked for again (from memory, in front of the router) carries
+/// the first one's identity, `Cache-Control` and security headers, sealed the same way,
+/// under a request id of its own.
+fn same_answer(first: &Resp, again: &Resp) {
+    for name in [
+        "remote-user",
+        "remote-email",
+        "remote-email-verified",
+        "remote-name",
+        "remote-groups",
+        "remote-libraries",
+        "remote-permissions",
+        "cache-control",
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "cross-origin-opener-policy",
+    ] {
+        assert!(first.header(name).is_some(), "{name} missing");
+        assert_eq!(again.header(name), first.header(name), "{name}");
+    }
+    assert!(again.header("x-request-id").is_some());
+    assert_ne!(again.header("x-request-id"), first.header("x-request-id"));
 }
