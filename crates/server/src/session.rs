@@ -308,40 +308,28 @@ pub(crate) fn identity_headers(
     ]
 }
 
-/// The identity headers of an account, ready to send.
-fn header_pairs(
-    app: &App,
-    user: &ssogate_core::directory::ExistingUser,
-    provider: Option<&str>,
-) -> Vec<(axum::http::HeaderName, HeaderValue)> {
-    identity_headers(app, user, provider)
-        .into_iter()
-        .filter_map(|(n, v)| {
-            Some((
-                interned(&axum::http::HeaderName::try_from(n).ok()?),
-                HeaderValue::from_str(&v).ok()?,
-            ))
-        })
-        .collect()
-}
-
 /// Forward-auth's answer for an account signed in through `provider`, sealed in
 /// advance ([`crate::middleware::seal_in_advance`]): `Cache-Control`, the identity
-/// headers, the security headers and the request id's place. Kept with the cached
-/// session; each answer clones it.
+/// headers (a name or value that cannot be sent is left out), the security headers and
+/// the request id's place. Kept with the cached session; each answer clones it.
 pub(crate) fn answer_headers(
     app: &App,
     user: &ssogate_core::directory::ExistingUser,
     provider: Option<&str>,
 ) -> axum::http::HeaderMap {
-    let pairs = header_pairs(app, user, provider);
-    let mut h = axum::http::HeaderMap::with_capacity(pairs.len() + 8);
+    let identity = identity_headers(app, user, provider);
+    let mut h = axum::http::HeaderMap::with_capacity(identity.len() + 8);
     h.insert(
         axum::http::header::CACHE_CONTROL,
         HeaderValue::from_static("no-store"),
     );
-    for (name, value) in pairs {
-        h.insert(name, value);
+    for (name, value) in identity {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(name),
+            HeaderValue::from_str(&value),
+        ) {
+            h.insert(interned(&name), value);
+        }
     }
     crate::middleware::seal_in_advance(&mut h, app.secure);
     // Kept as a clone, which holds only what it holds (no room to spare per session).
